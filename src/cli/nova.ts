@@ -1,0 +1,156 @@
+/**
+ * `nova` — start (embedded), serve (distributed targets), migrate, certs.
+ */
+
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Database } from "../platform/db/pool.ts";
+import { createLogger } from "../platform/observability/logger.ts";
+import { generateDevCerts } from "../platform/rpc/tls.ts";
+import { generateSigningKeyPem } from "../platform/security/jwt.ts";
+import { type Nova, runMigrations, startNova } from "../runtime/app.ts";
+import { ConfigError, loadConfig } from "../runtime/config.ts";
+import { moduleNames, resolveTargets } from "../runtime/modules.ts";
+
+const HELP: Record<string, string> = {
+  main: `nova — the Nova social platform backend
+
+Usage: nova <command> [options]
+
+Commands:
+  start                 run every module in one process on an embedded PostgreSQL
+  serve --target=T      run the given modules (comma-separated, or "all") against real services
+  migrate [--target=T]  apply pending database migrations
+  certs dev             generate a development CA, mTLS certificates and a JWT signing key
+
+Run "nova <command> --help" for a command's options.
+Configuration comes from environment variables (see README, "Configuration").`,
+  start: `nova start — everything in one process (embedded mode)
+
+Starts embedded PostgreSQL (data under NOVA_DATA_DIR, default ./.nova), applies
+migrations, and serves GraphQL at http://HOST:PORT/graphql (default 127.0.0.1:4000).
+Set DATABASE_URL to use an existing PostgreSQL instead.`,
+  serve: `nova serve --target=<module>[,<module>] — distributed mode
+
+Targets: all, ${moduleNames.join(", ")}
+Modules not in the target list are called over gRPC with mTLS at <MODULE>_ADDR
+(default https://<module>:50051). Needs DATABASE_URL (through PgBouncer) for
+modules that own a schema, DATABASE_READ_URL for the replica, and the TLS files
+NOVA_TLS_CA_FILE / NOVA_TLS_CERT_FILE / NOVA_TLS_KEY_FILE (default
+NOVA_TLS_DIR/ca.crt and NOVA_TLS_DIR/<targets joined by +>.crt/.key).`,
+  migrate: `nova migrate [--target=<module>,…] — apply pending migrations (default: all modules)
+
+Uses DATABASE_URL. Safe to run concurrently: runs take an advisory lock.`,
+  certs: `nova certs dev [--out DIR] [--san DNS:name]… [--force]
+
+Writes a development CA (ca.crt), one certificate and key per module
+(<module>.crt/.key, URI SAN spiffe://nova/<module>) and an Ed25519 JWT signing
+key (jwt.key) into DIR (default NOVA_DATA_DIR/tls). Never commit these.`,
+};
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`nova: ${message}\n`);
+  process.exit(code);
+}
+
+/** Stops on SIGTERM/SIGINT: drain, close, exit 0. */
+function onSignals(nova: Nova): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    nova.log.info({ signal }, "shutting down");
+    nova.stop().then(
+      () => process.exit(0),
+      (err) => {
+        nova.log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", handler);
+  process.on("SIGINT", handler);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      target: { type: "string", multiple: true },
+      out: { type: "string" },
+      san: { type: "string", multiple: true },
+      force: { type: "boolean" },
+    },
+  });
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(`${HELP.main}\n`);
+    return;
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP[command] ?? HELP.main}\n`);
+    return;
+  }
+  switch (command) {
+    case "start": {
+      const config = loadConfig(process.env, { identity: "all" });
+      const started = Date.now();
+      const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });
+      onSignals(nova);
+      const gw = nova.instances.get("gateway")?.address;
+      nova.log.info({ ms: Date.now() - started }, `Nova is up: ${gw}/graphql`);
+      return;
+    }
+    case "serve": {
+      if (!values.target?.length) fail("serve needs --target=<module>[,<module>] (see nova serve --help)");
+      let targets: ReturnType<typeof resolveTargets>;
+      try {
+        targets = resolveTargets(values.target);
+      } catch (err) {
+        fail((err as Error).message);
+      }
+      const config = loadConfig(process.env, { identity: targets.join("+") });
+      const nova = await startNova({ mode: "distributed", targets, config });
+      onSignals(nova);
+      return;
+    }
+    case "migrate": {
+      const config = loadConfig(process.env);
+      if (!config.DATABASE_URL) fail("DATABASE_URL: required for migrate");
+      const targets = resolveTargets(values.target?.length ? values.target : ["all"]);
+      const log = createLogger({ level: config.LOG_LEVEL, name: "nova-migrate" });
+      const db = new Database({ writerUrl: config.DATABASE_URL, poolMax: 1, applicationName: "nova-migrate" });
+      try {
+        await runMigrations(db, targets, log);
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case "certs": {
+      if (positionals[0] !== "dev") fail('usage: nova certs dev [--out DIR] (see "nova certs --help")');
+      const config = loadConfig(process.env);
+      const out = values.out ?? join(config.dataDir, "tls");
+      const identities = Object.fromEntries(moduleNames.map((m) => [m, [m]]));
+      const files = generateDevCerts(out, identities, { extraSans: values.san ?? [], force: values.force ?? false });
+      const jwt = join(out, "jwt.key");
+      if (values.force || !existsSync(jwt)) {
+        writeFileSync(jwt, await generateSigningKeyPem(), { mode: 0o600 });
+        files.push(jwt);
+      }
+      process.stdout.write(`${JSON.stringify({ dir: out, files })}\n`);
+      return;
+    }
+    default:
+      fail(`unknown command "${command}"\n\n${HELP.main}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  if (err instanceof ConfigError) fail(err.message, 78);
+  process.stderr.write(`nova: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import { createVerifier } from "../platform/security/jwt.ts";
+import type { ModuleContext, ModuleInstance } from "../runtime/module.ts";
+import { buildGateway } from "./server.ts";
+
+export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
+  const identity = ctx.client(IdentityService);
+  const verify = createVerifier(async () => JSON.parse((await identity.getJwks({})).jwksJson));
+  const app = await buildGateway({
+    log: ctx.log,
+    production: ctx.config.production,
+    requestTimeoutMs: ctx.config.REQUEST_TIMEOUT_MS,
+    identity,
+    verify,
+  });
+  const address = await app.listen({ host: ctx.config.HOST, port: ctx.config.PORT });
+  ctx.log.info({ url: `${address}/graphql` }, "GraphQL gateway listening");
+  return {
+    address,
+    ready: async () => true,
+    async stop(graceMs) {
+      // Stop accepting, let in-flight requests finish, then cut what is left.
+      const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
+      await app.close();
+      clearTimeout(timer);
+    },
+  };
+}

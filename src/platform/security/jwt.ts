@@ -1,0 +1,101 @@
+/**
+ * Access tokens: EdDSA (Ed25519) JWTs following RFC 8725 and RFC 9068 — the
+ * algorithm is pinned, and iss, aud, typ and jti are checked on verify. The
+ * signer holds the private key; verifiers only need the public JWK Set.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  exportJWK,
+  exportPKCS8,
+  generateKeyPair,
+  importPKCS8,
+  type JSONWebKeySet,
+  type JWK,
+  jwtVerify,
+  SignJWT,
+} from "jose";
+
+export const ACCESS_TOKEN = {
+  alg: "EdDSA",
+  typ: "at+jwt",
+  issuer: "nova",
+  audience: "nova-api",
+  ttlSeconds: 15 * 60,
+} as const;
+
+export interface AccessClaims {
+  sub: string;
+  sid: string;
+  jti: string;
+}
+
+export async function generateSigningKeyPem(): Promise<string> {
+  const { privateKey } = await generateKeyPair(ACCESS_TOKEN.alg, { crv: "Ed25519", extractable: true });
+  return exportPKCS8(privateKey);
+}
+
+export interface Signer {
+  sign(sub: string, sid: string, now?: number): Promise<string>;
+  jwks(): JSONWebKeySet;
+}
+
+export async function createSigner(privateKeyPem: string): Promise<Signer> {
+  const privateKey = await importPKCS8(privateKeyPem, ACCESS_TOKEN.alg, { extractable: true });
+  const full = await exportJWK(privateKey);
+  const pub: JWK = { kty: full.kty, crv: full.crv, x: full.x };
+  const kid = await calculateJwkThumbprint(pub);
+  const jwk: JWK = { ...pub, kid, alg: ACCESS_TOKEN.alg, use: "sig" };
+  return {
+    async sign(sub, sid, now = Math.floor(Date.now() / 1000)) {
+      return new SignJWT({ sid })
+        .setProtectedHeader({ alg: ACCESS_TOKEN.alg, typ: ACCESS_TOKEN.typ, kid })
+        .setSubject(sub)
+        .setIssuer(ACCESS_TOKEN.issuer)
+        .setAudience(ACCESS_TOKEN.audience)
+        .setJti(randomUUID())
+        .setIssuedAt(now)
+        .setExpirationTime(now + ACCESS_TOKEN.ttlSeconds)
+        .sign(privateKey);
+    },
+    jwks: () => ({ keys: [jwk] }),
+  };
+}
+
+export type Verifier = (token: string) => Promise<AccessClaims>;
+
+/** Verifies with a JWK Set that is fetched lazily and refetched (rate-limited) when a kid is unknown. */
+export function createVerifier(fetchJwks: () => Promise<JSONWebKeySet>, refetchAfterMs = 30_000): Verifier {
+  let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
+  let fetchedAt = 0;
+  const load = async () => {
+    keySet = createLocalJWKSet(await fetchJwks());
+    fetchedAt = Date.now();
+  };
+  const verifyOnce = async (token: string) => {
+    if (!keySet) await load();
+    const { payload } = await jwtVerify(token, keySet as ReturnType<typeof createLocalJWKSet>, {
+      algorithms: [ACCESS_TOKEN.alg],
+      issuer: ACCESS_TOKEN.issuer,
+      audience: ACCESS_TOKEN.audience,
+      typ: ACCESS_TOKEN.typ,
+      requiredClaims: ["sub", "sid", "jti", "exp", "iat"],
+    });
+    if (typeof payload.sid !== "string" || typeof payload.sub !== "string" || typeof payload.jti !== "string") {
+      throw new Error("malformed claims");
+    }
+    return { sub: payload.sub, sid: payload.sid, jti: payload.jti };
+  };
+  return async (token) => {
+    try {
+      return await verifyOnce(token);
+    } catch (err) {
+      if ((err as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY" && Date.now() - fetchedAt > refetchAfterMs) {
+        await load();
+        return verifyOnce(token);
+      }
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * Starts and stops a set of modules in one process: embedded (`nova start`:
+ * every module, embedded PostgreSQL, in-process calls) or distributed
+ * (`nova serve --target=…`: remote peers over gRPC with mTLS).
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { type EmbeddedDb, startEmbeddedPostgres } from "../platform/db/embedded.ts";
+import { migrate } from "../platform/db/migrator.ts";
+import { Database } from "../platform/db/pool.ts";
+import { createLogger, setRootLogger } from "../platform/observability/logger.ts";
+import { initTracing, shutdownTracing } from "../platform/observability/tracing.ts";
+import { createTransport, type Peer, serviceClient } from "../platform/rpc/client.ts";
+import { HealthRegistry, ServingStatus } from "../platform/rpc/health.ts";
+import {
+  type Closable,
+  routesOf,
+  type ServiceRegistration,
+  startAdminServer,
+  startRpcServer,
+} from "../platform/rpc/server.ts";
+import { loadTls, type TlsMaterial } from "../platform/rpc/tls.ts";
+import { type Config, ConfigError, redactedConfig } from "./config.ts";
+import type { ModuleContext, ModuleInstance } from "./module.ts";
+import { allowedCallers, type ModuleName, moduleDef, providerOf } from "./modules.ts";
+
+export interface StartOptions {
+  mode: "embedded" | "distributed";
+  targets: ModuleName[];
+  config: Config;
+  log?: Logger;
+}
+
+export interface Nova {
+  readonly log: Logger;
+  readonly rpcPort?: number;
+  readonly adminPort?: number;
+  /** Instances of the modules that run here, by name. */
+  readonly instances: ReadonlyMap<ModuleName, ModuleInstance>;
+  /** Stops everything in reverse start order; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export async function runMigrations(db: Database, targets: ModuleName[], log: Logger): Promise<void> {
+  const sets = targets.flatMap((m) => {
+    const s = moduleDef(m).migrations;
+    return s ? [s] : [];
+  });
+  if (sets.length === 0) return;
+  const results = await migrate(db.writerPool, sets);
+  for (const r of results)
+    if (r.applied.length) log.info({ schema: r.schema, applied: r.applied }, "migrations applied");
+}
+
+export async function startNova(opts: StartOptions): Promise<Nova> {
+  const { config, targets, mode } = opts;
+  const identity = targets.join("+");
+  initTracing(`nova-${identity}`);
+  const log = opts.log ?? createLogger({ level: config.LOG_LEVEL, name: `nova-${identity}` });
+  setRootLogger(log);
+  log.info({ mode, targets, config: redactedConfig(config) }, "starting");
+
+  const stops: (() => Promise<void>)[] = [];
+  const health = new HealthRegistry();
+  const instances = new Map<ModuleName, ModuleInstance>();
+  let stopped: Promise<void> | undefined;
+
+  const stop = () => {
+    stopped ??= (async () => {
+      health.setAll(ServingStatus.NOT_SERVING);
+      for (const s of stops.reverse()) {
+        try {
+          await s();
+        } catch (err) {
+          log.error({ err }, "error while stopping");
+        }
+      }
+      await shutdownTracing();
+      log.info("stopped");
+    })();
+    return stopped;
+  };
+
+  try {
+    // Database: embedded PostgreSQL, or the configured pools.
+    const needsDb = targets.some((m) => moduleDef(m).migrations);
+    let db: Database | undefined;
+    if (needsDb) {
+      let writerUrl = config.DATABASE_URL;
+      let readerUrl = config.DATABASE_READ_URL;
+      if (mode === "embedded" && !writerUrl) {
+        const pgLog = log.child({ component: "postgres" });
+        const embedded: EmbeddedDb = await startEmbeddedPostgres(config.dataDir, (m) => m && pgLog.debug(m));
+        stops.push(() => embedded.stop());
+        writerUrl = embedded.url;
+        readerUrl = undefined;
+      }
+      if (!writerUrl) throw new ConfigError([`DATABASE_URL: required for targets ${identity}`]);
+      const database = new Database({
+        writerUrl,
+        readerUrl,
+        poolMax: config.DB_POOL_MAX,
+        applicationName: `nova-${identity}`,
+      });
+      db = database;
+      stops.push(() => database.close());
+      const migrateOnStart = config.MIGRATE_ON_START ? config.MIGRATE_ON_START === "true" : mode === "embedded";
+      if (migrateOnStart) await runMigrations(database, targets, log);
+    }
+
+    // Peers: a module's dependency is local when it runs here, remote otherwise.
+    let tls: TlsMaterial | undefined;
+    const tlsMaterial = () => {
+      tls ??= loadTls(config.tls);
+      return tls;
+    };
+    const localServices = new Map<ModuleName, ServiceRegistration[]>();
+    const clientFor = (caller: ModuleName) => {
+      const clients = new Map<string, unknown>();
+      return <S extends DescService>(service: S): Client<S> => {
+        const provider = providerOf(service.typeName);
+        if (!provider || !moduleDef(caller).deps.includes(provider)) {
+          throw new Error(`module ${caller} does not declare a dependency on the provider of ${service.typeName}`);
+        }
+        let c = clients.get(service.typeName) as Client<S> | undefined;
+        if (!c) {
+          const local = localServices.get(provider);
+          const peer: Peer = local
+            ? { kind: "local", routes: routesOf(local) }
+            : { kind: "remote", baseUrl: config.peerAddr(provider), tls: tlsMaterial() };
+          c = serviceClient(service, createTransport({ caller, target: provider, peer }), config.RPC_TIMEOUT_MS);
+          clients.set(service.typeName, c);
+        }
+        return c;
+      };
+    };
+
+    for (const name of targets) {
+      const ctx: ModuleContext = {
+        name,
+        mode,
+        config,
+        log: log.child({ module: name }),
+        health,
+        db: () => {
+          if (!db) throw new Error(`module ${name} has no database`);
+          return db;
+        },
+        client: clientFor(name),
+      };
+      const inst = await moduleDef(name).init(ctx);
+      instances.set(name, inst);
+      if (inst.services?.length) {
+        localServices.set(name, inst.services);
+        for (const s of inst.services) health.set(s.service.typeName, ServingStatus.SERVING);
+      }
+      if (inst.stop) stops.push(() => (inst.stop as (g: number) => Promise<void>)(config.SHUTDOWN_GRACE_MS));
+    }
+
+    let rpcPort: number | undefined;
+    let adminPort: number | undefined;
+    if (mode === "distributed") {
+      const served = [...localServices.values()].flat();
+      const servers: Closable[] = [];
+      if (served.length) {
+        const rpc = await startRpcServer({
+          host: config.HOST,
+          port: config.RPC_PORT,
+          tls: tlsMaterial(),
+          services: served,
+          health,
+          allowedCallers,
+        });
+        rpcPort = rpc.port;
+        servers.push(rpc);
+      }
+      const admin = await startAdminServer({
+        host: config.HOST,
+        port: config.ADMIN_PORT,
+        health,
+        ready: async () => {
+          const checks: Record<string, boolean> = {};
+          if (db) Object.assign(checks, await db.ping());
+          for (const [n, i] of instances) if (i.ready) checks[n] = await i.ready();
+          return checks;
+        },
+      });
+      adminPort = admin.port;
+      servers.push(admin);
+      // Servers stop first (stops run in reverse): stop taking calls, drain, then modules and pools.
+      for (const s of servers) stops.push(() => s.close(config.SHUTDOWN_GRACE_MS));
+    }
+    log.info({ rpcPort, adminPort }, "ready");
+    return { log, rpcPort, adminPort, instances, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Configuration from the environment, validated with zod at start-up. A secret
+ * may come from `NAME` or from a file named by `NAME_FILE` (Kubernetes
+ * Secrets, Docker secrets). A bad or missing value stops start-up with a
+ * message that names the variable.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\/.+/.test(v), "expected a postgres:// URL");
+
+export const SECRET_VARS = ["DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL", "JWT_PRIVATE_KEY"] as const;
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: port.default(4000),
+  RPC_PORT: port.default(50051),
+  ADMIN_PORT: port.default(9090),
+  NOVA_DATA_DIR: z.string().min(1).default(".nova"),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_READ_URL: postgresUrl.optional(),
+  DB_POOL_MAX: positiveInt.max(200).default(10),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "expected a redis:// URL")
+    .optional(),
+  NOVA_TLS_DIR: z.string().min(1).optional(),
+  NOVA_TLS_CA_FILE: z.string().min(1).optional(),
+  NOVA_TLS_CERT_FILE: z.string().min(1).optional(),
+  NOVA_TLS_KEY_FILE: z.string().min(1).optional(),
+  JWT_PRIVATE_KEY: z.string().includes("PRIVATE KEY", { message: "expected a PKCS#8 PEM private key" }).optional(),
+  RPC_TIMEOUT_MS: positiveInt.max(600_000).default(5_000),
+  REQUEST_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  MIGRATE_ON_START: z.enum(["true", "false"]).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config extends Env {
+  production: boolean;
+  dataDir: string;
+  tls: { ca: string; cert: string; key: string };
+  /** Address of a module that runs in another process (`<MODULE>_ADDR`, default https://<module>:50051). */
+  peerAddr(module: string): string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { identity?: string } = {}): Config {
+  const raw: Record<string, string | undefined> = { ...env };
+  const problems: string[] = [];
+  for (const name of SECRET_VARS) {
+    const file = env[`${name}_FILE`];
+    if (!file) continue;
+    if (env[name]) {
+      problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    try {
+      raw[name] = readFileSync(file, "utf8").trim();
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+  }
+  // Empty strings count as unset.
+  for (const [k, v] of Object.entries(raw)) if (v === "") delete raw[k];
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? "?");
+      const secret = (SECRET_VARS as readonly string[]).includes(name);
+      const got = secret || raw[name] === undefined ? "" : ` (got ${JSON.stringify(raw[name])})`;
+      problems.push(`${name}: ${issue.message}${got}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const e = parsed.data as Env;
+  const dataDir = resolve(e.NOVA_DATA_DIR);
+  const tlsDir = resolve(e.NOVA_TLS_DIR ?? join(dataDir, "tls"));
+  const identity = opts.identity ?? "nova";
+  return {
+    ...e,
+    production: e.NODE_ENV === "production",
+    dataDir,
+    tls: {
+      ca: e.NOVA_TLS_CA_FILE ?? join(tlsDir, "ca.crt"),
+      cert: e.NOVA_TLS_CERT_FILE ?? join(tlsDir, `${identity}.crt`),
+      key: e.NOVA_TLS_KEY_FILE ?? join(tlsDir, `${identity}.key`),
+    },
+    peerAddr(module: string) {
+      const name = `${module.toUpperCase()}_ADDR`;
+      const v = env[name];
+      if (v === undefined || v === "") return `https://${module}:50051`;
+      if (!/^https:\/\/[^/]+$/.test(v))
+        throw new ConfigError([`${name}: expected https://host:port (got ${JSON.stringify(v)})`]);
+      return v;
+    },
+  };
+}
+
+/** The config as it may be logged: secrets masked. */
+export function redactedConfig(c: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (typeof v === "function") continue;
+    out[k] = (SECRET_VARS as readonly string[]).includes(k) && v !== undefined ? "[redacted]" : v;
+  }
+  return out;
+}

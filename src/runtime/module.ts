@@ -1,0 +1,43 @@
+/** The contract between the runtime and a module. */
+import type { DescService } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { MigrationSet } from "../platform/db/migrator.ts";
+import type { Database } from "../platform/db/pool.ts";
+import type { HealthRegistry } from "../platform/rpc/health.ts";
+import type { ServiceRegistration } from "../platform/rpc/server.ts";
+import type { Config } from "./config.ts";
+
+export interface ModuleContext {
+  readonly name: string;
+  /** embedded: `nova start`, everything in one process; distributed: `nova serve`. */
+  readonly mode: "embedded" | "distributed";
+  readonly config: Config;
+  readonly log: Logger;
+  readonly health: HealthRegistry;
+  /** The process's pools (only for modules that own a schema). */
+  db(): Database;
+  /** A client for a service of a module this one depends on, in-process or remote as the topology says. */
+  client<S extends DescService>(service: S): Client<S>;
+}
+
+export interface ModuleInstance {
+  /** Where the module listens for clients, if it does (e.g. the gateway's http://host:port). */
+  address?: string;
+  /** gRPC services this module serves. */
+  services?: ServiceRegistration[];
+  /** Readiness of the module's own dependencies. */
+  ready?(): Promise<boolean>;
+  /** Stop accepting work and drain what is in flight (bounded by graceMs). */
+  stop?(graceMs: number): Promise<void>;
+}
+
+export interface ModuleDef {
+  /** Modules whose services this one calls (also: who may call whom over mTLS). */
+  readonly deps: readonly string[];
+  /** The services this module serves. */
+  readonly provides?: readonly DescService[];
+  /** The schema this module owns and its migrations. */
+  readonly migrations?: MigrationSet;
+  readonly init: (ctx: ModuleContext) => Promise<ModuleInstance>;
+}

@@ -1,0 +1,16 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { allowedCallers, moduleNames, resolveTargets, startOrder } from "./modules.ts";
+
+test("targets expand and validate; dependencies start first", () => {
+  assert.deepEqual(resolveTargets(["all"]).sort(), [...moduleNames].sort());
+  assert.deepEqual(resolveTargets(["gateway,identity"]), ["identity", "gateway"]);
+  assert.deepEqual(startOrder(["gateway", "identity"]), ["identity", "gateway"]);
+  assert.throws(() => resolveTargets(["nope"]), /unknown target "nope"/);
+  assert.throws(() => resolveTargets([""]), /no target/);
+});
+
+test("who may call a service follows the dependency table", () => {
+  assert.deepEqual([...allowedCallers("nova.identity.v1.IdentityService")], ["gateway"]);
+  assert.equal(allowedCallers("nova.unknown.v1.X").size, 0);
+});

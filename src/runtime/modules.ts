@@ -1,0 +1,74 @@
+/**
+ * THE topology of Nova (ARCHITECTURE §1): module name -> the modules it calls
+ * -> what it serves -> how it starts. Targets are names in this table; `all`
+ * is every module. Nothing else decides what runs where.
+ */
+import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import type { ModuleDef } from "./module.ts";
+
+export const modules = {
+  identity: {
+    deps: [],
+    provides: [IdentityService],
+    migrations: { schema: "identity", dir: new URL("../services/identity/migrations/", import.meta.url) },
+    init: async (ctx) => (await import("../services/identity/module.ts")).init(ctx),
+  },
+  gateway: {
+    deps: ["identity"],
+    init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
+  },
+} as const satisfies Record<string, ModuleDef>;
+
+export type ModuleName = keyof typeof modules;
+
+export const moduleNames = Object.keys(modules) as ModuleName[];
+
+export function isModuleName(s: string): s is ModuleName {
+  return Object.hasOwn(modules, s);
+}
+
+export function moduleDef(name: ModuleName): ModuleDef {
+  return modules[name];
+}
+
+/** Expands a target list ("all", "gateway,identity") into module names, validated. */
+export function resolveTargets(targets: string[]): ModuleName[] {
+  const out = new Set<ModuleName>();
+  for (const t of targets
+    .flatMap((x) => x.split(","))
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    if (t === "all") for (const m of moduleNames) out.add(m);
+    else if (isModuleName(t)) out.add(t);
+    else throw new Error(`unknown target "${t}"; targets are: all, ${moduleNames.join(", ")}`);
+  }
+  if (out.size === 0) throw new Error("no target given");
+  return startOrder([...out]);
+}
+
+/** Dependencies first (a module's local deps start before it and stop after it). */
+export function startOrder(names: ModuleName[]): ModuleName[] {
+  const order: ModuleName[] = [];
+  const seen = new Set<ModuleName>();
+  const visit = (n: ModuleName, path: ModuleName[]) => {
+    if (seen.has(n)) return;
+    if (path.includes(n)) throw new Error(`module dependency cycle: ${[...path, n].join(" -> ")}`);
+    for (const d of moduleDef(n).deps) if (names.includes(d as ModuleName)) visit(d as ModuleName, [...path, n]);
+    seen.add(n);
+    order.push(n);
+  };
+  for (const n of names) visit(n, []);
+  return order;
+}
+
+/** The module that serves a service type name. */
+export function providerOf(serviceTypeName: string): ModuleName | undefined {
+  return moduleNames.find((m) => (moduleDef(m).provides ?? []).some((s) => s.typeName === serviceTypeName));
+}
+
+/** Modules allowed to call a service: those that declare its provider as a dependency. */
+export function allowedCallers(serviceTypeName: string): ReadonlySet<string> {
+  const provider = providerOf(serviceTypeName);
+  if (!provider) return new Set();
+  return new Set(moduleNames.filter((m) => moduleDef(m).deps.includes(provider)));
+}

@@ -1,0 +1,82 @@
+/** The `nova` command as a user runs it: embedded start on a fresh data folder, drain on SIGTERM, bad config. */
+import assert from "node:assert/strict";
+import { chmodSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { test } from "node:test";
+import { freePort } from "../src/platform/db/embedded.ts";
+import { spawnNova, tempDir } from "./helpers.ts";
+
+test("nova start (embedded PostgreSQL) answers, and SIGTERM drains an in-flight request then exits 0", async () => {
+  const dir = tempDir();
+  chmodSync(dir, 0o755); // embedded PostgreSQL runs as its own user when we are root
+  const port = await freePort();
+  const t0 = Date.now();
+  const nova = spawnNova(["start"], {
+    NOVA_DATA_DIR: join(dir, "data"),
+    PORT: String(port),
+    SHUTDOWN_GRACE_MS: "5000",
+  });
+  try {
+    await nova.waitFor(/Nova is up/, 60_000);
+    const startupMs = Date.now() - t0;
+    const first = await fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
+    assert.equal(first.status, 200);
+    process.stderr.write(`# nova start: first answer after ${Date.now() - t0} ms (up after ${startupMs} ms)\n`);
+
+    // An in-flight request: headers and half the body sent, the rest after SIGTERM.
+    const body = JSON.stringify({ query: '{ user(username: "nobody_here") { id } }' });
+    const sock = net.connect(port, "127.0.0.1");
+    await new Promise<void>((r) => sock.once("connect", () => r()));
+    let response = "";
+    sock.on("data", (d) => {
+      response += d.toString();
+    });
+    const closed = new Promise<void>((r) => sock.once("close", () => r()));
+    sock.write(
+      `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`,
+    );
+    sock.write(body.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 300));
+    nova.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(nova.child.exitCode, null, "still draining");
+    sock.write(body.slice(10));
+    await closed;
+    assert.match(response, /^HTTP\/1\.1 200/);
+    assert.match(response, /"user":null/);
+    const exit = await nova.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, nova.output().slice(-2000));
+    // New connections are refused once it has stopped.
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
+  } finally {
+    if (nova.child.exitCode === null) nova.kill("SIGKILL");
+  }
+});
+
+test("a bad config value stops start-up, names the variable and exits non-zero", async () => {
+  const bad = spawnNova(["start"], { PORT: "eighty", NOVA_DATA_DIR: join(tempDir(), "d") });
+  const exit = await bad.exited;
+  assert.notEqual(exit.code, 0);
+  assert.match(bad.output(), /PORT: /);
+
+  const noDb = spawnNova(["serve", "--target=identity"], {});
+  assert.notEqual((await noDb.exited).code, 0);
+  assert.match(noDb.output(), /DATABASE_URL/);
+
+  const target = spawnNova(["serve", "--target=nope"], {});
+  assert.notEqual((await target.exited).code, 0);
+  assert.match(target.output(), /unknown target "nope"/);
+});
+
+test("every command has --help", async () => {
+  for (const cmd of [[], ["start"], ["serve"], ["migrate"], ["certs"]]) {
+    const p = spawnNova([...cmd, "--help"], {});
+    assert.equal((await p.exited).code, 0);
+    assert.match(p.output(), /nova/);
+  }
+});

@@ -1,0 +1,186 @@
+/**
+ * The distributed topology, started here: `nova serve --target=identity` and
+ * `nova serve --target=gateway` as separate processes talking gRPC over
+ * HTTP/2 with mTLS, the database reached through PgBouncer, reads on the
+ * streaming replica.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import { Health, HealthCheckResponse_ServingStatus } from "../src/gen/grpc/health/v1/health_pb.ts";
+import { IdentityService } from "../src/gen/nova/identity/v1/identity_pb.ts";
+import { freePort } from "../src/platform/db/embedded.ts";
+import { generateDevCerts, loadTls } from "../src/platform/rpc/tls.ts";
+import { gql, metricValue, type NovaProcess, register, services, spawnNova, tempDir, unique } from "./helpers.ts";
+
+let identity: NovaProcess;
+let gateway: NovaProcess;
+let url: string;
+let rpcPort: number;
+let identityAdmin: number;
+let tls: string;
+let replicaUrl: string;
+let pgbouncerUrl: string;
+
+before(async () => {
+  const s = await services();
+  replicaUrl = s.replica;
+  pgbouncerUrl = s.pgbouncer;
+  const dir = tempDir();
+  tls = join(dir, "tls");
+  const certs = spawnNova(["certs", "dev", "--out", tls], {});
+  assert.equal((await certs.exited).code, 0, certs.output());
+  const migrate = spawnNova(["migrate"], { DATABASE_URL: s.pgbouncer });
+  assert.equal((await migrate.exited).code, 0, migrate.output());
+
+  [rpcPort, identityAdmin] = [await freePort(), await freePort()];
+  identity = spawnNova(["serve", "--target=identity"], {
+    DATABASE_URL: s.pgbouncer,
+    DATABASE_READ_URL: s.replica,
+    RPC_PORT: String(rpcPort),
+    ADMIN_PORT: String(identityAdmin),
+    NOVA_TLS_DIR: tls,
+    JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key"),
+  });
+  const gwPort = await freePort();
+  gateway = spawnNova(["serve", "--target=gateway"], {
+    PORT: String(gwPort),
+    ADMIN_PORT: String(await freePort()),
+    IDENTITY_ADDR: `https://127.0.0.1:${rpcPort}`,
+    NOVA_TLS_DIR: tls,
+  });
+  await identity.waitFor(/"msg":"ready"/);
+  await gateway.waitFor(/"msg":"ready"/);
+  url = `http://127.0.0.1:${gwPort}/graphql`;
+});
+
+after(async () => {
+  for (const p of [gateway, identity]) if (p && p.child.exitCode === null) p.kill("SIGKILL");
+});
+
+describe("identity flows across processes", () => {
+  test("register, me, login, refresh and logout through the gateway over mTLS gRPC", async () => {
+    const reg = await register(url);
+    const me = await gql(url, "{ me { id username } }", { token: reg.accessToken });
+    assert.equal(me.body.data.me.id, reg.user.id);
+    const login = await gql(
+      url,
+      `mutation { login(input: {identifier: "${reg.user.username}", password: "correct horse battery"}) { refreshToken } }`,
+    );
+    const rt = login.body.data.login.refreshToken;
+    const r = await gql(url, "mutation($t: String!) { refreshToken(token: $t) { accessToken } }", {
+      variables: { t: rt },
+    });
+    assert.match(r.body.data.refreshToken.accessToken, /^ey/);
+    const bad = await gql(
+      url,
+      `mutation { register(input: {email: "x", username: "ok_name", password: "correct horse battery"}) { accessToken } }`,
+    );
+    assert.equal(bad.body.errors[0].extensions.code, "BAD_USER_INPUT", "coded errors cross the process boundary");
+    assert.equal(bad.body.errors[0].extensions.field, "email");
+    assert.equal((await gql(url, "mutation { logout }", { token: reg.accessToken })).body.data.logout, true);
+    assert.equal((await gql(url, "{ me { id } }", { token: reg.accessToken })).status, 401);
+  });
+
+  test("public reads are served by the streaming replica", async () => {
+    const reg = await register(url, unique("rep"));
+    const metrics = `http://127.0.0.1:${identityAdmin}/metrics`;
+    const before = await metricValue(metrics, "nova_db_queries_total", { pool: "reader" });
+    // Replication is asynchronous: the replica sees the new user within moments.
+    let found = null;
+    for (let i = 0; i < 50 && !found; i++) {
+      found = (await gql(url, `{ user(username: "${reg.user.username}") { id } }`)).body.data.user;
+      if (!found) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(found?.id, reg.user.id);
+    const afterCount = await metricValue(metrics, "nova_db_queries_total", { pool: "reader" });
+    assert.ok(afterCount > before, `reader pool used (${before} -> ${afterCount})`);
+    const replica = new pg.Client({ connectionString: replicaUrl });
+    await replica.connect();
+    try {
+      const rec = await replica.query("select pg_is_in_recovery() as r");
+      assert.equal(rec.rows[0].r, true, "the reader is a standby");
+      const conns = await replica.query(
+        "select count(*)::int as n from pg_stat_activity where application_name = 'nova-identity-reader'",
+      );
+      assert.ok(conns.rows[0].n >= 1, "identity holds reader connections on the standby");
+    } finally {
+      await replica.end();
+    }
+  });
+
+  test("timeouts are database defaults, so they hold through PgBouncer transaction pooling", async () => {
+    const c = new pg.Client({ connectionString: pgbouncerUrl });
+    await c.connect();
+    try {
+      assert.equal((await c.query("show statement_timeout")).rows[0].statement_timeout, "30s");
+      assert.equal((await c.query("show lock_timeout")).rows[0].lock_timeout, "10s");
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe("mTLS", () => {
+  const call = (nodeOptions: Record<string, unknown>) =>
+    createClient(
+      IdentityService,
+      createGrpcTransport({ baseUrl: `https://127.0.0.1:${rpcPort}`, nodeOptions }),
+    ).getJwks({}, { timeoutMs: 3_000 });
+
+  test("the gateway's certificate may call identity", async () => {
+    const t = loadTls({ ca: join(tls, "ca.crt"), cert: join(tls, "gateway.crt"), key: join(tls, "gateway.key") });
+    const res = await call({ ca: t.ca, cert: t.cert, key: t.key });
+    assert.match(res.jwksJson, /Ed25519/);
+  });
+
+  test("a client without a certificate is refused", async () => {
+    const t = loadTls({ ca: join(tls, "ca.crt"), cert: join(tls, "gateway.crt"), key: join(tls, "gateway.key") });
+    await assert.rejects(call({ ca: t.ca }), (err) => {
+      assert.ok(err instanceof ConnectError);
+      assert.notEqual(err.code, Code.PermissionDenied);
+      return true;
+    });
+  });
+
+  test("a certificate from another CA is refused", async () => {
+    const rogue = join(tempDir(), "rogue");
+    generateDevCerts(rogue, { gateway: ["gateway"] });
+    const r = loadTls({ ca: join(tls, "ca.crt"), cert: join(rogue, "gateway.crt"), key: join(rogue, "gateway.key") });
+    await assert.rejects(call({ ca: r.ca, cert: r.cert, key: r.key }), ConnectError);
+  });
+
+  test("a valid certificate of a module that may not call identity is refused", async () => {
+    const t = loadTls({ ca: join(tls, "ca.crt"), cert: join(tls, "identity.crt"), key: join(tls, "identity.key") });
+    await assert.rejects(call({ ca: t.ca, cert: t.cert, key: t.key }), (err) => {
+      assert.ok(err instanceof ConnectError);
+      assert.equal(err.code, Code.PermissionDenied);
+      return true;
+    });
+  });
+
+  test("grpc.health.v1 answers on the plaintext admin port for probes", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${identityAdmin}` }));
+    const res = await health.check({ service: "nova.identity.v1.IdentityService" });
+    assert.equal(res.status, HealthCheckResponse_ServingStatus.SERVING);
+    const overall = await health.check({ service: "" });
+    assert.equal(overall.status, HealthCheckResponse_ServingStatus.SERVING);
+    await assert.rejects(
+      health.check({ service: "nope" }),
+      (e) => e instanceof ConnectError && e.code === Code.NotFound,
+    );
+  });
+});
+
+describe("shutdown", () => {
+  test("SIGTERM stops both processes cleanly with exit code 0", async () => {
+    gateway.kill("SIGTERM");
+    identity.kill("SIGTERM");
+    const [g, i] = await Promise.all([gateway.exited, identity.exited]);
+    assert.deepEqual(g, { code: 0, signal: null }, gateway.output().slice(-2000));
+    assert.deepEqual(i, { code: 0, signal: null }, identity.output().slice(-2000));
+  });
+});

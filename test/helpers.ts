@@ -1,0 +1,164 @@
+/** Shared helpers for the integration suites: real services from the harness, Nova in-process or as processes. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Nova, startNova } from "../src/runtime/app.ts";
+import { loadConfig } from "../src/runtime/config.ts";
+import { resolveTargets } from "../src/runtime/modules.ts";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+export interface ServiceUrls {
+  postgres: string;
+  replica: string;
+  pgbouncer: string;
+  redis: string;
+  kafka: string;
+}
+
+let cached: Promise<ServiceUrls> | undefined;
+/** The real services (started by `npm test`; started here when a file is run alone). Never skipped. */
+export function services(): Promise<ServiceUrls> {
+  cached ??= process.env.NOVA_TEST_SERVICES
+    ? Promise.resolve(JSON.parse(process.env.NOVA_TEST_SERVICES) as ServiceUrls)
+    : import("../scripts/services.ts").then((m) => m.ensureServices() as Promise<ServiceUrls>);
+  return cached;
+}
+
+export function unique(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString("hex")}`.slice(0, 30);
+}
+
+export function tempDir(prefix = "nova-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Every module in this process (the embedded topology), on the harness's PostgreSQL. */
+export async function startInProcess(env: NodeJS.ProcessEnv = {}): Promise<{ nova: Nova; url: string }> {
+  const s = await services();
+  const config = loadConfig({
+    DATABASE_URL: s.postgres,
+    PORT: "0",
+    NOVA_DATA_DIR: tempDir(),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    ...env,
+  });
+  const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });
+  const address = nova.instances.get("gateway")?.address;
+  if (!address) throw new Error("gateway did not start");
+  return { nova, url: `${address}/graphql` };
+}
+
+export interface GqlResult {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: test convenience
+  body: any;
+}
+
+export async function gql(
+  url: string,
+  query: string,
+  opts: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> } = {},
+): Promise<GqlResult> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...opts.headers,
+    },
+    body: JSON.stringify({ query, variables: opts.variables }),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  return { status: res.status, headers: res.headers, body };
+}
+
+export const REGISTER = `mutation($input: RegisterInput!) {
+  register(input: $input) { accessToken refreshToken expiresIn user { id username email } }
+}`;
+
+export async function register(url: string, username = unique("u")) {
+  const r = await gql(url, REGISTER, {
+    variables: { input: { email: `${username}@example.com`, username, password: "correct horse battery" } },
+  });
+  if (!r.body?.data?.register) throw new Error(`register failed: ${JSON.stringify(r.body)}`);
+  return r.body.data.register as { accessToken: string; refreshToken: string; user: { id: string; username: string } };
+}
+
+export interface NovaProcess {
+  child: ChildProcess;
+  output(): string;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Runs `nova <args>` as a separate process. */
+export function spawnNova(args: string[], env: NodeJS.ProcessEnv): NovaProcess {
+  const child = spawn(process.execPath, [join(ROOT, "bin/nova.mjs"), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const waiters = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters) w();
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => {
+      for (const w of waiters) w();
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    output: () => out,
+    exited,
+    kill: (signal = "SIGTERM") => child.kill(signal),
+    waitFor(re, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.match(re);
+          if (m) {
+            cleanup();
+            resolve(m);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            cleanup();
+            reject(new Error(`nova ${args.join(" ")} exited before ${re}:\n${out.slice(-3000)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for ${re}:\n${out.slice(-3000)}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+export async function metricValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(url)).text();
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(" ").pop());
+  }
+  return total;
+}
