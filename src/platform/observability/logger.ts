@@ -1,5 +1,5 @@
 import { trace } from "@opentelemetry/api";
-import pino, { type Logger } from "pino";
+import pino, { type DestinationStream, type Logger } from "pino";
 
 /** Paths that never reach a log line. */
 export const redactPaths = [
@@ -25,8 +25,8 @@ export const redactPaths = [
 
 let root: Logger | undefined;
 
-export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
-  return pino({
+export function createLogger(opts: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
+  const options: pino.LoggerOptions = {
     name: opts.name ?? "nova",
     level: opts.level ?? process.env.LOG_LEVEL ?? "info",
     redact: { paths: redactPaths, censor: "[redacted]" },
@@ -39,7 +39,8 @@ export function createLogger(opts: { level?: string; name?: string } = {}): Logg
     },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  });
+  };
+  return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 
 export function logger(): Logger {

@@ -70,7 +70,7 @@ export function serviceClient<S extends DescService>(
       if (typeof fn !== "function") return fn;
       return (req: unknown, opts: { timeoutMs?: number } = {}) => {
         const left = remainingMs();
-        if (left !== undefined && left <= 0) throw new NovaError("DEADLINE_EXCEEDED");
+        if (left !== undefined && left <= 0) return Promise.reject(new NovaError("DEADLINE_EXCEEDED"));
         const timeoutMs = Math.max(
           1,
           Math.floor(Math.min(opts.timeoutMs ?? defaultTimeoutMs, left ?? Number.POSITIVE_INFINITY)),

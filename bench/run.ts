@@ -1,0 +1,16 @@
+/**
+ * `npm run bench -- <name> [--quick]`. Each benchmark prints progress on
+ * stderr and ONE JSON object as the last line of stdout.
+ */
+const benches: Record<string, () => Promise<Record<string, unknown>>> = {
+  startup: async () => (await import("./startup.ts")).run(process.argv.includes("--quick")),
+};
+
+const name = process.argv.slice(2).find((a) => !a.startsWith("-"));
+if (!name || !benches[name]) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join("|")}> [--quick]\n`);
+  process.exit(2);
+}
+const result = await (benches[name] as () => Promise<Record<string, unknown>>)();
+process.stdout.write(`${JSON.stringify({ bench: name, node: process.version, ...result })}\n`);
+process.exit(0);
