@@ -47,7 +47,9 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     cold.push(await once(data));
     warm.push(await once(data));
     rmSync(dir, { recursive: true, force: true });
-    process.stderr.write(`round ${i + 1}/${rounds}: cold ${cold.at(-1)?.toFixed(0)} ms, warm ${warm.at(-1)?.toFixed(0)} ms\n`);
+    process.stderr.write(
+      `round ${i + 1}/${rounds}: cold ${cold.at(-1)?.toFixed(0)} ms, warm ${warm.at(-1)?.toFixed(0)} ms\n`,
+    );
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   return {

@@ -297,3 +297,12 @@ describe("profiles", () => {
     assert.equal(await code(client.getUser({ id: ghost })), "NOT_FOUND");
   });
 });
+
+test("the migrator sets the database's statement and lock timeouts", async () => {
+  const { rows } = await db.writerPool.query(
+    "select unnest(setconfig) as s from pg_db_role_setting where setdatabase = (select oid from pg_database where datname = current_database()) and setrole = 0",
+  );
+  const settings = rows.map((r) => r.s);
+  assert.ok(settings.includes("statement_timeout=30s"), String(settings));
+  assert.ok(settings.includes("lock_timeout=10s"), String(settings));
+});

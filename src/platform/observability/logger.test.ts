@@ -7,7 +7,7 @@ import { initTracing, tracer } from "./tracing.ts";
 test("secrets are redacted and the active trace id is on every line", () => {
   initTracing("test");
   const lines: string[] = [];
-  const log = createLogger({ destination: { write: (l: string) => lines.push(l) } });
+  const log = createLogger({ level: "info", destination: { write: (l: string) => lines.push(l) } });
   const span = tracer().startSpan("t");
   context.with(trace.setSpan(context.active(), span), () => {
     log.info(

@@ -156,8 +156,13 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<Closab
     socket.once("data", (chunk) => {
       socket.pause();
       socket.unshift(chunk);
-      (chunk.subarray(0, 3).toString("latin1") === "PRI" ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (chunk.subarray(0, 3).toString("latin1") === "PRI") {
+        // HTTP/2 reads the socket's handle itself and picks up the unshifted bytes.
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     });
   });
   const port = await new Promise<number>((resolve, reject) => {
