@@ -1,6 +1,7 @@
 /** The `nova` command as a user runs it: embedded start on a fresh data folder, drain on SIGTERM, bad config. */
 import assert from "node:assert/strict";
 import { chmodSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -11,11 +12,26 @@ test("nova start (embedded PostgreSQL) answers, and SIGTERM drains an in-flight 
   const dir = tempDir();
   chmodSync(dir, 0o755); // embedded PostgreSQL runs as its own user when we are root
   const port = await freePort();
+  // An OTLP/HTTP endpoint that records what it is sent.
+  const exported: string[] = [];
+  const otlp = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => {
+      body += d.toString();
+    });
+    req.on("end", () => {
+      exported.push(`${req.method} ${req.url} ${body}`);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((r) => otlp.listen(0, "127.0.0.1", () => r()));
+  const otlpPort = (otlp.address() as net.AddressInfo).port;
   const t0 = Date.now();
   const nova = spawnNova(["start"], {
     NOVA_DATA_DIR: join(dir, "data"),
     PORT: String(port),
     SHUTDOWN_GRACE_MS: "5000",
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
   });
   try {
     await nova.waitFor(/Nova is up/, 60_000);
@@ -53,8 +69,13 @@ test("nova start (embedded PostgreSQL) answers, and SIGTERM drains an in-flight 
     assert.deepEqual(exit, { code: 0, signal: null }, nova.output().slice(-2000));
     // New connections are refused once it has stopped.
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
+    // Spans were exported over OTLP (flushed at shutdown at the latest), including the RPC hop.
+    const traces = exported.filter((e) => e.startsWith("POST /v1/traces "));
+    assert.ok(traces.length >= 1, "traces exported");
+    assert.match(traces.join("\n"), /IdentityService\/GetUserByUsername/);
   } finally {
     if (nova.child.exitCode === null) nova.kill("SIGKILL");
+    otlp.close();
   }
 });
 

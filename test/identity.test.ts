@@ -132,7 +132,7 @@ describe("login", () => {
     };
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 6; i++) {
       const k = await time(username);
       const u = await time(unique("ghost"));
       assert.equal(k.c, "INVALID_CREDENTIALS");
@@ -141,9 +141,9 @@ describe("login", () => {
       unknown.push(u.ms);
     }
     const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
-    // Both pay for one argon2id verification; neither answer is a shortcut.
+    // Both pay for one argon2id verification (tens of ms); a lookup-only shortcut would be ~20x faster.
     const ratio = median(unknown) / median(known);
-    assert.ok(ratio > 0.5 && ratio < 2, `unknown/known login time ratio ${ratio.toFixed(2)}`);
+    assert.ok(ratio > 0.33 && ratio < 3, `unknown/known login time ratio ${ratio.toFixed(2)}`);
   });
 
   test("5 failures lock the account (even for the right password) until the lockout expires", async () => {

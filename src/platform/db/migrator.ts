@@ -57,7 +57,7 @@ export async function migrate(pool: pg.Pool, sets: MigrationSet[]): Promise<{ sc
     await client.query(DATABASE_DEFAULTS);
     for (const set of sets) {
       const schema = set.schema;
-      if (!/^[a-z_]+$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`bad schema name ${schema}`);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
