@@ -14,6 +14,11 @@ import { POOL_DEFAULTS } from "./pool.ts";
 export interface MigrationSet {
   schema: string;
   dir: URL;
+  /**
+   * A platform set applied to many schemas: `{{schema}}` in its SQL is the
+   * target schema, and its files are recorded as `<prefix>/<file>`.
+   */
+  template?: { prefix: string };
 }
 
 interface MigrationFile {
@@ -23,16 +28,17 @@ interface MigrationFile {
   checksum: string;
 }
 
-function readMigrations(dir: URL): MigrationFile[] {
-  const path = fileURLToPath(dir);
+function readMigrations(set: MigrationSet): MigrationFile[] {
+  const path = fileURLToPath(set.dir);
   return readdirSync(path)
     .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
     .map((f) => {
-      const sql = readFileSync(`${path}/${f}`, "utf8");
+      const raw = readFileSync(`${path}/${f}`, "utf8");
+      const sql = set.template ? raw.replaceAll("{{schema}}", set.schema) : raw;
       return {
         version: Number(f.slice(0, 4)),
-        name: f,
+        name: set.template ? `${set.template.prefix}/${f}` : f,
         sql,
         checksum: createHash("sha256").update(sql).digest("hex"),
       };
@@ -61,16 +67,16 @@ export async function migrate(pool: pg.Pool, sets: MigrationSet[]): Promise<{ sc
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
-           version int PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+           name text PRIMARY KEY, version int NOT NULL, checksum text NOT NULL,
            applied_at timestamptz NOT NULL DEFAULT now())`,
       );
       const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
-        `SELECT version, name, checksum FROM ${schema}.schema_migrations ORDER BY version`,
+        `SELECT version, name, checksum FROM ${schema}.schema_migrations`,
       );
-      const done = new Map(rows.map((r) => [r.version, r]));
+      const done = new Map(rows.map((r) => [r.name, r]));
       const applied: string[] = [];
-      for (const m of readMigrations(set.dir)) {
-        const prior = done.get(m.version);
+      for (const m of readMigrations(set)) {
+        const prior = done.get(m.name);
         if (prior) {
           if (prior.checksum !== m.checksum) {
             throw new Error(
@@ -88,7 +94,7 @@ export async function migrate(pool: pg.Pool, sets: MigrationSet[]): Promise<{ sc
         ]);
         applied.push(m.name);
       }
-      results.push({ schema, applied });
+      results.push({ schema: set.template ? `${schema} (${set.template.prefix})` : schema, applied });
     }
     await client.query("COMMIT");
     return results;

@@ -1,0 +1,58 @@
+/**
+ * The outbox writer. It takes the caller's transaction and nothing else, so an
+ * event can only be written together with the change it describes.
+ */
+import { type Kysely, sql, type Transaction } from "kysely";
+import { uuidv7 } from "../ids.ts";
+import { injectTrace } from "../observability/tracing.ts";
+import { type Envelope, parseEnvelope, topicOf } from "./envelope.ts";
+
+export interface NewEvent {
+  type: string;
+  aggregateType: string;
+  aggregateId: string;
+  actorId?: string | null;
+  schemaVersion?: number;
+  payload: Record<string, unknown>;
+}
+
+export interface Outbox {
+  /** Writes events into this service's outbox inside `trx`. */
+  emit(trx: Transaction<unknown>, ...events: NewEvent[]): Promise<Envelope[]>;
+}
+
+export function createOutbox(opts: { service: string; schema: string }): Outbox {
+  if (!/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`bad schema ${opts.schema}`);
+  const table = sql.table(`${opts.schema}.outbox`);
+  return {
+    async emit(trx, ...events) {
+      if (!(trx as { isTransaction?: boolean }).isTransaction) {
+        throw new Error("outbox.emit needs the caller's transaction");
+      }
+      const traceparent = injectTrace().traceparent ?? null;
+      const now = new Date().toISOString();
+      const envelopes = events.map((e) =>
+        parseEnvelope({
+          id: uuidv7(),
+          type: e.type,
+          aggregate_type: e.aggregateType,
+          aggregate_id: e.aggregateId,
+          occurred_at: now,
+          actor_id: e.actorId ?? null,
+          schema_version: e.schemaVersion ?? 1,
+          traceparent,
+          payload: e.payload,
+        }),
+      );
+      if (envelopes.length === 0) return [];
+      const rows = envelopes.map(
+        (env) =>
+          sql`(${env.id}::uuid, ${topicOf(opts.service, env.aggregate_type)}, ${env.aggregate_id}, ${JSON.stringify(env)}::jsonb)`,
+      );
+      await sql`INSERT INTO ${table} (id, topic, key, envelope) VALUES ${sql.join(rows)}`.execute(
+        trx as Kysely<unknown>,
+      );
+      return envelopes;
+    },
+  };
+}

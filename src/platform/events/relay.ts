@@ -1,0 +1,173 @@
+/**
+ * The relay: moves committed outbox rows to the event transport (Kafka, or the
+ * Postgres log in embedded mode). Rows are claimed with FOR UPDATE SKIP LOCKED
+ * under a per-outbox transaction lock, so relays running side by side never
+ * publish a row twice and rows of one key keep their order; a batch is marked
+ * published only after the transport acknowledged it. Delivery is
+ * at-least-once: a relay killed between the ack and the commit publishes the
+ * batch again, and consumers drop the duplicates.
+ */
+import { ExponentialBackoff, handleAll, retry } from "cockatiel";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { counter, gauge } from "../observability/metrics.ts";
+import type { Envelope } from "./envelope.ts";
+
+export interface OutboxRow {
+  seq: string;
+  id: string;
+  topic: string;
+  key: string;
+  envelope: Envelope;
+}
+
+export interface Publisher {
+  /** Publishes a batch in order; `client` is the relay's open transaction. */
+  publish(rows: OutboxRow[], client: pg.PoolClient): Promise<void>;
+  close(): Promise<void>;
+}
+
+const published = counter("nova_relay_published_total", "Outbox rows published", ["schema"]);
+const publishErrors = counter("nova_relay_publish_errors_total", "Failed publish attempts", ["schema"]);
+const lagRows = gauge("nova_outbox_lag_rows", "Unpublished outbox rows", ["schema"]);
+const lagSeconds = gauge("nova_outbox_lag_seconds", "Age of the oldest unpublished outbox row", ["schema"]);
+
+export interface RelayOptions {
+  pool: pg.Pool;
+  schemas: string[];
+  publisher: Publisher;
+  log: Logger;
+  batchSize?: number;
+  /** Idle poll interval bounds. */
+  minPollMs?: number;
+  maxPollMs?: number;
+  /** Published rows older than this are deleted. */
+  retentionMs?: number;
+  publishAttempts?: number;
+}
+
+export class Relay {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly retryPublish;
+
+  constructor(private readonly opts: RelayOptions) {
+    for (const s of opts.schemas) if (!/^[a-z_][a-z0-9_]*$/.test(s)) throw new Error(`bad schema ${s}`);
+    this.retryPublish = retry(handleAll, {
+      maxAttempts: (opts.publishAttempts ?? 5) - 1,
+      backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 5_000 }),
+    });
+  }
+
+  /** Publishes at most one batch of one outbox; returns how many rows it published. */
+  async runOnce(schema: string): Promise<number> {
+    const client = await this.opts.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const lock = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [
+        `nova.relay.${schema}`,
+      ]);
+      if (!lock.rows[0]?.ok) {
+        await client.query("ROLLBACK");
+        return 0;
+      }
+      const { rows } = await client.query<OutboxRow>(
+        `SELECT o.seq::text AS seq, o.id::text AS id, o.topic, o.key, o.envelope FROM ${schema}.outbox o
+          WHERE o.published_at IS NULL ORDER BY o.seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [this.opts.batchSize ?? 500],
+      );
+      if (rows.length === 0) {
+        await client.query("COMMIT");
+        return 0;
+      }
+      await this.retryPublish.execute(async ({ attempt }) => {
+        try {
+          await this.opts.publisher.publish(rows, client);
+        } catch (err) {
+          publishErrors.inc({ schema });
+          this.opts.log.warn({ err, schema, attempt, rows: rows.length }, "publish failed");
+          throw err;
+        }
+      });
+      await client.query(`UPDATE ${schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
+        rows.map((r) => r.seq),
+      ]);
+      await client.query("COMMIT");
+      published.inc({ schema }, rows.length);
+      return rows.length;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Updates the lag gauges and prunes old published rows. */
+  async housekeeping(): Promise<void> {
+    for (const schema of this.opts.schemas) {
+      const { rows } = await this.opts.pool.query<{ n: string; age: number | null }>(
+        `SELECT count(*)::text AS n, extract(epoch FROM now() - min(created_at))::float8 AS age
+           FROM ${schema}.outbox WHERE published_at IS NULL`,
+      );
+      lagRows.set({ schema }, Number(rows[0]?.n ?? 0));
+      lagSeconds.set({ schema }, rows[0]?.age ?? 0);
+      await this.opts.pool.query(
+        `DELETE FROM ${schema}.outbox WHERE seq IN (
+           SELECT seq FROM ${schema}.outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT 10000)`,
+        [(this.opts.retentionMs ?? 7 * 24 * 3_600_000) / 1000],
+      );
+    }
+  }
+
+  /** Nudges an idle relay (e.g. after a commit in this process). */
+  notify(): void {
+    this.wake?.();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const minPoll = this.opts.minPollMs ?? 20;
+    const maxPoll = this.opts.maxPollMs ?? 500;
+    this.loop = (async () => {
+      let idle = minPoll;
+      let lastHousekeeping = 0;
+      while (this.running) {
+        let moved = 0;
+        try {
+          for (const schema of this.opts.schemas) moved += await this.runOnce(schema);
+          if (Date.now() - lastHousekeeping > 5_000) {
+            lastHousekeeping = Date.now();
+            await this.housekeeping();
+          }
+        } catch (err) {
+          this.opts.log.error({ err }, "relay batch failed; will retry");
+          moved = 0;
+          idle = maxPoll;
+        }
+        if (moved > 0) {
+          idle = minPoll;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, idle);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+        idle = Math.min(maxPoll, idle * 2);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.opts.publisher.close();
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * The event backbone against real PostgreSQL and real Kafka: outbox -> relay
+ * -> transport -> idempotent consumer, on both transports, with the DLQ.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { Consumer, stringDeserializers } from "@platformatic/kafka";
+import { type Kysely, sql } from "kysely";
+import { migrate } from "../src/platform/db/migrator.ts";
+import { Database } from "../src/platform/db/pool.ts";
+import { type EventHandler, listDlq, replayDlq } from "../src/platform/events/consumer.ts";
+import { createOutbox } from "../src/platform/events/outbox.ts";
+import { Relay } from "../src/platform/events/relay.ts";
+import { eventLog, eventTables } from "../src/platform/events/sets.ts";
+import { startKafkaSource, startLogSource } from "../src/platform/events/sources.ts";
+import { kafkaPublisher, logPublisher } from "../src/platform/events/transports.ts";
+import { createLogger } from "../src/platform/observability/logger.ts";
+import { services } from "./helpers.ts";
+
+const log = createLogger({ level: "fatal" });
+let db: Database;
+let k: Kysely<unknown>;
+let brokers: string[];
+
+async function setupSchema(): Promise<string> {
+  const schema = `evt_${randomBytes(4).toString("hex")}`;
+  await db.writerPool.query(`CREATE SCHEMA ${schema}`);
+  await db.writerPool.query(
+    `CREATE TABLE ${schema}.effects (event_id uuid, key text, n int, at timestamptz DEFAULT now())`,
+  );
+  await migrate(db.writerPool, [eventTables(schema), eventLog]);
+  return schema;
+}
+
+/** Writes `n` events over `keys` keys, each in a transaction with a business row, numbered per key. */
+async function produce(schema: string, n: number, keys: number, service = schema) {
+  const outbox = createOutbox({ service, schema });
+  const perKey = new Map<string, number>();
+  for (let i = 0; i < n; i += 50) {
+    await k.transaction().execute(async (trx) => {
+      const events = [];
+      for (let j = i; j < Math.min(n, i + 50); j++) {
+        const key = `k${j % keys}`;
+        const seq = (perKey.get(key) ?? 0) + 1;
+        perKey.set(key, seq);
+        events.push({ type: "ThingHappened", aggregateType: "thing", aggregateId: key, payload: { n: seq } });
+      }
+      await outbox.emit(trx, ...events);
+    });
+  }
+}
+
+function effectHandler(
+  schema: string,
+  name: string,
+  topics: string[],
+  extra?: (e: { payload: Record<string, unknown> }) => void,
+): EventHandler {
+  return {
+    name,
+    schema,
+    topics,
+    maxAttempts: 3,
+    async handle(event, trx) {
+      extra?.(event);
+      await sql`INSERT INTO ${sql.table(`${schema}.effects`)} (event_id, key, n) VALUES (${event.id}::uuid, ${event.aggregate_id}, ${event.payload.n as number})`.execute(
+        trx,
+      );
+    },
+  };
+}
+
+async function waitFor(cond: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail("timed out");
+}
+
+async function effects(schema: string): Promise<{ key: string; n: number; event_id: string }[]> {
+  return (await db.writerPool.query(`SELECT event_id, key, n FROM ${schema}.effects ORDER BY at, ctid`)).rows;
+}
+
+function assertExactlyOnceInOrder(rows: { key: string; n: number; event_id: string }[], n: number, keys: number) {
+  assert.equal(rows.length, n, "every event applied once");
+  assert.equal(new Set(rows.map((r) => r.event_id)).size, n, "no event applied twice");
+  const last = new Map<string, number>();
+  for (const r of rows) {
+    assert.equal(
+      r.n,
+      (last.get(r.key) ?? 0) + 1,
+      `order of key ${r.key}: ${JSON.stringify(
+        rows
+          .filter((x) => x.key === r.key)
+          .map((x) => x.n)
+          .slice(0, 40),
+      )}`,
+    );
+    last.set(r.key, r.n);
+  }
+  assert.equal(last.size, keys);
+}
+
+before(async () => {
+  const s = await services();
+  db = new Database({ writerUrl: s.postgres, poolMax: 10, applicationName: "test-events" });
+  k = db.kysely<unknown>().writer;
+  brokers = [s.kafka];
+});
+after(() => db.close());
+
+describe("outbox", () => {
+  test("emits only inside a transaction and checks the envelope", async () => {
+    const schema = await setupSchema();
+    const outbox = createOutbox({ service: "svc", schema });
+    await assert.rejects(
+      outbox.emit(k as never, { type: "ThingHappened", aggregateType: "thing", aggregateId: "a", payload: {} }),
+      /transaction/,
+    );
+    await assert.rejects(
+      k
+        .transaction()
+        .execute((trx) =>
+          outbox.emit(trx, { type: "bad type", aggregateType: "thing", aggregateId: "a", payload: {} }),
+        ),
+      /invalid event envelope: type/,
+    );
+    // A rolled-back write leaves no event.
+    await k
+      .transaction()
+      .execute(async (trx) => {
+        await outbox.emit(trx, { type: "ThingHappened", aggregateType: "thing", aggregateId: "a", payload: {} });
+        throw new Error("abort");
+      })
+      .catch(() => {});
+    assert.equal((await db.writerPool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`)).rows[0].n, 0);
+  });
+});
+
+describe("embedded transport (Postgres log)", () => {
+  test("every event reaches the consumer once, in per-key order; redelivery after a lost offset applies nothing twice", async () => {
+    const schema = await setupSchema();
+    const N = 2_000;
+    const KEYS = 20;
+    await produce(schema, N, KEYS);
+    const relay = new Relay({ pool: db.writerPool, schemas: [schema], publisher: logPublisher(), log });
+    const topics = [`nova.${schema}.thing`];
+    const handler = effectHandler(schema, `${schema}-c1`, topics);
+    let source = await startLogSource({ pool: db.writerPool, db: k, handler, deliver: { log } });
+    relay.start();
+    await waitFor(async () => (await effects(schema)).length >= N).catch(async (e) => {
+      const c = await db.writerPool.query(
+        `SELECT (SELECT count(*) FROM ${schema}.outbox WHERE published_at IS NULL) AS unpub, (SELECT count(*) FROM nova_events.log WHERE topic = $1) AS logged, (SELECT position FROM nova_events.offsets WHERE consumer = $2) AS pos, (SELECT count(*) FROM ${schema}.effects) AS eff, (SELECT count(*) FROM ${schema}.dlq) AS dlq`,
+        [topics[0], handler.name],
+      );
+      throw new Error(`${e.message}: ${JSON.stringify(c.rows[0])}`);
+    });
+    assertExactlyOnceInOrder(await effects(schema), N, KEYS);
+    // A crash after the effects and before the offset was stored: the dispatcher starts from 0 again.
+    await source.stop();
+    await db.writerPool.query("UPDATE nova_events.offsets SET position = 0 WHERE consumer = $1", [handler.name]);
+    source = await startLogSource({ pool: db.writerPool, db: k, handler, deliver: { log } });
+    await waitFor(async () => {
+      const { rows } = await db.writerPool.query(
+        "SELECT o.position >= (SELECT max(position) FROM nova_events.log WHERE topic = $2) AS done FROM nova_events.offsets o WHERE consumer = $1",
+        [handler.name, topics[0]],
+      );
+      return rows[0]?.done === true;
+    });
+    assertExactlyOnceInOrder(await effects(schema), N, KEYS);
+    await source.stop();
+    await relay.stop();
+    const unpublished = await db.writerPool.query(
+      `SELECT count(*)::int AS n FROM ${schema}.outbox WHERE published_at IS NULL`,
+    );
+    assert.equal(unpublished.rows[0].n, 0);
+  });
+});
+
+describe("Kafka transport", () => {
+  test("two relays at once publish every row exactly once, and the consumer applies each once in per-key order", async () => {
+    const schema = await setupSchema();
+    const N = 2_000;
+    const KEYS = 20;
+    await produce(schema, N, KEYS);
+    const topic = `nova.${schema}.thing`;
+    const relays = [1, 2].map(
+      (i) =>
+        new Relay({
+          pool: db.writerPool,
+          schemas: [schema],
+          publisher: kafkaPublisher({ brokers, clientId: `relay-${i}` }),
+          log,
+          batchSize: 100,
+        }),
+    );
+    for (const r of relays) r.start();
+    await waitFor(
+      async () =>
+        (await db.writerPool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox WHERE published_at IS NULL`))
+          .rows[0].n === 0,
+    );
+    await Promise.all(relays.map((r) => r.stop()));
+
+    // Count what is on the topic with a fresh group from the beginning.
+    const counter = new Consumer({
+      clientId: "count",
+      groupId: `${schema}-count`,
+      bootstrapBrokers: brokers,
+      deserializers: stringDeserializers,
+      maxWaitTime: 200,
+    });
+    const stream = await counter.consume({ topics: [topic], mode: "earliest", autocommit: false });
+    const ids: string[] = [];
+    const deadline = setTimeout(() => void stream.close(), 15_000);
+    for await (const m of stream) {
+      ids.push(JSON.parse(m.value).id);
+      if (ids.length >= N) break;
+    }
+    clearTimeout(deadline);
+    await new Promise((r) => setTimeout(r, 500));
+    await stream.close();
+    await counter.close();
+    assert.equal(ids.length, N);
+    assert.equal(new Set(ids).size, N, "no row published twice");
+
+    const handler = effectHandler(schema, `${schema}-c1`, [topic]);
+    const source = await startKafkaSource({ brokers, clientId: "c1", db: k, handler, deliver: { log } });
+    await waitFor(async () => (await effects(schema)).length >= N, 60_000);
+    await source.stop();
+    assertExactlyOnceInOrder(await effects(schema), N, KEYS);
+  });
+
+  test("a poison event goes to the DLQ after its attempts; replay after the fix applies it and closes the row", async () => {
+    const schema = await setupSchema();
+    await produce(schema, 5, 5);
+    const topic = `nova.${schema}.thing`;
+    let broken = true;
+    const handler = effectHandler(schema, `${schema}-c1`, [topic], (e) => {
+      if (broken && e.payload.n === 1 && (e as unknown as { aggregate_id: string }).aggregate_id === "k2") {
+        throw new Error("cannot handle k2 yet");
+      }
+    });
+    const relay = new Relay({
+      pool: db.writerPool,
+      schemas: [schema],
+      publisher: kafkaPublisher({ brokers, clientId: "r" }),
+      log,
+    });
+    relay.start();
+    const source = await startKafkaSource({
+      brokers,
+      clientId: "c",
+      db: k,
+      handler,
+      deliver: { log, backoffMs: () => 5 },
+    });
+    await waitFor(async () => (await effects(schema)).length >= 4 && (await listDlq(k, schema)).length === 1, 60_000);
+    await source.stop();
+    await relay.stop();
+    const [parked] = await listDlq(k, schema);
+    assert.ok(parked);
+    assert.equal(parked.consumer, handler.name);
+    assert.equal(parked.attempts, 3);
+    assert.match(parked.error, /cannot handle k2 yet/);
+    assert.equal((await effects(schema)).length, 4, "the others went on");
+
+    assert.equal(await replayDlq(k, [handler], schema, parked.id, log), "failed", "still broken");
+    broken = false;
+    assert.equal(await replayDlq(k, [handler], schema, parked.id, log), "applied");
+    assert.equal((await listDlq(k, schema)).length, 0, "closed");
+    assert.equal((await effects(schema)).length, 5);
+    await assert.rejects(replayDlq(k, [handler], schema, parked.id, log), /no open DLQ entry/);
+  });
+});
