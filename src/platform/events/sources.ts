@@ -2,7 +2,6 @@
 import { Consumer, stringDeserializers } from "@platformatic/kafka";
 import type { Kysely } from "kysely";
 import type pg from "pg";
-import type { Logger } from "pino";
 import { type DeliverOptions, deliver, type EventHandler } from "./consumer.ts";
 import { LOG_CHANNEL } from "./transports.ts";
 
