@@ -4,12 +4,17 @@ import mercurius from "mercurius";
 import { catalogue, fromError, NovaError } from "../platform/errors.ts";
 import { logger } from "../platform/observability/logger.ts";
 
+function presentation(e: NovaError): { message: string; extensions: Record<string, unknown> } {
+  const extensions: Record<string, unknown> = { code: e.def.graphql };
+  if (e.field) extensions.field = e.field;
+  return { message: e.code === "INTERNAL" ? catalogue.INTERNAL.message : e.message, extensions };
+}
+
 export function toGraphQLError(err: unknown): Error {
   const e = fromError(err);
   if (e.code === "INTERNAL") logger().error({ err }, "internal error behind the gateway");
-  const extensions: Record<string, unknown> = { code: e.def.graphql };
-  if (e.field) extensions.field = e.field;
-  return new mercurius.ErrorWithProps(e.code === "INTERNAL" ? catalogue.INTERNAL.message : e.message, extensions);
+  const p = presentation(e);
+  return new mercurius.ErrorWithProps(p.message, p.extensions);
 }
 
 /** The 4xx status of a Fastify request error, if that is what this is. */
@@ -30,14 +35,7 @@ function present(error: GraphQLError): Record<string, unknown> {
   const json = error.toJSON() as unknown as Record<string, unknown> & { extensions?: Record<string, unknown> };
   const original = error.originalError;
   if (original instanceof mercurius.ErrorWithProps) return json;
-  if (original instanceof NovaError) {
-    const ext = (toGraphQLError(original) as unknown as { extensions: Record<string, unknown> }).extensions;
-    return {
-      ...json,
-      message: original.code === "INTERNAL" ? catalogue.INTERNAL.message : original.message,
-      extensions: ext,
-    };
-  }
+  if (original instanceof NovaError) return { ...json, ...presentation(original) };
   const http = httpStatusOf(original);
   if (http) {
     // A request-level refusal from Fastify (body too large, bad content type, bad JSON).

@@ -1,6 +1,7 @@
 import type { IResolvers } from "mercurius";
 import type { Tokens, User } from "../gen/nova/identity/v1/identity_pb.ts";
-import { type GatewayContext, presentError, requireViewer } from "./server.ts";
+import { toGraphQLError } from "./errors.ts";
+import { type GatewayContext, requireViewer } from "./server.ts";
 
 function user(u: User | undefined) {
   if (!u) return null;
@@ -24,7 +25,7 @@ async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
   try {
     return await ctx.call(fn);
   } catch (err) {
-    throw presentError(err);
+    throw toGraphQLError(err);
   }
 }
 
@@ -42,7 +43,7 @@ export const resolvers: IResolvers = {
         const res = await ctx.call(() => ctx.deps.identity.getUserByUsername({ username: args.username }));
         return user(res.user);
       } catch (err) {
-        const e = presentError(err) as Error & { extensions?: { code?: string } };
+        const e = toGraphQLError(err) as Error & { extensions?: { code?: string } };
         if (e.extensions?.code === "NOT_FOUND") return null;
         throw e;
       }

@@ -176,11 +176,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   return app;
 }
 
-/** The GraphQL error for a failed backend call. */
-export function presentError(err: unknown): Error {
-  return toGraphQLError(err);
-}
-
 export function requireViewer(ctx: GatewayContext): UserClaims {
   if (!ctx.user) throw toGraphQLError(new NovaError("UNAUTHENTICATED"));
   return ctx.user;

@@ -28,7 +28,17 @@ export interface DbConfig {
 const queries = counter("nova_db_queries_total", "Queries sent, by pool", ["pool"]);
 const queryErrors = counter("nova_db_query_errors_total", "Queries that failed, by pool", ["pool"]);
 const querySeconds = histogram("nova_db_query_seconds", "Query latency, by pool", ["pool"]);
+/** Pools of this process, read when /metrics is scraped. */
+const livePools = new Map<pg.Pool, "writer" | "reader">();
 const poolClients = gauge("nova_db_pool_clients", "Pool clients by state", ["pool", "state"]);
+(poolClients as unknown as { collect?: () => void }).collect = () => {
+  poolClients.reset();
+  for (const [p, name] of livePools) {
+    poolClients.inc({ pool: name, state: "total" }, p.totalCount);
+    poolClients.inc({ pool: name, state: "idle" }, p.idleCount);
+    poolClients.inc({ pool: name, state: "waiting" }, p.waitingCount);
+  }
+};
 
 function makePool(url: string, role: "writer" | "reader", cfg: DbConfig): pg.Pool {
   // pg uses one timeout for "connect" and "wait for a free client"; the
@@ -81,6 +91,8 @@ export class Database {
     this.writerPool = makePool(cfg.writerUrl, "writer", cfg);
     this.hasReplica = !!cfg.readerUrl && cfg.readerUrl !== cfg.writerUrl;
     this.readerPool = this.hasReplica ? makePool(cfg.readerUrl as string, "reader", cfg) : this.writerPool;
+    livePools.set(this.writerPool, "writer");
+    if (this.hasReplica) livePools.set(this.readerPool, "reader");
   }
 
   /** Typed query builders over both pools. Use `writer` for reads that must see the caller's own writes. */
@@ -90,17 +102,6 @@ export class Database {
       ? new Kysely<T>({ dialect: new PostgresDialect({ pool: this.readerPool }) })
       : writer;
     return { writer, reader };
-  }
-
-  poolStats(): void {
-    for (const [name, p] of [
-      ["writer", this.writerPool],
-      ["reader", this.readerPool],
-    ] as const) {
-      poolClients.set({ pool: name, state: "total" }, p.totalCount);
-      poolClients.set({ pool: name, state: "idle" }, p.idleCount);
-      poolClients.set({ pool: name, state: "waiting" }, p.waitingCount);
-    }
   }
 
   async ping(): Promise<{ writer: boolean; reader: boolean }> {
@@ -117,6 +118,8 @@ export class Database {
   }
 
   async close(): Promise<void> {
+    livePools.delete(this.writerPool);
+    livePools.delete(this.readerPool);
     await this.writerPool.end();
     if (this.hasReplica) await this.readerPool.end();
   }
