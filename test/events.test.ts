@@ -153,7 +153,7 @@ describe("embedded transport (Postgres log)", () => {
     relay.start();
     await waitFor(async () => (await effects(schema)).length >= N).catch(async (e) => {
       const c = await db.writerPool.query(
-        `SELECT (SELECT count(*) FROM ${schema}.outbox WHERE published_at IS NULL) AS unpub, (SELECT count(*) FROM nova_events.log WHERE topic = $1) AS logged, (SELECT position FROM nova_events.offsets WHERE consumer = $2) AS pos, (SELECT count(*) FROM ${schema}.effects) AS eff, (SELECT count(*) FROM ${schema}.dlq) AS dlq`,
+        `SELECT (SELECT count(*) FROM ${schema}.outbox WHERE published_at IS NULL) AS unpub, (SELECT count(*) FROM ${schema}.outbox WHERE topic = $1 AND log_position IS NOT NULL) AS logged, (SELECT position FROM nova_events.offsets WHERE consumer = $2) AS pos, (SELECT count(*) FROM ${schema}.effects) AS eff, (SELECT count(*) FROM ${schema}.dlq) AS dlq`,
         [topics[0], handler.name],
       );
       throw new Error(`${e.message}: ${JSON.stringify(c.rows[0])}`);
@@ -165,7 +165,7 @@ describe("embedded transport (Postgres log)", () => {
     source = await startLogSource({ pool: db.writerPool, db: k, handler, deliver: { log } });
     await waitFor(async () => {
       const { rows } = await db.writerPool.query(
-        "SELECT o.position >= (SELECT max(position) FROM nova_events.log WHERE topic = $2) AS done FROM nova_events.offsets o WHERE consumer = $1",
+        `SELECT o.position >= (SELECT max(log_position) FROM ${schema}.outbox WHERE topic = $2) AS done FROM nova_events.offsets o WHERE consumer = $1`,
         [handler.name, topics[0]],
       );
       return rows[0]?.done === true;

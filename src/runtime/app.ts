@@ -9,6 +9,11 @@ import type { Logger } from "pino";
 import { type EmbeddedDb, startEmbeddedPostgres } from "../platform/db/embedded.ts";
 import { migrate } from "../platform/db/migrator.ts";
 import { Database } from "../platform/db/pool.ts";
+import { type EventHandler, serveReplayRequests } from "../platform/events/consumer.ts";
+import { createOutbox, type Outbox } from "../platform/events/outbox.ts";
+import { eventTables } from "../platform/events/sets.ts";
+import { type Running, startKafkaSource, startLogSource } from "../platform/events/sources.ts";
+import { dlqPublisher } from "../platform/events/transports.ts";
 import { createLogger, setRootLogger } from "../platform/observability/logger.ts";
 import { initTracing, shutdownTracing } from "../platform/observability/tracing.ts";
 import { createTransport, type Peer, serviceClient } from "../platform/rpc/client.ts";
@@ -23,7 +28,7 @@ import {
 import { loadTls, type TlsMaterial } from "../platform/rpc/tls.ts";
 import { type Config, ConfigError, redactedConfig } from "./config.ts";
 import type { ModuleContext, ModuleInstance } from "./module.ts";
-import { allowedCallers, type ModuleName, moduleDef, providerOf } from "./modules.ts";
+import { allowedCallers, type ModuleName, moduleDef, ownsOutbox, providerOf } from "./modules.ts";
 
 export interface StartOptions {
   mode: "embedded" | "distributed";
@@ -45,12 +50,54 @@ export interface Nova {
 export async function runMigrations(db: Database, targets: ModuleName[], log: Logger): Promise<void> {
   const sets = targets.flatMap((m) => {
     const s = moduleDef(m).migrations;
-    return s ? [s] : [];
+    if (!s) return [];
+    return ownsOutbox(m) ? [s, eventTables(s.schema)] : [s];
   });
   if (sets.length === 0) return;
   const results = await migrate(db.writerPool, sets);
   for (const r of results)
     if (r.applied.length) log.info({ schema: r.schema, applied: r.applied }, "migrations applied");
+}
+
+/**
+ * Feeds a module's handlers: one Kafka consumer group each when KAFKA_BROKERS
+ * is set, else the embedded Postgres log; and serves `nova dlq replay` requests.
+ */
+async function startConsumers(
+  name: ModuleName,
+  handlers: EventHandler[],
+  db: Database,
+  config: Config,
+  log: Logger,
+): Promise<() => Promise<void>> {
+  const declared = new Set(moduleDef(name).consumes ?? []);
+  for (const h of handlers)
+    for (const t of h.topics)
+      if (!declared.has(t)) throw new Error(`module ${name}: consumer ${h.name} reads ${t}, not in its \`consumes\``);
+  const k = db.kysely<unknown>().writer;
+  const dlq = config.kafkaBrokers.length
+    ? dlqPublisher({ brokers: config.kafkaBrokers, clientId: `nova-${name}` })
+    : undefined;
+  const deliver = { log, onDead: dlq?.publish };
+  const running: Running[] = [];
+  for (const handler of handlers) {
+    handler.maxAttempts ??= config.EVENT_MAX_ATTEMPTS;
+    running.push(
+      config.kafkaBrokers.length
+        ? await startKafkaSource({ brokers: config.kafkaBrokers, clientId: `nova-${name}`, db: k, handler, deliver })
+        : await startLogSource({ pool: db.writerPool, db: k, handler, deliver }),
+    );
+  }
+  const replays = serveReplayRequests(k, handlers, log);
+  log.info(
+    { consumers: handlers.map((h) => h.name), transport: config.kafkaBrokers.length ? "kafka" : "postgres-log" },
+    "consumers started",
+  );
+  return async () => {
+    await replays.stop();
+    await Promise.all(running.map((r) => r.stop()));
+    await dlq?.close();
+  };
 }
 
 export async function startNova(opts: StartOptions): Promise<Nova> {
@@ -137,6 +184,7 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
     };
 
     for (const name of targets) {
+      let outbox: Outbox | undefined;
       const ctx: ModuleContext = {
         name,
         mode,
@@ -148,6 +196,12 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
           return db;
         },
         client: clientFor(name),
+        outbox: () => {
+          const schema = moduleDef(name).migrations?.schema;
+          if (!schema || !ownsOutbox(name)) throw new Error(`module ${name} has no outbox`);
+          outbox ??= createOutbox({ service: name, schema });
+          return outbox;
+        },
       };
       const inst = await moduleDef(name).init(ctx);
       instances.set(name, inst);
@@ -156,6 +210,10 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
         for (const s of inst.services) health.set(s.service.typeName, ServingStatus.SERVING);
       }
       if (inst.stop) stops.push(() => (inst.stop as (g: number) => Promise<void>)(config.SHUTDOWN_GRACE_MS));
+      if (inst.consumers?.length) {
+        if (!db) throw new Error(`module ${name} has consumers but no database`);
+        stops.push(await startConsumers(name, inst.consumers, db, config, ctx.log));
+      }
     }
 
     let rpcPort: number | undefined;

@@ -39,6 +39,12 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   MIGRATE_ON_START: z.enum(["true", "false"]).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  KAFKA_BROKERS: z
+    .string()
+    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, "expected host:port[,host:port…]")
+    .optional(),
+  EVENT_MAX_ATTEMPTS: positiveInt.max(100).default(5),
+  OUTBOX_RETENTION_HOURS: positiveInt.max(24 * 365).default(168),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -46,6 +52,8 @@ export type Env = z.infer<typeof schema>;
 export interface Config extends Env {
   production: boolean;
   dataDir: string;
+  /** Kafka bootstrap brokers; empty: events travel through the Postgres log (embedded transport). */
+  kafkaBrokers: string[];
   tls: { ca: string; cert: string; key: string };
   /** Address of a module that runs in another process (`<MODULE>_ADDR`, default https://<module>:50051). */
   peerAddr(module: string): string;
@@ -94,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { identit
     ...e,
     production: e.NODE_ENV === "production",
     dataDir,
+    kafkaBrokers: e.KAFKA_BROKERS ? e.KAFKA_BROKERS.split(",") : [],
     tls: {
       ca: e.NOVA_TLS_CA_FILE ?? join(tlsDir, "ca.crt"),
       cert: e.NOVA_TLS_CERT_FILE ?? join(tlsDir, `${identity}.crt`),

@@ -4,6 +4,8 @@ import type { Client } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { MigrationSet } from "../platform/db/migrator.ts";
 import type { Database } from "../platform/db/pool.ts";
+import type { EventHandler } from "../platform/events/consumer.ts";
+import type { Outbox } from "../platform/events/outbox.ts";
 import type { HealthRegistry } from "../platform/rpc/health.ts";
 import type { ServiceRegistration } from "../platform/rpc/server.ts";
 import type { Config } from "./config.ts";
@@ -17,6 +19,8 @@ export interface ModuleContext {
   readonly health: HealthRegistry;
   /** The process's pools (only for modules that own a schema). */
   db(): Database;
+  /** The outbox of this module's schema: events written in the caller's transaction (modules with migrations). */
+  outbox(): Outbox;
   /** A client for a service of a module this one depends on, in-process or remote as the topology says. */
   client<S extends DescService>(service: S): Client<S>;
 }
@@ -26,6 +30,11 @@ export interface ModuleInstance {
   address?: string;
   /** gRPC services this module serves. */
   services?: ServiceRegistration[];
+  /**
+   * Event handlers the runtime feeds, from Kafka consumer groups or the
+   * embedded Postgres log; a handler's topics must be listed in the module's `consumes`.
+   */
+  consumers?: EventHandler[];
   /** Readiness of the module's own dependencies. */
   ready?(): Promise<boolean>;
   /** Stop accepting work and drain what is in flight (bounded by graceMs). */
@@ -39,5 +48,7 @@ export interface ModuleDef {
   readonly provides?: readonly DescService[];
   /** The schema this module owns and its migrations. */
   readonly migrations?: MigrationSet;
+  /** Event topics this module's consumers read (also its autoscaling triggers). */
+  readonly consumes?: readonly string[];
   readonly init: (ctx: ModuleContext) => Promise<ModuleInstance>;
 }

@@ -4,6 +4,7 @@
  * is every module. Nothing else decides what runs where.
  */
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import { eventLog } from "../platform/events/sets.ts";
 import type { ModuleDef } from "./module.ts";
 
 export const modules = {
@@ -16,6 +17,13 @@ export const modules = {
   gateway: {
     deps: ["identity"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
+  },
+  // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the
+  // embedded log. Owns nova_events: the log head and the embedded consumers' offsets.
+  relay: {
+    deps: [],
+    migrations: eventLog,
+    init: async (ctx) => (await import("./relay.ts")).init(ctx),
   },
 } as const satisfies Record<string, ModuleDef>;
 
@@ -59,6 +67,17 @@ export function startOrder(names: ModuleName[]): ModuleName[] {
   };
   for (const n of names) visit(n, []);
   return order;
+}
+
+/** Services own a schema and write events through its outbox (ARCHITECTURE §3, §4). */
+export function ownsOutbox(name: ModuleName): boolean {
+  const def: ModuleDef = moduleDef(name);
+  return Boolean(def.migrations && def.provides?.length);
+}
+
+/** Every outbox the relay serves. */
+export function outboxSchemas(): string[] {
+  return moduleNames.filter(ownsOutbox).map((m) => moduleDef(m).migrations?.schema as string);
 }
 
 /** The module that serves a service type name. */

@@ -33,20 +33,32 @@ const handled = counter("nova_consumer_events_total", "Events handled, by consum
 ]);
 const failures = counter("nova_consumer_failures_total", "Failed attempts, by consumer", ["consumer"]);
 
+/** The effect and its processed_events row, inside `trx`; a redelivered event is a no-op. */
+async function applyIn(trx: Transaction<unknown>, h: EventHandler, event: Envelope): Promise<"applied" | "duplicate"> {
+  const claimed = await sql<{ event_id: string }>`
+    INSERT INTO ${sql.table(`${h.schema}.processed_events`)} (consumer, event_id)
+    VALUES (${h.name}, ${event.id}::uuid) ON CONFLICT DO NOTHING RETURNING event_id`.execute(trx);
+  if (claimed.rows.length === 0) return "duplicate";
+  await h.handle(event, trx);
+  return "applied";
+}
+
 /** One attempt: effect + processed_events row in one transaction. */
 export async function applyOnce(
   db: Kysely<unknown>,
   h: EventHandler,
   event: Envelope,
 ): Promise<"applied" | "duplicate"> {
-  return db.transaction().execute(async (trx) => {
-    const claimed = await sql<{ event_id: string }>`
-      INSERT INTO ${sql.table(`${h.schema}.processed_events`)} (consumer, event_id)
-      VALUES (${h.name}, ${event.id}::uuid) ON CONFLICT DO NOTHING RETURNING event_id`.execute(trx);
-    if (claimed.rows.length === 0) return "duplicate";
-    await h.handle(event, trx);
-    return "applied";
-  });
+  return db.transaction().execute((trx) => applyIn(trx, h, event));
+}
+
+function parseRaw(raw: unknown): Envelope {
+  return parseEnvelope(typeof raw === "string" ? JSON.parse(raw) : raw);
+}
+
+function consumeSpan<T>(event: Envelope, fn: () => Promise<T>): Promise<T> {
+  const parent = extractTrace((k) => (k === "traceparent" ? event.traceparent : undefined));
+  return withSpan(`consume ${event.type}`, SpanKind.CONSUMER, fn, parent ?? context.active());
 }
 
 export interface DeliverOptions {
@@ -75,35 +87,86 @@ export async function deliver(
 ): Promise<Outcome> {
   let event: Envelope;
   try {
-    event = parseEnvelope(typeof raw === "string" ? JSON.parse(raw) : raw);
+    event = parseRaw(raw);
   } catch (err) {
     await park(db, h, topic, raw, err, 1, opts);
     return "dead";
   }
-  const parent = extractTrace((k) => (k === "traceparent" ? event.traceparent : undefined));
-  return withSpan(
-    `consume ${event.type}`,
-    SpanKind.CONSUMER,
-    async () => {
-      const max = h.maxAttempts ?? 5;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const outcome = await applyOnce(db, h, event);
-          handled.inc({ consumer: h.name, outcome });
-          return outcome;
-        } catch (err) {
-          failures.inc({ consumer: h.name });
-          if (attempt >= max) {
-            await park(db, h, topic, event, err, attempt, opts);
-            return "dead";
-          }
-          opts.log.warn({ err, consumer: h.name, event: event.id, attempt }, "event handler failed; retrying");
-          await new Promise((r) => setTimeout(r, (opts.backoffMs ?? defaultBackoff)(attempt)));
+  return consumeSpan(event, async () => {
+    const max = h.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await applyOnce(db, h, event);
+        handled.inc({ consumer: h.name, outcome });
+        return outcome;
+      } catch (err) {
+        failures.inc({ consumer: h.name });
+        if (attempt >= max) {
+          await park(db, h, topic, event, err, attempt, opts);
+          return "dead";
         }
+        opts.log.warn({ err, consumer: h.name, event: event.id, attempt }, "event handler failed; retrying");
+        await new Promise((r) => setTimeout(r, (opts.backoffMs ?? defaultBackoff)(attempt)));
       }
-    },
-    parent ?? context.active(),
-  );
+    }
+  });
+}
+
+export interface RawEvent {
+  topic: string;
+  raw: unknown;
+}
+
+/**
+ * Delivers a batch in order, as many events per transaction as succeed (each
+ * in a savepoint, so one commit covers the batch). At the first event that
+ * fails, the prefix commits and that event goes through `deliver` (attempts,
+ * backoff, DLQ) before the rest continue: order is kept and nothing is skipped.
+ */
+export async function deliverBatch(
+  db: Kysely<unknown>,
+  h: EventHandler,
+  items: RawEvent[],
+  opts: DeliverOptions,
+): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  let i = 0;
+  while (i < items.length) {
+    let done: ("applied" | "duplicate")[] = [];
+    try {
+      await db.transaction().execute(async (trx) => {
+        done = [];
+        for (let j = i; j < items.length; j++) {
+          let event: Envelope;
+          try {
+            event = parseRaw((items[j] as RawEvent).raw);
+          } catch {
+            return;
+          }
+          await sql`SAVEPOINT nova_event`.execute(trx);
+          try {
+            done.push(await consumeSpan(event, () => applyIn(trx, h, event)));
+            await sql`RELEASE SAVEPOINT nova_event`.execute(trx);
+          } catch {
+            await sql`ROLLBACK TO SAVEPOINT nova_event`.execute(trx);
+            return;
+          }
+        }
+      });
+    } catch (err) {
+      opts.log.warn({ err, consumer: h.name }, "batch commit failed; delivering one by one");
+      done = [];
+    }
+    for (const o of done) handled.inc({ consumer: h.name, outcome: o });
+    outcomes.push(...done);
+    i += done.length;
+    if (i < items.length) {
+      const item = items[i] as RawEvent;
+      outcomes.push(await deliver(db, h, item.topic, item.raw, opts));
+      i++;
+    }
+  }
+  return outcomes;
 }
 
 async function park(
@@ -125,7 +188,12 @@ async function park(
   );
   handled.inc({ consumer: h.name, outcome: "dead" });
   opts.log.error({ consumer: h.name, topic, event: id, attempts, error }, "event parked in the DLQ");
-  await opts.onDead?.({ consumer: h.name, topic, envelope: stored, error, attempts });
+  try {
+    await opts.onDead?.({ consumer: h.name, topic, envelope: stored, error, attempts });
+  } catch (err) {
+    // The DLQ table row is committed and is what replay uses; the topic copy is best effort.
+    opts.log.warn({ err, consumer: h.name }, "could not publish the parked event to the DLQ topic");
+  }
 }
 
 export interface DlqRow {
@@ -172,10 +240,88 @@ export async function replayDlq(
     return outcome;
   } catch (err) {
     const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    await sql`UPDATE ${sql.table(`${schema}.dlq`)} SET error = ${error}, attempts = attempts + 1 WHERE id = ${id}::uuid`.execute(
+    await sql`UPDATE ${sql.table(`${schema}.dlq`)} SET error = ${error}, attempts = attempts + 1, replay_requested_at = NULL WHERE id = ${id}::uuid`.execute(
       db,
     );
     log.warn({ err, id }, "DLQ replay failed");
     return "failed";
   }
+}
+
+/**
+ * Asks the running consumers to replay open DLQ entries (`nova dlq replay`):
+ * one entry by id, or every open entry (of one consumer). Returns the ids asked for.
+ */
+export async function requestReplay(
+  db: Kysely<unknown>,
+  schema: string,
+  which: { id: string } | { consumer?: string },
+): Promise<string[]> {
+  const filter =
+    "id" in which ? sql`id = ${which.id}::uuid` : which.consumer ? sql`consumer = ${which.consumer}` : sql`true`;
+  const r = await sql<{ id: string }>`UPDATE ${sql.table(`${schema}.dlq`)} SET replay_requested_at = now()
+    WHERE replayed_at IS NULL AND ${filter} RETURNING id::text AS id`.execute(db);
+  return r.rows.map((x) => x.id);
+}
+
+/** The state of DLQ entries after a replay request: closed, failed again (with the error), or still pending. */
+export async function replayStatus(
+  db: Kysely<unknown>,
+  schema: string,
+  ids: string[],
+): Promise<{ id: string; state: "replayed" | "failed" | "pending"; error: string }[]> {
+  if (ids.length === 0) return [];
+  const r = await sql<{ id: string; replayed: boolean; requested: boolean; error: string }>`
+    SELECT id::text AS id, replayed_at IS NOT NULL AS replayed, replay_requested_at IS NOT NULL AS requested, error
+      FROM ${sql.table(`${schema}.dlq`)} WHERE id = ANY(${ids}::uuid[])`.execute(db);
+  return r.rows.map((x) => ({
+    id: x.id,
+    state: x.replayed ? "replayed" : x.requested ? "pending" : "failed",
+    error: x.error,
+  }));
+}
+
+/** Serves replay requests for this process's handlers: polls each schema's DLQ for requested entries. */
+export function serveReplayRequests(
+  db: Kysely<unknown>,
+  handlers: EventHandler[],
+  log: Logger,
+  everyMs = 1_000,
+): { stop(): Promise<void> } {
+  const bySchema = new Map<string, EventHandler[]>();
+  for (const h of handlers) bySchema.set(h.schema, [...(bySchema.get(h.schema) ?? []), h]);
+  let running = true;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> = Promise.resolve();
+  const tick = async () => {
+    for (const [schema, hs] of bySchema) {
+      const r = await sql<{ id: string }>`SELECT id::text AS id FROM ${sql.table(`${schema}.dlq`)}
+        WHERE replay_requested_at IS NOT NULL AND replayed_at IS NULL
+          AND consumer = ANY(${hs.map((h) => h.name)}::text[]) ORDER BY created_at LIMIT 100`.execute(db);
+      for (const { id } of r.rows) {
+        if (!running) return;
+        const outcome = await replayDlq(db, hs, schema, id, log).catch((err) => {
+          log.warn({ err, id }, "DLQ replay skipped");
+          return "failed";
+        });
+        log.info({ id, schema, outcome }, "DLQ entry replayed");
+      }
+    }
+  };
+  const loop = () => {
+    if (!running) return;
+    current = tick()
+      .catch((err) => log.warn({ err }, "DLQ replay poll failed"))
+      .finally(() => {
+        if (running) timer = setTimeout(loop, everyMs);
+      });
+  };
+  timer = setTimeout(loop, everyMs);
+  return {
+    async stop() {
+      running = false;
+      clearTimeout(timer);
+      await current;
+    },
+  };
 }

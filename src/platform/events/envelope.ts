@@ -23,6 +23,13 @@ export function topicOf(service: string, aggregateType: string): string {
   return `nova.${service}.${aggregateType}`;
 }
 
+/** The schema whose outbox holds a topic's events (a service owns the schema named after it). */
+export function schemaOfTopic(topic: string): string {
+  const m = /^nova\.([a-z_][a-z0-9_]*)\.[a-z][a-z0-9_]*$/.exec(topic);
+  if (!m?.[1]) throw new Error(`not a nova event topic: ${topic}`);
+  return m[1];
+}
+
 export const DLQ_TOPIC = "nova.dlq";
 
 export class EnvelopeError extends Error {

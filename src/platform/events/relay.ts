@@ -22,8 +22,8 @@ export interface OutboxRow {
 }
 
 export interface Publisher {
-  /** Publishes a batch in order; `client` is the relay's open transaction. */
-  publish(rows: OutboxRow[], client: pg.PoolClient): Promise<void>;
+  /** Publishes a batch of one outbox in order; `client` is the relay's open transaction. */
+  publish(rows: OutboxRow[], at: { client: pg.PoolClient; schema: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,6 +51,8 @@ export class Relay {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly retryPublish;
+  /** Outboxes whose last batch failed, with when it was last logged. */
+  private readonly failing = new Map<string, number>();
 
   constructor(private readonly opts: RelayOptions) {
     for (const s of opts.schemas) if (!/^[a-z_][a-z0-9_]*$/.test(s)) throw new Error(`bad schema ${s}`);
@@ -83,7 +85,7 @@ export class Relay {
       }
       await this.retryPublish.execute(async ({ attempt }) => {
         try {
-          await this.opts.publisher.publish(rows, client);
+          await this.opts.publisher.publish(rows, { client, schema });
         } catch (err) {
           publishErrors.inc({ schema });
           this.opts.log.warn({ err, schema, attempt, rows: rows.length }, "publish failed");
@@ -107,6 +109,7 @@ export class Relay {
   /** Updates the lag gauges and prunes old published rows. */
   async housekeeping(): Promise<void> {
     for (const schema of this.opts.schemas) {
+      if (this.failing.has(schema)) continue;
       const { rows } = await this.opts.pool.query<{ n: string; age: number | null }>(
         `SELECT count(*)::text AS n, extract(epoch FROM now() - min(created_at))::float8 AS age
            FROM ${schema}.outbox WHERE published_at IS NULL`,
@@ -129,30 +132,36 @@ export class Relay {
   start(): void {
     if (this.running) return;
     this.running = true;
-    const minPoll = this.opts.minPollMs ?? 20;
-    const maxPoll = this.opts.maxPollMs ?? 500;
+    const minPoll = this.opts.minPollMs ?? 10;
+    const maxPoll = this.opts.maxPollMs ?? 100;
     this.loop = (async () => {
       let idle = minPoll;
       let lastHousekeeping = 0;
       while (this.running) {
         let moved = 0;
-        try {
-          for (const schema of this.opts.schemas) moved += await this.runOnce(schema);
-          if (Date.now() - lastHousekeeping > 5_000) {
-            lastHousekeeping = Date.now();
-            await this.housekeeping();
+        for (const schema of this.opts.schemas) {
+          try {
+            moved += await this.runOnce(schema);
+            this.failing.delete(schema);
+          } catch (err) {
+            // One broken outbox (e.g. not migrated yet, or the broker down) does not stop the others.
+            const since = this.failing.get(schema);
+            if (since === undefined || Date.now() - since > 30_000) {
+              this.opts.log.error({ err, schema }, "relay batch failed; will retry");
+              this.failing.set(schema, Date.now());
+            }
           }
-        } catch (err) {
-          this.opts.log.error({ err }, "relay batch failed; will retry");
-          moved = 0;
-          idle = maxPoll;
+        }
+        if (Date.now() - lastHousekeeping > 5_000) {
+          lastHousekeeping = Date.now();
+          await this.housekeeping().catch((err) => this.opts.log.warn({ err }, "relay housekeeping failed"));
         }
         if (moved > 0) {
           idle = minPoll;
           continue;
         }
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, idle);
+          const t = setTimeout(resolve, this.failing.size ? maxPoll : idle);
           this.wake = () => {
             clearTimeout(t);
             resolve();
@@ -162,6 +171,11 @@ export class Relay {
         idle = Math.min(maxPoll, idle * 2);
       }
     })();
+  }
+
+  /** False while some outbox cannot be published. */
+  healthy(): boolean {
+    return this.failing.size === 0;
   }
 
   async stop(): Promise<void> {

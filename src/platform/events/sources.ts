@@ -1,17 +1,24 @@
 /** Feeding handlers: a Kafka consumer group per handler, or the embedded Postgres log dispatcher. */
-import { Consumer, stringDeserializers } from "@platformatic/kafka";
+import { Consumer, type Message, stringDeserializers } from "@platformatic/kafka";
 import type { Kysely } from "kysely";
 import type pg from "pg";
-import { type DeliverOptions, deliver, type EventHandler } from "./consumer.ts";
+import { gauge } from "../observability/metrics.ts";
+import { type DeliverOptions, deliverBatch, type EventHandler } from "./consumer.ts";
+import { schemaOfTopic } from "./envelope.ts";
 import { LOG_CHANNEL } from "./transports.ts";
 
 export interface Running {
   stop(): Promise<void>;
 }
 
+const logLag = gauge("nova_consumer_log_lag_events", "Events in the embedded log not yet consumed, by consumer", [
+  "consumer",
+]);
+
 /**
- * A Kafka consumer group (classic protocol) named after the handler. Offsets
- * are committed only after the effect (or the DLQ row) is committed.
+ * A Kafka consumer group (classic protocol) named after the handler. Messages
+ * are taken in micro-batches (whatever has arrived, up to `batchSize`); a
+ * batch's offsets are committed only after its effects (or DLQ rows) are.
  */
 export async function startKafkaSource(opts: {
   brokers: string[];
@@ -19,6 +26,7 @@ export async function startKafkaSource(opts: {
   db: Kysely<unknown>;
   handler: EventHandler;
   deliver: DeliverOptions;
+  batchSize?: number;
 }): Promise<Running> {
   const consumer = new Consumer({
     clientId: opts.clientId,
@@ -28,7 +36,7 @@ export async function startKafkaSource(opts: {
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
     rebalanceTimeout: 10_000,
-    maxWaitTime: 200,
+    maxWaitTime: 100,
   });
   const stream = await consumer.consume({
     topics: opts.handler.topics,
@@ -36,14 +44,55 @@ export async function startKafkaSource(opts: {
     fallbackMode: "earliest",
     autocommit: false,
   });
+  const max = opts.batchSize ?? 500;
+  type M = Message<string, string, string, string>;
+  let buffer: M[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  stream.on("data", (m: M) => {
+    buffer.push(m);
+    if (buffer.length >= max * 2) stream.pause();
+    wake?.();
+  });
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  stream.on("close", onEnd);
+  stream.on("end", onEnd);
+  stream.on("error", (err) => {
+    opts.deliver.log.error({ err, consumer: opts.handler.name }, "kafka stream error");
+    onEnd();
+  });
   const loop = (async () => {
-    for await (const m of stream) {
-      await deliver(opts.db, opts.handler, m.topic, m.value, opts.deliver);
-      await m.commit();
+    while (!ended || buffer.length > 0) {
+      if (buffer.length === 0) {
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+        wake = undefined;
+        continue;
+      }
+      const batch = buffer.slice(0, max);
+      buffer = buffer.slice(batch.length);
+      if (stream.isPaused() && buffer.length < max) stream.resume();
+      await deliverBatch(
+        opts.db,
+        opts.handler,
+        batch.map((m) => ({ topic: m.topic, raw: m.value })),
+        opts.deliver,
+      );
+      if (ended) break;
+      // One commit per partition: its last message in the batch.
+      const last = new Map<string, M>();
+      for (const m of batch) last.set(`${m.topic}:${m.partition}`, m);
+      for (const m of last.values()) await m.commit();
     }
   })().catch((err) => opts.deliver.log.error({ err, consumer: opts.handler.name }, "kafka source stopped"));
   return {
     async stop() {
+      ended = true;
+      wake?.();
       await stream.close();
       await loop;
       await consumer.close();
@@ -52,10 +101,11 @@ export async function startKafkaSource(opts: {
 }
 
 /**
- * The embedded transport's consumer side: reads nova_events.log in position
- * order from the handler's stored offset, wakes on NOTIFY with a slow poll as
- * the fallback. The offset is stored after the effect; a crash in between
- * redelivers, and processed_events drops the duplicate.
+ * The embedded transport's consumer side: reads the outbox tables behind the
+ * handler's topics in log-position order from the handler's stored offset,
+ * wakes on NOTIFY with a slow poll as the fallback. The offset is stored after
+ * a batch's effects; a crash in between redelivers, and processed_events drops
+ * the duplicates.
  */
 export async function startLogSource(opts: {
   pool: pg.Pool;
@@ -66,31 +116,55 @@ export async function startLogSource(opts: {
   pollMs?: number;
 }): Promise<Running> {
   const { pool, handler } = opts;
+  const schemas = [...new Set(handler.topics.map(schemaOfTopic))];
+  const read = schemas
+    .map(
+      (s) => `(SELECT log_position, topic, envelope FROM ${s}.outbox
+         WHERE log_position > $1 AND topic = ANY($2::text[]) ORDER BY log_position LIMIT $3)`,
+    )
+    .join(" UNION ALL ");
+  const query = `SELECT log_position::text AS position, topic, envelope FROM (${read}) x ORDER BY log_position LIMIT $3`;
   await pool.query("INSERT INTO nova_events.offsets (consumer) VALUES ($1) ON CONFLICT DO NOTHING", [handler.name]);
+  let offset = (
+    await pool.query<{ position: string }>(
+      "SELECT position::text AS position FROM nova_events.offsets WHERE consumer = $1",
+      [handler.name],
+    )
+  ).rows[0]?.position as string;
   const listener = await pool.connect();
   let wake: (() => void) | undefined;
   const onNotify = () => wake?.();
   listener.on("notification", onNotify);
   await listener.query(`LISTEN ${LOG_CHANNEL}`);
   let running = true;
+  let lastLagCheck = 0;
   const loop = (async () => {
     while (running) {
-      const { rows } = await pool.query<{ position: string; topic: string; envelope: unknown }>(
-        `SELECT l.position::text AS position, l.topic, l.envelope FROM nova_events.log l
-          WHERE l.position > (SELECT o.position FROM nova_events.offsets o WHERE o.consumer = $1)
-            AND l.topic = ANY($2::text[])
-          ORDER BY l.position LIMIT $3`,
-        [handler.name, handler.topics, opts.batchSize ?? 200],
-      );
-      for (const r of rows) {
-        await deliver(opts.db, handler, r.topic, r.envelope, opts.deliver);
+      const { rows } = await pool.query<{ position: string; topic: string; envelope: unknown }>(query, [
+        offset,
+        handler.topics,
+        opts.batchSize ?? 500,
+      ]);
+      if (rows.length > 0) {
+        await deliverBatch(
+          opts.db,
+          handler,
+          rows.map((r) => ({ topic: r.topic, raw: r.envelope })),
+          opts.deliver,
+        );
+        offset = (rows[rows.length - 1] as { position: string }).position;
         await pool.query("UPDATE nova_events.offsets SET position = $2, updated_at = now() WHERE consumer = $1", [
           handler.name,
-          r.position,
+          offset,
         ]);
-        if (!running) return;
+        continue;
       }
-      if (rows.length > 0) continue;
+      if (Date.now() - lastLagCheck > 5_000) {
+        lastLagCheck = Date.now();
+        const head = await pool.query<{ position: string }>("SELECT position::text AS position FROM nova_events.head");
+        logLag.set({ consumer: handler.name }, Number(head.rows[0]?.position ?? offset) - Number(offset));
+      }
+      if (!running) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, opts.pollMs ?? 1_000);
         wake = () => {

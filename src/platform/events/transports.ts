@@ -1,6 +1,6 @@
 /** The two event transports behind one interface: Kafka (distributed) and the Postgres log (embedded). */
 import { Producer as KafkaProducer, type Producer, stringSerializers } from "@platformatic/kafka";
-import type pg from "pg";
+import { DLQ_TOPIC } from "./envelope.ts";
 import type { OutboxRow, Publisher } from "./relay.ts";
 
 export function kafkaHeaders(row: OutboxRow): Map<string, string> {
@@ -39,19 +39,64 @@ export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): P
   };
 }
 
+/** Publishes parked events to the `nova.dlq` topic (the DLQ table stays the source of truth for replay). */
+export function dlqPublisher(opts: { brokers: string[]; clientId: string }): {
+  publish(row: { consumer: string; topic: string; envelope: unknown; error: string; attempts: number }): Promise<void>;
+  close(): Promise<void>;
+} {
+  const producer: Producer<string, string, string, string> = new KafkaProducer({
+    clientId: `${opts.clientId}-dlq`,
+    bootstrapBrokers: opts.brokers,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: -1,
+    autocreateTopics: true,
+    timeout: 10_000,
+    retries: 3,
+  });
+  return {
+    async publish(row) {
+      await producer.send({
+        messages: [
+          {
+            topic: DLQ_TOPIC,
+            key: row.consumer,
+            value: JSON.stringify(row),
+            headers: new Map([
+              ["consumer", row.consumer],
+              ["source-topic", row.topic],
+            ]),
+          },
+        ],
+      });
+    },
+    close: () => producer.close(),
+  };
+}
+
 export const LOG_CHANNEL = "nova_events";
 
-/** Appends to nova_events.log inside the relay's own transaction: moved and marked atomically. */
+/**
+ * The embedded transport: the outbox rows themselves are the log. Inside the
+ * relay's transaction each row gets the next global log position; one
+ * appender at a time (the lock is held to commit), so positions become visible
+ * in order and a dispatcher that has read position N never later finds a row
+ * below N.
+ */
 export function logPublisher(): Publisher {
   return {
-    async publish(rows, client: pg.PoolClient) {
-      // One appender at a time (held to commit), so log positions become visible in order
-      // and a dispatcher that has read position N never later finds a row below N.
+    async publish(rows, { client, schema }) {
       await client.query("SELECT pg_advisory_xact_lock(hashtext('nova.events.log'))");
+      const head = await client.query<{ position: string }>(
+        "UPDATE nova_events.head SET position = position + $1 RETURNING position::text AS position",
+        [rows.length],
+      );
+      const last = BigInt(head.rows[0]?.position ?? "0");
+      const first = last - BigInt(rows.length) + 1n;
       await client.query(
-        `INSERT INTO nova_events.log (topic, key, envelope)
-         SELECT t, k, e FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS x(t, k, e, o) ORDER BY o`,
-        [rows.map((r) => r.topic), rows.map((r) => r.key), rows.map((r) => JSON.stringify(r.envelope))],
+        `UPDATE ${schema}.outbox o SET log_position = x.pos
+           FROM unnest($1::bigint[], $2::bigint[]) AS x(seq, pos) WHERE o.seq = x.seq`,
+        [rows.map((r) => r.seq), rows.map((_, i) => (first + BigInt(i)).toString())],
       );
       await client.query(`NOTIFY ${LOG_CHANNEL}`);
     },
