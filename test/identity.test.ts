@@ -10,6 +10,8 @@ import { IdentityService } from "../src/gen/nova/identity/v1/identity_pb.ts";
 import { migrate } from "../src/platform/db/migrator.ts";
 import { Database } from "../src/platform/db/pool.ts";
 import { fromError } from "../src/platform/errors.ts";
+import { createOutbox } from "../src/platform/events/outbox.ts";
+import { eventTables } from "../src/platform/events/sets.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
 import { routesOf } from "../src/platform/rpc/server.ts";
@@ -46,12 +48,13 @@ const as = <T>(tokens: { accessToken: string }, fn: () => Promise<T>) =>
 before(async () => {
   const s = await services();
   db = new Database({ writerUrl: s.postgres, poolMax: 5, applicationName: "test-identity" });
-  await migrate(db.writerPool, [modules.identity.migrations]);
+  await migrate(db.writerPool, [modules.identity.migrations, eventTables("identity")]);
   signer = await createSigner(await generateSigningKeyPem());
   verify = createVerifier(async () => signer.jwks());
   const impl = createIdentityService({
     db: db.kysely<IdentityTables>(),
     signer,
+    outbox: createOutbox({ service: "identity", schema: "identity" }),
     options: { lockoutMs: LOCKOUT_MS },
   });
   const transport = createTransport({
@@ -90,6 +93,42 @@ describe("register", () => {
       assert.equal(e.code, "ALREADY_EXISTS");
       assert.equal(e.field, "email");
     }
+  });
+
+  test("registering and editing the profile write their events in the same transaction; a refused write writes none", async () => {
+    const { username, res } = await newUser();
+    const id = res.user?.id as string;
+    const events = async () =>
+      (
+        await db.writerPool.query<{ type: string; topic: string; payload: Record<string, unknown> }>(
+          "SELECT envelope->>'type' AS type, topic, envelope->'payload' AS payload FROM identity.outbox WHERE key = $1 ORDER BY seq",
+          [id],
+        )
+      ).rows;
+    assert.deepEqual(
+      (await events()).map((e) => [e.type, e.topic, e.payload.username]),
+      [["UserRegistered", "nova.identity.user", username]],
+    );
+    await as(res.tokens as { accessToken: string }, () => client.updateProfile({ displayName: "Ada L." }));
+    const after = await events();
+    assert.deepEqual(
+      after.map((e) => [e.type, e.payload.displayName]),
+      [
+        ["UserRegistered", ""],
+        ["ProfileUpdated", "Ada L."],
+      ],
+    );
+    // A refused duplicate registration leaves no event behind.
+    const registered = async () =>
+      (
+        await db.writerPool.query(
+          "SELECT count(*)::int AS n FROM identity.outbox WHERE envelope->>'type' = 'UserRegistered' AND envelope->'payload'->>'username' = $1",
+          [username],
+        )
+      ).rows[0].n;
+    assert.equal(await registered(), 1);
+    await code(client.register({ email: `x${username}@example.com`, username, password: "another good one" }));
+    assert.equal(await registered(), 1);
   });
 
   test("bad input names the field and stores nothing", async () => {

@@ -12,6 +12,7 @@ export const modules = {
     deps: [],
     provides: [IdentityService],
     migrations: { schema: "identity", dir: new URL("../services/identity/migrations/", import.meta.url) },
+    consumes: ["nova.graph.relationship"],
     init: async (ctx) => (await import("../services/identity/module.ts")).init(ctx),
   },
   gateway: {

@@ -11,6 +11,14 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+async function closeQuietly(c: { close(force?: boolean): unknown }): Promise<void> {
+  try {
+    await c.close(true);
+  } catch {
+    // already closed or the broker is gone
+  }
+}
+
 const logLag = gauge("nova_consumer_log_lag_events", "Events in the embedded log not yet consumed, by consumer", [
   "consumer",
 ]);
@@ -28,74 +36,140 @@ export async function startKafkaSource(opts: {
   deliver: DeliverOptions;
   batchSize?: number;
 }): Promise<Running> {
-  const consumer = new Consumer({
-    clientId: opts.clientId,
-    groupId: opts.handler.name,
-    bootstrapBrokers: opts.brokers,
-    deserializers: stringDeserializers,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1_000,
-    rebalanceTimeout: 10_000,
-    maxWaitTime: 100,
-  });
-  const stream = await consumer.consume({
-    topics: opts.handler.topics,
-    mode: "committed",
-    fallbackMode: "earliest",
-    autocommit: false,
-  });
-  const max = opts.batchSize ?? 500;
   type M = Message<string, string, string, string>;
-  let buffer: M[] = [];
-  let wake: (() => void) | undefined;
-  let ended = false;
-  stream.on("data", (m: M) => {
-    buffer.push(m);
-    if (buffer.length >= max * 2) stream.pause();
-    wake?.();
-  });
-  const onEnd = () => {
-    ended = true;
-    wake?.();
-  };
-  stream.on("close", onEnd);
-  stream.on("end", onEnd);
-  stream.on("error", (err) => {
-    opts.deliver.log.error({ err, consumer: opts.handler.name }, "kafka stream error");
-    onEnd();
-  });
-  const loop = (async () => {
-    while (!ended || buffer.length > 0) {
-      if (buffer.length === 0) {
-        await new Promise<void>((r) => {
-          wake = r;
-        });
-        wake = undefined;
-        continue;
-      }
-      const batch = buffer.slice(0, max);
-      buffer = buffer.slice(batch.length);
-      if (stream.isPaused() && buffer.length < max) stream.resume();
-      await deliverBatch(
-        opts.db,
-        opts.handler,
-        batch.map((m) => ({ topic: m.topic, raw: m.value })),
-        opts.deliver,
-      );
-      if (ended) break;
-      // One commit per partition: its last message in the batch.
-      const last = new Map<string, M>();
-      for (const m of batch) last.set(`${m.topic}:${m.partition}`, m);
-      for (const m of last.values()) await m.commit();
+  const max = opts.batchSize ?? 500;
+  const log = opts.deliver.log;
+  let running = true;
+  let current: { consumer: Consumer<string, string, string, string>; close(): Promise<void> } | undefined;
+  let wakeSleep: (() => void) | undefined;
+
+  /** One consumer session: joins the group and processes until the stream ends or fails. */
+  const session = async (first: boolean): Promise<void> => {
+    const consumer = new Consumer({
+      clientId: opts.clientId,
+      groupId: opts.handler.name,
+      bootstrapBrokers: opts.brokers,
+      deserializers: stringDeserializers,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 10_000,
+      maxWaitTime: 100,
+    });
+    let stream: Awaited<ReturnType<typeof consumer.consume>>;
+    try {
+      stream = await consumer.consume({
+        topics: opts.handler.topics,
+        mode: "committed",
+        fallbackMode: "earliest",
+        autocommit: false,
+      });
+    } catch (err) {
+      await closeQuietly(consumer);
+      throw err;
     }
-  })().catch((err) => opts.deliver.log.error({ err, consumer: opts.handler.name }, "kafka source stopped"));
-  return {
-    async stop() {
+    let buffer: M[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    let failure: unknown;
+    const end = (err?: unknown) => {
+      failure ??= err;
       ended = true;
       wake?.();
-      await stream.close();
+    };
+    stream.on("data", (m: M) => {
+      buffer.push(m);
+      if (buffer.length >= max * 2) stream.pause();
+      wake?.();
+    });
+    stream.on("close", () => end());
+    stream.on("end", () => end());
+    stream.on("error", (err) => end(err));
+    current = {
+      consumer,
+      async close() {
+        end();
+        await stream.close().catch(() => {});
+      },
+    };
+    if (!first) log.info({ consumer: opts.handler.name }, "kafka source resumed");
+    try {
+      while (!ended) {
+        if (buffer.length === 0) {
+          await new Promise<void>((r) => {
+            wake = r;
+          });
+          wake = undefined;
+          continue;
+        }
+        const batch = buffer.slice(0, max);
+        buffer = buffer.slice(batch.length);
+        if (stream.isPaused() && buffer.length < max) stream.resume();
+        await deliverBatch(
+          opts.db,
+          opts.handler,
+          batch.map((m) => ({ topic: m.topic, raw: m.value })),
+          opts.deliver,
+        );
+        if (ended) break;
+        // One commit per partition: its last message in the batch.
+        const last = new Map<string, M>();
+        for (const m of batch) last.set(`${m.topic}:${m.partition}`, m);
+        for (const m of last.values()) await m.commit();
+      }
+    } finally {
+      await stream.close().catch(() => {});
+      await closeQuietly(consumer);
+      current = undefined;
+    }
+    if (failure) throw failure;
+  };
+
+  // The first join is awaited, so a bad configuration fails the start; later failures reconnect.
+  let firstSession: Promise<void> | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    firstSession = session(true);
+    firstSession.then(resolve, reject);
+    // Resolve as soon as the consumer has joined: poll `current`.
+    const t = setInterval(() => {
+      if (current) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 20);
+    firstSession.finally(() => clearInterval(t)).catch(() => {});
+  });
+  await ready;
+  const loop = (async () => {
+    let delay = 500;
+    let next = firstSession as Promise<void>;
+    while (running) {
+      try {
+        await next;
+        delay = 500;
+      } catch (err) {
+        if (!running) break;
+        log.warn({ err, consumer: opts.handler.name, retryInMs: delay }, "kafka source failed; reconnecting");
+      }
+      if (!running) break;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, delay);
+        wakeSleep = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      wakeSleep = undefined;
+      delay = Math.min(10_000, delay * 2);
+      if (!running) break;
+      next = session(false);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      wakeSleep?.();
+      await current?.close();
       await loop;
-      await consumer.close();
     },
   };
 }

@@ -4,6 +4,7 @@ import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { createSigner, generateSigningKeyPem } from "../../platform/security/jwt.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { followCounts } from "./consumers.ts";
 import { createIdentityService, type IdentityTables } from "./service.ts";
 
 /** The signing key: JWT_PRIVATE_KEY(_FILE), or in embedded mode one generated once under the data dir. */
@@ -23,6 +24,6 @@ async function signingKey(ctx: ModuleContext): Promise<string> {
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const signer = await createSigner(await signingKey(ctx));
-  const impl = createIdentityService({ db: ctx.db().kysely<IdentityTables>(), signer });
-  return { services: [{ service: IdentityService, impl }] };
+  const impl = createIdentityService({ db: ctx.db().kysely<IdentityTables>(), signer, outbox: ctx.outbox() });
+  return { services: [{ service: IdentityService, impl }], consumers: [followCounts()] };
 }

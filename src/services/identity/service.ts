@@ -5,7 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { Generated, Kysely, Selectable } from "kysely";
+import type { Generated, Kysely, Selectable, Transaction } from "kysely";
 import { sql } from "kysely";
 import {
   BatchGetUsersResponseSchema,
@@ -26,6 +26,7 @@ import {
   UserSchema,
 } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
+import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { ACCESS_TOKEN, type Signer } from "../../platform/security/jwt.ts";
 import { burnVerify, hashPassword, verifyPassword } from "../../platform/security/password.ts";
@@ -52,6 +53,8 @@ interface UsersTable {
   locked_until: Date | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  follower_count: Generated<number>;
+  following_count: Generated<number>;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -96,6 +99,8 @@ export const MAX_BATCH = 100;
 export interface IdentityDeps {
   db: { writer: Kysely<IdentityTables>; reader: Kysely<IdentityTables> };
   signer: Signer;
+  /** Writes UserRegistered / ProfileUpdated in the same transaction as the change. */
+  outbox: Outbox;
   options?: Partial<IdentityOptions>;
 }
 
@@ -108,7 +113,27 @@ function toUser(row: UserRow, viewerId: string | undefined): User {
     bio: row.bio,
     avatarUrl: row.avatar_url,
     createdAt: row.created_at.toISOString(),
+    followerCount: row.follower_count,
+    followingCount: row.following_count,
   });
+}
+
+/** The public profile, as identity's events carry it (topic nova.identity.user). */
+function userEvent(type: "UserRegistered" | "ProfileUpdated", row: UserRow): NewEvent {
+  return {
+    type,
+    aggregateType: "user",
+    aggregateId: row.id,
+    actorId: row.id,
+    payload: {
+      userId: row.id,
+      username: row.username,
+      displayName: row.display_name,
+      bio: row.bio,
+      avatarUrl: row.avatar_url,
+      createdAt: row.created_at.toISOString(),
+    },
+  };
 }
 
 function uniqueViolation(err: unknown): string | undefined {
@@ -160,6 +185,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
             .values({ email, username, password_hash: hash })
             .returningAll()
             .executeTakeFirstOrThrow();
+          await deps.outbox.emit(trx as Transaction<unknown>, userEvent("UserRegistered", user));
           return { user, session: await openSession(trx, user.id) };
         });
         return create(RegisterResponseSchema, {
@@ -370,11 +396,16 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
       if (req.displayName !== undefined) set.display_name = validateDisplayName(req.displayName);
       if (req.bio !== undefined) set.bio = validateBio(req.bio);
       if (req.avatarUrl !== undefined) set.avatar_url = validateAvatarUrl(req.avatarUrl);
-      const q = writer
-        .updateTable("identity.users")
-        .set({ ...set, updated_at: new Date() })
-        .where("id", "=", user.userId);
-      const row = await q.returningAll().executeTakeFirst();
+      const row = await writer.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable("identity.users")
+          .set({ ...set, updated_at: new Date() })
+          .where("id", "=", user.userId)
+          .returningAll()
+          .executeTakeFirst();
+        if (row) await deps.outbox.emit(trx as Transaction<unknown>, userEvent("ProfileUpdated", row));
+        return row;
+      });
       if (!row) throw new NovaError("NOT_FOUND", "user not found");
       return create(UpdateProfileResponseSchema, { user: toUser(row, user.userId) });
     },
