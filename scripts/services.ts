@@ -65,7 +65,7 @@ export type ServiceUrls = {
   kafka: string;
 };
 
-type ServiceName = keyof ServiceUrls;
+export type ServiceName = keyof ServiceUrls;
 const SERVICES: ServiceName[] = ["postgres", "replica", "pgbouncer", "redis", "kafka"];
 
 const SCRIPTS_DIR = dirname(fileURLToPath(import.meta.url));
@@ -1112,6 +1112,21 @@ async function ensureLocked(): Promise<ServiceUrls> {
   const t = locateTools();
   s = await create(t);
   return urlsOf(s);
+}
+
+/**
+ * Stops one running service and starts it again on the same port with its
+ * data kept (failure tests: "restart the broker while events flow").
+ */
+export async function restartService(name: ServiceName): Promise<void> {
+  await withLock(async () => {
+    const s = readState();
+    if (!s) throw new Error("services are not running");
+    log(`${name}: restarting`);
+    await stopOne(s, name);
+    await launch(s, locateTools(), name);
+    writeState(s);
+  });
 }
 
 /** Stops every local service and removes the state folder. */

@@ -102,7 +102,17 @@ export interface NovaProcess {
 
 /** Runs `nova <args>` as a separate process. */
 export function spawnNova(args: string[], env: NodeJS.ProcessEnv): NovaProcess {
-  const child = spawn(process.execPath, [join(ROOT, "bin/nova.mjs"), ...args], {
+  return spawnNode([join(ROOT, "bin/nova.mjs"), ...args], env);
+}
+
+/** Runs a TypeScript file (e.g. a test fixture) as a separate process. */
+export function spawnScript(path: string, env: NodeJS.ProcessEnv): NovaProcess {
+  return spawnNode(["--import", "tsx", path], env);
+}
+
+function spawnNode(argv: string[], env: NodeJS.ProcessEnv): NovaProcess {
+  const args = argv.slice(-1);
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,10 +1,11 @@
 /**
- * `nova` — start (embedded), serve (distributed targets), migrate, certs.
+ * `nova` — start (embedded), serve (distributed targets), migrate, certs, dlq.
  */
 
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { runningEmbeddedUrl } from "../platform/db/embedded.ts";
 import { Database } from "../platform/db/pool.ts";
 import { createLogger } from "../platform/observability/logger.ts";
 import { generateDevCerts } from "../platform/rpc/tls.ts";
@@ -12,6 +13,7 @@ import { generateSigningKeyPem } from "../platform/security/jwt.ts";
 import { type Nova, runMigrations, startNova } from "../runtime/app.ts";
 import { ConfigError, loadConfig } from "../runtime/config.ts";
 import { moduleNames, resolveTargets } from "../runtime/modules.ts";
+import { dlqCommand, UsageError } from "./dlq.ts";
 
 const HELP: Record<string, string> = {
   main: `nova — the Nova social platform backend
@@ -23,6 +25,7 @@ Commands:
   serve --target=T      run the given modules (comma-separated, or "all") against real services
   migrate [--target=T]  apply pending database migrations
   certs dev             generate a development CA, mTLS certificates and a JWT signing key
+  dlq list|replay       list events consumers gave up on; replay them after a fix
 
 Run "nova <command> --help" for a command's options.
 Configuration comes from environment variables (see README, "Configuration").`,
@@ -47,6 +50,16 @@ Uses DATABASE_URL. Safe to run concurrently: runs take an advisory lock.`,
 Writes a development CA (ca.crt), one certificate and key per module
 (<module>.crt/.key, URI SAN spiffe://nova/<module>) and an Ed25519 JWT signing
 key (jwt.key) into DIR (default NOVA_DATA_DIR/tls). Never commit these.`,
+  dlq: `nova dlq list [--consumer X]
+nova dlq replay <id> [--wait-ms N]
+nova dlq replay --all [--consumer X] [--wait-ms N]
+
+Lists the open DLQ entries of every service schema (one JSON object per line),
+or asks the running consumers to replay entries and waits (default 60 s) for
+the outcome: exit 0 when all were replayed, 1 when one failed again (its new
+error is printed), 3 when no running consumer served the request in time (it
+stays queued). Uses DATABASE_URL, or the embedded PostgreSQL of a running
+\`nova start\` under NOVA_DATA_DIR.`,
 };
 
 function fail(message: string, code = 2): never {
@@ -84,6 +97,9 @@ async function main(argv: string[]): Promise<void> {
       out: { type: "string" },
       san: { type: "string", multiple: true },
       force: { type: "boolean" },
+      all: { type: "boolean" },
+      consumer: { type: "string" },
+      "wait-ms": { type: "string" },
     },
   });
   if (!command || command === "--help" || command === "-h" || command === "help") {
@@ -142,6 +158,29 @@ async function main(argv: string[]): Promise<void> {
         files.push(jwt);
       }
       process.stdout.write(`${JSON.stringify({ dir: out, files })}\n`);
+      return;
+    }
+    case "dlq": {
+      const config = loadConfig(process.env);
+      const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
+      if (!url) fail("DATABASE_URL: required for dlq (or run it beside a running `nova start`)");
+      const waitMs = Number(values["wait-ms"] ?? 60_000);
+      if (!Number.isInteger(waitMs) || waitMs < 0) fail("--wait-ms: expected a whole number of milliseconds");
+      const db = new Database({ writerUrl: url, poolMax: 2, applicationName: "nova-dlq" });
+      try {
+        process.exitCode = await dlqCommand(db.kysely<unknown>().writer, {
+          action: positionals[0],
+          id: positionals[1],
+          all: values.all ?? false,
+          consumer: values.consumer,
+          waitMs,
+        });
+      } catch (err) {
+        if (err instanceof UsageError) fail(err.message);
+        throw err;
+      } finally {
+        await db.close();
+      }
       return;
     }
     default:

@@ -3,7 +3,7 @@
  * package, data under ./.nova/pg, a generated password kept beside it.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join, resolve } from "node:path";
 
@@ -67,8 +67,30 @@ export async function startEmbeddedPostgres(dataRoot: string, log: (msg: string)
   if (fresh) await pgServer.initialise();
   await pgServer.start();
   if (fresh) await pgServer.createDatabase("nova");
+  // Where the running instance listens, for commands run beside it (`nova dlq`).
+  const portFile = join(root, "secrets", "pg-port");
+  writeFileSync(portFile, String(port), { mode: 0o600 });
   return {
-    url: `postgres://nova:${encodeURIComponent(password)}@127.0.0.1:${port}/nova`,
-    stop: () => pgServer.stop(),
+    url: embeddedUrl(password, port),
+    stop: async () => {
+      rmSync(portFile, { force: true });
+      await pgServer.stop();
+    },
   };
+}
+
+function embeddedUrl(password: string, port: number): string {
+  return `postgres://nova:${encodeURIComponent(password)}@127.0.0.1:${port}/nova`;
+}
+
+/** The URL of the embedded PostgreSQL a running `nova start` uses under `dataRoot`, if one runs. */
+export function runningEmbeddedUrl(dataRoot: string): string | undefined {
+  const secrets = join(resolve(dataRoot), "secrets");
+  try {
+    const port = Number(readFileSync(join(secrets, "pg-port"), "utf8"));
+    const password = readFileSync(join(secrets, "pg-password"), "utf8").trim();
+    return Number.isInteger(port) && port > 0 ? embeddedUrl(password, port) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -49,6 +49,8 @@ export async function startKafkaSource(opts: {
       clientId: opts.clientId,
       groupId: opts.handler.name,
       bootstrapBrokers: opts.brokers,
+      // A consumer may start before the first event of its topic exists.
+      autocreateTopics: true,
       deserializers: stringDeserializers,
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
@@ -212,43 +214,56 @@ export async function startLogSource(opts: {
   await listener.query(`LISTEN ${LOG_CHANNEL}`);
   let running = true;
   let lastLagCheck = 0;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    }).finally(() => {
+      wake = undefined;
+    });
+  let lastError = 0;
   const loop = (async () => {
     while (running) {
-      const { rows } = await pool.query<{ position: string; topic: string; envelope: unknown }>(query, [
-        offset,
-        handler.topics,
-        opts.batchSize ?? 500,
-      ]);
-      if (rows.length > 0) {
-        await deliverBatch(
-          opts.db,
-          handler,
-          rows.map((r) => ({ topic: r.topic, raw: r.envelope })),
-          opts.deliver,
-        );
-        offset = (rows[rows.length - 1] as { position: string }).position;
-        await pool.query("UPDATE nova_events.offsets SET position = $2, updated_at = now() WHERE consumer = $1", [
-          handler.name,
+      try {
+        const { rows } = await pool.query<{ position: string; topic: string; envelope: unknown }>(query, [
           offset,
+          handler.topics,
+          opts.batchSize ?? 500,
         ]);
-        continue;
-      }
-      if (Date.now() - lastLagCheck > 5_000) {
-        lastLagCheck = Date.now();
-        const head = await pool.query<{ position: string }>("SELECT position::text AS position FROM nova_events.head");
-        logLag.set({ consumer: handler.name }, Number(head.rows[0]?.position ?? offset) - Number(offset));
+        if (rows.length > 0) {
+          await deliverBatch(
+            opts.db,
+            handler,
+            rows.map((r) => ({ topic: r.topic, raw: r.envelope })),
+            opts.deliver,
+          );
+          const next = (rows[rows.length - 1] as { position: string }).position;
+          await pool.query("UPDATE nova_events.offsets SET position = $2, updated_at = now() WHERE consumer = $1", [
+            handler.name,
+            next,
+          ]);
+          offset = next;
+          continue;
+        }
+        if (Date.now() - lastLagCheck > 5_000) {
+          lastLagCheck = Date.now();
+          const head = await pool.query<{ position: string }>("SELECT position::text AS position FROM nova_events.head");
+          logLag.set({ consumer: handler.name }, Number(head.rows[0]?.position ?? offset) - Number(offset));
+        }
+      } catch (err) {
+        // e.g. a producer's schema not migrated yet, or the database restarting: retry, log now and then.
+        if (Date.now() - lastError > 30_000) {
+          lastError = Date.now();
+          opts.deliver.log.error({ err, consumer: handler.name }, "log source failed; retrying");
+        }
       }
       if (!running) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, opts.pollMs ?? 1_000);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await sleep(opts.pollMs ?? 1_000);
     }
-  })().catch((err) => opts.deliver.log.error({ err, consumer: handler.name }, "log source stopped"));
+  })();
   return {
     async stop() {
       running = false;
