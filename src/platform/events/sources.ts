@@ -250,7 +250,9 @@ export async function startLogSource(opts: {
         }
         if (Date.now() - lastLagCheck > 5_000) {
           lastLagCheck = Date.now();
-          const head = await pool.query<{ position: string }>("SELECT position::text AS position FROM nova_events.head");
+          const head = await pool.query<{ position: string }>(
+            "SELECT position::text AS position FROM nova_events.head",
+          );
           logLag.set({ consumer: handler.name }, Number(head.rows[0]?.position ?? offset) - Number(offset));
         }
       } catch (err) {
