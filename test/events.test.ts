@@ -9,7 +9,7 @@ import { Consumer, stringDeserializers } from "@platformatic/kafka";
 import { type Kysely, sql } from "kysely";
 import { migrate } from "../src/platform/db/migrator.ts";
 import { Database } from "../src/platform/db/pool.ts";
-import { type EventHandler, listDlq, replayDlq } from "../src/platform/events/consumer.ts";
+import { deliverBatch, type EventHandler, listDlq, replayDlq } from "../src/platform/events/consumer.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { Relay } from "../src/platform/events/relay.ts";
 import { eventLog, eventTables } from "../src/platform/events/sets.ts";
@@ -274,5 +274,41 @@ describe("Kafka transport", () => {
     assert.equal((await listDlq(k, schema)).length, 0, "closed");
     assert.equal((await effects(schema)).length, 5);
     await assert.rejects(replayDlq(k, [handler], schema, parked.id, log), /no open DLQ entry/);
+  });
+});
+
+describe("batched delivery", () => {
+  test("a failing event splits the batch without reordering; an in-batch copy and a bad envelope are handled", async () => {
+    const schema = await setupSchema();
+    const outbox = createOutbox({ service: schema, schema });
+    const envs = await k.transaction().execute((trx) =>
+      outbox.emit(
+        trx,
+        ...[1, 2, 3, 4].map((n) => ({
+          type: "ThingHappened",
+          aggregateType: "thing",
+          aggregateId: "k",
+          payload: { n },
+        })),
+      ),
+    );
+    let failuresLeft = 1;
+    const handler = effectHandler(schema, `${schema}-batch`, [`nova.${schema}.thing`], (e) => {
+      if (e.payload.n === 3 && failuresLeft-- > 0) throw new Error("transient");
+    });
+    const topic = `nova.${schema}.thing`;
+    const [e1, e2, e3, e4] = envs;
+    const outcomes = await deliverBatch(
+      k,
+      handler,
+      [e1, e2, e3, e1, "{not json", e4].map((raw) => ({ topic, raw })),
+      { log, backoffMs: () => 1 },
+    );
+    assert.deepEqual(outcomes, ["applied", "applied", "applied", "duplicate", "dead", "applied"]);
+    assert.deepEqual(
+      (await effects(schema)).map((r) => r.n),
+      [1, 2, 3, 4],
+    );
+    assert.equal((await listDlq(k, schema)).length, 1, "the bad envelope is parked");
   });
 });

@@ -117,11 +117,20 @@ export interface RawEvent {
   raw: unknown;
 }
 
+/** Thrown inside a batch transaction to roll it back at the first event that cannot be applied. */
+class StopAt extends Error {
+  constructor(readonly index: number) {
+    super(`batch stopped at ${index}`);
+  }
+}
+
 /**
- * Delivers a batch in order, as many events per transaction as succeed (each
- * in a savepoint, so one commit covers the batch). At the first event that
- * fails, the prefix commits and that event goes through `deliver` (attempts,
- * backoff, DLQ) before the rest continue: order is kept and nothing is skipped.
+ * Delivers a batch in order in ONE transaction: one statement claims every
+ * event's processed_events row (duplicates drop out), then the handlers run
+ * for the fresh ones, then one commit. If an event cannot be parsed or its
+ * handler throws, the transaction rolls back; the prefix before it is applied
+ * again on its own, and that event goes through `deliver` (attempts, backoff,
+ * DLQ) before the rest continue: order is kept and nothing is skipped.
  */
 export async function deliverBatch(
   db: Kysely<unknown>,
@@ -131,40 +140,71 @@ export async function deliverBatch(
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   let i = 0;
+  let limit = items.length;
   while (i < items.length) {
+    const end = limit;
     let done: ("applied" | "duplicate")[] = [];
+    let stop = end;
     try {
-      await db.transaction().execute(async (trx) => {
-        done = [];
-        for (let j = i; j < items.length; j++) {
-          let event: Envelope;
+      done = await db.transaction().execute(async (trx) => {
+        const events: Envelope[] = [];
+        for (let j = i; j < end; j++) {
           try {
-            event = parseRaw((items[j] as RawEvent).raw);
+            events.push(parseRaw((items[j] as RawEvent).raw));
           } catch {
-            return;
-          }
-          await sql`SAVEPOINT nova_event`.execute(trx);
-          try {
-            done.push(await consumeSpan(event, () => applyIn(trx, h, event)));
-            await sql`RELEASE SAVEPOINT nova_event`.execute(trx);
-          } catch {
-            await sql`ROLLBACK TO SAVEPOINT nova_event`.execute(trx);
-            return;
+            if (j === i) throw new StopAt(j);
+            break;
           }
         }
+        const ids = events.map((e) => e.id);
+        const fresh = new Set(
+          (
+            await sql<{ event_id: string }>`
+              INSERT INTO ${sql.table(`${h.schema}.processed_events`)} (consumer, event_id)
+              SELECT ${h.name}, x FROM unnest(${ids}::uuid[]) AS x
+              ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id`.execute(trx)
+          ).rows.map((r) => r.event_id),
+        );
+        const out: ("applied" | "duplicate")[] = [];
+        for (const [n, event] of events.entries()) {
+          if (!fresh.delete(event.id)) {
+            // Already processed, or a second copy within this batch.
+            out.push("duplicate");
+            continue;
+          }
+          try {
+            await consumeSpan(event, () => h.handle(event, trx));
+          } catch {
+            throw new StopAt(i + n);
+          }
+          out.push("applied");
+        }
+        return out;
       });
     } catch (err) {
-      opts.log.warn({ err, consumer: h.name }, "batch commit failed; delivering one by one");
+      if (err instanceof StopAt) stop = err.index;
+      else {
+        opts.log.warn({ err, consumer: h.name }, "batch failed; delivering its first event on its own");
+        stop = i;
+      }
       done = [];
     }
-    for (const o of done) handled.inc({ consumer: h.name, outcome: o });
-    outcomes.push(...done);
-    i += done.length;
-    if (i < items.length) {
-      const item = items[i] as RawEvent;
-      outcomes.push(await deliver(db, h, item.topic, item.raw, opts));
-      i++;
+    if (done.length > 0) {
+      for (const o of done) handled.inc({ consumer: h.name, outcome: o });
+      outcomes.push(...done);
+      i += done.length;
+      limit = items.length;
+      continue;
     }
+    if (stop > i) {
+      // Apply the good prefix on its own first.
+      limit = stop;
+      continue;
+    }
+    const item = items[i] as RawEvent;
+    outcomes.push(await deliver(db, h, item.topic, item.raw, opts));
+    i++;
+    limit = items.length;
   }
   return outcomes;
 }

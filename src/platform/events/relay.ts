@@ -11,19 +11,23 @@ import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { counter, gauge } from "../observability/metrics.ts";
-import type { Envelope } from "./envelope.ts";
 
 export interface OutboxRow {
   seq: string;
   id: string;
   topic: string;
   key: string;
-  envelope: Envelope;
+  type: string;
+  traceparent: string | null;
+  /** The envelope as JSON text, published as it was written. */
+  json: string;
 }
 
 export interface Publisher {
   /** Publishes a batch of one outbox in order; `client` is the relay's open transaction. */
   publish(rows: OutboxRow[], at: { client: pg.PoolClient; schema: string }): Promise<void>;
+  /** True when `publish` also sets published_at itself (one statement instead of two). */
+  readonly marksPublished?: boolean;
   close(): Promise<void>;
 }
 
@@ -75,7 +79,8 @@ export class Relay {
         return 0;
       }
       const { rows } = await client.query<OutboxRow>(
-        `SELECT o.seq::text AS seq, o.id::text AS id, o.topic, o.key, o.envelope FROM ${schema}.outbox o
+        `SELECT o.seq::text AS seq, o.id::text AS id, o.topic, o.key, o.envelope->>'type' AS type,
+                o.envelope->>'traceparent' AS traceparent, o.envelope::text AS json FROM ${schema}.outbox o
           WHERE o.published_at IS NULL ORDER BY o.seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.opts.batchSize ?? 500],
       );
@@ -92,9 +97,10 @@ export class Relay {
           throw err;
         }
       });
-      await client.query(`UPDATE ${schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
-        rows.map((r) => r.seq),
-      ]);
+      if (!this.opts.publisher.marksPublished)
+        await client.query(`UPDATE ${schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
+          rows.map((r) => r.seq),
+        ]);
       await client.query("COMMIT");
       published.inc({ schema }, rows.length);
       return rows.length;

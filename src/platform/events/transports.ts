@@ -5,10 +5,10 @@ import type { OutboxRow, Publisher } from "./relay.ts";
 
 export function kafkaHeaders(row: OutboxRow): Map<string, string> {
   const h = new Map<string, string>([
-    ["event-id", row.envelope.id],
-    ["event-type", row.envelope.type],
+    ["event-id", row.id],
+    ["event-type", row.type],
   ]);
-  if (row.envelope.traceparent) h.set("traceparent", row.envelope.traceparent);
+  if (row.traceparent) h.set("traceparent", row.traceparent);
   return h;
 }
 
@@ -30,7 +30,7 @@ export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): P
         messages: rows.map((r) => ({
           topic: r.topic,
           key: r.key,
-          value: JSON.stringify(r.envelope),
+          value: r.json,
           headers: kafkaHeaders(r),
         })),
       });
@@ -85,6 +85,7 @@ export const LOG_CHANNEL = "nova_events";
  */
 export function logPublisher(): Publisher {
   return {
+    marksPublished: true,
     async publish(rows, { client, schema }) {
       await client.query("SELECT pg_advisory_xact_lock(hashtext('nova.events.log'))");
       const head = await client.query<{ position: string }>(
@@ -94,7 +95,7 @@ export function logPublisher(): Publisher {
       const last = BigInt(head.rows[0]?.position ?? "0");
       const first = last - BigInt(rows.length) + 1n;
       await client.query(
-        `UPDATE ${schema}.outbox o SET log_position = x.pos
+        `UPDATE ${schema}.outbox o SET log_position = x.pos, published_at = now()
            FROM unnest($1::bigint[], $2::bigint[]) AS x(seq, pos) WHERE o.seq = x.seq`,
         [rows.map((r) => r.seq), rows.map((_, i) => (first + BigInt(i)).toString())],
       );
