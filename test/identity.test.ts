@@ -131,6 +131,18 @@ describe("register", () => {
     assert.equal(await registered(), 1);
   });
 
+  test("the admin role travels in the next access token; an ordinary user's token has none", async () => {
+    const { res } = await newUser();
+    const id = res.user?.id as string;
+    assert.deepEqual((await verify(res.tokens?.accessToken ?? "")).roles, []);
+    await db.writerPool.query("UPDATE identity.users SET role = 'admin' WHERE id = $1", [id]);
+    const refreshed = await client.refreshToken({ refreshToken: res.tokens?.refreshToken ?? "" });
+    assert.deepEqual((await verify(refreshed.tokens?.accessToken ?? "")).roles, ["admin"]);
+    await db.writerPool.query("UPDATE identity.users SET role = 'user' WHERE id = $1", [id]);
+    const again = await client.refreshToken({ refreshToken: refreshed.tokens?.refreshToken ?? "" });
+    assert.deepEqual((await verify(again.tokens?.accessToken ?? "")).roles, []);
+  });
+
   test("bad input names the field and stores nothing", async () => {
     const username = unique("bad");
     for (const [input, field] of [

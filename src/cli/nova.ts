@@ -26,6 +26,7 @@ Commands:
   migrate [--target=T]  apply pending database migrations
   certs dev             generate a development CA, mTLS certificates and a JWT signing key
   dlq list|replay       list events consumers gave up on; replay them after a fix
+  admin grant|revoke U  give or take user U the admin role (moderation)
 
 Run "nova <command> --help" for a command's options.
 Configuration comes from environment variables (see README, "Configuration").`,
@@ -50,6 +51,11 @@ Uses DATABASE_URL. Safe to run concurrently: runs take an advisory lock.`,
 Writes a development CA (ca.crt), one certificate and key per module
 (<module>.crt/.key, URI SAN spiffe://nova/<module>) and an Ed25519 JWT signing
 key (jwt.key) into DIR (default NOVA_DATA_DIR/tls). Never commit these.`,
+  admin: `nova admin grant <username> | nova admin revoke <username>
+
+Sets the user's role (admin: may delete others' posts and comments). It shows
+in the user's next access token (within 15 minutes, or at once after a new
+login). Uses DATABASE_URL, or the embedded PostgreSQL of a running \`nova start\`.`,
   dlq: `nova dlq list [--consumer X]
 nova dlq replay <id> [--wait-ms N]
 nova dlq replay --all [--consumer X] [--wait-ms N]
@@ -158,6 +164,27 @@ async function main(argv: string[]): Promise<void> {
         files.push(jwt);
       }
       process.stdout.write(`${JSON.stringify({ dir: out, files })}\n`);
+      return;
+    }
+    case "admin": {
+      const [action, username] = positionals;
+      if ((action !== "grant" && action !== "revoke") || !username) fail(HELP.admin as string);
+      const config = loadConfig(process.env);
+      const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
+      if (!url) fail("DATABASE_URL: required for admin (or run it beside a running `nova start`)");
+      const db = new Database({ writerUrl: url, poolMax: 1, applicationName: "nova-admin" });
+      try {
+        const r = await db.writerPool.query("UPDATE identity.users SET role = $2 WHERE username = $1 RETURNING id", [
+          username.toLowerCase(),
+          action === "grant" ? "admin" : "user",
+        ]);
+        if (r.rowCount === 0) fail(`no user named ${username}`, 1);
+        process.stdout.write(
+          `${JSON.stringify({ username, id: r.rows[0].id, role: action === "grant" ? "admin" : "user" })}\n`,
+        );
+      } finally {
+        await db.close();
+      }
       return;
     }
     case "dlq": {

@@ -111,7 +111,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         .header("www-authenticate", `Bearer error="invalid_token"`)
         .send({ data: null, errors: [{ message, extensions: { code } }] });
     if (!m) return deny("UNAUTHENTICATED", "Authorization must be `Bearer <access token>`");
-    let claims: { sub: string; sid: string };
+    let claims: { sub: string; sid: string; roles: string[] };
     try {
       claims = await deps.verify(m[1] as string);
     } catch {
@@ -124,7 +124,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       sessions.set(claims.sid, state);
     }
     if (!state.active) return deny("TOKEN_INVALID", "session has ended");
-    (req.novaCall as CallContext).user = { userId: claims.sub, sessionId: claims.sid };
+    (req.novaCall as CallContext).user = claims.roles.includes("admin")
+      ? { userId: claims.sub, sessionId: claims.sid, admin: true }
+      : { userId: claims.sub, sessionId: claims.sid };
   });
 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {

@@ -11,6 +11,8 @@ import { NovaError } from "../errors.ts";
 export interface UserClaims {
   readonly userId: string;
   readonly sessionId: string;
+  /** From the access token's `roles` claim: may moderate (e.g. delete others' content). */
+  readonly admin?: boolean;
 }
 
 export interface CallContext {
@@ -46,6 +48,7 @@ export const headers = {
   caller: "x-nova-caller",
   userId: "x-nova-user-id",
   sessionId: "x-nova-session-id",
+  userRoles: "x-nova-user-roles",
 } as const;
 
 /** Milliseconds left before the current deadline (undefined: no deadline). */

@@ -67,7 +67,10 @@ export function serverInterceptors(opts: ServerInterceptorOptions): Interceptor[
         : req.contextValues.get(kPeerIdentity),
     };
     if (timeout !== undefined) ctx.deadline = Date.now() + timeout;
-    if (userId && sessionId) ctx.user = { userId, sessionId };
+    if (userId && sessionId) {
+      const admin = (req.header.get(headers.userRoles) ?? "").split(",").includes("admin");
+      ctx.user = admin ? { userId, sessionId, admin } : { userId, sessionId };
+    }
     const parent = extractTrace((k) => req.header.get(k));
     const end = serverSeconds.startTimer({ service, method });
     let err: unknown;
@@ -139,6 +142,7 @@ export function clientInterceptors(opts: ClientInterceptorOptions): Interceptor[
         if (call?.user) {
           req.header.set(headers.userId, call.user.userId);
           req.header.set(headers.sessionId, call.user.sessionId);
+          if (call.user.admin) req.header.set(headers.userRoles, "admin");
         }
         for (const [k, v] of Object.entries(injectTrace())) req.header.set(k, v);
         return await next(req);

@@ -29,6 +29,8 @@ export interface AccessClaims {
   sub: string;
   sid: string;
   jti: string;
+  /** Granted roles (e.g. "admin"); absent for an ordinary user. */
+  roles: string[];
 }
 
 export async function generateSigningKeyPem(): Promise<string> {
@@ -37,7 +39,7 @@ export async function generateSigningKeyPem(): Promise<string> {
 }
 
 export interface Signer {
-  sign(sub: string, sid: string, now?: number): Promise<string>;
+  sign(sub: string, sid: string, now?: number, roles?: readonly string[]): Promise<string>;
   jwks(): JSONWebKeySet;
 }
 
@@ -48,8 +50,8 @@ export async function createSigner(privateKeyPem: string): Promise<Signer> {
   const kid = await calculateJwkThumbprint(pub);
   const jwk: JWK = { ...pub, kid, alg: ACCESS_TOKEN.alg, use: "sig" };
   return {
-    async sign(sub, sid, now = Math.floor(Date.now() / 1000)) {
-      return new SignJWT({ sid })
+    async sign(sub, sid, now = Math.floor(Date.now() / 1000), roles = []) {
+      return new SignJWT(roles.length ? { sid, roles: [...roles] } : { sid })
         .setProtectedHeader({ alg: ACCESS_TOKEN.alg, typ: ACCESS_TOKEN.typ, kid })
         .setSubject(sub)
         .setIssuer(ACCESS_TOKEN.issuer)
@@ -85,7 +87,9 @@ export function createVerifier(fetchJwks: () => Promise<JSONWebKeySet>, refetchA
     if (typeof payload.sid !== "string" || typeof payload.sub !== "string" || typeof payload.jti !== "string") {
       throw new Error("malformed claims");
     }
-    return { sub: payload.sub, sid: payload.sid, jti: payload.jti };
+    const roles = payload.roles === undefined ? [] : payload.roles;
+    if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string")) throw new Error("malformed roles claim");
+    return { sub: payload.sub, sid: payload.sid, jti: payload.jti, roles };
   };
   return async (token) => {
     try {

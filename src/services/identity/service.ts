@@ -19,6 +19,7 @@ import {
   LogoutResponseSchema,
   RefreshTokenResponseSchema,
   RegisterResponseSchema,
+  ResolveUsernamesResponseSchema,
   type Tokens,
   TokensSchema,
   UpdateProfileResponseSchema,
@@ -55,6 +56,7 @@ interface UsersTable {
   updated_at: Generated<Date>;
   follower_count: Generated<number>;
   following_count: Generated<number>;
+  role: Generated<"user" | "admin">;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -165,8 +167,10 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
   }
 
   async function tokens(userId: string, sessionId: string, refresh: string): Promise<Tokens> {
+    // The role is read at every issue, so a grant or revocation shows in the next access token.
+    const u = await writer.selectFrom("identity.users").select("role").where("id", "=", userId).executeTakeFirst();
     return create(TokensSchema, {
-      accessToken: await deps.signer.sign(userId, sessionId),
+      accessToken: await deps.signer.sign(userId, sessionId, undefined, u?.role === "admin" ? ["admin"] : []),
       refreshToken: refresh,
       expiresIn: ACCESS_TOKEN.ttlSeconds,
     });
@@ -376,6 +380,17 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
         return r ? [toUser(r, viewer)] : [];
       });
       return create(BatchGetUsersResponseSchema, { users });
+    },
+
+    async resolveUsernames(req) {
+      if (req.usernames.length > MAX_BATCH) throw invalid("usernames", `at most ${MAX_BATCH} usernames`);
+      const names = [...new Set(req.usernames.map((u) => u.trim().toLowerCase()))];
+      for (const n of names)
+        if (!/^[a-z0-9_]{1,30}$/.test(n)) throw invalid("usernames", `"${n}" is not a valid username`);
+      if (names.length === 0) return create(ResolveUsernamesResponseSchema, { users: [] });
+      const viewer = optionalUser()?.userId;
+      const rows = await reader.selectFrom("identity.users").selectAll().where("username", "in", names).execute();
+      return create(ResolveUsernamesResponseSchema, { users: rows.map((r) => toUser(r, viewer)) });
     },
 
     async getUserByUsername(req) {

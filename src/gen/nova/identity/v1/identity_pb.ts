@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/identity/v1/identity.proto.
  */
 export const file_nova_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIq8BCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDSJJCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBSJECg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkiYgoQUmVnaXN0ZXJSZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucxIkCgR1c2VyGAIgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl8KDUxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChNSZWZyZXNoVG9rZW5SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiQAoUUmVmcmVzaFRva2VuUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0Ii0KEUxvZ291dEFsbFJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAUiKQoTQ2hlY2tTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIiYKFENoZWNrU2Vzc2lvblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCCIcCg5HZXRVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCSI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIjChRCYXRjaEdldFVzZXJzUmVxdWVzdBILCgNpZHMYASADKAkiPgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiwKGEdldFVzZXJCeVVzZXJuYW1lUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCSJBChlHZXRVc2VyQnlVc2VybmFtZVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIihAEKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0EhkKDGRpc3BsYXlfbmFtZRgBIAEoCUgAiAEBEhAKA2JpbxgCIAEoCUgBiAEBEhcKCmF2YXRhcl91cmwYAyABKAlIAogBAUIPCg1fZGlzcGxheV9uYW1lQgYKBF9iaW9CDQoLX2F2YXRhcl91cmwiPQoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiEAoOR2V0Sndrc1JlcXVlc3QiJAoPR2V0Sndrc1Jlc3BvbnNlEhEKCWp3a3NfanNvbhgBIAEoCTL6BwoPSWRlbnRpdHlTZXJ2aWNlElEKCFJlZ2lzdGVyEiEubm92YS5pZGVudGl0eS52MS5SZWdpc3RlclJlcXVlc3QaIi5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVzcG9uc2USSAoFTG9naW4SHi5ub3ZhLmlkZW50aXR5LnYxLkxvZ2luUmVxdWVzdBofLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXNwb25zZRJdCgxSZWZyZXNoVG9rZW4SJS5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEksKBkxvZ291dBIfLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVxdWVzdBogLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVzcG9uc2USVAoJTG9nb3V0QWxsEiIubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXF1ZXN0GiMubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXNwb25zZRJiCgxDaGVja1Nlc3Npb24SJS5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlc3BvbnNlIgOQAgESUwoHR2V0VXNlchIgLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEmUKDUJhdGNoR2V0VXNlcnMSJi5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2UiA5ACARJxChFHZXRVc2VyQnlVc2VybmFtZRIqLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0Gisubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlc3BvbnNlIgOQAgESYAoNVXBkYXRlUHJvZmlsZRImLm5vdmEuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaJy5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZRJTCgdHZXRKd2tzEiAubm92YS5pZGVudGl0eS52MS5HZXRKd2tzUmVxdWVzdBohLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw");
+  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIq8BCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDSJJCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBSJECg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkiYgoQUmVnaXN0ZXJSZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucxIkCgR1c2VyGAIgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl8KDUxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChNSZWZyZXNoVG9rZW5SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiQAoUUmVmcmVzaFRva2VuUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0Ii0KEUxvZ291dEFsbFJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAUiKQoTQ2hlY2tTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIiYKFENoZWNrU2Vzc2lvblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCCIcCg5HZXRVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCSI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIjChRCYXRjaEdldFVzZXJzUmVxdWVzdBILCgNpZHMYASADKAkiPgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiwKF1Jlc29sdmVVc2VybmFtZXNSZXF1ZXN0EhEKCXVzZXJuYW1lcxgBIAMoCSJBChhSZXNvbHZlVXNlcm5hbWVzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiLAoYR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIkEKGUdldFVzZXJCeVVzZXJuYW1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciKEAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSGQoMZGlzcGxheV9uYW1lGAEgASgJSACIAQESEAoDYmlvGAIgASgJSAGIAQESFwoKYXZhdGFyX3VybBgDIAEoCUgCiAEBQg8KDV9kaXNwbGF5X25hbWVCBgoEX2Jpb0INCgtfYXZhdGFyX3VybCI9ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIQCg5HZXRKd2tzUmVxdWVzdCIkCg9HZXRKd2tzUmVzcG9uc2USEQoJandrc19qc29uGAEgASgJMuoICg9JZGVudGl0eVNlcnZpY2USUQoIUmVnaXN0ZXISIS5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVxdWVzdBoiLm5vdmEuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXNwb25zZRJICgVMb2dpbhIeLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXF1ZXN0Gh8ubm92YS5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlEl0KDFJlZnJlc2hUb2tlbhIlLm5vdmEuaWRlbnRpdHkudjEuUmVmcmVzaFRva2VuUmVxdWVzdBomLm5vdmEuaWRlbnRpdHkudjEuUmVmcmVzaFRva2VuUmVzcG9uc2USSwoGTG9nb3V0Eh8ubm92YS5pZGVudGl0eS52MS5Mb2dvdXRSZXF1ZXN0GiAubm92YS5pZGVudGl0eS52MS5Mb2dvdXRSZXNwb25zZRJUCglMb2dvdXRBbGwSIi5ub3ZhLmlkZW50aXR5LnYxLkxvZ291dEFsbFJlcXVlc3QaIy5ub3ZhLmlkZW50aXR5LnYxLkxvZ291dEFsbFJlc3BvbnNlEmIKDENoZWNrU2Vzc2lvbhIlLm5vdmEuaWRlbnRpdHkudjEuQ2hlY2tTZXNzaW9uUmVxdWVzdBomLm5vdmEuaWRlbnRpdHkudjEuQ2hlY2tTZXNzaW9uUmVzcG9uc2UiA5ACARJTCgdHZXRVc2VyEiAubm92YS5pZGVudGl0eS52MS5HZXRVc2VyUmVxdWVzdBohLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESZQoNQmF0Y2hHZXRVc2VycxImLm5vdmEuaWRlbnRpdHkudjEuQmF0Y2hHZXRVc2Vyc1JlcXVlc3QaJy5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXNwb25zZSIDkAIBEnEKEUdldFVzZXJCeVVzZXJuYW1lEioubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlcXVlc3QaKy5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJCeVVzZXJuYW1lUmVzcG9uc2UiA5ACARJuChBSZXNvbHZlVXNlcm5hbWVzEikubm92YS5pZGVudGl0eS52MS5SZXNvbHZlVXNlcm5hbWVzUmVxdWVzdBoqLm5vdmEuaWRlbnRpdHkudjEuUmVzb2x2ZVVzZXJuYW1lc1Jlc3BvbnNlIgOQAgESYAoNVXBkYXRlUHJvZmlsZRImLm5vdmEuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaJy5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZRJTCgdHZXRKd2tzEiAubm92YS5pZGVudGl0eS52MS5HZXRKd2tzUmVxdWVzdBohLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw");
 
 /**
  * @generated from message nova.identity.v1.User
@@ -396,6 +396,44 @@ export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*
   messageDesc(file_nova_identity_v1_identity, 17);
 
 /**
+ * @generated from message nova.identity.v1.ResolveUsernamesRequest
+ */
+export type ResolveUsernamesRequest = Message<"nova.identity.v1.ResolveUsernamesRequest"> & {
+  /**
+   * At most 100.
+   *
+   * @generated from field: repeated string usernames = 1;
+   */
+  usernames: string[];
+};
+
+/**
+ * Describes the message nova.identity.v1.ResolveUsernamesRequest.
+ * Use `create(ResolveUsernamesRequestSchema)` to create a new message.
+ */
+export const ResolveUsernamesRequestSchema: GenMessage<ResolveUsernamesRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 18);
+
+/**
+ * @generated from message nova.identity.v1.ResolveUsernamesResponse
+ */
+export type ResolveUsernamesResponse = Message<"nova.identity.v1.ResolveUsernamesResponse"> & {
+  /**
+   * Unknown usernames are left out.
+   *
+   * @generated from field: repeated nova.identity.v1.User users = 1;
+   */
+  users: User[];
+};
+
+/**
+ * Describes the message nova.identity.v1.ResolveUsernamesResponse.
+ * Use `create(ResolveUsernamesResponseSchema)` to create a new message.
+ */
+export const ResolveUsernamesResponseSchema: GenMessage<ResolveUsernamesResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 19);
+
+/**
  * @generated from message nova.identity.v1.GetUserByUsernameRequest
  */
 export type GetUserByUsernameRequest = Message<"nova.identity.v1.GetUserByUsernameRequest"> & {
@@ -410,7 +448,7 @@ export type GetUserByUsernameRequest = Message<"nova.identity.v1.GetUserByUserna
  * Use `create(GetUserByUsernameRequestSchema)` to create a new message.
  */
 export const GetUserByUsernameRequestSchema: GenMessage<GetUserByUsernameRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 18);
+  messageDesc(file_nova_identity_v1_identity, 20);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameResponse
@@ -427,7 +465,7 @@ export type GetUserByUsernameResponse = Message<"nova.identity.v1.GetUserByUsern
  * Use `create(GetUserByUsernameResponseSchema)` to create a new message.
  */
 export const GetUserByUsernameResponseSchema: GenMessage<GetUserByUsernameResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 19);
+  messageDesc(file_nova_identity_v1_identity, 21);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileRequest
@@ -454,7 +492,7 @@ export type UpdateProfileRequest = Message<"nova.identity.v1.UpdateProfileReques
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 20);
+  messageDesc(file_nova_identity_v1_identity, 22);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileResponse
@@ -471,7 +509,7 @@ export type UpdateProfileResponse = Message<"nova.identity.v1.UpdateProfileRespo
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 21);
+  messageDesc(file_nova_identity_v1_identity, 23);
 
 /**
  * @generated from message nova.identity.v1.GetJwksRequest
@@ -484,7 +522,7 @@ export type GetJwksRequest = Message<"nova.identity.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 22);
+  messageDesc(file_nova_identity_v1_identity, 24);
 
 /**
  * @generated from message nova.identity.v1.GetJwksResponse
@@ -501,7 +539,7 @@ export type GetJwksResponse = Message<"nova.identity.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 23);
+  messageDesc(file_nova_identity_v1_identity, 25);
 
 /**
  * Accounts, sessions and profiles. The acting user of Logout, LogoutAll and
@@ -585,6 +623,16 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof GetUserByUsernameRequestSchema;
     output: typeof GetUserByUsernameResponseSchema;
+  },
+  /**
+   * Users by username (case-insensitive), e.g. to resolve @mentions.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ResolveUsernames
+   */
+  resolveUsernames: {
+    methodKind: "unary";
+    input: typeof ResolveUsernamesRequestSchema;
+    output: typeof ResolveUsernamesResponseSchema;
   },
   /**
    * @generated from rpc nova.identity.v1.IdentityService.UpdateProfile
