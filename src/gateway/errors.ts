@@ -11,6 +11,8 @@ function presentation(e: NovaError): { message: string; extensions: Record<strin
 }
 
 export function toGraphQLError(err: unknown): Error {
+  // Already presented (e.g. thrown by a helper inside a resolver's call).
+  if (err instanceof mercurius.ErrorWithProps) return err;
   const e = fromError(err);
   if (e.code === "INTERNAL") logger().error({ err }, "internal error behind the gateway");
   const p = presentation(e);

@@ -1,3 +1,5 @@
+import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
+import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { createVerifier } from "../platform/security/jwt.ts";
 import type { ModuleContext, ModuleInstance } from "../runtime/module.ts";
@@ -11,6 +13,8 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     production: ctx.config.production,
     requestTimeoutMs: ctx.config.REQUEST_TIMEOUT_MS,
     identity,
+    graph: ctx.client(GraphService),
+    content: ctx.client(ContentService),
     verify,
   });
   const address = await app.listen({ host: ctx.config.HOST, port: ctx.config.PORT });

@@ -1,5 +1,7 @@
 import type { IResolvers } from "mercurius";
+import type { Comment as CommentMsg, Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
 import type { Tokens, User } from "../gen/nova/identity/v1/identity_pb.ts";
+import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
 
@@ -13,6 +15,104 @@ function user(u: User | undefined) {
     bio: u.bio,
     avatarUrl: u.avatarUrl === "" ? null : u.avatarUrl,
     createdAt: u.createdAt,
+  };
+}
+
+interface PostView {
+  id: string;
+  authorId: string;
+  text: string;
+  media: { url: string; mimeType: string; width: number; height: number }[];
+  hashtags: string[];
+  createdAt: string;
+  editedAt: string | null;
+}
+
+function post(p: PostMsg | undefined): PostView | null {
+  if (!p) return null;
+  return {
+    id: p.id,
+    authorId: p.authorId,
+    text: p.text,
+    media: p.media.map((m) => ({ url: m.url, mimeType: m.mimeType, width: m.width, height: m.height })),
+    hashtags: p.hashtags,
+    createdAt: p.createdAt,
+    editedAt: p.editedAt === "" ? null : p.editedAt,
+  };
+}
+
+function comment(c: CommentMsg | undefined) {
+  if (!c) return null;
+  return {
+    id: c.id,
+    text: c.text,
+    authorId: c.authorId,
+    postId: c.postId,
+    parentId: c.parentId === "" ? null : c.parentId,
+    createdAt: c.createdAt,
+    likeCount: c.likeCount,
+  };
+}
+
+type Page = { first?: number | null; after?: string | null };
+
+/** A Relay connection from a skeleton page (ids, per-item cursors, next cursor) and its hydrated nodes. */
+function connection<N>(nodes: (N | null | undefined)[], cursors: string[], next: string) {
+  const edges = nodes.flatMap((node, i) => (node ? [{ node, cursor: cursors[i] as string }] : []));
+  return { edges, pageInfo: { hasNextPage: next !== "", endCursor: next || (cursors[cursors.length - 1] ?? null) } };
+}
+
+function pageArgs(args: Page): { cursor: string; limit: number } {
+  const first = args.first ?? 20;
+  if (!Number.isInteger(first) || first < 1 || first > 100) {
+    throw toGraphQLError(new NovaError("VALIDATION_FAILED", "first: must be 1 to 100", { field: "first" }));
+  }
+  return { cursor: args.after ?? "", limit: first };
+}
+
+/** The cursor of an item in an id-ordered list (posts, comments): the same encoding the services use. */
+const idCursor = (id: string) => Buffer.from(id, "utf8").toString("base64url");
+
+/** Loads the target user after a relationship change; a vanished user is NOT_FOUND. */
+async function userAfter(ctx: GatewayContext, id: string) {
+  const u = user(await call(ctx, () => ctx.loaders.users.load(id)));
+  if (!u) throw toGraphQLError(new NovaError("NOT_FOUND", "user not found", { field: "userId" }));
+  return u;
+}
+
+async function postAfter(ctx: GatewayContext, id: string) {
+  const p = post(await call(ctx, () => ctx.loaders.posts.load(id)));
+  if (!p) throw toGraphQLError(new NovaError("NOT_FOUND", "post not found", { field: "postId" }));
+  return p;
+}
+
+function relationshipMutation(rpc: "follow" | "unfollow" | "block" | "unblock" | "mute" | "unmute") {
+  return async (_root: unknown, args: { userId: string }, ctx: GatewayContext) => {
+    requireViewer(ctx);
+    const graph = ctx.deps.graph as unknown as Record<typeof rpc, (req: { userId: string }) => Promise<unknown>>;
+    await call(ctx, () => graph[rpc]({ userId: args.userId }));
+    return userAfter(ctx, args.userId.toLowerCase());
+  };
+}
+
+function postMutation(rpc: "likePost" | "unlikePost" | "bookmarkPost" | "unbookmarkPost") {
+  return async (_root: unknown, args: { postId: string }, ctx: GatewayContext) => {
+    requireViewer(ctx);
+    const content = ctx.deps.content as unknown as Record<typeof rpc, (req: { postId: string }) => Promise<unknown>>;
+    await call(ctx, () => content[rpc]({ postId: args.postId }));
+    return postAfter(ctx, args.postId.toLowerCase());
+  };
+}
+
+function commentMutation(rpc: "likeComment" | "unlikeComment") {
+  return async (_root: unknown, args: { commentId: string }, ctx: GatewayContext) => {
+    requireViewer(ctx);
+    const content = ctx.deps.content as unknown as Record<
+      typeof rpc,
+      (req: { commentId: string }) => Promise<{ comment?: CommentMsg }>
+    >;
+    const res = await call(ctx, () => content[rpc]({ commentId: args.commentId }));
+    return comment(res.comment);
   };
 }
 
@@ -32,7 +132,102 @@ async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
 type Args<T> = { input: T };
 
 export const resolvers: IResolvers = {
+  User: {
+    followerCount: async (u: { id: string }, _args, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.userCounts.load(u.id)))?.followerCount ?? 0,
+    followingCount: async (u: { id: string }, _args, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.userCounts.load(u.id)))?.followingCount ?? 0,
+    viewerRelationship: async (u: { id: string }, _args, ctx: GatewayContext) => {
+      if (!ctx.user || ctx.user.userId === u.id) return null;
+      const r = await call(ctx, () => ctx.loaders.relationships.load(u.id));
+      return r
+        ? {
+            following: r.following,
+            followedBy: r.followedBy,
+            blocking: r.blocking,
+            blockedBy: r.blockedBy,
+            muting: r.muting,
+          }
+        : null;
+    },
+    followers: async (u: { id: string }, args: Page, ctx: GatewayContext) => {
+      const res = await call(ctx, () => ctx.deps.graph.listFollowers({ userId: u.id, ...pageArgs(args) }));
+      const users = await call(ctx, () => ctx.loaders.users.loadMany(res.userIds));
+      return connection(
+        users.map((x) => (x instanceof Error ? null : user(x))),
+        res.cursors,
+        res.nextCursor,
+      );
+    },
+    following: async (u: { id: string }, args: Page, ctx: GatewayContext) => {
+      const res = await call(ctx, () => ctx.deps.graph.listFollowing({ userId: u.id, ...pageArgs(args) }));
+      const users = await call(ctx, () => ctx.loaders.users.loadMany(res.userIds));
+      return connection(
+        users.map((x) => (x instanceof Error ? null : user(x))),
+        res.cursors,
+        res.nextCursor,
+      );
+    },
+    posts: async (u: { id: string }, args: Page, ctx: GatewayContext) => {
+      const res = await call(ctx, () => ctx.deps.content.listUserPosts({ userId: u.id, ...pageArgs(args) }));
+      const posts = await call(ctx, () => ctx.loaders.posts.loadMany(res.postIds));
+      return connection(
+        posts.map((x) => (x instanceof Error ? null : post(x))),
+        res.postIds.map(idCursor),
+        res.nextCursor,
+      );
+    },
+    bookmarks: async (u: { id: string }, args: Page, ctx: GatewayContext) => {
+      const viewer = requireViewer(ctx);
+      if (viewer.userId !== u.id) {
+        throw toGraphQLError(new NovaError("FORBIDDEN", "bookmarks are private", { field: "bookmarks" }));
+      }
+      const res = await call(ctx, () => ctx.deps.content.listBookmarks(pageArgs(args)));
+      const posts = await call(ctx, () => ctx.loaders.posts.loadMany(res.postIds));
+      return connection(
+        posts.map((x) => (x instanceof Error ? null : post(x))),
+        res.cursors,
+        res.nextCursor,
+      );
+    },
+  },
+  Post: {
+    author: async (p: PostView, _args, ctx: GatewayContext) =>
+      user(await call(ctx, () => ctx.loaders.users.load(p.authorId))),
+    likeCount: async (p: PostView, _args, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.postCounts.load(p.id)))?.likeCount ?? 0,
+    commentCount: async (p: PostView, _args, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.postCounts.load(p.id)))?.commentCount ?? 0,
+    bookmarkCount: async (p: PostView, _args, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.postCounts.load(p.id)))?.bookmarkCount ?? 0,
+    viewerHasLiked: async (p: PostView, _args, ctx: GatewayContext) =>
+      ctx.user ? ((await call(ctx, () => ctx.loaders.viewerState.load(p.id)))?.liked ?? false) : false,
+    viewerHasBookmarked: async (p: PostView, _args, ctx: GatewayContext) =>
+      ctx.user ? ((await call(ctx, () => ctx.loaders.viewerState.load(p.id)))?.bookmarked ?? false) : false,
+    comments: async (p: PostView, args: Page, ctx: GatewayContext) => {
+      const res = await call(ctx, () => ctx.deps.content.listComments({ postId: p.id, ...pageArgs(args) }));
+      return connection(
+        res.comments.map(comment),
+        res.comments.map((c) => idCursor(c.id)),
+        res.nextCursor,
+      );
+    },
+  },
+  Comment: {
+    author: async (c: { authorId: string }, _args, ctx: GatewayContext) =>
+      user(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
+  },
   Query: {
+    post: async (_root, args: { id: string }, ctx: GatewayContext) => {
+      try {
+        const res = await ctx.call(() => ctx.deps.content.getPost({ postId: args.id }));
+        return post(res.post);
+      } catch (err) {
+        const e = toGraphQLError(err) as Error & { extensions?: { code?: string } };
+        if (e.extensions?.code === "NOT_FOUND") return null;
+        throw e;
+      }
+    },
     me: async (_root, _args, ctx: GatewayContext) => {
       const viewer = requireViewer(ctx);
       const res = await call(ctx, () => ctx.deps.identity.getUser({ id: viewer.userId }));
@@ -50,6 +245,55 @@ export const resolvers: IResolvers = {
     },
   },
   Mutation: {
+    follow: relationshipMutation("follow"),
+    unfollow: relationshipMutation("unfollow"),
+    block: relationshipMutation("block"),
+    unblock: relationshipMutation("unblock"),
+    mute: relationshipMutation("mute"),
+    unmute: relationshipMutation("unmute"),
+    createPost: async (
+      _root,
+      {
+        input,
+      }: Args<{ text: string; media?: { url: string; mimeType: string; width: number; height: number }[] | null }>,
+      ctx: GatewayContext,
+    ) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () => ctx.deps.content.createPost({ text: input.text, media: input.media ?? [] }));
+      return post(res.post);
+    },
+    editPost: async (_root, args: { id: string; text: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () => ctx.deps.content.editPost({ postId: args.id, text: args.text }));
+      return post(res.post);
+    },
+    deletePost: async (_root, args: { id: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      await call(ctx, () => ctx.deps.content.deletePost({ postId: args.id }));
+      return true;
+    },
+    createComment: async (
+      _root,
+      { input }: Args<{ postId: string; text: string; parentId?: string | null }>,
+      ctx: GatewayContext,
+    ) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () =>
+        ctx.deps.content.createComment({ postId: input.postId, text: input.text, parentId: input.parentId ?? "" }),
+      );
+      return comment(res.comment);
+    },
+    deleteComment: async (_root, args: { id: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      await call(ctx, () => ctx.deps.content.deleteComment({ commentId: args.id }));
+      return true;
+    },
+    likePost: postMutation("likePost"),
+    unlikePost: postMutation("unlikePost"),
+    bookmarkPost: postMutation("bookmarkPost"),
+    unbookmarkPost: postMutation("unbookmarkPost"),
+    likeComment: commentMutation("likeComment"),
+    unlikeComment: commentMutation("unlikeComment"),
     register: async (
       _root,
       { input }: Args<{ email: string; username: string; password: string }>,

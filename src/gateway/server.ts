@@ -11,6 +11,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { LRUCache } from "lru-cache";
 import mercurius from "mercurius";
 import type { Logger } from "pino";
+import type { ContentService } from "../gen/nova/content/v1/content_pb.ts";
+import type { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { counter, histogram, renderMetrics } from "../platform/observability/metrics.ts";
@@ -18,6 +20,7 @@ import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import type { Verifier } from "../platform/security/jwt.ts";
 import { errorFormatter, toGraphQLError } from "./errors.ts";
+import { createLoaders, type Loaders } from "./loaders.ts";
 import { resolvers } from "./resolvers.ts";
 
 export const schema = readFileSync(new URL("./schema.graphql", import.meta.url), "utf8");
@@ -29,6 +32,8 @@ export interface GatewayDeps {
   production: boolean;
   requestTimeoutMs: number;
   identity: Client<typeof IdentityService>;
+  graph: Client<typeof GraphService>;
+  content: Client<typeof ContentService>;
   verify: Verifier;
   /** How long a "session is active" answer may be reused. */
   sessionCacheMs?: number;
@@ -39,6 +44,8 @@ export interface GatewayContext {
   user: UserClaims | undefined;
   /** Runs a backend call inside this request's deadline, claims and trace. */
   call<T>(fn: () => Promise<T>): Promise<T>;
+  /** This request's DataLoaders over the batch RPCs. */
+  loaders: Loaders;
   /** Drops the cached session state of a user (after logout). */
   forgetSessions(userId: string, sessionId?: string): void;
 }
@@ -150,6 +157,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       deps,
       user: req.novaCall?.user,
       call: (fn) => run(req, fn),
+      loaders: createLoaders(deps, (fn) => run(req, fn)),
       forgetSessions(userId, sessionId) {
         if (sessionId) sessions.delete(sessionId);
         for (const [sid, s] of sessions.entries()) if (s.userId === userId) sessions.delete(sid);

@@ -45,6 +45,7 @@ const schema = z.object({
     .optional(),
   EVENT_MAX_ATTEMPTS: positiveInt.max(100).default(5),
   OUTBOX_RETENTION_HOURS: positiveInt.max(24 * 365).default(168),
+  CONTENT_PURGE_AFTER_DAYS: positiveInt.max(3650).default(30),
 });
 
 export type Env = z.infer<typeof schema>;

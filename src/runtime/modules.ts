@@ -3,6 +3,8 @@
  * -> what it serves -> how it starts. Targets are names in this table; `all`
  * is every module. Nothing else decides what runs where.
  */
+import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
+import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { eventLog } from "../platform/events/sets.ts";
 import type { ModuleDef } from "./module.ts";
@@ -15,8 +17,20 @@ export const modules = {
     consumes: ["nova.graph.relationship"],
     init: async (ctx) => (await import("../services/identity/module.ts")).init(ctx),
   },
-  gateway: {
+  graph: {
     deps: ["identity"],
+    provides: [GraphService],
+    migrations: { schema: "graph", dir: new URL("../services/graph/migrations/", import.meta.url) },
+    init: async (ctx) => (await import("../services/graph/module.ts")).init(ctx),
+  },
+  content: {
+    deps: ["identity", "graph"],
+    provides: [ContentService],
+    migrations: { schema: "content", dir: new URL("../services/content/migrations/", import.meta.url) },
+    init: async (ctx) => (await import("../services/content/module.ts")).init(ctx),
+  },
+  gateway: {
+    deps: ["identity", "graph", "content"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
   },
   // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the

@@ -1,0 +1,63 @@
+/**
+ * Per-request DataLoaders over the services' batch RPCs (ARCHITECTURE §6,
+ * "hydrate"): every field of a page asks its loader, and each loader makes
+ * one batch call per tick (at most 100 ids a call), so the number of backend
+ * calls for a page does not grow with the page size.
+ */
+import DataLoader from "dataloader";
+import type { PostCounts, Post as PostMsg, ViewerState } from "../gen/nova/content/v1/content_pb.ts";
+import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
+import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
+import type { GatewayDeps } from "./server.ts";
+
+export interface Loaders {
+  users: DataLoader<string, User | undefined>;
+  userCounts: DataLoader<string, Counts | undefined>;
+  /** The viewer's relationship to each user (only with a signed-in viewer). */
+  relationships: DataLoader<string, Relationship | undefined>;
+  posts: DataLoader<string, PostMsg | undefined>;
+  postCounts: DataLoader<string, PostCounts | undefined>;
+  /** Whether the viewer liked / bookmarked each post (only with a signed-in viewer). */
+  viewerState: DataLoader<string, ViewerState | undefined>;
+}
+
+type Call = <T>(fn: () => Promise<T>) => Promise<T>;
+
+function loader<V>(fetch: (ids: string[]) => Promise<V[]>, keyOf: (v: V) => string): DataLoader<string, V | undefined> {
+  return new DataLoader<string, V | undefined>(
+    async (ids) => {
+      const found = new Map((await fetch([...ids])).map((v) => [keyOf(v), v]));
+      return ids.map((id) => found.get(id));
+    },
+    { maxBatchSize: 100 },
+  );
+}
+
+export function createLoaders(deps: GatewayDeps, call: Call): Loaders {
+  return {
+    users: loader(
+      async (ids) => (await call(() => deps.identity.batchGetUsers({ ids }))).users,
+      (u) => u.id,
+    ),
+    userCounts: loader(
+      async (userIds) => (await call(() => deps.graph.getCounts({ userIds }))).counts,
+      (c) => c.userId,
+    ),
+    relationships: loader(
+      async (userIds) => (await call(() => deps.graph.getRelationships({ userIds }))).relationships,
+      (r) => r.userId,
+    ),
+    posts: loader(
+      async (postIds) => (await call(() => deps.content.getPosts({ postIds }))).posts,
+      (p) => p.id,
+    ),
+    postCounts: loader(
+      async (postIds) => (await call(() => deps.content.getCounts({ postIds }))).counts,
+      (c) => c.postId,
+    ),
+    viewerState: loader(
+      async (postIds) => (await call(() => deps.content.getViewerState({ postIds }))).states,
+      (s) => s.postId,
+    ),
+  };
+}

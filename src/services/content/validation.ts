@@ -1,0 +1,115 @@
+/**
+ * Input rules of the content service. Each validator returns the normalized
+ * value or throws a VALIDATION_FAILED error that names the field.
+ */
+import { invalid } from "../../platform/errors.ts";
+
+export const LIMITS = {
+  postTextMax: 2_000,
+  commentTextMax: 1_000,
+  mediaMax: 10,
+  mediaUrlMax: 2_048,
+  mediaDimensionMax: 16_384,
+  hashtagMax: 64,
+  batchMax: 100,
+  pageMax: 100,
+  pageDefault: 20,
+} as const;
+
+// Control characters except tab and newline, DEL, C1, and the Unicode line/paragraph separators.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+export function validateText(field: string, value: string, max: number, allowEmpty = false): string {
+  const v = value.normalize("NFC").replace(/\r\n?/g, "\n").trim();
+  if (!allowEmpty && v.length === 0) throw invalid(field, "is required");
+  if (codePoints(v) > max) throw invalid(field, `must be at most ${max} characters`);
+  if (CONTROL.test(v)) throw invalid(field, "must not contain control characters");
+  return v;
+}
+
+export function validateId(field: string, value: string): string {
+  const v = value.trim().toLowerCase();
+  if (!UUID.test(v)) throw invalid(field, "must be an id (UUID)");
+  return v;
+}
+
+export function validateIds(field: string, values: string[]): string[] {
+  if (values.length > LIMITS.batchMax) throw invalid(field, `must have at most ${LIMITS.batchMax} ids`);
+  return values.map((v, i) => validateId(`${field}[${i}]`, v));
+}
+
+export interface MediaInput {
+  url: string;
+  mimeType: string;
+  width: number;
+  height: number;
+}
+
+export function validateMedia(media: MediaInput[]): MediaInput[] {
+  if (media.length > LIMITS.mediaMax) throw invalid("media", `must have at most ${LIMITS.mediaMax} items`);
+  return media.map((m, i) => {
+    const f = `media[${i}]`;
+    if (m.url.length > LIMITS.mediaUrlMax)
+      throw invalid(`${f}.url`, `must be at most ${LIMITS.mediaUrlMax} characters`);
+    let u: URL;
+    try {
+      u = new URL(m.url);
+    } catch {
+      throw invalid(`${f}.url`, "is not a valid URL");
+    }
+    if (u.protocol !== "https:") throw invalid(`${f}.url`, "must be an https URL");
+    if (u.username || u.password) throw invalid(`${f}.url`, "must not contain credentials");
+    const mime = m.mimeType.trim().toLowerCase();
+    if (!/^(image|video)\/[a-z0-9.+-]{1,64}$/.test(mime))
+      throw invalid(`${f}.mimeType`, "must be an image/* or video/* type");
+    for (const d of ["width", "height"] as const) {
+      if (!Number.isInteger(m[d]) || m[d] < 1 || m[d] > LIMITS.mediaDimensionMax) {
+        throw invalid(`${f}.${d}`, `must be 1 to ${LIMITS.mediaDimensionMax}`);
+      }
+    }
+    return { url: u.toString(), mimeType: mime, width: m.width, height: m.height };
+  });
+}
+
+export function validateLimit(limit: number): number {
+  if (limit === 0) return LIMITS.pageDefault;
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax)
+    throw invalid("limit", `must be 1 to ${LIMITS.pageMax}`);
+  return limit;
+}
+
+/** Cursors are opaque to clients: base64url of the last item's position. */
+export function encodeCursor(position: string): string {
+  return Buffer.from(position, "utf8").toString("base64url");
+}
+
+export function decodeCursor(cursor: string, check: RegExp = UUID): string | undefined {
+  if (cursor === "") return undefined;
+  const v = Buffer.from(cursor, "base64url").toString("utf8");
+  if (cursor.length > 200 || !check.test(v)) throw invalid("cursor", "is not a cursor from this list");
+  return v;
+}
+
+const HASHTAG = /(^|[^\p{L}\p{N}_#])#([\p{L}\p{N}_]{1,64})/gu;
+const MENTION = /(^|[^\p{L}\p{N}_@])@([A-Za-z0-9_]{3,30})\b/gu;
+
+/** Hashtags: lower-cased, NFKC, without '#', unique, in order of first appearance. */
+export function parseHashtags(text: string): string[] {
+  const out = new Set<string>();
+  for (const m of text.matchAll(HASHTAG)) out.add((m[2] as string).normalize("NFKC").toLowerCase());
+  return [...out].slice(0, 30);
+}
+
+/** @usernames: lower-cased, unique, in order of first appearance. */
+export function parseMentions(text: string): string[] {
+  const out = new Set<string>();
+  for (const m of text.matchAll(MENTION)) out.add((m[2] as string).toLowerCase());
+  return [...out].slice(0, 20);
+}

@@ -1,0 +1,274 @@
+/**
+ * The graph service: follows, blocks, mutes and exact counts. Every change of
+ * one pair of users runs under a transaction lock on that pair, so a follow
+ * racing a block cannot slip through; the change and its event commit
+ * together. Writes are idempotent: a repeated one changes nothing and emits
+ * nothing.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { type Kysely, sql, type Transaction } from "kysely";
+import { CountsSchema, type GraphService, RelationshipSchema } from "../../gen/nova/graph/v1/graph_pb.ts";
+import { invalid, NovaError } from "../../platform/errors.ts";
+import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
+import { requireUser } from "../../platform/rpc/context.ts";
+
+export const MAX_BATCH = 100;
+export const MAX_PAGE = 100;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function validateId(field: string, value: string): string {
+  const v = value.trim().toLowerCase();
+  if (!UUID.test(v)) throw invalid(field, "must be a user id (UUID)");
+  return v;
+}
+
+function validateIds(field: string, values: string[]): string[] {
+  if (values.length > MAX_BATCH) throw invalid(field, `must have at most ${MAX_BATCH} ids`);
+  return values.map((v, i) => validateId(`${field}[${i}]`, v));
+}
+
+function validateLimit(limit: number): number {
+  if (limit === 0) return 20;
+  if (limit < 1 || limit > MAX_PAGE) throw invalid("limit", `must be 1 to ${MAX_PAGE}`);
+  return limit;
+}
+
+function decodeCursor(cursor: string): string | undefined {
+  if (cursor === "") return undefined;
+  const v = Buffer.from(cursor, "base64url").toString("utf8");
+  if (cursor.length > 40 || !/^\d{1,19}$/.test(v)) throw invalid("cursor", "is not a cursor from this list");
+  return v;
+}
+
+const encodeCursor = (seq: string) => Buffer.from(seq, "utf8").toString("base64url");
+
+export interface GraphDeps {
+  db: { writer: Kysely<unknown>; reader: Kysely<unknown> };
+  outbox: Outbox;
+  /** Whether a user exists (identity's answer). */
+  userExists(id: string): Promise<boolean>;
+  /** Called after a change commits with the users whose relationships changed. */
+  changed?: (userIds: string[]) => Promise<void> | void;
+}
+
+type Kind = "Followed" | "Unfollowed" | "Blocked" | "Unblocked" | "Muted" | "Unmuted";
+
+function event(
+  type: Kind,
+  userId: string,
+  targetId: string,
+  actorId: string,
+  extra: Record<string, unknown> = {},
+): NewEvent {
+  return { type, aggregateType: "relationship", aggregateId: userId, actorId, payload: { userId, targetId, ...extra } };
+}
+
+/** Adds `d` to follower/following counts; rows in id order so concurrent changes never deadlock. */
+async function bump(trx: Transaction<unknown>, follower: string, followee: string, d: 1 | -1): Promise<void> {
+  const rows = [
+    { id: follower, followers: 0, following: d },
+    { id: followee, followers: d, following: 0 },
+  ].sort((a, b) => (a.id < b.id ? -1 : 1));
+  await sql`INSERT INTO graph.counts AS c (user_id, follower_count, following_count)
+    VALUES ${sql.join(rows.map((r) => sql`(${r.id}::uuid, ${Math.max(0, r.followers)}, ${Math.max(0, r.following)})`))}
+    ON CONFLICT (user_id) DO UPDATE SET
+      follower_count = GREATEST(0, c.follower_count + CASE WHEN c.user_id = ${followee}::uuid THEN ${d}::int ELSE 0 END),
+      following_count = GREATEST(0, c.following_count + CASE WHEN c.user_id = ${follower}::uuid THEN ${d}::int ELSE 0 END)`.execute(
+    trx,
+  );
+}
+
+export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphService> {
+  const { writer, reader } = deps.db;
+
+  /** Runs `fn` for the pair (caller, target) under the pair's transaction lock. */
+  async function pair(
+    rawTarget: string,
+    fn: (trx: Transaction<unknown>, me: string, target: string) => Promise<boolean>,
+    opts: { mustExist: boolean } = { mustExist: true },
+  ): Promise<{ changed: boolean }> {
+    const me = requireUser().userId;
+    const target = validateId("userId", rawTarget);
+    if (target === me) throw new NovaError("VALIDATION_FAILED", "userId: cannot be yourself", { field: "userId" });
+    if (opts.mustExist && !(await deps.userExists(target))) {
+      throw new NovaError("NOT_FOUND", "user not found", { field: "userId" });
+    }
+    const [a, b] = me < target ? [me, target] : [target, me];
+    const changed = await writer.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`graph:${a}:${b}`}, 0))`.execute(trx);
+      return fn(trx, me, target);
+    });
+    if (changed) await deps.changed?.([me, target]);
+    return { changed };
+  }
+
+  async function removeFollow(trx: Transaction<unknown>, follower: string, followee: string): Promise<boolean> {
+    const r =
+      await sql`DELETE FROM graph.follows WHERE follower_id = ${follower}::uuid AND followee_id = ${followee}::uuid
+      RETURNING follower_id`.execute(trx);
+    if (r.rows.length === 0) return false;
+    await bump(trx, follower, followee, -1);
+    return true;
+  }
+
+  return {
+    follow: (req) =>
+      pair(req.userId, async (trx, me, target) => {
+        const blocked = await sql`SELECT 1 FROM graph.blocks
+          WHERE (blocker_id = ${me}::uuid AND blocked_id = ${target}::uuid)
+             OR (blocker_id = ${target}::uuid AND blocked_id = ${me}::uuid)`.execute(trx);
+        if (blocked.rows.length > 0) {
+          throw new NovaError("FORBIDDEN", "cannot follow across a block", { field: "userId" });
+        }
+        const r = await sql`INSERT INTO graph.follows (follower_id, followee_id) VALUES (${me}::uuid, ${target}::uuid)
+          ON CONFLICT DO NOTHING RETURNING follower_id`.execute(trx);
+        if (r.rows.length === 0) return false;
+        await bump(trx, me, target, 1);
+        await deps.outbox.emit(trx, event("Followed", me, target, me));
+        return true;
+      }),
+
+    unfollow: (req) =>
+      pair(
+        req.userId,
+        async (trx, me, target) => {
+          if (!(await removeFollow(trx, me, target))) return false;
+          await deps.outbox.emit(trx, event("Unfollowed", me, target, me));
+          return true;
+        },
+        { mustExist: false },
+      ),
+
+    block: (req) =>
+      pair(req.userId, async (trx, me, target) => {
+        const r = await sql`INSERT INTO graph.blocks (blocker_id, blocked_id) VALUES (${me}::uuid, ${target}::uuid)
+          ON CONFLICT DO NOTHING RETURNING blocker_id`.execute(trx);
+        if (r.rows.length === 0) return false;
+        const events = [event("Blocked", me, target, me)];
+        // A block ends the follows in both directions.
+        if (await removeFollow(trx, me, target))
+          events.push(event("Unfollowed", me, target, me, { reason: "blocked" }));
+        if (await removeFollow(trx, target, me))
+          events.push(event("Unfollowed", target, me, me, { reason: "blocked" }));
+        await deps.outbox.emit(trx, ...events);
+        return true;
+      }),
+
+    unblock: (req) =>
+      pair(
+        req.userId,
+        async (trx, me, target) => {
+          const r = await sql`DELETE FROM graph.blocks WHERE blocker_id = ${me}::uuid AND blocked_id = ${target}::uuid
+            RETURNING blocker_id`.execute(trx);
+          if (r.rows.length === 0) return false;
+          await deps.outbox.emit(trx, event("Unblocked", me, target, me));
+          return true;
+        },
+        { mustExist: false },
+      ),
+
+    mute: (req) =>
+      pair(req.userId, async (trx, me, target) => {
+        const r = await sql`INSERT INTO graph.mutes (muter_id, muted_id) VALUES (${me}::uuid, ${target}::uuid)
+          ON CONFLICT DO NOTHING RETURNING muter_id`.execute(trx);
+        if (r.rows.length === 0) return false;
+        await deps.outbox.emit(trx, event("Muted", me, target, me));
+        return true;
+      }),
+
+    unmute: (req) =>
+      pair(
+        req.userId,
+        async (trx, me, target) => {
+          const r = await sql`DELETE FROM graph.mutes WHERE muter_id = ${me}::uuid AND muted_id = ${target}::uuid
+            RETURNING muter_id`.execute(trx);
+          if (r.rows.length === 0) return false;
+          await deps.outbox.emit(trx, event("Unmuted", me, target, me));
+          return true;
+        },
+        { mustExist: false },
+      ),
+
+    async listFollowers(req) {
+      return list("followers", req);
+    },
+
+    async listFollowing(req) {
+      return list("following", req);
+    },
+
+    async getRelationships(req) {
+      const me = requireUser().userId;
+      const ids = validateIds("userIds", req.userIds);
+      if (ids.length === 0) return { relationships: [] };
+      const r = await sql<{
+        id: string;
+        following: boolean;
+        followed_by: boolean;
+        blocking: boolean;
+        blocked_by: boolean;
+        muting: boolean;
+      }>`SELECT x.id::text AS id,
+          EXISTS (SELECT 1 FROM graph.follows WHERE follower_id = ${me}::uuid AND followee_id = x.id) AS following,
+          EXISTS (SELECT 1 FROM graph.follows WHERE follower_id = x.id AND followee_id = ${me}::uuid) AS followed_by,
+          EXISTS (SELECT 1 FROM graph.blocks WHERE blocker_id = ${me}::uuid AND blocked_id = x.id) AS blocking,
+          EXISTS (SELECT 1 FROM graph.blocks WHERE blocker_id = x.id AND blocked_id = ${me}::uuid) AS blocked_by,
+          EXISTS (SELECT 1 FROM graph.mutes WHERE muter_id = ${me}::uuid AND muted_id = x.id) AS muting
+        FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, o) ORDER BY x.o`.execute(reader);
+      return {
+        relationships: r.rows.map((x) =>
+          create(RelationshipSchema, {
+            userId: x.id,
+            following: x.following,
+            followedBy: x.followed_by,
+            blocking: x.blocking,
+            blockedBy: x.blocked_by,
+            muting: x.muting,
+          }),
+        ),
+      };
+    },
+
+    async getCounts(req) {
+      const ids = validateIds("userIds", req.userIds);
+      if (ids.length === 0) return { counts: [] };
+      const r = await sql<{ id: string; follower_count: number; following_count: number }>`
+        SELECT x.id::text AS id, coalesce(c.follower_count, 0) AS follower_count, coalesce(c.following_count, 0) AS following_count
+          FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, o) LEFT JOIN graph.counts c ON c.user_id = x.id
+         ORDER BY x.o`.execute(reader);
+      return {
+        counts: r.rows.map((c) =>
+          create(CountsSchema, { userId: c.id, followerCount: c.follower_count, followingCount: c.following_count }),
+        ),
+      };
+    },
+  };
+
+  async function list(
+    which: "followers" | "following",
+    req: { userId: string; cursor: string; limit: number },
+  ): Promise<{ userIds: string[]; nextCursor: string; cursors: string[] }> {
+    const userId = validateId("userId", req.userId);
+    const limit = validateLimit(req.limit);
+    const before = decodeCursor(req.cursor);
+    const [mine, theirs] = which === "followers" ? ["followee_id", "follower_id"] : ["follower_id", "followee_id"];
+    const r = await sql<{ id: string; seq: string }>`SELECT ${sql.ref(theirs as string)}::text AS id, seq::text AS seq
+      FROM graph.follows WHERE ${sql.ref(mine as string)} = ${userId}::uuid
+        ${before ? sql`AND seq < ${before}::bigint` : sql``}
+      ORDER BY seq DESC LIMIT ${limit + 1}`.execute(reader);
+    const page = r.rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      userIds: page.map((x) => x.id),
+      nextCursor: r.rows.length > limit && last ? encodeCursor(last.seq) : "",
+      cursors: page.map((x) => encodeCursor(x.seq)),
+    };
+  }
+}
+
+/** True for a ConnectError that says the user does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof ConnectError && err.code === Code.NotFound;
+}
