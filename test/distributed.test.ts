@@ -17,7 +17,11 @@ import { generateDevCerts, loadTls } from "../src/platform/rpc/tls.ts";
 import { gql, metricValue, type NovaProcess, register, services, spawnNova, tempDir, unique } from "./helpers.ts";
 
 let identity: NovaProcess;
+let graph: NovaProcess;
+let content: NovaProcess;
+let relay: NovaProcess;
 let gateway: NovaProcess;
+let postgresUrl: string;
 let url: string;
 let rpcPort: number;
 let identityAdmin: number;
@@ -36,29 +40,55 @@ before(async () => {
   const migrate = spawnNova(["migrate"], { DATABASE_URL: s.pgbouncer });
   assert.equal((await migrate.exited).code, 0, migrate.output());
 
+  postgresUrl = s.postgres;
   [rpcPort, identityAdmin] = [await freePort(), await freePort()];
-  identity = spawnNova(["serve", "--target=identity"], {
+  const [graphPort, contentPort] = [await freePort(), await freePort()];
+  const data = {
     DATABASE_URL: s.pgbouncer,
     DATABASE_READ_URL: s.replica,
+    KAFKA_BROKERS: s.kafka,
+    NOVA_TLS_DIR: tls,
+    IDENTITY_ADDR: `https://127.0.0.1:${rpcPort}`,
+    GRAPH_ADDR: `https://127.0.0.1:${graphPort}`,
+    CONTENT_ADDR: `https://127.0.0.1:${contentPort}`,
+  };
+  identity = spawnNova(["serve", "--target=identity"], {
+    ...data,
     RPC_PORT: String(rpcPort),
     ADMIN_PORT: String(identityAdmin),
-    NOVA_TLS_DIR: tls,
     JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key"),
+  });
+  graph = spawnNova(["serve", "--target=graph"], {
+    ...data,
+    RPC_PORT: String(graphPort),
+    ADMIN_PORT: String(await freePort()),
+  });
+  content = spawnNova(["serve", "--target=content"], {
+    ...data,
+    RPC_PORT: String(contentPort),
+    ADMIN_PORT: String(await freePort()),
+  });
+  // The relay needs no RPC port and no certificate: it only reads outboxes and publishes to Kafka.
+  relay = spawnNova(["serve", "--target=relay"], {
+    DATABASE_URL: s.pgbouncer,
+    KAFKA_BROKERS: s.kafka,
+    ADMIN_PORT: String(await freePort()),
   });
   const gwPort = await freePort();
   gateway = spawnNova(["serve", "--target=gateway"], {
     PORT: String(gwPort),
     ADMIN_PORT: String(await freePort()),
-    IDENTITY_ADDR: `https://127.0.0.1:${rpcPort}`,
+    IDENTITY_ADDR: data.IDENTITY_ADDR,
+    GRAPH_ADDR: data.GRAPH_ADDR,
+    CONTENT_ADDR: data.CONTENT_ADDR,
     NOVA_TLS_DIR: tls,
   });
-  await identity.waitFor(/"msg":"ready"/);
-  await gateway.waitFor(/"msg":"ready"/);
+  for (const p of [identity, graph, content, relay, gateway]) await p.waitFor(/"msg":"ready"/);
   url = `http://127.0.0.1:${gwPort}/graphql`;
 });
 
 after(async () => {
-  for (const p of [gateway, identity]) if (p && p.child.exitCode === null) p.kill("SIGKILL");
+  for (const p of [gateway, identity, graph, content, relay]) if (p && p.child.exitCode === null) p.kill("SIGKILL");
 });
 
 describe("identity flows across processes", () => {
@@ -124,6 +154,53 @@ describe("identity flows across processes", () => {
   });
 });
 
+describe("events across processes (Kafka)", () => {
+  test("a follow in the graph process reaches identity's profile counts through the relay and Kafka", async () => {
+    const [a, b] = [await register(url), await register(url)];
+    const f = await gql(url, "mutation($id: ID!) { follow(userId: $id) { id followerCount } }", {
+      token: a.accessToken,
+      variables: { id: b.user.id },
+    });
+    assert.equal(f.body.errors, undefined, JSON.stringify(f.body));
+    assert.equal(f.body.data.follow.followerCount, 1, "the graph's own count is exact at once");
+    const db = new pg.Client({ connectionString: postgresUrl });
+    await db.connect();
+    try {
+      const counts = async () =>
+        (await db.query("SELECT follower_count FROM identity.users WHERE id = $1", [b.user.id])).rows[0]
+          ?.follower_count;
+      const end = Date.now() + 30_000;
+      while (Date.now() < end && (await counts()) !== 1) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await counts(), 1, "identity's consumer applied the Followed event");
+      await gql(url, "mutation($id: ID!) { unfollow(userId: $id) { id } }", {
+        token: a.accessToken,
+        variables: { id: b.user.id },
+      });
+      const end2 = Date.now() + 30_000;
+      while (Date.now() < end2 && (await counts()) !== 0) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await counts(), 0, "and the Unfollowed event");
+    } finally {
+      await db.end();
+    }
+  });
+
+  test("posts written in the content process are read back through the gateway with author and counts", async () => {
+    const a = await register(url);
+    const p = await gql(
+      url,
+      `mutation { createPost(input: { text: "hello #nova from @${a.user.username}" }) { id hashtags author { username } likeCount } }`,
+      { token: a.accessToken },
+    );
+    assert.equal(p.body.errors, undefined, JSON.stringify(p.body));
+    assert.deepEqual(p.body.data.createPost.hashtags, ["nova"]);
+    const liked = await gql(url, "mutation($id: ID!) { likePost(postId: $id) { likeCount viewerHasLiked } }", {
+      token: a.accessToken,
+      variables: { id: p.body.data.createPost.id },
+    });
+    assert.deepEqual(liked.body.data.likePost, { likeCount: 1, viewerHasLiked: true });
+  });
+});
+
 describe("mTLS", () => {
   const call = (nodeOptions: Record<string, unknown>) =>
     createClient(
@@ -176,11 +253,12 @@ describe("mTLS", () => {
 });
 
 describe("shutdown", () => {
-  test("SIGTERM stops both processes cleanly with exit code 0", async () => {
-    gateway.kill("SIGTERM");
-    identity.kill("SIGTERM");
-    const [g, i] = await Promise.all([gateway.exited, identity.exited]);
-    assert.deepEqual(g, { code: 0, signal: null }, gateway.output().slice(-2000));
-    assert.deepEqual(i, { code: 0, signal: null }, identity.output().slice(-2000));
+  test("SIGTERM stops every process cleanly with exit code 0", async () => {
+    const all = [gateway, identity, graph, content, relay];
+    for (const p of all) p.kill("SIGTERM");
+    const exits = await Promise.all(all.map((p) => p.exited));
+    for (const [i, e] of exits.entries()) {
+      assert.deepEqual(e, { code: 0, signal: null }, (all[i] as NovaProcess).output().slice(-2000));
+    }
   });
 });
