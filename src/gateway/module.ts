@@ -1,4 +1,5 @@
 import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
+import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { createVerifier } from "../platform/security/jwt.ts";
@@ -15,6 +16,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     identity,
     graph: ctx.client(GraphService),
     content: ctx.client(ContentService),
+    feed: ctx.client(FeedService),
     verify,
   });
   const address = await app.listen({ host: ctx.config.HOST, port: ctx.config.PORT });

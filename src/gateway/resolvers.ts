@@ -62,16 +62,36 @@ function connection<N>(nodes: (N | null | undefined)[], cursors: string[], next:
   return { edges, pageInfo: { hasNextPage: next !== "", endCursor: next || (cursors[cursors.length - 1] ?? null) } };
 }
 
-function pageArgs(args: Page): { cursor: string; limit: number } {
+function pageArgs(args: Page, max = 100): { cursor: string; limit: number } {
   const first = args.first ?? 20;
-  if (!Number.isInteger(first) || first < 1 || first > 100) {
-    throw toGraphQLError(new NovaError("VALIDATION_FAILED", "first: must be 1 to 100", { field: "first" }));
+  if (!Number.isInteger(first) || first < 1 || first > max) {
+    throw toGraphQLError(new NovaError("VALIDATION_FAILED", `first: must be 1 to ${max}`, { field: "first" }));
   }
   return { cursor: args.after ?? "", limit: first };
 }
 
 /** The cursor of an item in an id-ordered list (posts, comments): the same encoding the services use. */
 const idCursor = (id: string) => Buffer.from(id, "utf8").toString("base64url");
+
+/**
+ * Hydrates a skeleton of post ids (ARCHITECTURE §6): posts in one batch (the
+ * content service already drops deleted posts and authors who block the
+ * viewer), then the rules drop authors the viewer mutes or blocks.
+ */
+async function hydratePosts(ctx: GatewayContext, ids: string[], cursors: string[], next: string) {
+  const loaded = await call(ctx, () => ctx.loaders.posts.loadMany(ids));
+  const posts = loaded.map((x) => (x instanceof Error ? null : post(x)));
+  const viewer = ctx.user?.userId;
+  if (viewer) {
+    const authors = [...new Set(posts.flatMap((p) => (p && p.authorId !== viewer ? [p.authorId] : [])))];
+    const rels = await call(ctx, () => ctx.loaders.relationships.loadMany(authors));
+    const hidden = new Set(
+      rels.flatMap((r) => (r && !(r instanceof Error) && (r.muting || r.blocking || r.blockedBy) ? [r.userId] : [])),
+    );
+    for (const [i, p] of posts.entries()) if (p && hidden.has(p.authorId)) posts[i] = null;
+  }
+  return connection(posts, cursors, next);
+}
 
 /** Loads the target user after a relationship change; a vanished user is NOT_FOUND. */
 async function userAfter(ctx: GatewayContext, id: string) {
@@ -218,6 +238,18 @@ export const resolvers: IResolvers = {
       user(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
   },
   Query: {
+    feed: async (_root, args: Page, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const page = pageArgs(args, 50);
+      const res = await call(ctx, () => ctx.deps.feed.getTimeline(page));
+      return hydratePosts(ctx, res.postIds, res.postIds.map(idCursor), res.nextCursor);
+    },
+    explore: async (_root, args: Page, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const page = pageArgs(args, 50);
+      const res = await call(ctx, () => ctx.deps.feed.getExplore(page));
+      return hydratePosts(ctx, res.postIds, res.cursors, res.nextCursor);
+    },
     post: async (_root, args: { id: string }, ctx: GatewayContext) => {
       try {
         const res = await ctx.call(() => ctx.deps.content.getPost({ postId: args.id }));

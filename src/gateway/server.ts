@@ -12,6 +12,7 @@ import { LRUCache } from "lru-cache";
 import mercurius from "mercurius";
 import type { Logger } from "pino";
 import type { ContentService } from "../gen/nova/content/v1/content_pb.ts";
+import type { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import type { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
@@ -34,6 +35,7 @@ export interface GatewayDeps {
   identity: Client<typeof IdentityService>;
   graph: Client<typeof GraphService>;
   content: Client<typeof ContentService>;
+  feed: Client<typeof FeedService>;
   verify: Verifier;
   /** How long a "session is active" answer may be reused. */
   sessionCacheMs?: number;

@@ -4,6 +4,7 @@
  * is every module. Nothing else decides what runs where.
  */
 import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
+import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { eventLog } from "../platform/events/sets.ts";
@@ -29,8 +30,15 @@ export const modules = {
     migrations: { schema: "content", dir: new URL("../services/content/migrations/", import.meta.url) },
     init: async (ctx) => (await import("../services/content/module.ts")).init(ctx),
   },
+  feed: {
+    deps: [],
+    provides: [FeedService],
+    migrations: { schema: "feed", dir: new URL("../services/feed/migrations/", import.meta.url) },
+    consumes: ["nova.graph.relationship", "nova.content.post"],
+    init: async (ctx) => (await import("../services/feed/module.ts")).init(ctx),
+  },
   gateway: {
-    deps: ["identity", "graph", "content"],
+    deps: ["identity", "graph", "content", "feed"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
   },
   // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the

@@ -31,6 +31,7 @@ const serverHandled = counter("nova_rpc_server_handled_total", "RPCs completed b
 ]);
 const serverSeconds = histogram("nova_rpc_server_handling_seconds", "Server-side RPC latency", ["service", "method"]);
 const clientHandled = counter("nova_rpc_client_handled_total", "RPCs completed by the client", [
+  "caller",
   "target",
   "service",
   "method",
@@ -152,7 +153,7 @@ export function clientInterceptors(opts: ClientInterceptorOptions): Interceptor[
       throw e;
     } finally {
       end();
-      clientHandled.inc({ target, service, method, code: codeName(err) });
+      clientHandled.inc({ caller, target, service, method, code: codeName(err) });
     }
   };
 

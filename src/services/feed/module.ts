@@ -1,0 +1,47 @@
+import { Redis } from "ioredis";
+import { FeedService } from "../../gen/nova/feed/v1/feed_pb.ts";
+import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { createFeed } from "./service.ts";
+import { postgresStore, redisStore, type TimelineStore } from "./store.ts";
+
+/**
+ * Timelines live in Redis sorted sets when REDIS_URL is set (distributed
+ * mode), else in PostgreSQL (embedded mode): see README, "Home feed".
+ */
+export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
+  const db = ctx.db().kysely<unknown>();
+  const c = ctx.config;
+  let redis: Redis | undefined;
+  let store: TimelineStore;
+  if (c.REDIS_URL) {
+    redis = new Redis(c.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+    redis.on("error", (err) => ctx.log.warn({ err }, "feed: redis error"));
+    store = redisStore(redis, { size: c.FEED_TIMELINE_SIZE, ttlMs: c.FEED_INACTIVE_DAYS * 86_400_000 });
+  } else {
+    store = postgresStore(db.writer, { size: c.FEED_TIMELINE_SIZE });
+  }
+  const feed = createFeed({
+    db,
+    store,
+    log: ctx.log,
+    options: {
+      celebrityThreshold: c.FEED_CELEBRITY_THRESHOLD,
+      timelineSize: c.FEED_TIMELINE_SIZE,
+      inactiveMs: c.FEED_INACTIVE_DAYS * 86_400_000,
+    },
+  });
+  const refresh = setInterval(() => {
+    feed.refreshHotRanks().catch((err) => ctx.log.warn({ err }, "feed: hot rank refresh failed"));
+  }, 300_000);
+  refresh.unref();
+  ctx.log.info({ store: store.kind }, "feed timelines");
+  return {
+    services: [{ service: FeedService, impl: feed.service }],
+    consumers: feed.consumers,
+    ready: async () => (redis ? redis.status === "ready" : true),
+    async stop() {
+      clearInterval(refresh);
+      redis?.disconnect();
+    },
+  };
+}
