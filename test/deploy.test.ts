@@ -596,7 +596,11 @@ function checkKafka(docs: Doc[], topicsFrom: Doc[], where: string): void {
     assert.ok(kafka.length > 0, `${at}: scales on Kafka consumer lag`);
     assert.ok((so.spec.minReplicaCount ?? 0) >= 1, `${at}: keeps at least one consumer`);
     for (const t of kafka) {
-      assert.equal(t.metadata.consumerGroup, `nova.${module}`, `${at}: consumer group nova.${module}`);
+      // Consumer groups are handler names, `<module>.<handler>` (the runtime refuses other names).
+      assert.ok(
+        t.metadata.consumerGroup?.startsWith(`${module}.`),
+        `${at}: consumer group ${t.metadata.consumerGroup} is one of ${module}'s handlers (${module}.<handler>)`,
+      );
       assert.ok(Number(t.metadata.lagThreshold) > 0, `${at}: lagThreshold`);
       const topic = topics.find((k) => (k.spec.topicName ?? k.metadata.name) === t.metadata.topic);
       assert.ok(topic, `${at}: topic ${t.metadata.topic} has a KafkaTopic`);

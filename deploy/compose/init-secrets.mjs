@@ -3,6 +3,7 @@
 //
 //   db-password                 Postgres password of the `nova` role
 //   database-url, database-read-url   Nova's DATABASE_URL(_FILE) through PgBouncer
+//   redis-url                   Nova's REDIS_URL(_FILE)
 //   pgbouncer-userlist.txt      PgBouncer's auth_file
 //   tls/                        `nova certs dev`: CA, <module>.crt/.key, jwt.key
 //
@@ -24,6 +25,7 @@ const password = randomBytes(24).toString("base64url");
 const write = (name, text) => writeFileSync(join(dir, name), text, { mode: 0o444 });
 write("db-password", password);
 write("database-url", `postgres://nova:${password}@pgbouncer:6432/nova`);
+write("redis-url", "redis://redis:6379");
 write("database-read-url", `postgres://nova:${password}@pgbouncer:6432/nova_ro`);
 write("pgbouncer-userlist.txt", `"nova" "${password}"\n`);
 const tls = join(dir, "tls");

@@ -71,6 +71,11 @@ async function startConsumers(
   log: Logger,
 ): Promise<() => Promise<void>> {
   const declared = new Set(moduleDef(name).consumes ?? []);
+  for (const h of handlers) {
+    // The handler name is the Kafka consumer group: `<module>.<handler>`, so deployments can name it.
+    if (!h.name.startsWith(`${name}.`))
+      throw new Error(`module ${name}: consumer ${h.name} must be named ${name}.<handler>`);
+  }
   for (const h of handlers)
     for (const t of h.topics)
       if (!declared.has(t)) throw new Error(`module ${name}: consumer ${h.name} reads ${t}, not in its \`consumes\``);

@@ -10,7 +10,7 @@ import { context, SpanKind } from "@opentelemetry/api";
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import { uuidv7 } from "../ids.ts";
-import { counter } from "../observability/metrics.ts";
+import { counter, gauge } from "../observability/metrics.ts";
 import { extractTrace, withSpan } from "../observability/tracing.ts";
 import { type Envelope, parseEnvelope } from "./envelope.ts";
 
@@ -30,6 +30,9 @@ export type Outcome = "applied" | "duplicate" | "dead";
 const handled = counter("nova_consumer_events_total", "Events handled, by consumer and outcome", [
   "consumer",
   "outcome",
+]);
+const dlqOpen = gauge("nova_dlq_messages", "Open DLQ entries, by consumer (refreshed by the running consumers)", [
+  "consumer",
 ]);
 const failures = counter("nova_consumer_failures_total", "Failed attempts, by consumer", ["consumer"]);
 
@@ -335,6 +338,10 @@ export function serveReplayRequests(
   let current: Promise<void> = Promise.resolve();
   const tick = async () => {
     for (const [schema, hs] of bySchema) {
+      const open = await sql<{ consumer: string; n: number }>`SELECT consumer, count(*)::int AS n
+        FROM ${sql.table(`${schema}.dlq`)} WHERE replayed_at IS NULL AND consumer = ANY(${hs.map((h) => h.name)}::text[])
+        GROUP BY consumer`.execute(db);
+      for (const h of hs) dlqOpen.set({ consumer: h.name }, open.rows.find((r) => r.consumer === h.name)?.n ?? 0);
       const r = await sql<{ id: string }>`SELECT id::text AS id FROM ${sql.table(`${schema}.dlq`)}
         WHERE replay_requested_at IS NOT NULL AND replayed_at IS NULL
           AND consumer = ANY(${hs.map((h) => h.name)}::text[]) ORDER BY created_at LIMIT 100`.execute(db);

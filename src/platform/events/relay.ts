@@ -33,8 +33,9 @@ export interface Publisher {
 
 const published = counter("nova_relay_published_total", "Outbox rows published", ["schema"]);
 const publishErrors = counter("nova_relay_publish_errors_total", "Failed publish attempts", ["schema"]);
-const lagRows = gauge("nova_outbox_lag_rows", "Unpublished outbox rows", ["schema"]);
-const lagSeconds = gauge("nova_outbox_lag_seconds", "Age of the oldest unpublished outbox row", ["schema"]);
+// `service` is the outbox's schema (a service owns the schema named after it).
+const lagRows = gauge("nova_outbox_lag_rows", "Unpublished outbox rows", ["service"]);
+const lagSeconds = gauge("nova_outbox_lag_seconds", "Age of the oldest unpublished outbox row", ["service"]);
 
 export interface RelayOptions {
   pool: pg.Pool;
@@ -120,8 +121,8 @@ export class Relay {
         `SELECT count(*)::text AS n, extract(epoch FROM now() - min(created_at))::float8 AS age
            FROM ${schema}.outbox WHERE published_at IS NULL`,
       );
-      lagRows.set({ schema }, Number(rows[0]?.n ?? 0));
-      lagSeconds.set({ schema }, rows[0]?.age ?? 0);
+      lagRows.set({ service: schema }, Number(rows[0]?.n ?? 0));
+      lagSeconds.set({ service: schema }, rows[0]?.age ?? 0);
       await this.opts.pool.query(
         `DELETE FROM ${schema}.outbox WHERE seq IN (
            SELECT seq FROM ${schema}.outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT 10000)`,
