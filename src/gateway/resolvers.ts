@@ -1,5 +1,6 @@
 import type { IResolvers } from "mercurius";
 import type { Comment as CommentMsg, Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
+import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { Tokens, User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
@@ -109,9 +110,16 @@ async function postAfter(ctx: GatewayContext, id: string) {
 function relationshipMutation(rpc: "follow" | "unfollow" | "block" | "unblock" | "mute" | "unmute") {
   return async (_root: unknown, args: { userId: string }, ctx: GatewayContext) => {
     requireViewer(ctx);
-    const graph = ctx.deps.graph as unknown as Record<typeof rpc, (req: { userId: string }) => Promise<unknown>>;
-    await call(ctx, () => graph[rpc]({ userId: args.userId }));
-    return userAfter(ctx, args.userId.toLowerCase());
+    const graph = ctx.deps.graph as unknown as Record<
+      typeof rpc,
+      (req: { userId: string }) => Promise<{ relationship?: Relationship; counts: Counts[] }>
+    >;
+    const res = await call(ctx, () => graph[rpc]({ userId: args.userId }));
+    // The answer shows the state the change left on the primary (a replica may not have it yet).
+    if (res.relationship)
+      ctx.loaders.relationships.clear(res.relationship.userId).prime(res.relationship.userId, res.relationship);
+    for (const c of res.counts) ctx.loaders.userCounts.clear(c.userId).prime(c.userId, c);
+    return userAfter(ctx, res.relationship?.userId ?? args.userId.trim().toLowerCase());
   };
 }
 

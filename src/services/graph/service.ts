@@ -8,41 +8,19 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { type Kysely, sql, type Transaction } from "kysely";
-import { CountsSchema, type GraphService, RelationshipSchema } from "../../gen/nova/graph/v1/graph_pb.ts";
-import { invalid, NovaError } from "../../platform/errors.ts";
+import {
+  type Counts,
+  CountsSchema,
+  type GraphService,
+  type Relationship,
+  RelationshipSchema,
+} from "../../gen/nova/graph/v1/graph_pb.ts";
+import { NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
+import { decodeCursor, encodeCursor, validateLimit, validateUserId, validateUserIds } from "./validation.ts";
 
-export const MAX_BATCH = 100;
-export const MAX_PAGE = 100;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function validateId(field: string, value: string): string {
-  const v = value.trim().toLowerCase();
-  if (!UUID.test(v)) throw invalid(field, "must be a user id (UUID)");
-  return v;
-}
-
-function validateIds(field: string, values: string[]): string[] {
-  if (values.length > MAX_BATCH) throw invalid(field, `must have at most ${MAX_BATCH} ids`);
-  return values.map((v, i) => validateId(`${field}[${i}]`, v));
-}
-
-function validateLimit(limit: number): number {
-  if (limit === 0) return 20;
-  if (limit < 1 || limit > MAX_PAGE) throw invalid("limit", `must be 1 to ${MAX_PAGE}`);
-  return limit;
-}
-
-function decodeCursor(cursor: string): string | undefined {
-  if (cursor === "") return undefined;
-  const v = Buffer.from(cursor, "base64url").toString("utf8");
-  if (cursor.length > 40 || !/^\d{1,19}$/.test(v)) throw invalid("cursor", "is not a cursor from this list");
-  return v;
-}
-
-const encodeCursor = (seq: string) => Buffer.from(seq, "utf8").toString("base64url");
+export { MAX_BATCH, MAX_PAGE } from "./validation.ts";
 
 export interface GraphDeps {
   db: { writer: Kysely<unknown>; reader: Kysely<unknown> };
@@ -80,6 +58,49 @@ async function bump(trx: Transaction<unknown>, follower: string, followee: strin
   );
 }
 
+type Db = Kysely<unknown> | Transaction<unknown>;
+
+/** The relationship of `me` to each of `ids`, in their order. */
+async function relationships(db: Db, me: string, ids: string[]): Promise<Relationship[]> {
+  if (ids.length === 0) return [];
+  const r = await sql<{
+    id: string;
+    following: boolean;
+    followed_by: boolean;
+    blocking: boolean;
+    blocked_by: boolean;
+    muting: boolean;
+  }>`SELECT x.id::text AS id,
+      EXISTS (SELECT 1 FROM graph.follows WHERE follower_id = ${me}::uuid AND followee_id = x.id) AS following,
+      EXISTS (SELECT 1 FROM graph.follows WHERE follower_id = x.id AND followee_id = ${me}::uuid) AS followed_by,
+      EXISTS (SELECT 1 FROM graph.blocks WHERE blocker_id = ${me}::uuid AND blocked_id = x.id) AS blocking,
+      EXISTS (SELECT 1 FROM graph.blocks WHERE blocker_id = x.id AND blocked_id = ${me}::uuid) AS blocked_by,
+      EXISTS (SELECT 1 FROM graph.mutes WHERE muter_id = ${me}::uuid AND muted_id = x.id) AS muting
+    FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, o) ORDER BY x.o`.execute(db);
+  return r.rows.map((x) =>
+    create(RelationshipSchema, {
+      userId: x.id,
+      following: x.following,
+      followedBy: x.followed_by,
+      blocking: x.blocking,
+      blockedBy: x.blocked_by,
+      muting: x.muting,
+    }),
+  );
+}
+
+/** Follower and following counts of each of `ids`, in their order (0 for a user never followed). */
+async function counts(db: Db, ids: string[]): Promise<Counts[]> {
+  if (ids.length === 0) return [];
+  const r = await sql<{ id: string; follower_count: number; following_count: number }>`
+    SELECT x.id::text AS id, coalesce(c.follower_count, 0) AS follower_count, coalesce(c.following_count, 0) AS following_count
+      FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, o) LEFT JOIN graph.counts c ON c.user_id = x.id
+     ORDER BY x.o`.execute(db);
+  return r.rows.map((c) =>
+    create(CountsSchema, { userId: c.id, followerCount: c.follower_count, followingCount: c.following_count }),
+  );
+}
+
 export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphService> {
   const { writer, reader } = deps.db;
 
@@ -88,20 +109,23 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
     rawTarget: string,
     fn: (trx: Transaction<unknown>, me: string, target: string) => Promise<boolean>,
     opts: { mustExist: boolean } = { mustExist: true },
-  ): Promise<{ changed: boolean }> {
+  ): Promise<{ changed: boolean; relationship: Relationship | undefined; counts: Counts[] }> {
     const me = requireUser().userId;
-    const target = validateId("userId", rawTarget);
+    const target = validateUserId(rawTarget);
     if (target === me) throw new NovaError("VALIDATION_FAILED", "userId: cannot be yourself", { field: "userId" });
     if (opts.mustExist && !(await deps.userExists(target))) {
       throw new NovaError("NOT_FOUND", "user not found", { field: "userId" });
     }
     const [a, b] = me < target ? [me, target] : [target, me];
-    const changed = await writer.transaction().execute(async (trx) => {
+    const result = await writer.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`graph:${a}:${b}`}, 0))`.execute(trx);
-      return fn(trx, me, target);
+      const changed = await fn(trx, me, target);
+      // The state after the change, from the primary: the caller answers with it, never from a lagging replica.
+      const [rel] = await relationships(trx, me, [target]);
+      return { changed, relationship: rel, counts: await counts(trx, [me, target]) };
     });
-    if (changed) await deps.changed?.([me, target]);
-    return { changed };
+    if (result.changed) await deps.changed?.([me, target]);
+    return result;
   }
 
   async function removeFollow(trx: Transaction<unknown>, follower: string, followee: string): Promise<boolean> {
@@ -201,48 +225,15 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
 
     async getRelationships(req) {
       const me = requireUser().userId;
-      const ids = validateIds("userIds", req.userIds);
+      const ids = validateUserIds(req.userIds);
       if (ids.length === 0) return { relationships: [] };
-      const r = await sql<{
-        id: string;
-        following: boolean;
-        followed_by: boolean;
-        blocking: boolean;
-        blocked_by: boolean;
-        muting: boolean;
-      }>`SELECT x.id::text AS id,
-          EXISTS (SELECT 1 FROM graph.follows WHERE follower_id = ${me}::uuid AND followee_id = x.id) AS following,
-          EXISTS (SELECT 1 FROM graph.follows WHERE follower_id = x.id AND followee_id = ${me}::uuid) AS followed_by,
-          EXISTS (SELECT 1 FROM graph.blocks WHERE blocker_id = ${me}::uuid AND blocked_id = x.id) AS blocking,
-          EXISTS (SELECT 1 FROM graph.blocks WHERE blocker_id = x.id AND blocked_id = ${me}::uuid) AS blocked_by,
-          EXISTS (SELECT 1 FROM graph.mutes WHERE muter_id = ${me}::uuid AND muted_id = x.id) AS muting
-        FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, o) ORDER BY x.o`.execute(reader);
-      return {
-        relationships: r.rows.map((x) =>
-          create(RelationshipSchema, {
-            userId: x.id,
-            following: x.following,
-            followedBy: x.followed_by,
-            blocking: x.blocking,
-            blockedBy: x.blocked_by,
-            muting: x.muting,
-          }),
-        ),
-      };
+      return { relationships: await relationships(reader, me, ids) };
     },
 
     async getCounts(req) {
-      const ids = validateIds("userIds", req.userIds);
+      const ids = validateUserIds(req.userIds);
       if (ids.length === 0) return { counts: [] };
-      const r = await sql<{ id: string; follower_count: number; following_count: number }>`
-        SELECT x.id::text AS id, coalesce(c.follower_count, 0) AS follower_count, coalesce(c.following_count, 0) AS following_count
-          FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, o) LEFT JOIN graph.counts c ON c.user_id = x.id
-         ORDER BY x.o`.execute(reader);
-      return {
-        counts: r.rows.map((c) =>
-          create(CountsSchema, { userId: c.id, followerCount: c.follower_count, followingCount: c.following_count }),
-        ),
-      };
+      return { counts: await counts(reader, ids) };
     },
   };
 
@@ -250,7 +241,7 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
     which: "followers" | "following",
     req: { userId: string; cursor: string; limit: number },
   ): Promise<{ userIds: string[]; nextCursor: string; cursors: string[] }> {
-    const userId = validateId("userId", req.userId);
+    const userId = validateUserId(req.userId);
     const limit = validateLimit(req.limit);
     const before = decodeCursor(req.cursor);
     const [mine, theirs] = which === "followers" ? ["followee_id", "follower_id"] : ["follower_id", "followee_id"];

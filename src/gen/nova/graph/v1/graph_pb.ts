@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/graph/v1/graph.proto.
  */
 export const file_nova_graph_v1_graph: GenFile = /*@__PURE__*/
-  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIhCg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIiMKEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCCIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIgCg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIiCg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCCIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIh8KDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIhCg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIkYKFExpc3RGb2xsb3dpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIn0KDFJlbGF0aW9uc2hpcBIPCgd1c2VyX2lkGAEgASgJEhEKCWZvbGxvd2luZxgCIAEoCBITCgtmb2xsb3dlZF9ieRgDIAEoCBIQCghibG9ja2luZxgEIAEoCBISCgpibG9ja2VkX2J5GAUgASgIEg4KBm11dGluZxgGIAEoCCIrChdHZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSJOChhHZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2USMgoNcmVsYXRpb25zaGlwcxgBIAMoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwIkoKBkNvdW50cxIPCgd1c2VyX2lkGAEgASgJEhYKDmZvbGxvd2VyX2NvdW50GAIgASgNEhcKD2ZvbGxvd2luZ19jb3VudBgDIAEoDSIkChBHZXRDb3VudHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIjoKEUdldENvdW50c1Jlc3BvbnNlEiUKBmNvdW50cxgBIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzMrkGCgxHcmFwaFNlcnZpY2USRQoGRm9sbG93Ehwubm92YS5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0Gh0ubm92YS5ncmFwaC52MS5Gb2xsb3dSZXNwb25zZRJLCghVbmZvbGxvdxIeLm5vdmEuZ3JhcGgudjEuVW5mb2xsb3dSZXF1ZXN0Gh8ubm92YS5ncmFwaC52MS5VbmZvbGxvd1Jlc3BvbnNlEkIKBUJsb2NrEhsubm92YS5ncmFwaC52MS5CbG9ja1JlcXVlc3QaHC5ub3ZhLmdyYXBoLnYxLkJsb2NrUmVzcG9uc2USSAoHVW5ibG9jaxIdLm5vdmEuZ3JhcGgudjEuVW5ibG9ja1JlcXVlc3QaHi5ub3ZhLmdyYXBoLnYxLlVuYmxvY2tSZXNwb25zZRI/CgRNdXRlEhoubm92YS5ncmFwaC52MS5NdXRlUmVxdWVzdBobLm5vdmEuZ3JhcGgudjEuTXV0ZVJlc3BvbnNlEkUKBlVubXV0ZRIcLm5vdmEuZ3JhcGgudjEuVW5tdXRlUmVxdWVzdBodLm5vdmEuZ3JhcGgudjEuVW5tdXRlUmVzcG9uc2USXwoNTGlzdEZvbGxvd2VycxIjLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1JlcXVlc3QaJC5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIDkAIBEl8KDUxpc3RGb2xsb3dpbmcSIy5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdSZXF1ZXN0GiQubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVzcG9uc2UiA5ACARJoChBHZXRSZWxhdGlvbnNoaXBzEiYubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBonLm5vdmEuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIgOQAgESUwoJR2V0Q291bnRzEh8ubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiAubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIkYKFExpc3RGb2xsb3dpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIn0KDFJlbGF0aW9uc2hpcBIPCgd1c2VyX2lkGAEgASgJEhEKCWZvbGxvd2luZxgCIAEoCBITCgtmb2xsb3dlZF9ieRgDIAEoCBIQCghibG9ja2luZxgEIAEoCBISCgpibG9ja2VkX2J5GAUgASgIEg4KBm11dGluZxgGIAEoCCIrChdHZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSJOChhHZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2USMgoNcmVsYXRpb25zaGlwcxgBIAMoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwIkoKBkNvdW50cxIPCgd1c2VyX2lkGAEgASgJEhYKDmZvbGxvd2VyX2NvdW50GAIgASgNEhcKD2ZvbGxvd2luZ19jb3VudBgDIAEoDSIkChBHZXRDb3VudHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIjoKEUdldENvdW50c1Jlc3BvbnNlEiUKBmNvdW50cxgBIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzMrkGCgxHcmFwaFNlcnZpY2USRQoGRm9sbG93Ehwubm92YS5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0Gh0ubm92YS5ncmFwaC52MS5Gb2xsb3dSZXNwb25zZRJLCghVbmZvbGxvdxIeLm5vdmEuZ3JhcGgudjEuVW5mb2xsb3dSZXF1ZXN0Gh8ubm92YS5ncmFwaC52MS5VbmZvbGxvd1Jlc3BvbnNlEkIKBUJsb2NrEhsubm92YS5ncmFwaC52MS5CbG9ja1JlcXVlc3QaHC5ub3ZhLmdyYXBoLnYxLkJsb2NrUmVzcG9uc2USSAoHVW5ibG9jaxIdLm5vdmEuZ3JhcGgudjEuVW5ibG9ja1JlcXVlc3QaHi5ub3ZhLmdyYXBoLnYxLlVuYmxvY2tSZXNwb25zZRI/CgRNdXRlEhoubm92YS5ncmFwaC52MS5NdXRlUmVxdWVzdBobLm5vdmEuZ3JhcGgudjEuTXV0ZVJlc3BvbnNlEkUKBlVubXV0ZRIcLm5vdmEuZ3JhcGgudjEuVW5tdXRlUmVxdWVzdBodLm5vdmEuZ3JhcGgudjEuVW5tdXRlUmVzcG9uc2USXwoNTGlzdEZvbGxvd2VycxIjLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1JlcXVlc3QaJC5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIDkAIBEl8KDUxpc3RGb2xsb3dpbmcSIy5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdSZXF1ZXN0GiQubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVzcG9uc2UiA5ACARJoChBHZXRSZWxhdGlvbnNoaXBzEiYubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBonLm5vdmEuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIgOQAgESUwoJR2V0Q291bnRzEh8ubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiAubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * @generated from message nova.graph.v1.FollowRequest
@@ -39,6 +39,21 @@ export type FollowResponse = Message<"nova.graph.v1.FollowResponse"> & {
    * @generated from field: bool changed = 1;
    */
   changed: boolean;
+
+  /**
+   * The caller's relationship to the user after the call, and the counts of
+   * both (the caller's first), read from the primary in the call's
+   * transaction: a client can show the result at once, without reading a
+   * replica that may lag behind the change.
+   *
+   * @generated from field: nova.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+
+  /**
+   * @generated from field: repeated nova.graph.v1.Counts counts = 3;
+   */
+  counts: Counts[];
 };
 
 /**
@@ -73,6 +88,18 @@ export type UnfollowResponse = Message<"nova.graph.v1.UnfollowResponse"> & {
    * @generated from field: bool changed = 1;
    */
   changed: boolean;
+
+  /**
+   * As in FollowResponse.
+   *
+   * @generated from field: nova.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+
+  /**
+   * @generated from field: repeated nova.graph.v1.Counts counts = 3;
+   */
+  counts: Counts[];
 };
 
 /**
@@ -107,6 +134,18 @@ export type BlockResponse = Message<"nova.graph.v1.BlockResponse"> & {
    * @generated from field: bool changed = 1;
    */
   changed: boolean;
+
+  /**
+   * As in FollowResponse.
+   *
+   * @generated from field: nova.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+
+  /**
+   * @generated from field: repeated nova.graph.v1.Counts counts = 3;
+   */
+  counts: Counts[];
 };
 
 /**
@@ -141,6 +180,18 @@ export type UnblockResponse = Message<"nova.graph.v1.UnblockResponse"> & {
    * @generated from field: bool changed = 1;
    */
   changed: boolean;
+
+  /**
+   * As in FollowResponse.
+   *
+   * @generated from field: nova.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+
+  /**
+   * @generated from field: repeated nova.graph.v1.Counts counts = 3;
+   */
+  counts: Counts[];
 };
 
 /**
@@ -175,6 +226,18 @@ export type MuteResponse = Message<"nova.graph.v1.MuteResponse"> & {
    * @generated from field: bool changed = 1;
    */
   changed: boolean;
+
+  /**
+   * As in FollowResponse.
+   *
+   * @generated from field: nova.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+
+  /**
+   * @generated from field: repeated nova.graph.v1.Counts counts = 3;
+   */
+  counts: Counts[];
 };
 
 /**
@@ -209,6 +272,18 @@ export type UnmuteResponse = Message<"nova.graph.v1.UnmuteResponse"> & {
    * @generated from field: bool changed = 1;
    */
   changed: boolean;
+
+  /**
+   * As in FollowResponse.
+   *
+   * @generated from field: nova.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+
+  /**
+   * @generated from field: repeated nova.graph.v1.Counts counts = 3;
+   */
+  counts: Counts[];
 };
 
 /**
