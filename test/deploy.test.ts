@@ -498,6 +498,22 @@ function checkTarget(docs: Doc[], module: ModuleName, overlay: string): void {
     assert.ok(so, `${at}: a consumer is scaled by a KEDA ScaledObject on consumer lag`);
     const topics = so.spec.triggers.filter((t) => t.type === "kafka").map((t) => t.metadata.topic);
     for (const t of consumes(def)) assert.ok(topics.includes(t), `${at}: a kafka trigger for topic ${t}`);
+    // A service (or the edge) that also consumes keeps the signals its HPA would have had: KEDA owns
+    // the HPA, so CPU and the request rate become triggers next to the lag (the rate through Prometheus,
+    // for this module in this overlay's namespace).
+    if (role !== "consumer") {
+      assert.ok(
+        so.spec.triggers.some((t) => t.type === "cpu"),
+        `${at}: serves requests, so its ScaledObject has a cpu trigger`,
+      );
+      const metric = role === "edge" ? "nova_http_requests_total" : "nova_rpc_server_handled_total";
+      const rate = so.spec.triggers.find((t) => t.type === "prometheus" && t.metadata.query?.includes(metric));
+      assert.ok(rate, `${at}: serves requests, so a prometheus trigger on the rate of ${metric}`);
+      for (const label of [`component="${module}"`, `namespace="${dep.metadata.namespace}"`]) {
+        assert.ok(rate.metadata.query?.includes(label), `${at}: the request-rate query selects ${label}`);
+      }
+      assert.ok(Number(rate.metadata.threshold) > 0, `${at}: request-rate threshold (per pod)`);
+    }
   } else {
     const hpa = hpas[0];
     assert.ok(hpa, `${at}: a stateless target has a HorizontalPodAutoscaler`);
@@ -604,10 +620,22 @@ function checkKafka(docs: Doc[], topicsFrom: Doc[], where: string): void {
       assert.ok(Number(t.metadata.lagThreshold) > 0, `${at}: lagThreshold`);
       const topic = topics.find((k) => (k.spec.topicName ?? k.metadata.name) === t.metadata.topic);
       assert.ok(topic, `${at}: topic ${t.metadata.topic} has a KafkaTopic`);
-      assert.ok(
-        (so.spec.maxReplicaCount ?? 100) <= (topic.spec.partitions ?? 1),
-        `${at}: maxReplicaCount ${so.spec.maxReplicaCount} <= partitions of ${t.metadata.topic}`,
-      );
+      // Lag never justifies more consumers than partitions (extra ones sit idle). A pure consumer does
+      // nothing else, so its ceiling is the partition count. A service that also consumes serves RPCs on
+      // every replica: CPU and request rate may take it past the partitions, so only the lag trigger is
+      // bounded, by KEDA itself as long as allowIdleConsumers stays off.
+      if (target.metadata.labels?.["nova.dev/role"] === "consumer") {
+        assert.ok(
+          (so.spec.maxReplicaCount ?? 100) <= (topic.spec.partitions ?? 1),
+          `${at}: maxReplicaCount ${so.spec.maxReplicaCount} <= partitions of ${t.metadata.topic}`,
+        );
+      } else {
+        assert.notEqual(
+          t.metadata.allowIdleConsumers,
+          "true",
+          `${at}: lag must not add idle consumers beyond the partitions of ${t.metadata.topic}`,
+        );
+      }
       const auth = t.authenticationRef?.name;
       assert.ok(auth && named(docs, "TriggerAuthentication", auth), `${at}: TriggerAuthentication ${auth} rendered`);
     }
@@ -735,6 +763,9 @@ for (const overlay of OVERLAYS) {
         }
         for (const h of ofKind<Hpa>(docs(), "HorizontalPodAutoscaler")) {
           assert.ok((h.spec.minReplicas ?? 1) >= 2, `${h.metadata.name}: minReplicas >= 2 in prod`);
+        }
+        for (const so of ofKind<ScaledObject>(docs(), "ScaledObject")) {
+          assert.ok((so.spec.minReplicaCount ?? 0) >= 2, `${so.metadata.name}: minReplicaCount >= 2 in prod`);
         }
       });
     }

@@ -11,6 +11,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { Health, HealthCheckResponse_ServingStatus } from "../src/gen/grpc/health/v1/health_pb.ts";
+import { ContentService } from "../src/gen/nova/content/v1/content_pb.ts";
 import { IdentityService } from "../src/gen/nova/identity/v1/identity_pb.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { generateDevCerts, loadTls } from "../src/platform/rpc/tls.ts";
@@ -19,6 +20,9 @@ import { gql, metricValue, type NovaProcess, register, services, spawnNova, temp
 let identity: NovaProcess;
 let graph: NovaProcess;
 let content: NovaProcess;
+let content2: NovaProcess;
+let contentPort: number;
+let contentPort2: number;
 let relay: NovaProcess;
 let gateway: NovaProcess;
 let postgresUrl: string;
@@ -42,11 +46,13 @@ before(async () => {
 
   postgresUrl = s.postgres;
   [rpcPort, identityAdmin] = [await freePort(), await freePort()];
-  const [graphPort, contentPort] = [await freePort(), await freePort()];
+  const graphPort = await freePort();
+  [contentPort, contentPort2] = [await freePort(), await freePort()];
   const data = {
     DATABASE_URL: s.pgbouncer,
     DATABASE_READ_URL: s.replica,
     KAFKA_BROKERS: s.kafka,
+    REDIS_URL: s.redis,
     NOVA_TLS_DIR: tls,
     IDENTITY_ADDR: `https://127.0.0.1:${rpcPort}`,
     GRAPH_ADDR: `https://127.0.0.1:${graphPort}`,
@@ -68,6 +74,12 @@ before(async () => {
     RPC_PORT: String(contentPort),
     ADMIN_PORT: String(await freePort()),
   });
+  // A second replica of content: both share Redis (L2 and invalidations).
+  content2 = spawnNova(["serve", "--target=content"], {
+    ...data,
+    RPC_PORT: String(contentPort2),
+    ADMIN_PORT: String(await freePort()),
+  });
   // The relay needs no RPC port and no certificate: it only reads outboxes and publishes to Kafka.
   relay = spawnNova(["serve", "--target=relay"], {
     DATABASE_URL: s.pgbouncer,
@@ -83,12 +95,13 @@ before(async () => {
     CONTENT_ADDR: data.CONTENT_ADDR,
     NOVA_TLS_DIR: tls,
   });
-  for (const p of [identity, graph, content, relay, gateway]) await p.waitFor(/"msg":"ready"/);
+  for (const p of [identity, graph, content, content2, relay, gateway]) await p.waitFor(/"msg":"ready"/);
   url = `http://127.0.0.1:${gwPort}/graphql`;
 });
 
 after(async () => {
-  for (const p of [gateway, identity, graph, content, relay]) if (p && p.child.exitCode === null) p.kill("SIGKILL");
+  for (const p of [gateway, identity, graph, content, content2, relay])
+    if (p && p.child.exitCode === null) p.kill("SIGKILL");
 });
 
 describe("identity flows across processes", () => {
@@ -201,6 +214,41 @@ describe("events across processes (Kafka)", () => {
   });
 });
 
+describe("cache across content replicas (Redis)", () => {
+  test("an edit through one content process drops the other's cached copy within 100 ms", async () => {
+    const a = await register(url);
+    const created = await gql(url, `mutation { createPost(input: { text: "v1" }) { id } }`, { token: a.accessToken });
+    const postId = created.body.data.createPost.id as string;
+    const t = loadTls({ ca: join(tls, "ca.crt"), cert: join(tls, "gateway.crt"), key: join(tls, "gateway.key") });
+    const client = (port: number) =>
+      createClient(
+        ContentService,
+        createGrpcTransport({
+          baseUrl: `https://127.0.0.1:${port}`,
+          nodeOptions: { ca: t.ca, cert: t.cert, key: t.key },
+          interceptors: [
+            (next) => async (req) => {
+              req.header.set("x-nova-caller", "gateway");
+              req.header.set("x-nova-user-id", a.user.id);
+              req.header.set("x-nova-session-id", "s");
+              return next(req);
+            },
+          ],
+        }),
+      );
+    const [one, two] = [client(contentPort), client(contentPort2)];
+    assert.equal((await two.getPost({ postId })).post?.text, "v1");
+    assert.equal((await two.getPost({ postId })).post?.text, "v1", "now in the second replica's cache");
+    await one.editPost({ postId, text: "v2" });
+    const t0 = performance.now();
+    let text = "v1";
+    while (text !== "v2" && performance.now() - t0 < 2_000) text = (await two.getPost({ postId })).post?.text ?? "";
+    const ms = performance.now() - t0;
+    assert.equal(text, "v2");
+    assert.ok(ms <= 100, `the second replica served the edit after ${ms.toFixed(1)} ms`);
+  });
+});
+
 describe("mTLS", () => {
   const call = (nodeOptions: Record<string, unknown>) =>
     createClient(
@@ -254,7 +302,7 @@ describe("mTLS", () => {
 
 describe("shutdown", () => {
   test("SIGTERM stops every process cleanly with exit code 0", async () => {
-    const all = [gateway, identity, graph, content, relay];
+    const all = [gateway, identity, graph, content, content2, relay];
     for (const p of all) p.kill("SIGTERM");
     const exits = await Promise.all(all.map((p) => p.exited));
     for (const [i, e] of exits.entries()) {

@@ -127,44 +127,82 @@ describe("graph rules", () => {
   });
 });
 
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
+    }),
+  );
+}
+
+const FOLLOWERS = `query($u: String!, $first: Int, $after: String) { user(username: $u) {
+  followers(first: $first, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }`;
+const FOLLOWING = FOLLOWERS.replace("followers(", "following(");
+
+/** Pages through a connection to its end; returns every node id in order. */
+async function pageAll(query: string, username: string, first: number, between?: () => Promise<void>) {
+  const seen: string[] = [];
+  let after: string | null = null;
+  for (let pages = 0; pages < 100; pages++) {
+    const r = await gql(url, query, { variables: { u: username, first, after } });
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+    const page = r.body.data.user.followers ?? r.body.data.user.following;
+    assert.ok(page.edges.length <= first);
+    seen.push(...page.edges.map((e: { node: { id: string } }) => e.node.id));
+    await between?.();
+    if (!page.pageInfo.hasNextPage) return seen;
+    after = page.pageInfo.endCursor;
+  }
+  throw new Error("too many pages");
+}
+
 describe("followers pagination", () => {
-  test("pages have no duplicates and no gaps while others follow concurrently", async () => {
+  test("120 followers in pages of 25: no duplicates and no gaps while others follow concurrently", async () => {
     const star = await register(url);
-    const fans = await Promise.all(Array.from({ length: 40 }, () => register(url)));
-    for (const f of fans) await mutate("follow", f.accessToken, star.user.id);
-    const late = await Promise.all(Array.from({ length: 12 }, () => register(url)));
-    const Q = `query($u: String!, $after: String) { user(username: $u) {
-      followers(first: 7, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }`;
-    const seen: string[] = [];
-    let after: string | null = null;
-    let i = 0;
-    for (;;) {
-      const r = await gql(url, Q, { variables: { u: star.user.username, after } });
-      assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
-      const page = r.body.data.user.followers;
-      seen.push(...page.edges.map((e: { node: { id: string } }) => e.node.id));
-      // Others follow while we page.
-      const f = late[i++];
-      if (f) await mutate("follow", f.accessToken, star.user.id);
-      if (!page.pageInfo.hasNextPage) break;
-      after = page.pageInfo.endCursor;
-    }
+    const fans = await Promise.all(Array.from({ length: 120 }, () => register(url)));
+    const late = await Promise.all(Array.from({ length: 30 }, () => register(url)));
+    // The 120 follow concurrently (8 at a time): the star's count row is contended.
+    await pool(fans, 8, (f) => mutate("follow", f.accessToken, star.user.id));
+    // While we page, 30 others follow: after each page, 5 follows start and run alongside the next page's read.
+    const pending = [...late];
+    const inFlight: Promise<unknown>[] = [];
+    const seen = await pageAll(FOLLOWERS, star.user.username, 25, async () => {
+      for (const f of pending.splice(0, 5)) inFlight.push(mutate("follow", f.accessToken, star.user.id));
+    });
+    for (const f of pending) inFlight.push(mutate("follow", f.accessToken, star.user.id));
+    await Promise.all(inFlight);
     assert.equal(new Set(seen).size, seen.length, "no follower twice");
     for (const f of fans) assert.ok(seen.includes(f.user.id), "every follower from before paging began is listed");
-    const over = await gql(
-      url,
-      `query($u: String!) { user(username: $u) { followers(first: 101) { edges { cursor } } } }`,
-      {
-        variables: { u: star.user.username },
-      },
+    const lateIds = new Set(late.map((f) => f.user.id));
+    assert.ok(
+      seen.every((id) => lateIds.has(id) || fans.some((f) => f.user.id === id)),
+      "only real followers",
     );
-    assert.deepEqual(errorOf(over), { code: "BAD_USER_INPUT", field: "first" });
-    const badCursor = await gql(
-      url,
-      `query($u: String!) { user(username: $u) { followers(first: 5, after: "zz!") { edges { cursor } } } }`,
-      { variables: { u: star.user.username } },
-    );
-    assert.deepEqual(errorOf(badCursor), { code: "BAD_USER_INPUT", field: "cursor" });
+    // After the dust settles: all 150, newest first, exactly once; the count is exact.
+    const all = await pageAll(FOLLOWERS, star.user.username, 25);
+    assert.equal(all.length, 150);
+    assert.equal(new Set(all).size, 150);
+    assert.deepEqual(all.slice(0, 30).sort(), [...lateIds].sort(), "newest first");
+    const counts = await gql(url, `query($u: String!) { user(username: $u) { followerCount followingCount } }`, {
+      variables: { u: star.user.username },
+    });
+    assert.deepEqual(counts.body.data.user, { followerCount: 150, followingCount: 0 });
+  });
+
+  test("following pages the other direction; bad page arguments are coded errors naming the field", async () => {
+    const a = await register(url);
+    const idols = await Promise.all(Array.from({ length: 17 }, () => register(url)));
+    for (const i of idols) await mutate("follow", a.accessToken, i.user.id);
+    const seen = await pageAll(FOLLOWING, a.user.username, 5);
+    assert.deepEqual(seen, idols.map((i) => i.user.id).reverse(), "newest first, each once");
+    const first101 = await gql(url, FOLLOWERS, { variables: { u: a.user.username, first: 101 } });
+    assert.deepEqual(errorOf(first101), { code: "BAD_USER_INPUT", field: "first" });
+    for (const after of ["zz!", Buffer.from("99999999999999999999").toString("base64url")]) {
+      const bad = await gql(url, FOLLOWERS, { variables: { u: a.user.username, first: 5, after } });
+      assert.deepEqual(errorOf(bad), { code: "BAD_USER_INPUT", field: "cursor" }, after);
+    }
   });
 });
 

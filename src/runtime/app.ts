@@ -6,6 +6,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { Cache } from "../platform/cache/cache.ts";
 import { type EmbeddedDb, startEmbeddedPostgres } from "../platform/db/embedded.ts";
 import { migrate } from "../platform/db/migrator.ts";
 import { Database } from "../platform/db/pool.ts";
@@ -188,6 +189,15 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
       };
     };
 
+    let cache: Cache | undefined;
+    const processCache = () => {
+      if (!cache) {
+        const c = new Cache({ redisUrl: config.REDIS_URL, log: log.child({ component: "cache" }) });
+        cache = c;
+        stops.push(() => c.close());
+      }
+      return cache;
+    };
     for (const name of targets) {
       let outbox: Outbox | undefined;
       const ctx: ModuleContext = {
@@ -201,6 +211,7 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
           return db;
         },
         client: clientFor(name),
+        cache: processCache,
         outbox: () => {
           const schema = moduleDef(name).migrations?.schema;
           if (!schema || !ownsOutbox(name)) throw new Error(`module ${name} has no outbox`);

@@ -2,6 +2,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { Cache } from "../platform/cache/cache.ts";
 import type { MigrationSet } from "../platform/db/migrator.ts";
 import type { Database } from "../platform/db/pool.ts";
 import type { EventHandler } from "../platform/events/consumer.ts";
@@ -19,6 +20,8 @@ export interface ModuleContext {
   readonly health: HealthRegistry;
   /** The process's pools (only for modules that own a schema). */
   db(): Database;
+  /** The process's two-tier cache (L1 only without REDIS_URL). */
+  cache(): Cache;
   /** The outbox of this module's schema: events written in the caller's transaction (modules with migrations). */
   outbox(): Outbox;
   /** A client for a service of a module this one depends on, in-process or remote as the topology says. */

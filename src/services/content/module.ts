@@ -3,7 +3,7 @@ import { ContentService } from "../../gen/nova/content/v1/content_pb.ts";
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import { type ContentPeers, createContentService, purgeDeleted } from "./service.ts";
+import { type ContentPeers, createContentService, loadPosts, type PostRow, purgeDeleted } from "./service.ts";
 
 /** How long a "these two users block each other" answer is reused. */
 const BLOCK_TTL_MS = 10_000;
@@ -41,7 +41,13 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   };
   const db = ctx.db().kysely<unknown>();
   const outbox = ctx.outbox();
-  const impl = createContentService({ db, outbox, peers });
+  // Posts are read through the two-tier cache; loads go to the primary, so a read right after an
+  // invalidating write never caches what a lagging replica still has.
+  const posts = ctx.cache().entity<PostRow>("content", "post", 1);
+  const impl = createContentService(
+    { db, outbox, peers, changed: (ids) => posts.invalidate(ids) },
+    { posts: (ids) => posts.getMany(ids, (missing) => loadPosts(db.writer, missing)) },
+  );
   const purgeAfterMs = ctx.config.CONTENT_PURGE_AFTER_DAYS * 86_400_000;
   const purge = async () => {
     try {

@@ -73,9 +73,9 @@ export interface PostRow {
   media: MediaInput[];
   hashtags: string[];
   mention_ids: string[];
-  created_at: Date;
-  edited_at: Date | null;
-  deleted_at: Date | null;
+  /** RFC 3339 (rows are cached as JSON). */
+  created_at: string;
+  edited_at: string | null;
 }
 
 export function toPost(r: PostRow): Post {
@@ -86,8 +86,8 @@ export function toPost(r: PostRow): Post {
     media: r.media.map((m) => create(MediaSchema, m)),
     hashtags: r.hashtags,
     mentionIds: r.mention_ids,
-    createdAt: r.created_at.toISOString(),
-    editedAt: r.edited_at ? r.edited_at.toISOString() : "",
+    createdAt: r.created_at,
+    editedAt: r.edited_at ?? "",
   });
 }
 
@@ -117,7 +117,7 @@ const COMMENT_COLUMNS = sql`id::text AS id, post_id::text AS post_id, author_id:
   parent_id::text AS parent_id, text, like_count, created_at`;
 
 const POST_COLUMNS = sql`id::text AS id, author_id::text AS author_id, text, media, hashtags,
-  mention_ids::text[] AS mention_ids, created_at, edited_at, deleted_at`;
+  mention_ids::text[] AS mention_ids, to_json(created_at) #>> '{}' AS created_at, to_json(edited_at) #>> '{}' AS edited_at`;
 
 /** Loads live posts by id (no visibility rules): the cacheable part of GetPosts. */
 export async function loadPosts(db: Kysely<unknown>, ids: string[]): Promise<Map<string, PostRow>> {
@@ -288,7 +288,7 @@ export function createContentService(
             hashtags,
             mentionIds,
             mediaCount: media.length,
-            createdAt: row.created_at.toISOString(),
+            createdAt: row.created_at,
           }),
           ...mentionIds.map((id) =>
             postEvent("Mentioned", row.id, user.userId, { authorId: user.userId, mentionedId: id }),
