@@ -168,6 +168,7 @@ describe("Redis down", () => {
     for (let i = 0; i < 200; i++) assert.equal((await e.get(`down-${i}`, loader))?.n, 1);
     const ms = performance.now() - t0;
     assert.ok(ms < 2_000, `200 reads with Redis dead took ${ms.toFixed(0)} ms`);
+    assert.equal(loads, 201, "every read was answered by the loader");
     // Writes still succeed (L1 dropped locally, Redis skipped).
     await e.invalidate(["down-1"]);
 

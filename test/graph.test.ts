@@ -13,7 +13,7 @@ import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
 import { routesOf } from "../src/platform/rpc/server.ts";
 import type { Nova } from "../src/runtime/app.ts";
-import { gql, register, services, startInProcess } from "./helpers.ts";
+import { gql, metricValue, register, services, startInProcess } from "./helpers.ts";
 
 let nova: Nova;
 let url: string;
@@ -247,6 +247,279 @@ describe("graph batch RPCs", () => {
         return true;
       },
     );
+  });
+});
+
+/** A client of the graph service in this process, calling as `userId` (or as nobody). */
+function graphAs(userId?: string) {
+  const client = serviceClient(
+    GraphService,
+    createTransport({
+      caller: "gateway",
+      target: "graph",
+      peer: { kind: "local", routes: routesOf(nova.instances.get("graph")?.services ?? []) },
+    }),
+    5_000,
+  );
+  return <T>(fn: (g: typeof client) => Promise<T>) =>
+    runWithCall(userId ? { user: { userId, sessionId: "s" } } : {}, () => fn(client));
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, field?: string) {
+  await assert.rejects(p, (err) => {
+    const e = fromError(err);
+    assert.equal(e.code, code, String(err));
+    if (field !== undefined) assert.equal(e.field, field);
+    return true;
+  });
+}
+
+describe("the event contract (identity and feed consume it)", () => {
+  test("each change writes exactly one event of its type, keyed by the subject; repeats write none", async () => {
+    const [a, b] = [await register(url), await register(url)];
+    const A = a.user.id;
+    const B = b.user.id;
+    for (const [name, token, target] of [
+      ["follow", a.accessToken, B],
+      ["follow", a.accessToken, B],
+      ["follow", b.accessToken, A],
+      ["mute", a.accessToken, B],
+      ["mute", a.accessToken, B],
+      ["unmute", a.accessToken, B],
+      ["unmute", a.accessToken, B],
+      ["block", a.accessToken, B],
+      ["block", a.accessToken, B],
+      ["unblock", a.accessToken, B],
+      ["unblock", a.accessToken, B],
+      ["follow", a.accessToken, B],
+      ["unfollow", a.accessToken, B],
+      ["unfollow", a.accessToken, B],
+    ] as const) {
+      const r = await mutate(name, token, target);
+      assert.equal(r.body.errors, undefined, `${name}: ${JSON.stringify(r.body)}`);
+    }
+    const rows = (
+      await db.query(
+        `SELECT topic, key, envelope FROM graph.outbox
+          WHERE envelope->'payload'->>'userId' = ANY($1) AND envelope->'payload'->>'targetId' = ANY($1) ORDER BY seq`,
+        [[A, B]],
+      )
+    ).rows.map((r) => ({
+      topic: r.topic,
+      key: r.key,
+      type: r.envelope.type,
+      aggregate: [r.envelope.aggregate_type, r.envelope.aggregate_id],
+      actor: r.envelope.actor_id,
+      payload: r.envelope.payload,
+    }));
+    const ev = (type: string, subject: string, object: string, actor: string, reason?: string) => ({
+      topic: "nova.graph.relationship",
+      key: subject,
+      type,
+      aggregate: ["relationship", subject],
+      actor,
+      payload: reason ? { userId: subject, targetId: object, reason } : { userId: subject, targetId: object },
+    });
+    assert.deepEqual(rows, [
+      ev("Followed", A, B, A),
+      ev("Followed", B, A, B),
+      ev("Muted", A, B, A),
+      ev("Unmuted", A, B, A),
+      ev("Blocked", A, B, A),
+      // The block ended both follows: each Unfollowed is keyed by its follower; the blocker acted.
+      ev("Unfollowed", A, B, A, "blocked"),
+      ev("Unfollowed", B, A, A, "blocked"),
+      ev("Unblocked", A, B, A),
+      ev("Followed", A, B, A),
+      ev("Unfollowed", A, B, A),
+    ]);
+  });
+});
+
+describe("the RPCs themselves", () => {
+  test("every write and GetRelationships needs an end user; every RPC validates its input", async () => {
+    const [a, b] = [await register(url), await register(url)];
+    const anon = graphAs();
+    const as = graphAs(a.user.id);
+    for (const rpc of ["follow", "unfollow", "block", "unblock", "mute", "unmute"] as const) {
+      await rejectsWith(
+        anon((g) => g[rpc]({ userId: b.user.id })),
+        "UNAUTHENTICATED",
+      );
+      await rejectsWith(
+        as((g) => g[rpc]({ userId: "x" })),
+        "VALIDATION_FAILED",
+        "userId",
+      );
+      await rejectsWith(
+        as((g) => g[rpc]({ userId: a.user.id })),
+        "VALIDATION_FAILED",
+        "userId",
+      );
+    }
+    await rejectsWith(
+      anon((g) => g.getRelationships({ userIds: [b.user.id] })),
+      "UNAUTHENTICATED",
+    );
+    await rejectsWith(
+      as((g) => g.getRelationships({ userIds: [b.user.id, "nope"] })),
+      "VALIDATION_FAILED",
+      "userIds[1]",
+    );
+    await rejectsWith(
+      as((g) => g.getCounts({ userIds: Array(101).fill(b.user.id) })),
+      "VALIDATION_FAILED",
+      "userIds",
+    );
+    for (const rpc of ["listFollowers", "listFollowing"] as const) {
+      await rejectsWith(
+        as((g) => g[rpc]({ userId: b.user.id, limit: 101, cursor: "" })),
+        "VALIDATION_FAILED",
+        "limit",
+      );
+      await rejectsWith(
+        as((g) => g[rpc]({ userId: "", limit: 10, cursor: "" })),
+        "VALIDATION_FAILED",
+        "userId",
+      );
+      await rejectsWith(
+        as((g) => g[rpc]({ userId: b.user.id, limit: 10, cursor: "%%" })),
+        "VALIDATION_FAILED",
+        "cursor",
+      );
+    }
+    // Blocking, muting or following a user who does not exist is NOT_FOUND; undoing it is a no-op.
+    const ghost = "0190c7a4-0000-7000-8000-00000000dead";
+    for (const rpc of ["follow", "block", "mute"] as const) {
+      await rejectsWith(
+        as((g) => g[rpc]({ userId: ghost })),
+        "NOT_FOUND",
+        "userId",
+      );
+    }
+    for (const rpc of ["unfollow", "unblock", "unmute"] as const) {
+      assert.equal((await as((g) => g[rpc]({ userId: ghost }))).changed, false);
+    }
+  });
+
+  test("a write answers with the relationship and both users' counts after it", async () => {
+    const [a, b] = [await register(url), await register(url)];
+    const as = graphAs(a.user.id);
+    const f = await as((g) => g.follow({ userId: b.user.id.toUpperCase() }));
+    assert.equal(f.changed, true);
+    assert.equal(f.relationship?.userId, b.user.id);
+    assert.equal(f.relationship?.following, true);
+    assert.deepEqual(
+      f.counts.map((c) => [c.userId, c.followerCount, c.followingCount]),
+      [
+        [a.user.id, 0, 1],
+        [b.user.id, 1, 0],
+      ],
+    );
+    const again = await as((g) => g.follow({ userId: b.user.id }));
+    assert.equal(again.changed, false);
+    assert.equal(again.counts[1]?.followerCount, 1);
+    const blocked = await as((g) => g.block({ userId: b.user.id }));
+    assert.deepEqual(
+      [blocked.relationship?.following, blocked.relationship?.blocking, blocked.counts.map((c) => c.followerCount)],
+      [false, true, [0, 0]],
+    );
+  });
+});
+
+describe("exact under concurrency", () => {
+  test("racing duplicate follows count once and write one event each", async () => {
+    const star = await register(url);
+    const fans = await Promise.all(Array.from({ length: 30 }, () => register(url)));
+    // Every fan follows three times at once; all 90 calls race.
+    await Promise.all(fans.flatMap((f) => [1, 2, 3].map(() => mutate("follow", f.accessToken, star.user.id))));
+    const [{ n }] = (
+      await db.query(
+        `SELECT count(*)::int AS n FROM graph.outbox
+          WHERE envelope->>'type' = 'Followed' AND envelope->'payload'->>'targetId' = $1`,
+        [star.user.id],
+      )
+    ).rows;
+    assert.equal(n, 30, "one Followed per fan");
+    const c = await graphAs(star.user.id)((g) => g.getCounts({ userIds: [star.user.id] }));
+    assert.equal(c.counts[0]?.followerCount, 30);
+  });
+
+  test("a follow racing a block never survives it, and the counts stay equal to the rows", async () => {
+    const users = await Promise.all(Array.from({ length: 24 }, () => register(url)));
+    const pairs = Array.from({ length: 12 }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
+    // x follows y while y follows x and blocks x, all at once.
+    await Promise.all(
+      pairs.flatMap(([x, y]) =>
+        x && y
+          ? [
+              mutate("follow", x.accessToken, y.user.id),
+              mutate("follow", y.accessToken, x.user.id),
+              mutate("block", y.accessToken, x.user.id),
+            ]
+          : [],
+      ),
+    );
+    const ids = users.map((u) => u.user.id);
+    const survivors = await db.query(
+      `SELECT f.follower_id FROM graph.follows f JOIN graph.blocks b
+         ON (b.blocker_id = f.follower_id AND b.blocked_id = f.followee_id)
+         OR (b.blocker_id = f.followee_id AND b.blocked_id = f.follower_id)
+       WHERE f.follower_id = ANY($1::uuid[])`,
+      [ids],
+    );
+    assert.equal(survivors.rows.length, 0, "no follow across a block");
+    const blocks = await db.query("SELECT count(*)::int AS n FROM graph.blocks WHERE blocker_id = ANY($1::uuid[])", [
+      ids,
+    ]);
+    assert.equal(blocks.rows[0].n, 12);
+    const drift = await db.query(
+      `SELECT u.id FROM unnest($1::uuid[]) AS u(id) LEFT JOIN graph.counts c ON c.user_id = u.id
+        WHERE coalesce(c.follower_count, 0) <> (SELECT count(*) FROM graph.follows WHERE followee_id = u.id)
+           OR coalesce(c.following_count, 0) <> (SELECT count(*) FROM graph.follows WHERE follower_id = u.id)`,
+      [ids],
+    );
+    assert.deepEqual(drift.rows, [], "counts equal the rows");
+    // Every Followed that the block undid has its Unfollowed: the events replay to the same state.
+    const net = await db.query(
+      `SELECT sum(CASE envelope->>'type' WHEN 'Followed' THEN 1 WHEN 'Unfollowed' THEN -1 ELSE 0 END)::int AS n
+         FROM graph.outbox WHERE envelope->'payload'->>'userId' = ANY($1)`,
+      [ids],
+    );
+    assert.equal(net.rows[0].n, 0);
+  });
+});
+
+describe("hydration cost", () => {
+  test("a followers page costs the same number of RPCs for 10 and 40 users; a write reads no replica", async () => {
+    const metrics = `${url.replace("/graphql", "")}/metrics`;
+    const rpcs = (labels: Record<string, string> = {}) =>
+      metricValue(metrics, "nova_rpc_client_handled_total", { caller: "gateway", ...labels });
+    const [viewer, star] = [await register(url), await register(url)];
+    const fans = await Promise.all(Array.from({ length: 40 }, () => register(url)));
+    await pool(fans, 8, (f) => mutate("follow", f.accessToken, star.user.id));
+    await pool(fans.slice(0, 5), 5, (f) => mutate("follow", viewer.accessToken, f.user.id));
+    const Q = `query($u: String!, $first: Int) { user(username: $u) { followers(first: $first) {
+      edges { node { id username followerCount followingCount viewerRelationship { following followedBy } } } } } }`;
+    const cost = async (first: number) => {
+      const before = await rpcs();
+      const r = await gql(url, Q, { token: viewer.accessToken, variables: { u: star.user.username, first } });
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+      assert.equal(r.body.data.user.followers.edges.length, first);
+      return (await rpcs()) - before;
+    };
+    const ten = await cost(10);
+    const forty = await cost(40);
+    // user(username), ListFollowers, BatchGetUsers, GetCounts, GetRelationships.
+    assert.ok(ten <= 5, `10 users: ${ten} RPCs`);
+    assert.equal(forty, ten, `40 users: ${forty} RPCs, 10 users: ${ten}`);
+
+    const reads = async () => (await rpcs({ method: "GetCounts" })) + (await rpcs({ method: "GetRelationships" }));
+    const before = await reads();
+    const f = await mutate("follow", viewer.accessToken, star.user.id);
+    assert.equal(f.body.data.follow.followerCount, 41);
+    assert.equal(f.body.data.follow.viewerRelationship.following, true);
+    assert.equal(await reads(), before, "the write's own answer primed the loaders");
   });
 });
 
