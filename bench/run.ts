@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   startup: async () => (await import("./startup.ts")).run(process.argv.includes("--quick")),
   cache: async () => (await import("./cache.ts")).run(process.argv.includes("--quick")),
+  feed: async () => (await import("./feed.ts")).run(process.argv.includes("--quick")),
   events: async () => (await import("./events.ts")).run(process.argv.includes("--quick")),
 };
 

@@ -14,6 +14,7 @@ import { type Nova, runMigrations, startNova } from "../runtime/app.ts";
 import { ConfigError, loadConfig } from "../runtime/config.ts";
 import { moduleNames, resolveTargets } from "../runtime/modules.ts";
 import { dlqCommand, UsageError } from "./dlq.ts";
+import { seed } from "./seed.ts";
 
 const HELP: Record<string, string> = {
   main: `nova — the Nova social platform backend
@@ -27,6 +28,7 @@ Commands:
   certs dev             generate a development CA, mTLS certificates and a JWT signing key
   dlq list|replay       list events consumers gave up on; replay them after a fix
   admin grant|revoke U  give or take user U the admin role (moderation)
+  seed                  write a realistic, reproducible dataset (users, power-law follows, posts)
 
 Run "nova <command> --help" for a command's options.
 Configuration comes from environment variables (see README, "Configuration").`,
@@ -56,6 +58,13 @@ key (jwt.key) into DIR (default NOVA_DATA_DIR/tls). Never commit these.`,
 Sets the user's role (admin: may delete others' posts and comments). It shows
 in the user's next access token (within 15 minutes, or at once after a new
 login). Uses DATABASE_URL, or the embedded PostgreSQL of a running \`nova start\`.`,
+  seed: `nova seed --users N --follows-per-user M --posts P [--seed S]
+
+Writes N users, M follows each (power-law: a few celebrities), P posts over
+the last 30 days with likes and comments, with their events, so the running
+consumers build identity's counts and the feed. The same --seed (default 1)
+gives the same dataset. Uses DATABASE_URL, or the embedded PostgreSQL of a
+running \`nova start\` (run it beside one, so the events are consumed).`,
   dlq: `nova dlq list [--consumer X]
 nova dlq replay <id> [--wait-ms N]
 nova dlq replay --all [--consumer X] [--wait-ms N]
@@ -106,6 +115,10 @@ async function main(argv: string[]): Promise<void> {
       all: { type: "boolean" },
       consumer: { type: "string" },
       "wait-ms": { type: "string" },
+      users: { type: "string" },
+      "follows-per-user": { type: "string" },
+      posts: { type: "string" },
+      seed: { type: "string" },
     },
   });
   if (!command || command === "--help" || command === "-h" || command === "help") {
@@ -164,6 +177,43 @@ async function main(argv: string[]): Promise<void> {
         files.push(jwt);
       }
       process.stdout.write(`${JSON.stringify({ dir: out, files })}\n`);
+      return;
+    }
+    case "seed": {
+      const num = (name: string, v: string | undefined, dflt: number, min: number) => {
+        const n = v === undefined ? dflt : Number(v);
+        if (!Number.isInteger(n) || n < min || n > 10_000_000) fail(`--${name}: expected a whole number >= ${min}`);
+        return n;
+      };
+      const opts = {
+        users: num("users", values.users, 1_000, 2),
+        followsPerUser: num("follows-per-user", values["follows-per-user"], 20, 0),
+        posts: num("posts", values.posts, 10_000, 0),
+        seed: num("seed", values.seed, 1, 0),
+      };
+      const config = loadConfig(process.env);
+      const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
+      if (!url) fail("DATABASE_URL: required for seed (or run it beside a running `nova start`)");
+      const db = new Database({ writerUrl: url, poolMax: 2, applicationName: "nova-seed" });
+      try {
+        await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn", name: "nova-seed" }));
+        const started = Date.now();
+        const result = await seed(db.kysely<unknown>().writer, {
+          ...opts,
+          progress(phase, done, total) {
+            const width = 30;
+            const filled = Math.round((done / Math.max(1, total)) * width);
+            const rate = Math.round(done / Math.max(0.001, (Date.now() - started) / 1000));
+            process.stderr.write(
+              `\r${phase.padEnd(8)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} (${rate}/s)   ${done === total ? "\n" : ""}`,
+            );
+          },
+        });
+        const { userIds: _u, usernames: _n, ...summary } = result;
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      } finally {
+        await db.close();
+      }
       return;
     }
     case "admin": {

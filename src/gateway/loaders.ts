@@ -23,41 +23,53 @@ export interface Loaders {
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
 
-function loader<V>(fetch: (ids: string[]) => Promise<V[]>, keyOf: (v: V) => string): DataLoader<string, V | undefined> {
+function loader<V>(
+  fetch: (ids: string[]) => Promise<V[]>,
+  keyOf: (v: V) => string,
+  batch: boolean,
+): DataLoader<string, V | undefined> {
   return new DataLoader<string, V | undefined>(
     async (ids) => {
       const found = new Map((await fetch([...ids])).map((v) => [keyOf(v), v]));
       return ids.map((id) => found.get(id));
     },
-    { maxBatchSize: 100 },
+    // batch: false is the N+1 baseline the feed benchmark compares against (GATEWAY_DATALOADER=false).
+    { maxBatchSize: 100, batch },
   );
 }
 
 export function createLoaders(deps: GatewayDeps, call: Call): Loaders {
+  const b = deps.batching !== false;
   return {
     users: loader(
       async (ids) => (await call(() => deps.identity.batchGetUsers({ ids }))).users,
       (u) => u.id,
+      b,
     ),
     userCounts: loader(
       async (userIds) => (await call(() => deps.graph.getCounts({ userIds }))).counts,
       (c) => c.userId,
+      b,
     ),
     relationships: loader(
       async (userIds) => (await call(() => deps.graph.getRelationships({ userIds }))).relationships,
       (r) => r.userId,
+      b,
     ),
     posts: loader(
       async (postIds) => (await call(() => deps.content.getPosts({ postIds }))).posts,
       (p) => p.id,
+      b,
     ),
     postCounts: loader(
       async (postIds) => (await call(() => deps.content.getCounts({ postIds }))).counts,
       (c) => c.postId,
+      b,
     ),
     viewerState: loader(
       async (postIds) => (await call(() => deps.content.getViewerState({ postIds }))).states,
       (s) => s.postId,
+      b,
     ),
   };
 }

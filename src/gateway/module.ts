@@ -12,6 +12,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const app = await buildGateway({
     log: ctx.log,
     production: ctx.config.production,
+    batching: ctx.config.GATEWAY_DATALOADER !== "false",
     requestTimeoutMs: ctx.config.REQUEST_TIMEOUT_MS,
     identity,
     graph: ctx.client(GraphService),

@@ -192,7 +192,12 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
     let cache: Cache | undefined;
     const processCache = () => {
       if (!cache) {
-        const c = new Cache({ redisUrl: config.REDIS_URL, log: log.child({ component: "cache" }) });
+        const off = config.CACHE_ENABLED === "false";
+        const c = new Cache({
+          redisUrl: config.REDIS_URL,
+          log: log.child({ component: "cache" }),
+          ...(off ? { l1: false, l2: false } : {}),
+        });
         cache = c;
         stops.push(() => c.close());
       }

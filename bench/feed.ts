@@ -1,0 +1,399 @@
+/**
+ * The home feed end to end: seed a dataset (`nova seed`'s code), run Nova,
+ * and drive the home-feed GraphQL query with an open-model load (requests
+ * start on a fixed schedule whatever the answers do) at rising rates.
+ * Variants side by side in one run:
+ *   - embedded (`nova start` on the harness PostgreSQL, one process)
+ *   - embedded without DataLoader batching (the N+1 baseline)
+ *   - embedded without the cache
+ *   - distributed (identity, graph, content, feed, gateway as processes over
+ *     mTLS; PgBouncer, the replica and Redis timelines; events through the
+ *     Postgres log so the shared harness Kafka topics stay out of it)
+ * and the fan-out of one post to 100k active followers (embedded, Postgres
+ * timelines). The load generator shares the 2 cores with Nova.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { ensureServices } from "../scripts/services.ts";
+import { seed } from "../src/cli/seed.ts";
+import { freePort } from "../src/platform/db/embedded.ts";
+import { Database } from "../src/platform/db/pool.ts";
+import { createLogger } from "../src/platform/observability/logger.ts";
+import { runMigrations } from "../src/runtime/app.ts";
+import { resolveTargets } from "../src/runtime/modules.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const say = (m: string) => process.stderr.write(`feed: ${m}\n`);
+const FEED = `query($f: Int) { feed(first: $f) { edges { node { id text createdAt author { username displayName }
+  likeCount commentCount viewerHasLiked viewerHasBookmarked } } pageInfo { hasNextPage endCursor } } }`;
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) * 10) / 10;
+}
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+}
+
+function nova(args: string[], env: Record<string, string>): Proc {
+  let out = "";
+  const child = spawn(process.execPath, [join(root, "bin/nova.mjs"), ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return { child, out: () => out };
+}
+
+async function stop(...ps: Proc[]): Promise<void> {
+  await Promise.all(
+    ps.map(
+      (p) =>
+        new Promise<void>((r) => {
+          if (p.child.exitCode !== null) return r();
+          p.child.once("exit", () => r());
+          p.child.kill("SIGTERM");
+          setTimeout(() => p.child.kill("SIGKILL"), 15_000).unref();
+        }),
+    ),
+  );
+}
+
+async function waitHttp(url: string, p: Proc, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (p.child.exitCode !== null) throw new Error(`process exited:\n${p.out()}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer:\n${p.out()}`);
+}
+
+async function gql(url: string, query: string, variables: Record<string, unknown>, token?: string) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] } };
+}
+
+async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(url)).text();
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(" ").pop());
+  }
+  return total;
+}
+
+function rssMb(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Open model: `rate` requests/s for `seconds`, at most 1,000 in flight; returns latencies and errors. */
+async function load(url: string, tokens: string[], rate: number, seconds: number) {
+  const lat: number[] = [];
+  let errors = 0;
+  let inflight = 0;
+  let dropped = 0;
+  const total = rate * seconds;
+  const t0 = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    if (inflight >= 1_000) {
+      dropped++;
+      continue;
+    }
+    inflight++;
+    const token = tokens[i % tokens.length] as string;
+    const start = performance.now();
+    pending.push(
+      gql(url, FEED, { f: 20 }, token)
+        .then((r) => {
+          if (r.status !== 200 || r.body.errors) errors++;
+        })
+        .catch(() => {
+          errors++;
+        })
+        .finally(() => {
+          inflight--;
+          lat.push(performance.now() - start);
+        }),
+    );
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - t0) / 1000;
+  return {
+    rate,
+    rps: Math.round(lat.length / elapsed),
+    p50: pct(lat, 50),
+    p95: pct(lat, 95),
+    p99: pct(lat, 99),
+    error_rate: Math.round(((errors + dropped) / Math.max(1, total)) * 1000) / 1000,
+  };
+}
+
+/** Rising rates until p99 passes `p99Ms` or errors pass 1 %; returns every step and the best passing one. */
+async function ramp(url: string, tokens: string[], rates: number[], seconds: number, p99Ms: number) {
+  const steps = [];
+  let best = { rps: 0, p99: 0, p50: 0, p95: 0, error_rate: 0, rate: 0 };
+  for (const rate of rates) {
+    const s = await load(url, tokens, rate, seconds);
+    say(`  ${rate}/s offered: ${s.rps}/s done, p50 ${s.p50} p95 ${s.p95} p99 ${s.p99} ms, errors ${s.error_rate}`);
+    steps.push(s);
+    if (s.error_rate <= 0.01 && s.p99 <= p99Ms && s.rps > best.rps) best = s;
+    if (s.error_rate > 0.01 || s.p99 > p99Ms * 4) break;
+  }
+  return { best, steps };
+}
+
+async function perPage(metricsUrl: string, url: string, tokens: string[], pages = 50) {
+  const rpc0 = await metric(metricsUrl, "nova_rpc_client_handled_total", { caller: "gateway" });
+  const db0 = await metric(metricsUrl, "nova_db_queries_total");
+  for (let i = 0; i < pages; i++) await gql(url, FEED, { f: 20 }, tokens[i % tokens.length]);
+  const rpcs = ((await metric(metricsUrl, "nova_rpc_client_handled_total", { caller: "gateway" })) - rpc0) / pages;
+  const queries = ((await metric(metricsUrl, "nova_db_queries_total")) - db0) / pages;
+  return { rpcs: Math.round(rpcs * 10) / 10, queries: Math.round(queries * 10) / 10 };
+}
+
+export async function run(quick: boolean): Promise<Record<string, unknown>> {
+  const s = await ensureServices();
+  const dbName = `nova_bench_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: s.postgres });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const withDb = (u: string) => {
+    const x = new URL(u);
+    x.pathname = `/${dbName}`;
+    return x.toString();
+  };
+  const dbUrl = withDb(s.postgres);
+  const db = new Database({ writerUrl: dbUrl, poolMax: 4, applicationName: "bench-feed" });
+  const procs: Proc[] = [];
+  try {
+    await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn" }));
+    const size = quick
+      ? { users: 2_000, followsPerUser: 20, posts: 20_000 }
+      : { users: 10_000, followsPerUser: 20, posts: 100_000 };
+    say(`seeding ${JSON.stringify(size)}`);
+    const seeded = await seed(db.kysely<unknown>().writer, { ...size, seed: 42 });
+    say(`seeded in ${seeded.seconds} s: ${seeded.follows} follows, ${seeded.likes} likes, ${seeded.comments} comments`);
+
+    const embedded = async (extra: Record<string, string> = {}) => {
+      const port = await freePort();
+      const p = nova(["start"], {
+        DATABASE_URL: dbUrl,
+        PORT: String(port),
+        NOVA_DATA_DIR: join(root, ".nova-bench"),
+        FEED_CELEBRITY_THRESHOLD: "1000000",
+        ...extra,
+      });
+      procs.push(p);
+      const base = `http://127.0.0.1:${port}`;
+      await waitHttp(`${base}/healthz`, p);
+      return { p, url: `${base}/graphql`, metrics: `${base}/metrics` };
+    };
+
+    // Embedded first: its consumers build the projections from the seeded events.
+    let e = await embedded();
+    const t0 = Date.now();
+    for (;;) {
+      const r = await db.writerPool.query(
+        "SELECT (SELECT count(*) FROM feed.posts)::int AS posts, (SELECT count(*) FROM feed.follows)::int AS follows",
+      );
+      if (r.rows[0].posts >= size.posts && r.rows[0].follows >= seeded.follows) break;
+      if (Date.now() - t0 > 900_000) throw new Error("consumers did not catch up");
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const projectSeconds = (Date.now() - t0) / 1000;
+    say(`projections built from the seeded events in ${projectSeconds} s`);
+
+    // Readers: seeded users (they follow 20 each), signed in once.
+    const readers = quick ? 40 : 100;
+    const tokens: string[] = [];
+    for (let i = 0; i < readers; i++) {
+      const u = seeded.usernames[Math.floor((i * seeded.usernames.length) / readers)];
+      const r = await gql(e.url, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
+        i: { identifier: u, password: seeded.password },
+      });
+      tokens.push((r.body.data?.login as { accessToken: string }).accessToken);
+    }
+    for (const t of tokens) await gql(e.url, FEED, { f: 20 }, t); // builds each timeline once
+    const seconds = quick ? 4 : 10;
+    const rates = quick ? [100, 200, 400, 800] : [100, 200, 400, 800, 1200, 1600, 2000, 2500];
+
+    say("embedded:");
+    let rss = 0;
+    const sampler = setInterval(() => {
+      rss = Math.max(rss, rssMb(e.p.child.pid));
+    }, 250);
+    const emb = await ramp(e.url, tokens, rates, seconds, 50);
+    clearInterval(sampler);
+    const pages = await perPage(e.metrics, e.url, tokens);
+    say(`embedded: ${pages.rpcs} RPCs and ${pages.queries} DB queries per page; max RSS ${rss} MB`);
+
+    // Fan-out: an author with 100k active followers (projection rows written directly).
+    const author = await gql(
+      e.url,
+      "mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }",
+      {
+        i: {
+          email: `fan${randomBytes(3).toString("hex")}@bench.example`,
+          username: `fan_${randomBytes(4).toString("hex")}`,
+          password: "bench password 1",
+        },
+      },
+    );
+    const authorToken = (author.body.data?.register as { accessToken: string }).accessToken;
+    const authorId = (author.body.data?.register as { user: { id: string } }).user.id;
+    const followers = 100_000;
+    await db.writerPool.query(
+      `WITH f AS (SELECT gen_random_uuid() AS id FROM generate_series(1, $2))
+       , a AS (INSERT INTO feed.activity (user_id, last_seen_at) SELECT id, now() FROM f RETURNING user_id)
+       INSERT INTO feed.follows (follower_id, followee_id) SELECT user_id, $1::uuid FROM a`,
+      [authorId, followers],
+    );
+    await db.writerPool.query(
+      "INSERT INTO feed.authors (author_id, followers) VALUES ($1, $2) ON CONFLICT (author_id) DO UPDATE SET followers = $2",
+      [authorId, followers],
+    );
+    const post = await gql(e.url, 'mutation { createPost(input: { text: "to 100k" }) { id } }', {}, authorToken);
+    const postId = (post.body.data?.createPost as { id: string }).id;
+    const f0 = Date.now();
+    for (;;) {
+      const r = await db.writerPool.query("SELECT count(*)::int AS n FROM feed.timeline WHERE post_id = $1", [postId]);
+      if (r.rows[0].n >= followers) break;
+      if (Date.now() - f0 > 300_000) throw new Error("fan-out did not finish");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const fanoutSeconds = (Date.now() - f0) / 1000;
+    say(`fan-out to ${followers} followers: ${fanoutSeconds} s`);
+    await stop(e.p);
+
+    // Without DataLoader batching (N+1) and without the cache.
+    e = await embedded({ GATEWAY_DATALOADER: "false" });
+    const noDl = await perPage(e.metrics, e.url, tokens);
+    say(`no DataLoader: ${noDl.rpcs} RPCs per page`);
+    const noDlLoad = await load(e.url, tokens, rates[1] as number, seconds);
+    say(`no DataLoader at ${rates[1]}/s: ${noDlLoad.rps}/s, p99 ${noDlLoad.p99} ms`);
+    await stop(e.p);
+    e = await embedded({ CACHE_ENABLED: "false" });
+    say("embedded without cache:");
+    const noCache = await ramp(e.url, tokens, rates, seconds, 50);
+    await stop(e.p);
+
+    // Distributed: one process per service, over mTLS, PgBouncer + replica, Redis timelines.
+    const tls = join(root, ".nova-bench", "tls");
+    await new Promise<void>((resolve, reject) => {
+      const c = nova(["certs", "dev", "--out", tls], {});
+      c.child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(c.out()))));
+    });
+    const ports = Object.fromEntries(
+      await Promise.all(["identity", "graph", "content", "feed"].map(async (m) => [m, await freePort()] as const)),
+    );
+    const common = {
+      DATABASE_URL: withDb(s.pgbouncer),
+      DATABASE_READ_URL: withDb(s.replica),
+      REDIS_URL: s.redis,
+      NOVA_TLS_DIR: tls,
+      FEED_CELEBRITY_THRESHOLD: "1000000",
+      ...Object.fromEntries(
+        Object.entries(ports).map(([m, p]) => [`${m.toUpperCase()}_ADDR`, `https://127.0.0.1:${p}`]),
+      ),
+    };
+    const dist: Proc[] = [];
+    for (const m of ["identity", "graph", "content", "feed"]) {
+      const admin = await freePort();
+      const p = nova(["serve", `--target=${m}`], {
+        ...common,
+        RPC_PORT: String(ports[m]),
+        ADMIN_PORT: String(admin),
+        ...(m === "identity" ? { JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key") } : {}),
+      });
+      dist.push(p);
+      procs.push(p);
+      await waitHttp(`http://127.0.0.1:${admin}/healthz`, p);
+    }
+    const gwPort = await freePort();
+    const gw = nova(["serve", "--target=gateway"], {
+      ...common,
+      PORT: String(gwPort),
+      ADMIN_PORT: String(await freePort()),
+    });
+    procs.push(gw);
+    const dUrl = `http://127.0.0.1:${gwPort}/graphql`;
+    await waitHttp(`http://127.0.0.1:${gwPort}/healthz`, gw);
+    // The distributed identity signs with another key: sign in again.
+    const dTokens: string[] = [];
+    for (let i = 0; i < readers; i++) {
+      const u = seeded.usernames[Math.floor((i * seeded.usernames.length) / readers)];
+      const r = await gql(dUrl, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
+        i: { identifier: u, password: seeded.password },
+      });
+      dTokens.push((r.body.data?.login as { accessToken: string }).accessToken);
+    }
+    for (const t of dTokens) await gql(dUrl, FEED, { f: 20 }, t);
+    say("distributed:");
+    const distRamp = await ramp(dUrl, dTokens, rates, seconds, 100);
+    const dPages = await perPage(`http://127.0.0.1:${gwPort}/metrics`, dUrl, dTokens);
+    await stop(gw, ...dist);
+
+    return {
+      quick,
+      users: size.users,
+      follows: seeded.follows,
+      posts: size.posts,
+      seed_seconds: seeded.seconds,
+      projection_seconds: projectSeconds,
+      load_seconds_per_step: seconds,
+      readers,
+      embedded_rps: emb.best.rps,
+      embedded_p50_ms: emb.best.p50,
+      embedded_p99_ms: emb.best.p99,
+      embedded_steps: emb.steps,
+      embedded_rss_mb: rss,
+      distributed_rps: distRamp.best.rps,
+      distributed_p50_ms: distRamp.best.p50,
+      distributed_p99_ms: distRamp.best.p99,
+      distributed_steps: distRamp.steps,
+      rpcs_per_page: pages.rpcs,
+      rpcs_per_page_distributed: dPages.rpcs,
+      db_queries_per_page: pages.queries,
+      rpcs_per_page_no_dataloader: noDl.rpcs,
+      no_dataloader_rps: noDlLoad.rps,
+      no_dataloader_p99_ms: noDlLoad.p99,
+      nocache_rps: noCache.best.rps,
+      nocache_p99_ms: noCache.best.p99,
+      fanout_followers: followers,
+      fanout_100k_s: fanoutSeconds,
+    };
+  } finally {
+    await stop(...procs);
+    await db.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
