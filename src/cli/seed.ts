@@ -91,7 +91,11 @@ export async function seed(db: Kysely<unknown>, opts: SeedOptions): Promise<Seed
   const random = rng(opts.seed);
   const password = "seeded password 1";
   const hash = await hashPassword(password);
-  const run = `s${opts.seed.toString(36)}${Date.now().toString(36).slice(-4)}`;
+  // Usernames depend on the seed only, so a dataset is reproducible (and seeding twice with one seed is refused).
+  const run = `seed${opts.seed}`;
+  const taken = await sql`SELECT 1 FROM identity.users WHERE username = ${`${run}_0`}`.execute(db);
+  if (taken.rows.length)
+    throw new Error(`this database already holds the dataset of --seed ${opts.seed}; use another seed`);
   const now = Date.now();
   const progress = opts.progress ?? (() => {});
   const outbox = (service: string) => createOutbox({ service, schema: service });

@@ -30,6 +30,8 @@ export const BODY_LIMIT = 1_048_576;
 
 export interface GatewayDeps {
   log: Logger;
+  /** DataLoader batching (on unless GATEWAY_DATALOADER=false, the benchmark's N+1 baseline). */
+  batching?: boolean;
   production: boolean;
   requestTimeoutMs: number;
   identity: Client<typeof IdentityService>;

@@ -46,6 +46,8 @@ const schema = z.object({
   EVENT_MAX_ATTEMPTS: positiveInt.max(100).default(5),
   OUTBOX_RETENTION_HOURS: positiveInt.max(24 * 365).default(168),
   CONTENT_PURGE_AFTER_DAYS: positiveInt.max(3650).default(30),
+  GATEWAY_DATALOADER: z.enum(["true", "false"]).default("true"),
+  CACHE_ENABLED: z.enum(["true", "false"]).default("true"),
   FEED_CELEBRITY_THRESHOLD: positiveInt.default(10_000),
   FEED_TIMELINE_SIZE: positiveInt.max(10_000).default(800),
   FEED_INACTIVE_DAYS: positiveInt.max(365).default(7),
