@@ -145,6 +145,7 @@ export class Cache {
   /** Invalidated keys whose DEL/PUBLISH did not reach Redis. */
   private readonly pending = new Set<string>();
   private flushing: Promise<void> | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
   private subscribed = false;
   private readonly breaker;
   private readonly log: Logger;
@@ -251,6 +252,7 @@ export class Cache {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.flushTimer);
     this.sub?.disconnect();
     this.redis?.disconnect();
   }
@@ -379,6 +381,13 @@ export class Cache {
       this.pending.add(k);
     }
     pendingGauge.set({ cache: this.name }, this.pending.size);
+    // Retry in the background too, in case no traffic or reconnect triggers a delivery.
+    this.flushTimer ??= setInterval(() => {
+      if (this.pending.size === 0 || this.closed) {
+        clearInterval(this.flushTimer);
+        this.flushTimer = undefined;
+      } else void this.flushPending();
+    }, 1_000).unref();
   }
 
   /** Delivers remembered invalidations once Redis answers again (one flush at a time). */
