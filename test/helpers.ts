@@ -43,6 +43,9 @@ export async function startInProcess(env: NodeJS.ProcessEnv = {}): Promise<{ nov
     PORT: "0",
     NOVA_DATA_DIR: tempDir(),
     LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    // Every suite talks from 127.0.0.1: the per-IP budgets are off unless a test sets them (gateway-security does).
+    GATEWAY_RATE_IP_QUERIES: "0",
+    GATEWAY_RATE_IP_MUTATIONS: "0",
     ...env,
   });
   const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });

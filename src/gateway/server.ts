@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Client } from "@connectrpc/connect";
 import { type Context, context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import mercurius from "mercurius";
 import type { Logger } from "pino";
@@ -20,9 +21,13 @@ import { counter, histogram, renderMetrics } from "../platform/observability/met
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import type { Verifier } from "../platform/security/jwt.ts";
-import { errorFormatter, toGraphQLError } from "./errors.ts";
+import { ConcurrencyLimiter, guardClient } from "./budget.ts";
+import { registerEdges } from "./edges.ts";
+import { createErrorFormatter, toGraphQLError } from "./errors.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import { resolvers } from "./resolvers.ts";
+import { scalarResolvers } from "./scalars.ts";
+import { defaultSecurity, type SecurityOptions } from "./security.ts";
 
 export const schema = readFileSync(new URL("./schema.graphql", import.meta.url), "utf8");
 
@@ -41,6 +46,10 @@ export interface GatewayDeps {
   verify: Verifier;
   /** How long a "session is active" answer may be reused. */
   sessionCacheMs?: number;
+  /** The edges' limits (security.ts); the config's defaults when left out. */
+  security?: SecurityOptions;
+  /** Rate limits and Idempotency-Keys shared by every replica; in-process without it. */
+  redis?: Redis;
 }
 
 export interface GatewayContext {
@@ -74,11 +83,27 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
-export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance> {
+  const security = given.security ?? defaultSecurity(given.production);
+  // Every RPC spends from the request's call budget and holds a slot of its backend's limiter.
+  const guard = <C>(client: C, name: string): C =>
+    guardClient(
+      client as never,
+      new ConcurrencyLimiter(name, security.backendConcurrency, security.backendQueue),
+    ) as unknown as C;
+  const deps: GatewayDeps = {
+    ...given,
+    identity: guard(given.identity, "identity"),
+    graph: guard(given.graph, "graph"),
+    content: guard(given.content, "content"),
+    feed: guard(given.feed, "feed"),
+  };
   const app: FastifyInstance = Fastify({
     // Fastify's own per-request lines are left out; the gateway logs what matters itself.
     loggerInstance: deps.log.child({}, { level: "warn" }) as FastifyBaseLogger,
-    bodyLimit: BODY_LIMIT,
+    bodyLimit: security.bodyLimit,
+    // A hop count is valid at runtime (Fastify's docs) though its types leave it out.
+    trustProxy: security.trustProxy as boolean | string,
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
@@ -143,12 +168,19 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, "request failed");
-    const code =
-      status === 413 ? "PAYLOAD_TOO_LARGE" : status === 500 ? "INTERNAL_SERVER_ERROR" : (err.code ?? "BAD_REQUEST");
+    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status === 500 ? "INTERNAL" : (err.code ?? "BAD_REQUEST");
     reply.code(status).send({
       data: null,
       errors: [{ message: status === 500 ? "internal error" : err.message, extensions: { code } }],
     });
+  });
+
+  await registerEdges(app, {
+    security,
+    requestTimeoutMs: deps.requestTimeoutMs,
+    log: deps.log,
+    redis: deps.redis,
+    schema: () => app.graphql.schema,
   });
 
   await app.register(mercurius, {
@@ -156,7 +188,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     resolvers,
     jit: 1,
     graphiql: !deps.production,
-    errorFormatter,
+    errorFormatter: createErrorFormatter({ production: deps.production }),
+    allowBatchedQueries: security.limits.maxBatch > 0,
+    graphql: { parseOptions: { maxTokens: security.limits.maxTokens } },
     context: (req): GatewayContext => ({
       deps,
       user: req.novaCall?.user,
@@ -168,6 +202,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       },
     }),
   });
+  // The custom scalars' rules (scalars.ts), for those schema.graphql declares.
+  app.graphql.defineResolvers(
+    Object.fromEntries(Object.entries(scalarResolvers).filter(([name]) => app.graphql.schema.getType(name))),
+  );
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {

@@ -10,6 +10,7 @@ import { z } from "zod";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
 const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\/.+/.test(v), "expected a postgres:// URL");
 
 export const SECRET_VARS = ["DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL", "JWT_PRIVATE_KEY"] as const;
@@ -51,6 +52,35 @@ const schema = z.object({
   FEED_CELEBRITY_THRESHOLD: positiveInt.default(10_000),
   FEED_TIMELINE_SIZE: positiveInt.max(10_000).default(800),
   FEED_INACTIVE_DAYS: positiveInt.max(365).default(7),
+  // The gateway's edges (README "Security limits").
+  GATEWAY_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
+  GATEWAY_MAX_DEPTH: positiveInt.max(100).default(10),
+  GATEWAY_MAX_COST: positiveInt.default(5_000),
+  GATEWAY_MAX_ALIASES: nonNegativeInt.default(15),
+  GATEWAY_MAX_TOKENS: positiveInt.max(1_000_000).default(2_000),
+  GATEWAY_MAX_DIRECTIVES: nonNegativeInt.default(10),
+  GATEWAY_MAX_BATCH: nonNegativeInt.max(1_000).default(0),
+  GATEWAY_PERSISTED_ONLY: z.enum(["true", "false"]).optional(),
+  GATEWAY_INTROSPECTION: z.enum(["true", "false"]).optional(),
+  GATEWAY_RATE_WINDOW_S: positiveInt.max(86_400).default(60),
+  GATEWAY_RATE_USER_QUERIES: nonNegativeInt.default(1_200),
+  GATEWAY_RATE_USER_MUTATIONS: nonNegativeInt.default(300),
+  GATEWAY_RATE_IP_QUERIES: nonNegativeInt.default(3_000),
+  GATEWAY_RATE_IP_MUTATIONS: nonNegativeInt.default(600),
+  GATEWAY_IDEMPOTENCY_TTL_HOURS: positiveInt.max(24 * 30).default(24),
+  GATEWAY_CALL_BUDGET: positiveInt.max(10_000).default(10),
+  GATEWAY_BACKEND_CONCURRENCY: positiveInt.max(100_000).default(64),
+  GATEWAY_BACKEND_QUEUE: nonNegativeInt.max(1_000_000).default(256),
+  GATEWAY_MAX_EVENT_LOOP_DELAY_MS: nonNegativeInt.default(1_000),
+  GATEWAY_MAX_HEAP_USED_BYTES: nonNegativeInt.optional(),
+  GATEWAY_CORS_ORIGINS: z
+    .string()
+    .regex(/^(\*|https?:\/\/[^\s,/]+(,https?:\/\/[^\s,/]+)*)$/, "expected * or origin[,origin…] (https://host[:port])")
+    .optional(),
+  GATEWAY_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, "expected true, false, a hop count or CIDRs")
+    .default("false"),
 });
 
 export type Env = z.infer<typeof schema>;
