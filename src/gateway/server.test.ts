@@ -1,0 +1,97 @@
+/** The gateway's edges in production mode and under pressure, over backends that are stubs (no services needed). */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import pino from "pino";
+import { NovaError } from "../platform/errors.ts";
+import { defaultSecurity, type SecurityOptions } from "./security.ts";
+import { buildGateway, type GatewayDeps } from "./server.ts";
+
+function gateway(production: boolean, security: Partial<SecurityOptions> = {}) {
+  const identity = {
+    getUserByUsername: async ({ username }: { username: string }) => {
+      if (username === "boom") throw new Error("connect ECONNREFUSED 10.0.0.7:5432 password=hunter2");
+      if (username === "down") throw new NovaError("UNAVAILABLE", "connect ECONNREFUSED 10.1.2.3:50051");
+      throw new NovaError("NOT_FOUND");
+    },
+    getJwks: async () => ({ jwksJson: "{}" }),
+  };
+  return buildGateway({
+    log: pino({ level: "silent" }),
+    production,
+    requestTimeoutMs: 5_000,
+    identity,
+    graph: {},
+    content: {},
+    feed: {},
+    verify: async () => {
+      throw new Error("no tokens here");
+    },
+    // Building a gateway blocks the loop for a moment; only the shedding test measures pressure.
+    security: { ...defaultSecurity(production), maxEventLoopDelayMs: 0, ...security },
+  } as unknown as GatewayDeps);
+}
+
+const post = (app: Awaited<ReturnType<typeof gateway>>, body: unknown) =>
+  app.inject({
+    method: "POST",
+    url: "/graphql",
+    payload: body as object,
+    headers: { "content-type": "application/json" },
+  });
+
+test("production: only allow-listed operations; introspection and unknown hashes are refused", async () => {
+  const app = await gateway(true);
+  const intro = await post(app, { query: "{ __schema { types { name } } }" });
+  assert.equal(intro.statusCode, 400);
+  assert.equal(intro.json().errors[0].extensions.code, "PERSISTED_QUERY_REQUIRED");
+  const unknown = await post(app, { extensions: { persistedQuery: { version: 1, sha256Hash: "ab".repeat(32) } } });
+  assert.equal(unknown.statusCode, 400);
+  assert.equal(unknown.json().errors[0].extensions.code, "PERSISTED_QUERY_NOT_FOUND");
+  assert.equal((await app.inject({ method: "GET", url: "/graphiql" })).statusCode, 404, "no GraphiQL");
+  await app.close();
+});
+
+test("production with ad-hoc operations allowed: introspection off, no field suggestions, no internal messages", async () => {
+  const app = await gateway(true, { persistedOnly: false });
+  const intro = await post(app, { query: "{ __schema { types { name } } }" });
+  assert.equal(intro.statusCode, 400);
+  assert.equal(intro.json().errors[0].extensions.code, "INTROSPECTION_DISABLED");
+  const typo = await post(app, { query: '{ usr(username: "x") { id } }' });
+  assert.equal(typo.statusCode, 400);
+  assert.doesNotMatch(typo.body, /Did you mean/);
+  const boom = await post(app, { query: '{ user(username: "boom") { id } }' });
+  assert.equal(boom.json().errors[0].extensions.code, "INTERNAL");
+  assert.equal(boom.json().errors[0].message, "internal error");
+  assert.match(boom.json().errors[0].extensions.traceId, /^[0-9a-f]{32}$/);
+  assert.doesNotMatch(boom.body, /ECONNREFUSED|hunter2|stack|at /);
+  const down = await post(app, { query: '{ user(username: "down") { id } }' });
+  assert.equal(down.json().errors[0].extensions.code, "UNAVAILABLE");
+  assert.doesNotMatch(down.body, /ECONNREFUSED|10\.1\.2\.3/);
+  await app.close();
+});
+
+test("development: suggestions and introspection stay; batching is off by default", async () => {
+  const app = await gateway(false);
+  const typo = await post(app, { query: '{ usr(username: "x") { id } }' });
+  assert.match(typo.json().errors[0].message, /Did you mean "user"\?/);
+  assert.equal((await post(app, { query: "{ __schema { queryType { name } } }" })).statusCode, 200);
+  const batch = await post(app, [{ query: "{ __typename }" }, { query: "{ __typename }" }]);
+  assert.equal(batch.statusCode, 400);
+  assert.equal(batch.json().errors[0].extensions.code, "BATCH_NOT_ALLOWED");
+  await app.close();
+});
+
+test("load shedding: past the heap limit /graphql answers 503 + Retry-After; health and metrics still answer", async () => {
+  const app = await gateway(false, { maxHeapUsedBytes: 1 });
+  await app.ready();
+  let res = await post(app, { query: "{ __typename }" });
+  for (let i = 0; i < 40 && res.statusCode !== 503; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    res = await post(app, { query: "{ __typename }" });
+  }
+  assert.equal(res.statusCode, 503);
+  assert.equal(res.headers["retry-after"], "5");
+  assert.equal(res.json().errors[0].extensions.code, "OVERLOADED");
+  assert.equal((await app.inject({ method: "GET", url: "/healthz" })).statusCode, 200);
+  await app.close();
+});
