@@ -330,3 +330,50 @@ describe("rate limits (in-process, embedded without Redis)", () => {
     assert.equal(m.headers.get("ratelimit-limit"), "3");
   });
 });
+
+describe("production mode (NODE_ENV=production, embedded)", () => {
+  let prod: { nova: Nova; url: string };
+  before(async () => {
+    prod = await startInProcess({ NODE_ENV: "production" });
+  });
+  after(() => prod.nova.stop());
+
+  const send = (body: unknown) =>
+    fetch(prod.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as { data?: unknown; errors?: { extensions: { code: string } }[] },
+    }));
+
+  test("introspection -> 400 PERSISTED_QUERY_REQUIRED; an unknown persisted hash -> 400 PERSISTED_QUERY_NOT_FOUND", async () => {
+    const intro = await send({ query: "{ __schema { types { name } } }" });
+    assert.equal(intro.status, 400);
+    assert.equal(intro.body.errors?.[0]?.extensions.code, "PERSISTED_QUERY_REQUIRED");
+    const unknown = await send({ extensions: { persistedQuery: { version: 1, sha256Hash: sha("{ me { id } }") } } });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.errors?.[0]?.extensions.code, "PERSISTED_QUERY_NOT_FOUND");
+  });
+
+  test("allow-listed operations run by hash", async () => {
+    const { loadManifest } = await import("../src/gateway/persisted.ts");
+    const ops = Object.entries(loadManifest().operations);
+    const hashOf = (name: string) => (ops.find(([, o]) => o.name === name) as [string, unknown])[0];
+    const username = unique("prod");
+    const reg = await send({
+      operationName: "Register",
+      variables: { input: { email: `${username}@example.com`, username, password: "correct horse battery" } },
+      extensions: { persistedQuery: { version: 1, sha256Hash: hashOf("Register") } },
+    });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body));
+    const token = (reg.body.data as { register: { accessToken: string } }).register.accessToken;
+    const me = await fetch(prod.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: hashOf("Me") } } }),
+    });
+    assert.equal(((await me.json()) as { data: { me: { username: string } } }).data.me.username, username);
+  });
+});
