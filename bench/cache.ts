@@ -1,25 +1,88 @@
 /**
- * GetPost through the content service's handler, side by side: L1 + L2
- * (Redis), L2 only, and no cache, on a hot working set (80 % of reads on 10 %
- * of the posts), in a fresh database on the harness's PostgreSQL and Redis.
- * Reads are anonymous (no block lookups), 32 in flight.
+ * The two-tier cache, side by side in one run, on the harness's PostgreSQL and
+ * Redis (a fresh database with 10,000 posts; 1,000 with --quick), 32 reads in
+ * flight:
+ *
+ * 1. The mechanism: `entity.get(id, loader)` where the loader is the content
+ *    service's post query on PostgreSQL.
+ *    - `loader`: the loader alone (no cache);
+ *    - `l1only`: L1 only (no Redis), every post in L1;
+ *    - `l2hit`: L1 + L2 with L1 cold (one entry) and every post in L2, so each
+ *      read misses L1 and is answered by Redis.
+ * 2. GetPost through the content service's handler on a hot working set (80 %
+ *    of reads on 10 % of the posts), caches warmed first: L1 + L2, L2 only,
+ *    no cache, with hit ratios (issue 4's fields). L1 entries of posts live
+ *    15 s, so over a longer run they expire and refill from L2.
+ *
+ * Latencies go into node:perf_hooks histograms; figures are ops/s, p50 and p99.
  */
 import { randomBytes } from "node:crypto";
+import { createHistogram } from "node:perf_hooks";
 import pg from "pg";
 import { ensureServices } from "../scripts/services.ts";
-import { Cache } from "../src/platform/cache/cache.ts";
+import { type Cache, createCache } from "../src/platform/cache/cache.ts";
 import { Database } from "../src/platform/db/pool.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
+import { registry } from "../src/platform/observability/metrics.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { createContentService, loadPosts, type PostRow } from "../src/services/content/service.ts";
 
 const log = createLogger({ level: "error" });
 const say = (m: string) => process.stderr.write(`cache: ${m}\n`);
+const CONCURRENCY = 32;
+const round = (x: number) => Math.round(x * 1000) / 1000;
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) * 100) / 100;
+interface Figures {
+  ops_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+/** Runs `op` with CONCURRENCY workers for `seconds`. */
+async function measure(name: string, seconds: number, op: () => Promise<unknown>): Promise<Figures> {
+  const h = createHistogram();
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        try {
+          await op();
+        } catch {
+          errors++;
+        }
+        h.record(Math.max(1, Math.round((performance.now() - t0) * 1e6)));
+      }
+    }),
+  );
+  const f = {
+    ops_s: Math.round(h.count / seconds),
+    p50_ms: round(h.percentile(50) / 1e6),
+    p99_ms: round(h.percentile(99) / 1e6),
+    errors,
+  };
+  say(`${name}: ${f.ops_s} ops/s, p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, errors ${errors}`);
+  return f;
+}
+
+/** nova_cache_requests_total by tier and result, now. */
+async function counters(): Promise<Record<string, number>> {
+  const m = await registry.getSingleMetric("nova_cache_requests_total")?.get();
+  const out: Record<string, number> = {};
+  for (const v of m?.values ?? []) {
+    const k = `${v.labels.tier}_${v.labels.result}`;
+    out[k] = (out[k] ?? 0) + v.value;
+  }
+  return out;
+}
+
+function hitRatio(before: Record<string, number>, after: Record<string, number>, tier: string): number {
+  const d = (k: string) => (after[`${tier}_${k}`] ?? 0) - (before[`${tier}_${k}`] ?? 0);
+  const total = d("hit") + d("miss") + d("error");
+  return total ? round(d("hit") / total) : 0;
 }
 
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
@@ -31,6 +94,12 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const u = new URL(s.postgres);
   u.pathname = `/${dbName}`;
   const db = new Database({ writerUrl: u.toString(), poolMax: 10, applicationName: "bench-cache" });
+  const caches: Cache[] = [];
+  const cache = (opts: Partial<Parameters<typeof createCache>[0]>) => {
+    const c = createCache({ log, name: "bench", ...opts });
+    caches.push(c);
+    return c;
+  };
   try {
     await runMigrations(db, ["content"], log);
     const posts = quick ? 1_000 : 10_000;
@@ -43,89 +112,102 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     const ids = (await db.writerPool.query<{ id: string }>("SELECT id::text AS id FROM content.posts")).rows.map(
       (r) => r.id,
     );
+    const any = () => ids[Math.floor(Math.random() * ids.length)] as string;
     const hot = ids.slice(0, Math.ceil(ids.length / 10));
-    const pick = () =>
-      Math.random() < 0.8
-        ? (hot[Math.floor(Math.random() * hot.length)] as string)
-        : (ids[Math.floor(Math.random() * ids.length)] as string);
+    const pick = () => (Math.random() < 0.8 ? (hot[Math.floor(Math.random() * hot.length)] as string) : any());
     const k = db.kysely<unknown>();
+    // Each run uses its own key version, so nothing from an earlier run is in Redis.
+    const version = Number.parseInt(randomBytes(3).toString("hex"), 16) + 1;
+    const loadOne = (id: string) => async () => (await loadPosts(k.writer, [id])).get(id);
+
+    // 1. The mechanism.
+    const mSeconds = quick ? 4 : 10;
+    // Warm-up (JIT, pool connections, PostgreSQL's buffers): not measured.
+    await measure("warm-up", 1, () => loadOne(any())());
+    const loader = await measure("loader only", mSeconds, () => loadOne(any())());
+
+    const l1c = cache({ l2: false });
+    const l1e = l1c.entity<PostRow>("content", "post", version);
+    await l1e.getMany(ids, (missing) => loadPosts(k.writer, missing));
+    let c0 = await counters();
+    const l1only = await measure("L1 only (all in L1)", mSeconds, () => {
+      const id = any();
+      return l1e.get(id, loadOne(id));
+    });
+    const l1onlyHit = hitRatio(c0, await counters(), "l1");
+
+    const l2c = cache({ redisUrl: s.redis, l1MaxEntries: 1 });
+    if (!(await l2c.ready())) throw new Error("Redis is not reachable");
+    const l2e = l2c.entity<PostRow>("content", "post", version + 1);
+    await l2e.getMany(ids, (missing) => loadPosts(k.writer, missing));
+    c0 = await counters();
+    const l2hit = await measure("L1 cold, L2 hit", mSeconds, () => {
+      const id = any();
+      return l2e.get(id, loadOne(id));
+    });
+    const c1 = await counters();
+    const l2hitL1 = hitRatio(c0, c1, "l1");
+    const l2hitL2 = hitRatio(c0, c1, "l2");
+
+    // 2. GetPost through the content service on a hot working set.
     const outbox = createOutbox({ service: "content", schema: "content" });
     const peers = { blockedBetween: async () => new Set<string>(), resolveUsernames: async () => new Map() };
     const seconds = quick ? 5 : 15;
-
-    const variant = async (name: string, cache: Cache | undefined) => {
-      const entity = cache?.entity<PostRow>("content", "post", 1);
+    const getPost = async (name: string, c: Cache | undefined, v: number) => {
+      const entity = c?.entity<PostRow>("content", "post", v);
       const svc = createContentService(
         { db: k, outbox, peers },
         entity
           ? { posts: (x) => entity.getMany(x, (missing) => loadPosts(k.writer, missing)) }
           : { posts: (x) => loadPosts(k.writer, x) },
       );
-      if (cache) await cache.ready();
-      const lat: number[] = [];
-      const end = performance.now() + seconds * 1000;
-      let errors = 0;
-      await Promise.all(
-        Array.from({ length: 32 }, async () => {
-          while (performance.now() < end) {
-            const t0 = performance.now();
-            try {
-              await svc.getPost({ postId: pick() } as never, {} as never);
-            } catch {
-              errors++;
-            }
-            lat.push(performance.now() - t0);
-          }
-        }),
-      );
-      const rps = Math.round(lat.length / seconds);
-      say(`${name}: ${rps} GetPost/s, p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, errors ${errors}`);
-      return { rps, p50: pct(lat, 50), p99: pct(lat, 99), errors };
+      if (c && !(await c.ready())) throw new Error("Redis is not reachable");
+      // Steady state: the cache starts warm (every post read once), as it is in a running service.
+      if (entity) await entity.getMany(ids, (missing) => loadPosts(k.writer, missing));
+      return measure(name, seconds, async () => svc.getPost({ postId: pick() } as never, {} as never));
     };
+    const g0 = await counters();
+    const l1l2 = await getPost("GetPost, L1 + L2", cache({ redisUrl: s.redis }), version + 2);
+    const g1 = await counters();
+    const l2 = await getPost("GetPost, L2 only", cache({ redisUrl: s.redis, l1: false }), version + 3);
+    const g2 = await counters();
+    const none = await getPost("GetPost, no cache", undefined, 0);
 
-    const counters = async () => {
-      const { registry } = await import("../src/platform/observability/metrics.ts");
-      const m = await registry.getSingleMetric("nova_cache_requests_total")?.get();
-      const v = (tier: string, result: string) =>
-        m?.values
-          .filter((x) => x.labels.tier === tier && x.labels.result === result)
-          .reduce((a, x) => a + x.value, 0) ?? 0;
-      return { l1hit: v("l1", "hit"), l1miss: v("l1", "miss"), l2hit: v("l2", "hit"), l2miss: v("l2", "miss") };
-    };
-
-    const c0 = await counters();
-    const both = new Cache({ redisUrl: s.redis, log });
-    const l1l2 = await variant("L1 + L2", both);
-    const c1 = await counters();
-    await both.close();
-    const l2cache = new Cache({ redisUrl: s.redis, log, l1: false });
-    const l2 = await variant("L2 only", l2cache);
-    const c2 = await counters();
-    await l2cache.close();
-    const none = await variant("no cache", undefined);
-    const l1Total = c1.l1hit - c0.l1hit + (c1.l1miss - c0.l1miss);
-    // L2's ratio is measured in the L2-only run (with L1 in front, L2 sees only L1's misses).
-    const l2Total = c2.l2hit - c1.l2hit + (c2.l2miss - c1.l2miss);
     return {
       quick,
       posts,
-      seconds_per_variant: seconds,
-      concurrency: 32,
-      l1l2_rps: l1l2.rps,
-      l1l2_p50_ms: l1l2.p50,
-      l1l2_p99_ms: l1l2.p99,
-      l2_rps: l2.rps,
-      l2_p50_ms: l2.p50,
-      l2_p99_ms: l2.p99,
-      nocache_rps: none.rps,
-      nocache_p50_ms: none.p50,
-      nocache_p99_ms: none.p99,
-      l1_hit_ratio: l1Total ? Math.round(((c1.l1hit - c0.l1hit) / l1Total) * 1000) / 1000 : 0,
-      l2_hit_ratio: l2Total ? Math.round(((c2.l2hit - c1.l2hit) / l2Total) * 1000) / 1000 : 0,
-      speedup_l1l2_vs_nocache: Math.round((l1l2.rps / Math.max(1, none.rps)) * 10) / 10,
-      errors: l1l2.errors + l2.errors + none.errors,
+      concurrency: CONCURRENCY,
+      mechanism_seconds_per_variant: mSeconds,
+      loader_ops_s: loader.ops_s,
+      loader_p50_ms: loader.p50_ms,
+      loader_p99_ms: loader.p99_ms,
+      l1only_ops_s: l1only.ops_s,
+      l1only_p50_ms: l1only.p50_ms,
+      l1only_p99_ms: l1only.p99_ms,
+      l1only_l1_hit_ratio: l1onlyHit,
+      l2hit_ops_s: l2hit.ops_s,
+      l2hit_p50_ms: l2hit.p50_ms,
+      l2hit_p99_ms: l2hit.p99_ms,
+      l2hit_l1_hit_ratio: l2hitL1,
+      l2hit_l2_hit_ratio: l2hitL2,
+      getpost_seconds_per_variant: seconds,
+      l1l2_rps: l1l2.ops_s,
+      l1l2_p50_ms: l1l2.p50_ms,
+      l1l2_p99_ms: l1l2.p99_ms,
+      l2_rps: l2.ops_s,
+      l2_p50_ms: l2.p50_ms,
+      l2_p99_ms: l2.p99_ms,
+      nocache_rps: none.ops_s,
+      nocache_p50_ms: none.p50_ms,
+      nocache_p99_ms: none.p99_ms,
+      l1_hit_ratio: hitRatio(g0, g1, "l1"),
+      // Measured in the L2-only run (with L1 in front, L2 sees only L1's misses).
+      l2_hit_ratio: hitRatio(g1, g2, "l2"),
+      speedup_l1l2_vs_nocache: round(l1l2.ops_s / Math.max(1, none.ops_s)),
+      errors: [loader, l1only, l2hit, l1l2, l2, none].reduce((a, f) => a + f.errors, 0),
     };
   } finally {
+    for (const c of caches) await c.close();
     await db.close();
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.end();

@@ -6,7 +6,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { Cache } from "../platform/cache/cache.ts";
+import { type Cache, createCache } from "../platform/cache/cache.ts";
 import { type EmbeddedDb, startEmbeddedPostgres } from "../platform/db/embedded.ts";
 import { migrate } from "../platform/db/migrator.ts";
 import { Database } from "../platform/db/pool.ts";
@@ -193,9 +193,13 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
     const processCache = () => {
       if (!cache) {
         const off = config.CACHE_ENABLED === "false";
-        const c = new Cache({
+        const c = createCache({
           redisUrl: config.REDIS_URL,
           log: log.child({ component: "cache" }),
+          name: identity,
+          l1MaxEntries: config.CACHE_L1_MAX_ENTRIES,
+          l1MaxBytes: config.CACHE_L1_MAX_MB * 1024 * 1024,
+          redisTimeoutMs: config.CACHE_REDIS_TIMEOUT_MS,
           ...(off ? { l1: false, l2: false } : {}),
         });
         cache = c;
