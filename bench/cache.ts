@@ -85,6 +85,12 @@ function hitRatio(before: Record<string, number>, after: Record<string, number>,
   return total ? round(d("hit") / total) : 0;
 }
 
+function errorRatio(before: Record<string, number>, after: Record<string, number>, tier: string): number {
+  const d = (k: string) => (after[`${tier}_${k}`] ?? 0) - (before[`${tier}_${k}`] ?? 0);
+  const total = d("hit") + d("miss") + d("error");
+  return total ? round(d("error") / total) : 0;
+}
+
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
   const dbName = `nova_bench_${randomBytes(4).toString("hex")}`;
@@ -164,13 +170,12 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       if (c && !(await c.ready())) throw new Error("Redis is not reachable");
       // Steady state: the cache starts warm (every post read once), as it is in a running service.
       if (entity) await entity.getMany(ids, (missing) => loadPosts(k.writer, missing));
-      return measure(name, seconds, async () => svc.getPost({ postId: pick() } as never, {} as never));
+      const before = await counters();
+      const f = await measure(name, seconds, async () => svc.getPost({ postId: pick() } as never, {} as never));
+      return { ...f, before, after: await counters() };
     };
-    const g0 = await counters();
     const l1l2 = await getPost("GetPost, L1 + L2", cache({ redisUrl: s.redis }), version + 2);
-    const g1 = await counters();
     const l2 = await getPost("GetPost, L2 only", cache({ redisUrl: s.redis, l1: false }), version + 3);
-    const g2 = await counters();
     const none = await getPost("GetPost, no cache", undefined, 0);
 
     return {
@@ -200,9 +205,11 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       nocache_rps: none.ops_s,
       nocache_p50_ms: none.p50_ms,
       nocache_p99_ms: none.p99_ms,
-      l1_hit_ratio: hitRatio(g0, g1, "l1"),
+      l1_hit_ratio: hitRatio(l1l2.before, l1l2.after, "l1"),
       // Measured in the L2-only run (with L1 in front, L2 sees only L1's misses).
-      l2_hit_ratio: hitRatio(g1, g2, "l2"),
+      l2_hit_ratio: hitRatio(l2.before, l2.after, "l2"),
+      // L2 reads that failed or were skipped by an open breaker, in the L2-only run.
+      l2_error_ratio: errorRatio(l2.before, l2.after, "l2"),
       speedup_l1l2_vs_nocache: round(l1l2.ops_s / Math.max(1, none.ops_s)),
       errors: [loader, l1only, l2hit, l1l2, l2, none].reduce((a, f) => a + f.errors, 0),
     };
