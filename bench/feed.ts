@@ -7,8 +7,10 @@
  *   - embedded without DataLoader batching (the N+1 baseline)
  *   - embedded without the cache
  *   - distributed (identity, graph, content, feed, gateway as processes over
- *     mTLS; PgBouncer, the replica and Redis timelines; events through the
- *     Postgres log so the shared harness Kafka topics stay out of it)
+ *     mTLS; reads on the streaming replica, Redis timelines and cache; the
+ *     writer directly, as the harness's PgBouncer knows only its own
+ *     database; events through the Postgres log so the shared harness Kafka
+ *     topics stay out of it)
  * and the fan-out of one post to 100k active followers (embedded, Postgres
  * timelines). The load generator shares the 2 cores with Nova.
  */
@@ -315,7 +317,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       await Promise.all(["identity", "graph", "content", "feed"].map(async (m) => [m, await freePort()] as const)),
     );
     const common = {
-      DATABASE_URL: withDb(s.pgbouncer),
+      // The harness's PgBouncer names only its own database, so the writer is reached directly here.
+      DATABASE_URL: withDb(s.postgres),
       DATABASE_READ_URL: withDb(s.replica),
       REDIS_URL: s.redis,
       NOVA_TLS_DIR: tls,

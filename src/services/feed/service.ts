@@ -14,6 +14,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { type Kysely, sql, type Transaction } from "kysely";
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { FeedService } from "../../gen/nova/feed/v1/feed_pb.ts";
 import { invalid } from "../../platform/errors.ts";
@@ -139,6 +140,9 @@ export function createFeed(deps: FeedDeps): {
 
   async function onRelationship(event: Envelope, trx: Transaction<unknown>) {
     const [user, target] = ids(event.payload, "userId", "targetId");
+    // The viewer's followed celebrities may have changed (follow, unfollow, mute, block).
+    stars.delete(user);
+    stars.delete(target);
     if (event.type === "Followed" || event.type === "Unfollowed") await lockAuthor(trx, target);
     switch (event.type) {
       case "Followed": {
@@ -256,6 +260,20 @@ export function createFeed(deps: FeedDeps): {
     rebuilds.inc();
   }
 
+  /** The celebrities a viewer follows and does not hide (reused for 30 s). */
+  const stars = new LRUCache<string, string[]>({ max: 50_000, ttl: 30_000 });
+  async function followedCelebrities(viewer: string): Promise<string[]> {
+    const hit = stars.get(viewer);
+    if (hit) return hit;
+    const r = await sql<{ id: string }>`SELECT f.followee_id::text AS id FROM feed.follows f
+        JOIN feed.authors a ON a.author_id = f.followee_id AND a.followers > ${options.celebrityThreshold}
+      WHERE f.follower_id = ${viewer}::uuid
+        AND f.followee_id NOT IN (SELECT author_id FROM feed.hidden WHERE viewer_id = ${viewer}::uuid)`.execute(reader);
+    const ids = r.rows.map((x) => x.id);
+    stars.set(viewer, ids);
+    return ids;
+  }
+
   /** Marks the viewer active (at most once a minute), so fan-out includes them again. */
   const seen = new Map<string, number>();
   async function touch(viewer: string): Promise<void> {
@@ -282,14 +300,14 @@ export function createFeed(deps: FeedDeps): {
       await ensureBuilt(viewer);
       const stored = await store.page(viewer, before, limit);
       // Celebrities the viewer follows: their posts are merged here instead of fanned out.
-      const celebrity = await sql<{ id: string }>`SELECT p.post_id::text AS id FROM feed.follows f
-          JOIN feed.authors a ON a.author_id = f.followee_id AND a.followers > ${options.celebrityThreshold}
-          JOIN LATERAL (SELECT post_id FROM feed.posts p WHERE p.author_id = f.followee_id AND NOT p.deleted
-            ${before ? sql`AND p.post_id < ${before}::uuid` : sql``} ORDER BY p.post_id DESC LIMIT ${limit}) p ON true
-        WHERE f.follower_id = ${viewer}::uuid
-          AND f.followee_id NOT IN (SELECT author_id FROM feed.hidden WHERE viewer_id = ${viewer}::uuid)`.execute(
-        reader,
-      );
+      const stars = await followedCelebrities(viewer);
+      const celebrity = stars.length
+        ? await sql<{ id: string }>`SELECT p.post_id::text AS id FROM unnest(${stars}::uuid[]) AS s(id)
+            JOIN LATERAL (SELECT post_id FROM feed.posts p WHERE p.author_id = s.id AND NOT p.deleted
+              ${before ? sql`AND p.post_id < ${before}::uuid` : sql``} ORDER BY p.post_id DESC LIMIT ${limit}) p ON true`.execute(
+            reader,
+          )
+        : { rows: [] as { id: string }[] };
       const merged = [...new Set([...stored, ...celebrity.rows.map((x) => x.id)])].sort().reverse().slice(0, limit);
       const last = merged[merged.length - 1];
       return { postIds: merged, nextCursor: merged.length === limit && last ? encode(last) : "" };
