@@ -92,6 +92,13 @@ async function gql(url: string, query: string, variables: Record<string, unknown
   return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] } };
 }
 
+/** A field of a GraphQL answer, or an error that shows the answer. */
+function need<T>(r: { body: { data?: Record<string, unknown>; errors?: unknown[] } }, field: string): T {
+  const v = r.body.data?.[field];
+  if (v === undefined || v === null) throw new Error(`no ${field} in ${JSON.stringify(r.body).slice(0, 500)}`);
+  return v as T;
+}
+
 async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(url)).text();
   let total = 0;
@@ -241,7 +248,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       const r = await gql(e.url, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
         i: { identifier: u, password: seeded.password },
       });
-      tokens.push((r.body.data?.login as { accessToken: string }).accessToken);
+      tokens.push(need<{ accessToken: string }>(r, "login").accessToken);
     }
     for (const t of tokens) await gql(e.url, FEED, { f: 20 }, t); // builds each timeline once
     const seconds = quick ? 4 : 10;
@@ -269,8 +276,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
         },
       },
     );
-    const authorToken = (author.body.data?.register as { accessToken: string }).accessToken;
-    const authorId = (author.body.data?.register as { user: { id: string } }).user.id;
+    const authorToken = need<{ accessToken: string }>(author, "register").accessToken;
+    const authorId = need<{ user: { id: string } }>(author, "register").user.id;
     const followers = 100_000;
     await db.writerPool.query(
       `WITH f AS (SELECT gen_random_uuid() AS id FROM generate_series(1, $2))
@@ -283,7 +290,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       [authorId, followers],
     );
     const post = await gql(e.url, 'mutation { createPost(input: { text: "to 100k" }) { id } }', {}, authorToken);
-    const postId = (post.body.data?.createPost as { id: string }).id;
+    const postId = need<{ id: string }>(post, "createPost").id;
     const f0 = Date.now();
     for (;;) {
       const r = await db.writerPool.query("SELECT count(*)::int AS n FROM feed.timeline WHERE post_id = $1", [postId]);
@@ -356,7 +363,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       const r = await gql(dUrl, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
         i: { identifier: u, password: seeded.password },
       });
-      dTokens.push((r.body.data?.login as { accessToken: string }).accessToken);
+      dTokens.push(need<{ accessToken: string }>(r, "login").accessToken);
     }
     for (const t of dTokens) await gql(dUrl, FEED, { f: 20 }, t);
     say("distributed:");
