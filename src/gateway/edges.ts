@@ -121,14 +121,15 @@ export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Pr
   await app.register(underPressure, {
     maxEventLoopDelay: security.maxEventLoopDelayMs,
     maxHeapUsedBytes: security.maxHeapUsedBytes,
-    sampleInterval: 250,
+    // Sampled each second: a loop blocked for a whole sample counts as infinitely delayed (the plugin's rule).
+    sampleInterval: 1_000,
     retryAfter: SHED_RETRY_AFTER_S,
     // Only the API is shed: health, readiness and metrics keep answering.
     // A returned value is sent as the body (the plugin's contract; its types say void).
     pressureHandler: ((req: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
       if (req.routeOptions.url !== GRAPHQL_PATH) return undefined;
       refusals.inc({ code: catalogue.OVERLOADED.graphql });
-      opts.log.warn({ type, value }, "shedding load");
+      opts.log.warn({ type, value: String(value) }, "shedding load");
       reply.code(503).header("retry-after", SHED_RETRY_AFTER_S);
       return {
         data: null,

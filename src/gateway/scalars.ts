@@ -127,9 +127,12 @@ export const scalarResolvers: Record<
   }),
 );
 
-/** `input.media[0].url` -> `media[0].url` (the services name fields without the argument `input`). */
+/**
+ * `input.media[0].url` -> `media[0].url`: the services name fields without the
+ * argument (or variable) that carries the input object.
+ */
 export function fieldName(path: string): string {
-  return path.startsWith("input.") ? path.slice("input.".length) : path;
+  return path.replace(/^[^.[]+\./, "");
 }
 
 /**

@@ -86,7 +86,7 @@ test("load shedding: past the heap limit /graphql answers 503 + Retry-After; hea
   await app.ready();
   let res = await post(app, { query: "{ __typename }" });
   for (let i = 0; i < 40 && res.statusCode !== 503; i++) {
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
     res = await post(app, { query: "{ __typename }" });
   }
   assert.equal(res.statusCode, 503);
