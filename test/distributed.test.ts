@@ -95,7 +95,8 @@ before(async () => {
     CONTENT_ADDR: data.CONTENT_ADDR,
     NOVA_TLS_DIR: tls,
   });
-  for (const p of [identity, graph, content, content2, relay, gateway]) await p.waitFor(/"msg":"ready"/);
+  // Six processes start at once on two cores: allow for a slow machine.
+  for (const p of [identity, graph, content, content2, relay, gateway]) await p.waitFor(/"msg":"ready"/, 120_000);
   url = `http://127.0.0.1:${gwPort}/graphql`;
 });
 
