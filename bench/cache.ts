@@ -18,15 +18,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { createHistogram } from "node:perf_hooks";
-import pg from "pg";
 import { ensureServices } from "../scripts/services.ts";
 import { type Cache, createCache } from "../src/platform/cache/cache.ts";
-import { Database } from "../src/platform/db/pool.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { registry } from "../src/platform/observability/metrics.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { createContentService, loadPosts, type PostRow } from "../src/services/content/service.ts";
+import { scratchDatabase } from "./lib.ts";
 
 const log = createLogger({ level: "error" });
 const say = (m: string) => process.stderr.write(`cache: ${m}\n`);
@@ -93,13 +92,8 @@ function errorRatio(before: Record<string, number>, after: Record<string, number
 
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
-  const dbName = `nova_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: s.postgres });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const u = new URL(s.postgres);
-  u.pathname = `/${dbName}`;
-  const db = new Database({ writerUrl: u.toString(), poolMax: 10, applicationName: "bench-cache" });
+  const scratch = await scratchDatabase(s.postgres, { poolMax: 10, applicationName: "bench-cache" });
+  const db = scratch.db;
   const caches: Cache[] = [];
   const cache = (opts: Partial<Parameters<typeof createCache>[0]>) => {
     const c = createCache({ log, name: "bench", ...opts });
@@ -215,8 +209,6 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     };
   } finally {
     for (const c of caches) await c.close();
-    await db.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   }
 }

@@ -9,10 +9,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
-import pg from "pg";
 import { ensureServices } from "../scripts/services.ts";
 import { migrate } from "../src/platform/db/migrator.ts";
-import { Database } from "../src/platform/db/pool.ts";
+import type { Database } from "../src/platform/db/pool.ts";
 import type { EventHandler } from "../src/platform/events/consumer.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { type Publisher, Relay } from "../src/platform/events/relay.ts";
@@ -20,6 +19,7 @@ import { eventLog, eventTables } from "../src/platform/events/sets.ts";
 import { startKafkaSource, startLogSource } from "../src/platform/events/sources.ts";
 import { kafkaPublisher, logPublisher } from "../src/platform/events/transports.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
+import { scratchDatabase } from "./lib.ts";
 
 const log = createLogger({ level: "error" });
 const say = (m: string) => process.stderr.write(`events: ${m}\n`);
@@ -150,13 +150,8 @@ async function latency(
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
   const brokers = [s.kafka];
-  const dbName = `nova_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: s.postgres });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const u = new URL(s.postgres);
-  u.pathname = `/${dbName}`;
-  const db = new Database({ writerUrl: u.toString(), poolMax: 10, applicationName: "bench-events" });
+  const scratch = await scratchDatabase(s.postgres, { poolMax: 10, applicationName: "bench-events" });
+  const db = scratch.db;
   const schema = "bench";
   try {
     await migrate(db.writerPool, [eventTables(schema), eventLog]);
@@ -194,8 +189,6 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       embedded_commit_to_effect_max_ms: embedded.max,
     };
   } finally {
-    await db.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   }
 }

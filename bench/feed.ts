@@ -18,14 +18,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
 import { ensureServices } from "../scripts/services.ts";
 import { seed } from "../src/cli/seed.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
-import { Database } from "../src/platform/db/pool.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
+import { scratchDatabase } from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const say = (m: string) => process.stderr.write(`feed: ${m}\n`);
@@ -190,17 +189,10 @@ async function perPage(metricsUrl: string, url: string, tokens: string[], pages 
 
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
-  const dbName = `nova_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: s.postgres });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const withDb = (u: string) => {
-    const x = new URL(u);
-    x.pathname = `/${dbName}`;
-    return x.toString();
-  };
+  const scratch = await scratchDatabase(s.postgres, { poolMax: 4, applicationName: "bench-feed" });
+  const db = scratch.db;
+  const withDb = scratch.url;
   const dbUrl = withDb(s.postgres);
-  const db = new Database({ writerUrl: dbUrl, poolMax: 4, applicationName: "bench-feed" });
   const procs: Proc[] = [];
   try {
     await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn" }));
@@ -402,8 +394,6 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     };
   } finally {
     await stop(...procs);
-    await db.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   }
 }

@@ -12,11 +12,11 @@ export function kafkaHeaders(row: OutboxRow): Map<string, string> {
   return h;
 }
 
-/** Idempotent producer, acks=all; one send per batch keeps per-partition (per-key) order. */
-export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): Publisher {
-  const producer: Producer<string, string, string, string> = new KafkaProducer({
-    clientId: opts.clientId,
-    bootstrapBrokers: opts.brokers,
+/** An idempotent producer with acks=all (every Nova producer is one). */
+function idempotentProducer(brokers: string[], clientId: string): Producer<string, string, string, string> {
+  return new KafkaProducer({
+    clientId,
+    bootstrapBrokers: brokers,
     serializers: stringSerializers,
     idempotent: true,
     acks: -1,
@@ -24,6 +24,11 @@ export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): P
     timeout: 10_000,
     retries: 3,
   });
+}
+
+/** Idempotent producer, acks=all; one send per batch keeps per-partition (per-key) order. */
+export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): Publisher {
+  const producer = idempotentProducer(opts.brokers, opts.clientId);
   return {
     async publish(rows) {
       await producer.send({
@@ -44,16 +49,7 @@ export function dlqPublisher(opts: { brokers: string[]; clientId: string }): {
   publish(row: { consumer: string; topic: string; envelope: unknown; error: string; attempts: number }): Promise<void>;
   close(): Promise<void>;
 } {
-  const producer: Producer<string, string, string, string> = new KafkaProducer({
-    clientId: `${opts.clientId}-dlq`,
-    bootstrapBrokers: opts.brokers,
-    serializers: stringSerializers,
-    idempotent: true,
-    acks: -1,
-    autocreateTopics: true,
-    timeout: 10_000,
-    retries: 3,
-  });
+  const producer = idempotentProducer(opts.brokers, `${opts.clientId}-dlq`);
   return {
     async publish(row) {
       await producer.send({
