@@ -36,7 +36,7 @@ process.stderr.write(`services ready in ${Date.now() - t0} ms: ${JSON.stringify(
 
 const child = spawn(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
+  ["--expose-gc", "--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
   {
     cwd: root,
     stdio: "inherit",

@@ -178,3 +178,83 @@ export async function metricValue(url: string, name: string, labels: Record<stri
   }
   return total;
 }
+
+export interface Subscription<T> {
+  /** The next value (rejects after `timeoutMs`). */
+  next(timeoutMs?: number): Promise<T>;
+  /** Values received and not yet taken. */
+  readonly buffered: T[];
+  /** Resolves with the close event once the socket closes. */
+  closed: Promise<{ code: number; reason: string }>;
+  /** Errors the server sent for the operation. */
+  errors: Promise<unknown[]>;
+  close(): Promise<void>;
+}
+
+/** A real graphql-ws client over a WebSocket on the gateway's /graphql path. */
+export async function subscribe<T = unknown>(
+  url: string,
+  token: string | undefined,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Subscription<T>> {
+  const { createClient } = await import("graphql-ws");
+  const { default: WebSocket } = await import("ws");
+  const buffered: T[] = [];
+  const waiters: ((v: T) => void)[] = [];
+  let onClosed!: (e: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((r) => {
+    onClosed = r;
+  });
+  let onErrors!: (e: unknown[]) => void;
+  const errors = new Promise<unknown[]>((r) => {
+    onErrors = r;
+  });
+  const client = createClient({
+    url: url.replace(/^http/, "ws"),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+    onNonLazyError: () => undefined,
+    connectionParams: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    on: {
+      closed: (e) => {
+        const c = e as { code: number; reason: unknown };
+        onClosed({ code: c.code, reason: String(c.reason) });
+      },
+    },
+  });
+  client.subscribe<T>(
+    { query, variables },
+    {
+      next: (r) => {
+        if (r.errors) return onErrors([...r.errors]);
+        const v = r.data as T;
+        const w = waiters.shift();
+        if (w) w(v);
+        else buffered.push(v);
+      },
+      error: (e) => onErrors(Array.isArray(e) ? e : [e]),
+      complete: () => undefined,
+    },
+  );
+  return {
+    buffered,
+    closed,
+    errors,
+    next(timeoutMs = 15_000) {
+      const v = buffered.shift();
+      if (v !== undefined) return Promise.resolve(v);
+      return new Promise<T>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no subscription value in ${timeoutMs} ms`)), timeoutMs);
+        waiters.push((x) => {
+          clearTimeout(t);
+          resolve(x);
+        });
+      });
+    },
+    async close() {
+      await client.dispose();
+    },
+  };
+}

@@ -27,7 +27,7 @@ import { catalogue, invalid, NovaError } from "../platform/errors.ts";
 import { counter } from "../platform/observability/metrics.ts";
 import { attachBudget } from "./budget.ts";
 import { type Claim, checkKey, Idempotency, MemoryIdempotencyStore, RedisIdempotencyStore } from "./idempotency.ts";
-import { checkOperation, parseBounded, selectOperation } from "./limits.ts";
+import { checkOperation, type OperationStats, parseBounded, selectOperation } from "./limits.ts";
 import { loadManifest, type Manifest, PersistedOperations } from "./persisted.ts";
 import { type RateDecision, RateLimits } from "./ratelimit.ts";
 import { checkScalarLiterals } from "./scalars.ts";
@@ -65,7 +65,7 @@ export function refuse(reply: FastifyReply, err: NovaError, headers: Record<stri
     .send({ data: null, errors: [{ message: err.message, extensions }] });
 }
 
-interface OperationBody {
+export interface OperationBody {
   query?: unknown;
   operationName?: unknown;
   variables?: unknown;
@@ -92,7 +92,14 @@ function getBody(q: Record<string, unknown>): OperationBody {
   };
 }
 
-export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Promise<void> {
+/** What the edges offer the WebSocket transport: the same operation checks and rate limits as HTTP. */
+export interface Edges {
+  /** Resolves (persisted/APQ), parses and checks an operation against every limit; throws a NovaError. */
+  analyse(op: OperationBody): { stats: OperationStats; document: DocumentNode };
+  rates: RateLimits;
+}
+
+export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Promise<Edges> {
   const { security } = opts;
   const persisted = new PersistedOperations(opts.manifest ?? loadManifest(), security.persistedOnly);
   const rates = new RateLimits(security.rate, opts.redis);
@@ -195,7 +202,7 @@ export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Pr
     }
     if (remember) persisted.remember(remember, query);
     if (op.query !== query) op.query = query;
-    return stats;
+    return { stats, document: doc };
   };
 
   app.addHook("preHandler", async (req, reply) => {
@@ -221,7 +228,12 @@ export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Pr
       let queries = 0;
       let mutations = 0;
       for (const op of ops) {
-        const stats = analyse(op, isGet);
+        const { stats } = analyse(op, isGet);
+        if (stats.kind === "subscription") {
+          throw new NovaError("METHOD_NOT_ALLOWED", "subscriptions are served over WebSocket on this path, not HTTP", {
+            field: "query",
+          });
+        }
         cost += stats.cost;
         if (stats.kind === "mutation") mutations++;
         else queries++;
@@ -311,4 +323,6 @@ export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Pr
     }
     return payload;
   });
+
+  return { analyse: (op) => analyse(op, false), rates };
 }

@@ -28,6 +28,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     verify,
     security: securityOptions(ctx.config),
     redis,
+    bus: ctx.bus(),
   });
   const address = await app.listen({ host: ctx.config.HOST, port: ctx.config.PORT });
   ctx.log.info({ url: `${address}/graphql` }, "GraphQL gateway listening");

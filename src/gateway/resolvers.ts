@@ -19,7 +19,7 @@ function user(u: User | undefined) {
   };
 }
 
-interface PostView {
+export interface PostView {
   id: string;
   authorId: string;
   text: string;
@@ -80,6 +80,11 @@ const idCursor = (id: string) => Buffer.from(id, "utf8").toString("base64url");
  * viewer), then the rules drop authors the viewer mutes or blocks.
  */
 async function hydratePosts(ctx: GatewayContext, ids: string[], cursors: string[], next: string) {
+  return connection(await visiblePosts(ctx, ids), cursors, next);
+}
+
+/** The posts the viewer may see, in the order of `ids` (null where one is gone or hidden by the rules). */
+export async function visiblePosts(ctx: GatewayContext, ids: string[]): Promise<(PostView | null)[]> {
   const loaded = await call(ctx, () => ctx.loaders.posts.loadMany(ids));
   const posts = loaded.map((x) => (x instanceof Error ? null : post(x)));
   const viewer = ctx.user?.userId;
@@ -91,7 +96,7 @@ async function hydratePosts(ctx: GatewayContext, ids: string[], cursors: string[
     );
     for (const [i, p] of posts.entries()) if (p && hidden.has(p.authorId)) posts[i] = null;
   }
-  return connection(posts, cursors, next);
+  return posts;
 }
 
 /** Loads the target user after a relationship change; a vanished user is NOT_FOUND. */

@@ -5,6 +5,7 @@
  */
 import { getHeapStatistics } from "node:v8";
 import type { Config } from "../runtime/config.ts";
+import type { RealtimeLimits } from "./realtime/subscriptions.ts";
 
 export interface QueryLimits {
   maxDepth: number;
@@ -45,6 +46,8 @@ export interface SecurityOptions {
   maxHeapUsedBytes: number;
   /** Origins allowed by CORS; empty = no cross-origin access. */
   corsOrigins: string[];
+  /** Subscriptions: how many per connection, how far a client may fall behind, how many authors a feed hears. */
+  realtime: RealtimeLimits;
   /** Fastify's trustProxy: which X-Forwarded-For hops give the client's IP. */
   trustProxy: boolean | number | string;
 }
@@ -78,6 +81,12 @@ export function securityOptions(c: Config): SecurityOptions {
     maxEventLoopDelayMs: c.GATEWAY_MAX_EVENT_LOOP_DELAY_MS,
     maxHeapUsedBytes: c.GATEWAY_MAX_HEAP_USED_BYTES ?? Math.floor(getHeapStatistics().heap_size_limit * 0.9),
     corsOrigins: c.GATEWAY_CORS_ORIGINS ? c.GATEWAY_CORS_ORIGINS.split(",") : [],
+    realtime: {
+      maxSubscriptions: c.REALTIME_MAX_SUBSCRIPTIONS,
+      maxQueue: c.REALTIME_MAX_QUEUE,
+      maxBufferedBytes: c.REALTIME_MAX_BUFFER_KB * 1024,
+      feedMaxFollowing: c.REALTIME_FEED_MAX_FOLLOWING,
+    },
     trustProxy: trustProxy(c.GATEWAY_TRUST_PROXY),
   };
 }
@@ -111,6 +120,7 @@ export function defaultSecurity(production: boolean): SecurityOptions {
     maxEventLoopDelayMs: 1_000,
     maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.9),
     corsOrigins: [],
+    realtime: { maxSubscriptions: 20, maxQueue: 256, maxBufferedBytes: 1_048_576, feedMaxFollowing: 2_000 },
     trustProxy: false,
   };
 }

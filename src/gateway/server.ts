@@ -19,12 +19,15 @@ import type { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { counter, histogram, renderMetrics } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
+import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import type { Verifier } from "../platform/security/jwt.ts";
 import { ConcurrencyLimiter, guardClient } from "./budget.ts";
 import { registerEdges } from "./edges.ts";
 import { createErrorFormatter, toGraphQLError } from "./errors.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
+import { installSubscriptions } from "./realtime/resolvers.ts";
+import { attachSubscriptions } from "./realtime/subscriptions.ts";
 import { resolvers } from "./resolvers.ts";
 import { scalarResolvers } from "./scalars.ts";
 import { defaultSecurity, type SecurityOptions } from "./security.ts";
@@ -32,6 +35,8 @@ import { defaultSecurity, type SecurityOptions } from "./security.ts";
 export const schema = readFileSync(new URL("./schema.graphql", import.meta.url), "utf8");
 
 export const BODY_LIMIT = 1_048_576;
+
+export const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
 
 export interface GatewayDeps {
   log: Logger;
@@ -50,6 +55,8 @@ export interface GatewayDeps {
   security?: SecurityOptions;
   /** Rate limits and Idempotency-Keys shared by every replica; in-process without it. */
   redis?: Redis;
+  /** Where subscriptions hear pushes (no subscriptions without it). */
+  bus?: Bus;
 }
 
 export interface GatewayContext {
@@ -137,32 +144,42 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     req.novaSpan?.end();
   });
 
+  /** The claims of an access token whose session is still active (shared by HTTP and WebSocket). */
+  const authenticate = async (token: string, within: <T>(fn: () => Promise<T>) => Promise<T>): Promise<UserClaims> => {
+    let claims: { sub: string; sid: string; roles: string[] };
+    try {
+      claims = await deps.verify(token);
+    } catch {
+      throw new NovaError("TOKEN_INVALID", "access token is invalid or expired");
+    }
+    let state = sessions.get(claims.sid);
+    if (!state) {
+      const res = await within(() => deps.identity.checkSession({ sessionId: claims.sid }));
+      state = { active: res.active, userId: claims.sub };
+      sessions.set(claims.sid, state);
+    }
+    if (!state.active) throw new NovaError("TOKEN_INVALID", "session has ended");
+    return claims.roles.includes("admin")
+      ? { userId: claims.sub, sessionId: claims.sid, admin: true }
+      : { userId: claims.sub, sessionId: claims.sid };
+  };
+
   app.addHook("preHandler", async (req, reply) => {
     const auth = req.headers.authorization;
     if (!auth || req.routeOptions.url !== "/graphql") return;
-    const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(auth);
+    const m = BEARER.exec(auth);
     const deny = (code: string, message: string) =>
       reply
         .code(401)
         .header("www-authenticate", `Bearer error="invalid_token"`)
         .send({ data: null, errors: [{ message, extensions: { code } }] });
     if (!m) return deny("UNAUTHENTICATED", "Authorization must be `Bearer <access token>`");
-    let claims: { sub: string; sid: string; roles: string[] };
     try {
-      claims = await deps.verify(m[1] as string);
-    } catch {
-      return deny("TOKEN_INVALID", "access token is invalid or expired");
+      (req.novaCall as CallContext).user = await authenticate(m[1] as string, (fn) => run(req, fn));
+    } catch (err) {
+      if (err instanceof NovaError && err.code === "TOKEN_INVALID") return deny(err.code, err.message);
+      throw err;
     }
-    let state = sessions.get(claims.sid);
-    if (!state) {
-      const res = await run(req, () => deps.identity.checkSession({ sessionId: claims.sid }));
-      state = { active: res.active, userId: claims.sub };
-      sessions.set(claims.sid, state);
-    }
-    if (!state.active) return deny("TOKEN_INVALID", "session has ended");
-    (req.novaCall as CallContext).user = claims.roles.includes("admin")
-      ? { userId: claims.sub, sessionId: claims.sid, admin: true }
-      : { userId: claims.sub, sessionId: claims.sid };
   });
 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
@@ -175,7 +192,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     });
   });
 
-  await registerEdges(app, {
+  const edges = await registerEdges(app, {
     security,
     requestTimeoutMs: deps.requestTimeoutMs,
     log: deps.log,
@@ -206,6 +223,23 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
   app.graphql.defineResolvers(
     Object.fromEntries(Object.entries(scalarResolvers).filter(([name]) => app.graphql.schema.getType(name))),
   );
+
+  if (deps.bus) {
+    installSubscriptions(app.graphql.schema);
+    const closeSubscriptions = attachSubscriptions({
+      app,
+      deps,
+      edges,
+      bus: deps.bus,
+      limits: security.realtime,
+      path: "/graphql",
+      log: deps.log,
+      origins: security.corsOrigins,
+      authenticate: (token) =>
+        authenticate(token, (fn) => runWithCall({ deadline: Date.now() + deps.requestTimeoutMs }, fn)),
+    });
+    app.addHook("preClose", closeSubscriptions);
+  }
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {

@@ -17,6 +17,7 @@ import { type Running, startKafkaSource, startLogSource } from "../platform/even
 import { dlqPublisher } from "../platform/events/transports.ts";
 import { createLogger, setRootLogger } from "../platform/observability/logger.ts";
 import { initTracing, shutdownTracing } from "../platform/observability/tracing.ts";
+import { type Bus, createBus } from "../platform/pubsub/bus.ts";
 import { createTransport, type Peer, serviceClient } from "../platform/rpc/client.ts";
 import { HealthRegistry, ServingStatus } from "../platform/rpc/health.ts";
 import {
@@ -29,7 +30,7 @@ import {
 import { loadTls, type TlsMaterial } from "../platform/rpc/tls.ts";
 import { type Config, ConfigError, redactedConfig } from "./config.ts";
 import type { ModuleContext, ModuleInstance } from "./module.ts";
-import { allowedCallers, type ModuleName, moduleDef, ownsOutbox, providerOf } from "./modules.ts";
+import { allowedCallers, hasEventTables, type ModuleName, moduleDef, ownsOutbox, providerOf } from "./modules.ts";
 
 export interface StartOptions {
   mode: "embedded" | "distributed";
@@ -52,7 +53,7 @@ export async function runMigrations(db: Database, targets: ModuleName[], log: Lo
   const sets = targets.flatMap((m) => {
     const s = moduleDef(m).migrations;
     if (!s) return [];
-    return ownsOutbox(m) ? [s, eventTables(s.schema)] : [s];
+    return hasEventTables(m) ? [s, eventTables(s.schema)] : [s];
   });
   if (sets.length === 0) return;
   const results = await migrate(db.writerPool, sets);
@@ -207,6 +208,19 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
       }
       return cache;
     };
+    let bus: Bus | undefined;
+    const processBus = () => {
+      if (!bus) {
+        // Across processes the bus is Redis; in-process it only reaches modules of this process.
+        if (mode === "distributed" && !config.REDIS_URL) {
+          throw new Error("REDIS_URL is required in distributed mode: the real-time bus crosses processes");
+        }
+        const b = createBus({ redisUrl: config.REDIS_URL, log: log.child({ component: "bus" }), name: identity });
+        bus = b;
+        stops.push(() => b.close());
+      }
+      return bus;
+    };
     for (const name of targets) {
       let outbox: Outbox | undefined;
       const ctx: ModuleContext = {
@@ -221,6 +235,7 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
         },
         client: clientFor(name),
         cache: processCache,
+        bus: processBus,
         outbox: () => {
           const schema = moduleDef(name).migrations?.schema;
           if (!schema || !ownsOutbox(name)) throw new Error(`module ${name} has no outbox`);

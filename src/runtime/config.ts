@@ -72,6 +72,11 @@ const schema = z.object({
   GATEWAY_RATE_IP_MUTATIONS: nonNegativeInt.default(600),
   GATEWAY_IDEMPOTENCY_TTL_HOURS: positiveInt.max(24 * 30).default(24),
   GATEWAY_CALL_BUDGET: positiveInt.max(10_000).default(10),
+  // GraphQL subscriptions (gateway/realtime): per connection, per subscription, per socket.
+  REALTIME_MAX_SUBSCRIPTIONS: positiveInt.max(1_000).default(20),
+  REALTIME_MAX_QUEUE: positiveInt.max(100_000).default(256),
+  REALTIME_MAX_BUFFER_KB: positiveInt.max(1_048_576).default(1_024),
+  REALTIME_FEED_MAX_FOLLOWING: positiveInt.max(100_000).default(2_000),
   GATEWAY_BACKEND_CONCURRENCY: positiveInt.max(100_000).default(64),
   GATEWAY_BACKEND_QUEUE: nonNegativeInt.max(1_000_000).default(256),
   GATEWAY_MAX_EVENT_LOOP_DELAY_MS: nonNegativeInt.default(1_000),

@@ -7,6 +7,7 @@ import type { MigrationSet } from "../platform/db/migrator.ts";
 import type { Database } from "../platform/db/pool.ts";
 import type { EventHandler } from "../platform/events/consumer.ts";
 import type { Outbox } from "../platform/events/outbox.ts";
+import type { Bus } from "../platform/pubsub/bus.ts";
 import type { HealthRegistry } from "../platform/rpc/health.ts";
 import type { ServiceRegistration } from "../platform/rpc/server.ts";
 import type { Config } from "./config.ts";
@@ -22,6 +23,8 @@ export interface ModuleContext {
   db(): Database;
   /** The process's two-tier cache (L1 only without REDIS_URL). */
   cache(): Cache;
+  /** The process's pub/sub bus for real-time fan-out (Redis with REDIS_URL, in-process otherwise). */
+  bus(): Bus;
   /** The outbox of this module's schema: events written in the caller's transaction (modules with migrations). */
   outbox(): Outbox;
   /** A client for a service of a module this one depends on, in-process or remote as the topology says. */

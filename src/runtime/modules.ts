@@ -37,6 +37,14 @@ export const modules = {
     consumes: ["nova.graph.relationship", "nova.content.post"],
     init: async (ctx) => (await import("../services/feed/module.ts")).init(ctx),
   },
+  // Turns events into pushes on the bus, which the gateways' GraphQL subscriptions listen to.
+  // Its schema holds only the platform's processed_events and dlq.
+  realtime: {
+    deps: [],
+    migrations: { schema: "realtime", dir: new URL("../gateway/realtime/migrations/", import.meta.url) },
+    consumes: ["nova.graph.relationship", "nova.content.post"],
+    init: async (ctx) => (await import("../gateway/realtime/module.ts")).init(ctx),
+  },
   gateway: {
     deps: ["identity", "graph", "content", "feed"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
@@ -96,6 +104,12 @@ export function startOrder(names: ModuleName[]): ModuleName[] {
 export function ownsOutbox(name: ModuleName): boolean {
   const def: ModuleDef = moduleDef(name);
   return Boolean(def.migrations && def.provides?.length);
+}
+
+/** Modules whose schema gets the platform's event tables: an outbox, or consumers' processed_events and dlq. */
+export function hasEventTables(name: ModuleName): boolean {
+  const def: ModuleDef = moduleDef(name);
+  return Boolean(def.migrations && (def.provides?.length || def.consumes?.length));
 }
 
 /** Every outbox the relay serves. */

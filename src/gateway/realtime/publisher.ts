@@ -1,0 +1,71 @@
+/**
+ * The `realtime` module's consumer: events in, pushes out. Each event that a
+ * subscriber may want becomes one push on the bus channel of whoever should
+ * hear about it (the members of a conversation, a notification's recipient,
+ * the author's channel for a new post, the follower for a follow change).
+ * Pushes are published inside the consumer's transaction, so an event is
+ * pushed at least once; processed_events stops a redelivery from pushing again.
+ */
+
+import type { EventHandler } from "../../platform/events/consumer.ts";
+import type { Envelope } from "../../platform/events/envelope.ts";
+import type { Bus } from "../../platform/pubsub/bus.ts";
+import { authorChannel, type Push, userChannel } from "./channels.ts";
+
+export const REALTIME_TOPICS = ["nova.graph.relationship", "nova.content.post"] as const;
+
+const str = (v: unknown): string => (typeof v === "string" ? v : "");
+const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
+/** The pushes one event causes, as [channel, push] pairs. */
+export function pushesOf(event: Envelope): [string, Push][] {
+  const p = event.payload as Record<string, unknown>;
+  switch (event.type) {
+    case "MessageSent": {
+      const push: Push = {
+        kind: "message",
+        messageId: str(p.messageId),
+        conversationId: str(p.conversationId),
+        senderId: str(p.senderId),
+        text: str(p.text),
+        encrypted: p.encrypted === true,
+        ciphertext: str(p.ciphertext),
+        keyId: str(p.keyId),
+        createdAt: str(p.createdAt) || event.occurred_at,
+      };
+      const to = new Set([...strs(p.recipientIds), str(p.senderId)].filter(Boolean));
+      return [...to].map((u) => [userChannel(u), push]);
+    }
+    case "NotificationCreated":
+      return str(p.userId)
+        ? [[userChannel(str(p.userId)), { kind: "notification", notificationId: str(p.notificationId) }]]
+        : [];
+    case "PostCreated": {
+      const authorId = str(p.authorId) || (event.actor_id ?? "");
+      return authorId ? [[authorChannel(authorId), { kind: "post", postId: str(p.postId), authorId }]] : [];
+    }
+    case "Followed":
+    case "Unfollowed":
+      return str(p.userId)
+        ? [
+            [
+              userChannel(str(p.userId)),
+              { kind: "follow", targetId: str(p.targetId), following: event.type === "Followed" },
+            ],
+          ]
+        : [];
+    default:
+      return [];
+  }
+}
+
+export function pushPublisher(bus: Bus): EventHandler {
+  return {
+    name: "realtime.push",
+    schema: "realtime",
+    topics: [...REALTIME_TOPICS],
+    async handle(event) {
+      await Promise.all(pushesOf(event).map(([channel, push]) => bus.publish(channel, JSON.stringify(push))));
+    },
+  };
+}
