@@ -563,6 +563,8 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
       };
     },
 
+    // From the primary: the real-time layer hydrates a MessageSent event through this at once, before a
+    // replica may have the row (lookups by primary key, cheap on the primary).
     async getMessages(req) {
       const me = requireUser().userId;
       const ids = validateIds("messageIds", req.messageIds);
@@ -572,7 +574,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
         JOIN messaging.messages msg ON msg.id = q.id
         JOIN messaging.members m ON m.conversation_id = msg.conversation_id AND m.user_id = ${me}::uuid
           AND m.left_at IS NULL AND msg.seq > m.joined_seq
-       ORDER BY q.o`.execute(reader);
+       ORDER BY q.o`.execute(writer);
       return { messages: r.rows.map(toMessage) };
     },
 

@@ -945,7 +945,8 @@ export const MessagingService: GenService<{
   },
   /**
    * Messages by id that the caller may read (a current member, sent since
-   * they joined); others are left out.
+   * they joined); others are left out. Read on the primary, so a message is
+   * found as soon as its MessageSent event is out.
    *
    * @generated from rpc nova.messaging.v1.MessagingService.GetMessages
    */
