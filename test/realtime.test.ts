@@ -95,6 +95,47 @@ describe("subscriptions (embedded, Redis bus)", () => {
     }
   });
 
+  test("messageReceived: a member gets each message once, in order, with its sender; others get nothing", async () => {
+    const [alice, bob, eve] = await Promise.all([register(url), register(url), register(url)]);
+    const conv = await gql(url, "mutation($m: [ID!]!) { createConversation(memberIds: $m) { id } }", {
+      token: alice.accessToken,
+      variables: { m: [bob.user.id] },
+    });
+    assert.equal(conv.body.errors, undefined, JSON.stringify(conv.body));
+    const conversationId: string = conv.body.data.createConversation.id;
+    const before = await metricValue(metrics, "nova_realtime_subscriptions");
+    const q =
+      "subscription($c: ID) { messageReceived(conversationId: $c) { id text conversationId sender { username } } }";
+    type M = { messageReceived: { id: string; text: string; conversationId: string; sender: { username: string } } };
+    const toAlice = await subscribe<M>(url, alice.accessToken, q, { c: conversationId });
+    const toEve = await subscribe<M>(url, eve.accessToken, q);
+    try {
+      await live(before + 2);
+      const send = async (text: string, clientMessageId: string) => {
+        const r = await gql(
+          url,
+          "mutation($c: ID!, $t: String!, $k: String!) { sendMessage(conversationId: $c, text: $t, clientMessageId: $k) { id text } }",
+          { token: bob.accessToken, variables: { c: conversationId, t: text, k: clientMessageId } },
+        );
+        assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+        return r.body.data.sendMessage.id as string;
+      };
+      const first = await send("hi alice", "k1");
+      assert.equal(await send("hi alice", "k1"), first, "a resend is the same message");
+      const second = await send("second", "k2");
+      const got = [await toAlice.next(), await toAlice.next()].map((m) => m.messageReceived);
+      assert.deepEqual(got, [
+        { id: first, text: "hi alice", conversationId, sender: { username: bob.user.username } },
+        { id: second, text: "second", conversationId, sender: { username: bob.user.username } },
+      ]);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(toAlice.buffered, [], "the resend was not pushed again");
+      assert.deepEqual(toEve.buffered, [], "a non-member hears nothing");
+    } finally {
+      await Promise.all([toAlice.close(), toEve.close()]);
+    }
+  });
+
   test("a bad or missing token closes the socket at connection init with 4401 and a coded reason", async () => {
     const bad = await subscribe(url, "not a token", FEED);
     assert.deepEqual(await bad.closed, {

@@ -8,6 +8,7 @@ import DataLoader from "dataloader";
 import type { PostCounts, Post as PostMsg, ViewerState } from "../gen/nova/content/v1/content_pb.ts";
 import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
+import type { Conversation, Message } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import type { GatewayDeps } from "./server.ts";
 
 export interface Loaders {
@@ -19,6 +20,9 @@ export interface Loaders {
   postCounts: DataLoader<string, PostCounts | undefined>;
   /** Whether the viewer liked / bookmarked each post (only with a signed-in viewer). */
   viewerState: DataLoader<string, ViewerState | undefined>;
+  /** The viewer's conversations and the messages they may read (only with a signed-in viewer). */
+  conversations: DataLoader<string, Conversation | undefined>;
+  messages: DataLoader<string, Message | undefined>;
 }
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -69,6 +73,16 @@ export function createLoaders(deps: GatewayDeps, call: Call): Loaders {
     viewerState: loader(
       async (postIds) => (await call(() => deps.content.getViewerState({ postIds }))).states,
       (s) => s.postId,
+      b,
+    ),
+    conversations: loader(
+      async (conversationIds) => (await call(() => deps.messaging.getConversations({ conversationIds }))).conversations,
+      (c) => c.id,
+      b,
+    ),
+    messages: loader(
+      async (messageIds) => (await call(() => deps.messaging.getMessages({ messageIds }))).messages,
+      (m) => m.id,
       b,
     ),
   };

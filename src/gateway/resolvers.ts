@@ -4,6 +4,7 @@ import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { Tokens, User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
+import { messagingResolvers } from "./messaging.resolvers.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
 
 function user(u: User | undefined) {
@@ -165,6 +166,7 @@ async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
 type Args<T> = { input: T };
 
 export const resolvers: IResolvers = {
+  ...messagingResolvers,
   User: {
     followerCount: async (u: { id: string }, _args, ctx: GatewayContext) =>
       (await call(ctx, () => ctx.loaders.userCounts.load(u.id)))?.followerCount ?? 0,
@@ -251,6 +253,7 @@ export const resolvers: IResolvers = {
       user(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
   },
   Query: {
+    ...messagingResolvers.Query,
     feed: async (_root, args: Page, ctx: GatewayContext) => {
       requireViewer(ctx);
       const page = pageArgs(args, 50);
@@ -290,6 +293,7 @@ export const resolvers: IResolvers = {
     },
   },
   Mutation: {
+    ...messagingResolvers.Mutation,
     follow: relationshipMutation("follow"),
     unfollow: relationshipMutation("unfollow"),
     block: relationshipMutation("block"),

@@ -45,6 +45,12 @@ export const catalogue = {
     http: 504,
     message: "deadline exceeded",
   },
+  LIMIT_REACHED: {
+    grpc: Code.FailedPrecondition,
+    graphql: "LIMIT_REACHED",
+    http: 409,
+    message: "a limit has been reached",
+  },
   INTERNAL: { grpc: Code.Internal, graphql: "INTERNAL", http: 500, message: "internal error" },
   // The gateway's edges (ARCHITECTURE §7): refusals before anything is executed.
   INVALID_OPERATION: {

@@ -11,8 +11,14 @@ test("targets expand and validate; dependencies start first", () => {
 });
 
 test("who may call a service follows the dependency table", () => {
-  assert.deepEqual([...allowedCallers("nova.identity.v1.IdentityService")].sort(), ["content", "gateway", "graph"]);
-  assert.deepEqual([...allowedCallers("nova.graph.v1.GraphService")].sort(), ["content", "gateway"]);
+  assert.deepEqual([...allowedCallers("nova.identity.v1.IdentityService")].sort(), [
+    "content",
+    "gateway",
+    "graph",
+    "messaging",
+  ]);
+  assert.deepEqual([...allowedCallers("nova.graph.v1.GraphService")].sort(), ["content", "gateway", "messaging"]);
   assert.deepEqual([...allowedCallers("nova.feed.v1.FeedService")], ["gateway"]);
+  assert.deepEqual([...allowedCallers("nova.messaging.v1.MessagingService")], ["gateway"]);
   assert.equal(allowedCallers("nova.unknown.v1.X").size, 0);
 });

@@ -18,6 +18,7 @@ export type Push =
       encrypted: boolean;
       ciphertext: string;
       keyId: string;
+      clientMessageId: string;
       createdAt: string;
     }
   /** A notification was created for the user, or its group gained an actor. */

@@ -12,7 +12,7 @@ import type { Envelope } from "../../platform/events/envelope.ts";
 import type { Bus } from "../../platform/pubsub/bus.ts";
 import { authorChannel, type Push, userChannel } from "./channels.ts";
 
-export const REALTIME_TOPICS = ["nova.graph.relationship", "nova.content.post"] as const;
+export const REALTIME_TOPICS = ["nova.graph.relationship", "nova.content.post", "nova.messaging.conversation"] as const;
 
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
@@ -31,6 +31,7 @@ export function pushesOf(event: Envelope): [string, Push][] {
         encrypted: p.encrypted === true,
         ciphertext: str(p.ciphertext),
         keyId: str(p.keyId),
+        clientMessageId: str(p.clientMessageId),
         createdAt: str(p.createdAt) || event.occurred_at,
       };
       const to = new Set([...strs(p.recipientIds), str(p.senderId)].filter(Boolean));

@@ -32,6 +32,29 @@ type SubscriptionField = {
 };
 
 export const subscriptionResolvers: Record<string, SubscriptionField> = {
+  // Presented from the push itself: the members it reaches were fixed when the message committed
+  // (MessageSent.recipientIds), so there is nothing to load but the sender (through the users loader).
+  messageReceived: {
+    async subscribe(_root, args, ctx) {
+      const viewer = requireViewer(ctx).userId;
+      const only = typeof args.conversationId === "string" ? args.conversationId : undefined;
+      return pushStream(ctx, [userChannel(viewer)], async (push) =>
+        push.kind === "message" && (!only || push.conversationId === only)
+          ? {
+              id: push.messageId,
+              conversationId: push.conversationId,
+              senderId: push.senderId,
+              text: push.text,
+              encrypted: push.encrypted,
+              ciphertext: push.encrypted ? push.ciphertext : null,
+              keyId: push.keyId || null,
+              clientMessageId: push.clientMessageId,
+              createdAt: push.createdAt,
+            }
+          : undefined,
+      );
+    },
+  },
   feedUpdated: {
     async subscribe(_root, _args, ctx) {
       const viewer = requireViewer(ctx).userId;

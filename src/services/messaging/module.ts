@@ -1,0 +1,25 @@
+import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
+import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { MessagingService } from "../../gen/nova/messaging/v1/messaging_pb.ts";
+import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { createMessagingService, type MessagingPeers } from "./service.ts";
+
+export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
+  const graph = ctx.client(GraphService);
+  const identity = ctx.client(IdentityService);
+  const peers: MessagingPeers = {
+    // Not cached: starting a conversation, adding a member and sending are rare enough per user to
+    // ask the graph every time, and a block then stops the very next message.
+    async blockedWith(userIds) {
+      // GetRelationships answers for the caller, who is the acting user of this call.
+      const res = await graph.getRelationships({ userIds });
+      return new Set(res.relationships.filter((r) => r.blocking || r.blockedBy).map((r) => r.userId));
+    },
+    async existing(userIds) {
+      const res = await identity.batchGetUsers({ ids: userIds });
+      return new Set(res.users.map((u) => u.id));
+    },
+  };
+  const impl = createMessagingService({ db: ctx.db().kysely<unknown>(), outbox: ctx.outbox(), peers });
+  return { services: [{ service: MessagingService, impl }] };
+}

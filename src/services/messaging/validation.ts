@@ -1,0 +1,105 @@
+/**
+ * Input rules of the messaging service. Each validator returns the normalized
+ * value or throws a VALIDATION_FAILED error that names the field.
+ */
+import { createPublicKey } from "node:crypto";
+import { invalid } from "../../platform/errors.ts";
+
+export const LIMITS = {
+  /** Members of a group, its creator included. */
+  groupMembersMax: 50,
+  textMax: 4_000,
+  ciphertextMax: 16_384,
+  clientMessageIdMax: 64,
+  batchMax: 100,
+  pageMax: 100,
+  pageDefault: 20,
+} as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Control characters except tab and newline, DEL, C1, and the Unicode line/paragraph separators.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+// Printable ASCII without space: UUIDs, ULIDs, counters, base64url nonces.
+const CLIENT_MESSAGE_ID = /^[\x21-\x7e]{1,64}$/;
+
+export function validateId(field: string, value: string): string {
+  const v = value.trim().toLowerCase();
+  if (!UUID.test(v)) throw invalid(field, "must be an id (UUID)");
+  return v;
+}
+
+export function validateIds(field: string, values: readonly string[], max: number = LIMITS.batchMax): string[] {
+  if (values.length > max) throw invalid(field, `must have at most ${max} ids`);
+  return values.map((v, i) => validateId(`${field}[${i}]`, v));
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** A plaintext message: 1 to 4,000 characters after NFC and trimming, no control characters. */
+export function validateText(value: string, field = "text"): string {
+  const v = value.normalize("NFC").replace(/\r\n?/g, "\n").trim();
+  if (v.length === 0) throw invalid(field, "is required");
+  if (codePoints(v) > LIMITS.textMax) throw invalid(field, `must be at most ${LIMITS.textMax} characters`);
+  if (CONTROL.test(v)) throw invalid(field, "must not contain control characters");
+  return v;
+}
+
+export function validateClientMessageId(value: string, field = "clientMessageId"): string {
+  if (!CLIENT_MESSAGE_ID.test(value)) {
+    throw invalid(field, `must be 1 to ${LIMITS.clientMessageIdMax} printable ASCII characters without spaces`);
+  }
+  return value;
+}
+
+export function validateCiphertext(value: Uint8Array, field = "ciphertext"): Uint8Array {
+  if (value.length === 0) throw invalid(field, "is required");
+  if (value.length > LIMITS.ciphertextMax) throw invalid(field, `must be at most ${LIMITS.ciphertextMax} bytes`);
+  return value;
+}
+
+export function validateLimit(limit: number): number {
+  if (limit === 0) return LIMITS.pageDefault;
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax) {
+    throw invalid("limit", `must be 1 to ${LIMITS.pageMax}`);
+  }
+  return limit;
+}
+
+/**
+ * A public key: the standard base64 (padding optional) of a raw 32-byte
+ * X25519 key, which node:crypto must accept as an X25519 key. The all-zero
+ * key (a low-order point: every shared secret with it is zero) is refused.
+ */
+export function validatePublicKey(value: string, field = "publicKey"): Buffer {
+  const v = value.trim();
+  if (!/^[A-Za-z0-9+/]{43}=?$/.test(v)) throw invalid(field, "must be the base64 of a 32-byte X25519 public key");
+  const raw = Buffer.from(v, "base64");
+  if (raw.length !== 32) throw invalid(field, "must be the base64 of a 32-byte X25519 public key");
+  if (raw.every((b) => b === 0)) throw invalid(field, "is not a usable X25519 key");
+  try {
+    createPublicKey({ key: { kty: "OKP", crv: "X25519", x: raw.toString("base64url") }, format: "jwk" });
+  } catch {
+    throw invalid(field, "is not an X25519 public key");
+  }
+  return raw;
+}
+
+/** Cursors are opaque to clients: base64url of a position in the list. */
+export function encodeCursor(position: string): string {
+  return Buffer.from(position, "utf8").toString("base64url");
+}
+
+/** The position a cursor stands for (a positive bigint); undefined for the first page. */
+export function decodeCursor(cursor: string, field = "cursor"): string | undefined {
+  if (cursor === "") return undefined;
+  if (cursor.length > 40 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid(field, "is not a cursor from this list");
+  const v = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!/^[1-9]\d{0,18}$/.test(v) || BigInt(v) > 9223372036854775807n || encodeCursor(v) !== cursor) {
+    throw invalid(field, "is not a cursor from this list");
+  }
+  return v;
+}
