@@ -11,10 +11,12 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import pg from "pg";
 import { freePort } from "../src/platform/db/embedded.ts";
-import { gql, type NovaProcess, register, services, spawnNova, tempDir } from "./helpers.ts";
+import { gql, metricValue, type NovaProcess, register, services, spawnNova, subscribe, tempDir } from "./helpers.ts";
 
 let procs: NovaProcess[] = [];
 let url: string;
+/** A second gateway replica: subscribers here hear what mutations on the first cause (Redis bus). */
+let url2: string;
 let db: pg.Pool;
 
 before(async () => {
@@ -25,7 +27,8 @@ before(async () => {
   assert.equal((await certs.exited).code, 0, certs.output());
   const migrate = spawnNova(["migrate"], { DATABASE_URL: s.pgbouncer });
   assert.equal((await migrate.exited).code, 0, migrate.output());
-  const [identityPort, graphPort, messagingPort, gwPort] = [
+  const [identityPort, graphPort, messagingPort, gwPort, gw2Port] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -47,17 +50,24 @@ before(async () => {
     await serve("graph", { ...data, RPC_PORT: String(graphPort) }),
     await serve("messaging", { ...data, RPC_PORT: String(messagingPort) }),
     await serve("relay", { DATABASE_URL: s.pgbouncer, KAFKA_BROKERS: s.kafka }),
-    await serve("gateway", {
-      PORT: String(gwPort),
-      NOVA_TLS_DIR: tls,
-      IDENTITY_ADDR: data.IDENTITY_ADDR,
-      GRAPH_ADDR: data.GRAPH_ADDR,
-      MESSAGING_ADDR: data.MESSAGING_ADDR,
-    }),
+    await serve("realtime", { DATABASE_URL: s.pgbouncer, KAFKA_BROKERS: s.kafka, REDIS_URL: s.redis }),
+    ...(await Promise.all(
+      [gwPort, gw2Port].map((port) =>
+        serve("gateway", {
+          PORT: String(port),
+          NOVA_TLS_DIR: tls,
+          REDIS_URL: s.redis,
+          IDENTITY_ADDR: data.IDENTITY_ADDR,
+          GRAPH_ADDR: data.GRAPH_ADDR,
+          MESSAGING_ADDR: data.MESSAGING_ADDR,
+        }),
+      ),
+    )),
   ];
-  // Five processes start at once on two cores: allow for a slow machine.
+  // Seven processes start at once on two cores: allow for a slow machine.
   for (const p of procs) await p.waitFor(/"msg":"ready"/, 120_000);
   url = `http://127.0.0.1:${gwPort}/graphql`;
+  url2 = `http://127.0.0.1:${gw2Port}/graphql`;
 });
 
 after(async () => {
@@ -148,4 +158,45 @@ test("a conversation across processes: create, idempotent send, unread count, bl
       ["MessagesRead", "nova.messaging.conversation", true],
     ],
   );
+});
+
+test("real time across replicas: a subscriber on one gateway gets what a mutation on the other sent (Kafka -> realtime -> Redis)", async () => {
+  const [a, b] = [await register(url), await register(url)];
+  const created = await eventually(
+    () =>
+      gql(url, `mutation($m: [ID!]!) { createConversation(memberIds: $m) { id } }`, {
+        token: a.accessToken,
+        variables: { m: [b.user.id] },
+      }),
+    (r) => !r.body.errors,
+  );
+  assert.equal(created.body.errors, undefined, JSON.stringify(created.body));
+  const c = created.body.data.createConversation.id as string;
+  const metrics2 = url2.replace(/\/graphql$/, "/metrics");
+  const before = await metricValue(metrics2, "nova_realtime_subscriptions");
+  const sub = await subscribe<{ messageReceived: { id: string; text: string; sender: { username: string } } }>(
+    url2,
+    b.accessToken,
+    "subscription { messageReceived { id text sender { username } } }",
+  );
+  try {
+    await eventually(
+      () => metricValue(metrics2, "nova_realtime_subscriptions"),
+      (n) => n > before,
+    );
+    const sent = await gql(
+      url,
+      `mutation($c: ID!) { sendMessage(conversationId: $c, text: "across replicas", clientMessageId: "x1") { id } }`,
+      { token: a.accessToken, variables: { c } },
+    );
+    assert.equal(sent.body.errors, undefined, JSON.stringify(sent.body));
+    const got = await sub.next(60_000);
+    assert.deepEqual(got.messageReceived, {
+      id: sent.body.data.sendMessage.id,
+      text: "across replicas",
+      sender: { username: a.user.username },
+    });
+  } finally {
+    await sub.close();
+  }
 });
