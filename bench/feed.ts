@@ -23,7 +23,7 @@ import { seed } from "../src/cli/seed.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { runMigrations } from "../src/runtime/app.ts";
-import { resolveTargets } from "../src/runtime/modules.ts";
+import { modules, resolveTargets } from "../src/runtime/modules.ts";
 import { scratchDatabase } from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -312,8 +312,10 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       const c = nova(["certs", "dev", "--out", tls], {});
       c.child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(c.out()))));
     });
+    // Every service the gateway calls runs as its own process.
+    const backends: string[] = [...modules.gateway.deps];
     const ports = Object.fromEntries(
-      await Promise.all(["identity", "graph", "content", "feed"].map(async (m) => [m, await freePort()] as const)),
+      await Promise.all(backends.map(async (m) => [m, await freePort()] as const)),
     );
     const common = {
       // The harness's PgBouncer names only its own database, so the writer is reached directly here.
@@ -327,7 +329,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       ),
     };
     const dist: Proc[] = [];
-    for (const m of ["identity", "graph", "content", "feed"]) {
+    for (const m of backends) {
       const admin = await freePort();
       const p = nova(["serve", `--target=${m}`], {
         ...common,
