@@ -7,6 +7,7 @@ import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
 import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { eventLog } from "../platform/events/sets.ts";
 import type { ModuleDef } from "./module.ts";
 
@@ -37,8 +38,21 @@ export const modules = {
     consumes: ["nova.graph.relationship", "nova.content.post"],
     init: async (ctx) => (await import("../services/feed/module.ts")).init(ctx),
   },
+  // Grouped notifications from the graph's, content's and messaging's events; push tokens and delivery.
+  notifications: {
+    deps: [],
+    provides: [NotificationService],
+    migrations: { schema: "notifications", dir: new URL("../services/notifications/migrations/", import.meta.url) },
+    consumes: [
+      "nova.graph.relationship",
+      "nova.content.post",
+      "nova.messaging.conversation",
+      "nova.notifications.notification",
+    ],
+    init: async (ctx) => (await import("../services/notifications/module.ts")).init(ctx),
+  },
   gateway: {
-    deps: ["identity", "graph", "content", "feed"],
+    deps: ["identity", "graph", "content", "feed", "notifications"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
   },
   // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the
