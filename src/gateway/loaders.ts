@@ -8,6 +8,7 @@ import DataLoader from "dataloader";
 import type { PostCounts, Post as PostMsg, ViewerState } from "../gen/nova/content/v1/content_pb.ts";
 import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
+import type { Notification } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import type { GatewayDeps } from "./server.ts";
 
 export interface Loaders {
@@ -19,6 +20,8 @@ export interface Loaders {
   postCounts: DataLoader<string, PostCounts | undefined>;
   /** Whether the viewer liked / bookmarked each post (only with a signed-in viewer). */
   viewerState: DataLoader<string, ViewerState | undefined>;
+  /** The viewer's notifications by id (GetNotifications). */
+  notifications: DataLoader<string, Notification | undefined>;
 }
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -69,6 +72,12 @@ export function createLoaders(deps: GatewayDeps, call: Call): Loaders {
     viewerState: loader(
       async (postIds) => (await call(() => deps.content.getViewerState({ postIds }))).states,
       (s) => s.postId,
+      b,
+    ),
+    notifications: loader(
+      async (notificationIds) =>
+        (await call(() => deps.notifications.getNotifications({ notificationIds }))).notifications,
+      (n) => n.id,
       b,
     ),
   };

@@ -4,6 +4,7 @@ import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { Tokens, User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
+import { notificationResolvers } from "./notifications.resolvers.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
 
 function user(u: User | undefined) {
@@ -159,6 +160,8 @@ async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
 
 type Args<T> = { input: T };
 
+const notifications = notificationResolvers({ user, post });
+
 export const resolvers: IResolvers = {
   User: {
     followerCount: async (u: { id: string }, _args, ctx: GatewayContext) =>
@@ -241,11 +244,13 @@ export const resolvers: IResolvers = {
       );
     },
   },
+  Notification: notifications.Notification,
   Comment: {
     author: async (c: { authorId: string }, _args, ctx: GatewayContext) =>
       user(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
   },
   Query: {
+    ...notifications.Query,
     feed: async (_root, args: Page, ctx: GatewayContext) => {
       requireViewer(ctx);
       const page = pageArgs(args, 50);
@@ -285,6 +290,7 @@ export const resolvers: IResolvers = {
     },
   },
   Mutation: {
+    ...notifications.Mutation,
     follow: relationshipMutation("follow"),
     unfollow: relationshipMutation("unfollow"),
     block: relationshipMutation("block"),
