@@ -100,7 +100,11 @@ export function createInbox(deps: { outbox: Outbox; options: InboxOptions }) {
   /** Applies one activity to the recipient's inbox inside `trx`. */
   async function notify(trx: Transaction<unknown>, a: Activity): Promise<Outcome> {
     if (a.actor === a.recipient) return "self";
+    const groupKey = `${a.type}:${a.subjectId}`;
+    // The rules, and the group's lock (one writer per group at a time: exact under concurrent
+    // events for one group), in one round trip.
     const rules = await sql<{ hidden: boolean; enabled: boolean }>`SELECT
+        pg_advisory_xact_lock(hashtextextended(${`notifications:${a.recipient}:${groupKey}`}, 0)) IS NULL AS locked,
         EXISTS (SELECT 1 FROM notifications.hidden WHERE user_id = ${a.recipient}::uuid AND actor_id = ${a.actor}::uuid) AS hidden,
         coalesce((SELECT ${sql.ref(PREF_COLUMN[a.type])} FROM notifications.preferences WHERE user_id = ${a.recipient}::uuid), true) AS enabled`.execute(
       trx,
@@ -108,57 +112,57 @@ export function createInbox(deps: { outbox: Outbox; options: InboxOptions }) {
     if (rules.rows[0]?.hidden) return "hidden";
     if (!rules.rows[0]?.enabled) return "disabled";
 
-    const groupKey = `${a.type}:${a.subjectId}`;
-    // One writer per group at a time: exact under concurrent events for one group.
-    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`notifications:${a.recipient}:${groupKey}`}, 0))`.execute(
-      trx,
-    );
     const open = await sql<{ id: string }>`SELECT id::text AS id FROM notifications.notifications
       WHERE user_id = ${a.recipient}::uuid AND group_key = ${groupKey} AND read_at IS NULL
         AND created_at > now() - make_interval(secs => ${options.groupWindowMs / 1000})
       ORDER BY created_at DESC LIMIT 1 FOR UPDATE`.execute(trx);
     const existing = open.rows[0]?.id;
 
+    type Fields = {
+      actor_ids: string[];
+      actor_count: number;
+      activity_count: number;
+      created_at: Date;
+      updated_at: Date;
+    };
+    const RETURNING = sql`RETURNING actor_ids::text[] AS actor_ids, actor_count, activity_count, created_at, updated_at`;
     let notificationId: string;
     let outcome: Outcome;
+    let n: Fields | undefined;
     if (existing === undefined) {
       notificationId = uuidv7();
-      await sql`INSERT INTO notifications.notifications
+      n = (
+        await sql<Fields>`INSERT INTO notifications.notifications
           (id, user_id, type, subject_id, post_id, group_key, actor_ids, actor_count)
         VALUES (${notificationId}::uuid, ${a.recipient}::uuid, ${a.type}, ${a.subjectId}, ${a.postId}::uuid, ${groupKey},
-          ARRAY[${a.actor}::uuid], 1)`.execute(trx);
-      await sql`INSERT INTO notifications.notification_actors (notification_id, actor_id, user_id)
-        VALUES (${notificationId}::uuid, ${a.actor}::uuid, ${a.recipient}::uuid)`.execute(trx);
+          ARRAY[${a.actor}::uuid], 1) ${RETURNING}`.execute(trx)
+      ).rows[0];
+      await sql`INSERT INTO notifications.notification_actors (notification_id, actor_id, user_id, acted_at)
+        VALUES (${notificationId}::uuid, ${a.actor}::uuid, ${a.recipient}::uuid, clock_timestamp())`.execute(trx);
       outcome = "created";
     } else {
       notificationId = existing;
       const added = await sql<{ inserted: boolean }>`INSERT INTO notifications.notification_actors AS x
-          (notification_id, actor_id, user_id) VALUES (${notificationId}::uuid, ${a.actor}::uuid, ${a.recipient}::uuid)
-        ON CONFLICT (notification_id, actor_id) DO UPDATE SET acted_at = now()
+          (notification_id, actor_id, user_id, acted_at)
+          VALUES (${notificationId}::uuid, ${a.actor}::uuid, ${a.recipient}::uuid, clock_timestamp())
+        -- clock time, not the transaction's: a consumer applies a whole batch in one transaction
+        ON CONFLICT (notification_id, actor_id) DO UPDATE SET acted_at = clock_timestamp()
           WHERE ${REPEATABLE.has(a.type)}::boolean
         RETURNING (xmax = 0) AS inserted`.execute(trx);
       const row = added.rows[0];
       if (!row) return "duplicate_actor";
       outcome = row.inserted ? "grouped" : "repeated";
-      await sql`UPDATE notifications.notifications SET
+      n = (
+        await sql<Fields>`UPDATE notifications.notifications SET
           actor_count = actor_count + ${row.inserted ? 1 : 0},
           activity_count = activity_count + 1,
           actor_ids = ARRAY(SELECT actor_id FROM notifications.notification_actors
             WHERE notification_id = ${notificationId}::uuid ORDER BY acted_at DESC, actor_id LIMIT 3),
           seq = nextval('notifications.notification_seq'),
-          updated_at = now()
-        WHERE id = ${notificationId}::uuid`.execute(trx);
+          updated_at = clock_timestamp()
+        WHERE id = ${notificationId}::uuid ${RETURNING}`.execute(trx)
+      ).rows[0];
     }
-    const n = (
-      await sql<{
-        actor_ids: string[];
-        actor_count: number;
-        activity_count: number;
-        created_at: Date;
-        updated_at: Date;
-      }>`SELECT actor_ids::text[] AS actor_ids, actor_count, activity_count, created_at, updated_at
-        FROM notifications.notifications WHERE id = ${notificationId}::uuid`.execute(trx)
-    ).rows[0];
     if (!n) throw new Error(`notification ${notificationId} vanished inside its transaction`);
     const payload: NotificationCreated = {
       userId: a.recipient,
