@@ -314,9 +314,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     });
     // Every service the gateway calls runs as its own process.
     const backends: string[] = [...modules.gateway.deps];
-    const ports = Object.fromEntries(
-      await Promise.all(backends.map(async (m) => [m, await freePort()] as const)),
-    );
+    const ports = Object.fromEntries(await Promise.all(backends.map(async (m) => [m, await freePort()] as const)));
     const common = {
       // The harness's PgBouncer names only its own database, so the writer is reached directly here.
       DATABASE_URL: withDb(s.postgres),

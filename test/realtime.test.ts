@@ -136,6 +136,36 @@ describe("subscriptions (embedded, Redis bus)", () => {
     }
   });
 
+  test("notificationReceived: a like arrives as a notification, and again as a group when a second actor joins", async () => {
+    const [author, fan1, fan2] = await Promise.all([register(url), register(url), register(url)]);
+    const id = await post(author, "like me");
+    const before = await metricValue(metrics, "nova_realtime_subscriptions");
+    type N = { notificationReceived: { id: string; type: string; actorCount: number; post: { id: string } | null } };
+    const sub = await subscribe<N>(
+      url,
+      author.accessToken,
+      "subscription { notificationReceived { id type actorCount post { id } } }",
+    );
+    try {
+      await live(before + 1);
+      const like = async (u: U) => {
+        const r = await gql(url, "mutation($id: ID!) { likePost(postId: $id) { id } }", {
+          token: u.accessToken,
+          variables: { id },
+        });
+        assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+      };
+      await like(fan1);
+      const first = (await sub.next(30_000)).notificationReceived;
+      assert.deepEqual({ ...first, id: undefined }, { id: undefined, type: "LIKE", actorCount: 1, post: { id } });
+      await like(fan2);
+      const second = (await sub.next(30_000)).notificationReceived;
+      assert.deepEqual(second, { id: first.id, type: "LIKE", actorCount: 2, post: { id } });
+    } finally {
+      await sub.close();
+    }
+  });
+
   test("a bad or missing token closes the socket at connection init with 4401 and a coded reason", async () => {
     const bad = await subscribe(url, "not a token", FEED);
     assert.deepEqual(await bad.closed, {

@@ -9,6 +9,7 @@ import type { PostCounts, Post as PostMsg, ViewerState } from "../gen/nova/conte
 import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import type { Conversation, Message } from "../gen/nova/messaging/v1/messaging_pb.ts";
+import type { Notification } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import type { GatewayDeps } from "./server.ts";
 
 export interface Loaders {
@@ -23,6 +24,8 @@ export interface Loaders {
   /** The viewer's conversations and the messages they may read (only with a signed-in viewer). */
   conversations: DataLoader<string, Conversation | undefined>;
   messages: DataLoader<string, Message | undefined>;
+  /** The viewer's notifications by id (GetNotifications). */
+  notifications: DataLoader<string, Notification | undefined>;
 }
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -83,6 +86,12 @@ export function createLoaders(deps: GatewayDeps, call: Call): Loaders {
     messages: loader(
       async (messageIds) => (await call(() => deps.messaging.getMessages({ messageIds }))).messages,
       (m) => m.id,
+      b,
+    ),
+    notifications: loader(
+      async (notificationIds) =>
+        (await call(() => deps.notifications.getNotifications({ notificationIds }))).notifications,
+      (n) => n.id,
       b,
     ),
   };

@@ -4,6 +4,7 @@ import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
+import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { createVerifier } from "../platform/security/jwt.ts";
 import type { ModuleContext, ModuleInstance } from "../runtime/module.ts";
 import { securityOptions } from "./security.ts";
@@ -27,6 +28,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     content: ctx.client(ContentService),
     feed: ctx.client(FeedService),
     messaging: ctx.client(MessagingService),
+    notifications: ctx.client(NotificationService),
     verify,
     security: securityOptions(ctx.config),
     redis,

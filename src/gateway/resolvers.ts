@@ -5,6 +5,7 @@ import type { Tokens, User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
 import { messagingResolvers } from "./messaging.resolvers.ts";
+import { notificationResolvers } from "./notifications.resolvers.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
 
 function user(u: User | undefined) {
@@ -165,6 +166,8 @@ async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
 
 type Args<T> = { input: T };
 
+const notifications = notificationResolvers({ user, post });
+
 export const resolvers: IResolvers = {
   ...messagingResolvers,
   User: {
@@ -248,12 +251,14 @@ export const resolvers: IResolvers = {
       );
     },
   },
+  Notification: notifications.Notification,
   Comment: {
     author: async (c: { authorId: string }, _args, ctx: GatewayContext) =>
       user(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
   },
   Query: {
     ...messagingResolvers.Query,
+    ...notifications.Query,
     feed: async (_root, args: Page, ctx: GatewayContext) => {
       requireViewer(ctx);
       const page = pageArgs(args, 50);
@@ -294,6 +299,7 @@ export const resolvers: IResolvers = {
   },
   Mutation: {
     ...messagingResolvers.Mutation,
+    ...notifications.Mutation,
     follow: relationshipMutation("follow"),
     unfollow: relationshipMutation("unfollow"),
     block: relationshipMutation("block"),

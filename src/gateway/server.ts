@@ -17,6 +17,7 @@ import type { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import type { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import type { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
+import type { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { counter, histogram, renderMetrics } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
@@ -50,6 +51,7 @@ export interface GatewayDeps {
   content: Client<typeof ContentService>;
   feed: Client<typeof FeedService>;
   messaging: Client<typeof MessagingService>;
+  notifications: Client<typeof NotificationService>;
   verify: Verifier;
   /** How long a "session is active" answer may be reused. */
   sessionCacheMs?: number;

@@ -55,6 +55,9 @@ const schema = z.object({
   FEED_CELEBRITY_THRESHOLD: positiveInt.default(10_000),
   FEED_TIMELINE_SIZE: positiveInt.max(10_000).default(800),
   FEED_INACTIVE_DAYS: positiveInt.max(365).default(7),
+  // Notifications (README "Notifications").
+  NOTIFICATIONS_GROUP_WINDOW_HOURS: positiveInt.max(24 * 30).default(24),
+  NOTIFICATIONS_MAX_DEVICES: positiveInt.max(100).default(10),
   // The gateway's edges (README "Security limits").
   GATEWAY_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
   GATEWAY_MAX_DEPTH: positiveInt.max(100).default(10),

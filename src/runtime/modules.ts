@@ -8,6 +8,7 @@ import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
+import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { eventLog } from "../platform/events/sets.ts";
 import type { ModuleDef } from "./module.ts";
 
@@ -44,16 +45,34 @@ export const modules = {
     migrations: { schema: "messaging", dir: new URL("../services/messaging/migrations/", import.meta.url) },
     init: async (ctx) => (await import("../services/messaging/module.ts")).init(ctx),
   },
+  // Grouped notifications from the graph's, content's and messaging's events; push tokens and delivery.
+  notifications: {
+    deps: [],
+    provides: [NotificationService],
+    migrations: { schema: "notifications", dir: new URL("../services/notifications/migrations/", import.meta.url) },
+    consumes: [
+      "nova.graph.relationship",
+      "nova.content.post",
+      "nova.messaging.conversation",
+      "nova.notifications.notification",
+    ],
+    init: async (ctx) => (await import("../services/notifications/module.ts")).init(ctx),
+  },
   // Turns events into pushes on the bus, which the gateways' GraphQL subscriptions listen to.
   // Its schema holds only the platform's processed_events and dlq.
   realtime: {
     deps: [],
     migrations: { schema: "realtime", dir: new URL("../gateway/realtime/migrations/", import.meta.url) },
-    consumes: ["nova.graph.relationship", "nova.content.post", "nova.messaging.conversation"],
+    consumes: [
+      "nova.graph.relationship",
+      "nova.content.post",
+      "nova.messaging.conversation",
+      "nova.notifications.notification",
+    ],
     init: async (ctx) => (await import("../gateway/realtime/module.ts")).init(ctx),
   },
   gateway: {
-    deps: ["identity", "graph", "content", "feed", "messaging"],
+    deps: ["identity", "graph", "content", "feed", "messaging", "notifications"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
   },
   // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the

@@ -12,7 +12,12 @@ import type { Envelope } from "../../platform/events/envelope.ts";
 import type { Bus } from "../../platform/pubsub/bus.ts";
 import { authorChannel, type Push, userChannel } from "./channels.ts";
 
-export const REALTIME_TOPICS = ["nova.graph.relationship", "nova.content.post", "nova.messaging.conversation"] as const;
+export const REALTIME_TOPICS = [
+  "nova.graph.relationship",
+  "nova.content.post",
+  "nova.messaging.conversation",
+  "nova.notifications.notification",
+] as const;
 
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);

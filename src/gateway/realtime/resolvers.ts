@@ -6,6 +6,7 @@
 import type { GraphQLSchema } from "graphql";
 import { NovaError } from "../../platform/errors.ts";
 import { toGraphQLError } from "../errors.ts";
+import { hydrateNotifications } from "../notifications.resolvers.ts";
 import { visiblePosts } from "../resolvers.ts";
 import { requireViewer } from "../server.ts";
 import { authorChannel, userChannel } from "./channels.ts";
@@ -51,6 +52,17 @@ export const subscriptionResolvers: Record<string, SubscriptionField> = {
               clientMessageId: push.clientMessageId,
               createdAt: push.createdAt,
             }
+          : undefined,
+      );
+    },
+  },
+  // Hydrated like the notifications list (GetNotifications reads the primary, so a just-committed one is found).
+  notificationReceived: {
+    async subscribe(_root, _args, ctx) {
+      const viewer = requireViewer(ctx).userId;
+      return pushStream(ctx, [userChannel(viewer)], async (push) =>
+        push.kind === "notification"
+          ? ((await hydrateNotifications(ctx, [push.notificationId]))[0] ?? undefined)
           : undefined,
       );
     },

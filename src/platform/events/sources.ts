@@ -193,13 +193,40 @@ export async function startLogSource(opts: {
 }): Promise<Running> {
   const { pool, handler } = opts;
   const schemas = [...new Set(handler.topics.map(schemaOfTopic))];
-  const read = schemas
-    .map(
-      (s) => `(SELECT log_position, topic, envelope FROM ${s}.outbox
-         WHERE log_position > $1 AND topic = ANY($2::text[]) ORDER BY log_position LIMIT $3)`,
-    )
-    .join(" UNION ALL ");
-  const query = `SELECT log_position::text AS position, topic, envelope FROM (${read}) x ORDER BY log_position LIMIT $3`;
+  /** The read over the outboxes that exist; `capped` also stops at the position given as $4. */
+  const queryFor = (present: string[], capped: boolean) => {
+    const read = present
+      .map(
+        (s) => `(SELECT log_position, topic, envelope FROM ${s}.outbox
+         WHERE log_position > $1 AND topic = ANY($2::text[])${capped ? " AND log_position <= $4" : ""}
+         ORDER BY log_position LIMIT $3)`,
+      )
+      .join(" UNION ALL ");
+    return `SELECT log_position::text AS position, topic, envelope FROM (${read}) x ORDER BY log_position LIMIT $3`;
+  };
+  /**
+   * A topic whose producer is not deployed yet has no outbox to read (e.g. a
+   * consumer shipped before its producer). Such a handler reads the outboxes
+   * that exist, only up to the log head seen BEFORE it looked for the missing
+   * ones: rows of an outbox created after that look get later positions, so
+   * the offset never passes them, and the next round reads them too.
+   */
+  let allPresent = false;
+  const plan = async (): Promise<{ query: string; params: unknown[] } | undefined> => {
+    if (allPresent) return { query: queryFor(schemas, false), params: [] };
+    const head = await pool.query<{ position: string }>("SELECT position::text AS position FROM nova_events.head");
+    const found = await pool.query<{ s: string }>(
+      "SELECT s FROM unnest($1::text[]) AS x(s) WHERE to_regclass(s || '.outbox') IS NOT NULL",
+      [schemas],
+    );
+    const present = schemas.filter((s) => found.rows.some((r) => r.s === s));
+    if (present.length === schemas.length) {
+      allPresent = true;
+      return { query: queryFor(schemas, false), params: [] };
+    }
+    if (present.length === 0) return undefined;
+    return { query: queryFor(present, true), params: [head.rows[0]?.position ?? "0"] };
+  };
   await pool.query("INSERT INTO nova_events.offsets (consumer) VALUES ($1) ON CONFLICT DO NOTHING", [handler.name]);
   let offset = (
     await pool.query<{ position: string }>(
@@ -228,11 +255,15 @@ export async function startLogSource(opts: {
   const loop = (async () => {
     while (running) {
       try {
-        const { rows } = await pool.query<{ position: string; topic: string; envelope: unknown }>(query, [
-          offset,
-          handler.topics,
-          opts.batchSize ?? 500,
-        ]);
+        const p = await plan();
+        const { rows } = p
+          ? await pool.query<{ position: string; topic: string; envelope: unknown }>(p.query, [
+              offset,
+              handler.topics,
+              opts.batchSize ?? 500,
+              ...p.params,
+            ])
+          : { rows: [] };
         if (rows.length > 0) {
           await deliverBatch(
             opts.db,

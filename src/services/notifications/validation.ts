@@ -1,0 +1,92 @@
+/** Input rules of the notifications service. Every failure is VALIDATION_FAILED naming the field. */
+import { invalid } from "../../platform/errors.ts";
+
+export const LIMITS = {
+  batchMax: 100,
+  pageMax: 100,
+  pageDefault: 20,
+  deviceIdMax: 128,
+} as const;
+
+export const TYPES = ["FOLLOW", "LIKE", "COMMENT", "MENTION", "MESSAGE"] as const;
+export type NotificationType = (typeof TYPES)[number];
+
+export const PLATFORMS = ["APNS", "FCM"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function validateId(value: string, field: string): string {
+  const v = value.trim().toLowerCase();
+  if (!UUID.test(v)) throw invalid(field, "must be a notification id (UUID)");
+  return v;
+}
+
+/** 1 to 100 ids (named by index when bad), without duplicates. */
+export function validateIds(values: readonly string[], field = "notificationIds", allowEmpty = false): string[] {
+  if (!allowEmpty && values.length === 0) throw invalid(field, "must have at least one id");
+  if (values.length > LIMITS.batchMax) throw invalid(field, `must have at most ${LIMITS.batchMax} ids`);
+  return [...new Set(values.map((v, i) => validateId(v, `${field}[${i}]`)))];
+}
+
+export function validateLimit(limit: number, field = "limit"): number {
+  if (limit === 0) return LIMITS.pageDefault;
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax) {
+    throw invalid(field, `must be 1 to ${LIMITS.pageMax}`);
+  }
+  return limit;
+}
+
+/** A list cursor is the base64url of a position (`seq`); a page after it starts strictly below it. */
+export function encodeCursor(seq: string): string {
+  return Buffer.from(seq, "utf8").toString("base64url");
+}
+
+export function decodeCursor(cursor: string, field = "cursor"): string | undefined {
+  if (cursor === "") return undefined;
+  if (cursor.length > 40 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid(field, "is not a cursor from this list");
+  const v = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!/^[1-9]\d{0,18}$/.test(v) || BigInt(v) > 9223372036854775807n || encodeCursor(v) !== cursor) {
+    throw invalid(field, "is not a cursor from this list");
+  }
+  return v;
+}
+
+export function validatePlatform(value: string, field = "platform"): Platform {
+  const v = value.trim().toUpperCase();
+  if (!(PLATFORMS as readonly string[]).includes(v)) throw invalid(field, `must be one of ${PLATFORMS.join(", ")}`);
+  return v as Platform;
+}
+
+/**
+ * A provider token: APNs device tokens are hex (32 bytes today, up to 100);
+ * FCM registration tokens are up to 4 KB of base64url-like text with ':'.
+ */
+export function validateToken(platform: Platform, value: string, field = "token"): string {
+  const v = value.trim();
+  if (v.length === 0) throw invalid(field, "is required");
+  if (platform === "APNS") {
+    if (!/^[0-9a-fA-F]+$/.test(v) || v.length < 64 || v.length > 200 || v.length % 2 !== 0) {
+      throw invalid(field, "must be an APNs device token (64 to 200 hex digits)");
+    }
+    return v.toLowerCase();
+  }
+  if (!/^[A-Za-z0-9_:.-]+$/.test(v) || v.length < 32 || v.length > 4096) {
+    throw invalid(field, "must be an FCM registration token (32 to 4096 of A-Z, a-z, 0-9, '_', ':', '.', '-')");
+  }
+  return v;
+}
+
+export function validateDeviceId(value: string, field = "deviceId"): string {
+  const v = value.trim();
+  if (v.length === 0) throw invalid(field, "is required");
+  if (v.length > LIMITS.deviceIdMax || !/^[A-Za-z0-9._:-]+$/.test(v)) {
+    throw invalid(field, `must be 1 to ${LIMITS.deviceIdMax} of A-Z, a-z, 0-9, '.', '_', ':' and '-'`);
+  }
+  return v;
+}
+
+/** A token shown in logs: its platform and first characters only. */
+export function redactToken(token: string): string {
+  return token.length <= 8 ? "…" : `${token.slice(0, 6)}…(${token.length})`;
+}
