@@ -14,7 +14,6 @@
  * and the fan-out of one post to 100k active followers (embedded, Postgres
  * timelines). The load generator shares the 2 cores with Nova.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,89 +23,12 @@ import { freePort } from "../src/platform/db/embedded.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { modules, resolveTargets } from "../src/runtime/modules.ts";
-import { scratchDatabase } from "./lib.ts";
+import { gql, metric, need, nova, type Proc, pct, scratchDatabase, stop, waitHttp } from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const say = (m: string) => process.stderr.write(`feed: ${m}\n`);
 const FEED = `query($f: Int) { feed(first: $f) { edges { node { id text createdAt author { username displayName }
   likeCount commentCount viewerHasLiked viewerHasBookmarked } } pageInfo { hasNextPage endCursor } } }`;
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) * 10) / 10;
-}
-
-interface Proc {
-  child: ChildProcess;
-  out: () => string;
-}
-
-function nova(args: string[], env: Record<string, string>): Proc {
-  let out = "";
-  const child = spawn(process.execPath, [join(root, "bin/nova.mjs"), ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const keep = (d: Buffer) => {
-    out = (out + d.toString()).slice(-20_000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  return { child, out: () => out };
-}
-
-async function stop(...ps: Proc[]): Promise<void> {
-  await Promise.all(
-    ps.map(
-      (p) =>
-        new Promise<void>((r) => {
-          if (p.child.exitCode !== null) return r();
-          p.child.once("exit", () => r());
-          p.child.kill("SIGTERM");
-          setTimeout(() => p.child.kill("SIGKILL"), 15_000).unref();
-        }),
-    ),
-  );
-}
-
-async function waitHttp(url: string, p: Proc, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (p.child.exitCode !== null) throw new Error(`process exited:\n${p.out()}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer:\n${p.out()}`);
-}
-
-async function gql(url: string, query: string, variables: Record<string, unknown>, token?: string) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] } };
-}
-
-/** A field of a GraphQL answer, or an error that shows the answer. */
-function need<T>(r: { body: { data?: Record<string, unknown>; errors?: unknown[] } }, field: string): T {
-  const v = r.body.data?.[field];
-  if (v === undefined || v === null) throw new Error(`no ${field} in ${JSON.stringify(r.body).slice(0, 500)}`);
-  return v as T;
-}
-
-async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(url)).text();
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(" ").pop());
-  }
-  return total;
-}
 
 function rssMb(pid: number | undefined): number {
   if (!pid) return 0;
