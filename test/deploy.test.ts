@@ -26,8 +26,16 @@ const CACHE_DIR = process.env.NOVA_CACHE_DIR || join(homedir(), ".cache", "nova"
 const OVERLAYS = ["dev", "prod"] as const;
 const CONSUMER_TEMPLATE = "deploy/k8s/templates/kafka-consumer";
 
-/** Secrets a module needs beyond what the table implies (src/services/identity/module.ts: required when distributed). */
-const MODULE_SECRETS: Readonly<Record<string, readonly string[]>> = { identity: ["JWT_PRIVATE_KEY"] };
+/**
+ * Secrets a module needs beyond what the table implies, because its process refuses to start without them
+ * when distributed: identity signs tokens (src/services/identity/module.ts); gateway and realtime use the
+ * pub/sub bus, `ctx.bus()`, which is Redis across processes (src/runtime/app.ts).
+ */
+const MODULE_SECRETS: Readonly<Record<string, readonly string[]>> = {
+  identity: ["JWT_PRIVATE_KEY"],
+  gateway: ["REDIS_URL"],
+  realtime: ["REDIS_URL"],
+};
 /** Harmless values that satisfy the config schema, standing in for mounted secrets when validating a container's env. */
 const SECRET_STAND_INS: Record<(typeof SECRET_VARS)[number], string> = {
   DATABASE_URL: "postgres://nova@pgbouncer:6432/nova",
@@ -812,6 +820,9 @@ describe("docker-compose.yml", () => {
     for (const m of moduleNames) {
       const s = Object.values(services).find((x) => x.command?.join(" ") === `serve --target=${m}`);
       assert.ok(s, `a compose service runs \`nova serve --target=${m}\``);
+      // the secrets its process cannot start without, as files from the secrets volume
+      const needs = [...(MODULE_SECRETS[m] ?? []), ...(moduleDef(m).migrations ? ["DATABASE_URL"] : [])];
+      for (const v of needs) assert.ok(s.environment?.[`${v}_FILE`], `compose ${m}: needs ${v}_FILE`);
     }
     for (const [name, s] of Object.entries(services)) {
       assert.ok(s.cap_drop?.includes("ALL"), `${name}: cap_drop ALL`);
