@@ -240,6 +240,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
       path: "/graphql",
       log: deps.log,
       origins: security.corsOrigins,
+      trustProxy: security.trustProxy,
       authenticate: (token) =>
         authenticate(token, (fn) => runWithCall({ deadline: Date.now() + deps.requestTimeoutMs }, fn)),
     });

@@ -9,8 +9,11 @@
 
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
+import { counter } from "../../platform/observability/metrics.ts";
 import type { Bus } from "../../platform/pubsub/bus.ts";
 import { authorChannel, type Push, userChannel } from "./channels.ts";
+
+const dropped = counter("nova_realtime_pushes_dropped_total", "Pushes dropped because the bus refused them");
 
 export const REALTIME_TOPICS = [
   "nova.graph.relationship",
@@ -71,7 +74,12 @@ export function pushPublisher(bus: Bus): EventHandler {
     schema: "realtime",
     topics: [...REALTIME_TOPICS],
     async handle(event) {
-      await Promise.all(pushesOf(event).map(([channel, push]) => bus.publish(channel, JSON.stringify(push))));
+      // A push is worth little late: when the bus is down it is dropped (and counted), never retried
+      // into the DLQ, where it would only be replayed stale.
+      const results = await Promise.allSettled(
+        pushesOf(event).map(([channel, push]) => bus.publish(channel, JSON.stringify(push))),
+      );
+      for (const r of results) if (r.status === "rejected") dropped.inc();
     },
   };
 }

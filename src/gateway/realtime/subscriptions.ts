@@ -19,6 +19,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import proxyAddr from "@fastify/proxy-addr";
 import type { FastifyInstance } from "fastify";
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { CloseCode } from "graphql-ws";
@@ -81,6 +82,21 @@ export interface SubscriptionOptions {
   authenticate(token: string): Promise<UserClaims>;
   /** Origins allowed to open a socket from a browser (the CORS allow-list; "*" for any). */
   origins: string[];
+  /** Which X-Forwarded-For hops give the client's IP (Fastify's trustProxy, as for HTTP). */
+  trustProxy: boolean | number | string;
+}
+
+/** The client's IP by the same rule Fastify applies to HTTP requests (trustProxy). */
+export function clientIp(req: IncomingMessage, trust: boolean | number | string): string {
+  const fn =
+    trust === true
+      ? () => true
+      : typeof trust === "number"
+        ? (_addr: string, i: number) => i < trust
+        : typeof trust === "string" && trust !== ""
+          ? proxyAddr.compile(trust.split(",").map((x) => x.trim()))
+          : () => false;
+  return proxyAddr(req, fn);
 }
 
 interface Conn {
@@ -142,7 +158,7 @@ export function attachSubscriptions(opts: SubscriptionOptions): () => Promise<vo
       connectionInitWaitTimeout: 10_000,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
-        const ip = ctx.extra.request.socket.remoteAddress ?? "";
+        const ip = clientIp(ctx.extra.request, opts.trustProxy);
         const raw = (ctx.connectionParams ?? {}) as Record<string, unknown>;
         const auth = typeof raw.authorization === "string" ? raw.authorization : raw.Authorization;
         const m = typeof auth === "string" ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(auth) : null;
