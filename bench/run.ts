@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   cache: async () => (await import("./cache.ts")).run(process.argv.includes("--quick")),
   feed: async () => (await import("./feed.ts")).run(process.argv.includes("--quick")),
   events: async () => (await import("./events.ts")).run(process.argv.includes("--quick")),
+  realtime: async () => (await import("./realtime.ts")).run(process.argv.includes("--quick")),
   notifications: async () => (await import("./notifications.ts")).run(process.argv.includes("--quick")),
 };
 
