@@ -86,18 +86,23 @@ async function load(url: string, tokens: string[], rate: number, seconds: number
   };
 }
 
-/** Rising rates until p99 passes `p99Ms` or errors pass 1 %; returns every step and the best passing one. */
+/**
+ * Rising rates until p99 passes 4x `p99Ms` or errors pass 1 %; returns every step, the best one within
+ * the p99 target (`best`, zeros when none is) and the one with the most pages served (`peak`).
+ */
 async function ramp(url: string, tokens: string[], rates: number[], seconds: number, p99Ms: number) {
   const steps = [];
   let best = { rps: 0, p99: 0, p50: 0, p95: 0, error_rate: 0, rate: 0 };
+  let peak = best;
   for (const rate of rates) {
     const s = await load(url, tokens, rate, seconds);
     say(`  ${rate}/s offered: ${s.rps}/s done, p50 ${s.p50} p95 ${s.p95} p99 ${s.p99} ms, errors ${s.error_rate}`);
     steps.push(s);
     if (s.error_rate <= 0.01 && s.p99 <= p99Ms && s.rps > best.rps) best = s;
+    if (s.error_rate <= 0.01 && s.rps > peak.rps) peak = s;
     if (s.error_rate > 0.01 || s.p99 > p99Ms * 4) break;
   }
-  return { best, steps };
+  return { best, peak, steps };
 }
 
 async function perPage(metricsUrl: string, url: string, tokens: string[], pages = 50) {
@@ -166,7 +171,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     }
     for (const t of tokens) await gql(e.url, FEED, { f: 20 }, t); // builds each timeline once
     const seconds = quick ? 4 : 10;
-    const rates = quick ? [100, 200, 400, 800] : [100, 200, 400, 800, 1200, 1600, 2000, 2500];
+    const rates = quick ? [25, 50, 100, 200, 400, 800] : [25, 50, 100, 200, 400, 800, 1200, 1600, 2000, 2500];
 
     say("embedded:");
     let rss = 0;
@@ -294,14 +299,18 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       projection_seconds: projectSeconds,
       load_seconds_per_step: seconds,
       readers,
-      embedded_rps: emb.best.rps,
-      embedded_p50_ms: emb.best.p50,
-      embedded_p99_ms: emb.best.p99,
+      // The most pages/s served (error rate <= 1 %) and the p99 there; and the most within the p99 target.
+      embedded_rps: emb.peak.rps,
+      embedded_p50_ms: emb.peak.p50,
+      embedded_p99_ms: emb.peak.p99,
+      embedded_rps_within_p99_target: emb.best.rps,
       embedded_steps: emb.steps,
       embedded_rss_mb: rss,
-      distributed_rps: distRamp.best.rps,
-      distributed_p50_ms: distRamp.best.p50,
-      distributed_p99_ms: distRamp.best.p99,
+      // The most pages/s served (error rate <= 1 %) and the p99 there; and the most within the p99 target.
+      distributed_rps: distRamp.peak.rps,
+      distributed_p50_ms: distRamp.peak.p50,
+      distributed_p99_ms: distRamp.peak.p99,
+      distributed_rps_within_p99_target: distRamp.best.rps,
       distributed_steps: distRamp.steps,
       rpcs_per_page: pages.rpcs,
       rpcs_per_page_distributed: dPages.rpcs,
@@ -309,8 +318,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       rpcs_per_page_no_dataloader: noDl.rpcs,
       no_dataloader_rps: noDlLoad.rps,
       no_dataloader_p99_ms: noDlLoad.p99,
-      nocache_rps: noCache.best.rps,
-      nocache_p99_ms: noCache.best.p99,
+      nocache_rps: noCache.peak.rps,
+      nocache_p99_ms: noCache.peak.p99,
       fanout_followers: followers,
       fanout_100k_s: fanoutSeconds,
     };
