@@ -3,6 +3,7 @@ import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
 import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import { SearchService } from "../gen/nova/search/v1/search_pb.ts";
 import { createVerifier } from "../platform/security/jwt.ts";
 import type { ModuleContext, ModuleInstance } from "../runtime/module.ts";
 import { securityOptions } from "./security.ts";
@@ -25,6 +26,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     graph: ctx.client(GraphService),
     content: ctx.client(ContentService),
     feed: ctx.client(FeedService),
+    search: ctx.client(SearchService),
     verify,
     security: securityOptions(ctx.config),
     redis,

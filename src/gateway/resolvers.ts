@@ -4,6 +4,7 @@ import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { Tokens, User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
+import { searchResolvers } from "./search.resolvers.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
 
 function user(u: User | undefined) {
@@ -246,6 +247,7 @@ export const resolvers: IResolvers = {
       user(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
   },
   Query: {
+    ...searchResolvers.Query,
     feed: async (_root, args: Page, ctx: GatewayContext) => {
       requireViewer(ctx);
       const page = pageArgs(args, 50);

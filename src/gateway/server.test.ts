@@ -23,6 +23,7 @@ function gateway(production: boolean, security: Partial<SecurityOptions> = {}) {
     graph: {},
     content: {},
     feed: {},
+    search: {},
     verify: async () => {
       throw new Error("no tokens here");
     },

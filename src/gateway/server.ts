@@ -16,6 +16,7 @@ import type { ContentService } from "../gen/nova/content/v1/content_pb.ts";
 import type { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import type { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import type { SearchService } from "../gen/nova/search/v1/search_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { counter, histogram, renderMetrics } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
@@ -43,6 +44,7 @@ export interface GatewayDeps {
   graph: Client<typeof GraphService>;
   content: Client<typeof ContentService>;
   feed: Client<typeof FeedService>;
+  search: Client<typeof SearchService>;
   verify: Verifier;
   /** How long a "session is active" answer may be reused. */
   sessionCacheMs?: number;
@@ -97,6 +99,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     graph: guard(given.graph, "graph"),
     content: guard(given.content, "content"),
     feed: guard(given.feed, "feed"),
+    search: guard(given.search, "search"),
   };
   const app: FastifyInstance = Fastify({
     // Fastify's own per-request lines are left out; the gateway logs what matters itself.

@@ -11,8 +11,14 @@ test("targets expand and validate; dependencies start first", () => {
 });
 
 test("who may call a service follows the dependency table", () => {
-  assert.deepEqual([...allowedCallers("nova.identity.v1.IdentityService")].sort(), ["content", "gateway", "graph"]);
-  assert.deepEqual([...allowedCallers("nova.graph.v1.GraphService")].sort(), ["content", "gateway"]);
+  assert.deepEqual([...allowedCallers("nova.identity.v1.IdentityService")].sort(), [
+    "content",
+    "gateway",
+    "graph",
+    "search",
+  ]);
+  assert.deepEqual([...allowedCallers("nova.graph.v1.GraphService")].sort(), ["content", "gateway", "search"]);
+  assert.deepEqual([...allowedCallers("nova.search.v1.SearchService")], ["gateway"]);
   assert.deepEqual([...allowedCallers("nova.feed.v1.FeedService")], ["gateway"]);
   assert.equal(allowedCallers("nova.unknown.v1.X").size, 0);
 });
