@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   cache: async () => (await import("./cache.ts")).run(process.argv.includes("--quick")),
   feed: async () => (await import("./feed.ts")).run(process.argv.includes("--quick")),
   events: async () => (await import("./events.ts")).run(process.argv.includes("--quick")),
+  search: async () => (await import("./search.ts")).run(process.argv.includes("--quick")),
 };
 
 const name = process.argv.slice(2).find((a) => !a.startsWith("-"));

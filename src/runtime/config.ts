@@ -61,7 +61,7 @@ const schema = z.object({
     .regex(/^[a-z]{2}$/, "expected an ISO 639-1 language code, e.g. en")
     .default("en"),
   SEARCH_FUZZY_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.3),
-  SEARCH_POST_CANDIDATES: positiveInt.max(100_000).default(1_000),
+  SEARCH_POST_CANDIDATES: positiveInt.max(100_000).default(500),
   SEARCH_TRENDING_HALF_LIFE_HOURS: z.coerce.number().positive().max(24).default(6),
   // The gateway's edges (README "Security limits").
   GATEWAY_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1_048_576),

@@ -8,7 +8,7 @@
  *   or of one of its words), then similar names (trigram word similarity, so a
  *   typo still finds the user); ties by shorter username.
  * - Posts: the newest SEARCH_POST_CANDIDATES matches (stemmed in the query's
- *   language or by exact word) are ranked by ts_rank_cd times a time decay
+ *   language or by exact word) are ranked by ts_rank times a time decay
  *   computed at the moment of the first page (carried in the cursor), so pages
  *   keep one order while posts arrive; equal relevance: newer first.
  * - Blocks (either way) hide users and posts at read time, from the blocks
@@ -62,7 +62,7 @@ export interface SearchOptions {
 export const SEARCH_DEFAULTS: SearchOptions = {
   language: "en",
   fuzzyThreshold: 0.3,
-  postCandidates: 1_000,
+  postCandidates: 500,
   trendingHalfLifeHours: 6,
 };
 
@@ -123,13 +123,15 @@ export function createSearch(deps: {
         const prefix = prefixPattern(f);
         const wordPrefix = `% ${prefix}`;
         return sql<{ id: string; tier: number; sim: number; username: string }>`
-          WITH cand AS (
+          -- Candidates first (indexes: prefix by btree, similar by GiST nearest neighbours), then scores for
+          -- those only: MATERIALIZED keeps the planner from scoring every user.
+          WITH cand AS MATERIALIZED (
             (SELECT user_id FROM search.users WHERE username LIKE ${prefix} ESCAPE '\\' ORDER BY username LIMIT 200)
             UNION
             (SELECT user_id FROM search.users WHERE name_fold LIKE ${prefix} ESCAPE '\\' ORDER BY name_fold LIMIT 200)
             UNION
-            (SELECT user_id FROM search.users ORDER BY ${f} <<-> doc LIMIT 200)
-          ), scored AS (
+            (SELECT user_id FROM search.users ORDER BY ${f} <<-> doc LIMIT 50)
+          ), scored AS MATERIALIZED (
             SELECT u.user_id, u.username,
               CASE WHEN u.username = ${f} OR u.name_fold = ${f} THEN 0
                    WHEN u.username LIKE ${prefix} ESCAPE '\\' OR u.name_fold LIKE ${prefix} ESCAPE '\\'
@@ -137,10 +139,9 @@ export function createSearch(deps: {
                    ELSE 2 END AS tier,
               greatest(similarity(${f}, u.username), word_similarity(${f}, u.doc))::float8 AS sim
             FROM cand JOIN search.users u USING (user_id)
-            WHERE u.user_id NOT IN ${hiddenFor(viewer)}
           )
           SELECT user_id::text AS id, tier, sim, username FROM scored
-          WHERE (tier < 2 OR sim >= ${opt.fuzzyThreshold})
+          WHERE (tier < 2 OR sim >= ${opt.fuzzyThreshold}) AND user_id NOT IN ${hiddenFor(viewer)}
             ${after ? sql`AND (tier, -sim, username, user_id) > (${after[0]}, ${-after[1]}::float8, ${after[2]}, ${after[3]}::uuid)` : sql``}
           ORDER BY tier, sim DESC, username, user_id LIMIT ${limit + 1}`.execute(reader);
       });
@@ -174,7 +175,7 @@ export function createSearch(deps: {
             ORDER BY p.created_at DESC, p.post_id DESC LIMIT ${opt.postCandidates}
           ), scored AS (
             SELECT post_id, created_at,
-              (ts_rank_cd(tsv, q.q, 32)
+              (ts_rank(tsv, q.q, 32)
                 / (1 + extract(epoch FROM ${asOf}::timestamptz - created_at)::float8 / 604800))::float8 AS score
             FROM cand, q
           )
@@ -205,11 +206,11 @@ export function createSearch(deps: {
           q === "" ? "" : ((await sql<{ f: string }>`SELECT search.fold(${q}) AS f`.execute(reader)).rows[0]?.f ?? "");
         const prefix = prefixPattern(f);
         return sql<{ tag: string; tier: number; post_count: number }>`
-          WITH cand AS (
+          WITH cand AS MATERIALIZED (
             (SELECT tag FROM search.hashtags WHERE tag LIKE ${prefix} ESCAPE '\\' ORDER BY post_count DESC, tag LIMIT 200)
             UNION
-            (SELECT tag FROM search.hashtags ORDER BY tag <-> ${f} LIMIT 100)
-          ), scored AS (
+            (SELECT tag FROM search.hashtags ORDER BY tag <-> ${f} LIMIT 50)
+          ), scored AS MATERIALIZED (
             SELECT h.tag, h.post_count,
               CASE WHEN h.tag = ${f} THEN 0 WHEN h.tag LIKE ${prefix} ESCAPE '\\' THEN 1 ELSE 2 END AS tier,
               similarity(h.tag, ${f})::float8 AS sim
