@@ -14,6 +14,7 @@ import { type Nova, runMigrations, startNova } from "../runtime/app.ts";
 import { ConfigError, loadConfig } from "../runtime/config.ts";
 import { moduleNames, resolveTargets } from "../runtime/modules.ts";
 import { dlqCommand, UsageError } from "./dlq.ts";
+import { searchCommand } from "./search.ts";
 import { seed } from "./seed.ts";
 
 const HELP: Record<string, string> = {
@@ -29,6 +30,7 @@ Commands:
   dlq list|replay       list events consumers gave up on; replay them after a fix
   admin grant|revoke U  give or take user U the admin role (moderation)
   seed                  write a realistic, reproducible dataset (users, power-law follows, posts)
+  search reindex        rebuild the search projection from the source services
 
 Run "nova <command> --help" for a command's options.
 Configuration comes from environment variables (see README, "Configuration").`,
@@ -65,6 +67,16 @@ the last 30 days with likes and comments, with their events, so the running
 consumers build identity's counts and the feed. The same --seed (default 1)
 gives the same dataset. Uses DATABASE_URL, or the embedded PostgreSQL of a
 running \`nova start\` (run it beside one, so the events are consumed).`,
+  search: `nova search reindex [--wait-ms N]
+
+Asks the running search module to rebuild its projection (users, posts,
+hashtags, blocks) from the identity, content and graph services' scan RPCs,
+and shows its progress. Events arriving meanwhile are parked and replayed
+after the scan, then the consumer resumes: nothing is missed. Exit 0 when
+done, 1 when it failed (the consumer resumed on the old projection), 3 when
+no search module took the job within --wait-ms (default 60 s; it stays
+queued). Uses DATABASE_URL, or the embedded PostgreSQL of a running
+\`nova start\`.`,
   dlq: `nova dlq list [--consumer X]
 nova dlq replay <id> [--wait-ms N]
 nova dlq replay --all [--consumer X] [--wait-ms N]
@@ -232,6 +244,23 @@ async function main(argv: string[]): Promise<void> {
         process.stdout.write(
           `${JSON.stringify({ username, id: r.rows[0].id, role: action === "grant" ? "admin" : "user" })}\n`,
         );
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case "search": {
+      const config = loadConfig(process.env);
+      const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
+      if (!url) fail("DATABASE_URL: required for search (or run it beside a running `nova start`)");
+      const waitMs = Number(values["wait-ms"] ?? 60_000);
+      if (!Number.isInteger(waitMs) || waitMs < 0) fail("--wait-ms: expected a whole number of milliseconds");
+      const db = new Database({ writerUrl: url, poolMax: 1, applicationName: "nova-search" });
+      try {
+        process.exitCode = await searchCommand(db.kysely<unknown>().writer, { action: positionals[0], waitMs });
+      } catch (err) {
+        if (err instanceof UsageError) fail(err.message);
+        throw err;
       } finally {
         await db.close();
       }

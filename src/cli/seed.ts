@@ -112,9 +112,16 @@ export async function seed(db: Kysely<unknown>, opts: SeedOptions): Promise<Seed
     const ids = userIds.slice(i, i + 1_000);
     const names = usernames.slice(i, i + 1_000);
     await tx(async (trx) => {
-      await sql`INSERT INTO identity.users (id, email, username, password_hash, display_name)
+      const inserted = await sql<{
+        id: string;
+        display_name: string;
+      }>`INSERT INTO identity.users (id, email, username, password_hash, display_name)
         SELECT id, n || '@seed.example', n, ${hash}, initcap(replace(n, '_', ' '))
-          FROM unnest(${ids}::uuid[], ${names}::text[]) AS x(id, n)`.execute(trx);
+          FROM unnest(${ids}::uuid[], ${names}::text[]) AS x(id, n) RETURNING id::text AS id, display_name`.execute(
+        trx,
+      );
+      // The events carry the profile as written (consumers such as search index the display name).
+      const displayName = new Map(inserted.rows.map((r) => [r.id, r.display_name]));
       await outbox("identity").emit(
         trx,
         ...ids.map(
@@ -126,7 +133,7 @@ export async function seed(db: Kysely<unknown>, opts: SeedOptions): Promise<Seed
             payload: {
               userId: id,
               username: names[j],
-              displayName: "",
+              displayName: displayName.get(id) ?? "",
               bio: "",
               avatarUrl: "",
               createdAt: new Date().toISOString(),

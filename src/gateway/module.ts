@@ -5,6 +5,7 @@ import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
+import { SearchService } from "../gen/nova/search/v1/search_pb.ts";
 import { createVerifier } from "../platform/security/jwt.ts";
 import type { ModuleContext, ModuleInstance } from "../runtime/module.ts";
 import { securityOptions } from "./security.ts";
@@ -29,6 +30,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     feed: ctx.client(FeedService),
     messaging: ctx.client(MessagingService),
     notifications: ctx.client(NotificationService),
+    search: ctx.client(SearchService),
     verify,
     security: securityOptions(ctx.config),
     redis,

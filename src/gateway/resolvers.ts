@@ -6,6 +6,7 @@ import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
 import { messagingResolvers } from "./messaging.resolvers.ts";
 import { notificationResolvers } from "./notifications.resolvers.ts";
+import { searchResolvers } from "./search.resolvers.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
 
 function user(u: User | undefined) {
@@ -259,6 +260,7 @@ export const resolvers: IResolvers = {
   Query: {
     ...messagingResolvers.Query,
     ...notifications.Query,
+    ...searchResolvers.Query,
     feed: async (_root, args: Page, ctx: GatewayContext) => {
       requireViewer(ctx);
       const page = pageArgs(args, 50);

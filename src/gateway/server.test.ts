@@ -24,6 +24,7 @@ function gateway(production: boolean, security: Partial<SecurityOptions> = {}) {
     content: {},
     feed: {},
     messaging: {},
+    search: {},
     verify: async () => {
       throw new Error("no tokens here");
     },

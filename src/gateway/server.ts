@@ -18,6 +18,7 @@ import type { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import type { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import type { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
+import type { SearchService } from "../gen/nova/search/v1/search_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { counter, histogram, renderMetrics } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
@@ -52,6 +53,7 @@ export interface GatewayDeps {
   feed: Client<typeof FeedService>;
   messaging: Client<typeof MessagingService>;
   notifications: Client<typeof NotificationService>;
+  search: Client<typeof SearchService>;
   verify: Verifier;
   /** How long a "session is active" answer may be reused. */
   sessionCacheMs?: number;
@@ -109,6 +111,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     content: guard(given.content, "content"),
     feed: guard(given.feed, "feed"),
     messaging: guard(given.messaging, "messaging"),
+    search: guard(given.search, "search"),
   };
   const app: FastifyInstance = Fastify({
     // Fastify's own per-request lines are left out; the gateway logs what matters itself.

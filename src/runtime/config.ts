@@ -58,6 +58,14 @@ const schema = z.object({
   // Notifications (README "Notifications").
   NOTIFICATIONS_GROUP_WINDOW_HOURS: positiveInt.max(24 * 30).default(24),
   NOTIFICATIONS_MAX_DEVICES: positiveInt.max(100).default(10),
+  // Search (README "Search").
+  SEARCH_LANGUAGE: z
+    .string()
+    .regex(/^[a-z]{2}$/, "expected an ISO 639-1 language code, e.g. en")
+    .default("en"),
+  SEARCH_FUZZY_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.3),
+  SEARCH_POST_CANDIDATES: positiveInt.max(100_000).default(500),
+  SEARCH_TRENDING_HALF_LIFE_HOURS: z.coerce.number().positive().max(24).default(6),
   // The gateway's edges (README "Security limits").
   GATEWAY_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
   GATEWAY_MAX_DEPTH: positiveInt.max(100).default(10),

@@ -16,8 +16,15 @@ test("who may call a service follows the dependency table", () => {
     "gateway",
     "graph",
     "messaging",
+    "search",
   ]);
-  assert.deepEqual([...allowedCallers("nova.graph.v1.GraphService")].sort(), ["content", "gateway", "messaging"]);
+  assert.deepEqual([...allowedCallers("nova.graph.v1.GraphService")].sort(), [
+    "content",
+    "gateway",
+    "messaging",
+    "search",
+  ]);
+  assert.deepEqual([...allowedCallers("nova.search.v1.SearchService")], ["gateway"]);
   assert.deepEqual([...allowedCallers("nova.feed.v1.FeedService")], ["gateway"]);
   assert.deepEqual([...allowedCallers("nova.messaging.v1.MessagingService")], ["gateway"]);
   assert.equal(allowedCallers("nova.unknown.v1.X").size, 0);

@@ -9,6 +9,7 @@ import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
+import { SearchService } from "../gen/nova/search/v1/search_pb.ts";
 import { eventLog } from "../platform/events/sets.ts";
 import type { ModuleDef } from "./module.ts";
 
@@ -71,8 +72,16 @@ export const modules = {
     ],
     init: async (ctx) => (await import("../gateway/realtime/module.ts")).init(ctx),
   },
+  // Read-only projection of users, posts, hashtags and blocks; rebuilt through the sources' scan RPCs.
+  search: {
+    deps: ["identity", "graph", "content"],
+    provides: [SearchService],
+    migrations: { schema: "search", dir: new URL("../services/search/migrations/", import.meta.url) },
+    consumes: ["nova.identity.user", "nova.graph.relationship", "nova.content.post"],
+    init: async (ctx) => (await import("../services/search/module.ts")).init(ctx),
+  },
   gateway: {
-    deps: ["identity", "graph", "content", "feed", "messaging", "notifications"],
+    deps: ["identity", "graph", "content", "feed", "messaging", "notifications", "search"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
   },
   // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the

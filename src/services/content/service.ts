@@ -31,10 +31,12 @@ import {
   PostCountsSchema,
   PostEditSchema,
   PostSchema,
+  ScanPostsResponseSchema,
   ViewerStateSchema,
 } from "../../gen/nova/content/v1/content_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
+import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import {
   decodeCursor,
@@ -146,6 +148,9 @@ export async function loadCounts(db: Kysely<unknown>, ids: string[]): Promise<Ma
 }
 
 const POST_TOPIC_AGGREGATE = "post";
+
+/** Modules that may page through every post (to rebuild their projections). */
+const SCANNERS = ["search"] as const;
 
 function postEvent(type: string, postId: string, actorId: string, payload: Record<string, unknown>): NewEvent {
   return { type, aggregateType: POST_TOPIC_AGGREGATE, aggregateId: postId, actorId, payload: { postId, ...payload } };
@@ -537,6 +542,28 @@ export function createContentService(
         states: r.rows.map((s) =>
           create(ViewerStateSchema, { postId: s.post_id, liked: s.liked, bookmarked: s.bookmarked }),
         ),
+      });
+    },
+
+    async scanPosts(req) {
+      requireModuleOrAdmin(SCANNERS);
+      const limit = scanLimit(req.limit);
+      const after = decodeCursor(req.cursor);
+      const r = await sql<PostRow>`SELECT ${POST_COLUMNS} FROM content.posts
+        WHERE deleted_at IS NULL ${after ? sql`AND id > ${after}::uuid` : sql``}
+        ORDER BY id LIMIT ${limit + 1}`.execute(reader);
+      const page = r.rows.slice(0, limit);
+      const last = page[page.length - 1];
+      const total = after
+        ? 0n
+        : BigInt(
+            (await sql<{ n: string }>`SELECT count(*) AS n FROM content.posts WHERE deleted_at IS NULL`.execute(reader))
+              .rows[0]?.n ?? 0,
+          );
+      return create(ScanPostsResponseSchema, {
+        posts: page.map(toPost),
+        nextCursor: r.rows.length > limit && last ? encodeCursor(last.id) : "",
+        total,
       });
     },
   };

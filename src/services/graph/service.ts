@@ -14,9 +14,11 @@ import {
   type GraphService,
   type Relationship,
   RelationshipSchema,
+  ScanBlocksResponseSchema,
 } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
+import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
 import { decodeCursor, encodeCursor, validateLimit, validateUserId, validateUserIds } from "./validation.ts";
 
@@ -30,6 +32,9 @@ export interface GraphDeps {
   /** Called after a change commits with the users whose relationships changed. */
   changed?: (userIds: string[]) => Promise<void> | void;
 }
+
+/** Modules that may page through every block (to rebuild their projections). */
+const SCANNERS = ["search"] as const;
 
 type Kind = "Followed" | "Unfollowed" | "Blocked" | "Unblocked" | "Muted" | "Unmuted";
 
@@ -234,6 +239,34 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
       const ids = validateUserIds(req.userIds);
       if (ids.length === 0) return { counts: [] };
       return { counts: await counts(reader, ids) };
+    },
+
+    async scanBlocks(req) {
+      requireModuleOrAdmin(SCANNERS);
+      const limit = scanLimit(req.limit);
+      let after: [string, string] | undefined;
+      if (req.cursor !== "") {
+        const m = /^([0-9a-f-]{36}):([0-9a-f-]{36})$/.exec(Buffer.from(req.cursor, "base64url").toString());
+        if (!m) throw new NovaError("VALIDATION_FAILED", "cursor: is not a cursor from this list", { field: "cursor" });
+        after = [validateUserId(m[1] as string), validateUserId(m[2] as string)];
+      }
+      const r = await sql<{ blocker_id: string; blocked_id: string }>`SELECT blocker_id::text AS blocker_id,
+          blocked_id::text AS blocked_id FROM graph.blocks
+        ${after ? sql`WHERE (blocker_id, blocked_id) > (${after[0]}::uuid, ${after[1]}::uuid)` : sql``}
+        ORDER BY blocker_id, blocked_id LIMIT ${limit + 1}`.execute(reader);
+      const page = r.rows.slice(0, limit);
+      const last = page[page.length - 1];
+      const total = after
+        ? 0n
+        : BigInt((await sql<{ n: string }>`SELECT count(*) AS n FROM graph.blocks`.execute(reader)).rows[0]?.n ?? 0);
+      return create(ScanBlocksResponseSchema, {
+        blocks: page.map((b) => ({ blockerId: b.blocker_id, blockedId: b.blocked_id })),
+        nextCursor:
+          r.rows.length > limit && last
+            ? Buffer.from(`${last.blocker_id}:${last.blocked_id}`).toString("base64url")
+            : "",
+        total,
+      });
     },
   };
 

@@ -20,6 +20,7 @@ import {
   RefreshTokenResponseSchema,
   RegisterResponseSchema,
   ResolveUsernamesResponseSchema,
+  ScanUsersResponseSchema,
   type Tokens,
   TokensSchema,
   UpdateProfileResponseSchema,
@@ -28,6 +29,7 @@ import {
 } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
+import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { ACCESS_TOKEN, type Signer } from "../../platform/security/jwt.ts";
 import { burnVerify, hashPassword, verifyPassword } from "../../platform/security/password.ts";
@@ -97,6 +99,9 @@ export const IDENTITY_DEFAULTS: IdentityOptions = {
 };
 
 export const MAX_BATCH = 100;
+
+/** Modules that may page through every user (to rebuild their projections). */
+const SCANNERS = ["search"] as const;
 
 export interface IdentityDeps {
   db: { writer: Kysely<IdentityTables>; reader: Kysely<IdentityTables> };
@@ -427,6 +432,33 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
 
     getJwks() {
       return create(GetJwksResponseSchema, { jwksJson: JSON.stringify(deps.signer.jwks()) });
+    },
+
+    async scanUsers(req) {
+      requireModuleOrAdmin(SCANNERS);
+      const limit = scanLimit(req.limit);
+      const after =
+        req.cursor === "" ? undefined : validateId(Buffer.from(req.cursor, "base64url").toString(), "cursor");
+      let q = reader
+        .selectFrom("identity.users")
+        .selectAll()
+        .orderBy("id")
+        .limit(limit + 1);
+      if (after) q = q.where("id", ">", after);
+      const rows = await q.execute();
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      const total = after
+        ? 0n
+        : BigInt(
+            (await reader.selectFrom("identity.users").select(sql<string>`count(*)`.as("n")).executeTakeFirstOrThrow())
+              .n,
+          );
+      return create(ScanUsersResponseSchema, {
+        users: page.map((r) => toUser(r, undefined)),
+        nextCursor: rows.length > limit && last ? Buffer.from(last.id).toString("base64url") : "",
+        total,
+      });
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/graph/v1/graph.proto.
  */
 export const file_nova_graph_v1_graph: GenFile = /*@__PURE__*/
-  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIkYKFExpc3RGb2xsb3dpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIn0KDFJlbGF0aW9uc2hpcBIPCgd1c2VyX2lkGAEgASgJEhEKCWZvbGxvd2luZxgCIAEoCBITCgtmb2xsb3dlZF9ieRgDIAEoCBIQCghibG9ja2luZxgEIAEoCBISCgpibG9ja2VkX2J5GAUgASgIEg4KBm11dGluZxgGIAEoCCIrChdHZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSJOChhHZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2USMgoNcmVsYXRpb25zaGlwcxgBIAMoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwIkoKBkNvdW50cxIPCgd1c2VyX2lkGAEgASgJEhYKDmZvbGxvd2VyX2NvdW50GAIgASgNEhcKD2ZvbGxvd2luZ19jb3VudBgDIAEoDSIkChBHZXRDb3VudHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIjoKEUdldENvdW50c1Jlc3BvbnNlEiUKBmNvdW50cxgBIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzMrkGCgxHcmFwaFNlcnZpY2USRQoGRm9sbG93Ehwubm92YS5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0Gh0ubm92YS5ncmFwaC52MS5Gb2xsb3dSZXNwb25zZRJLCghVbmZvbGxvdxIeLm5vdmEuZ3JhcGgudjEuVW5mb2xsb3dSZXF1ZXN0Gh8ubm92YS5ncmFwaC52MS5VbmZvbGxvd1Jlc3BvbnNlEkIKBUJsb2NrEhsubm92YS5ncmFwaC52MS5CbG9ja1JlcXVlc3QaHC5ub3ZhLmdyYXBoLnYxLkJsb2NrUmVzcG9uc2USSAoHVW5ibG9jaxIdLm5vdmEuZ3JhcGgudjEuVW5ibG9ja1JlcXVlc3QaHi5ub3ZhLmdyYXBoLnYxLlVuYmxvY2tSZXNwb25zZRI/CgRNdXRlEhoubm92YS5ncmFwaC52MS5NdXRlUmVxdWVzdBobLm5vdmEuZ3JhcGgudjEuTXV0ZVJlc3BvbnNlEkUKBlVubXV0ZRIcLm5vdmEuZ3JhcGgudjEuVW5tdXRlUmVxdWVzdBodLm5vdmEuZ3JhcGgudjEuVW5tdXRlUmVzcG9uc2USXwoNTGlzdEZvbGxvd2VycxIjLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1JlcXVlc3QaJC5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIDkAIBEl8KDUxpc3RGb2xsb3dpbmcSIy5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdSZXF1ZXN0GiQubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVzcG9uc2UiA5ACARJoChBHZXRSZWxhdGlvbnNoaXBzEiYubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBonLm5vdmEuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIgOQAgESUwoJR2V0Q291bnRzEh8ubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiAubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIkYKFExpc3RGb2xsb3dpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIn0KDFJlbGF0aW9uc2hpcBIPCgd1c2VyX2lkGAEgASgJEhEKCWZvbGxvd2luZxgCIAEoCBITCgtmb2xsb3dlZF9ieRgDIAEoCBIQCghibG9ja2luZxgEIAEoCBISCgpibG9ja2VkX2J5GAUgASgIEg4KBm11dGluZxgGIAEoCCIrChdHZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSJOChhHZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2USMgoNcmVsYXRpb25zaGlwcxgBIAMoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwIkoKBkNvdW50cxIPCgd1c2VyX2lkGAEgASgJEhYKDmZvbGxvd2VyX2NvdW50GAIgASgNEhcKD2ZvbGxvd2luZ19jb3VudBgDIAEoDSIkChBHZXRDb3VudHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIjoKEUdldENvdW50c1Jlc3BvbnNlEiUKBmNvdW50cxgBIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIjIKEVNjYW5CbG9ja3NSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSIvCgVCbG9jaxISCgpibG9ja2VyX2lkGAEgASgJEhIKCmJsb2NrZWRfaWQYAiABKAkiXgoSU2NhbkJsb2Nrc1Jlc3BvbnNlEiQKBmJsb2NrcxgBIAMoCzIULm5vdmEuZ3JhcGgudjEuQmxvY2sSEwoLbmV4dF9jdXJzb3IYAiABKAkSDQoFdG90YWwYAyABKAQykQcKDEdyYXBoU2VydmljZRJFCgZGb2xsb3cSHC5ub3ZhLmdyYXBoLnYxLkZvbGxvd1JlcXVlc3QaHS5ub3ZhLmdyYXBoLnYxLkZvbGxvd1Jlc3BvbnNlEksKCFVuZm9sbG93Eh4ubm92YS5ncmFwaC52MS5VbmZvbGxvd1JlcXVlc3QaHy5ub3ZhLmdyYXBoLnYxLlVuZm9sbG93UmVzcG9uc2USQgoFQmxvY2sSGy5ub3ZhLmdyYXBoLnYxLkJsb2NrUmVxdWVzdBocLm5vdmEuZ3JhcGgudjEuQmxvY2tSZXNwb25zZRJICgdVbmJsb2NrEh0ubm92YS5ncmFwaC52MS5VbmJsb2NrUmVxdWVzdBoeLm5vdmEuZ3JhcGgudjEuVW5ibG9ja1Jlc3BvbnNlEj8KBE11dGUSGi5ub3ZhLmdyYXBoLnYxLk11dGVSZXF1ZXN0Ghsubm92YS5ncmFwaC52MS5NdXRlUmVzcG9uc2USRQoGVW5tdXRlEhwubm92YS5ncmFwaC52MS5Vbm11dGVSZXF1ZXN0Gh0ubm92YS5ncmFwaC52MS5Vbm11dGVSZXNwb25zZRJfCg1MaXN0Rm9sbG93ZXJzEiMubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBokLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlIgOQAgESXwoNTGlzdEZvbGxvd2luZxIjLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1JlcXVlc3QaJC5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdSZXNwb25zZSIDkAIBEmgKEEdldFJlbGF0aW9uc2hpcHMSJi5ub3ZhLmdyYXBoLnYxLkdldFJlbGF0aW9uc2hpcHNSZXF1ZXN0Gicubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2UiA5ACARJTCglHZXRDb3VudHMSHy5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1JlcXVlc3QaIC5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1Jlc3BvbnNlIgOQAgESVgoKU2NhbkJsb2NrcxIgLm5vdmEuZ3JhcGgudjEuU2NhbkJsb2Nrc1JlcXVlc3QaIS5ub3ZhLmdyYXBoLnYxLlNjYW5CbG9ja3NSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * @generated from message nova.graph.v1.FollowRequest
@@ -561,6 +561,85 @@ export const GetCountsResponseSchema: GenMessage<GetCountsResponse> = /*@__PURE_
   messageDesc(file_nova_graph_v1_graph, 21);
 
 /**
+ * @generated from message nova.graph.v1.ScanBlocksRequest
+ */
+export type ScanBlocksRequest = Message<"nova.graph.v1.ScanBlocksRequest"> & {
+  /**
+   * Empty for the first page.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * 1 to 1000; 0 means 500.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message nova.graph.v1.ScanBlocksRequest.
+ * Use `create(ScanBlocksRequestSchema)` to create a new message.
+ */
+export const ScanBlocksRequestSchema: GenMessage<ScanBlocksRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 22);
+
+/**
+ * @generated from message nova.graph.v1.Block
+ */
+export type Block = Message<"nova.graph.v1.Block"> & {
+  /**
+   * @generated from field: string blocker_id = 1;
+   */
+  blockerId: string;
+
+  /**
+   * @generated from field: string blocked_id = 2;
+   */
+  blockedId: string;
+};
+
+/**
+ * Describes the message nova.graph.v1.Block.
+ * Use `create(BlockSchema)` to create a new message.
+ */
+export const BlockSchema: GenMessage<Block> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 23);
+
+/**
+ * @generated from message nova.graph.v1.ScanBlocksResponse
+ */
+export type ScanBlocksResponse = Message<"nova.graph.v1.ScanBlocksResponse"> & {
+  /**
+   * @generated from field: repeated nova.graph.v1.Block blocks = 1;
+   */
+  blocks: Block[];
+
+  /**
+   * Empty when there is no further page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+
+  /**
+   * How many blocks there are (only on the first page; 0 otherwise).
+   *
+   * @generated from field: uint64 total = 3;
+   */
+  total: bigint;
+};
+
+/**
+ * Describes the message nova.graph.v1.ScanBlocksResponse.
+ * Use `create(ScanBlocksResponseSchema)` to create a new message.
+ */
+export const ScanBlocksResponseSchema: GenMessage<ScanBlocksResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 24);
+
+/**
  * The follow graph, blocks and mutes. The acting user of every write (and
  * the viewer of GetRelationships) is taken from the caller's verified claims
  * in the request metadata, never from the request body. Writes are
@@ -656,6 +735,17 @@ export const GraphService: GenService<{
     methodKind: "unary";
     input: typeof GetCountsRequestSchema;
     output: typeof GetCountsResponseSchema;
+  },
+  /**
+   * Every block, a page at a time: for indexers rebuilding a projection
+   * (the search module) and admins only.
+   *
+   * @generated from rpc nova.graph.v1.GraphService.ScanBlocks
+   */
+  scanBlocks: {
+    methodKind: "unary";
+    input: typeof ScanBlocksRequestSchema;
+    output: typeof ScanBlocksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nova_graph_v1_graph, 0);

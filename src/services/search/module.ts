@@ -1,0 +1,83 @@
+import { ContentService } from "../../gen/nova/content/v1/content_pb.ts";
+import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
+import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { SearchService } from "../../gen/nova/search/v1/search_pb.ts";
+import { ConfigError } from "../../runtime/config.ts";
+import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { createReindexer, type Sources } from "./reindex.ts";
+import { createSearch, indexConsumer } from "./service.ts";
+import { LANGUAGES } from "./validation.ts";
+
+/** A scan page (up to 1,000 rows) may take a while on a busy source. */
+const SCAN_TIMEOUT_MS = 60_000;
+const SCAN_PAGE = 500;
+
+export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
+  const db = ctx.db().kysely<unknown>();
+  const c = ctx.config;
+  if (!LANGUAGES[c.SEARCH_LANGUAGE]) {
+    throw new ConfigError([
+      `SEARCH_LANGUAGE: no stemmer for "${c.SEARCH_LANGUAGE}" (one of ${Object.keys(LANGUAGES).join(", ")})`,
+    ]);
+  }
+  const search = createSearch({
+    db,
+    options: {
+      language: c.SEARCH_LANGUAGE,
+      fuzzyThreshold: c.SEARCH_FUZZY_THRESHOLD,
+      postCandidates: c.SEARCH_POST_CANDIDATES,
+      trendingHalfLifeHours: c.SEARCH_TRENDING_HALF_LIFE_HOURS,
+    },
+  });
+  // `nova search reindex` reads the sources through their RPCs, as the search module (admin-only scans).
+  const identity = ctx.client(IdentityService);
+  const content = ctx.client(ContentService);
+  const graph = ctx.client(GraphService);
+  const opts = { timeoutMs: SCAN_TIMEOUT_MS };
+  const sources: Sources = {
+    async users(cursor) {
+      const r = await identity.scanUsers({ cursor, limit: SCAN_PAGE }, opts);
+      return {
+        items: r.users.map((u) => ({
+          userId: u.id,
+          username: u.username,
+          displayName: u.displayName,
+          createdAt: u.createdAt,
+        })),
+        next: r.nextCursor,
+        total: cursor === "" ? Number(r.total) : undefined,
+      };
+    },
+    async posts(cursor) {
+      const r = await content.scanPosts({ cursor, limit: SCAN_PAGE }, opts);
+      return {
+        items: r.posts.map((p) => ({
+          postId: p.id,
+          authorId: p.authorId,
+          text: p.text,
+          hashtags: p.hashtags,
+          createdAt: p.createdAt,
+          language: search.postLanguage({}),
+        })),
+        next: r.nextCursor,
+        total: cursor === "" ? Number(r.total) : undefined,
+      };
+    },
+    async blocks(cursor) {
+      const r = await graph.scanBlocks({ cursor, limit: SCAN_PAGE }, opts);
+      return {
+        items: r.blocks.map((b) => ({ blockerId: b.blockerId, blockedId: b.blockedId })),
+        next: r.nextCursor,
+        total: cursor === "" ? Number(r.total) : undefined,
+      };
+    },
+  };
+  const reindexer = createReindexer({ db: db.writer, sources, postLanguage: search.postLanguage, log: ctx.log });
+  return {
+    services: [{ service: SearchService, impl: search.service }],
+    consumers: [indexConsumer(search.postLanguage)],
+    async stop() {
+      await reindexer.stop();
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * Writes of the search projection, shared by the event consumer and the
+ * rebuild (`nova search reindex`). Every write sets the full state of what it
+ * touches (a user's profile, a post's text and hashtags, a block), so applying
+ * an event twice, or over a state a rebuild read later, converges to the
+ * source's state; hashtag counts move only by the post_hashtags rows actually
+ * added or removed, so they never count twice.
+ */
+import { type Kysely, sql } from "kysely";
+import type { Envelope } from "../../platform/events/envelope.ts";
+
+type Db = Kysely<unknown>;
+
+export interface UserDoc {
+  userId: string;
+  username: string;
+  displayName: string;
+  createdAt: string;
+}
+
+export interface PostDoc {
+  postId: string;
+  authorId: string;
+  text: string;
+  hashtags: string[];
+  createdAt: string;
+  /** A text search configuration (validated against LANGUAGES or the default). */
+  language: string;
+}
+
+export async function writeUsers(db: Db, users: UserDoc[]): Promise<void> {
+  if (users.length === 0) return;
+  await sql`INSERT INTO search.users AS u (user_id, username, display_name, created_at)
+    SELECT * FROM unnest(${users.map((u) => u.userId)}::uuid[], ${users.map((u) => u.username)}::text[],
+      ${users.map((u) => u.displayName)}::text[], ${users.map((u) => u.createdAt)}::timestamptz[])
+    ON CONFLICT (user_id) DO UPDATE SET username = EXCLUDED.username, display_name = EXCLUDED.display_name,
+      created_at = EXCLUDED.created_at, touched_at = now()`.execute(db);
+}
+
+/** Moves hashtag counts by the rows added (+1) and removed (-1); drops tags no live post carries. */
+async function countTags(db: Db, added: string[], removed: string[]): Promise<void> {
+  const d = new Map<string, number>();
+  for (const t of added) d.set(t, (d.get(t) ?? 0) + 1);
+  for (const t of removed) d.set(t, (d.get(t) ?? 0) - 1);
+  // Sorted, so concurrent writers lock tag rows in one order.
+  const moved = [...d].filter(([, n]) => n !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const up = moved.filter(([, n]) => n > 0);
+  const down = moved.filter(([, n]) => n < 0);
+  if (up.length)
+    await sql`INSERT INTO search.hashtags AS h (tag, post_count)
+      SELECT * FROM unnest(${up.map(([t]) => t)}::text[], ${up.map(([, n]) => n)}::int[])
+      ON CONFLICT (tag) DO UPDATE SET post_count = h.post_count + EXCLUDED.post_count`.execute(db);
+  if (down.length) {
+    await sql`UPDATE search.hashtags h SET post_count = h.post_count + d.n
+      FROM unnest(${down.map(([t]) => t)}::text[], ${down.map(([, n]) => n)}::int[]) AS d(tag, n)
+      WHERE h.tag = d.tag`.execute(db);
+    await sql`DELETE FROM search.hashtags WHERE tag = ANY(${down.map(([t]) => t)}::text[]) AND post_count = 0`.execute(
+      db,
+    );
+  }
+}
+
+/** Upserts posts and sets their hashtags to exactly `hashtags`. */
+export async function writePosts(db: Db, posts: PostDoc[]): Promise<void> {
+  if (posts.length === 0) return;
+  await sql`INSERT INTO search.posts AS p (post_id, author_id, text, language, created_at)
+    SELECT * FROM unnest(${posts.map((p) => p.postId)}::uuid[], ${posts.map((p) => p.authorId)}::uuid[],
+      ${posts.map((p) => p.text)}::text[], ${posts.map((p) => p.language)}::regconfig[],
+      ${posts.map((p) => p.createdAt)}::timestamptz[])
+    ON CONFLICT (post_id) DO UPDATE SET author_id = EXCLUDED.author_id, text = EXCLUDED.text,
+      language = EXCLUDED.language, created_at = EXCLUDED.created_at, touched_at = now()`.execute(db);
+  const want = posts.flatMap((p) => [...new Set(p.hashtags)].map((tag) => ({ ...p, tag })));
+  const ids = posts.map((p) => p.postId);
+  const gone = await sql<{ tag: string }>`DELETE FROM search.post_hashtags ph
+    WHERE ph.post_id = ANY(${ids}::uuid[])
+      AND NOT EXISTS (SELECT 1 FROM unnest(${want.map((w) => w.postId)}::uuid[], ${want.map((w) => w.tag)}::text[]) AS w(post_id, tag)
+                      WHERE w.post_id = ph.post_id AND w.tag = ph.tag)
+    RETURNING ph.tag`.execute(db);
+  // author and time of a post never change: a row already there stays as it is.
+  const added = want.length
+    ? await sql<{ tag: string }>`INSERT INTO search.post_hashtags (tag, post_id, author_id, created_at)
+        SELECT * FROM unnest(${want.map((w) => w.tag)}::text[], ${want.map((w) => w.postId)}::uuid[],
+          ${want.map((w) => w.authorId)}::uuid[], ${want.map((w) => w.createdAt)}::timestamptz[])
+        ON CONFLICT (tag, post_id) DO NOTHING RETURNING tag`.execute(db)
+    : { rows: [] as { tag: string }[] };
+  await countTags(
+    db,
+    added.rows.map((r) => r.tag),
+    gone.rows.map((r) => r.tag),
+  );
+}
+
+/** Sets the text and hashtags of a post already in the projection (an edit of an unknown post is ignored). */
+export async function editPost(db: Db, postId: string, text: string, hashtags: string[]): Promise<void> {
+  const r = await sql<{
+    author_id: string;
+    created_at: string;
+    language: string;
+  }>`SELECT author_id::text AS author_id, to_json(created_at) #>> '{}' AS created_at, language::text AS language
+    FROM search.posts WHERE post_id = ${postId}::uuid FOR UPDATE`.execute(db);
+  const p = r.rows[0];
+  if (!p) return;
+  await writePosts(db, [
+    { postId, authorId: p.author_id, text, hashtags, createdAt: p.created_at, language: p.language },
+  ]);
+}
+
+export async function removePosts(db: Db, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const gone = await sql<{ tag: string }>`DELETE FROM search.post_hashtags WHERE post_id = ANY(${ids}::uuid[])
+    RETURNING tag`.execute(db);
+  await countTags(
+    db,
+    [],
+    gone.rows.map((r) => r.tag),
+  );
+  const r = await sql`DELETE FROM search.posts WHERE post_id = ANY(${ids}::uuid[])`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+export async function writeBlocks(db: Db, blocks: { blockerId: string; blockedId: string }[]): Promise<void> {
+  if (blocks.length === 0) return;
+  await sql`INSERT INTO search.blocks (blocker_id, blocked_id)
+    SELECT * FROM unnest(${blocks.map((b) => b.blockerId)}::uuid[], ${blocks.map((b) => b.blockedId)}::uuid[])
+    ON CONFLICT (blocker_id, blocked_id) DO UPDATE SET touched_at = now()`.execute(db);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function id(p: Record<string, unknown>, name: string): string {
+  const v = p[name];
+  if (typeof v !== "string" || !UUID.test(v)) throw new Error(`payload.${name} must be an id`);
+  return v;
+}
+
+function str(p: Record<string, unknown>, name: string, dflt?: string): string {
+  const v = p[name] ?? dflt;
+  if (typeof v !== "string") throw new Error(`payload.${name} must be a string`);
+  return v;
+}
+
+function tags(p: Record<string, unknown>): string[] {
+  const v = p.hashtags ?? [];
+  if (!Array.isArray(v) || v.length > 100 || !v.every((t) => typeof t === "string" && t.length > 0 && t.length <= 64))
+    throw new Error("payload.hashtags must be a list of hashtags");
+  return v as string[];
+}
+
+/**
+ * Applies one event of nova.identity.user, nova.graph.relationship or
+ * nova.content.post. `language` maps a post to its text search configuration.
+ */
+export async function applyEvent(
+  db: Db,
+  event: Envelope,
+  language: (payload: Record<string, unknown>) => string,
+): Promise<void> {
+  const p = event.payload;
+  switch (event.type) {
+    case "UserRegistered":
+    case "ProfileUpdated":
+      await writeUsers(db, [
+        {
+          userId: id(p, "userId"),
+          username: str(p, "username"),
+          displayName: str(p, "displayName", ""),
+          createdAt: str(p, "createdAt", event.occurred_at),
+        },
+      ]);
+      return;
+    case "Blocked":
+      await writeBlocks(db, [{ blockerId: id(p, "userId"), blockedId: id(p, "targetId") }]);
+      return;
+    case "Unblocked":
+      await sql`DELETE FROM search.blocks WHERE blocker_id = ${id(p, "userId")}::uuid
+        AND blocked_id = ${id(p, "targetId")}::uuid`.execute(db);
+      return;
+    case "PostCreated":
+      await writePosts(db, [
+        {
+          postId: id(p, "postId"),
+          authorId: id(p, "authorId"),
+          text: str(p, "text"),
+          hashtags: tags(p),
+          createdAt: str(p, "createdAt", event.occurred_at),
+          language: language(p),
+        },
+      ]);
+      return;
+    case "PostEdited":
+      await editPost(db, id(p, "postId"), str(p, "text"), tags(p));
+      return;
+    case "PostDeleted":
+    case "PostPurged":
+      await removePosts(db, [id(p, "postId")]);
+      return;
+    default:
+      // Follows, mutes, likes, comments, mentions: nothing search shows.
+      return;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Input rules of the search service. Every validator returns the normalized
+ * value or throws a VALIDATION_FAILED error that names the field; nothing a
+ * client sends reaches SQL except as a bound parameter, and query text only
+ * through websearch_to_tsquery (which has no syntax errors) or escaped LIKE
+ * patterns.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { invalid } from "../../platform/errors.ts";
+
+export const LIMITS = {
+  queryMax: 200,
+  pageMax: 50,
+  pageDefault: 20,
+  suggestionsMax: 20,
+  suggestionsDefault: 8,
+  trendingMax: 50,
+  trendingDefault: 10,
+  cursorMax: 400,
+} as const;
+
+// Every control character (tab and newline too: a query is one line), and the line/paragraph separators.
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+
+// A UTF-16 surrogate without its pair: not text (String.prototype.isWellFormed, before ES2024 typings).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** A query: 1 to 200 characters of well-formed text without control characters, NFC, trimmed. */
+export function validateQuery(field: string, value: string): string {
+  // Bound the work before normalizing: NFC never shrinks text to under a quarter.
+  if (value.length > LIMITS.queryMax * 4) throw invalid(field, `must be at most ${LIMITS.queryMax} characters`);
+  if (LONE_SURROGATE.test(value)) throw invalid(field, "must be valid Unicode text");
+  const v = value.normalize("NFC");
+  if (CONTROL.test(v)) throw invalid(field, "must not contain control characters");
+  const t = v.trim();
+  if (t === "") throw invalid(field, "is required");
+  if (codePoints(t) > LIMITS.queryMax) throw invalid(field, `must be at most ${LIMITS.queryMax} characters`);
+  return t;
+}
+
+const HASHTAG = /^[\p{L}\p{N}_]{1,64}$/u;
+
+/** A hashtag as content stores it: without '#', NFKC, lower-cased. */
+export function validateTag(field: string, value: string): string {
+  const v = validateQuery(field, value).replace(/^#/, "").normalize("NFKC").toLowerCase();
+  if (!HASHTAG.test(v)) throw invalid(field, "must be a hashtag (letters, digits and _, at most 64)");
+  return v;
+}
+
+export function validateLimit(limit: number, max: number = LIMITS.pageMax, dflt: number = LIMITS.pageDefault): number {
+  if (limit === 0) return dflt;
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalid("limit", `must be 1 to ${max}`);
+  return limit;
+}
+
+/** Search configurations by ISO 639-1 code (PostgreSQL's built-in snowball stemmers). */
+export const LANGUAGES: Readonly<Record<string, string>> = {
+  ar: "arabic",
+  hy: "armenian",
+  eu: "basque",
+  ca: "catalan",
+  da: "danish",
+  nl: "dutch",
+  en: "english",
+  et: "estonian",
+  fi: "finnish",
+  fr: "french",
+  de: "german",
+  el: "greek",
+  hi: "hindi",
+  hu: "hungarian",
+  id: "indonesian",
+  ga: "irish",
+  it: "italian",
+  lt: "lithuanian",
+  ne: "nepali",
+  no: "norwegian",
+  nb: "norwegian",
+  nn: "norwegian",
+  pt: "portuguese",
+  ro: "romanian",
+  ru: "russian",
+  sr: "serbian",
+  es: "spanish",
+  sv: "swedish",
+  ta: "tamil",
+  tr: "turkish",
+  yi: "yiddish",
+};
+
+/** The text search configuration of an ISO 639-1 code; empty means `dflt`. */
+export function validateLanguage(field: string, code: string, dflt: string): string {
+  const c = code.trim().toLowerCase();
+  if (c === "") return dflt;
+  const cfg = LANGUAGES[c];
+  if (!cfg)
+    throw invalid(field, `must be an ISO 639-1 code of a supported language (${Object.keys(LANGUAGES).join(", ")})`);
+  return cfg;
+}
+
+/** LIKE pattern matching strings that start with `s` (its wildcards escaped; ESCAPE '\'). */
+export function prefixPattern(s: string): string {
+  return `${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * Cursors are opaque: base64url of a JSON array [fingerprint, ...position].
+ * The fingerprint binds a cursor to the search it came from, so a cursor of
+ * another query is refused instead of silently skipping results.
+ */
+export function fingerprint(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\u0000")).digest("base64url").slice(0, 10);
+}
+
+export function encodeCursor(fp: string, position: unknown[]): string {
+  return Buffer.from(JSON.stringify([fp, ...position]), "utf8").toString("base64url");
+}
+
+export function decodeCursor<T extends z.ZodTypeAny>(cursor: string, fp: string, position: T): z.infer<T> | undefined {
+  if (cursor === "") return undefined;
+  const bad = () => invalid("cursor", "is not a cursor from this search");
+  if (cursor.length > LIMITS.cursorMax || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(raw) || raw[0] !== fp) throw bad();
+  const r = position.safeParse(raw.slice(1));
+  if (!r.success) throw bad();
+  return r.data;
+}
+
+export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+export const finite = z.number().finite();
+export const isoTime = z.iso.datetime({ offset: true });
