@@ -210,7 +210,7 @@ async function measure(
 
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
-  const rates = quick ? [50, 200, 500] : [50, 100, 200, 500];
+  const rates = quick ? [20, 50, 200, 500] : [20, 50, 100, 200, 500];
   const seconds = quick ? 6 : 20;
   const procs: Proc[] = [];
   const result: Record<string, unknown> = { subscriptions: RECEIVERS * SESSIONS, seconds_per_rate: seconds };

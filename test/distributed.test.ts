@@ -94,6 +94,8 @@ before(async () => {
     GRAPH_ADDR: data.GRAPH_ADDR,
     CONTENT_ADDR: data.CONTENT_ADDR,
     NOVA_TLS_DIR: tls,
+    // The real-time bus of GraphQL subscriptions crosses processes: distributed mode requires Redis.
+    REDIS_URL: s.redis,
   });
   // Six processes start at once on two cores: allow for a slow machine.
   for (const p of [identity, graph, content, content2, relay, gateway]) await p.waitFor(/"msg":"ready"/, 120_000);
