@@ -8,7 +8,6 @@
  * subscriber).
  */
 import type { IResolvers } from "mercurius";
-import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import {
   ConversationKind,
   type Conversation as ConversationMsg,
@@ -18,6 +17,7 @@ import {
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
+import { call, connection, type Page, pageArgs, userView } from "./views.ts";
 
 export interface ConversationView {
   id: string;
@@ -98,28 +98,6 @@ function keyView(k: PublicKeyMsg | undefined): PublicKeyView | null {
   };
 }
 
-/** The User presentation of resolvers.ts (the User type's field resolvers expect this shape). */
-function userView(u: User | undefined) {
-  if (!u) return null;
-  return {
-    id: u.id,
-    username: u.username,
-    email: u.email === "" ? null : u.email,
-    displayName: u.displayName,
-    bio: u.bio,
-    avatarUrl: u.avatarUrl === "" ? null : u.avatarUrl,
-    createdAt: u.createdAt,
-  };
-}
-
-async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await ctx.call(fn);
-  } catch (err) {
-    throw toGraphQLError(err);
-  }
-}
-
 /** NOT_FOUND from the service as null (the field is nullable), other errors as coded errors. */
 async function orNull<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T | null> {
   try {
@@ -137,21 +115,6 @@ function idArg(value: string, field: string): string {
   const v = value.trim().toLowerCase();
   if (!UUID.test(v)) throw toGraphQLError(new NovaError("VALIDATION_FAILED", `${field}: must be an id`, { field }));
   return v;
-}
-
-type Page = { first?: number | null; after?: string | null };
-
-function pageArgs(args: Page, max: number): { cursor: string; limit: number } {
-  const first = args.first ?? 20;
-  if (!Number.isInteger(first) || first < 1 || first > max) {
-    throw toGraphQLError(new NovaError("VALIDATION_FAILED", `first: must be 1 to ${max}`, { field: "first" }));
-  }
-  return { cursor: args.after ?? "", limit: first };
-}
-
-function connection<N>(nodes: (N | null | undefined)[], cursors: string[], next: string) {
-  const edges = nodes.flatMap((node, i) => (node ? [{ node, cursor: cursors[i] as string }] : []));
-  return { edges, pageInfo: { hasNextPage: next !== "", endCursor: next || (cursors[cursors.length - 1] ?? null) } };
 }
 
 /** Answers a write with the conversation the service returned (read on the primary in the write's transaction). */

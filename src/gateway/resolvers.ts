@@ -1,49 +1,14 @@
 import type { IResolvers } from "mercurius";
-import type { Comment as CommentMsg, Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
+import type { Comment as CommentMsg } from "../gen/nova/content/v1/content_pb.ts";
 import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
-import type { Tokens, User } from "../gen/nova/identity/v1/identity_pb.ts";
+import type { Tokens } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
 import { messagingResolvers } from "./messaging.resolvers.ts";
 import { notificationResolvers } from "./notifications.resolvers.ts";
 import { searchResolvers } from "./search.resolvers.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
-
-function user(u: User | undefined) {
-  if (!u) return null;
-  return {
-    id: u.id,
-    username: u.username,
-    email: u.email === "" ? null : u.email,
-    displayName: u.displayName,
-    bio: u.bio,
-    avatarUrl: u.avatarUrl === "" ? null : u.avatarUrl,
-    createdAt: u.createdAt,
-  };
-}
-
-export interface PostView {
-  id: string;
-  authorId: string;
-  text: string;
-  media: { url: string; mimeType: string; width: number; height: number }[];
-  hashtags: string[];
-  createdAt: string;
-  editedAt: string | null;
-}
-
-function post(p: PostMsg | undefined): PostView | null {
-  if (!p) return null;
-  return {
-    id: p.id,
-    authorId: p.authorId,
-    text: p.text,
-    media: p.media.map((m) => ({ url: m.url, mimeType: m.mimeType, width: m.width, height: m.height })),
-    hashtags: p.hashtags,
-    createdAt: p.createdAt,
-    editedAt: p.editedAt === "" ? null : p.editedAt,
-  };
-}
+import { call, connection, hydratePostViews, type Page, type PostView, pageArgs, postView, userView } from "./views.ts";
 
 function comment(c: CommentMsg | undefined) {
   if (!c) return null;
@@ -58,22 +23,6 @@ function comment(c: CommentMsg | undefined) {
   };
 }
 
-type Page = { first?: number | null; after?: string | null };
-
-/** A Relay connection from a skeleton page (ids, per-item cursors, next cursor) and its hydrated nodes. */
-function connection<N>(nodes: (N | null | undefined)[], cursors: string[], next: string) {
-  const edges = nodes.flatMap((node, i) => (node ? [{ node, cursor: cursors[i] as string }] : []));
-  return { edges, pageInfo: { hasNextPage: next !== "", endCursor: next || (cursors[cursors.length - 1] ?? null) } };
-}
-
-function pageArgs(args: Page, max = 100): { cursor: string; limit: number } {
-  const first = args.first ?? 20;
-  if (!Number.isInteger(first) || first < 1 || first > max) {
-    throw toGraphQLError(new NovaError("VALIDATION_FAILED", `first: must be 1 to ${max}`, { field: "first" }));
-  }
-  return { cursor: args.after ?? "", limit: first };
-}
-
 /** The cursor of an item in an id-ordered list (posts, comments): the same encoding the services use. */
 const idCursor = (id: string) => Buffer.from(id, "utf8").toString("base64url");
 
@@ -83,34 +32,18 @@ const idCursor = (id: string) => Buffer.from(id, "utf8").toString("base64url");
  * viewer), then the rules drop authors the viewer mutes or blocks.
  */
 async function hydratePosts(ctx: GatewayContext, ids: string[], cursors: string[], next: string) {
-  return connection(await visiblePosts(ctx, ids), cursors, next);
-}
-
-/** The posts the viewer may see, in the order of `ids` (null where one is gone or hidden by the rules). */
-export async function visiblePosts(ctx: GatewayContext, ids: string[]): Promise<(PostView | null)[]> {
-  const loaded = await call(ctx, () => ctx.loaders.posts.loadMany(ids));
-  const posts = loaded.map((x) => (x instanceof Error ? null : post(x)));
-  const viewer = ctx.user?.userId;
-  if (viewer) {
-    const authors = [...new Set(posts.flatMap((p) => (p && p.authorId !== viewer ? [p.authorId] : [])))];
-    const rels = await call(ctx, () => ctx.loaders.relationships.loadMany(authors));
-    const hidden = new Set(
-      rels.flatMap((r) => (r && !(r instanceof Error) && (r.muting || r.blocking || r.blockedBy) ? [r.userId] : [])),
-    );
-    for (const [i, p] of posts.entries()) if (p && hidden.has(p.authorId)) posts[i] = null;
-  }
-  return posts;
+  return connection(await hydratePostViews(ctx, ids), cursors, next);
 }
 
 /** Loads the target user after a relationship change; a vanished user is NOT_FOUND. */
 async function userAfter(ctx: GatewayContext, id: string) {
-  const u = user(await call(ctx, () => ctx.loaders.users.load(id)));
+  const u = userView(await call(ctx, () => ctx.loaders.users.load(id)));
   if (!u) throw toGraphQLError(new NovaError("NOT_FOUND", "user not found", { field: "userId" }));
   return u;
 }
 
 async function postAfter(ctx: GatewayContext, id: string) {
-  const p = post(await call(ctx, () => ctx.loaders.posts.load(id)));
+  const p = postView(await call(ctx, () => ctx.loaders.posts.load(id)));
   if (!p) throw toGraphQLError(new NovaError("NOT_FOUND", "post not found", { field: "postId" }));
   return p;
 }
@@ -156,18 +89,9 @@ function tokens(t: Tokens | undefined) {
   return { accessToken: t?.accessToken ?? "", refreshToken: t?.refreshToken ?? "", expiresIn: t?.expiresIn ?? 0 };
 }
 
-/** Runs a backend call for a resolver, presenting its failure as a coded GraphQL error. */
-async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await ctx.call(fn);
-  } catch (err) {
-    throw toGraphQLError(err);
-  }
-}
-
 type Args<T> = { input: T };
 
-const notifications = notificationResolvers({ user, post });
+const notifications = notificationResolvers({ user: userView, post: postView });
 
 export const resolvers: IResolvers = {
   ...messagingResolvers,
@@ -193,7 +117,7 @@ export const resolvers: IResolvers = {
       const res = await call(ctx, () => ctx.deps.graph.listFollowers({ userId: u.id, ...pageArgs(args) }));
       const users = await call(ctx, () => ctx.loaders.users.loadMany(res.userIds));
       return connection(
-        users.map((x) => (x instanceof Error ? null : user(x))),
+        users.map((x) => (x instanceof Error ? null : userView(x))),
         res.cursors,
         res.nextCursor,
       );
@@ -202,7 +126,7 @@ export const resolvers: IResolvers = {
       const res = await call(ctx, () => ctx.deps.graph.listFollowing({ userId: u.id, ...pageArgs(args) }));
       const users = await call(ctx, () => ctx.loaders.users.loadMany(res.userIds));
       return connection(
-        users.map((x) => (x instanceof Error ? null : user(x))),
+        users.map((x) => (x instanceof Error ? null : userView(x))),
         res.cursors,
         res.nextCursor,
       );
@@ -211,7 +135,7 @@ export const resolvers: IResolvers = {
       const res = await call(ctx, () => ctx.deps.content.listUserPosts({ userId: u.id, ...pageArgs(args) }));
       const posts = await call(ctx, () => ctx.loaders.posts.loadMany(res.postIds));
       return connection(
-        posts.map((x) => (x instanceof Error ? null : post(x))),
+        posts.map((x) => (x instanceof Error ? null : postView(x))),
         res.postIds.map(idCursor),
         res.nextCursor,
       );
@@ -224,7 +148,7 @@ export const resolvers: IResolvers = {
       const res = await call(ctx, () => ctx.deps.content.listBookmarks(pageArgs(args)));
       const posts = await call(ctx, () => ctx.loaders.posts.loadMany(res.postIds));
       return connection(
-        posts.map((x) => (x instanceof Error ? null : post(x))),
+        posts.map((x) => (x instanceof Error ? null : postView(x))),
         res.cursors,
         res.nextCursor,
       );
@@ -232,7 +156,7 @@ export const resolvers: IResolvers = {
   },
   Post: {
     author: async (p: PostView, _args, ctx: GatewayContext) =>
-      user(await call(ctx, () => ctx.loaders.users.load(p.authorId))),
+      userView(await call(ctx, () => ctx.loaders.users.load(p.authorId))),
     likeCount: async (p: PostView, _args, ctx: GatewayContext) =>
       (await call(ctx, () => ctx.loaders.postCounts.load(p.id)))?.likeCount ?? 0,
     commentCount: async (p: PostView, _args, ctx: GatewayContext) =>
@@ -255,7 +179,7 @@ export const resolvers: IResolvers = {
   Notification: notifications.Notification,
   Comment: {
     author: async (c: { authorId: string }, _args, ctx: GatewayContext) =>
-      user(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
+      userView(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
   },
   Query: {
     ...messagingResolvers.Query,
@@ -276,7 +200,7 @@ export const resolvers: IResolvers = {
     post: async (_root, args: { id: string }, ctx: GatewayContext) => {
       try {
         const res = await ctx.call(() => ctx.deps.content.getPost({ postId: args.id }));
-        return post(res.post);
+        return postView(res.post);
       } catch (err) {
         const e = toGraphQLError(err) as Error & { extensions?: { code?: string } };
         if (e.extensions?.code === "NOT_FOUND") return null;
@@ -286,12 +210,12 @@ export const resolvers: IResolvers = {
     me: async (_root, _args, ctx: GatewayContext) => {
       const viewer = requireViewer(ctx);
       const res = await call(ctx, () => ctx.deps.identity.getUser({ id: viewer.userId }));
-      return user(res.user);
+      return userView(res.user);
     },
     user: async (_root, args: { username: string }, ctx: GatewayContext) => {
       try {
         const res = await ctx.call(() => ctx.deps.identity.getUserByUsername({ username: args.username }));
-        return user(res.user);
+        return userView(res.user);
       } catch (err) {
         const e = toGraphQLError(err) as Error & { extensions?: { code?: string } };
         if (e.extensions?.code === "NOT_FOUND") return null;
@@ -317,12 +241,12 @@ export const resolvers: IResolvers = {
     ) => {
       requireViewer(ctx);
       const res = await call(ctx, () => ctx.deps.content.createPost({ text: input.text, media: input.media ?? [] }));
-      return post(res.post);
+      return postView(res.post);
     },
     editPost: async (_root, args: { id: string; text: string }, ctx: GatewayContext) => {
       requireViewer(ctx);
       const res = await call(ctx, () => ctx.deps.content.editPost({ postId: args.id, text: args.text }));
-      return post(res.post);
+      return postView(res.post);
     },
     deletePost: async (_root, args: { id: string }, ctx: GatewayContext) => {
       requireViewer(ctx);
@@ -357,11 +281,11 @@ export const resolvers: IResolvers = {
       ctx: GatewayContext,
     ) => {
       const res = await call(ctx, () => ctx.deps.identity.register(input));
-      return { ...tokens(res.tokens), user: user(res.user) };
+      return { ...tokens(res.tokens), user: userView(res.user) };
     },
     login: async (_root, { input }: Args<{ identifier: string; password: string }>, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.identity.login(input));
-      return { ...tokens(res.tokens), user: user(res.user) };
+      return { ...tokens(res.tokens), user: userView(res.user) };
     },
     refreshToken: async (_root, args: { token: string }, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.identity.refreshToken({ refreshToken: args.token }));
@@ -392,7 +316,7 @@ export const resolvers: IResolvers = {
           avatarUrl: input.avatarUrl ?? undefined,
         }),
       );
-      return user(res.user);
+      return userView(res.user);
     },
   },
 };

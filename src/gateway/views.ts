@@ -1,8 +1,8 @@
 /**
- * Presenters and the read pipeline's last steps (ARCHITECTURE §6: hydrate,
- * rules, present) for resolver files beside resolvers.ts. They present
- * exactly as resolvers.ts does, so the User and Post field resolvers there
- * serve these objects too.
+ * The presenters and the read pipeline's last steps (ARCHITECTURE §6:
+ * hydrate, rules, present) shared by every resolver file (resolvers.ts,
+ * <service>.resolvers.ts, realtime/): one User and one Post shape, so the
+ * User and Post field resolvers serve them all.
  */
 import type { Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";

@@ -7,8 +7,8 @@ import type { GraphQLSchema } from "graphql";
 import { NovaError } from "../../platform/errors.ts";
 import { toGraphQLError } from "../errors.ts";
 import { hydrateNotifications } from "../notifications.resolvers.ts";
-import { visiblePosts } from "../resolvers.ts";
 import { requireViewer } from "../server.ts";
+import { hydratePostViews } from "../views.ts";
 import { authorChannel, userChannel } from "./channels.ts";
 import { pushStream, type RealtimeContext } from "./subscriptions.ts";
 
@@ -79,7 +79,8 @@ export const subscriptionResolvers: Record<string, SubscriptionField> = {
       return pushStream(
         ctx,
         [userChannel(viewer), authorChannel(viewer), ...following.map(authorChannel)],
-        async (push) => (push.kind === "post" ? ((await visiblePosts(ctx, [push.postId]))[0] ?? undefined) : undefined),
+        async (push) =>
+          push.kind === "post" ? ((await hydratePostViews(ctx, [push.postId]))[0] ?? undefined) : undefined,
         // Follows made after subscribing take effect at once.
         (push, stream) => {
           if (push.kind !== "follow") return;
