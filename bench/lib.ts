@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import pg from "pg";
+import { dropDatabase } from "../scripts/lib/scratch.ts";
 import { Database } from "../src/platform/db/pool.ts";
 
 export interface ScratchDb {
@@ -35,8 +36,8 @@ export async function scratchDatabase(
     db,
     async drop() {
       await db.close();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
+      await dropDatabase(adminUrl, name);
     },
   };
 }

@@ -14,7 +14,6 @@
  */
 import { join } from "node:path";
 import type { Client } from "@connectrpc/connect";
-import pg from "pg";
 import { ensureServices } from "../scripts/services.ts";
 import { seed } from "../src/cli/seed.ts";
 import { SearchService } from "../src/gen/nova/search/v1/search_pb.ts";
@@ -58,31 +57,6 @@ async function closedLoop(seconds: number, concurrency: number, call: (i: number
   );
   const elapsed = (performance.now() - t0) / 1000;
   return { p50: pct(lat, 50), p99: pct(lat, 99), rps: Math.round(lat.length / elapsed), calls: lat.length, errors };
-}
-
-/** Autovacuum may still be in the scratch database after the writes (DROP … FORCE cannot end it): retry, then say so. */
-async function dropScratch(scratch: { name: string; drop(): Promise<void> }, adminUrl: string): Promise<void> {
-  try {
-    await scratch.drop();
-    return;
-  } catch (err) {
-    say(`dropping ${scratch.name}: ${(err as Error).message}; retrying`);
-  }
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    for (let attempt = 1; attempt <= 10; attempt++) {
-      await new Promise((res) => setTimeout(res, 3_000));
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${scratch.name} WITH (FORCE)`);
-        return;
-      } catch (err) {
-        if (attempt === 10) say(`could not drop ${scratch.name}: ${(err as Error).message}; drop it by hand`);
-      }
-    }
-  } finally {
-    await admin.end();
-  }
 }
 
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
@@ -242,6 +216,6 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     };
   } finally {
     await nova?.stop();
-    await dropScratch(scratch, s.postgres);
+    await scratch.drop();
   }
 }

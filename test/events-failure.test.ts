@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { Consumer, stringDeserializers } from "@platformatic/kafka";
 import { type Kysely, sql } from "kysely";
 import pg from "pg";
+import { dropDatabase } from "../scripts/lib/scratch.ts";
 import { restartService } from "../scripts/services.ts";
 import { migrate } from "../src/platform/db/migrator.ts";
 import { Database } from "../src/platform/db/pool.ts";
@@ -59,10 +60,7 @@ before(async () => {
 
 after(async () => {
   await db.close();
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.end();
+  await dropDatabase(adminUrl, dbName);
 });
 
 /** A consumer schema with an effects table; the handler records (event, key, n, instance). */

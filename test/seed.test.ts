@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
 import pg from "pg";
+import { dropDatabase } from "../scripts/lib/scratch.ts";
 import { seed } from "../src/cli/seed.ts";
 import { Database } from "../src/platform/db/pool.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
@@ -29,10 +30,7 @@ async function freshDb(): Promise<Database> {
 }
 
 after(async () => {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  for (const n of made) await admin.query(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`);
-  await admin.end();
+  for (const n of made) await dropDatabase(adminUrl, n);
 });
 
 const edges = async (db: Database) =>

@@ -1,0 +1,25 @@
+/**
+ * Scratch databases of the tests and benchmarks on the harness's PostgreSQL. Dropping one can race
+ * an autovacuum worker (a superuser process the test role may not terminate: SQLSTATE 42501), so the
+ * drop is retried for a while before it gives up.
+ */
+import pg from "pg";
+
+export async function dropDatabase(adminUrl: string, name: string, attempts = 20): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`bad database name ${name}`);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "42501" || attempt >= attempts) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+}
