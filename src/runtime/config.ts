@@ -59,6 +59,7 @@ const schema = z.object({
   NOTIFICATIONS_GROUP_WINDOW_HOURS: positiveInt.max(24 * 30).default(24),
   NOTIFICATIONS_MAX_DEVICES: positiveInt.max(100).default(10),
   // Search (README "Search").
+  SEARCH_BACKEND: z.enum(["postgres"]).default("postgres"),
   SEARCH_LANGUAGE: z
     .string()
     .regex(/^[a-z]{2}$/, "expected an ISO 639-1 language code, e.g. en")

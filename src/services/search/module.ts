@@ -4,9 +4,13 @@ import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { SearchService } from "../../gen/nova/search/v1/search_pb.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { postgresIndex, type SearchIndex } from "./projection.ts";
 import { createReindexer, type Sources } from "./reindex.ts";
 import { createSearch, indexConsumer } from "./service.ts";
 import { LANGUAGES } from "./validation.ts";
+
+/** Index backends by SEARCH_BACKEND (projection.ts, `SearchIndex`): PostgreSQL full text + pg_trgm today. */
+const BACKENDS: Record<string, SearchIndex> = { postgres: postgresIndex };
 
 /** A scan page (up to 1,000 rows) may take a while on a busy source. */
 const SCAN_TIMEOUT_MS = 60_000;
@@ -20,6 +24,8 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       `SEARCH_LANGUAGE: no stemmer for "${c.SEARCH_LANGUAGE}" (one of ${Object.keys(LANGUAGES).join(", ")})`,
     ]);
   }
+  const index = BACKENDS[c.SEARCH_BACKEND];
+  if (!index) throw new ConfigError([`SEARCH_BACKEND: unknown backend "${c.SEARCH_BACKEND}"`]);
   const search = createSearch({
     db,
     options: {
@@ -72,10 +78,16 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       };
     },
   };
-  const reindexer = createReindexer({ db: db.writer, sources, postLanguage: search.postLanguage, log: ctx.log });
+  const reindexer = createReindexer({
+    db: db.writer,
+    sources,
+    postLanguage: search.postLanguage,
+    log: ctx.log,
+    index,
+  });
   return {
     services: [{ service: SearchService, impl: search.service }],
-    consumers: [indexConsumer(search.postLanguage)],
+    consumers: [indexConsumer(search.postLanguage, index)],
     async stop() {
       await reindexer.stop();
     },

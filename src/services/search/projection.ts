@@ -154,12 +154,13 @@ export async function applyEvent(
   db: Db,
   event: Envelope,
   language: (payload: Record<string, unknown>) => string,
+  index: SearchIndex = postgresIndex,
 ): Promise<void> {
   const p = event.payload;
   switch (event.type) {
     case "UserRegistered":
     case "ProfileUpdated":
-      await writeUsers(db, [
+      await index.writeUsers(db, [
         {
           userId: id(p, "userId"),
           username: str(p, "username"),
@@ -169,14 +170,13 @@ export async function applyEvent(
       ]);
       return;
     case "Blocked":
-      await writeBlocks(db, [{ blockerId: id(p, "userId"), blockedId: id(p, "targetId") }]);
+      await index.writeBlocks(db, [{ blockerId: id(p, "userId"), blockedId: id(p, "targetId") }]);
       return;
     case "Unblocked":
-      await sql`DELETE FROM search.blocks WHERE blocker_id = ${id(p, "userId")}::uuid
-        AND blocked_id = ${id(p, "targetId")}::uuid`.execute(db);
+      await index.removeBlock(db, id(p, "userId"), id(p, "targetId"));
       return;
     case "PostCreated":
-      await writePosts(db, [
+      await index.writePosts(db, [
         {
           postId: id(p, "postId"),
           authorId: id(p, "authorId"),
@@ -188,14 +188,69 @@ export async function applyEvent(
       ]);
       return;
     case "PostEdited":
-      await editPost(db, id(p, "postId"), str(p, "text"), tags(p));
+      await index.editPost(db, id(p, "postId"), str(p, "text"), tags(p));
       return;
     case "PostDeleted":
     case "PostPurged":
-      await removePosts(db, [id(p, "postId")]);
+      await index.removePosts(db, [id(p, "postId")]);
       return;
     default:
       // Follows, mutes, likes, comments, mentions: nothing search shows.
       return;
   }
 }
+
+export async function removeBlock(db: Db, blockerId: string, blockedId: string): Promise<void> {
+  await sql`DELETE FROM search.blocks WHERE blocker_id = ${blockerId}::uuid AND blocked_id = ${blockedId}::uuid`.execute(
+    db,
+  );
+}
+
+/** After a rebuild: removes what the scan did not touch (rows last written before `since`). */
+export async function sweep(db: Kysely<unknown>, since: string): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const r = await sql<{ id: string }>`SELECT post_id::text AS id FROM search.posts
+      WHERE touched_at < ${since}::timestamptz LIMIT 1000`.execute(db);
+    if (r.rows.length === 0) break;
+    removed += await db.transaction().execute((trx) =>
+      removePosts(
+        trx,
+        r.rows.map((x) => x.id),
+      ),
+    );
+  }
+  const u = await sql`DELETE FROM search.users WHERE touched_at < ${since}::timestamptz`.execute(db);
+  const b = await sql`DELETE FROM search.blocks WHERE touched_at < ${since}::timestamptz`.execute(db);
+  return removed + Number(u.numAffectedRows ?? 0) + Number(b.numAffectedRows ?? 0);
+}
+
+/**
+ * The seam between the search module and where its index lives. The module keeps its bookkeeping in
+ * PostgreSQL whatever the backend (processed_events, the rebuild's job, state and parked events), and
+ * writes documents through this interface, inside the consumer's transaction `db`. PostgreSQL (this
+ * file) is the default; an OpenSearch backend would implement the same writes as idempotent upserts
+ * and deletes keyed by id (ignoring `db`), with the read RPCs (service.ts) as its query side.
+ */
+export interface SearchIndex {
+  readonly kind: string;
+  writeUsers(db: Db, users: UserDoc[]): Promise<void>;
+  writePosts(db: Db, posts: PostDoc[]): Promise<void>;
+  editPost(db: Db, postId: string, text: string, hashtags: string[]): Promise<void>;
+  /** Returns how many posts were removed. */
+  removePosts(db: Db, ids: string[]): Promise<number>;
+  writeBlocks(db: Db, blocks: { blockerId: string; blockedId: string }[]): Promise<void>;
+  removeBlock(db: Db, blockerId: string, blockedId: string): Promise<void>;
+  sweep(db: Kysely<unknown>, since: string): Promise<number>;
+}
+
+export const postgresIndex: SearchIndex = {
+  kind: "postgres",
+  writeUsers,
+  writePosts,
+  editPost,
+  removePosts,
+  writeBlocks,
+  removeBlock,
+  sweep,
+};

@@ -27,15 +27,7 @@ import type { Logger } from "pino";
 import { type Envelope, parseEnvelope } from "../../platform/events/envelope.ts";
 import { uuidv7 } from "../../platform/ids.ts";
 import { counter } from "../../platform/observability/metrics.ts";
-import {
-  applyEvent,
-  type PostDoc,
-  removePosts,
-  type UserDoc,
-  writeBlocks,
-  writePosts,
-  writeUsers,
-} from "./projection.ts";
+import { applyEvent, type PostDoc, postgresIndex, type SearchIndex, type UserDoc } from "./projection.ts";
 
 export interface ScanPage<T> {
   items: T[];
@@ -65,8 +57,11 @@ export function createReindexer(opts: {
   postLanguage: (payload: Record<string, unknown>) => string;
   log: Logger;
   pollMs?: number;
+  /** Where documents are written (PostgreSQL unless a deployment plugs in another backend). */
+  index?: SearchIndex;
 }) {
   const { db, sources, log } = opts;
+  const index = opts.index ?? postgresIndex;
   let running = true;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> = Promise.resolve();
@@ -106,7 +101,7 @@ export function createReindexer(opts: {
       await sql`SAVEPOINT replay_one`.execute(trx);
       try {
         event = parseEnvelope(row.envelope);
-        await applyEvent(trx, event, opts.postLanguage);
+        await applyEvent(trx, event, opts.postLanguage, index);
         await sql`RELEASE SAVEPOINT replay_one`.execute(trx);
       } catch (err) {
         // As the consumer would after its attempts: park it in the DLQ, with its error, and go on.
@@ -159,11 +154,11 @@ export function createReindexer(opts: {
     });
     log.info({ job: id, since: j0 }, "search: rebuilding the projection from the source services");
     try {
-      const users = await scan(id, "users", sources.users, (trx, items) => writeUsers(trx, items));
-      const posts = await scan(id, "posts", sources.posts, (trx, items) => writePosts(trx, items));
-      const blocks = await scan(id, "blocks", sources.blocks, (trx, items) => writeBlocks(trx, items));
+      const users = await scan(id, "users", sources.users, (trx, items) => index.writeUsers(trx, items));
+      const posts = await scan(id, "posts", sources.posts, (trx, items) => index.writePosts(trx, items));
+      const blocks = await scan(id, "blocks", sources.blocks, (trx, items) => index.writeBlocks(trx, items));
       await progress(id, "sweep", 0, 0);
-      const removed = await sweep(j0);
+      const removed = await index.sweep(db, j0);
       const parked = await handBack(id);
       const summary = { users, posts, blocks, removed, replayed: parked, seconds: (Date.now() - t0) / 1000 };
       await sql`UPDATE search.reindex_jobs SET state = 'done', phase = 'done', finished_at = now(),
@@ -195,25 +190,6 @@ export function createReindexer(opts: {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
-  }
-
-  /** Removes what the scan did not see: rows last touched before the job. */
-  async function sweep(j0: string): Promise<number> {
-    let removed = 0;
-    for (;;) {
-      const r = await sql<{ id: string }>`SELECT post_id::text AS id FROM search.posts
-        WHERE touched_at < ${j0}::timestamptz LIMIT 1000`.execute(db);
-      if (r.rows.length === 0) break;
-      removed += await db.transaction().execute((trx) =>
-        removePosts(
-          trx,
-          r.rows.map((x) => x.id),
-        ),
-      );
-    }
-    const u = await sql`DELETE FROM search.users WHERE touched_at < ${j0}::timestamptz`.execute(db);
-    const b = await sql`DELETE FROM search.blocks WHERE touched_at < ${j0}::timestamptz`.execute(db);
-    return removed + Number(u.numAffectedRows ?? 0) + Number(b.numAffectedRows ?? 0);
   }
 
   /** Takes a requested job, or one whose process stopped beating. */

@@ -31,7 +31,7 @@ import type { EventHandler } from "../../platform/events/consumer.ts";
 import { topicOf } from "../../platform/events/envelope.ts";
 import { histogram } from "../../platform/observability/metrics.ts";
 import { optionalUser } from "../../platform/rpc/context.ts";
-import { applyEvent } from "./projection.ts";
+import { applyEvent, postgresIndex, type SearchIndex } from "./projection.ts";
 import {
   decodeCursor,
   encodeCursor,
@@ -325,7 +325,10 @@ export function createSearch(deps: {
  * replay (see reindex.ts). One handler for the three topics: in the embedded
  * log they arrive in commit order.
  */
-export function indexConsumer(postLanguage: (p: Record<string, unknown>) => string): EventHandler {
+export function indexConsumer(
+  postLanguage: (p: Record<string, unknown>) => string,
+  index: SearchIndex = postgresIndex,
+): EventHandler {
   // Per transaction: whether a rebuild holds the events (read once, FOR SHARE, kept till commit).
   const parking = new WeakMap<object, boolean>();
   return {
@@ -344,7 +347,7 @@ export function indexConsumer(postLanguage: (p: Record<string, unknown>) => stri
         await sql`INSERT INTO search.reindex_buffer (envelope) VALUES (${JSON.stringify(event)}::jsonb)`.execute(trx);
         return;
       }
-      await applyEvent(trx, event, postLanguage);
+      await applyEvent(trx, event, postLanguage, index);
     },
   };
 }
