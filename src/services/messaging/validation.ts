@@ -5,6 +5,8 @@
 import { createPublicKey } from "node:crypto";
 import { invalid } from "../../platform/errors.ts";
 
+export { decodeCursor, encodeCursor } from "../../platform/cursor.ts";
+
 export const LIMITS = {
   /** Members of a group, its creator included. */
   groupMembersMax: 50,
@@ -86,20 +88,4 @@ export function validatePublicKey(value: string, field = "publicKey"): Buffer {
     throw invalid(field, "is not an X25519 public key");
   }
   return raw;
-}
-
-/** Cursors are opaque to clients: base64url of a position in the list. */
-export function encodeCursor(position: string): string {
-  return Buffer.from(position, "utf8").toString("base64url");
-}
-
-/** The position a cursor stands for (a positive bigint); undefined for the first page. */
-export function decodeCursor(cursor: string, field = "cursor"): string | undefined {
-  if (cursor === "") return undefined;
-  if (cursor.length > 40 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid(field, "is not a cursor from this list");
-  const v = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!/^[1-9]\d{0,18}$/.test(v) || BigInt(v) > 9223372036854775807n || encodeCursor(v) !== cursor) {
-    throw invalid(field, "is not a cursor from this list");
-  }
-  return v;
 }

@@ -1,6 +1,8 @@
 /** Input rules of the notifications service. Every failure is VALIDATION_FAILED naming the field. */
 import { invalid } from "../../platform/errors.ts";
 
+export { decodeCursor, encodeCursor } from "../../platform/cursor.ts";
+
 export const LIMITS = {
   batchMax: 100,
   pageMax: 100,
@@ -35,21 +37,6 @@ export function validateLimit(limit: number, field = "limit"): number {
     throw invalid(field, `must be 1 to ${LIMITS.pageMax}`);
   }
   return limit;
-}
-
-/** A list cursor is the base64url of a position (`seq`); a page after it starts strictly below it. */
-export function encodeCursor(seq: string): string {
-  return Buffer.from(seq, "utf8").toString("base64url");
-}
-
-export function decodeCursor(cursor: string, field = "cursor"): string | undefined {
-  if (cursor === "") return undefined;
-  if (cursor.length > 40 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid(field, "is not a cursor from this list");
-  const v = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!/^[1-9]\d{0,18}$/.test(v) || BigInt(v) > 9223372036854775807n || encodeCursor(v) !== cursor) {
-    throw invalid(field, "is not a cursor from this list");
-  }
-  return v;
 }
 
 export function validatePlatform(value: string, field = "platform"): Platform {
