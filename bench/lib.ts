@@ -112,12 +112,4 @@ export function need<T>(r: { body: { data?: Record<string, unknown>; errors?: un
   return v as T;
 }
 
-export async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(url)).text();
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(" ").pop());
-  }
-  return total;
-}
+export { metricValue as metric } from "../scripts/lib/metrics.ts";

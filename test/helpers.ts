@@ -169,15 +169,7 @@ function spawnNode(argv: string[], env: NodeJS.ProcessEnv): NovaProcess {
   };
 }
 
-export async function metricValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(url)).text();
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(" ").pop());
-  }
-  return total;
-}
+export { metricValue } from "../scripts/lib/metrics.ts";
 
 export interface Subscription<T> {
   /** The next value (rejects after `timeoutMs`). */

@@ -94,6 +94,21 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
+/** The database of a one-shot command: DATABASE_URL, or the embedded PostgreSQL of a running `nova start`. */
+function commandDatabase(command: string, poolMax: number): Database {
+  const config = loadConfig(process.env);
+  const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
+  if (!url) fail(`DATABASE_URL: required for ${command} (or run it beside a running \`nova start\`)`);
+  return new Database({ writerUrl: url, poolMax, applicationName: `nova-${command}` });
+}
+
+/** `--wait-ms`: how long a command waits for a running module to serve its request. */
+function waitMsOption(v: string | undefined): number {
+  const waitMs = Number(v ?? 60_000);
+  if (!Number.isInteger(waitMs) || waitMs < 0) fail("--wait-ms: expected a whole number of milliseconds");
+  return waitMs;
+}
+
 /** Stops on SIGTERM/SIGINT: drain, close, exit 0. */
 function onSignals(nova: Nova): void {
   let stopping = false;
@@ -203,10 +218,7 @@ async function main(argv: string[]): Promise<void> {
         posts: num("posts", values.posts, 10_000, 0),
         seed: num("seed", values.seed, 1, 0),
       };
-      const config = loadConfig(process.env);
-      const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
-      if (!url) fail("DATABASE_URL: required for seed (or run it beside a running `nova start`)");
-      const db = new Database({ writerUrl: url, poolMax: 2, applicationName: "nova-seed" });
+      const db = commandDatabase("seed", 2);
       try {
         await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn", name: "nova-seed" }));
         const started = Date.now();
@@ -231,10 +243,7 @@ async function main(argv: string[]): Promise<void> {
     case "admin": {
       const [action, username] = positionals;
       if ((action !== "grant" && action !== "revoke") || !username) fail(HELP.admin as string);
-      const config = loadConfig(process.env);
-      const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
-      if (!url) fail("DATABASE_URL: required for admin (or run it beside a running `nova start`)");
-      const db = new Database({ writerUrl: url, poolMax: 1, applicationName: "nova-admin" });
+      const db = commandDatabase("admin", 1);
       try {
         const r = await db.writerPool.query("UPDATE identity.users SET role = $2 WHERE username = $1 RETURNING id", [
           username.toLowerCase(),
@@ -250,12 +259,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "search": {
-      const config = loadConfig(process.env);
-      const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
-      if (!url) fail("DATABASE_URL: required for search (or run it beside a running `nova start`)");
-      const waitMs = Number(values["wait-ms"] ?? 60_000);
-      if (!Number.isInteger(waitMs) || waitMs < 0) fail("--wait-ms: expected a whole number of milliseconds");
-      const db = new Database({ writerUrl: url, poolMax: 1, applicationName: "nova-search" });
+      const waitMs = waitMsOption(values["wait-ms"]);
+      const db = commandDatabase("search", 1);
       try {
         process.exitCode = await searchCommand(db.kysely<unknown>().writer, { action: positionals[0], waitMs });
       } catch (err) {
@@ -267,12 +272,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "dlq": {
-      const config = loadConfig(process.env);
-      const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
-      if (!url) fail("DATABASE_URL: required for dlq (or run it beside a running `nova start`)");
-      const waitMs = Number(values["wait-ms"] ?? 60_000);
-      if (!Number.isInteger(waitMs) || waitMs < 0) fail("--wait-ms: expected a whole number of milliseconds");
-      const db = new Database({ writerUrl: url, poolMax: 2, applicationName: "nova-dlq" });
+      const waitMs = waitMsOption(values["wait-ms"]);
+      const db = commandDatabase("dlq", 2);
       try {
         process.exitCode = await dlqCommand(db.kysely<unknown>().writer, {
           action: positionals[0],
