@@ -20,7 +20,6 @@ import { SearchService } from "../src/gen/nova/search/v1/search_pb.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
-import { routesOf } from "../src/platform/rpc/server.ts";
 import { runMigrations, startNova } from "../src/runtime/app.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
@@ -103,7 +102,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     if (!services) throw new Error("search did not start");
     const rpc: Client<typeof SearchService> = serviceClient(
       SearchService,
-      createTransport({ caller: "gateway", target: "search", peer: { kind: "local", routes: routesOf(services) } }),
+      createTransport({ caller: "gateway", target: "search", peer: { kind: "local", services } }),
       10_000,
     );
     // A signed-in viewer (blocks apply), as through the gateway.

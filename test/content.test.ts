@@ -10,7 +10,6 @@ import { Database } from "../src/platform/db/pool.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
-import { routesOf } from "../src/platform/rpc/server.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { purgeDeleted } from "../src/services/content/service.ts";
 import { gql, register, services, startInProcess } from "./helpers.ts";
@@ -26,7 +25,7 @@ function contentClient() {
     createTransport({
       caller: "gateway",
       target: "content",
-      peer: { kind: "local", routes: routesOf(nova.instances.get("content")?.services ?? []) },
+      peer: { kind: "local", services: nova.instances.get("content")?.services ?? [] },
     }),
     10_000,
   );

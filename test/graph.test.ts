@@ -11,7 +11,6 @@ import { GraphService } from "../src/gen/nova/graph/v1/graph_pb.ts";
 import { fromError } from "../src/platform/errors.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
-import { routesOf } from "../src/platform/rpc/server.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { gql, metricValue, register, services, startInProcess } from "./helpers.ts";
 
@@ -228,7 +227,7 @@ describe("graph batch RPCs", () => {
       createTransport({
         caller: "gateway",
         target: "graph",
-        peer: { kind: "local", routes: routesOf(nova.instances.get("graph")?.services ?? []) },
+        peer: { kind: "local", services: nova.instances.get("graph")?.services ?? [] },
       }),
       5_000,
     );
@@ -268,7 +267,7 @@ function graphAs(userId?: string) {
     createTransport({
       caller: "gateway",
       target: "graph",
-      peer: { kind: "local", routes: routesOf(nova.instances.get("graph")?.services ?? []) },
+      peer: { kind: "local", services: nova.instances.get("graph")?.services ?? [] },
     }),
     5_000,
   );

@@ -14,7 +14,6 @@ import { createOutbox } from "../src/platform/events/outbox.ts";
 import { eventTables } from "../src/platform/events/sets.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
-import { routesOf } from "../src/platform/rpc/server.ts";
 import { createSigner, createVerifier, generateSigningKeyPem } from "../src/platform/security/jwt.ts";
 import { modules } from "../src/runtime/modules.ts";
 import { createIdentityService, type IdentityTables } from "../src/services/identity/service.ts";
@@ -60,7 +59,7 @@ before(async () => {
   const transport = createTransport({
     caller: "gateway",
     target: "identity",
-    peer: { kind: "local", routes: routesOf([{ service: IdentityService, impl }]) },
+    peer: { kind: "local", services: [{ service: IdentityService, impl }] },
   });
   client = serviceClient(IdentityService, transport, 5_000);
 });

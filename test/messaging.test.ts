@@ -13,7 +13,6 @@ import { MessagingService } from "../src/gen/nova/messaging/v1/messaging_pb.ts";
 import { fromError } from "../src/platform/errors.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
-import { routesOf } from "../src/platform/rpc/server.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { gql, register, services, startInProcess } from "./helpers.ts";
 
@@ -143,7 +142,7 @@ function messagingAs(userId?: string) {
     createTransport({
       caller: "gateway",
       target: "messaging",
-      peer: { kind: "local", routes: routesOf(nova.instances.get("messaging")?.services ?? []) },
+      peer: { kind: "local", services: nova.instances.get("messaging")?.services ?? [] },
     }),
     10_000,
   );

@@ -20,7 +20,6 @@ import { deliverBatch } from "../src/platform/events/consumer.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
-import { routesOf } from "../src/platform/rpc/server.ts";
 import { type Nova, startNova } from "../src/runtime/app.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
@@ -66,7 +65,7 @@ describe("search", () => {
     assert.ok(search, "the search module runs");
     rpc = serviceClient(
       SearchService,
-      createTransport({ caller: "gateway", target: "search", peer: { kind: "local", routes: routesOf(search) } }),
+      createTransport({ caller: "gateway", target: "search", peer: { kind: "local", services: search } }),
       10_000,
     );
   };
@@ -474,7 +473,7 @@ describe("search", () => {
     assert.ok(content);
     const client = serviceClient(
       ContentService,
-      createTransport({ caller: "gateway", target: "content", peer: { kind: "local", routes: routesOf([content]) } }),
+      createTransport({ caller: "gateway", target: "content", peer: { kind: "local", services: [content] } }),
       10_000,
     );
     const written: string[] = [];

@@ -22,7 +22,6 @@ import { createTransport, type Peer, serviceClient } from "../platform/rpc/clien
 import { HealthRegistry, ServingStatus } from "../platform/rpc/health.ts";
 import {
   type Closable,
-  routesOf,
   type ServiceRegistration,
   startAdminServer,
   startRpcServer,
@@ -181,7 +180,7 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
         if (!c) {
           const local = localServices.get(provider);
           const peer: Peer = local
-            ? { kind: "local", routes: routesOf(local) }
+            ? { kind: "local", services: local }
             : { kind: "remote", baseUrl: config.peerAddr(provider), tls: tlsMaterial() };
           c = serviceClient(service, createTransport({ caller, target: provider, peer }), config.RPC_TIMEOUT_MS);
           clients.set(service.typeName, c);

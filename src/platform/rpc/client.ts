@@ -1,28 +1,24 @@
 /**
  * The one transport seam (ARCHITECTURE §1). A client is the generated Connect
- * client over either an in-process router transport (peer co-located) or a
+ * client over either the in-process transport (peer co-located: local.ts) or a
  * gRPC-over-HTTP/2 mTLS transport (peer remote). The topology alone chooses;
  * the same interceptors run either way.
  */
 import type { DescService } from "@bufbuild/protobuf";
-import {
-  type Client,
-  type ConnectRouter,
-  createClient,
-  createRouterTransport,
-  type Transport,
-} from "@connectrpc/connect";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
 import { NovaError } from "../errors.ts";
 import { remainingMs } from "./context.ts";
 import { clientInterceptors, serverInterceptors } from "./interceptors.ts";
+import { createLocalTransport } from "./local.ts";
+import type { ServiceRegistration } from "./server.ts";
 import type { TlsMaterial } from "./tls.ts";
 
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export const COMPRESS_MIN_BYTES = 1024;
 
 export type Peer =
-  | { kind: "local"; routes: (router: ConnectRouter) => void }
+  | { kind: "local"; services: ServiceRegistration[] }
   | { kind: "remote"; baseUrl: string; tls: TlsMaterial };
 
 export interface TransportOptions {
@@ -34,9 +30,9 @@ export interface TransportOptions {
 export function createTransport({ caller, target, peer }: TransportOptions): Transport {
   const interceptors = clientInterceptors({ caller, target });
   if (peer.kind === "local") {
-    return createRouterTransport(peer.routes, {
-      transport: { interceptors },
-      router: { interceptors: serverInterceptors({ trustCallerHeader: true }) },
+    return createLocalTransport(peer.services, {
+      client: interceptors,
+      server: serverInterceptors({ trustCallerHeader: true }),
     });
   }
   return createGrpcTransport({

@@ -19,7 +19,6 @@ import { fromError, invalid } from "../errors.ts";
 import { initTracing } from "../observability/tracing.ts";
 import { createTransport, serviceClient } from "./client.ts";
 import { currentCall, parseTimeoutHeader, runWithCall } from "./context.ts";
-import { routesOf } from "./server.ts";
 
 initTracing("test");
 
@@ -27,7 +26,7 @@ function clientFor(impl: Partial<ServiceImpl<typeof IdentityService>>, target = 
   const transport = createTransport({
     caller: "gateway",
     target,
-    peer: { kind: "local", routes: routesOf([{ service: IdentityService, impl }]) },
+    peer: { kind: "local", services: [{ service: IdentityService, impl }] },
   });
   return serviceClient(IdentityService, transport, 2_000);
 }
@@ -146,4 +145,34 @@ test("an expired deadline fails before the call is made", async () => {
     (e) => fromError(e).code === "DEADLINE_EXCEEDED",
   );
   assert.equal(calls, 0);
+});
+
+test("in process, a handler slower than the deadline fails the call with DEADLINE_EXCEEDED and sees its signal abort", async () => {
+  let aborted: Promise<void> | undefined;
+  const c = clientFor({
+    async register(_req, ctx) {
+      aborted = new Promise((r) => ctx.signal.addEventListener("abort", () => r(), { once: true }));
+      await new Promise((r) => setTimeout(r, 1_000));
+      return create(RegisterResponseSchema, {});
+    },
+  });
+  const t0 = Date.now();
+  await assert.rejects(c.register({}, { timeoutMs: 60 }), (e) => fromError(e).code === "DEADLINE_EXCEEDED");
+  assert.ok(Date.now() - t0 < 500, "the caller did not wait for the handler");
+  await aborted;
+});
+
+test("in process, a request gets its defaults, a method without an implementation is UNIMPLEMENTED", async () => {
+  let seen: unknown;
+  const c = clientFor({
+    getUser(req) {
+      seen = { id: req.id, typeName: req.$typeName };
+      return { user: { id: "u", username: "ann" } };
+    },
+  });
+  const res = await c.getUser({});
+  assert.deepEqual(seen, { id: "", typeName: "nova.identity.v1.GetUserRequest" });
+  assert.equal(res.$typeName, "nova.identity.v1.GetUserResponse", "a plain reply object becomes the message");
+  assert.equal(res.user?.username, "ann");
+  await assert.rejects(c.getJwks({}), (e) => e instanceof ConnectError && e.code === Code.Unimplemented);
 });
