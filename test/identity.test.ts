@@ -280,6 +280,20 @@ describe("sessions", () => {
     assert.equal(await code(client.refreshToken({ refreshToken: res.tokens?.refreshToken ?? "" })), "TOKEN_INVALID");
   });
 
+  test("a verified access token is remembered only until it expires", async () => {
+    const { res } = await newUser();
+    // Signed 899 s ago: one second left.
+    const token = await signer.sign(
+      res.user?.id ?? "",
+      "0190c7a4-0000-7000-8000-000000000001",
+      Math.floor(Date.now() / 1000) - 899,
+    );
+    const first = await verify(token);
+    assert.equal(await verify(token), first, "the second check is answered from memory");
+    await new Promise((r) => setTimeout(r, 2_100));
+    await assert.rejects(verify(token), /exp/);
+  });
+
   test("tokens of another issuer, audience, type or algorithm are refused", async () => {
     const { SignJWT, generateKeyPair } = await import("jose");
     const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });

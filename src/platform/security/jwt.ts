@@ -16,6 +16,7 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
+import { LRUCache } from "lru-cache";
 
 export const ACCESS_TOKEN = {
   alg: "EdDSA",
@@ -67,8 +68,17 @@ export async function createSigner(privateKeyPem: string): Promise<Signer> {
 
 export type Verifier = (token: string) => Promise<AccessClaims>;
 
-/** Verifies with a JWK Set that is fetched lazily and refetched (rate-limited) when a kid is unknown. */
-export function createVerifier(fetchJwks: () => Promise<JSONWebKeySet>, refetchAfterMs = 30_000): Verifier {
+/**
+ * Verifies with a JWK Set that is fetched lazily and refetched (rate-limited) when a kid is unknown.
+ * A token that verified is remembered until its `exp` (at most `cacheMax` tokens), so a client's
+ * repeated requests pay for one signature check; revocation is the session check's job, as before.
+ */
+export function createVerifier(
+  fetchJwks: () => Promise<JSONWebKeySet>,
+  refetchAfterMs = 30_000,
+  cacheMax = 50_000,
+): Verifier {
+  const verified = new LRUCache<string, AccessClaims>({ max: cacheMax });
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = 0;
   const load = async () => {
@@ -89,9 +99,14 @@ export function createVerifier(fetchJwks: () => Promise<JSONWebKeySet>, refetchA
     }
     const roles = payload.roles === undefined ? [] : payload.roles;
     if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string")) throw new Error("malformed roles claim");
-    return { sub: payload.sub, sid: payload.sid, jti: payload.jti, roles };
+    const claims: AccessClaims = { sub: payload.sub, sid: payload.sid, jti: payload.jti, roles };
+    const ttl = (payload.exp as number) * 1000 - Date.now();
+    if (ttl > 0) verified.set(token, claims, { ttl });
+    return claims;
   };
   return async (token) => {
+    const hit = verified.get(token);
+    if (hit) return hit;
     try {
       return await verifyOnce(token);
     } catch (err) {
