@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Consumer, stringDeserializers } from "@platformatic/kafka";
 import { type Kysely, sql } from "kysely";
+import pg from "pg";
 import { migrate } from "../src/platform/db/migrator.ts";
 import { Database } from "../src/platform/db/pool.ts";
 import { deliverBatch, type EventHandler, listDlq, replayDlq } from "../src/platform/events/consumer.ts";
@@ -104,8 +105,10 @@ function assertExactlyOnceInOrder(rows: { key: string; n: number; event_id: stri
   assert.equal(last.size, keys);
 }
 
+let pgUrl = "";
 before(async () => {
   const s = await services();
+  pgUrl = s.postgres;
   db = new Database({ writerUrl: s.postgres, poolMax: 10, applicationName: "test-events" });
   k = db.kysely<unknown>().writer;
   brokers = [s.kafka];
@@ -232,6 +235,39 @@ describe("Kafka transport", () => {
     await waitFor(async () => (await effects(schema)).length >= N, 60_000);
     await source.stop();
     assertExactlyOnceInOrder(await effects(schema), N, KEYS);
+  });
+
+  test("an idle relay probes its outboxes with one query a poll and still publishes what arrives", async () => {
+    const schemas = [await setupSchema(), await setupSchema(), await setupSchema()];
+    const pool = new pg.Pool({ connectionString: pgUrl, max: 4 });
+    let statements = 0;
+    let transactions = 0;
+    pool.on("connect", (c) => {
+      const q = c.query.bind(c) as (...a: unknown[]) => unknown;
+      (c as unknown as { query: unknown }).query = (...a: unknown[]) => {
+        statements++;
+        if (a[0] === "BEGIN") transactions++;
+        return q(...a);
+      };
+    });
+    const relay = new Relay({ pool, schemas, publisher: logPublisher(), log, maxPollMs: 100 });
+    relay.start();
+    await new Promise((r) => setTimeout(r, 600)); // first round and the back-off to 100 ms
+    statements = 0;
+    transactions = 0;
+    await new Promise((r) => setTimeout(r, 1_000));
+    const idle = { statements, transactions };
+    assert.equal(idle.transactions, 0, `no outbox transaction while idle (${JSON.stringify(idle)})`);
+    assert.ok(idle.statements <= 15, `about one probe per 100 ms, saw ${idle.statements} statements`);
+    await produce(schemas[1] as string, 5, 1);
+    await waitFor(
+      async () =>
+        (await db.writerPool.query(`SELECT count(*)::int AS n FROM ${schemas[1]}.outbox WHERE published_at IS NULL`))
+          .rows[0].n === 0,
+      5_000,
+    );
+    await relay.stop();
+    await pool.end();
   });
 
   test("a poison event goes to the DLQ after its attempts; replay after the fix applies it and closes the row", async () => {

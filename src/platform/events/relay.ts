@@ -131,6 +131,23 @@ export class Relay {
     }
   }
 
+  /**
+   * The outboxes with unpublished rows, in one statement (an index-only probe of each outbox's
+   * partial index), so an idle relay costs one query a poll instead of a transaction per outbox.
+   * Any error (e.g. an outbox not migrated yet) answers "all of them": runOnce then sorts them out.
+   */
+  async pending(): Promise<string[]> {
+    const probe = this.opts.schemas
+      .map((s) => `SELECT '${s}' AS s WHERE EXISTS (SELECT 1 FROM ${s}.outbox WHERE published_at IS NULL)`)
+      .join(" UNION ALL ");
+    try {
+      const { rows } = await this.opts.pool.query<{ s: string }>(probe);
+      return rows.map((r) => r.s);
+    } catch {
+      return this.opts.schemas;
+    }
+  }
+
   /** Nudges an idle relay (e.g. after a commit in this process). */
   notify(): void {
     this.wake?.();
@@ -144,9 +161,10 @@ export class Relay {
     this.loop = (async () => {
       let idle = minPoll;
       let lastHousekeeping = 0;
+      let due = this.opts.schemas;
       while (this.running) {
         let moved = 0;
-        for (const schema of this.opts.schemas) {
+        for (const schema of due) {
           try {
             moved += await this.runOnce(schema);
             this.failing.delete(schema);
@@ -165,6 +183,7 @@ export class Relay {
         }
         if (moved > 0) {
           idle = minPoll;
+          due = this.opts.schemas;
           continue;
         }
         await new Promise<void>((resolve) => {
@@ -176,6 +195,8 @@ export class Relay {
         });
         this.wake = undefined;
         idle = Math.min(maxPoll, idle * 2);
+        // Failing outboxes are retried every round; the others only when they have rows.
+        due = this.running ? [...new Set([...(await this.pending()), ...this.failing.keys()])] : [];
       }
     })();
   }
