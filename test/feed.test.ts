@@ -24,6 +24,8 @@ for (const store of ["postgres", "redis"] as const) {
       const s = await services();
       ({ nova, url } = await startInProcess({
         FEED_CELEBRITY_THRESHOLD: "3",
+        // The inactivity test back-dates last_seen_at behind the process's back.
+        FEED_ACTIVITY_RECHECK_S: "0",
         ...(store === "redis" ? { REDIS_URL: s.redis } : {}),
       }));
       db = new pg.Pool({ connectionString: s.postgres, max: 2 });

@@ -55,6 +55,7 @@ const schema = z.object({
   FEED_CELEBRITY_THRESHOLD: positiveInt.default(10_000),
   FEED_TIMELINE_SIZE: positiveInt.max(10_000).default(800),
   FEED_INACTIVE_DAYS: positiveInt.max(365).default(7),
+  FEED_ACTIVITY_RECHECK_S: nonNegativeInt.max(3_600).default(60),
   // Notifications (README "Notifications").
   NOTIFICATIONS_GROUP_WINDOW_HOURS: positiveInt.max(24 * 30).default(24),
   NOTIFICATIONS_MAX_DEVICES: positiveInt.max(100).default(10),

@@ -28,6 +28,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       celebrityThreshold: c.FEED_CELEBRITY_THRESHOLD,
       timelineSize: c.FEED_TIMELINE_SIZE,
       inactiveMs: c.FEED_INACTIVE_DAYS * 86_400_000,
+      activityRecheckMs: c.FEED_ACTIVITY_RECHECK_S * 1000,
     },
   });
   const refresh = setInterval(() => {

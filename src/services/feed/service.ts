@@ -31,6 +31,11 @@ export interface FeedOptions {
   timelineSize: number;
   /** Followers idle this long are skipped by fan-out; their timeline is rebuilt when they return. */
   inactiveMs: number;
+  /**
+   * A viewer this process served within this long counts as active without asking the database,
+   * and their last_seen_at is written at most this often.
+   */
+  activityRecheckMs: number;
 }
 
 export interface FeedDeps {
@@ -242,8 +247,7 @@ export function createFeed(deps: FeedDeps): {
   };
 
   /** Rebuilds a missing timeline from the projections (followed, not hidden, not deleted). */
-  async function ensureBuilt(viewer: string): Promise<void> {
-    if (await store.built(viewer)) return;
+  async function rebuild(viewer: string): Promise<void> {
     const r = await sql<{
       post_id: string;
       author_id: string;
@@ -274,15 +278,24 @@ export function createFeed(deps: FeedDeps): {
     return ids;
   }
 
-  /** Marks the viewer active (at most once a minute), so fan-out includes them again. */
+  /**
+   * Marks the viewer active (at most once per `activityRecheckMs`), so fan-out includes them again;
+   * answers whether they were active before this read. A viewer this process saw within that time
+   * is active without asking the database.
+   */
   const seen = new Map<string, number>();
-  async function touch(viewer: string): Promise<void> {
+  async function touch(viewer: string): Promise<boolean> {
     const last = seen.get(viewer) ?? 0;
-    if (Date.now() - last < 60_000) return;
+    if (Date.now() - last < options.activityRecheckMs) return true;
+    const r = await sql<{
+      ok: boolean;
+    }>`SELECT last_seen_at > now() - make_interval(secs => ${options.inactiveMs / 1000}) AS ok
+      FROM feed.activity WHERE user_id = ${viewer}::uuid`.execute(writer);
     seen.set(viewer, Date.now());
     if (seen.size > 100_000) seen.clear();
     await sql`INSERT INTO feed.activity (user_id, last_seen_at) VALUES (${viewer}::uuid, now())
       ON CONFLICT (user_id) DO UPDATE SET last_seen_at = now()`.execute(writer);
+    return r.rows[0]?.ok === true;
   }
 
   const service: ServiceImpl<typeof FeedService> = {
@@ -291,14 +304,13 @@ export function createFeed(deps: FeedDeps): {
       const limit = limitOf(req.limit);
       const before = idCursor(req.cursor);
       // A returning user (inactive, so skipped by fan-out) finds a stale or missing timeline: rebuild it.
-      const wasActive = await sql<{
-        ok: boolean;
-      }>`SELECT last_seen_at > now() - make_interval(secs => ${options.inactiveMs / 1000}) AS ok
-        FROM feed.activity WHERE user_id = ${viewer}::uuid`.execute(reader);
-      await touch(viewer);
-      if (!wasActive.rows[0]?.ok && !before) await markStale(writer, viewer);
-      await ensureBuilt(viewer);
-      const stored = await store.page(viewer, before, limit);
+      const wasActive = await touch(viewer);
+      if (!wasActive && !before) await markStale(writer, viewer);
+      let stored = await store.page(viewer, before, limit);
+      if (!stored) {
+        await rebuild(viewer);
+        stored = (await store.page(viewer, before, limit)) ?? [];
+      }
       // Celebrities the viewer follows: their posts are merged here instead of fanned out.
       const stars = await followedCelebrities(viewer);
       const celebrity = stars.length

@@ -25,8 +25,11 @@ export interface TimelineStore {
   remove(userId: string, postIds: string[], authorId?: string): Promise<void>;
   /** Removes one post from the given timelines. */
   removePost(userIds: string[], postId: string): Promise<void>;
-  /** Up to `limit` post ids below `before` (exclusive), newest first. */
-  page(userId: string, before: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * Up to `limit` post ids below `before` (exclusive), newest first; undefined when the timeline is
+   * not built (one round trip answers both).
+   */
+  page(userId: string, before: string | undefined, limit: number): Promise<string[] | undefined>;
   /** Drops entries beyond the cap (the Postgres store; Redis trims on write). */
   trim(): Promise<void>;
 }
@@ -73,10 +76,16 @@ export function redisStore(redis: Redis, opts: { size: number; ttlMs: number }):
       }
     },
     async page(userId, before, limit) {
-      const ids = await redis.zrevrangebylex(key(userId), before ? `(${before}` : "+", "-", "LIMIT", 0, limit);
-      redis.expire(key(userId), ttl).catch(() => {});
-      redis.expire(mark(userId), ttl).catch(() => {});
-      return ids;
+      const r = await redis
+        .multi()
+        .exists(mark(userId))
+        .zrevrangebylex(key(userId), before ? `(${before}` : "+", "-", "LIMIT", 0, limit)
+        .expire(key(userId), ttl)
+        .expire(mark(userId), ttl)
+        .exec();
+      const [built, ids] = [r?.[0], r?.[1]];
+      if (!built || built[0] || !ids || ids[0]) throw built?.[0] ?? ids?.[0] ?? new Error("timeline read aborted");
+      return built[1] === 1 ? (ids[1] as string[]) : undefined;
     },
     async trim() {},
   };
@@ -128,10 +137,13 @@ export function postgresStore(db: Kysely<unknown>, opts: { size: number }): Time
       await sql`DELETE FROM feed.timeline WHERE post_id = ${postId}::uuid`.execute(db);
     },
     async page(userId, before, limit) {
-      const r = await sql<{ id: string }>`SELECT post_id::text AS id FROM feed.timeline
-        WHERE user_id = ${userId}::uuid ${before ? sql`AND post_id < ${before}::uuid` : sql``}
-        ORDER BY post_id DESC LIMIT ${limit}`.execute(db);
-      return r.rows.map((x) => x.id);
+      const r = await sql<{ built: boolean; ids: string[] }>`SELECT
+          EXISTS (SELECT 1 FROM feed.timeline_built WHERE user_id = ${userId}::uuid) AS built,
+          ARRAY(SELECT post_id::text AS id FROM feed.timeline
+            WHERE user_id = ${userId}::uuid ${before ? sql`AND post_id < ${before}::uuid` : sql``}
+            ORDER BY post_id DESC LIMIT ${limit}) AS ids`.execute(db);
+      const row = r.rows[0];
+      return row?.built ? row.ids : undefined;
     },
     async trim() {
       // Users over the cap, then their entries beyond it.
