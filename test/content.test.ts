@@ -266,6 +266,28 @@ describe("comments", () => {
 });
 
 describe("likes and bookmarks", () => {
+  test("cached counters move with every like, bookmark and comment", async () => {
+    const author = await register(url);
+    const fan = await register(url);
+    const p = (await createPost(author, "counted")).body.data.createPost;
+    const read = async () => (await content.getCounts({ postIds: [p.id] })).counts[0];
+    assert.equal((await read())?.likeCount, 0); // now cached
+    assert.equal((await read())?.likeCount, 0);
+    await as(fan, () => content.likePost({ postId: p.id }));
+    assert.equal((await read())?.likeCount, 1);
+    await as(fan, () => content.bookmarkPost({ postId: p.id }));
+    assert.equal((await read())?.bookmarkCount, 1);
+    const c = await as(fan, () => content.createComment({ postId: p.id, text: "hi" }));
+    assert.equal((await read())?.commentCount, 1);
+    await as(fan, () => content.deleteComment({ commentId: c.comment?.id ?? "" }));
+    assert.equal((await read())?.commentCount, 0);
+    await as(fan, () => content.unlikePost({ postId: p.id }));
+    assert.deepEqual(
+      { ...(await read()), $typeName: undefined },
+      { $typeName: undefined, postId: p.id, likeCount: 0, commentCount: 0, bookmarkCount: 1 },
+    );
+  });
+
   test("50 users doing 1,000 concurrent like/unlike operations: the counts equal the rows", async () => {
     const author = await register(url);
     const p = (await createPost(author, "popular")).body.data.createPost;

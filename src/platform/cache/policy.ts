@@ -20,6 +20,8 @@ export const TTL_POLICY = {
   default: { l1Ms: 5_000, l2Ms: 60_000, negativeMs: 2_000 },
   // Posts change rarely after creation; edits and deletes invalidate them.
   "content:post": { l1Ms: 15_000, l2Ms: 300_000, negativeMs: 5_000 },
+  // Post counters: every like, bookmark and comment invalidates them; short-lived all the same.
+  "content:counts": { l1Ms: 5_000, l2Ms: 60_000, negativeMs: 2_000 },
   // Profiles: invalidated on update.
   "identity:user": { l1Ms: 10_000, l2Ms: 300_000, negativeMs: 5_000 },
 } as const satisfies Record<string, TtlPolicy>;

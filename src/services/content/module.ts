@@ -1,9 +1,17 @@
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { LRUCache } from "lru-cache";
-import { ContentService } from "../../gen/nova/content/v1/content_pb.ts";
+import { ContentService, type PostCounts, PostCountsSchema } from "../../gen/nova/content/v1/content_pb.ts";
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import { type ContentPeers, createContentService, loadPosts, type PostRow, purgeDeleted } from "./service.ts";
+import {
+  type ContentPeers,
+  createContentService,
+  loadCounts,
+  loadPosts,
+  type PostRow,
+  purgeDeleted,
+} from "./service.ts";
 
 /** How long a "these two users block each other" answer is reused. */
 const BLOCK_TTL_MS = 10_000;
@@ -44,9 +52,24 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   // Posts are read through the two-tier cache; loads go to the primary, so a read right after an
   // invalidating write never caches what a lagging replica still has.
   const posts = ctx.cache().entity<PostRow>("content", "post", 1);
+  // Counters too: every write that moves one calls `changed` after it commits.
+  const counts = ctx.cache().entity<PostCounts>("content", "counts", 1, {
+    encode: (c) => toJson(PostCountsSchema, c),
+    decode: (j) => fromJson(PostCountsSchema, j as JsonValue),
+  });
   const impl = createContentService(
-    { db, outbox, peers, changed: (ids) => posts.invalidate(ids) },
-    { posts: (ids) => posts.getMany(ids, (missing) => loadPosts(db.writer, missing)) },
+    {
+      db,
+      outbox,
+      peers,
+      changed: async (ids) => {
+        await Promise.all([posts.invalidate(ids), counts.invalidate(ids)]);
+      },
+    },
+    {
+      posts: (ids) => posts.getMany(ids, (missing) => loadPosts(db.writer, missing)),
+      counts: (ids) => counts.getMany(ids, (missing) => loadCounts(db.writer, missing)),
+    },
   );
   const purgeAfterMs = ctx.config.CONTENT_PURGE_AFTER_DAYS * 86_400_000;
   const purge = async () => {

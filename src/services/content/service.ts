@@ -159,6 +159,8 @@ function postEvent(type: string, postId: string, actorId: string, payload: Recor
 export interface PostCache {
   /** Live posts by id, through the cache when there is one. */
   posts(ids: string[]): Promise<Map<string, PostRow>>;
+  /** Counters by post id (absent: no counters row), through the cache when there is one. */
+  counts?(ids: string[]): Promise<Map<string, PostCounts>>;
 }
 
 export function createContentService(
@@ -524,7 +526,8 @@ export function createContentService(
 
     async getCounts(req) {
       const ids = validateIds("postIds", req.postIds);
-      const counts = await loadCounts(reader, [...new Set(ids)]);
+      const unique = [...new Set(ids)];
+      const counts = cache.counts ? await cache.counts(unique) : await loadCounts(reader, unique);
       return create(GetCountsResponseSchema, {
         counts: ids.map((id) => counts.get(id) ?? create(PostCountsSchema, { postId: id })),
       });
