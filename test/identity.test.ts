@@ -7,16 +7,18 @@ import { after, before, describe, test } from "node:test";
 import type { Client } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { IdentityService } from "../src/gen/nova/identity/v1/identity_pb.ts";
+import { createCache } from "../src/platform/cache/cache.ts";
 import { migrate } from "../src/platform/db/migrator.ts";
 import { Database } from "../src/platform/db/pool.ts";
 import { fromError } from "../src/platform/errors.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { eventTables } from "../src/platform/events/sets.ts";
+import { createLogger } from "../src/platform/observability/logger.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
 import { createSigner, createVerifier, generateSigningKeyPem } from "../src/platform/security/jwt.ts";
 import { modules } from "../src/runtime/modules.ts";
-import { createIdentityService, type IdentityTables } from "../src/services/identity/service.ts";
+import { createIdentityService, type IdentityTables, type PublicProfile } from "../src/services/identity/service.ts";
 import { services, unique } from "./helpers.ts";
 
 let db: Database;
@@ -55,6 +57,8 @@ before(async () => {
     signer,
     outbox: createOutbox({ service: "identity", schema: "identity" }),
     options: { lockoutMs: LOCKOUT_MS },
+    // Profiles through an L1 cache, as in a running module.
+    profiles: createCache({ log: createLogger({ level: "silent" }) }).entity<PublicProfile>("identity", "user", 1),
   });
   const transport = createTransport({
     caller: "gateway",
@@ -359,6 +363,23 @@ describe("profiles", () => {
     assert.equal(await code(client.batchGetUsers({ ids: Array(101).fill(a) })), "VALIDATION_FAILED");
     assert.equal(await code(client.batchGetUsers({ ids: ["not-a-uuid"] })), "VALIDATION_FAILED");
     assert.equal(await code(client.getUser({ id: ghost })), "NOT_FOUND");
+  });
+
+  test("batch get serves cached profiles, shows a profile update at once and the email only to its owner", async () => {
+    const a = await newUser();
+    const b = await newUser();
+    const [aId, bId] = [a.res.user?.id ?? "", b.res.user?.id ?? ""];
+    const aTokens = a.res.tokens as { accessToken: string };
+    const bTokens = b.res.tokens as { accessToken: string };
+    const seenByB = async () => (await as(bTokens, () => client.batchGetUsers({ ids: [aId, bId] }))).users;
+    const first = await seenByB(); // a's profile is cached now
+    assert.equal(first[0]?.email, "", "not b's to see");
+    assert.equal(first[1]?.email, `${b.username}@Example.com`, "b sees b's own email");
+    await as(aTokens, () => client.updateProfile({ displayName: "Renamed" }));
+    assert.equal((await seenByB())[0]?.displayName, "Renamed");
+    const own = (await as(aTokens, () => client.batchGetUsers({ ids: [aId] }))).users[0];
+    assert.equal(own?.email, `${a.username}@Example.com`);
+    assert.equal(own?.displayName, "Renamed");
   });
 });
 

@@ -12,7 +12,12 @@ export const GRAPH_RELATIONSHIP_TOPIC = topicOf("graph", "relationship");
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function followCounts(): EventHandler {
+/**
+ * `invalidate` drops the cached profiles whose counts moved. It runs inside the batch's transaction,
+ * so a read racing the commit can cache the old counts again for up to the L1 TTL (identity:user);
+ * the counts the gateway shows come from the graph's exact GetCounts, not from here.
+ */
+export function followCounts(invalidate?: (ids: string[]) => Promise<void>): EventHandler {
   return {
     name: "identity.follow-counts",
     schema: "identity",
@@ -29,6 +34,7 @@ export function followCounts(): EventHandler {
           following_count = GREATEST(0, following_count + CASE WHEN u.id = ${userId}::uuid THEN ${d}::int ELSE 0 END),
           follower_count = GREATEST(0, follower_count + CASE WHEN u.id = ${targetId}::uuid THEN ${d}::int ELSE 0 END)
         WHERE u.id IN (${userId}::uuid, ${targetId}::uuid)`.execute(trx);
+      await invalidate?.([userId.toLowerCase(), targetId.toLowerCase()]);
     },
   };
 }

@@ -5,7 +5,7 @@ import { createSigner, generateSigningKeyPem } from "../../platform/security/jwt
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { followCounts } from "./consumers.ts";
-import { createIdentityService, type IdentityTables } from "./service.ts";
+import { createIdentityService, type IdentityTables, type PublicProfile } from "./service.ts";
 
 /** The signing key: JWT_PRIVATE_KEY(_FILE), or in embedded mode one generated once under the data dir. */
 async function signingKey(ctx: ModuleContext): Promise<string> {
@@ -24,6 +24,15 @@ async function signingKey(ctx: ModuleContext): Promise<string> {
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const signer = await createSigner(await signingKey(ctx));
-  const impl = createIdentityService({ db: ctx.db().kysely<IdentityTables>(), signer, outbox: ctx.outbox() });
-  return { services: [{ service: IdentityService, impl }], consumers: [followCounts()] };
+  const profiles = ctx.cache().entity<PublicProfile>("identity", "user", 1);
+  const impl = createIdentityService({
+    db: ctx.db().kysely<IdentityTables>(),
+    signer,
+    outbox: ctx.outbox(),
+    profiles,
+  });
+  return {
+    services: [{ service: IdentityService, impl }],
+    consumers: [followCounts((ids) => profiles.invalidate(ids))],
+  };
 }

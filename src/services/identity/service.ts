@@ -103,23 +103,58 @@ export const MAX_BATCH = 100;
 /** Modules that may page through every user (to rebuild their projections). */
 const SCANNERS = ["search"] as const;
 
+/** What anyone may see of a user: the part of the row BatchGetUsers serves through the cache. */
+export interface PublicProfile {
+  id: string;
+  username: string;
+  display_name: string;
+  bio: string;
+  avatar_url: string;
+  /** RFC 3339 (profiles are cached as JSON). */
+  created_at: string;
+  follower_count: number;
+  following_count: number;
+}
+
+/** Public profiles by id, through the two-tier cache (identity:user). */
+export interface ProfileCache {
+  getMany(
+    ids: readonly string[],
+    loader: (missing: string[]) => Promise<Map<string, PublicProfile>>,
+  ): Promise<Map<string, PublicProfile>>;
+  /** After a commit that changed these users' profiles. */
+  invalidate(ids: readonly string[]): Promise<void>;
+}
+
 export interface IdentityDeps {
   db: { writer: Kysely<IdentityTables>; reader: Kysely<IdentityTables> };
   signer: Signer;
   /** Writes UserRegistered / ProfileUpdated in the same transaction as the change. */
   outbox: Outbox;
   options?: Partial<IdentityOptions>;
+  profiles?: ProfileCache;
 }
 
-function toUser(row: UserRow, viewerId: string | undefined): User {
+export async function loadProfiles(db: Kysely<IdentityTables>, ids: string[]): Promise<Map<string, PublicProfile>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("identity.users")
+    .select(["id", "username", "display_name", "bio", "avatar_url", "created_at", "follower_count", "following_count"])
+    .where("id", "in", ids)
+    .execute();
+  return new Map(rows.map((r) => [r.id, { ...r, created_at: r.created_at.toISOString() }]));
+}
+
+/** The User message: the email only for its owner (and only from a full row). */
+function toUser(row: UserRow | PublicProfile, viewerId: string | undefined): User {
   return create(UserSchema, {
     id: row.id,
     username: row.username,
-    email: viewerId === row.id ? row.email : "",
+    email: "email" in row && viewerId === row.id ? row.email : "",
     displayName: row.display_name,
     bio: row.bio,
     avatarUrl: row.avatar_url,
-    createdAt: row.created_at.toISOString(),
+    createdAt: typeof row.created_at === "string" ? row.created_at : row.created_at.toISOString(),
     followerCount: row.follower_count,
     followingCount: row.following_count,
   });
@@ -378,8 +413,17 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
       const ids = [...new Set(req.ids.map((id) => validateId(id, "ids")))];
       if (ids.length === 0) return create(BatchGetUsersResponseSchema, { users: [] });
       const viewer = optionalUser()?.userId;
-      const rows = await reader.selectFrom("identity.users").selectAll().where("id", "in", ids).execute();
-      const byId = new Map(rows.map((r) => [r.id, r]));
+      // Others' public profiles through the cache; the viewer's own row (with the email) from the primary.
+      const others = ids.filter((id) => id !== viewer);
+      const byId = new Map<string, UserRow | PublicProfile>(
+        deps.profiles
+          ? await deps.profiles.getMany(others, (missing) => loadProfiles(writer, missing))
+          : await loadProfiles(reader, others),
+      );
+      if (viewer && ids.includes(viewer)) {
+        const own = await writer.selectFrom("identity.users").selectAll().where("id", "=", viewer).executeTakeFirst();
+        if (own) byId.set(own.id, own);
+      }
       const users = req.ids.flatMap((id) => {
         const r = byId.get(id.toLowerCase());
         return r ? [toUser(r, viewer)] : [];
@@ -427,6 +471,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
         return row;
       });
       if (!row) throw new NovaError("NOT_FOUND", "user not found");
+      await deps.profiles?.invalidate([row.id]);
       return create(UpdateProfileResponseSchema, { user: toUser(row, user.userId) });
     },
 
