@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { context, trace } from "@opentelemetry/api";
 import { createLogger } from "./logger.ts";
-import { initTracing, tracer } from "./tracing.ts";
+import { extractTrace, initTracing, tracer } from "./tracing.ts";
 
 test("secrets are redacted and the active trace id is on every line", () => {
   initTracing("test");
@@ -24,4 +24,20 @@ test("secrets are redacted and the active trace id is on every line", () => {
   assert.doesNotMatch(line, /hunter2|p4ssw0rd|rt-123|Bearer abc/);
   assert.match(line, /"trace_id":"[0-9a-f]{32}"/);
   assert.equal(JSON.parse(line).trace_id, span.spanContext().traceId);
+});
+
+test("without an exporter a new trace is not recorded but keeps its ids; a caller's sampled trace is recorded", () => {
+  initTracing("test");
+  const root = tracer().startSpan("root");
+  assert.equal(root.isRecording(), false);
+  assert.match(root.spanContext().traceId, /^[0-9a-f]{32}$/);
+  assert.notEqual(root.spanContext().traceId, "0".repeat(32));
+  const parent = extractTrace((k) =>
+    k === "traceparent" ? "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" : undefined,
+  );
+  const child = tracer().startSpan("child", {}, parent);
+  assert.equal(child.isRecording(), true, "sampled upstream: recorded here too");
+  assert.equal(child.spanContext().traceId, "0af7651916cd43dd8448eb211c80319c");
+  root.end();
+  child.end();
 });

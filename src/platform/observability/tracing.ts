@@ -1,12 +1,20 @@
 /**
  * OpenTelemetry. A tracer provider is always installed so that W3C traceparent
  * is propagated and every log line has a trace id; spans are exported over
- * OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+ * OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set. Without an exporter
+ * a trace this process starts is not recorded (its spans still carry ids, so
+ * logs and downstream calls keep the trace id); one a caller sampled still is.
  */
 import { type Context, context, propagation, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 
 let provider: NodeTracerProvider | undefined;
@@ -22,6 +30,7 @@ export function initTracing(serviceName: string, endpoint = process.env.OTEL_EXP
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": serviceName }),
     spanProcessors,
+    sampler: new ParentBasedSampler({ root: endpoint ? new AlwaysOnSampler() : new AlwaysOffSampler() }),
   });
   provider.register();
 }

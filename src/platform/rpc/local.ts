@@ -108,8 +108,14 @@ export function createLocalTransport(
   const call = chain((req) => {
     const t = req.header.get(TIMEOUT_HEADER);
     const timeoutMs = t === null ? undefined : Number(t);
-    const aborter = new AbortController();
-    const onAbort = () => aborter.abort(req.signal.reason);
+    // The handler's signal is made only if the handler looks at it (most never do).
+    let aborter: AbortController | undefined;
+    let aborted: { reason: unknown } | undefined;
+    const abort = (reason?: unknown) => {
+      aborted ??= { reason };
+      aborter?.abort(reason);
+    };
+    const onAbort = () => abort(req.signal.reason);
     const linked = req.signal !== never;
     if (linked) {
       if (req.signal.aborted) onAbort();
@@ -117,11 +123,16 @@ export function createLocalTransport(
     }
     const work = serve({
       ...req,
-      header: new Headers(req.header),
-      signal: aborter.signal,
+      get signal() {
+        if (!aborter) {
+          aborter = new AbortController();
+          if (aborted) aborter.abort(aborted.reason);
+        }
+        return aborter.signal;
+      },
       contextValues: createContextValues(),
     });
-    const done = bounded(work, timeoutMs, () => aborter.abort());
+    const done = bounded(work, timeoutMs, () => abort());
     return linked ? done.finally(() => req.signal.removeEventListener("abort", onAbort)) : done;
   }, opts.client);
 
