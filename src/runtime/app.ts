@@ -20,12 +20,7 @@ import { initTracing, shutdownTracing } from "../platform/observability/tracing.
 import { type Bus, createBus } from "../platform/pubsub/bus.ts";
 import { createTransport, type Peer, serviceClient } from "../platform/rpc/client.ts";
 import { HealthRegistry, ServingStatus } from "../platform/rpc/health.ts";
-import {
-  type Closable,
-  type ServiceRegistration,
-  startAdminServer,
-  startRpcServer,
-} from "../platform/rpc/server.ts";
+import { type Closable, type ServiceRegistration, startAdminServer, startRpcServer } from "../platform/rpc/server.ts";
 import { loadTls, type TlsMaterial } from "../platform/rpc/tls.ts";
 import { type Config, ConfigError, redactedConfig } from "./config.ts";
 import type { ModuleContext, ModuleInstance } from "./module.ts";
@@ -155,6 +150,7 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
         readerUrl,
         poolMax: config.DB_POOL_MAX,
         applicationName: `nova-${identity}`,
+        prepare: config.DB_PREPARED_STATEMENTS ? config.DB_PREPARED_STATEMENTS === "true" : mode === "embedded",
       });
       db = database;
       stops.push(() => database.close());

@@ -52,6 +52,8 @@ const schema = z.object({
   CACHE_L1_MAX_ENTRIES: positiveInt.max(10_000_000).default(50_000),
   CACHE_L1_MAX_MB: positiveInt.max(64 * 1024).default(64),
   CACHE_REDIS_TIMEOUT_MS: positiveInt.max(10_000).default(150),
+  // Named prepared statements; unset: on in embedded mode, off in distributed mode (PgBouncer).
+  DB_PREPARED_STATEMENTS: z.enum(["true", "false"]).optional(),
   FEED_CELEBRITY_THRESHOLD: positiveInt.default(10_000),
   FEED_TIMELINE_SIZE: positiveInt.max(10_000).default(800),
   FEED_INACTIVE_DAYS: positiveInt.max(365).default(7),

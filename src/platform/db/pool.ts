@@ -1,10 +1,20 @@
 /**
  * PostgreSQL pools: a writer (through PgBouncer in transaction mode in
  * production) and a reader (the streaming replica, or the writer when there
- * is none). Nothing here keeps session state or names prepared statements,
- * so every query is safe behind PgBouncer transaction pooling; the statement
- * and lock timeouts are database-level defaults set by the migrator.
+ * is none). Nothing here keeps session state, so every query is safe behind
+ * PgBouncer transaction pooling; the statement and lock timeouts are
+ * database-level defaults set by the migrator.
+ *
+ * Prepared statements (`prepare`, DB_PREPARED_STATEMENTS): every parameterised
+ * query is sent as a named statement (the name is a hash of its text), so a
+ * connection parses and plans it once and then only binds and executes it.
+ * On by default in embedded mode, where the connection is direct and the
+ * migrations run before the first query; off by default in distributed mode,
+ * where PgBouncer before 1.21 (transaction pooling) cannot carry them and a
+ * rolling migration could change a `SELECT *` under a prepared plan.
  */
+
+import { createHash } from "node:crypto";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { counter, gauge, histogram } from "../observability/metrics.ts";
@@ -23,6 +33,20 @@ export interface DbConfig {
   readerUrl?: string | undefined;
   poolMax: number;
   applicationName: string;
+  /** Send parameterised queries as named prepared statements (see above). */
+  prepare?: boolean;
+}
+
+const statementNames = new Map<string, string>();
+/** A stable name per statement text (a hash: the same text gets the same name on every connection). */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `nova_${createHash("sha1").update(text).digest("base64url").slice(0, 22)}`;
+    if (statementNames.size >= 10_000) statementNames.clear();
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 const queries = counter("nova_db_queries_total", "Queries sent, by pool", ["pool"]);
@@ -64,6 +88,9 @@ function makePool(url: string, role: "writer" | "reader", cfg: DbConfig): pg.Poo
   pool.on("connect", (client) => {
     const q = client.query.bind(client) as (...a: unknown[]) => unknown;
     (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
+      if (cfg.prepare && args.length === 2 && typeof args[0] === "string" && Array.isArray(args[1]) && args[1].length) {
+        args = [{ name: statementName(args[0]), text: args[0], values: args[1] }];
+      }
       queries.inc({ pool: role });
       const end = querySeconds.startTimer({ pool: role });
       const r = q(...args);
