@@ -270,6 +270,32 @@ describe("Kafka transport", () => {
     await pool.end();
   });
 
+  test("a relay backed off to a long idle poll publishes a write made in its process at once", async () => {
+    const schema = await setupSchema();
+    const relay = new Relay({
+      pool: db.writerPool,
+      schemas: [schema],
+      publisher: logPublisher(),
+      log,
+      minPollMs: 50,
+      maxPollMs: 60_000,
+    });
+    relay.start();
+    // Idle rounds sleep 50, 100, 200, 400, 800 ms, then 1.6 s: write during that sleep.
+    await new Promise((r) => setTimeout(r, 1_700));
+    const t0 = Date.now();
+    await produce(schema, 1, 1);
+    await waitFor(
+      async () =>
+        (await db.writerPool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox WHERE published_at IS NULL`))
+          .rows[0].n === 0,
+      5_000,
+    );
+    const ms = Date.now() - t0;
+    await relay.stop();
+    assert.ok(ms < 800, `published ${ms} ms after the commit`);
+  });
+
   test("a poison event goes to the DLQ after its attempts; replay after the fix applies it and closes the row", async () => {
     const schema = await setupSchema();
     await produce(schema, 5, 5);

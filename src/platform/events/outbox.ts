@@ -21,6 +21,17 @@ export interface Outbox {
   emit(trx: Transaction<unknown>, ...events: NewEvent[]): Promise<Envelope[]>;
 }
 
+/**
+ * Listeners told that an outbox row was written in this process (before its commit: a listener
+ * must not expect to see the row yet). A relay in the same process uses it to poll again soon
+ * instead of after its idle back-off.
+ */
+const writeListeners = new Set<() => void>();
+export function onOutboxWrite(listener: () => void): () => void {
+  writeListeners.add(listener);
+  return () => writeListeners.delete(listener);
+}
+
 export function createOutbox(opts: { service: string; schema: string }): Outbox {
   if (!/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`bad schema ${opts.schema}`);
   const table = sql.table(`${opts.schema}.outbox`);
@@ -52,6 +63,7 @@ export function createOutbox(opts: { service: string; schema: string }): Outbox 
       await sql`INSERT INTO ${table} (id, topic, key, envelope) VALUES ${sql.join(rows)}`.execute(
         trx as Kysely<unknown>,
       );
+      for (const l of writeListeners) l();
       return envelopes;
     },
   };

@@ -11,6 +11,7 @@ import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { counter, gauge } from "../observability/metrics.ts";
+import { onOutboxWrite } from "./outbox.ts";
 
 export interface OutboxRow {
   seq: string;
@@ -55,6 +56,8 @@ export class Relay {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private nudged = false;
+  private unlisten: (() => void) | undefined;
   private readonly retryPublish;
   /** Outboxes whose last batch failed, with when it was last logged. */
   private readonly failing = new Map<string, number>();
@@ -148,14 +151,19 @@ export class Relay {
     }
   }
 
-  /** Nudges an idle relay (e.g. after a commit in this process). */
+  /**
+   * Nudges an idle relay (an outbox write in this process: onOutboxWrite). The write may not have
+   * committed yet, so the relay also drops its back-off and looks again after `minPollMs`.
+   */
   notify(): void {
+    this.nudged = true;
     this.wake?.();
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.unlisten = onOutboxWrite(() => this.notify());
     const minPoll = this.opts.minPollMs ?? 10;
     const maxPoll = this.opts.maxPollMs ?? 100;
     this.loop = (async () => {
@@ -194,7 +202,8 @@ export class Relay {
           };
         });
         this.wake = undefined;
-        idle = Math.min(maxPoll, idle * 2);
+        idle = this.nudged ? minPoll : Math.min(maxPoll, idle * 2);
+        this.nudged = false;
         // Failing outboxes are retried every round; the others only when they have rows.
         due = this.running ? [...new Set([...(await this.pending()), ...this.failing.keys()])] : [];
       }
@@ -208,6 +217,7 @@ export class Relay {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.unlisten?.();
     this.wake?.();
     await this.loop;
     await this.opts.publisher.close();
