@@ -296,6 +296,42 @@ describe("Kafka transport", () => {
     assert.ok(ms < 800, `published ${ms} ms after the commit`);
   });
 
+  test("a log consumer is woken only by its own outboxes' publications", async () => {
+    const [mine, other] = [await setupSchema(), await setupSchema()];
+    const pool = new pg.Pool({ connectionString: pgUrl, max: 3 });
+    let reads = 0;
+    pool.on("connect", (c) => {
+      const q = c.query.bind(c) as (...a: unknown[]) => unknown;
+      (c as unknown as { query: unknown }).query = (...a: unknown[]) => {
+        if (typeof a[0] === "string" && a[0].includes("log_position >")) reads++;
+        return q(...a);
+      };
+    });
+    const handler = effectHandler(mine, `${mine}-c1`, [`nova.${mine}.thing`]);
+    const source = await startLogSource({ pool, db: k, handler, deliver: { log }, pollMs: 60_000 });
+    const relay = new Relay({ pool: db.writerPool, schemas: [mine, other], publisher: logPublisher(), log });
+    relay.start();
+    await new Promise((r) => setTimeout(r, 300));
+    reads = 0;
+    for (let i = 0; i < 10; i++) {
+      await produce(other, 1, 1);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await waitFor(
+      async () =>
+        (await db.writerPool.query(`SELECT count(*)::int AS n FROM ${other}.outbox WHERE published_at IS NULL`)).rows[0]
+          .n === 0,
+      5_000,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(reads, 0, "ten publications elsewhere did not wake it");
+    await produce(mine, 3, 1);
+    await waitFor(async () => (await effects(mine)).length >= 3, 5_000);
+    await relay.stop();
+    await source.stop();
+    await pool.end();
+  });
+
   test("a poison event goes to the DLQ after its attempts; replay after the fix applies it and closes the row", async () => {
     const schema = await setupSchema();
     await produce(schema, 5, 5);

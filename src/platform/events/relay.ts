@@ -172,9 +172,12 @@ export class Relay {
       let due = this.opts.schemas;
       while (this.running) {
         let moved = 0;
+        let full = false;
         for (const schema of due) {
           try {
-            moved += await this.runOnce(schema);
+            const n = await this.runOnce(schema);
+            moved += n;
+            if (n >= (this.opts.batchSize ?? 500)) full = true;
             this.failing.delete(schema);
           } catch (err) {
             // One broken outbox (e.g. not migrated yet, or the broker down) does not stop the others.
@@ -191,7 +194,8 @@ export class Relay {
         }
         if (moved > 0) {
           idle = minPoll;
-          due = this.opts.schemas;
+          // Whatever has rows now (the probe), and every outbox at once while batches come back full.
+          due = full ? this.opts.schemas : [...new Set([...(await this.pending()), ...this.failing.keys()])];
           continue;
         }
         await new Promise<void>((resolve) => {

@@ -236,7 +236,9 @@ export async function startLogSource(opts: {
   ).rows[0]?.position as string;
   const listener = await pool.connect();
   let wake: (() => void) | undefined;
-  const onNotify = () => wake?.();
+  const onNotify = (n: { payload?: string }) => {
+    if (!n.payload || schemas.includes(n.payload)) wake?.();
+  };
   listener.on("notification", onNotify);
   await listener.query(`LISTEN ${LOG_CHANNEL}`);
   let running = true;

@@ -95,7 +95,8 @@ export function logPublisher(): Publisher {
            FROM unnest($1::bigint[], $2::bigint[]) AS x(seq, pos) WHERE o.seq = x.seq`,
         [rows.map((r) => r.seq), rows.map((_, i) => (first + BigInt(i)).toString())],
       );
-      await client.query(`NOTIFY ${LOG_CHANNEL}`);
+      // The payload names the outbox, so a consumer that reads none of its topics stays asleep.
+      await client.query("SELECT pg_notify($1, $2)", [LOG_CHANNEL, schema]);
     },
     close: async () => {},
   };
