@@ -55,6 +55,12 @@ export interface SearchOptions {
   fuzzyThreshold: number;
   /** How many of the newest matching posts are ranked. */
   postCandidates: number;
+  /**
+   * How many of the newest posts a post search reads in time order (btree) looking for its candidates
+   * before it takes every match from the full-text index instead (words in fewer than 1 post in
+   * postRecentScan / postCandidates get there); 0: 16 times postCandidates.
+   */
+  postRecentScan: number;
   /** Half-life of a hashtag use in the trending score. */
   trendingHalfLifeHours: number;
 }
@@ -63,6 +69,7 @@ export const SEARCH_DEFAULTS: SearchOptions = {
   language: "en",
   fuzzyThreshold: 0.3,
   postCandidates: 500,
+  postRecentScan: 0,
   trendingHalfLifeHours: 6,
 };
 
@@ -163,21 +170,43 @@ export function createSearch(deps: {
       // Position: [asOf, score, createdAt, postId]; asOf fixes the time decay and the set for every page.
       const after = decodeCursor(req.cursor, fp, z.tuple([isoTime, finite, isoTime, uuid]));
       const asOf = after?.[0] ?? new Date().toISOString();
+      // The query is written inline (not in a CTE): statements go unnamed, planned with their parameters, so
+      // the planner folds it to a constant (evaluated once, never per row) and estimates its selectivity.
+      const tsq = sql`(websearch_to_tsquery(${config}::regconfig, search.fold(${q}))
+        || websearch_to_tsquery('simple'::regconfig, search.fold(${q})))`;
+      const n = opt.postCandidates;
+      const k = opt.postRecentScan || 16 * n;
       const r = await timed("posts", () =>
         sql<{ id: string; score: number; created_at: string }>`
-          WITH q AS (
-            SELECT websearch_to_tsquery(${config}::regconfig, search.fold(${q}))
-                || websearch_to_tsquery('simple'::regconfig, search.fold(${q})) AS q
+          -- The candidates are the newest n matches (visible to the viewer, not newer than asOf), found in one of
+          -- two ways; the second runs only when the first did not settle it (a one-time filter on its count):
+          -- 1. recent: the matches among the k newest posts, by a btree-ordered scan (posts_recent) that stops at
+          --    the n-th; a frequent word (a stop word of 'simple') settles it after about n / frequency rows.
+          -- 2. older: fewer than n of them: every match (the GIN index for a rare word), the newest n kept.
+          -- The planner may pick any plan for 2: without an ORDER BY ... LIMIT it has no reason to walk
+          -- posts_recent hoping for matches that are not there.
+          WITH hidden (id) AS MATERIALIZED ${hiddenFor(viewer)},
+          recent AS MATERIALIZED (
+            SELECT post_id, created_at, tsv FROM (
+              SELECT post_id, author_id, created_at, tsv FROM search.posts
+              WHERE created_at <= ${asOf}::timestamptz
+              ORDER BY created_at DESC, post_id DESC LIMIT ${k}
+            ) newest
+            WHERE tsv @@ ${tsq} AND author_id NOT IN (SELECT id FROM hidden)
+            ORDER BY created_at DESC, post_id DESC LIMIT ${n}
+          ), older AS MATERIALIZED (
+            SELECT post_id, created_at, tsv FROM search.posts
+            WHERE (SELECT count(*) FROM recent) < ${n}
+              AND tsv @@ ${tsq} AND created_at <= ${asOf}::timestamptz AND author_id NOT IN (SELECT id FROM hidden)
           ), cand AS (
-            SELECT p.post_id, p.created_at, p.tsv FROM search.posts p, q
-            WHERE p.tsv @@ q.q AND p.created_at <= ${asOf}::timestamptz
-              AND p.author_id NOT IN ${hiddenFor(viewer)}
-            ORDER BY p.created_at DESC, p.post_id DESC LIMIT ${opt.postCandidates}
+            (SELECT post_id, created_at, tsv FROM recent WHERE (SELECT count(*) FROM recent) >= ${n})
+            UNION ALL
+            (SELECT post_id, created_at, tsv FROM older ORDER BY created_at DESC, post_id DESC LIMIT ${n})
           ), scored AS (
             SELECT post_id, created_at,
-              (ts_rank(tsv, q.q, 32)
+              (ts_rank(tsv, ${tsq}, 32)
                 / (1 + extract(epoch FROM ${asOf}::timestamptz - created_at)::float8 / 604800))::float8 AS score
-            FROM cand, q
+            FROM cand
           )
           SELECT post_id::text AS id, score, to_json(created_at) #>> '{}' AS created_at FROM scored
           ${after ? sql`WHERE (score, created_at, post_id) < (${after[1]}::float8, ${after[2]}::timestamptz, ${after[3]}::uuid)` : sql``}
