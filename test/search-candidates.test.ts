@@ -5,7 +5,9 @@
  * index. Either way the answer must be the one of the plain definition: this
  * suite compares every page walk with that definition over generated
  * projections (own scratch database, the search schema only; candidate and
- * scan sizes small enough that both ways are taken).
+ * scan sizes small enough that both ways are taken). User search takes at most
+ * 200 prefix matches per column in index order; a prefix shared by more users
+ * still answers prefix matches first, in order, and pages without repeats.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -149,5 +151,47 @@ describe("search candidates", () => {
       ),
       { numRuns: 150 },
     );
+  });
+
+  test("users: a prefix more than the 200 candidates share answers prefix matches first, in order, paged", async () => {
+    const w = db.writerPool;
+    await w.query("TRUNCATE search.users, search.blocks");
+    // 300 usernames that start with "pre", in no particular order, one exact match and some look-alikes.
+    const names = [...Array.from({ length: 300 }, (_, i) => `pre_${(i * 7919) % 1000}`), "pre", "pr3", "bpre"];
+    await w.query(
+      `INSERT INTO search.users (user_id, username, display_name, created_at)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])`,
+      [names.map((_, i) => uuidOf(i + 1, 2)), names, names.map(() => ""), names.map(() => new Date().toISOString())],
+    );
+    const viewer = uuidOf(0, 0xfff);
+    const walked: string[] = [];
+    let cursor = "";
+    for (let i = 0; i < 5; i++) {
+      const page = await runWithCall({ user: { userId: viewer, sessionId: "s" } }, () =>
+        rpc.searchUsers({ query: "pre", limit: 50, cursor }),
+      );
+      walked.push(...page.userIds);
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    const byId = new Map(names.map((n, i) => [uuidOf(i + 1, 2), n]));
+    const found = walked.map((id) => byId.get(id) as string);
+    assert.equal(new Set(walked).size, walked.length, "no user twice");
+    assert.equal(found[0], "pre", "the exact name first");
+    const prefixed = found.filter((n) => n.startsWith("pre_"));
+    assert.ok(prefixed.length >= 200, `at least the 200 candidates of a column: ${prefixed.length}`);
+    assert.deepEqual(found.slice(1, prefixed.length + 1), prefixed, "prefix matches before similar names");
+    // In the order of the answer: similarity (as search computes it) descending, then the name.
+    const sims = await w.query(
+      `SELECT username, greatest(similarity('pre', username), word_similarity('pre', doc))::float8 AS sim
+       FROM search.users WHERE username = ANY($1)`,
+      [prefixed],
+    );
+    const sim = new Map(sims.rows.map((r) => [r.username as string, r.sim as number]));
+    for (let i = 1; i < prefixed.length; i++) {
+      const [a, b] = [prefixed[i - 1] as string, prefixed[i] as string];
+      const [x, y] = [sim.get(a) as number, sim.get(b) as number];
+      assert.ok(x > y || (x === y && a < b), `${a} (${x}) before ${b} (${y})`);
+    }
   });
 });
