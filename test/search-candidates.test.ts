@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { Client } from "@connectrpc/connect";
 import fc from "fast-check";
+import { sql } from "kysely";
 import pg from "pg";
 import { dropDatabase } from "../scripts/lib/scratch.ts";
 import { SearchService } from "../src/gen/nova/search/v1/search_pb.ts";
@@ -24,7 +25,8 @@ import { runWithCall } from "../src/platform/rpc/context.ts";
 import { routesOf } from "../src/platform/rpc/server.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
-import { createSearch } from "../src/services/search/service.ts";
+import { createSearch, likePrefix } from "../src/services/search/service.ts";
+import { prefixPattern } from "../src/services/search/validation.ts";
 import { services } from "./helpers.ts";
 
 const CANDIDATES = 4;
@@ -193,5 +195,21 @@ describe("search candidates", () => {
       const [x, y] = [sim.get(a) as number, sim.get(b) as number];
       assert.ok(x > y || (x === y && a < b), `${a} (${x}) before ${b} (${y})`);
     }
+  });
+
+  test("users: the LIKE pattern built in SQL escapes as prefixPattern does", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ unit: fc.constantFrom("a", "É", "\\", "%", "_", " ", "'"), maxLength: 12 }),
+        async (q) => {
+          const f = sql<string>`search.fold(${q}::text)`;
+          const r = await sql<{ f: string; p: string }>`SELECT ${f} AS f, ${likePrefix(f)} AS p`.execute(
+            db.kysely<unknown>().writer,
+          );
+          assert.equal(r.rows[0]?.p, prefixPattern(r.rows[0]?.f ?? ""));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

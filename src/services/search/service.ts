@@ -17,7 +17,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import { z } from "zod";
 import {
   HashtagSchema,
@@ -91,6 +91,11 @@ async function timed<T>(kind: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** In SQL, the LIKE pattern of the strings that start with `text` (prefixPattern's escapes; ESCAPE '\\'). */
+export function likePrefix(text: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`(replace(replace(replace(${text}, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
+}
+
 /** Ids the viewer must not see: users they block and users who block them. */
 function hiddenFor(viewer: string | undefined) {
   return viewer
@@ -124,12 +129,14 @@ export function createSearch(deps: {
         fp,
         z.tuple([z.number().int().min(0).max(2), finite, z.string().max(64), uuid]),
       );
-      const r = await timed("users", async () => {
-        // The fold (lower case, no accents) is computed once, in SQL, like the stored columns.
-        const f = (await sql<{ f: string }>`SELECT search.fold(${q}) AS f`.execute(reader)).rows[0]?.f ?? "";
-        const prefix = prefixPattern(f);
-        const wordPrefix = `% ${prefix}`;
-        return sql<{ id: string; tier: number; sim: number; username: string }>`
+      // The fold (lower case, no accents) is computed in SQL, like the stored columns, and so is its LIKE
+      // pattern (prefixPattern's escapes): one round trip; each (unnamed, custom) plan folds both to constants,
+      // which the btree prefix conditions need.
+      const f = sql`search.fold(${q}::text)`;
+      const prefix = likePrefix(f);
+      const wordPrefix = sql`('% ' || ${prefix})`;
+      const r = await timed("users", () =>
+        sql<{ id: string; tier: number; sim: number; username: string }>`
           -- Candidates first (indexes: prefix by btree, similar by GiST nearest neighbours), then scores for
           -- those only: MATERIALIZED keeps the planner from scoring every user. The prefix matches are taken in
           -- the order of their text_pattern_ops index (USING ~<~: byte order), so a short prefix that matches
@@ -155,8 +162,8 @@ export function createSearch(deps: {
           SELECT user_id::text AS id, tier, sim, username FROM scored
           WHERE (tier < 2 OR sim >= ${opt.fuzzyThreshold}) AND user_id NOT IN ${hiddenFor(viewer)}
             ${after ? sql`AND (tier, -sim, username, user_id) > (${after[0]}, ${-after[1]}::float8, ${after[2]}, ${after[3]}::uuid)` : sql``}
-          ORDER BY tier, sim DESC, username, user_id LIMIT ${limit + 1}`.execute(reader);
-      });
+          ORDER BY tier, sim DESC, username, user_id LIMIT ${limit + 1}`.execute(reader),
+      );
       const page = r.rows.slice(0, limit);
       const cursors = page.map((x) => encodeCursor(fp, [x.tier, x.sim, x.username, x.id]));
       return {
