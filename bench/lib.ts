@@ -42,6 +42,22 @@ export async function scratchDatabase(
   };
 }
 
+/** An existing database (e.g. one a benchmark kept with BENCH_KEEP_DB=1); drop() only closes the pools. */
+export function existingDatabase(
+  adminUrl: string,
+  name: string,
+  opts: { poolMax: number; applicationName: string },
+): ScratchDb {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`bad database name ${name}`);
+  const url = (base: string) => {
+    const u = new URL(base);
+    u.pathname = `/${name}`;
+    return u.toString();
+  };
+  const db = new Database({ writerUrl: url(adminUrl), ...opts });
+  return { name, url, db, drop: () => db.close() };
+}
+
 export function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) * 10) / 10;

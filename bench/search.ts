@@ -23,7 +23,7 @@ import { runWithCall } from "../src/platform/rpc/context.ts";
 import { runMigrations, startNova } from "../src/runtime/app.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
-import { scratchDatabase } from "./lib.ts";
+import { existingDatabase, scratchDatabase } from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const say = (m: string) => process.stderr.write(`search: ${m}\n`);
@@ -58,9 +58,21 @@ async function closedLoop(seconds: number, concurrency: number, call: (i: number
   return { p50: pct(lat, 50), p99: pct(lat, 99), rps: Math.round(lat.length / elapsed), calls: lat.length, errors };
 }
 
+/** The usernames and ids of a kept database's seed (seed 7), in seeding order. */
+async function seededIn(db: { writerPool: { query: (q: string) => Promise<{ rows: Record<string, string>[] }> } }) {
+  const r = await db.writerPool.query(
+    "SELECT id::text AS id, username FROM identity.users WHERE username LIKE 'seed7\\_%' ORDER BY substr(username, 7)::int",
+  );
+  return { seconds: 0, userIds: r.rows.map((x) => x.id as string), usernames: r.rows.map((x) => x.username as string) };
+}
+
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
-  const scratch = await scratchDatabase(s.postgres, { poolMax: 4, applicationName: "bench-search" });
+  // BENCH_SEARCH_DB=<name>: measure on a database a former run kept (BENCH_KEEP_DB=1) instead of seeding one:
+  // new migrations are applied, the reindex is skipped.
+  const reuse = process.env.BENCH_SEARCH_DB;
+  const pools = { poolMax: 4, applicationName: "bench-search" };
+  const scratch = reuse ? existingDatabase(s.postgres, reuse, pools) : await scratchDatabase(s.postgres, pools);
   const db = scratch.db;
   const size = quick
     ? { users: 2_000, followsPerUser: 5, posts: 20_000 }
@@ -71,8 +83,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     // Every schema (the relay serves every outbox in the module table), though only these targets run.
     await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn" }));
     say(`seeding ${JSON.stringify(size)}`);
-    const seeded = await seed(db.kysely<unknown>().writer, { ...size, seed: 7 });
-    say(`seeded in ${seeded.seconds} s`);
+    const seeded = reuse ? await seededIn(db) : await seed(db.kysely<unknown>().writer, { ...size, seed: 7 });
+    say(reuse ? `reusing ${reuse}` : `seeded in ${seeded.seconds} s`);
 
     // Nova without the gateway and the feed: the search consumer builds its projection from the log.
     const t0 = Date.now();
@@ -164,26 +176,30 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     );
     say(`hashtags p99 ${hashtags.p99} ms, trending p99 ${trending.p99} ms, posts by hashtag p99 ${byTag.p99} ms`);
 
-    // The rebuild: the same job `nova search reindex` asks for.
-    const r0 = Date.now();
-    const job = await db.writerPool.query<{ id: string }>(
-      "INSERT INTO search.reindex_jobs (id) VALUES (gen_random_uuid()) RETURNING id::text AS id",
-    );
-    let summary: Record<string, unknown> = {};
-    for (;;) {
-      const r = await db.writerPool.query("SELECT state, summary, error FROM search.reindex_jobs WHERE id = $1", [
-        job.rows[0]?.id,
-      ]);
-      if (r.rows[0].state === "done") {
-        summary = r.rows[0].summary;
-        break;
+    // The rebuild: the same job `nova search reindex` asks for (not on a reused database).
+    const rebuild = async () => {
+      const r0 = Date.now();
+      const job = await db.writerPool.query<{ id: string }>(
+        "INSERT INTO search.reindex_jobs (id) VALUES (gen_random_uuid()) RETURNING id::text AS id",
+      );
+      let summary: Record<string, unknown> = {};
+      for (;;) {
+        const r = await db.writerPool.query("SELECT state, summary, error FROM search.reindex_jobs WHERE id = $1", [
+          job.rows[0]?.id,
+        ]);
+        if (r.rows[0].state === "done") {
+          summary = r.rows[0].summary;
+          break;
+        }
+        if (r.rows[0].state === "failed") throw new Error(`reindex failed: ${r.rows[0].error}`);
+        if (Date.now() - r0 > 1_800_000) throw new Error("reindex did not finish");
+        await new Promise((res) => setTimeout(res, 500));
       }
-      if (r.rows[0].state === "failed") throw new Error(`reindex failed: ${r.rows[0].error}`);
-      if (Date.now() - r0 > 1_800_000) throw new Error("reindex did not finish");
-      await new Promise((res) => setTimeout(res, 500));
-    }
-    const reindexSeconds = (Date.now() - r0) / 1000;
-    say(`reindex: ${JSON.stringify(summary)} in ${reindexSeconds} s`);
+      const reindexSeconds = (Date.now() - r0) / 1000;
+      say(`reindex: ${JSON.stringify(summary)} in ${reindexSeconds} s`);
+      return { reindexSeconds, summary };
+    };
+    const { reindexSeconds, summary } = reuse ? { reindexSeconds: 0, summary: {} } : await rebuild();
 
     return {
       quick,
@@ -215,6 +231,10 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     };
   } finally {
     await nova?.stop();
-    await scratch.drop();
+    // BENCH_KEEP_DB=1 keeps the seeded database for EXPLAIN (ANALYZE) afterwards (drop it by hand).
+    if (process.env.BENCH_KEEP_DB === "1") {
+      say(`kept database ${scratch.name}`);
+      await scratch.db.close();
+    } else await scratch.drop();
   }
 }

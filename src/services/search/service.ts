@@ -17,7 +17,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import { z } from "zod";
 import {
   HashtagSchema,
@@ -55,6 +55,12 @@ export interface SearchOptions {
   fuzzyThreshold: number;
   /** How many of the newest matching posts are ranked. */
   postCandidates: number;
+  /**
+   * How many of the newest posts a post search reads in time order (btree) looking for its candidates
+   * before it takes every match from the full-text index instead (words in fewer than 1 post in
+   * postRecentScan / postCandidates get there); 0: 16 times postCandidates.
+   */
+  postRecentScan: number;
   /** Half-life of a hashtag use in the trending score. */
   trendingHalfLifeHours: number;
 }
@@ -63,6 +69,7 @@ export const SEARCH_DEFAULTS: SearchOptions = {
   language: "en",
   fuzzyThreshold: 0.3,
   postCandidates: 500,
+  postRecentScan: 0,
   trendingHalfLifeHours: 6,
 };
 
@@ -82,6 +89,11 @@ async function timed<T>(kind: string, fn: () => Promise<T>): Promise<T> {
   } finally {
     end();
   }
+}
+
+/** In SQL, the LIKE pattern of the strings that start with `text` (prefixPattern's escapes; ESCAPE '\\'). */
+export function likePrefix(text: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`(replace(replace(replace(${text}, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
 }
 
 /** Ids the viewer must not see: users they block and users who block them. */
@@ -117,20 +129,27 @@ export function createSearch(deps: {
         fp,
         z.tuple([z.number().int().min(0).max(2), finite, z.string().max(64), uuid]),
       );
-      const r = await timed("users", async () => {
-        // The fold (lower case, no accents) is computed once, in SQL, like the stored columns.
-        const f = (await sql<{ f: string }>`SELECT search.fold(${q}) AS f`.execute(reader)).rows[0]?.f ?? "";
-        const prefix = prefixPattern(f);
-        const wordPrefix = `% ${prefix}`;
-        return sql<{ id: string; tier: number; sim: number; username: string }>`
+      // The fold (lower case, no accents) is computed in SQL, like the stored columns, and so is its LIKE
+      // pattern (prefixPattern's escapes): one round trip; each (unnamed, custom) plan folds both to constants,
+      // which the btree prefix conditions need.
+      const f = sql`search.fold(${q}::text)`;
+      const prefix = likePrefix(f);
+      const wordPrefix = sql`('% ' || ${prefix})`;
+      const r = await timed("users", () =>
+        sql<{ id: string; tier: number; sim: number; username: string }>`
           -- Candidates first (indexes: prefix by btree, similar by GiST nearest neighbours), then scores for
-          -- those only: MATERIALIZED keeps the planner from scoring every user.
+          -- those only: MATERIALIZED keeps the planner from scoring every user. The prefix matches are taken in
+          -- the order of their text_pattern_ops index (USING ~<~: byte order), so a short prefix that matches
+          -- everyone reads 200 index entries instead of sorting every user; the candidates carry the columns
+          -- the scores need, so no join back to the table.
           WITH cand AS MATERIALIZED (
-            (SELECT user_id FROM search.users WHERE username LIKE ${prefix} ESCAPE '\\' ORDER BY username LIMIT 200)
+            (SELECT user_id, username, name_fold, doc FROM search.users WHERE username LIKE ${prefix} ESCAPE '\\'
+              ORDER BY username USING ~<~ LIMIT 200)
             UNION
-            (SELECT user_id FROM search.users WHERE name_fold LIKE ${prefix} ESCAPE '\\' ORDER BY name_fold LIMIT 200)
+            (SELECT user_id, username, name_fold, doc FROM search.users WHERE name_fold LIKE ${prefix} ESCAPE '\\'
+              ORDER BY name_fold USING ~<~ LIMIT 200)
             UNION
-            (SELECT user_id FROM search.users ORDER BY ${f} <<-> doc LIMIT 50)
+            (SELECT user_id, username, name_fold, doc FROM search.users ORDER BY ${f} <<-> doc LIMIT 50)
           ), scored AS MATERIALIZED (
             SELECT u.user_id, u.username,
               CASE WHEN u.username = ${f} OR u.name_fold = ${f} THEN 0
@@ -138,13 +157,13 @@ export function createSearch(deps: {
                      OR u.name_fold LIKE ${wordPrefix} ESCAPE '\\' THEN 1
                    ELSE 2 END AS tier,
               greatest(similarity(${f}, u.username), word_similarity(${f}, u.doc))::float8 AS sim
-            FROM cand JOIN search.users u USING (user_id)
+            FROM cand u
           )
           SELECT user_id::text AS id, tier, sim, username FROM scored
           WHERE (tier < 2 OR sim >= ${opt.fuzzyThreshold}) AND user_id NOT IN ${hiddenFor(viewer)}
             ${after ? sql`AND (tier, -sim, username, user_id) > (${after[0]}, ${-after[1]}::float8, ${after[2]}, ${after[3]}::uuid)` : sql``}
-          ORDER BY tier, sim DESC, username, user_id LIMIT ${limit + 1}`.execute(reader);
-      });
+          ORDER BY tier, sim DESC, username, user_id LIMIT ${limit + 1}`.execute(reader),
+      );
       const page = r.rows.slice(0, limit);
       const cursors = page.map((x) => encodeCursor(fp, [x.tier, x.sim, x.username, x.id]));
       return {
@@ -163,21 +182,43 @@ export function createSearch(deps: {
       // Position: [asOf, score, createdAt, postId]; asOf fixes the time decay and the set for every page.
       const after = decodeCursor(req.cursor, fp, z.tuple([isoTime, finite, isoTime, uuid]));
       const asOf = after?.[0] ?? new Date().toISOString();
+      // The query is written inline (not in a CTE): statements go unnamed, planned with their parameters, so
+      // the planner folds it to a constant (evaluated once, never per row) and estimates its selectivity.
+      const tsq = sql`(websearch_to_tsquery(${config}::regconfig, search.fold(${q}))
+        || websearch_to_tsquery('simple'::regconfig, search.fold(${q})))`;
+      const n = opt.postCandidates;
+      const k = opt.postRecentScan || 16 * n;
       const r = await timed("posts", () =>
         sql<{ id: string; score: number; created_at: string }>`
-          WITH q AS (
-            SELECT websearch_to_tsquery(${config}::regconfig, search.fold(${q}))
-                || websearch_to_tsquery('simple'::regconfig, search.fold(${q})) AS q
+          -- The candidates are the newest n matches (visible to the viewer, not newer than asOf), found in one of
+          -- two ways; the second runs only when the first did not settle it (a one-time filter on its count):
+          -- 1. recent: the matches among the k newest posts, by a btree-ordered scan (posts_recent) that stops at
+          --    the n-th; a frequent word (a stop word of 'simple') settles it after about n / frequency rows.
+          -- 2. older: fewer than n of them: every match (the GIN index for a rare word), the newest n kept.
+          -- The planner may pick any plan for 2: without an ORDER BY ... LIMIT it has no reason to walk
+          -- posts_recent hoping for matches that are not there.
+          WITH hidden (id) AS MATERIALIZED ${hiddenFor(viewer)},
+          recent AS MATERIALIZED (
+            SELECT post_id, created_at, tsv FROM (
+              SELECT post_id, author_id, created_at, tsv FROM search.posts
+              WHERE created_at <= ${asOf}::timestamptz
+              ORDER BY created_at DESC, post_id DESC LIMIT ${k}
+            ) newest
+            WHERE tsv @@ ${tsq} AND author_id NOT IN (SELECT id FROM hidden)
+            ORDER BY created_at DESC, post_id DESC LIMIT ${n}
+          ), older AS MATERIALIZED (
+            SELECT post_id, created_at, tsv FROM search.posts
+            WHERE (SELECT count(*) FROM recent) < ${n}
+              AND tsv @@ ${tsq} AND created_at <= ${asOf}::timestamptz AND author_id NOT IN (SELECT id FROM hidden)
           ), cand AS (
-            SELECT p.post_id, p.created_at, p.tsv FROM search.posts p, q
-            WHERE p.tsv @@ q.q AND p.created_at <= ${asOf}::timestamptz
-              AND p.author_id NOT IN ${hiddenFor(viewer)}
-            ORDER BY p.created_at DESC, p.post_id DESC LIMIT ${opt.postCandidates}
+            (SELECT post_id, created_at, tsv FROM recent WHERE (SELECT count(*) FROM recent) >= ${n})
+            UNION ALL
+            (SELECT post_id, created_at, tsv FROM older ORDER BY created_at DESC, post_id DESC LIMIT ${n})
           ), scored AS (
             SELECT post_id, created_at,
-              (ts_rank(tsv, q.q, 32)
+              (ts_rank(tsv, ${tsq}, 32)
                 / (1 + extract(epoch FROM ${asOf}::timestamptz - created_at)::float8 / 604800))::float8 AS score
-            FROM cand, q
+            FROM cand
           )
           SELECT post_id::text AS id, score, to_json(created_at) #>> '{}' AS created_at FROM scored
           ${after ? sql`WHERE (score, created_at, post_id) < (${after[1]}::float8, ${after[2]}::timestamptz, ${after[3]}::uuid)` : sql``}
