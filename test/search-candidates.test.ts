@@ -22,7 +22,6 @@ import { Database } from "../src/platform/db/pool.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
-import { routesOf } from "../src/platform/rpc/server.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
 import { createSearch, likePrefix } from "../src/services/search/service.ts";
@@ -76,7 +75,7 @@ describe("search candidates", () => {
       createTransport({
         caller: "gateway",
         target: "search",
-        peer: { kind: "local", routes: routesOf([{ service: SearchService, impl: search.service }]) },
+        peer: { kind: "local", services: [{ service: SearchService, impl: search.service }] },
       }),
       10_000,
     );
