@@ -6,6 +6,7 @@
  *   - embedded (`nova start` on the harness PostgreSQL, one process)
  *   - embedded without DataLoader batching (the N+1 baseline)
  *   - embedded without the cache
+ *   - embedded without prepared statements (at the rate embedded peaked at)
  *   - distributed (identity, graph, content, feed, gateway as processes over
  *     mTLS; reads on the streaming replica, Redis timelines and cache; the
  *     writer directly, as the harness's PgBouncer knows only its own
@@ -232,6 +233,12 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     say("embedded without cache:");
     const noCache = await ramp(e.url, tokens, rates, seconds, 50);
     await stop(e.p);
+    // Without prepared statements (every query parsed and planned again), at the rate embedded peaked at.
+    e = await embedded({ DB_PREPARED_STATEMENTS: "false" });
+    for (const t of tokens) await gql(e.url, FEED, { f: 20 }, t);
+    const noPrepare = await load(e.url, tokens, emb.peak.rate || (rates[1] as number), seconds);
+    say(`no prepared statements at ${noPrepare.rate}/s: ${noPrepare.rps}/s, p99 ${noPrepare.p99} ms`);
+    await stop(e.p);
 
     // Distributed: one process per service, over mTLS, PgBouncer + replica, Redis timelines.
     const tls = join(root, ".nova-bench", "tls");
@@ -320,6 +327,9 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       no_dataloader_p99_ms: noDlLoad.p99,
       nocache_rps: noCache.peak.rps,
       nocache_p99_ms: noCache.peak.p99,
+      // The same offered rate as embedded_rps, with DB_PREPARED_STATEMENTS=false.
+      noprepare_rps: noPrepare.rps,
+      noprepare_p99_ms: noPrepare.p99,
       fanout_followers: followers,
       fanout_100k_s: fanoutSeconds,
     };

@@ -1,10 +1,8 @@
 /** Shared by the benchmarks: a scratch database on the harness's PostgreSQL, dropped afterwards. */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import pg from "pg";
-import { dropDatabase } from "../scripts/lib/scratch.ts";
+import { createDatabase } from "../scripts/lib/scratch.ts";
 import { Database } from "../src/platform/db/pool.ts";
 
 export interface ScratchDb {
@@ -20,24 +18,15 @@ export async function scratchDatabase(
   adminUrl: string,
   opts: { poolMax: number; applicationName: string },
 ): Promise<ScratchDb> {
-  const name = `nova_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = (base: string) => {
-    const u = new URL(base);
-    u.pathname = `/${name}`;
-    return u.toString();
-  };
-  const db = new Database({ writerUrl: url(adminUrl), ...opts });
+  const scratch = await createDatabase(adminUrl, "nova_bench");
+  const db = new Database({ writerUrl: scratch.url(adminUrl), ...opts });
   return {
-    name,
-    url,
+    name: scratch.name,
+    url: scratch.url,
     db,
     async drop() {
       await db.close();
-      await admin.end();
-      await dropDatabase(adminUrl, name);
+      await scratch.drop();
     },
   };
 }

@@ -12,8 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Consumer, stringDeserializers } from "@platformatic/kafka";
 import { type Kysely, sql } from "kysely";
-import pg from "pg";
-import { dropDatabase } from "../scripts/lib/scratch.ts";
+import { createDatabase, type Scratch } from "../scripts/lib/scratch.ts";
 import { restartService } from "../scripts/services.ts";
 import { migrate } from "../src/platform/db/migrator.ts";
 import { Database } from "../src/platform/db/pool.ts";
@@ -31,11 +30,10 @@ import { ROOT, services, spawnNova, spawnScript } from "./helpers.ts";
 
 const log = createLogger({ level: "fatal" });
 let dbUrl: string;
-let dbName: string;
+let scratch: Scratch;
 let db: Database;
 let k: Kysely<unknown>;
 let brokers: string[];
-let adminUrl: string;
 
 /** The relay serves the outboxes of the module table; the tests write into identity's with their own topics. */
 const OUTBOX_SCHEMA = "identity";
@@ -43,16 +41,9 @@ const OUTBOX_SCHEMA = "identity";
 before(async () => {
   const s = await services();
   brokers = [s.kafka];
-  adminUrl = s.postgres;
   // A database of its own: no other suite's outbox rows or consumers here.
-  dbName = `nova_evf_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: s.postgres });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  const u = new URL(s.postgres);
-  u.pathname = `/${dbName}`;
-  dbUrl = u.toString();
+  scratch = await createDatabase(s.postgres, "nova_evf");
+  dbUrl = scratch.url(s.postgres);
   db = new Database({ writerUrl: dbUrl, poolMax: 10, applicationName: "test-events-failure" });
   k = db.kysely<unknown>().writer;
   await runMigrations(db, resolveTargets(["all"]), log);
@@ -60,7 +51,7 @@ before(async () => {
 
 after(async () => {
   await db.close();
-  await dropDatabase(adminUrl, dbName);
+  await scratch.drop();
 });
 
 /** A consumer schema with an effects table; the handler records (event, key, n, instance). */

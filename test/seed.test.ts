@@ -1,9 +1,7 @@
 /** `nova seed`: reproducible, power-law, and written with its events. */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
-import pg from "pg";
-import { dropDatabase } from "../scripts/lib/scratch.ts";
+import { createDatabase, type Scratch } from "../scripts/lib/scratch.ts";
 import { seed } from "../src/cli/seed.ts";
 import { Database } from "../src/platform/db/pool.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
@@ -11,26 +9,19 @@ import { runMigrations } from "../src/runtime/app.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
 import { services } from "./helpers.ts";
 
-const made: string[] = [];
-let adminUrl = "";
+const made: Scratch[] = [];
 
 async function freshDb(): Promise<Database> {
-  adminUrl = (await services()).postgres;
-  const name = `nova_seed_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  made.push(name);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  const db = new Database({ writerUrl: u.toString(), poolMax: 2, applicationName: "test-seed" });
+  const adminUrl = (await services()).postgres;
+  const scratch = await createDatabase(adminUrl, "nova_seed");
+  made.push(scratch);
+  const db = new Database({ writerUrl: scratch.url(adminUrl), poolMax: 2, applicationName: "test-seed" });
   await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "fatal" }));
   return db;
 }
 
 after(async () => {
-  for (const n of made) await dropDatabase(adminUrl, n);
+  for (const s of made) await s.drop();
 });
 
 const edges = async (db: Database) =>

@@ -3,6 +3,7 @@
  * an autovacuum worker (a superuser process the test role may not terminate: SQLSTATE 42501), so the
  * drop is retried for a while before it gives up.
  */
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 
 export async function dropDatabase(adminUrl: string, name: string, attempts = 20): Promise<void> {
@@ -22,4 +23,32 @@ export async function dropDatabase(adminUrl: string, name: string, attempts = 20
   } finally {
     await admin.end();
   }
+}
+
+export interface Scratch {
+  name: string;
+  /** `base` (a harness URL: primary, replica, PgBouncer) pointed at the scratch database. */
+  url(base: string): string;
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database `<prefix>_<random>` on the server behind `adminUrl`. */
+export async function createDatabase(adminUrl: string, prefix: string): Promise<Scratch> {
+  const name = `${prefix}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    name,
+    url(base) {
+      const u = new URL(base);
+      u.pathname = `/${name}`;
+      return u.toString();
+    },
+    drop: () => dropDatabase(adminUrl, name),
+  };
 }
