@@ -176,3 +176,23 @@ test("in process, a request gets its defaults, a method without an implementatio
   assert.equal(res.user?.username, "ann");
   await assert.rejects(c.getJwks({}), (e) => e instanceof ConnectError && e.code === Code.Unimplemented);
 });
+
+test("in process, the caller's signal cancels the call (CANCELED) and aborts the handler's signal", async () => {
+  let handlerSaw: Promise<void> | undefined;
+  const c = clientFor({
+    async register(_req, ctx) {
+      handlerSaw = new Promise((r) => ctx.signal.addEventListener("abort", () => r(), { once: true }));
+      await new Promise((r) => setTimeout(r, 1_000));
+      return create(RegisterResponseSchema, {});
+    },
+  });
+  const caller = new AbortController();
+  setTimeout(() => caller.abort(), 50);
+  const t0 = Date.now();
+  await assert.rejects(
+    c.register({}, { signal: caller.signal }),
+    (e) => e instanceof ConnectError && e.code === Code.Canceled,
+  );
+  assert.ok(Date.now() - t0 < 500);
+  await handlerSaw;
+});

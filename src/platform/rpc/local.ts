@@ -83,7 +83,9 @@ export function createLocalTransport(
     const ctx: HandlerContext = {
       service: req.service,
       method: req.method,
-      signal: req.signal,
+      get signal() {
+        return req.signal;
+      },
       timeoutMs: () => (timeout === null ? undefined : Number(timeout) - (Date.now() - started)),
       requestMethod: req.requestMethod,
       requestHeader: req.header,
@@ -115,7 +117,11 @@ export function createLocalTransport(
       aborted ??= { reason };
       aborter?.abort(reason);
     };
-    const onAbort = () => abort(req.signal.reason);
+    let cancel: ((e: unknown) => void) | undefined;
+    const onAbort = () => {
+      abort(req.signal.reason);
+      cancel?.(new ConnectError("the caller cancelled the call", Code.Canceled));
+    };
     const linked = req.signal !== never;
     if (linked) {
       if (req.signal.aborted) onAbort();
@@ -133,7 +139,13 @@ export function createLocalTransport(
       contextValues: createContextValues(),
     });
     const done = bounded(work, timeoutMs, () => abort());
-    return linked ? done.finally(() => req.signal.removeEventListener("abort", onAbort)) : done;
+    if (!linked) return done;
+    // A caller's own signal cancels the call as it would over the network.
+    const cancelled = new Promise<never>((_, reject) => {
+      cancel = reject;
+      if (req.signal.aborted) reject(new ConnectError("the caller cancelled the call", Code.Canceled));
+    });
+    return Promise.race([done, cancelled]).finally(() => req.signal.removeEventListener("abort", onAbort));
   }, opts.client);
 
   return {
