@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
-import { Database } from "../src/platform/db/pool.ts";
+import { Database, PLAN_EACH_CALL } from "../src/platform/db/pool.ts";
 import { services } from "./helpers.ts";
 
 let url = "";
@@ -18,13 +18,13 @@ after(async () => {
   await Promise.all(opened.map((d) => d.close()));
 });
 
-async function run(prepare: boolean) {
+async function run(prepare: boolean, first = "") {
   const db = new Database({ writerUrl: url, poolMax: 1, applicationName: "test-db", prepare });
   opened.push(db);
   const k = db.kysely<unknown>().writer;
   const sums: number[] = [];
   for (const n of [1, 2, 3])
-    sums.push((await sql<{ s: number }>`SELECT ${n}::int + 40 AS s`.execute(k)).rows[0]?.s ?? 0);
+    sums.push((await sql<{ s: number }>`${sql.raw(first)}SELECT ${n}::int + 40 AS s`.execute(k)).rows[0]?.s ?? 0);
   // One connection: the same session the queries ran on.
   const left = await db.writerPool.query<{ name: string; statement: string }>(
     "SELECT name, statement FROM pg_prepared_statements",
@@ -42,6 +42,12 @@ test("with prepare, a parameterised query is one named statement on the connecti
 
 test("without prepare nothing stays prepared on the connection", async () => {
   const { sums, left } = await run(false);
+  assert.deepEqual(sums, [41, 42, 43]);
+  assert.deepEqual(left, []);
+});
+
+test("a query that starts with PLAN_EACH_CALL stays unnamed even with prepare", async () => {
+  const { sums, left } = await run(true, PLAN_EACH_CALL);
   assert.deepEqual(sums, [41, 42, 43]);
   assert.deepEqual(left, []);
 });

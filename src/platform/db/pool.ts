@@ -11,7 +11,10 @@
  * On by default in embedded mode, where the connection is direct and the
  * migrations run before the first query; off by default in distributed mode,
  * where PgBouncer before 1.21 (transaction pooling) cannot carry them and a
- * rolling migration could change a `SELECT *` under a prepared plan.
+ * rolling migration could change a `SELECT *` under a prepared plan. A query
+ * whose best plan depends on its values (search: how many rows a text
+ * matches) starts with PLAN_EACH_CALL and stays unnamed: PostgreSQL would
+ * otherwise switch it to one generic plan after five calls.
  */
 
 import { createHash } from "node:crypto";
@@ -36,6 +39,9 @@ export interface DbConfig {
   /** Send parameterised queries as named prepared statements (see above). */
   prepare?: boolean;
 }
+
+/** Put first in a query that must be planned with its values on every call (see above). */
+export const PLAN_EACH_CALL = "/* nova: plan each call */";
 
 const statementNames = new Map<string, string>();
 /** A stable name per statement text (a hash: the same text gets the same name on every connection). */
@@ -88,7 +94,14 @@ function makePool(url: string, role: "writer" | "reader", cfg: DbConfig): pg.Poo
   pool.on("connect", (client) => {
     const q = client.query.bind(client) as (...a: unknown[]) => unknown;
     (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
-      if (cfg.prepare && args.length === 2 && typeof args[0] === "string" && Array.isArray(args[1]) && args[1].length) {
+      if (
+        cfg.prepare &&
+        args.length === 2 &&
+        typeof args[0] === "string" &&
+        Array.isArray(args[1]) &&
+        args[1].length &&
+        !args[0].startsWith(PLAN_EACH_CALL)
+      ) {
         args = [{ name: statementName(args[0]), text: args[0], values: args[1] }];
       }
       queries.inc({ pool: role });

@@ -27,6 +27,7 @@ import {
   SuggestionSchema,
   TrendingHashtagSchema,
 } from "../../gen/nova/search/v1/search_pb.ts";
+import { PLAN_EACH_CALL } from "../../platform/db/pool.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { topicOf } from "../../platform/events/envelope.ts";
 import { histogram } from "../../platform/observability/metrics.ts";
@@ -136,7 +137,7 @@ export function createSearch(deps: {
       const prefix = likePrefix(f);
       const wordPrefix = sql`('% ' || ${prefix})`;
       const r = await timed("users", () =>
-        sql<{ id: string; tier: number; sim: number; username: string }>`
+        sql<{ id: string; tier: number; sim: number; username: string }>`${sql.raw(PLAN_EACH_CALL)}
           -- Candidates first (indexes: prefix by btree, similar by GiST nearest neighbours), then scores for
           -- those only: MATERIALIZED keeps the planner from scoring every user. The prefix matches are taken in
           -- the order of their text_pattern_ops index (USING ~<~: byte order), so a short prefix that matches
@@ -189,7 +190,7 @@ export function createSearch(deps: {
       const n = opt.postCandidates;
       const k = opt.postRecentScan || 16 * n;
       const r = await timed("posts", () =>
-        sql<{ id: string; score: number; created_at: string }>`
+        sql<{ id: string; score: number; created_at: string }>`${sql.raw(PLAN_EACH_CALL)}
           -- The candidates are the newest n matches (visible to the viewer, not newer than asOf), found in one of
           -- two ways; the second runs only when the first did not settle it (a one-time filter on its count):
           -- 1. recent: the matches among the k newest posts, by a btree-ordered scan (posts_recent) that stops at
@@ -246,7 +247,7 @@ export function createSearch(deps: {
         const f =
           q === "" ? "" : ((await sql<{ f: string }>`SELECT search.fold(${q}) AS f`.execute(reader)).rows[0]?.f ?? "");
         const prefix = prefixPattern(f);
-        return sql<{ tag: string; tier: number; post_count: number }>`
+        return sql<{ tag: string; tier: number; post_count: number }>`${sql.raw(PLAN_EACH_CALL)}
           WITH cand AS MATERIALIZED (
             (SELECT tag FROM search.hashtags WHERE tag LIKE ${prefix} ESCAPE '\\' ORDER BY post_count DESC, tag LIMIT 200)
             UNION
