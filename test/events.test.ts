@@ -106,6 +106,18 @@ function assertExactlyOnceInOrder(rows: { key: string; n: number; event_id: stri
 }
 
 let pgUrl = "";
+/** A pool of its own on the harness database that shows `seen` the text of every statement it sends. */
+function watchedPool(seen: (text: string) => void): pg.Pool {
+  const pool = new pg.Pool({ connectionString: pgUrl, max: 4 });
+  pool.on("connect", (c) => {
+    const q = c.query.bind(c) as (...a: unknown[]) => unknown;
+    (c as unknown as { query: unknown }).query = (...a: unknown[]) => {
+      seen(typeof a[0] === "string" ? a[0] : String((a[0] as { text?: string })?.text));
+      return q(...a);
+    };
+  });
+  return pool;
+}
 before(async () => {
   const s = await services();
   pgUrl = s.postgres;
@@ -239,16 +251,11 @@ describe("Kafka transport", () => {
 
   test("an idle relay probes its outboxes with one query a poll and still publishes what arrives", async () => {
     const schemas = [await setupSchema(), await setupSchema(), await setupSchema()];
-    const pool = new pg.Pool({ connectionString: pgUrl, max: 4 });
     let statements = 0;
     let transactions = 0;
-    pool.on("connect", (c) => {
-      const q = c.query.bind(c) as (...a: unknown[]) => unknown;
-      (c as unknown as { query: unknown }).query = (...a: unknown[]) => {
-        statements++;
-        if (a[0] === "BEGIN") transactions++;
-        return q(...a);
-      };
+    const pool = watchedPool((text) => {
+      statements++;
+      if (text === "BEGIN") transactions++;
     });
     const relay = new Relay({ pool, schemas, publisher: logPublisher(), log, maxPollMs: 100 });
     relay.start();
@@ -298,14 +305,9 @@ describe("Kafka transport", () => {
 
   test("a log consumer is woken only by its own outboxes' publications", async () => {
     const [mine, other] = [await setupSchema(), await setupSchema()];
-    const pool = new pg.Pool({ connectionString: pgUrl, max: 3 });
     let reads = 0;
-    pool.on("connect", (c) => {
-      const q = c.query.bind(c) as (...a: unknown[]) => unknown;
-      (c as unknown as { query: unknown }).query = (...a: unknown[]) => {
-        if (typeof a[0] === "string" && a[0].includes("log_position >")) reads++;
-        return q(...a);
-      };
+    const pool = watchedPool((text) => {
+      if (text.includes("log_position >")) reads++;
     });
     const handler = effectHandler(mine, `${mine}-c1`, [`nova.${mine}.thing`]);
     const source = await startLogSource({ pool, db: k, handler, deliver: { log }, pollMs: 60_000 });

@@ -135,9 +135,10 @@ export class Relay {
   }
 
   /**
-   * The outboxes with unpublished rows, in one statement (an index-only probe of each outbox's
-   * partial index), so an idle relay costs one query a poll instead of a transaction per outbox.
-   * Any error (e.g. an outbox not migrated yet) answers "all of them": runOnce then sorts them out.
+   * The outboxes to visit next: those with unpublished rows, found in one statement (an index-only
+   * probe of each outbox's partial index), so an idle relay costs one query a poll instead of a
+   * transaction per outbox, plus those whose last batch failed (retried every round). Any error
+   * (e.g. an outbox not migrated yet) answers "all of them": runOnce then sorts them out.
    */
   async pending(): Promise<string[]> {
     const probe = this.opts.schemas
@@ -145,7 +146,7 @@ export class Relay {
       .join(" UNION ALL ");
     try {
       const { rows } = await this.opts.pool.query<{ s: string }>(probe);
-      return rows.map((r) => r.s);
+      return [...new Set([...rows.map((r) => r.s), ...this.failing.keys()])];
     } catch {
       return this.opts.schemas;
     }
@@ -195,7 +196,7 @@ export class Relay {
         if (moved > 0) {
           idle = minPoll;
           // Whatever has rows now (the probe), and every outbox at once while batches come back full.
-          due = full ? this.opts.schemas : [...new Set([...(await this.pending()), ...this.failing.keys()])];
+          due = full ? this.opts.schemas : await this.pending();
           continue;
         }
         await new Promise<void>((resolve) => {
@@ -209,7 +210,7 @@ export class Relay {
         idle = this.nudged ? minPoll : Math.min(maxPoll, idle * 2);
         this.nudged = false;
         // Failing outboxes are retried every round; the others only when they have rows.
-        due = this.running ? [...new Set([...(await this.pending()), ...this.failing.keys()])] : [];
+        due = this.running ? await this.pending() : [];
       }
     })();
   }
