@@ -62,7 +62,9 @@ const root = new URL("..", import.meta.url).pathname;
 /** `nova <args>` as a child process (stdout and stderr kept, the last 20 KB). */
 export function nova(args: string[], env: Record<string, string>): Proc {
   let out = "";
-  const child = spawn(process.execPath, [join(root, "bin/nova.mjs"), ...args], {
+  // BENCH_NODE_ARGS: extra Node flags for every Nova process a benchmark starts (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(root, "bin/nova.mjs"), ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

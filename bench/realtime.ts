@@ -210,13 +210,19 @@ async function measure(
 
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
-  const rates = quick ? [20, 50, 200, 500] : [20, 50, 100, 200, 500];
+  // BENCH_RATES="50,100" and BENCH_MODES="embedded" narrow a run (e.g. to profile one mode).
+  const rates = process.env.BENCH_RATES
+    ? process.env.BENCH_RATES.split(",").map(Number)
+    : quick
+      ? [20, 50, 200, 500]
+      : [20, 50, 100, 200, 500];
+  const modes = (process.env.BENCH_MODES ?? "embedded,distributed").split(",");
   const seconds = quick ? 6 : 20;
   const procs: Proc[] = [];
   const result: Record<string, unknown> = { subscriptions: RECEIVERS * SESSIONS, seconds_per_rate: seconds };
   try {
     // Embedded: one process, on its own scratch database.
-    {
+    if (modes.includes("embedded")) {
       const scratch = await scratchDatabase(s.postgres, { poolMax: 1, applicationName: "bench-realtime" });
       try {
         const port = await freePort();
@@ -247,7 +253,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       }
     }
     // Distributed: five processes, Kafka and the Redis bus, two gateways.
-    {
+    if (modes.includes("distributed")) {
       const scratch = await scratchDatabase(s.postgres, { poolMax: 1, applicationName: "bench-realtime" });
       try {
         const tls = join(root, ".nova-bench", "tls");

@@ -174,17 +174,29 @@ describe("followers pagination", () => {
     const fans = await registerMany(120);
     const late = await registerMany(30);
     // The 120 follow concurrently (8 at a time): the star's count row is contended.
-    await pool(fans, 8, (f) => mutate("follow", f.accessToken, star.user.id));
+    const followed = async (f: { accessToken: string }) => {
+      const r = await mutate("follow", f.accessToken, star.user.id);
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+    };
+    await pool(fans, 8, followed);
     // While we page, 30 others follow: after each page, 5 follows start and run alongside the next page's read.
     const pending = [...late];
     const inFlight: Promise<unknown>[] = [];
     const seen = await pageAll(FOLLOWERS, star.user.username, 25, async () => {
-      for (const f of pending.splice(0, 5)) inFlight.push(mutate("follow", f.accessToken, star.user.id));
+      for (const f of pending.splice(0, 5)) inFlight.push(followed(f));
     });
-    for (const f of pending) inFlight.push(mutate("follow", f.accessToken, star.user.id));
+    for (const f of pending) inFlight.push(followed(f));
     await Promise.all(inFlight);
     assert.equal(new Set(seen).size, seen.length, "no follower twice");
-    for (const f of fans) assert.ok(seen.includes(f.user.id), "every follower from before paging began is listed");
+    const missing = fans.filter((f) => !seen.includes(f.user.id)).map((f) => f.user.id);
+    if (missing.length > 0) {
+      // Say which part lost them: the follow rows, or the listing / hydration.
+      const rows = await db.query(
+        `SELECT follower_id::text AS id FROM graph.follows WHERE followee_id = $1 AND follower_id = ANY($2::uuid[])`,
+        [star.user.id, missing],
+      );
+      assert.fail(`${missing.length} fans not listed; their follow rows exist for ${rows.rows.length} of them`);
+    }
     const lateIds = new Set(late.map((f) => f.user.id));
     assert.ok(
       seen.every((id) => lateIds.has(id) || fans.some((f) => f.user.id === id)),
@@ -511,7 +523,11 @@ describe("hydration cost", () => {
       metricValue(metrics, "nova_rpc_client_handled_total", { caller: "gateway", ...labels });
     const [viewer, star] = [await register(url), await register(url)];
     const fans = await registerMany(40);
-    await pool(fans, 8, (f) => mutate("follow", f.accessToken, star.user.id));
+    const followed = async (f: { accessToken: string }) => {
+      const r = await mutate("follow", f.accessToken, star.user.id);
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+    };
+    await pool(fans, 8, followed);
     await pool(fans.slice(0, 5), 5, (f) => mutate("follow", viewer.accessToken, f.user.id));
     const Q = `query($u: String!, $first: Int) { user(username: $u) { followers(first: $first) {
       edges { node { id username followerCount followingCount viewerRelationship { following followedBy } } } } } }`;
