@@ -14,7 +14,7 @@ import { deliverBatch, type EventHandler, listDlq, replayDlq } from "../src/plat
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { Relay } from "../src/platform/events/relay.ts";
 import { eventLog, eventTables } from "../src/platform/events/sets.ts";
-import { startKafkaSource, startLogSource } from "../src/platform/events/sources.ts";
+import { LogListener, startKafkaSource, startLogSource } from "../src/platform/events/sources.ts";
 import { kafkaPublisher, logPublisher } from "../src/platform/events/transports.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { services } from "./helpers.ts";
@@ -331,6 +331,46 @@ describe("Kafka transport", () => {
     await waitFor(async () => (await effects(mine)).length >= 3, 5_000);
     await relay.stop();
     await source.stop();
+    await pool.end();
+  });
+
+  test("log sources share one LISTEN connection outside their pool; a lost one is reopened and wakes them", async () => {
+    const schema = await setupSchema();
+    const app = `test-listen-${schema}`;
+    // Four sources on a pool of two: each used to hold a pool client for its LISTEN, so the third never started.
+    const pool = new pg.Pool({ connectionString: pgUrl, max: 2, application_name: app });
+    const topic = `nova.${schema}.thing`;
+    const sources = [];
+    for (let i = 0; i < 4; i++) {
+      const handler = effectHandler(schema, `${schema}-c${i}`, [topic]);
+      sources.push(await startLogSource({ pool, db: k, handler, deliver: { log }, pollMs: 60_000 }));
+    }
+    assert.equal(LogListener.of(pool).connections, 1);
+    const listening = async () =>
+      (
+        await db.writerPool.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+          [app],
+        )
+      ).rows;
+    assert.equal((await listening()).length, 1, "one LISTEN connection for four sources");
+    const relay = new Relay({ pool: db.writerPool, schemas: [schema], publisher: logPublisher(), log });
+    relay.start();
+    const applied = async (n: number) =>
+      (await db.writerPool.query(`SELECT count(*)::int AS n FROM ${schema}.effects`)).rows[0].n === n;
+    await produce(schema, 2, 1);
+    await waitFor(() => applied(8), 10_000);
+    // The listening connection dies; notifications sent meanwhile are lost, so the reopened one wakes every source.
+    const [victim] = await listening();
+    await db.writerPool.query("SELECT pg_terminate_backend($1)", [victim?.pid]);
+    await produce(schema, 2, 1);
+    const t0 = Date.now();
+    await waitFor(() => applied(16), 10_000);
+    assert.ok(Date.now() - t0 < 5_000, "delivered long before the 60 s poll");
+    await waitFor(async () => (await listening()).length === 1, 5_000);
+    await relay.stop();
+    for (const src of sources) await src.stop();
+    assert.equal(LogListener.of(pool).connections, 0);
     await pool.end();
   });
 

@@ -177,6 +177,104 @@ export async function startKafkaSource(opts: {
 }
 
 /**
+ * The process's one LISTEN connection on the log channel, shared by every log
+ * source on a pool. It is a client of its own, outside the pool: a LISTEN
+ * holds its connection for good, and one per source used to take most of a
+ * small pool (six consumers of ten connections in `nova start`). A lost
+ * connection is reopened after a second; every source is woken then, since
+ * notifications sent meanwhile are gone (each source also polls slowly).
+ */
+export class LogListener {
+  private static readonly byPool = new WeakMap<pg.Pool, LogListener>();
+  private readonly subscribers = new Set<(schema: string | undefined) => void>();
+  private client: pg.Client | undefined;
+  private connecting: Promise<void> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static of(pool: pg.Pool): LogListener {
+    let l = LogListener.byPool.get(pool);
+    if (!l) {
+      l = new LogListener(pool);
+      LogListener.byPool.set(pool, l);
+    }
+    return l;
+  }
+
+  /** Calls `fn` with the notifying outbox's schema (undefined: wake up, something may have been missed). */
+  async add(fn: (schema: string | undefined) => void): Promise<() => Promise<void>> {
+    this.subscribers.add(fn);
+    try {
+      await this.connect();
+    } catch (err) {
+      this.subscribers.delete(fn);
+      throw err;
+    }
+    return async () => {
+      this.subscribers.delete(fn);
+      if (this.subscribers.size === 0) await this.close();
+    };
+  }
+
+  /** Connected clients (0 or 1), for tests. */
+  get connections(): number {
+    return this.client ? 1 : 0;
+  }
+
+  private connect(): Promise<void> {
+    if (this.client) return Promise.resolve();
+    this.connecting ??= (async () => {
+      const P = this.pool as unknown as { Client: typeof pg.Client; options: pg.ClientConfig };
+      const client = new P.Client(P.options);
+      const lost = () => {
+        if (this.client !== client) return;
+        this.client = undefined;
+        client.end().catch(() => {});
+        this.broadcast(undefined);
+        this.reconnectLater();
+      };
+      client.on("error", lost);
+      client.on("end", lost);
+      client.on("notification", (n) => this.broadcast(n.payload || undefined));
+      await client.connect();
+      await client.query(`LISTEN ${LOG_CHANNEL}`);
+      this.client = client;
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  /** Tries again a second later (and then every second) while anyone listens. */
+  private reconnectLater(): void {
+    if (this.subscribers.size === 0 || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (this.subscribers.size === 0) return;
+      this.connect().then(
+        () => this.broadcast(undefined),
+        () => this.reconnectLater(),
+      );
+    }, 1_000);
+    this.retry.unref();
+  }
+
+  private broadcast(schema: string | undefined): void {
+    for (const fn of this.subscribers) fn(schema);
+  }
+
+  private async close(): Promise<void> {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+    await this.connecting?.catch(() => {});
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => {});
+  }
+}
+
+/**
  * The embedded transport's consumer side: reads the outbox tables behind the
  * handler's topics in log-position order from the handler's stored offset,
  * wakes on NOTIFY with a slow poll as the fallback. The offset is stored after
@@ -192,6 +290,7 @@ export async function startLogSource(opts: {
   pollMs?: number;
 }): Promise<Running> {
   const { pool, handler } = opts;
+  const batchSize = opts.batchSize ?? 500;
   const schemas = [...new Set(handler.topics.map(schemaOfTopic))];
   /** The read over the outboxes that exist; `capped` also stops at the position given as $4. */
   const queryFor = (present: string[], capped: boolean) => {
@@ -234,17 +333,19 @@ export async function startLogSource(opts: {
       [handler.name],
     )
   ).rows[0]?.position as string;
-  const listener = await pool.connect();
   let wake: (() => void) | undefined;
-  const onNotify = (n: { payload?: string }) => {
-    if (!n.payload || schemas.includes(n.payload)) wake?.();
-  };
-  listener.on("notification", onNotify);
-  await listener.query(`LISTEN ${LOG_CHANNEL}`);
+  /** A publication for this source arrived since its last read began: read again before sleeping. */
+  let notified = false;
+  const unlisten = await LogListener.of(pool).add((schema) => {
+    if (schema !== undefined && !schemas.includes(schema)) return;
+    notified = true;
+    wake?.();
+  });
   let running = true;
   let lastLagCheck = 0;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (notified) return resolve();
       const t = setTimeout(resolve, ms);
       wake = () => {
         clearTimeout(t);
@@ -257,12 +358,13 @@ export async function startLogSource(opts: {
   const loop = (async () => {
     while (running) {
       try {
+        notified = false;
         const p = await plan();
         const { rows } = p
           ? await pool.query<{ position: string; topic: string; envelope: unknown }>(p.query, [
               offset,
               handler.topics,
-              opts.batchSize ?? 500,
+              batchSize,
               ...p.params,
             ])
           : { rows: [] };
@@ -279,7 +381,8 @@ export async function startLogSource(opts: {
             next,
           ]);
           offset = next;
-          continue;
+          // A full batch may have more behind it; otherwise read again only if a publication came meanwhile.
+          if (rows.length >= batchSize || notified) continue;
         }
         if (Date.now() - lastLagCheck > 5_000) {
           lastLagCheck = Date.now();
@@ -304,9 +407,7 @@ export async function startLogSource(opts: {
       running = false;
       wake?.();
       await loop;
-      listener.off("notification", onNotify);
-      await listener.query(`UNLISTEN ${LOG_CHANNEL}`).catch(() => {});
-      listener.release();
+      await unlisten();
     },
   };
 }
