@@ -74,29 +74,24 @@ export const LOG_CHANNEL = "nova_events";
 
 /**
  * The embedded transport: the outbox rows themselves are the log. Inside the
- * relay's transaction each row gets the next global log position; one
- * appender at a time (the lock is held to commit), so positions become visible
- * in order and a dispatcher that has read position N never later finds a row
- * below N.
+ * relay's transaction each row gets the next global log position, in one
+ * statement: taking the positions updates the single head row, whose lock is
+ * held to commit, so appenders go one at a time, positions become visible in
+ * order, and a dispatcher that has read position N never later finds a row
+ * below N. The NOTIFY (sent at commit) names the outbox, so a consumer that
+ * reads none of its topics stays asleep.
  */
 export function logPublisher(): Publisher {
   return {
     marksPublished: true,
     async publish(rows, { client, schema }) {
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('nova.events.log'))");
-      const head = await client.query<{ position: string }>(
-        "UPDATE nova_events.head SET position = position + $1 RETURNING position::text AS position",
-        [rows.length],
-      );
-      const last = BigInt(head.rows[0]?.position ?? "0");
-      const first = last - BigInt(rows.length) + 1n;
       await client.query(
-        `UPDATE ${schema}.outbox o SET log_position = x.pos, published_at = now()
-           FROM unnest($1::bigint[], $2::bigint[]) AS x(seq, pos) WHERE o.seq = x.seq`,
-        [rows.map((r) => r.seq), rows.map((_, i) => (first + BigInt(i)).toString())],
+        `WITH head AS (UPDATE nova_events.head SET position = position + $2 RETURNING position),
+              marked AS (UPDATE ${schema}.outbox o SET log_position = head.position - $2 + x.n, published_at = now()
+                FROM head, unnest($1::bigint[]) WITH ORDINALITY AS x(seq, n) WHERE o.seq = x.seq RETURNING 1)
+         SELECT pg_notify($3, $4), (SELECT count(*) FROM marked) AS marked`,
+        [rows.map((r) => r.seq), rows.length, LOG_CHANNEL, schema],
       );
-      // The payload names the outbox, so a consumer that reads none of its topics stays asleep.
-      await client.query("SELECT pg_notify($1, $2)", [LOG_CHANNEL, schema]);
     },
     close: async () => {},
   };
