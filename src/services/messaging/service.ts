@@ -214,11 +214,11 @@ async function lockAsMember(trx: Transaction<unknown>, id: string, me: string): 
 
 /** Gives the conversation (and every current member's inbox) a new activity position. */
 async function touch(trx: Transaction<unknown>, id: string, extra = sql``): Promise<string[]> {
-  const next = await sql<{ act: string }>`SELECT nextval('messaging.activity_seq')::text AS act`.execute(trx);
-  const act = next.rows[0]?.act as string;
-  await sql`UPDATE messaging.conversations SET last_activity_at = now() ${extra} WHERE id = ${id}::uuid`.execute(trx);
-  const r = await sql<{ user_id: string }>`UPDATE messaging.members SET activity_seq = ${act}::bigint
-    WHERE conversation_id = ${id}::uuid AND left_at IS NULL RETURNING user_id::text AS user_id`.execute(trx);
+  // One statement: the new position, the conversation row, and every current member's position.
+  const r = await sql<{ user_id: string }>`WITH next AS (SELECT nextval('messaging.activity_seq') AS act),
+      conv AS (UPDATE messaging.conversations SET last_activity_at = now() ${extra} WHERE id = ${id}::uuid)
+    UPDATE messaging.members m SET activity_seq = next.act FROM next
+     WHERE m.conversation_id = ${id}::uuid AND m.left_at IS NULL RETURNING m.user_id::text AS user_id`.execute(trx);
   return r.rows.map((m) => m.user_id);
 }
 
@@ -415,17 +415,21 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
         }
         return { message: toMessage(row), created };
       };
-      // Membership first (NOT_FOUND for outsiders), then a resend is answered without any further check or lock.
-      const member = await sql<{ kind: Kind; other: string | null }>`SELECT c.kind,
-          (SELECT o.user_id::text FROM messaging.members o
-            WHERE c.kind = 'direct' AND o.conversation_id = c.id AND o.user_id <> ${me}::uuid) AS other
+      // Membership (NOT_FOUND for outsiders) and an earlier send with this key, in one statement: a resend is
+      // answered without any further check or lock.
+      const member = await sql<
+        { kind: Kind; other: string | null; stored: boolean } & MessageRow
+      >`SELECT c.kind, (SELECT o.user_id::text FROM messaging.members o
+            WHERE c.kind = 'direct' AND o.conversation_id = c.id AND o.user_id <> ${me}::uuid) AS other,
+          msg.id IS NOT NULL AS stored, ${MESSAGE_COLUMNS}
           FROM messaging.conversations c
           JOIN messaging.members m ON m.conversation_id = c.id AND m.user_id = ${me}::uuid AND m.left_at IS NULL
+          LEFT JOIN messaging.messages msg ON msg.conversation_id = c.id AND msg.sender_id = ${me}::uuid
+            AND msg.client_message_id = ${clientMessageId}
          WHERE c.id = ${conversationId}::uuid`.execute(writer);
       const conv = member.rows[0];
       if (!conv) throw notFound();
-      const stored = await byClientId(writer, conversationId, me, clientMessageId);
-      if (stored) return answer(stored, false);
+      if (conv.stored) return answer(conv, false);
       // Blocks are asked fresh (no cache) so a block stops the next message. In a group, blocks were
       // applied when members joined; a group message is not refused for a block between two members.
       if (conv.kind === "direct" && conv.other) await refuseBlocked([conv.other], () => "conversationId");
@@ -437,10 +441,8 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
         if (k.rows.length === 0) throw invalid("keyId", "is not the public key of a member of this conversation");
       }
       return writer.transaction().execute(async (trx) => {
+        // Under the lock an identical send that raced this one has committed: the insert below finds it.
         const c = await lockAsMember(trx, conversationId, me);
-        // Under the lock: an identical send that raced this one has committed by now.
-        const raced = await byClientId(trx, conversationId, me, clientMessageId);
-        if (raced) return answer(raced, false);
         const seq = (BigInt(c.last_seq) + 1n).toString();
         const r = await sql<MessageRow>`INSERT INTO messaging.messages AS msg
             (conversation_id, seq, sender_id, client_message_id, text, ciphertext, key_id)
