@@ -5,7 +5,8 @@ import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { freePort } from "../src/platform/db/embedded.ts";
+import pg from "pg";
+import { freePort, runningEmbeddedUrl } from "../src/platform/db/embedded.ts";
 import { spawnNova, tempDir } from "./helpers.ts";
 
 test("nova start (embedded PostgreSQL) answers, and SIGTERM drains an in-flight request then exits 0", async () => {
@@ -43,6 +44,25 @@ test("nova start (embedded PostgreSQL) answers, and SIGTERM drains an in-flight 
     });
     assert.equal(first.status, 200);
     process.stderr.write(`# nova start: first answer after ${Date.now() - t0} ms (up after ${startupMs} ms)\n`);
+
+    // Nova reaches its own PostgreSQL over the Unix socket in the data folder (client_addr is NULL there).
+    const pgUrl = runningEmbeddedUrl(join(dir, "data"));
+    assert.ok(pgUrl, "the embedded PostgreSQL's URL is recorded");
+    const admin = new pg.Client({ connectionString: pgUrl, application_name: "cli-test" });
+    await admin.connect();
+    try {
+      const r = await admin.query<{ socket: boolean; n: number }>(
+        `SELECT client_addr IS NULL AS socket, count(*)::int AS n FROM pg_stat_activity
+          WHERE backend_type = 'client backend' AND application_name LIKE 'nova-%' GROUP BY 1`,
+      );
+      assert.deepEqual(
+        r.rows.map((x) => x.socket),
+        [true],
+        `Nova's connections: ${JSON.stringify(r.rows)}`,
+      );
+    } finally {
+      await admin.end();
+    }
 
     // An in-flight request: headers and half the body sent, the rest after SIGTERM.
     const body = JSON.stringify({ query: '{ user(username: "nobody_here") { id } }' });
