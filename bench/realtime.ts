@@ -134,7 +134,7 @@ async function measure(
     }
   }
   say(`${label}: ${live - before} subscriptions live`);
-  const out: Record<string, number>[] = [];
+  const out: Record<string, number | null>[] = [];
   let n = 0;
   for (const rate of rates) {
     latencies.length = 0;
@@ -144,6 +144,9 @@ async function measure(
     let inflight = 0;
     const sendLat: number[] = [];
     const total = rate * seconds;
+    const queries = async () =>
+      (await Promise.all(metricsUrls.map((m) => metric(m, "nova_db_queries_total")))).reduce((a, b) => a + b, 0);
+    const q0 = await queries();
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
@@ -186,6 +189,8 @@ async function measure(
     while ((inflight > 0 || latencies.length < expected) && Date.now() < drainEnd) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    // Every statement the message caused (send, relay, consumers): meaningful where one process does it all.
+    const perMessage = metricsUrls.length === 1 ? Math.round((10 * ((await queries()) - q0)) / total) / 10 : null;
     const row = {
       rate,
       sent: total,
@@ -197,9 +202,10 @@ async function measure(
       p50_ms: pct(latencies, 50),
       p95_ms: pct(latencies, 95),
       p99_ms: pct(latencies, 99),
+      db_queries_per_message: perMessage,
     };
     say(
-      `${label} @ ${rate} msg/s: delivered ${row.deliveries}/${expected}, p50 ${row.p50_ms} p95 ${row.p95_ms} p99 ${row.p99_ms} ms (send p99 ${row.send_p99_ms} ms, ${errors} errors)`,
+      `${label} @ ${rate} msg/s: delivered ${row.deliveries}/${expected}, p50 ${row.p50_ms} p95 ${row.p95_ms} p99 ${row.p99_ms} ms (send p99 ${row.send_p99_ms} ms, ${errors} errors, ${perMessage ?? "-"} SQL/message)`,
     );
     if (firstError) say(`${label} @ ${rate} msg/s: first error ${firstError}`);
     out.push(row);
