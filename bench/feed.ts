@@ -18,7 +18,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureServices } from "../scripts/services.ts";
+import { ensureServices, overPrimarySocket } from "../scripts/services.ts";
 import { seed } from "../src/cli/seed.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
@@ -120,7 +120,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const scratch = await scratchDatabase(s.postgres, { poolMax: 4, applicationName: "bench-feed" });
   const db = scratch.db;
   const withDb = scratch.url;
-  const dbUrl = withDb(s.postgres);
+  // `nova start` reaches its own PostgreSQL over a Unix socket; the embedded runs here do the same.
+  const dbUrl = overPrimarySocket(withDb(s.postgres));
   const procs: Proc[] = [];
   try {
     await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn" }));

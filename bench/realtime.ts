@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { ensureServices } from "../scripts/services.ts";
+import { ensureServices, overPrimarySocket } from "../scripts/services.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { modules } from "../src/runtime/modules.ts";
 import { gql, metric, need, nova, type Proc, pct, scratchDatabase, stop, waitHttp } from "./lib.ts";
@@ -234,7 +234,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
         const port = await freePort();
         const p = nova(["start"], {
           ...OPEN,
-          DATABASE_URL: scratch.url(s.postgres),
+          // Over the Unix socket, as `nova start` reaches its own PostgreSQL.
+          DATABASE_URL: overPrimarySocket(scratch.url(s.postgres)),
           PORT: String(port),
           ADMIN_PORT: String(await freePort()),
           NOVA_DATA_DIR: join(root, ".nova-bench", "realtime"),

@@ -1087,6 +1087,15 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
 
 let inflight: Promise<ServiceUrls> | null = null;
 
+/** `url` (a harness URL on the primary) over the primary's Unix socket, once the services run. */
+export function overPrimarySocket(url: string): string {
+  const s = readState();
+  if (!s) throw new Error("the services are not running");
+  const u = new URL(url);
+  u.searchParams.set("host", pgPaths(s).sock);
+  return u.toString();
+}
+
 /** Starts (or reuses) every local service; idempotent. Returns their URLs. */
 export function ensureServices(): Promise<ServiceUrls> {
   inflight ??= withLock(ensureLocked).finally(() => {
