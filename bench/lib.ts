@@ -62,8 +62,11 @@ const root = new URL("..", import.meta.url).pathname;
 /** `nova <args>` as a child process (stdout and stderr kept, the last 20 KB). */
 export function nova(args: string[], env: Record<string, string>): Proc {
   let out = "";
-  // BENCH_NODE_ARGS: extra Node flags for every Nova process a benchmark starts (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  // BENCH_NODE_ARGS: extra Node flags for every Nova process a benchmark starts (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p");
+  // BENCH_NODE_ARGS_TARGET=messaging: only for `nova serve --target=messaging`.
+  const only = process.env.BENCH_NODE_ARGS_TARGET;
+  const nodeArgs =
+    !only || args.includes(`--target=${only}`) ? (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean) : [];
   const child = spawn(process.execPath, [...nodeArgs, join(root, "bin/nova.mjs"), ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
