@@ -33,6 +33,9 @@ export interface Closable {
   close(graceMs: number): Promise<void>;
 }
 
+/** The module names in each HTTP/2 session's client certificate. */
+const peersBySession = new WeakMap<object, string[]>();
+
 function trackSessions(server: http2.Http2Server | http2.Http2SecureServer) {
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (s) => {
@@ -98,7 +101,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<Closable> 
       minVersion: "TLSv1.3",
     },
     (req, res) => {
-      const peers = peerModules(req.socket as TLSSocket);
+      // A connection's peer certificate is fixed (TLS 1.3, no renegotiation): read it once per HTTP/2 session.
+      const session = (req as unknown as { stream?: { session?: object } }).stream?.session;
+      let peers = session && peersBySession.get(session);
+      if (!peers) {
+        peers = peerModules(req.socket as TLSSocket);
+        if (session && peers.length) peersBySession.set(session, peers);
+      }
       const service = req.url.split("/")[1] ?? "";
       const allowed = service === Health.typeName ? peers[0] : peers.find((p) => opts.allowedCallers(service).has(p));
       if (!allowed) {
