@@ -84,13 +84,14 @@ export function createFeed(deps: FeedDeps): {
   const { writer, reader } = deps.db;
   const { store, options } = deps;
 
-  /** Active followers of an author (seen within the inactivity window). */
-  async function activeFollowers(db: Kysely<unknown>, authorId: string): Promise<string[]> {
-    const r = await sql<{ id: string }>`SELECT f.follower_id::text AS id FROM feed.follows f
-      JOIN feed.activity a ON a.user_id = f.follower_id
+  /** The query for an author's active followers (seen within the inactivity window), as `id`. */
+  const activeFollowersOf = (authorId: string) => sql<{ id: string }>`SELECT f.follower_id::text AS id
+      FROM feed.follows f JOIN feed.activity a ON a.user_id = f.follower_id
       WHERE f.followee_id = ${authorId}::uuid
-        AND a.last_seen_at > now() - make_interval(secs => ${options.inactiveMs / 1000})`.execute(db);
-    return r.rows.map((x) => x.id);
+        AND a.last_seen_at > now() - make_interval(secs => ${options.inactiveMs / 1000})`;
+
+  async function activeFollowers(db: Kysely<unknown>, authorId: string): Promise<string[]> {
+    return (await activeFollowersOf(authorId).execute(db)).rows.map((x) => x.id);
   }
 
   async function isCelebrity(db: Kysely<unknown>, authorId: string): Promise<boolean> {
@@ -102,9 +103,12 @@ export function createFeed(deps: FeedDeps): {
 
   async function fanOut(postId: string, authorId: string, db: Kysely<unknown> = writer): Promise<number> {
     if (await isCelebrity(db, authorId)) return 0;
+    return writeFanOut(postId, authorId, await activeFollowers(db, authorId));
+  }
+
+  /** Writes the post to its followers' timelines, and the author's own. */
+  async function writeFanOut(postId: string, authorId: string, followers: string[]): Promise<number> {
     const end = fanoutSeconds.startTimer();
-    const followers = await activeFollowers(db, authorId);
-    // The author sees their own post too.
     await store.fanOut([...followers, authorId], postId, authorId);
     fanouts.inc(followers.length + 1);
     end();
@@ -151,13 +155,16 @@ export function createFeed(deps: FeedDeps): {
     if (event.type === "Followed" || event.type === "Unfollowed") await lockAuthor(trx, target);
     switch (event.type) {
       case "Followed": {
-        const r = await sql`INSERT INTO feed.follows (follower_id, followee_id) VALUES (${user}::uuid, ${target}::uuid)
-            ON CONFLICT DO NOTHING RETURNING follower_id`.execute(trx);
-        if (r.rows.length) {
-          await sql`INSERT INTO feed.authors AS a (author_id, followers) VALUES (${target}::uuid, 1)
-              ON CONFLICT (author_id) DO UPDATE SET followers = a.followers + 1`.execute(trx);
+        // The follow and the author's follower count in one statement (no row back: already following).
+        const r = await sql<{ followers: number }>`WITH f AS (
+            INSERT INTO feed.follows (follower_id, followee_id) VALUES (${user}::uuid, ${target}::uuid)
+            ON CONFLICT DO NOTHING RETURNING follower_id)
+          INSERT INTO feed.authors AS a (author_id, followers) SELECT ${target}::uuid, 1 FROM f
+          ON CONFLICT (author_id) DO UPDATE SET followers = a.followers + 1 RETURNING a.followers`.execute(trx);
+        const followers = r.rows[0]?.followers;
+        if (followers !== undefined) {
           // The followee's recent posts join the follower's timeline (if it exists; else it is rebuilt on read).
-          if (!(await isCelebrity(trx, target)) && (await store.built(user))) {
+          if (followers <= options.celebrityThreshold && (await store.built(user))) {
             const posts = await sql<{ id: string }>`SELECT post_id::text AS id FROM feed.posts
                 WHERE author_id = ${target}::uuid AND NOT deleted ORDER BY post_id DESC LIMIT 50`.execute(trx);
             for (const p of posts.rows) await store.fanOut([user], p.id, target);
@@ -202,10 +209,17 @@ export function createFeed(deps: FeedDeps): {
         const [postId, authorId] = ids(p, "postId", "authorId");
         await lockAuthor(trx, authorId);
         const created = typeof p.createdAt === "string" ? p.createdAt : event.occurred_at;
-        const r = await sql`INSERT INTO feed.posts (post_id, author_id, created_at, hot_rank)
+        // The post, and (below the celebrity threshold) its author's active followers, in one statement.
+        const r = await sql<{ inserted: boolean; followers: string[] | null }>`WITH ins AS (
+            INSERT INTO feed.posts (post_id, author_id, created_at, hot_rank)
             VALUES (${postId}::uuid, ${authorId}::uuid, ${created}::timestamptz, feed.hot_rank(0, ${created}::timestamptz))
-            ON CONFLICT DO NOTHING RETURNING post_id`.execute(trx);
-        if (r.rows.length) await fanOut(postId, authorId, trx);
+            ON CONFLICT DO NOTHING RETURNING post_id)
+          SELECT EXISTS (SELECT 1 FROM ins) AS inserted,
+            CASE WHEN coalesce((SELECT followers FROM feed.authors WHERE author_id = ${authorId}::uuid), 0)
+                   > ${options.celebrityThreshold} THEN NULL
+            ELSE ARRAY(SELECT id FROM (${activeFollowersOf(authorId)}) x) END AS followers`.execute(trx);
+        const row = r.rows[0];
+        if (row?.inserted && row.followers) await writeFanOut(postId, authorId, row.followers);
         return;
       }
       case "PostDeleted":
