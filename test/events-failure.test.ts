@@ -28,7 +28,7 @@ import { runMigrations } from "../src/runtime/app.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
 import { ROOT, services, spawnNova, spawnScript } from "./helpers.ts";
 
-const log = createLogger({ level: "fatal" });
+const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? "fatal" });
 let dbUrl: string;
 let scratch: Scratch;
 let db: Database;
@@ -102,13 +102,18 @@ async function count(q: string, params: unknown[] = []): Promise<number> {
   return Number((await db.writerPool.query(q, params)).rows[0]?.n ?? 0);
 }
 
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 90_000): Promise<void> {
+async function waitFor(
+  what: string,
+  cond: () => Promise<boolean>,
+  ms = 90_000,
+  state?: () => Promise<string>,
+): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.fail(`timed out waiting for ${what}`);
+  assert.fail(`timed out waiting for ${what}${state ? ` (${await state()})` : ""}`);
 }
 
 interface Effect {
@@ -205,14 +210,27 @@ describe("Kafka broker restarted while events flow", () => {
       batchSize: 100,
     });
     relay.start();
-    const producing = produce(aggregate, N, KEYS, 40);
-    await waitFor("some effects before the restart", async () => (await effects(schema)).length >= 300);
-    await restartService("kafka");
-    await producing;
-    await waitFor("every effect after the restart", async () => (await effects(schema)).length >= N, 120_000);
-    await new Promise((r) => setTimeout(r, 1_000));
-    await relay.stop();
-    await consumer.stop();
+    try {
+      const producing = produce(aggregate, N, KEYS, 40);
+      await waitFor("some effects before the restart", async () => (await effects(schema)).length >= 300);
+      await restartService("kafka");
+      await producing;
+      await waitFor(
+        "every effect after the restart",
+        async () => (await effects(schema)).length >= N,
+        120_000,
+        async () =>
+          `${(await effects(schema)).length} of ${N} applied; unpublished outbox rows: ${await count(
+            `SELECT count(*) AS n FROM ${OUTBOX_SCHEMA}.outbox WHERE topic = $1 AND published_at IS NULL`,
+            [topic],
+          )}`,
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      // Stopped even when the test fails: a relay left running would publish the next tests' rows to Kafka.
+      await relay.stop();
+      await consumer.stop();
+    }
     assertExactlyOnceInOrder(await effects(schema), N, KEYS);
   });
 });
@@ -264,15 +282,18 @@ describe("embedded log: a consumer process killed after its effects and before s
     const schema = await consumerSchema();
     await produce(aggregate, N, KEYS);
     const relay = relayProcess("log");
-    await waitFor(
-      "the burst in the log",
-      async () =>
-        (await count(
-          `SELECT count(*) AS n FROM ${OUTBOX_SCHEMA}.outbox WHERE topic = $1 AND log_position IS NOT NULL`,
-          [topic],
-        )) >= N,
-    );
-    relay.kill("SIGTERM");
+    try {
+      await waitFor(
+        "the burst in the log",
+        async () =>
+          (await count(
+            `SELECT count(*) AS n FROM ${OUTBOX_SCHEMA}.outbox WHERE topic = $1 AND log_position IS NOT NULL`,
+            [topic],
+          )) >= N,
+      );
+    } finally {
+      relay.kill("SIGTERM");
+    }
     await relay.exited;
     const fixture = join(ROOT, "test/fixtures/log-consumer.ts");
     const run = (crashAfter: number) =>

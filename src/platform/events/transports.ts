@@ -26,19 +26,33 @@ function idempotentProducer(brokers: string[], clientId: string): Producer<strin
   });
 }
 
-/** Idempotent producer, acks=all; one send per batch keeps per-partition (per-key) order. */
+/**
+ * Idempotent producer, acks=all; one send per batch keeps per-partition (per-key) order. A producer
+ * whose send failed is replaced before the next attempt: after a broker restart one was seen to fail
+ * every later send (OUT_OF_BOUNDS while reading a produce response) and the relay never recovered.
+ * A batch sent twice across producers is deduplicated by the consumers (processed_events).
+ */
 export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): Publisher {
-  const producer = idempotentProducer(opts.brokers, opts.clientId);
+  let producer = idempotentProducer(opts.brokers, opts.clientId);
   return {
     async publish(rows) {
-      await producer.send({
-        messages: rows.map((r) => ({
-          topic: r.topic,
-          key: r.key,
-          value: r.json,
-          headers: kafkaHeaders(r),
-        })),
-      });
+      const used = producer;
+      try {
+        await used.send({
+          messages: rows.map((r) => ({
+            topic: r.topic,
+            key: r.key,
+            value: r.json,
+            headers: kafkaHeaders(r),
+          })),
+        });
+      } catch (err) {
+        if (producer === used) {
+          producer = idempotentProducer(opts.brokers, opts.clientId);
+          Promise.resolve(used.close(true) as unknown).catch(() => {});
+        }
+        throw err;
+      }
     },
     close: () => producer.close(),
   };
