@@ -92,8 +92,9 @@ export const LOG_CHANNEL = "nova_events";
  * statement: taking the positions updates the single head row, whose lock is
  * held to commit, so appenders go one at a time, positions become visible in
  * order, and a dispatcher that has read position N never later finds a row
- * below N. The NOTIFY (sent at commit) names the outbox, so a consumer that
- * reads none of its topics stays asleep.
+ * below N (data-modifying CTEs run whether or not the query reads them). The
+ * NOTIFY (sent at commit) names the outbox, so a consumer that reads none of
+ * its topics stays asleep.
  */
 export function logPublisher(): Publisher {
   return {
@@ -102,8 +103,8 @@ export function logPublisher(): Publisher {
       await client.query(
         `WITH head AS (UPDATE nova_events.head SET position = position + $2 RETURNING position),
               marked AS (UPDATE ${schema}.outbox o SET log_position = head.position - $2 + x.n, published_at = now()
-                FROM head, unnest($1::bigint[]) WITH ORDINALITY AS x(seq, n) WHERE o.seq = x.seq RETURNING 1)
-         SELECT pg_notify($3, $4), (SELECT count(*) FROM marked) AS marked`,
+                FROM head, unnest($1::bigint[]) WITH ORDINALITY AS x(seq, n) WHERE o.seq = x.seq)
+         SELECT pg_notify($3, $4)`,
         [rows.map((r) => r.seq), rows.length, LOG_CHANNEL, schema],
       );
     },

@@ -94,11 +94,14 @@ export function createFeed(deps: FeedDeps): {
     return (await activeFollowersOf(authorId).execute(db)).rows.map((x) => x.id);
   }
 
+  /** SQL: true when the author has more followers than the celebrity threshold (no fan-out then). */
+  const celebrity = (authorId: string) =>
+    sql<boolean>`coalesce((SELECT followers FROM feed.authors WHERE author_id = ${authorId}::uuid), 0)
+      > ${options.celebrityThreshold}`;
+
   async function isCelebrity(db: Kysely<unknown>, authorId: string): Promise<boolean> {
-    const r = await sql<{
-      followers: number;
-    }>`SELECT followers FROM feed.authors WHERE author_id = ${authorId}::uuid`.execute(db);
-    return (r.rows[0]?.followers ?? 0) > options.celebrityThreshold;
+    const r = await sql<{ celebrity: boolean }>`SELECT ${celebrity(authorId)} AS celebrity`.execute(db);
+    return r.rows[0]?.celebrity === true;
   }
 
   async function fanOut(postId: string, authorId: string, db: Kysely<unknown> = writer): Promise<number> {
@@ -215,9 +218,9 @@ export function createFeed(deps: FeedDeps): {
             VALUES (${postId}::uuid, ${authorId}::uuid, ${created}::timestamptz, feed.hot_rank(0, ${created}::timestamptz))
             ON CONFLICT DO NOTHING RETURNING post_id)
           SELECT EXISTS (SELECT 1 FROM ins) AS inserted,
-            CASE WHEN coalesce((SELECT followers FROM feed.authors WHERE author_id = ${authorId}::uuid), 0)
-                   > ${options.celebrityThreshold} THEN NULL
-            ELSE ARRAY(SELECT id FROM (${activeFollowersOf(authorId)}) x) END AS followers`.execute(trx);
+            CASE WHEN ${celebrity(authorId)} THEN NULL ELSE ARRAY(SELECT id FROM (${activeFollowersOf(authorId)}) x) END AS followers`.execute(
+          trx,
+        );
         const row = r.rows[0];
         if (row?.inserted && row.followers) await writeFanOut(postId, authorId, row.followers);
         return;

@@ -418,10 +418,10 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
       // Membership (NOT_FOUND for outsiders) and an earlier send with this key, in one statement: a resend is
       // answered without any further check or lock.
       const member = await sql<
-        { kind: Kind; other: string | null; stored: boolean } & MessageRow
+        { kind: Kind; other: string | null } & (MessageRow | { [K in keyof MessageRow]: null })
       >`SELECT c.kind, (SELECT o.user_id::text FROM messaging.members o
             WHERE c.kind = 'direct' AND o.conversation_id = c.id AND o.user_id <> ${me}::uuid) AS other,
-          msg.id IS NOT NULL AS stored, ${MESSAGE_COLUMNS}
+          ${MESSAGE_COLUMNS}
           FROM messaging.conversations c
           JOIN messaging.members m ON m.conversation_id = c.id AND m.user_id = ${me}::uuid AND m.left_at IS NULL
           LEFT JOIN messaging.messages msg ON msg.conversation_id = c.id AND msg.sender_id = ${me}::uuid
@@ -429,7 +429,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
          WHERE c.id = ${conversationId}::uuid`.execute(writer);
       const conv = member.rows[0];
       if (!conv) throw notFound();
-      if (conv.stored) return answer(conv, false);
+      if (conv.id !== null) return answer(conv, false);
       // Blocks are asked fresh (no cache) so a block stops the next message. In a group, blocks were
       // applied when members joined; a group message is not refused for a block between two members.
       if (conv.kind === "direct" && conv.other) await refuseBlocked([conv.other], () => "conversationId");
