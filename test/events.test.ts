@@ -451,4 +451,62 @@ describe("batched delivery", () => {
     );
     assert.equal((await listDlq(k, schema)).length, 1, "the bad envelope is parked");
   });
+
+  test("handleBatch takes the fresh events at once; when it fails they go through handle one by one", async () => {
+    const schema = await setupSchema();
+    const outbox = createOutbox({ service: schema, schema });
+    const topic = `nova.${schema}.thing`;
+    const emit = (ns: number[]) =>
+      k
+        .transaction()
+        .execute((trx) =>
+          outbox.emit(
+            trx,
+            ...ns.map((n) => ({ type: "ThingHappened", aggregateType: "thing", aggregateId: "k", payload: { n } })),
+          ),
+        );
+    const single = effectHandler(schema, `${schema}-whole`, [topic], (e) => {
+      if (e.payload.n === 13) throw new Error("13 is never accepted");
+    });
+    const calls: number[][] = [];
+    const handler: EventHandler = {
+      ...single,
+      async handleBatch(events, trx) {
+        calls.push(events.map((e) => e.payload.n as number));
+        if (events.some((e) => e.payload.n === 13)) throw new Error("a bad one in the batch");
+        // One statement for the whole batch.
+        await sql`INSERT INTO ${sql.table(`${schema}.effects`)} (event_id, key, n)
+          SELECT id, 'k', n FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.payload.n as number)}::int[]) AS x(id, n)`.execute(
+          trx,
+        );
+      },
+    };
+    const [a1, a2, a3] = await emit([1, 2, 3]);
+    let outcomes = await deliverBatch(
+      k,
+      handler,
+      [a1, a2, a1, a3].map((raw) => ({ topic, raw })),
+      { log, backoffMs: () => 1 },
+    );
+    assert.deepEqual(outcomes, ["applied", "applied", "duplicate", "applied"]);
+    assert.deepEqual(calls, [[1, 2, 3]], "one call with the fresh events in order, the copy left out");
+
+    calls.length = 0;
+    const [b1, b2, b3] = await emit([4, 13, 5]);
+    outcomes = await deliverBatch(
+      k,
+      handler,
+      [b1, b2, b3].map((raw) => ({ topic, raw })),
+      { log, backoffMs: () => 1 },
+    );
+    assert.deepEqual(outcomes, ["applied", "dead", "applied"]);
+    assert.deepEqual(calls[0], [4, 13, 5], "the whole batch was tried first");
+    assert.deepEqual(
+      (await effects(schema)).map((r) => r.n),
+      [1, 2, 3, 4, 5],
+      "nothing of the failed call stayed; the good events applied once, in order",
+    );
+    const [parked] = await listDlq(k, schema);
+    assert.match(parked?.error ?? "", /13 is never accepted/, "handle found the event at fault");
+  });
 });

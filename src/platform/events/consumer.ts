@@ -6,12 +6,12 @@
  * the consumer's schema with its error, and the consumer moves on.
  * The same handler code runs on Kafka and on the embedded Postgres log.
  */
-import { context, SpanKind } from "@opentelemetry/api";
+import { context, type Link, SpanKind, trace } from "@opentelemetry/api";
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import { uuidv7 } from "../ids.ts";
 import { counter, gauge } from "../observability/metrics.ts";
-import { extractTrace, withSpan } from "../observability/tracing.ts";
+import { extractTrace, tracer, withSpan } from "../observability/tracing.ts";
 import { type Envelope, parseEnvelope } from "./envelope.ts";
 
 export interface EventHandler {
@@ -22,6 +22,12 @@ export interface EventHandler {
   topics: string[];
   /** Applies the effect inside `trx`. Throwing rolls it back and counts an attempt. */
   handle(event: Envelope, trx: Transaction<unknown>): Promise<void>;
+  /**
+   * Optional: applies several events at once with the same effect as `handle` on each in order, in
+   * fewer round trips (a consumer catching up gets batches of hundreds). Throwing rolls the batch
+   * back; its events are then applied one at a time through `handle`, which finds the one at fault.
+   */
+  handleBatch?(events: Envelope[], trx: Transaction<unknown>): Promise<void>;
   maxAttempts?: number;
 }
 
@@ -59,9 +65,32 @@ function parseRaw(raw: unknown): Envelope {
   return parseEnvelope(typeof raw === "string" ? JSON.parse(raw) : raw);
 }
 
+const traceOf = (event: Envelope) => extractTrace((k) => (k === "traceparent" ? event.traceparent : undefined));
+
 function consumeSpan<T>(event: Envelope, fn: () => Promise<T>): Promise<T> {
-  const parent = extractTrace((k) => (k === "traceparent" ? event.traceparent : undefined));
-  return withSpan(`consume ${event.type}`, SpanKind.CONSUMER, fn, parent ?? context.active());
+  return withSpan(`consume ${event.type}`, SpanKind.CONSUMER, fn, traceOf(event) ?? context.active());
+}
+
+/** One span for a batch handled at once, linked to each event's trace (the OpenTelemetry way for batches). */
+async function consumeBatchSpan<T>(name: string, events: Envelope[], fn: () => Promise<T>): Promise<T> {
+  const links: Link[] = [];
+  for (const e of events) {
+    const ctx = e.traceparent ? trace.getSpanContext(traceOf(e)) : undefined;
+    if (ctx) links.push({ context: ctx });
+  }
+  const span = tracer().startSpan(`consume batch ${name}`, {
+    kind: SpanKind.CONSUMER,
+    links,
+    attributes: { "messaging.batch.message_count": events.length },
+  });
+  try {
+    return await context.with(trace.setSpan(context.active(), span), fn);
+  } catch (err) {
+    span.recordException(err as Error);
+    throw err;
+  } finally {
+    span.end();
+  }
 }
 
 export interface DeliverOptions {
@@ -127,13 +156,23 @@ class StopAt extends Error {
   }
 }
 
+/** Thrown when `handleBatch` failed: the same events are applied again one at a time. */
+class WholeBatchFailed extends Error {
+  constructor(readonly error: unknown) {
+    super("handleBatch failed");
+  }
+}
+
 /**
  * Delivers a batch in order in ONE transaction: one statement claims every
  * event's processed_events row (duplicates drop out), then the handlers run
- * for the fresh ones, then one commit. If an event cannot be parsed or its
- * handler throws, the transaction rolls back; the prefix before it is applied
- * again on its own, and that event goes through `deliver` (attempts, backoff,
- * DLQ) before the rest continue: order is kept and nothing is skipped.
+ * for the fresh ones (all at once through `handleBatch` when the handler has
+ * one), then one commit. If an event cannot be parsed or its handler throws,
+ * the transaction rolls back; the prefix before it is applied again on its
+ * own, and that event goes through `deliver` (attempts, backoff, DLQ) before
+ * the rest continue: order is kept and nothing is skipped. A failed
+ * `handleBatch` sends the same events through `handle` one by one, which finds
+ * the event at fault.
  */
 export async function deliverBatch(
   db: Kysely<unknown>,
@@ -144,6 +183,7 @@ export async function deliverBatch(
   const outcomes: Outcome[] = [];
   let i = 0;
   let limit = items.length;
+  let whole = h.handleBatch !== undefined;
   while (i < items.length) {
     const end = limit;
     let done: ("applied" | "duplicate")[] = [];
@@ -168,25 +208,35 @@ export async function deliverBatch(
               ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id`.execute(trx)
           ).rows.map((r) => r.event_id),
         );
-        const out: ("applied" | "duplicate")[] = [];
-        for (const [n, event] of events.entries()) {
-          if (!fresh.delete(event.id)) {
-            // Already processed, or a second copy within this batch.
-            out.push("duplicate");
-            continue;
+        // Already processed, or a second copy within this batch: a duplicate.
+        const out = events.map((e): "applied" | "duplicate" => (fresh.delete(e.id) ? "applied" : "duplicate"));
+        const todo = events.filter((_, n) => out[n] === "applied");
+        if (whole && h.handleBatch && todo.length > 1) {
+          const batch = h.handleBatch.bind(h);
+          try {
+            await consumeBatchSpan(h.name, todo, () => batch(todo, trx));
+          } catch (err) {
+            throw new WholeBatchFailed(err);
           }
+          return out;
+        }
+        for (const [n, event] of events.entries()) {
+          if (out[n] === "duplicate") continue;
           try {
             await consumeSpan(event, () => h.handle(event, trx));
           } catch {
             throw new StopAt(i + n);
           }
-          out.push("applied");
         }
         return out;
       });
     } catch (err) {
       if (err instanceof StopAt) stop = err.index;
-      else {
+      else if (err instanceof WholeBatchFailed) {
+        opts.log.debug({ err: err.error, consumer: h.name }, "handleBatch failed; applying the events one at a time");
+        whole = false;
+        stop = end;
+      } else {
         opts.log.warn({ err, consumer: h.name }, "batch failed; delivering its first event on its own");
         stop = i;
       }
@@ -197,6 +247,7 @@ export async function deliverBatch(
       outcomes.push(...done);
       i += done.length;
       limit = items.length;
+      whole = h.handleBatch !== undefined;
       continue;
     }
     if (stop > i) {

@@ -13,7 +13,7 @@
  *   engagement event and refreshed by a periodic job as time passes.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { FeedService } from "../../gen/nova/feed/v1/feed_pb.ts";
@@ -49,7 +49,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_PAGE = 50;
 
 const fanouts = counter("nova_feed_fanout_timelines_total", "Timelines a post was written to by fan-out");
-const fanoutSeconds = histogram("nova_feed_fanout_seconds", "Time to fan one post out", []);
+const fanoutSeconds = histogram(
+  "nova_feed_fanout_seconds",
+  "Time to write one fan-out (the posts of a consumer batch)",
+  [],
+);
 const rebuilds = counter("nova_feed_timeline_rebuilds_total", "Timelines rebuilt from Postgres on a miss");
 
 function limitOf(limit: number): number {
@@ -85,37 +89,42 @@ export function createFeed(deps: FeedDeps): {
   const { store, options } = deps;
 
   /** The query for an author's active followers (seen within the inactivity window), as `id`. */
-  const activeFollowersOf = (authorId: string) => sql<{ id: string }>`SELECT f.follower_id::text AS id
+  const activeFollowersOf = (author: RawBuilder<unknown>) => sql<{ id: string }>`SELECT f.follower_id::text AS id
       FROM feed.follows f JOIN feed.activity a ON a.user_id = f.follower_id
-      WHERE f.followee_id = ${authorId}::uuid
+      WHERE f.followee_id = ${author}
         AND a.last_seen_at > now() - make_interval(secs => ${options.inactiveMs / 1000})`;
+  const uuid = (id: string) => sql`${id}::uuid`;
 
   async function activeFollowers(db: Kysely<unknown>, authorId: string): Promise<string[]> {
-    return (await activeFollowersOf(authorId).execute(db)).rows.map((x) => x.id);
+    return (await activeFollowersOf(uuid(authorId)).execute(db)).rows.map((x) => x.id);
   }
 
   /** SQL: true when the author has more followers than the celebrity threshold (no fan-out then). */
-  const celebrity = (authorId: string) =>
-    sql<boolean>`coalesce((SELECT followers FROM feed.authors WHERE author_id = ${authorId}::uuid), 0)
+  const celebrity = (author: RawBuilder<unknown>) =>
+    sql<boolean>`coalesce((SELECT followers FROM feed.authors WHERE author_id = ${author}), 0)
       > ${options.celebrityThreshold}`;
 
   async function isCelebrity(db: Kysely<unknown>, authorId: string): Promise<boolean> {
-    const r = await sql<{ celebrity: boolean }>`SELECT ${celebrity(authorId)} AS celebrity`.execute(db);
+    const r = await sql<{ celebrity: boolean }>`SELECT ${celebrity(uuid(authorId))} AS celebrity`.execute(db);
     return r.rows[0]?.celebrity === true;
   }
 
   async function fanOut(postId: string, authorId: string, db: Kysely<unknown> = writer): Promise<number> {
     if (await isCelebrity(db, authorId)) return 0;
-    return writeFanOut(postId, authorId, await activeFollowers(db, authorId));
+    const followers = await activeFollowers(db, authorId);
+    await writeFanOut([{ postId, authorId, followers }]);
+    return followers.length;
   }
 
-  /** Writes the post to its followers' timelines, and the author's own. */
-  async function writeFanOut(postId: string, authorId: string, followers: string[]): Promise<number> {
+  /** Writes each post to its followers' timelines, and its author's own. */
+  async function writeFanOut(posts: { postId: string; authorId: string; followers: string[] }[]): Promise<void> {
+    if (posts.length === 0) return;
     const end = fanoutSeconds.startTimer();
-    await store.fanOut([...followers, authorId], postId, authorId);
-    fanouts.inc(followers.length + 1);
+    await store.fanOut(
+      posts.map((p) => ({ postId: p.postId, authorId: p.authorId, userIds: [...p.followers, p.authorId] })),
+    );
+    for (const p of posts) fanouts.inc(p.followers.length + 1);
     end();
-    return followers.length;
   }
 
   /** Posts of `authorId` a timeline may hold (the window a removal must cover). */
@@ -147,34 +156,123 @@ export function createFeed(deps: FeedDeps): {
    * miss the new follower and the follower's backfill would miss the post):
    * both take the author's transaction lock, so the later one sees the other.
    */
-  const lockAuthor = (trx: Transaction<unknown>, author: string) =>
-    sql`SELECT pg_advisory_xact_lock(hashtextextended(${`feed:author:${author}`}, 0))`.execute(trx);
+  const lockAuthors = (trx: Transaction<unknown>, authors: string[]) =>
+    sql`SELECT pg_advisory_xact_lock(hashtextextended('feed:author:' || a, 0))
+      FROM (SELECT DISTINCT a FROM unnest(${authors}::text[]) AS x(a) ORDER BY a) s`.execute(trx);
+  const lockAuthor = (trx: Transaction<unknown>, author: string) => lockAuthors(trx, [author]);
+
+  /**
+   * Consecutive follows at once: the author locks (in id order), the follows and the authors' counts
+   * in one statement; the new followees' recent posts join the followers' built timelines, and a
+   * follow that took its author past the celebrity threshold adds none, as one at a time would.
+   */
+  async function follows(trx: Transaction<unknown>, pairs: [string, string][]) {
+    for (const [user, target] of pairs) {
+      stars.delete(user);
+      stars.delete(target);
+    }
+    await lockAuthors(
+      trx,
+      pairs.map((p) => p[1]),
+    );
+    const r = await sql<{ user_id: string; target_id: string; followers: number }>`WITH f AS (
+        INSERT INTO feed.follows (follower_id, followee_id)
+        SELECT u, t FROM unnest(${pairs.map((p) => p[0])}::uuid[], ${pairs.map((p) => p[1])}::uuid[]) WITH ORDINALITY AS x(u, t, n)
+        ORDER BY n ON CONFLICT DO NOTHING RETURNING follower_id, followee_id),
+      c AS (
+        INSERT INTO feed.authors AS a (author_id, followers) SELECT followee_id, count(*) FROM f GROUP BY followee_id
+        ON CONFLICT (author_id) DO UPDATE SET followers = a.followers + EXCLUDED.followers RETURNING a.author_id, a.followers)
+      SELECT f.follower_id::text AS user_id, f.followee_id::text AS target_id, c.followers
+        FROM f JOIN c ON c.author_id = f.followee_id`.execute(trx);
+    if (r.rows.length === 0) return;
+    // The follower count each new follow left its author at, in event order (the last one at the end count).
+    const inserted = new Set(r.rows.map((x) => `${x.user_id}:${x.target_id}`));
+    const final = new Map(r.rows.map((x) => [x.target_id, x.followers]));
+    const later = new Map<string, number>();
+    for (const x of r.rows) later.set(x.target_id, (later.get(x.target_id) ?? 0) + 1);
+    const added: [string, string][] = [];
+    for (const [user, target] of pairs) {
+      if (!inserted.delete(`${user}:${target}`)) continue; // already following, or a repeat in this run
+      const left = (later.get(target) ?? 1) - 1;
+      later.set(target, left);
+      if ((final.get(target) ?? 0) - left <= options.celebrityThreshold) added.push([user, target]);
+    }
+    if (added.length === 0) return;
+    // The followee's recent posts join the follower's timeline if it exists (else it is rebuilt on read).
+    const built = await store.builtAmong([...new Set(added.map((p) => p[0]))]);
+    const backfill = added.filter(([user]) => built.has(user));
+    if (backfill.length === 0) return;
+    const targets = [...new Set(backfill.map((p) => p[1]))];
+    const recent = await sql<{ author_id: string; ids: string[] }>`SELECT t.id::text AS author_id,
+        ARRAY(SELECT post_id::text FROM feed.posts WHERE author_id = t.id AND NOT deleted ORDER BY post_id DESC LIMIT 50) AS ids
+      FROM unnest(${targets}::uuid[]) AS t(id)`.execute(trx);
+    const postsOf = new Map(recent.rows.map((x) => [x.author_id, x.ids]));
+    for (const [user, target] of backfill) {
+      await store.add(
+        user,
+        (postsOf.get(target) ?? []).map((postId) => ({ postId, authorId: target })),
+      );
+    }
+  }
+
+  /**
+   * Consecutive new posts at once: the author locks, the posts and (below the celebrity threshold)
+   * each author's active followers in one statement; then their fan-out in one write.
+   */
+  async function posts(trx: Transaction<unknown>, list: { postId: string; authorId: string; created: string }[]) {
+    await lockAuthors(
+      trx,
+      list.map((p) => p.authorId),
+    );
+    const r = await sql<{ post_id: string; author_id: string; followers: string[] | null }>`WITH ins AS (
+        INSERT INTO feed.posts (post_id, author_id, created_at, hot_rank)
+        SELECT p, a, c, feed.hot_rank(0, c)
+          FROM unnest(${list.map((p) => p.postId)}::uuid[], ${list.map((p) => p.authorId)}::uuid[], ${list.map((p) => p.created)}::timestamptz[])
+            WITH ORDINALITY AS x(p, a, c, n)
+          ORDER BY n ON CONFLICT DO NOTHING RETURNING post_id, author_id)
+      SELECT ins.post_id::text AS post_id, ins.author_id::text AS author_id,
+        CASE WHEN ${celebrity(sql`ins.author_id`)} THEN NULL
+          ELSE ARRAY(SELECT id FROM (${activeFollowersOf(sql`ins.author_id`)}) x) END AS followers
+      FROM ins`.execute(trx);
+    await writeFanOut(
+      r.rows.flatMap((x) =>
+        x.followers ? [{ postId: x.post_id, authorId: x.author_id, followers: x.followers }] : [],
+      ),
+    );
+  }
+
+  /**
+   * Consecutive like and comment counts at once, one statement for all their posts. Applied one at a
+   * time each count becomes max(0, count + d); for a run of changes that is max(count + their sum,
+   * the largest sum of a tail of them), which is what the statement writes.
+   */
+  async function engagement(trx: Transaction<unknown>, changes: { postId: string; likes: number; comments: number }[]) {
+    const per = new Map<string, { ls: number; lf: number; cs: number; cf: number }>();
+    for (const c of changes) {
+      const x = per.get(c.postId) ?? { ls: 0, lf: 0, cs: 0, cf: 0 };
+      x.ls += c.likes;
+      x.lf = Math.max(0, x.lf + c.likes);
+      x.cs += c.comments;
+      x.cf = Math.max(0, x.cf + c.comments);
+      per.set(c.postId, x);
+    }
+    const ids = [...per.keys()].sort();
+    const v = ids.map((id) => per.get(id) as { ls: number; lf: number; cs: number; cf: number });
+    await sql`UPDATE feed.posts p SET like_count = greatest(x.lf, p.like_count + x.ls),
+        comment_count = greatest(x.cf, p.comment_count + x.cs),
+        hot_rank = feed.hot_rank(greatest(x.lf, p.like_count + x.ls) + 2 * greatest(x.cf, p.comment_count + x.cs), p.created_at)
+      FROM unnest(${ids}::uuid[], ${v.map((x) => x.ls)}::int[], ${v.map((x) => x.lf)}::int[], ${v.map((x) => x.cs)}::int[],
+        ${v.map((x) => x.cf)}::int[]) AS x(id, ls, lf, cs, cf)
+      WHERE p.post_id = x.id`.execute(trx);
+  }
 
   async function onRelationship(event: Envelope, trx: Transaction<unknown>) {
     const [user, target] = ids(event.payload, "userId", "targetId");
     // The viewer's followed celebrities may have changed (follow, unfollow, mute, block).
     stars.delete(user);
     stars.delete(target);
-    if (event.type === "Followed" || event.type === "Unfollowed") await lockAuthor(trx, target);
+    if (event.type === "Unfollowed") await lockAuthor(trx, target);
     switch (event.type) {
-      case "Followed": {
-        // The follow and the author's follower count in one statement (no row back: already following).
-        const r = await sql<{ followers: number }>`WITH f AS (
-            INSERT INTO feed.follows (follower_id, followee_id) VALUES (${user}::uuid, ${target}::uuid)
-            ON CONFLICT DO NOTHING RETURNING follower_id)
-          INSERT INTO feed.authors AS a (author_id, followers) SELECT ${target}::uuid, 1 FROM f
-          ON CONFLICT (author_id) DO UPDATE SET followers = a.followers + 1 RETURNING a.followers`.execute(trx);
-        const followers = r.rows[0]?.followers;
-        if (followers !== undefined) {
-          // The followee's recent posts join the follower's timeline (if it exists; else it is rebuilt on read).
-          if (followers <= options.celebrityThreshold && (await store.built(user))) {
-            const posts = await sql<{ id: string }>`SELECT post_id::text AS id FROM feed.posts
-                WHERE author_id = ${target}::uuid AND NOT deleted ORDER BY post_id DESC LIMIT 50`.execute(trx);
-            for (const p of posts.rows) await store.fanOut([user], p.id, target);
-          }
-        }
-        return;
-      }
       case "Unfollowed": {
         const r = await sql`DELETE FROM feed.follows WHERE follower_id = ${user}::uuid AND followee_id = ${target}::uuid
             RETURNING follower_id`.execute(trx);
@@ -208,23 +306,6 @@ export function createFeed(deps: FeedDeps): {
   async function onPost(event: Envelope, trx: Transaction<unknown>) {
     const p = event.payload;
     switch (event.type) {
-      case "PostCreated": {
-        const [postId, authorId] = ids(p, "postId", "authorId");
-        await lockAuthor(trx, authorId);
-        const created = typeof p.createdAt === "string" ? p.createdAt : event.occurred_at;
-        // The post, and (below the celebrity threshold) its author's active followers, in one statement.
-        const r = await sql<{ inserted: boolean; followers: string[] | null }>`WITH ins AS (
-            INSERT INTO feed.posts (post_id, author_id, created_at, hot_rank)
-            VALUES (${postId}::uuid, ${authorId}::uuid, ${created}::timestamptz, feed.hot_rank(0, ${created}::timestamptz))
-            ON CONFLICT DO NOTHING RETURNING post_id)
-          SELECT EXISTS (SELECT 1 FROM ins) AS inserted,
-            CASE WHEN ${celebrity(authorId)} THEN NULL ELSE ARRAY(SELECT id FROM (${activeFollowersOf(authorId)}) x) END AS followers`.execute(
-          trx,
-        );
-        const row = r.rows[0];
-        if (row?.inserted && row.followers) await writeFanOut(postId, authorId, row.followers);
-        return;
-      }
       case "PostDeleted":
       case "PostPurged": {
         const [postId, authorId] = ids(p, "postId", "authorId");
@@ -236,6 +317,28 @@ export function createFeed(deps: FeedDeps): {
         if (event.type === "PostPurged") await sql`DELETE FROM feed.posts WHERE post_id = ${postId}::uuid`.execute(trx);
         return;
       }
+      default:
+        return;
+    }
+  }
+
+  type Run =
+    | { kind: "follow"; items: [string, string][] }
+    | { kind: "post"; items: { postId: string; authorId: string; created: string }[] }
+    | { kind: "engagement"; items: { postId: string; likes: number; comments: number }[] };
+
+  /** The run an event joins (consecutive follows, new posts or counts are applied together), if any. */
+  function runItem(event: Envelope): Run | undefined {
+    const p = event.payload;
+    if (event.aggregate_type === "relationship") {
+      return event.type === "Followed" ? { kind: "follow", items: [ids(p, "userId", "targetId")] } : undefined;
+    }
+    switch (event.type) {
+      case "PostCreated": {
+        const [postId, authorId] = ids(p, "postId", "authorId");
+        const created = typeof p.createdAt === "string" ? p.createdAt : event.occurred_at;
+        return { kind: "post", items: [{ postId, authorId, created }] };
+      }
       case "PostLiked":
       case "PostUnliked":
       case "CommentCreated":
@@ -243,16 +346,33 @@ export function createFeed(deps: FeedDeps): {
         const [postId] = ids(p, "postId");
         const d = event.type === "PostLiked" || event.type === "CommentCreated" ? 1 : -1;
         const likes = event.type.startsWith("Post") ? d : 0;
-        const comments = event.type.startsWith("Comment") ? d : 0;
-        await sql`UPDATE feed.posts SET like_count = greatest(0, like_count + ${likes}),
-              comment_count = greatest(0, comment_count + ${comments}),
-              hot_rank = feed.hot_rank(greatest(0, like_count + ${likes}) + 2 * greatest(0, comment_count + ${comments}), created_at)
-            WHERE post_id = ${postId}::uuid`.execute(trx);
-        return;
+        return { kind: "engagement", items: [{ postId, likes, comments: d - likes }] };
       }
       default:
-        return;
+        return undefined;
     }
+  }
+
+  async function applyRun(trx: Transaction<unknown>, run: Run) {
+    if (run.kind === "follow") await follows(trx, run.items);
+    else if (run.kind === "post") await posts(trx, run.items);
+    else await engagement(trx, run.items);
+  }
+
+  /** Events in order; consecutive ones of one run kind in one go (`handle` is the batch of one). */
+  async function apply(events: Envelope[], trx: Transaction<unknown>) {
+    let run: Run | undefined;
+    for (const event of events) {
+      const item = runItem(event);
+      if (item && run?.kind === item.kind) {
+        (run.items as unknown[]).push(...item.items);
+        continue;
+      }
+      if (run) await applyRun(trx, run);
+      run = item;
+      if (!item) await (event.aggregate_type === "relationship" ? onRelationship(event, trx) : onPost(event, trx));
+    }
+    if (run) await applyRun(trx, run);
   }
 
   // One consumer for both topics: in the embedded log they arrive in commit order.
@@ -260,7 +380,8 @@ export function createFeed(deps: FeedDeps): {
     name: "feed.timelines",
     schema: "feed",
     topics: ["nova.graph.relationship", "nova.content.post"],
-    handle: (event, trx) => (event.aggregate_type === "relationship" ? onRelationship(event, trx) : onPost(event, trx)),
+    handle: (event, trx) => apply([event], trx),
+    handleBatch: (events, trx) => apply(events, trx),
   };
 
   /** Rebuilds a missing timeline from the projections (followed, not hidden, not deleted). */

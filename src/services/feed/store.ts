@@ -11,16 +11,25 @@
 import type { Redis } from "ioredis";
 import { type Kysely, sql } from "kysely";
 
+/** A post and the timelines it goes to. */
+export interface FanOut {
+  postId: string;
+  authorId: string;
+  userIds: string[];
+}
+
 export interface TimelineStore {
   readonly kind: "redis" | "postgres";
-  /** Whether the user's timeline exists (else it must be rebuilt before reading). */
-  built(userId: string): Promise<boolean>;
+  /** The users among these whose timeline exists (else it must be rebuilt before reading). */
+  builtAmong(userIds: string[]): Promise<Set<string>>;
   /** Forgets that the timeline is built, so the next read rebuilds it. */
   invalidate(userId: string): Promise<void>;
   /** Replaces the user's timeline with these entries (newest first or any order). */
   rebuild(userId: string, entries: { postId: string; authorId: string }[]): Promise<void>;
-  /** Adds one post to many timelines. */
-  fanOut(userIds: string[], postId: string, authorId: string): Promise<void>;
+  /** Adds each post to its list of timelines. */
+  fanOut(posts: FanOut[]): Promise<void>;
+  /** Adds posts to one timeline. */
+  add(userId: string, entries: { postId: string; authorId: string }[]): Promise<void>;
   /** Removes posts from one user's timeline (all of `authorId`'s when given). */
   remove(userId: string, postIds: string[], authorId?: string): Promise<void>;
   /** Removes one post from the given timelines. */
@@ -42,8 +51,11 @@ export function redisStore(redis: Redis, opts: { size: number; ttlMs: number }):
   const ttl = Math.ceil(opts.ttlMs / 1000);
   return {
     kind: "redis",
-    async built(userId) {
-      return (await redis.exists(mark(userId))) === 1;
+    async builtAmong(userIds) {
+      const p = redis.pipeline();
+      for (const u of userIds) p.exists(mark(u));
+      const r = (await p.exec()) ?? [];
+      return new Set(userIds.filter((_, i) => r[i]?.[1] === 1));
     },
     async invalidate(userId) {
       await redis.del(mark(userId));
@@ -54,16 +66,30 @@ export function redisStore(redis: Redis, opts: { size: number; ttlMs: number }):
       m.expire(key(userId), ttl).set(mark(userId), "1", "EX", ttl);
       await m.exec();
     },
-    async fanOut(userIds, postId) {
-      for (let i = 0; i < userIds.length; i += CHUNK) {
-        const p = redis.pipeline();
-        for (const u of userIds.slice(i, i + CHUNK)) {
+    async fanOut(posts) {
+      let p = redis.pipeline();
+      let n = 0;
+      for (const { postId, userIds } of posts) {
+        for (const u of userIds) {
           p.zadd(key(u), "0", postId)
             .zremrangebyrank(key(u), 0, -(opts.size + 1))
             .expire(key(u), ttl);
+          if (++n % CHUNK === 0) {
+            await p.exec();
+            p = redis.pipeline();
+          }
         }
-        await p.exec();
       }
+      if (n % CHUNK !== 0) await p.exec();
+    },
+    async add(userId, entries) {
+      if (entries.length === 0) return;
+      await redis
+        .multi()
+        .zadd(key(userId), ...entries.flatMap((e) => ["0", e.postId]))
+        .zremrangebyrank(key(userId), 0, -(opts.size + 1))
+        .expire(key(userId), ttl)
+        .exec();
     },
     async remove(userId, postIds) {
       for (let i = 0; i < postIds.length; i += CHUNK) await redis.zrem(key(userId), ...postIds.slice(i, i + CHUNK));
@@ -94,9 +120,10 @@ export function redisStore(redis: Redis, opts: { size: number; ttlMs: number }):
 export function postgresStore(db: Kysely<unknown>, opts: { size: number }): TimelineStore {
   return {
     kind: "postgres",
-    async built(userId) {
-      const r = await sql`SELECT 1 FROM feed.timeline_built WHERE user_id = ${userId}::uuid`.execute(db);
-      return r.rows.length > 0;
+    async builtAmong(userIds) {
+      const r = await sql<{ id: string }>`SELECT user_id::text AS id FROM feed.timeline_built
+        WHERE user_id = ANY(${userIds}::uuid[])`.execute(db);
+      return new Set(r.rows.map((x) => x.id));
     },
     async invalidate(userId) {
       await sql`DELETE FROM feed.timeline_built WHERE user_id = ${userId}::uuid`.execute(db);
@@ -114,12 +141,33 @@ export function postgresStore(db: Kysely<unknown>, opts: { size: number }): Time
           ON CONFLICT (user_id) DO UPDATE SET built_at = now()`.execute(trx);
       });
     },
-    async fanOut(userIds, postId, authorId) {
-      for (let i = 0; i < userIds.length; i += 10_000) {
+    async fanOut(posts) {
+      // Rows of up to 10,000 (user, post, author) at a time: one statement for many small fan-outs.
+      const rows = { u: [] as string[], p: [] as string[], a: [] as string[] };
+      const flush = async () => {
+        if (rows.u.length === 0) return;
         await sql`INSERT INTO feed.timeline (user_id, post_id, author_id)
-          SELECT u, ${postId}::uuid, ${authorId}::uuid FROM unnest(${userIds.slice(i, i + 10_000)}::uuid[]) AS x(u)
+          SELECT * FROM unnest(${rows.u}::uuid[], ${rows.p}::uuid[], ${rows.a}::uuid[])
           ON CONFLICT DO NOTHING`.execute(db);
+        rows.u = [];
+        rows.p = [];
+        rows.a = [];
+      };
+      for (const { postId, authorId, userIds } of posts) {
+        for (const u of userIds) {
+          rows.u.push(u);
+          rows.p.push(postId);
+          rows.a.push(authorId);
+          if (rows.u.length >= 10_000) await flush();
+        }
       }
+      await flush();
+    },
+    async add(userId, entries) {
+      if (entries.length === 0) return;
+      await sql`INSERT INTO feed.timeline (user_id, post_id, author_id)
+        SELECT ${userId}::uuid, p, a FROM unnest(${entries.map((e) => e.postId)}::uuid[], ${entries.map((e) => e.authorId)}::uuid[]) AS x(p, a)
+        ON CONFLICT DO NOTHING`.execute(db);
     },
     async remove(userId, postIds, authorId) {
       if (authorId) {

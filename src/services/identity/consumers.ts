@@ -4,9 +4,9 @@
  * (topic nova.graph.relationship, keyed by the follower, so one follower's
  * follow and unfollow arrive in order). Identity never reads the graph's tables.
  */
-import { sql } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { EventHandler } from "../../platform/events/consumer.ts";
-import { topicOf } from "../../platform/events/envelope.ts";
+import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
 
 export const GRAPH_RELATIONSHIP_TOPIC = topicOf("graph", "relationship");
 
@@ -18,23 +18,50 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * the counts the gateway shows come from the graph's exact GetCounts, not from here.
  */
 export function followCounts(invalidate?: (ids: string[]) => Promise<void>): EventHandler {
-  return {
-    name: "identity.follow-counts",
-    schema: "identity",
-    topics: [GRAPH_RELATIONSHIP_TOPIC],
-    async handle(event, trx) {
-      if (event.type !== "Followed" && event.type !== "Unfollowed") return;
+  /**
+   * Count changes of several events in one statement. One at a time each count becomes
+   * max(0, count + d); for a sequence of changes that is max(count + their sum, the largest sum of
+   * a tail of them) (`floor`), so the statement gives what one statement per event would.
+   */
+  async function apply(events: Envelope[], trx: Transaction<unknown>) {
+    const per = new Map<string, { fs: number; ff: number; rs: number; rf: number }>();
+    const at = (id: string) => {
+      const x = per.get(id) ?? { fs: 0, ff: 0, rs: 0, rf: 0 };
+      per.set(id, x);
+      return x;
+    };
+    for (const event of events) {
+      if (event.type !== "Followed" && event.type !== "Unfollowed") continue;
       const { userId, targetId } = event.payload;
       if (typeof userId !== "string" || !uuid.test(userId) || typeof targetId !== "string" || !uuid.test(targetId)) {
         throw new Error(`${event.type} ${event.id}: payload.userId and payload.targetId must be user ids`);
       }
       const d = event.type === "Followed" ? 1 : -1;
-      // Both rows in one statement, in id order, so concurrent consumers never deadlock.
-      await sql`UPDATE identity.users u SET
-          following_count = GREATEST(0, following_count + CASE WHEN u.id = ${userId}::uuid THEN ${d}::int ELSE 0 END),
-          follower_count = GREATEST(0, follower_count + CASE WHEN u.id = ${targetId}::uuid THEN ${d}::int ELSE 0 END)
-        WHERE u.id IN (${userId}::uuid, ${targetId}::uuid)`.execute(trx);
-      await invalidate?.([userId.toLowerCase(), targetId.toLowerCase()]);
-    },
+      const follower = at(userId.toLowerCase());
+      follower.fs += d;
+      follower.ff = Math.max(0, follower.ff + d);
+      const target = at(targetId.toLowerCase());
+      target.rs += d;
+      target.rf = Math.max(0, target.rf + d);
+    }
+    if (per.size === 0) return;
+    // Rows locked in id order, so concurrent consumers never deadlock.
+    const ids = [...per.keys()].sort();
+    const v = ids.map((id) => per.get(id) as { fs: number; ff: number; rs: number; rf: number });
+    await sql`WITH locked AS (SELECT id FROM identity.users WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE)
+      UPDATE identity.users u SET
+          following_count = GREATEST(x.ff, u.following_count + x.fs),
+          follower_count = GREATEST(x.rf, u.follower_count + x.rs)
+        FROM locked JOIN unnest(${ids}::uuid[], ${v.map((x) => x.fs)}::int[], ${v.map((x) => x.ff)}::int[],
+          ${v.map((x) => x.rs)}::int[], ${v.map((x) => x.rf)}::int[]) AS x(id, fs, ff, rs, rf) ON x.id = locked.id
+        WHERE u.id = x.id`.execute(trx);
+    await invalidate?.(ids);
+  }
+  return {
+    name: "identity.follow-counts",
+    schema: "identity",
+    topics: [GRAPH_RELATIONSHIP_TOPIC],
+    handle: (event, trx) => apply([event], trx),
+    handleBatch: apply,
   };
 }

@@ -20,7 +20,7 @@
 import { sql, type Transaction } from "kysely";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
-import type { Outbox } from "../../platform/events/outbox.ts";
+import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
 import { uuidv7 } from "../../platform/ids.ts";
 import { counter } from "../../platform/observability/metrics.ts";
 import type { NotificationType } from "./validation.ts";
@@ -75,14 +75,6 @@ function id(p: Record<string, unknown>, name: string, event: Envelope): string {
 /** Repeated activity of an actor already in a group counts for these types (a second like does not). */
 const REPEATABLE: ReadonlySet<NotificationType> = new Set(["COMMENT", "MENTION", "MESSAGE"]);
 
-const PREF_COLUMN: Record<NotificationType, string> = {
-  FOLLOW: "follow",
-  LIKE: "like",
-  COMMENT: "comment",
-  MENTION: "mention",
-  MESSAGE: "message",
-};
-
 export interface Activity {
   recipient: string;
   actor: string;
@@ -97,94 +89,65 @@ type Outcome = "created" | "grouped" | "repeated" | "duplicate_actor" | "self" |
 export function createInbox(deps: { outbox: Outbox; options: InboxOptions }) {
   const { outbox, options } = deps;
 
-  /** Applies one activity to the recipient's inbox inside `trx`. */
-  async function notify(trx: Transaction<unknown>, a: Activity): Promise<Outcome> {
-    if (a.actor === a.recipient) return "self";
-    const groupKey = `${a.type}:${a.subjectId}`;
-    // The rules, and the group's lock (one writer per group at a time: exact under concurrent
-    // events for one group), in one round trip.
-    const rules = await sql<{ hidden: boolean; enabled: boolean }>`SELECT
-        pg_advisory_xact_lock(hashtextextended(${`notifications:${a.recipient}:${groupKey}`}, 0)) IS NULL AS locked,
-        EXISTS (SELECT 1 FROM notifications.hidden WHERE user_id = ${a.recipient}::uuid AND actor_id = ${a.actor}::uuid) AS hidden,
-        coalesce((SELECT ${sql.ref(PREF_COLUMN[a.type])} FROM notifications.preferences WHERE user_id = ${a.recipient}::uuid), true) AS enabled`.execute(
-      trx,
-    );
-    if (rules.rows[0]?.hidden) return "hidden";
-    if (!rules.rows[0]?.enabled) return "disabled";
-
-    const open = await sql<{ id: string }>`SELECT id::text AS id FROM notifications.notifications
-      WHERE user_id = ${a.recipient}::uuid AND group_key = ${groupKey} AND read_at IS NULL
-        AND created_at > now() - make_interval(secs => ${options.groupWindowMs / 1000})
-      ORDER BY created_at DESC LIMIT 1 FOR UPDATE`.execute(trx);
-    const existing = open.rows[0]?.id;
-
-    type Fields = {
-      actor_ids: string[];
-      actor_count: number;
-      activity_count: number;
-      created_at: Date;
-      updated_at: Date;
-    };
-    const RETURNING = sql`RETURNING actor_ids::text[] AS actor_ids, actor_count, activity_count, created_at, updated_at`;
-    let notificationId: string;
-    let outcome: Outcome;
-    let n: Fields | undefined;
-    if (existing === undefined) {
-      notificationId = uuidv7();
-      n = (
-        await sql<Fields>`INSERT INTO notifications.notifications
-          (id, user_id, type, subject_id, post_id, group_key, actor_ids, actor_count)
-        VALUES (${notificationId}::uuid, ${a.recipient}::uuid, ${a.type}, ${a.subjectId}, ${a.postId}::uuid, ${groupKey},
-          ARRAY[${a.actor}::uuid], 1) ${RETURNING}`.execute(trx)
-      ).rows[0];
-      await sql`INSERT INTO notifications.notification_actors (notification_id, actor_id, user_id, acted_at)
-        VALUES (${notificationId}::uuid, ${a.actor}::uuid, ${a.recipient}::uuid, clock_timestamp())`.execute(trx);
-      outcome = "created";
-    } else {
-      notificationId = existing;
-      const added = await sql<{ inserted: boolean }>`INSERT INTO notifications.notification_actors AS x
-          (notification_id, actor_id, user_id, acted_at)
-          VALUES (${notificationId}::uuid, ${a.actor}::uuid, ${a.recipient}::uuid, clock_timestamp())
-        -- clock time, not the transaction's: a consumer applies a whole batch in one transaction
-        ON CONFLICT (notification_id, actor_id) DO UPDATE SET acted_at = clock_timestamp()
-          WHERE ${REPEATABLE.has(a.type)}::boolean
-        RETURNING (xmax = 0) AS inserted`.execute(trx);
-      const row = added.rows[0];
-      if (!row) return "duplicate_actor";
-      outcome = row.inserted ? "grouped" : "repeated";
-      n = (
-        await sql<Fields>`UPDATE notifications.notifications SET
-          actor_count = actor_count + ${row.inserted ? 1 : 0},
-          activity_count = activity_count + 1,
-          actor_ids = ARRAY(SELECT actor_id FROM notifications.notification_actors
-            WHERE notification_id = ${notificationId}::uuid ORDER BY acted_at DESC, actor_id LIMIT 3),
-          seq = nextval('notifications.notification_seq'),
-          updated_at = clock_timestamp()
-        WHERE id = ${notificationId}::uuid ${RETURNING}`.execute(trx)
-      ).rows[0];
+  /**
+   * Applies activities to their recipients' inboxes inside `trx`, in order, in one round trip
+   * (`notifications.apply_activities`, migration 0002: the rules and the group's lock, then the open
+   * group gains the actor or a notification is created), and writes one NotificationCreated per
+   * notification created or changed through the outbox.
+   */
+  async function notifyAll(trx: Transaction<unknown>, activities: Activity[]): Promise<Outcome[]> {
+    const out: Outcome[] = activities.map((a) => (a.actor === a.recipient ? "self" : "duplicate_actor"));
+    const todo = activities.flatMap((a, i) => (a.actor === a.recipient ? [] : [{ a, i }]));
+    if (todo.length === 0) return out;
+    const col = <T>(f: (a: Activity) => T) => todo.map((x) => f(x.a));
+    const rows = await sql<{
+      n: number;
+      o_outcome: Outcome;
+      o_id: string | null;
+      o_actor_ids: string[] | null;
+      o_actor_count: number | null;
+      o_activity_count: number | null;
+      o_created_at: Date | null;
+      o_updated_at: Date | null;
+    }>`SELECT n, o_outcome, o_id::text AS o_id, o_actor_ids::text[] AS o_actor_ids, o_actor_count, o_activity_count,
+        o_created_at, o_updated_at
+      FROM notifications.apply_activities(${todo.map(() => uuidv7())}::uuid[], ${col((a) => a.recipient)}::uuid[],
+        ${col((a) => a.actor)}::uuid[], ${col((a) => a.type)}::text[], ${col((a) => a.subjectId)}::text[],
+        ${col((a) => a.postId)}::uuid[], ${col((a) => REPEATABLE.has(a.type))}::boolean[],
+        make_interval(secs => ${options.groupWindowMs / 1000}))`.execute(trx);
+    const events: NewEvent[] = [];
+    for (const r of rows.rows) {
+      const { a, i } = todo[r.n - 1] as { a: Activity; i: number };
+      out[i] = r.o_outcome;
+      if (!r.o_id || !r.o_actor_ids || !r.o_created_at || !r.o_updated_at) continue;
+      const payload: NotificationCreated = {
+        userId: a.recipient,
+        notificationId: r.o_id,
+        type: a.type,
+        actorIds: r.o_actor_ids,
+        actorCount: r.o_actor_count ?? 0,
+        subjectId: a.subjectId,
+        grouped: r.o_outcome !== "created",
+        createdAt: r.o_created_at.toISOString(),
+        updatedAt: r.o_updated_at.toISOString(),
+        activityCount: r.o_activity_count ?? 0,
+        postId: a.postId ?? "",
+      };
+      events.push({
+        type: "NotificationCreated",
+        aggregateType: "notification",
+        aggregateId: a.recipient,
+        actorId: a.actor,
+        payload: payload as unknown as Record<string, unknown>,
+      });
     }
-    if (!n) throw new Error(`notification ${notificationId} vanished inside its transaction`);
-    const payload: NotificationCreated = {
-      userId: a.recipient,
-      notificationId,
-      type: a.type,
-      actorIds: n.actor_ids,
-      actorCount: n.actor_count,
-      subjectId: a.subjectId,
-      grouped: outcome !== "created",
-      createdAt: n.created_at.toISOString(),
-      updatedAt: n.updated_at.toISOString(),
-      activityCount: n.activity_count,
-      postId: a.postId ?? "",
-    };
-    await outbox.emit(trx, {
-      type: "NotificationCreated",
-      aggregateType: "notification",
-      aggregateId: a.recipient,
-      actorId: a.actor,
-      payload: payload as unknown as Record<string, unknown>,
-    });
-    return outcome;
+    for (let e = 0; e < events.length; e += 1_000) await outbox.emit(trx, ...events.slice(e, e + 1_000));
+    return out;
+  }
+
+  /** Applies one activity (see notifyAll). */
+  async function notify(trx: Transaction<unknown>, a: Activity): Promise<Outcome> {
+    return (await notifyAll(trx, [a]))[0] as Outcome;
   }
 
   /**
@@ -218,118 +181,136 @@ export function createInbox(deps: { outbox: Outbox; options: InboxOptions }) {
       WHERE user_id = ${user}::uuid AND actor_id = ${actor}::uuid AND reason = ${reason}`.execute(trx);
   }
 
-  async function onRelationship(event: Envelope, trx: Transaction<unknown>): Promise<Outcome | undefined> {
+  /**
+   * The activities an event notifies about, in the order they are applied; undefined for the events
+   * that change the rules or remove notifications instead (see applyOther).
+   */
+  function activitiesOf(event: Envelope): Activity[] | undefined {
     const p = event.payload;
     switch (event.type) {
-      case "Followed": {
-        const follower = id(p, "userId", event);
-        const target = id(p, "targetId", event);
-        return notify(trx, { recipient: target, actor: follower, type: "FOLLOW", subjectId: "", postId: null });
-      }
-      case "Blocked": {
-        const [user, target] = [id(p, "userId", event), id(p, "targetId", event)];
-        await hide(trx, user, target, "block");
-        await hide(trx, target, user, "block");
-        await removeActor(trx, user, target);
-        await removeActor(trx, target, user);
-        return undefined;
-      }
-      case "Unblocked": {
-        const [user, target] = [id(p, "userId", event), id(p, "targetId", event)];
-        await unhide(trx, user, target, "block");
-        await unhide(trx, target, user, "block");
-        return undefined;
-      }
-      case "Muted":
-        await hide(trx, id(p, "userId", event), id(p, "targetId", event), "mute");
-        return undefined;
-      case "Unmuted":
-        await unhide(trx, id(p, "userId", event), id(p, "targetId", event), "mute");
-        return undefined;
-      default:
-        return undefined;
-    }
-  }
-
-  async function onPost(event: Envelope, trx: Transaction<unknown>): Promise<Outcome | undefined> {
-    const p = event.payload;
-    switch (event.type) {
-      case "PostLiked": {
-        const postId = id(p, "postId", event);
-        return notify(trx, {
-          recipient: id(p, "authorId", event),
-          actor: id(p, "userId", event),
-          type: "LIKE",
-          subjectId: postId,
-          postId,
-        });
-      }
-      case "CommentCreated": {
-        const postId = id(p, "postId", event);
-        return notify(trx, {
-          recipient: id(p, "postAuthorId", event),
-          actor: id(p, "authorId", event),
-          type: "COMMENT",
-          subjectId: postId,
-          postId,
-        });
-      }
+      case "Followed":
+        if (event.aggregate_type !== "relationship") return undefined;
+        return [
+          {
+            recipient: id(p, "targetId", event),
+            actor: id(p, "userId", event),
+            type: "FOLLOW",
+            subjectId: "",
+            postId: null,
+          },
+        ];
+      case "PostLiked":
+      case "CommentCreated":
       case "Mentioned": {
+        if (event.aggregate_type !== "post") return undefined;
         const postId = id(p, "postId", event);
-        return notify(trx, {
-          recipient: id(p, "mentionedId", event),
-          actor: id(p, "authorId", event),
-          type: "MENTION",
-          subjectId: postId,
-          postId,
-        });
+        const [type, recipient, actor]: [NotificationType, string, string] =
+          event.type === "PostLiked"
+            ? ["LIKE", "authorId", "userId"]
+            : event.type === "CommentCreated"
+              ? ["COMMENT", "postAuthorId", "authorId"]
+              : ["MENTION", "mentionedId", "authorId"];
+        return [{ recipient: id(p, recipient, event), actor: id(p, actor, event), type, subjectId: postId, postId }];
       }
-      case "PostDeleted":
-      case "PostPurged":
-        // Notifications about a post that is gone go with it (and leave the unread count).
-        await sql`DELETE FROM notifications.notifications WHERE post_id = ${id(p, "postId", event)}::uuid`.execute(trx);
-        return undefined;
+      case "MessageSent": {
+        if (event.aggregate_type !== "conversation") return undefined;
+        const conversationId = id(p, "conversationId", event);
+        const sender = id(p, "senderId", event);
+        if (!Array.isArray(p.recipientIds))
+          throw new Error(`MessageSent ${event.id}: payload.recipientIds must be a list`);
+        const recipients = [
+          ...new Set(
+            p.recipientIds.map((r, i) => {
+              if (typeof r !== "string" || !UUID.test(r.toLowerCase())) {
+                throw new Error(`MessageSent ${event.id}: payload.recipientIds[${i}] must be an id`);
+              }
+              return r.toLowerCase();
+            }),
+          ),
+        ].sort(); // id order: two messages to the same people never take group locks in opposite orders
+        return recipients.map((recipient) => ({
+          recipient,
+          actor: sender,
+          type: "MESSAGE" as const,
+          subjectId: conversationId,
+          postId: null,
+        }));
+      }
       default:
         return undefined;
     }
   }
 
-  async function onConversation(event: Envelope, trx: Transaction<unknown>): Promise<Outcome | undefined> {
-    if (event.type !== "MessageSent") return undefined;
+  /** Blocks, mutes and their undoing change the rules; a deleted post takes its notifications along. */
+  async function applyOther(event: Envelope, trx: Transaction<unknown>): Promise<void> {
     const p = event.payload;
-    const conversationId = id(p, "conversationId", event);
-    const sender = id(p, "senderId", event);
-    if (!Array.isArray(p.recipientIds)) throw new Error(`MessageSent ${event.id}: payload.recipientIds must be a list`);
-    const recipients = [
-      ...new Set(
-        p.recipientIds.map((r, i) => {
-          if (typeof r !== "string" || !UUID.test(r.toLowerCase())) {
-            throw new Error(`MessageSent ${event.id}: payload.recipientIds[${i}] must be an id`);
-          }
-          return r.toLowerCase();
-        }),
-      ),
-    ].sort(); // id order: two messages to the same people never take group locks in opposite orders
-    let last: Outcome | undefined;
-    for (const recipient of recipients) {
-      last = await notify(trx, { recipient, actor: sender, type: "MESSAGE", subjectId: conversationId, postId: null });
-      outcomes.inc({ type: "MESSAGE", outcome: last });
+    if (event.aggregate_type === "relationship") {
+      switch (event.type) {
+        case "Blocked": {
+          const [user, target] = [id(p, "userId", event), id(p, "targetId", event)];
+          await hide(trx, user, target, "block");
+          await hide(trx, target, user, "block");
+          await removeActor(trx, user, target);
+          await removeActor(trx, target, user);
+          return;
+        }
+        case "Unblocked": {
+          const [user, target] = [id(p, "userId", event), id(p, "targetId", event)];
+          await unhide(trx, user, target, "block");
+          await unhide(trx, target, user, "block");
+          return;
+        }
+        case "Muted":
+          await hide(trx, id(p, "userId", event), id(p, "targetId", event), "mute");
+          return;
+        case "Unmuted":
+          await unhide(trx, id(p, "userId", event), id(p, "targetId", event), "mute");
+          return;
+      }
     }
-    return undefined;
+    if (event.aggregate_type === "post" && (event.type === "PostDeleted" || event.type === "PostPurged")) {
+      // Notifications about a post that is gone go with it (and leave the unread count).
+      await sql`DELETE FROM notifications.notifications WHERE post_id = ${id(p, "postId", event)}::uuid`.execute(trx);
+    }
   }
+
+  /** Applies the activities of consecutive events at once (one round trip), counting each outcome. */
+  async function flush(trx: Transaction<unknown>, pending: { label: string; activity: Activity }[]) {
+    if (pending.length === 0) return;
+    const done = await notifyAll(
+      trx,
+      pending.map((x) => x.activity),
+    );
+    for (const [i, outcome] of done.entries()) outcomes.inc({ type: (pending[i] as { label: string }).label, outcome });
+    pending.length = 0;
+  }
+
+  const label = (event: Envelope) => (event.type === "MessageSent" ? "MESSAGE" : event.type);
 
   const handler: EventHandler = {
     name: "notifications.inbox",
     schema: "notifications",
     topics: [TOPICS.relationship, TOPICS.post, TOPICS.conversation],
     async handle(event, trx) {
-      const outcome =
-        event.aggregate_type === "relationship"
-          ? await onRelationship(event, trx)
-          : event.aggregate_type === "conversation"
-            ? await onConversation(event, trx)
-            : await onPost(event, trx);
-      if (outcome) outcomes.inc({ type: event.type, outcome });
+      const activities = activitiesOf(event);
+      if (!activities) return applyOther(event, trx);
+      await flush(
+        trx,
+        activities.map((activity) => ({ label: label(event), activity })),
+      );
+    },
+    async handleBatch(events, trx) {
+      const pending: { label: string; activity: Activity }[] = [];
+      for (const event of events) {
+        const activities = activitiesOf(event);
+        if (activities) {
+          for (const activity of activities) pending.push({ label: label(event), activity });
+          continue;
+        }
+        await flush(trx, pending);
+        await applyOther(event, trx);
+      }
+      await flush(trx, pending);
     },
   };
 

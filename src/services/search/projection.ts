@@ -146,6 +146,22 @@ function tags(p: Record<string, unknown>): string[] {
   return v as string[];
 }
 
+const userDoc = (event: Envelope): UserDoc => ({
+  userId: id(event.payload, "userId"),
+  username: str(event.payload, "username"),
+  displayName: str(event.payload, "displayName", ""),
+  createdAt: str(event.payload, "createdAt", event.occurred_at),
+});
+
+const postDoc = (event: Envelope, language: string): PostDoc => ({
+  postId: id(event.payload, "postId"),
+  authorId: id(event.payload, "authorId"),
+  text: str(event.payload, "text"),
+  hashtags: tags(event.payload),
+  createdAt: str(event.payload, "createdAt", event.occurred_at),
+  language,
+});
+
 /**
  * Applies one event of nova.identity.user, nova.graph.relationship or
  * nova.content.post. `language` maps a post to its text search configuration.
@@ -160,14 +176,7 @@ export async function applyEvent(
   switch (event.type) {
     case "UserRegistered":
     case "ProfileUpdated":
-      await index.writeUsers(db, [
-        {
-          userId: id(p, "userId"),
-          username: str(p, "username"),
-          displayName: str(p, "displayName", ""),
-          createdAt: str(p, "createdAt", event.occurred_at),
-        },
-      ]);
+      await index.writeUsers(db, [userDoc(event)]);
       return;
     case "Blocked":
       await index.writeBlocks(db, [{ blockerId: id(p, "userId"), blockedId: id(p, "targetId") }]);
@@ -176,16 +185,7 @@ export async function applyEvent(
       await index.removeBlock(db, id(p, "userId"), id(p, "targetId"));
       return;
     case "PostCreated":
-      await index.writePosts(db, [
-        {
-          postId: id(p, "postId"),
-          authorId: id(p, "authorId"),
-          text: str(p, "text"),
-          hashtags: tags(p),
-          createdAt: str(p, "createdAt", event.occurred_at),
-          language: language(p),
-        },
-      ]);
+      await index.writePosts(db, [postDoc(event, language(p))]);
       return;
     case "PostEdited":
       await index.editPost(db, id(p, "postId"), str(p, "text"), tags(p));
@@ -198,6 +198,57 @@ export async function applyEvent(
       // Follows, mutes, likes, comments, mentions: nothing search shows.
       return;
   }
+}
+
+/**
+ * Applies events in order with the effect of applyEvent on each: consecutive profiles and new posts
+ * are written together (every write sets the full state of what it touches, so the last document
+ * of a user or post in a run is the one that counts).
+ */
+export async function applyEvents(
+  db: Db,
+  events: Envelope[],
+  language: (payload: Record<string, unknown>) => string,
+  index: SearchIndex = postgresIndex,
+): Promise<void> {
+  const users = new Map<string, UserDoc>();
+  const posts = new Map<string, PostDoc>();
+  const flush = async () => {
+    if (users.size) await index.writeUsers(db, [...users.values()]);
+    if (posts.size) await index.writePosts(db, [...posts.values()]);
+    users.clear();
+    posts.clear();
+  };
+  for (const event of events) {
+    const p = event.payload;
+    switch (event.type) {
+      case "UserRegistered":
+      case "ProfileUpdated": {
+        const doc = userDoc(event);
+        users.delete(doc.userId);
+        users.set(doc.userId, doc);
+        continue;
+      }
+      case "PostCreated": {
+        const doc = postDoc(event, language(p));
+        posts.delete(doc.postId);
+        posts.set(doc.postId, doc);
+        continue;
+      }
+      case "Blocked":
+      case "Unblocked":
+      case "PostEdited":
+      case "PostDeleted":
+      case "PostPurged":
+        await flush();
+        await applyEvent(db, event, language, index);
+        continue;
+      default:
+        // Follows, mutes, likes, comments, mentions: nothing search shows.
+        continue;
+    }
+  }
+  await flush();
 }
 
 export async function removeBlock(db: Db, blockerId: string, blockedId: string): Promise<void> {

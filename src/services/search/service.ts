@@ -29,10 +29,10 @@ import {
 } from "../../gen/nova/search/v1/search_pb.ts";
 import { PLAN_EACH_CALL } from "../../platform/db/pool.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
-import { topicOf } from "../../platform/events/envelope.ts";
+import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
 import { histogram } from "../../platform/observability/metrics.ts";
 import { optionalUser } from "../../platform/rpc/context.ts";
-import { applyEvent, postgresIndex, type SearchIndex } from "./projection.ts";
+import { applyEvents, postgresIndex, type SearchIndex } from "./projection.ts";
 import {
   decodeCursor,
   encodeCursor,
@@ -371,25 +371,24 @@ export function indexConsumer(
   postLanguage: (p: Record<string, unknown>) => string,
   index: SearchIndex = postgresIndex,
 ): EventHandler {
-  // Per transaction: whether a rebuild holds the events (read once, FOR SHARE, kept till commit).
-  const parking = new WeakMap<object, boolean>();
+  /** Applies the events in order, or, while a rebuild runs, parks them for it (read FOR SHARE, kept till commit). */
+  async function apply(events: Envelope[], trx: Transaction<unknown>) {
+    const r = await sql<{ job_id: string | null }>`SELECT job_id::text AS job_id FROM search.reindex_state
+      FOR SHARE`.execute(trx);
+    if (r.rows[0]?.job_id) {
+      await sql`INSERT INTO search.reindex_buffer (envelope)
+        SELECT e FROM unnest(${events.map((e) => JSON.stringify(e))}::jsonb[]) WITH ORDINALITY AS x(e, n) ORDER BY n`.execute(
+        trx,
+      );
+      return;
+    }
+    await applyEvents(trx, events, postLanguage, index);
+  }
   return {
     name: "search.index",
     schema: "search",
     topics: SEARCH_TOPICS,
-    async handle(event, trx: Transaction<unknown>) {
-      let park = parking.get(trx);
-      if (park === undefined) {
-        const r = await sql<{ job_id: string | null }>`SELECT job_id::text AS job_id FROM search.reindex_state
-          FOR SHARE`.execute(trx);
-        park = Boolean(r.rows[0]?.job_id);
-        parking.set(trx, park);
-      }
-      if (park) {
-        await sql`INSERT INTO search.reindex_buffer (envelope) VALUES (${JSON.stringify(event)}::jsonb)`.execute(trx);
-        return;
-      }
-      await applyEvent(trx, event, postLanguage, index);
-    },
+    handle: (event, trx) => apply([event], trx),
+    handleBatch: apply,
   };
 }
