@@ -89,7 +89,11 @@ export function generateDevCerts(
     writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
     openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key.tmp`], dir);
     openssl(["pkcs8", "-topk8", "-nocrypt", "-in", `${name}.key.tmp`, "-out", `${name}.key`], dir);
-    openssl(["req", "-new", "-key", `${name}.key`, "-subj", `/CN=${name}`, "-out", `${name}.csr`], dir);
+    // A process serving several modules is named by them joined with "+", which a subject must escape.
+    openssl(
+      ["req", "-new", "-key", `${name}.key`, "-subj", `/CN=${name.replaceAll("+", "\\+")}`, "-out", `${name}.csr`],
+      dir,
+    );
     openssl(
       [
         "x509",
