@@ -103,6 +103,15 @@ async function sameBothWays(
 }
 
 const pick = <T>(xs: T[]) => fc.integer({ min: 0, max: xs.length - 1 }).map((i) => xs[i] as T);
+/** Steps [kind, user a, user b, post] over `users` users and `posts` posts, and a batch size. */
+const stepsOf = (kinds: string[], users: number, posts: number) =>
+  [
+    fc.array(fc.tuple(pick(kinds), fc.nat(users - 1), fc.nat(users - 1), fc.nat(posts - 1)), {
+      minLength: 1,
+      maxLength: 50,
+    }),
+    fc.integer({ min: 1, max: 20 }),
+  ] as const;
 const RUNS = { numRuns: 25 };
 
 describe("handleBatch equals handle one event at a time", () => {
@@ -159,72 +168,68 @@ describe("handleBatch equals handle one event at a time", () => {
       "PostDeleted",
     ];
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.tuple(pick(kinds), fc.nat(4), fc.nat(4), fc.nat(3)), { minLength: 1, maxLength: 50 }),
-        fc.integer({ min: 1, max: 20 }),
-        async (steps, chunk) => {
-          const users = Array.from({ length: 5 }, () => randomUUID());
-          // Post ids in time order (UUIDv7), each with a fixed author.
-          const posts = Array.from({ length: 4 }, (_, i) => ({ id: uuidv7(), author: users[i % 3] as string }));
-          const events: Envelope[] = [];
-          for (const [kind, a, b, p] of steps) {
-            const post = posts[p] as { id: string; author: string };
-            if (kind === "Followed" || kind === "Unfollowed" || kind === "Muted") {
-              if (a !== b) events.push(envelope(kind, "relationship", { userId: users[a], targetId: users[b] }));
-            } else if (kind === "PostCreated") {
-              events.push(
-                envelope(kind, "post", { postId: post.id, authorId: post.author, createdAt: new Date().toISOString() }),
-              );
-            } else {
-              events.push(envelope(kind, "post", { postId: post.id, authorId: post.author, userId: users[a] }));
-            }
+      fc.asyncProperty(...stepsOf(kinds, 5, 4), async (steps, chunk) => {
+        const users = Array.from({ length: 5 }, () => randomUUID());
+        // Post ids in time order (UUIDv7), each with a fixed author.
+        const posts = Array.from({ length: 4 }, (_, i) => ({ id: uuidv7(), author: users[i % 3] as string }));
+        const events: Envelope[] = [];
+        for (const [kind, a, b, p] of steps) {
+          const post = posts[p] as { id: string; author: string };
+          if (kind === "Followed" || kind === "Unfollowed" || kind === "Muted") {
+            if (a !== b) events.push(envelope(kind, "relationship", { userId: users[a], targetId: users[b] }));
+          } else if (kind === "PostCreated") {
+            events.push(
+              envelope(kind, "post", { postId: post.id, authorId: post.author, createdAt: new Date().toISOString() }),
+            );
+          } else {
+            events.push(envelope(kind, "post", { postId: post.id, authorId: post.author, userId: users[a] }));
           }
-          await sameBothWays(
-            async (trx) =>
-              createFeed({
-                db: { writer: trx, reader: trx },
-                store: postgresStore(trx, { size: 800 }),
-                log: pino({ level: "silent" }),
-                // A threshold of 2 followers: follows in one batch cross it.
-                options: { celebrityThreshold: 2, timelineSize: 800, inactiveMs: 86_400_000, activityRecheckMs: 0 },
-              }).consumers[0] as EventHandler,
-            async (trx) => {
-              // Everyone active (fan-out reaches them); two have built timelines (follows backfill them).
-              await sql`INSERT INTO feed.activity (user_id, last_seen_at) SELECT u, now() FROM unnest(${users}::uuid[]) AS u`.execute(
-                trx,
-              );
-              await sql`INSERT INTO feed.timeline_built (user_id) SELECT u FROM unnest(${users.slice(0, 2)}::uuid[]) AS u`.execute(
-                trx,
-              );
-            },
-            events,
-            chunk,
-            async (trx) => ({
-              follows: (
-                await sql`SELECT follower_id::text, followee_id::text FROM feed.follows
+        }
+        await sameBothWays(
+          async (trx) =>
+            createFeed({
+              db: { writer: trx, reader: trx },
+              store: postgresStore(trx, { size: 800 }),
+              log: pino({ level: "silent" }),
+              // A threshold of 2 followers: follows in one batch cross it.
+              options: { celebrityThreshold: 2, timelineSize: 800, inactiveMs: 86_400_000, activityRecheckMs: 0 },
+            }).consumers[0] as EventHandler,
+          async (trx) => {
+            // Everyone active (fan-out reaches them); two have built timelines (follows backfill them).
+            await sql`INSERT INTO feed.activity (user_id, last_seen_at) SELECT u, now() FROM unnest(${users}::uuid[]) AS u`.execute(
+              trx,
+            );
+            await sql`INSERT INTO feed.timeline_built (user_id) SELECT u FROM unnest(${users.slice(0, 2)}::uuid[]) AS u`.execute(
+              trx,
+            );
+          },
+          events,
+          chunk,
+          async (trx) => ({
+            follows: (
+              await sql`SELECT follower_id::text, followee_id::text FROM feed.follows
                   WHERE follower_id = ANY(${users}::uuid[]) ORDER BY 1, 2`.execute(trx)
-              ).rows,
-              authors: (
-                await sql`SELECT author_id::text, followers FROM feed.authors
+            ).rows,
+            authors: (
+              await sql`SELECT author_id::text, followers FROM feed.authors
                   WHERE author_id = ANY(${users}::uuid[]) ORDER BY 1`.execute(trx)
-              ).rows,
-              posts: (
-                await sql`SELECT post_id::text, like_count, comment_count, deleted FROM feed.posts WHERE author_id = ANY(${users}::uuid[]) ORDER BY 1`.execute(
-                  trx,
-                )
-              ).rows,
-              timeline: (
-                await sql`SELECT user_id::text, post_id::text FROM feed.timeline
+            ).rows,
+            posts: (
+              await sql`SELECT post_id::text, like_count, comment_count, deleted FROM feed.posts WHERE author_id = ANY(${users}::uuid[]) ORDER BY 1`.execute(
+                trx,
+              )
+            ).rows,
+            timeline: (
+              await sql`SELECT user_id::text, post_id::text FROM feed.timeline
                   WHERE user_id = ANY(${users}::uuid[]) ORDER BY 1, 2`.execute(trx)
-              ).rows,
-              hidden: (
-                await sql`SELECT viewer_id::text, author_id::text FROM feed.hidden
+            ).rows,
+            hidden: (
+              await sql`SELECT viewer_id::text, author_id::text FROM feed.hidden
                   WHERE viewer_id = ANY(${users}::uuid[]) ORDER BY 1, 2`.execute(trx)
-              ).rows,
-            }),
-          );
-        },
-      ),
+            ).rows,
+          }),
+        );
+      }),
       {
         ...RUNS,
         // A built timeline's owner follows first, then three more: the author passes the threshold in one batch.
@@ -259,77 +264,73 @@ describe("handleBatch equals handle one event at a time", () => {
       "PostDeleted",
     ];
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.tuple(pick(kinds), fc.nat(3), fc.nat(3), fc.nat(2)), { minLength: 1, maxLength: 50 }),
-        fc.integer({ min: 1, max: 20 }),
-        async (steps, chunk) => {
-          const users = Array.from({ length: 4 }, () => randomUUID());
-          const posts = Array.from({ length: 3 }, (_, i) => ({ id: randomUUID(), author: users[i] as string }));
-          const conversation = randomUUID();
-          const events: Envelope[] = [];
-          for (const [kind, a, b, p] of steps) {
-            const post = posts[p] as { id: string; author: string };
-            const [actor, other] = [users[a] as string, users[b] as string];
-            if (kind === "Followed" || kind === "Blocked" || kind === "Muted" || kind === "Unblocked") {
-              events.push(envelope(kind, "relationship", { userId: actor, targetId: other }));
-            } else if (kind === "PostLiked") {
-              events.push(envelope(kind, "post", { postId: post.id, userId: actor, authorId: post.author }));
-            } else if (kind === "CommentCreated") {
-              events.push(
-                envelope(kind, "post", {
-                  postId: post.id,
-                  commentId: randomUUID(),
-                  authorId: actor,
-                  postAuthorId: post.author,
-                }),
-              );
-            } else if (kind === "MessageSent") {
-              events.push(
-                envelope(kind, "conversation", {
-                  conversationId: conversation,
-                  senderId: actor,
-                  recipientIds: users.filter((u) => u !== actor),
-                }),
-              );
-            } else {
-              events.push(envelope(kind, "post", { postId: post.id, authorId: post.author }));
-            }
+      fc.asyncProperty(...stepsOf(kinds, 4, 3), async (steps, chunk) => {
+        const users = Array.from({ length: 4 }, () => randomUUID());
+        const posts = Array.from({ length: 3 }, (_, i) => ({ id: randomUUID(), author: users[i] as string }));
+        const conversation = randomUUID();
+        const events: Envelope[] = [];
+        for (const [kind, a, b, p] of steps) {
+          const post = posts[p] as { id: string; author: string };
+          const [actor, other] = [users[a] as string, users[b] as string];
+          if (kind === "Followed" || kind === "Blocked" || kind === "Muted" || kind === "Unblocked") {
+            events.push(envelope(kind, "relationship", { userId: actor, targetId: other }));
+          } else if (kind === "PostLiked") {
+            events.push(envelope(kind, "post", { postId: post.id, userId: actor, authorId: post.author }));
+          } else if (kind === "CommentCreated") {
+            events.push(
+              envelope(kind, "post", {
+                postId: post.id,
+                commentId: randomUUID(),
+                authorId: actor,
+                postAuthorId: post.author,
+              }),
+            );
+          } else if (kind === "MessageSent") {
+            events.push(
+              envelope(kind, "conversation", {
+                conversationId: conversation,
+                senderId: actor,
+                recipientIds: users.filter((u) => u !== actor),
+              }),
+            );
+          } else {
+            events.push(envelope(kind, "post", { postId: post.id, authorId: post.author }));
           }
-          const outbox = createOutbox({ service: "notifications", schema: "notifications" });
-          await sameBothWays(
-            async () => createInbox({ outbox, options: { groupWindowMs: 3_600_000 } }).handler,
-            async (trx) => {
-              // The last user does not want likes.
-              await sql`INSERT INTO notifications.preferences (user_id, "like") VALUES (${users[3]}::uuid, false)`.execute(
-                trx,
-              );
-            },
-            events,
-            chunk,
-            async (trx) => {
-              // Notification ids are new in each run: named by their first appearance instead.
-              const names = new Map<string, number>();
-              const name = (id: string) => {
-                if (!names.has(id)) names.set(id, names.size);
-                return names.get(id);
-              };
-              const rows = (
-                await sql<Record<string, unknown> & { id: string }>`SELECT id::text, user_id::text, type, subject_id,
+        }
+        const outbox = createOutbox({ service: "notifications", schema: "notifications" });
+        await sameBothWays(
+          async () => createInbox({ outbox, options: { groupWindowMs: 3_600_000 } }).handler,
+          async (trx) => {
+            // The last user does not want likes.
+            await sql`INSERT INTO notifications.preferences (user_id, "like") VALUES (${users[3]}::uuid, false)`.execute(
+              trx,
+            );
+          },
+          events,
+          chunk,
+          async (trx) => {
+            // Notification ids are new in each run: named by their first appearance instead.
+            const names = new Map<string, number>();
+            const name = (id: string) => {
+              if (!names.has(id)) names.set(id, names.size);
+              return names.get(id);
+            };
+            const rows = (
+              await sql<Record<string, unknown> & { id: string }>`SELECT id::text, user_id::text, type, subject_id,
                     actor_count, activity_count, actor_ids::text[] AS actor_ids
                   FROM notifications.notifications WHERE user_id = ANY(${users}::uuid[]) ORDER BY seq`.execute(trx)
-              ).rows;
-              const emitted = (
-                await sql<{ envelope: Envelope }>`SELECT envelope FROM notifications.outbox
+            ).rows;
+            const emitted = (
+              await sql<{ envelope: Envelope }>`SELECT envelope FROM notifications.outbox
                   WHERE key = ANY(${users}::text[]) ORDER BY seq`.execute(trx)
-              ).rows.map(({ envelope: e }) => {
-                const { notificationId, createdAt: _c, updatedAt: _u, ...rest } = e.payload;
-                return { ...rest, notification: name(notificationId as string) };
-              });
-              return { notifications: rows.map(({ id, ...r }) => ({ ...r, notification: name(id) })), emitted };
-            },
-          );
-        },
-      ),
+            ).rows.map(({ envelope: e }) => {
+              const { notificationId, createdAt: _c, updatedAt: _u, ...rest } = e.payload;
+              return { ...rest, notification: name(notificationId as string) };
+            });
+            return { notifications: rows.map(({ id, ...r }) => ({ ...r, notification: name(id) })), emitted };
+          },
+        );
+      }),
       RUNS,
     );
   });

@@ -17,6 +17,7 @@ import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { FeedService } from "../../gen/nova/feed/v1/feed_pb.ts";
+import { ClampedCounters } from "../../platform/db/counters.ts";
 import { invalid } from "../../platform/errors.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
@@ -241,28 +242,19 @@ export function createFeed(deps: FeedDeps): {
     );
   }
 
-  /**
-   * Consecutive like and comment counts at once, one statement for all their posts. Applied one at a
-   * time each count becomes max(0, count + d); for a run of changes that is max(count + their sum,
-   * the largest sum of a tail of them), which is what the statement writes.
-   */
+  /** Consecutive like and comment counts at once, one statement for all their posts (see ClampedCounters). */
   async function engagement(trx: Transaction<unknown>, changes: { postId: string; likes: number; comments: number }[]) {
-    const per = new Map<string, { ls: number; lf: number; cs: number; cf: number }>();
+    const counts = new ClampedCounters(["likes", "comments"]);
     for (const c of changes) {
-      const x = per.get(c.postId) ?? { ls: 0, lf: 0, cs: 0, cf: 0 };
-      x.ls += c.likes;
-      x.lf = Math.max(0, x.lf + c.likes);
-      x.cs += c.comments;
-      x.cf = Math.max(0, x.cf + c.comments);
-      per.set(c.postId, x);
+      counts.add(c.postId, "likes", c.likes);
+      counts.add(c.postId, "comments", c.comments);
     }
-    const ids = [...per.keys()].sort();
-    const v = ids.map((id) => per.get(id) as { ls: number; lf: number; cs: number; cf: number });
+    const { ids, sum, floor } = counts.columns();
     await sql`UPDATE feed.posts p SET like_count = greatest(x.lf, p.like_count + x.ls),
         comment_count = greatest(x.cf, p.comment_count + x.cs),
         hot_rank = feed.hot_rank(greatest(x.lf, p.like_count + x.ls) + 2 * greatest(x.cf, p.comment_count + x.cs), p.created_at)
-      FROM unnest(${ids}::uuid[], ${v.map((x) => x.ls)}::int[], ${v.map((x) => x.lf)}::int[], ${v.map((x) => x.cs)}::int[],
-        ${v.map((x) => x.cf)}::int[]) AS x(id, ls, lf, cs, cf)
+      FROM unnest(${ids}::uuid[], ${sum.likes}::int[], ${floor.likes}::int[], ${sum.comments}::int[],
+        ${floor.comments}::int[]) AS x(id, ls, lf, cs, cf)
       WHERE p.post_id = x.id`.execute(trx);
   }
 

@@ -5,6 +5,7 @@
  * follow and unfollow arrive in order). Identity never reads the graph's tables.
  */
 import { sql, type Transaction } from "kysely";
+import { ClampedCounters } from "../../platform/db/counters.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
 
@@ -18,18 +19,9 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * the counts the gateway shows come from the graph's exact GetCounts, not from here.
  */
 export function followCounts(invalidate?: (ids: string[]) => Promise<void>): EventHandler {
-  /**
-   * Count changes of several events in one statement. One at a time each count becomes
-   * max(0, count + d); for a sequence of changes that is max(count + their sum, the largest sum of
-   * a tail of them) (`floor`), so the statement gives what one statement per event would.
-   */
+  /** The count changes of several events in one statement (see ClampedCounters). */
   async function apply(events: Envelope[], trx: Transaction<unknown>) {
-    const per = new Map<string, { fs: number; ff: number; rs: number; rf: number }>();
-    const at = (id: string) => {
-      const x = per.get(id) ?? { fs: 0, ff: 0, rs: 0, rf: 0 };
-      per.set(id, x);
-      return x;
-    };
+    const counts = new ClampedCounters(["following", "followers"]);
     for (const event of events) {
       if (event.type !== "Followed" && event.type !== "Unfollowed") continue;
       const { userId, targetId } = event.payload;
@@ -37,23 +29,18 @@ export function followCounts(invalidate?: (ids: string[]) => Promise<void>): Eve
         throw new Error(`${event.type} ${event.id}: payload.userId and payload.targetId must be user ids`);
       }
       const d = event.type === "Followed" ? 1 : -1;
-      const follower = at(userId.toLowerCase());
-      follower.fs += d;
-      follower.ff = Math.max(0, follower.ff + d);
-      const target = at(targetId.toLowerCase());
-      target.rs += d;
-      target.rf = Math.max(0, target.rf + d);
+      counts.add(userId.toLowerCase(), "following", d);
+      counts.add(targetId.toLowerCase(), "followers", d);
     }
-    if (per.size === 0) return;
+    if (counts.size === 0) return;
     // Rows locked in id order, so concurrent consumers never deadlock.
-    const ids = [...per.keys()].sort();
-    const v = ids.map((id) => per.get(id) as { fs: number; ff: number; rs: number; rf: number });
+    const { ids, sum, floor } = counts.columns();
     await sql`WITH locked AS (SELECT id FROM identity.users WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE)
       UPDATE identity.users u SET
           following_count = GREATEST(x.ff, u.following_count + x.fs),
           follower_count = GREATEST(x.rf, u.follower_count + x.rs)
-        FROM locked JOIN unnest(${ids}::uuid[], ${v.map((x) => x.fs)}::int[], ${v.map((x) => x.ff)}::int[],
-          ${v.map((x) => x.rs)}::int[], ${v.map((x) => x.rf)}::int[]) AS x(id, fs, ff, rs, rf) ON x.id = locked.id
+        FROM locked JOIN unnest(${ids}::uuid[], ${sum.following}::int[], ${floor.following}::int[],
+          ${sum.followers}::int[], ${floor.followers}::int[]) AS x(id, fs, ff, rs, rf) ON x.id = locked.id
         WHERE u.id = x.id`.execute(trx);
     await invalidate?.(ids);
   }

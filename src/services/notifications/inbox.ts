@@ -145,11 +145,6 @@ export function createInbox(deps: { outbox: Outbox; options: InboxOptions }) {
     return out;
   }
 
-  /** Applies one activity (see notifyAll). */
-  async function notify(trx: Transaction<unknown>, a: Activity): Promise<Outcome> {
-    return (await notifyAll(trx, [a]))[0] as Outcome;
-  }
-
   /**
    * Takes `actor`'s contributions out of `recipient`'s notifications (after a
    * block): their actor rows go, each touched group is recounted, and a group
@@ -314,5 +309,5 @@ export function createInbox(deps: { outbox: Outbox; options: InboxOptions }) {
     },
   };
 
-  return { handler, notify, removeActor };
+  return { handler };
 }
