@@ -305,6 +305,53 @@ describe("sending", () => {
   });
 });
 
+describe("a send and a membership change at once", () => {
+  test("a send waiting for the conversation's lock reaches a member who joined while it waited", async () => {
+    const [a, b, c] = (await registerMany(3)) as [U, U, U];
+    const g = await createOk(a, [b.user.id], true);
+    // Another writer holds the conversation's lock and adds c before it lets go.
+    const holder = await db.connect();
+    try {
+      await holder.query("BEGIN");
+      const locked = await holder.query("SELECT last_seq FROM messaging.conversations WHERE id = $1 FOR UPDATE", [
+        g.id,
+      ]);
+      const sending = sendOk(a, g.id, "for everyone here");
+      // The send is queued behind the lock (its function waits in its first statement).
+      for (let i = 0; ; i++) {
+        const w = await db.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%send_message%'`,
+        );
+        if (w.rows[0].n > 0) break;
+        assert.ok(i < 200, "the send never waited for the lock");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const last = locked.rows[0].last_seq;
+      await holder.query(
+        `INSERT INTO messaging.members (conversation_id, user_id, joined_seq, last_read_seq, activity_seq)
+         VALUES ($1, $2, $3, $3, 0)`,
+        [g.id, c.user.id, last],
+      );
+      await holder.query("COMMIT");
+      const sent = await sending;
+      const ev = (await events(g.id)).find((e) => e.type === "MessageSent" && e.payload.messageId === sent.id);
+      assert.deepEqual(
+        [...((ev?.payload.recipientIds as string[]) ?? [])].sort(),
+        [b.user.id, c.user.id].sort(),
+        "the recipients are the members when the message was written",
+      );
+      const pos = await db.query(
+        "SELECT activity_seq::text AS a FROM messaging.members WHERE conversation_id = $1 AND user_id = $2",
+        [g.id, c.user.id],
+      );
+      assert.notEqual(pos.rows[0].a, "0", "the new member's inbox moved");
+    } finally {
+      await holder.query("ROLLBACK").catch(() => undefined);
+      holder.release();
+    }
+  });
+});
+
 describe("unread counts and read receipts", () => {
   test("exact after concurrent sends and reads", async () => {
     const [a, b, c] = (await registerMany(3)) as [U, U, U];

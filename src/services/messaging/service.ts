@@ -28,6 +28,7 @@ import {
 } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
+import { uuidv7 } from "../../platform/ids.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
 import {
   decodeCursor,
@@ -240,14 +241,6 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
     if (missing) throw new NovaError("NOT_FOUND", "user not found", { field: fieldOf(missing) });
   }
 
-  /** A current member's message by its client id, if stored. */
-  async function byClientId(db: Db, conversationId: string, me: string, clientMessageId: string) {
-    const r = await sql<MessageRow>`SELECT ${MESSAGE_COLUMNS} FROM messaging.messages msg
-      WHERE msg.conversation_id = ${conversationId}::uuid AND msg.sender_id = ${me}::uuid
-        AND msg.client_message_id = ${clientMessageId}`.execute(db);
-    return r.rows[0];
-  }
-
   /** A resend must carry the same message: the same key for different content is a client bug. */
   function sameMessage(row: MessageRow, text: string, ciphertext: Buffer | null, keyId: string | null): boolean {
     if (ciphertext) return row.ciphertext?.equals(ciphertext) === true && row.key_id === keyId;
@@ -440,42 +433,31 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
             AND m.left_at IS NULL WHERE k.id = ${keyId}::uuid`.execute(writer);
         if (k.rows.length === 0) throw invalid("keyId", "is not the public key of a member of this conversation");
       }
-      return writer.transaction().execute(async (trx) => {
-        // Under the lock an identical send that raced this one has committed: the insert below finds it.
-        const c = await lockAsMember(trx, conversationId, me);
-        const seq = (BigInt(c.last_seq) + 1n).toString();
-        const r = await sql<MessageRow>`INSERT INTO messaging.messages AS msg
-            (conversation_id, seq, sender_id, client_message_id, text, ciphertext, key_id)
-          VALUES (${conversationId}::uuid, ${seq}::bigint, ${me}::uuid, ${clientMessageId}, ${text}, ${ciphertext},
-            ${keyId}::uuid)
-          ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING
-          RETURNING ${MESSAGE_COLUMNS}`.execute(trx);
-        const row = r.rows[0];
-        if (!row) {
-          const again = await byClientId(trx, conversationId, me, clientMessageId);
-          if (!again) throw new NovaError("INTERNAL", "message vanished");
-          return answer(again, false);
-        }
-        const members = await touch(
-          trx,
-          conversationId,
-          sql`, last_seq = ${seq}::bigint, last_message_id = ${row.id}::uuid`,
-        );
-        await emit(
-          trx,
-          event("MessageSent", conversationId, me, {
-            messageId: row.id,
-            senderId: me,
-            recipientIds: members.filter((u) => u !== me),
-            text,
-            encrypted: ciphertext !== null,
-            ...(ciphertext ? { ciphertext: ciphertext.toString("base64"), keyId } : {}),
-            clientMessageId,
-            createdAt: row.created_at.toISOString(),
-          }),
-        );
-        return { message: toMessage(row), created: true };
-      });
+      // The lock, the message, the activity positions and MessageSent in one round trip (migration 0002).
+      const createdAt = new Date();
+      const messageId = uuidv7(createdAt.getTime());
+      const ev = deps.outbox.prepare(
+        event("MessageSent", conversationId, me, {
+          messageId,
+          senderId: me,
+          recipientIds: [], // set by the function: the members the message reached
+          text,
+          encrypted: ciphertext !== null,
+          ...(ciphertext ? { ciphertext: ciphertext.toString("base64"), keyId } : {}),
+          clientMessageId,
+          createdAt: createdAt.toISOString(),
+        }),
+      );
+      const r = await sql<MessageRow & { outcome: "not_member" | "created" | "exists" }>`SELECT outcome,
+          ${MESSAGE_COLUMNS}
+          FROM messaging.send_message(${conversationId}::uuid, ${me}::uuid, ${clientMessageId}, ${text},
+            ${ciphertext}, ${keyId}::uuid, ${messageId}::uuid, ${createdAt}::timestamptz, ${ev.id}::uuid,
+            ${ev.topic}, ${JSON.stringify(ev.envelope)}::jsonb) AS msg`.execute(writer);
+      const row = r.rows[0];
+      if (!row || row.outcome === "not_member") throw notFound();
+      if (row.outcome === "exists") return answer(row, false);
+      deps.outbox.written();
+      return { message: toMessage(row), created: true };
     },
 
     async markRead(req) {
