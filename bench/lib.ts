@@ -1,6 +1,7 @@
 /** Shared by the benchmarks: a scratch database on the harness's PostgreSQL, dropped afterwards. */
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDatabase } from "../scripts/lib/scratch.ts";
 import { Database } from "../src/platform/db/pool.ts";
@@ -123,3 +124,54 @@ export function need<T>(r: { body: { data?: Record<string, unknown>; errors?: un
 }
 
 export { metricValue as metric } from "../scripts/lib/metrics.ts";
+
+/**
+ * CPU time by process group between two readings (Linux /proc): each group is
+ * a set of root pids with every descendant (PostgreSQL's backends, say), plus
+ * `load_generator`, this process. Times in ms; a process that exits between
+ * the readings loses its share (the pools here live for the whole run).
+ */
+export function cpuMeter(groups: () => Record<string, (number | undefined)[]>) {
+  // USER_HZ: the unit of /proc/<pid>/stat's times on every Linux ABI Node runs on.
+  const TICK_MS = 10;
+  const read = (): Record<string, number> => {
+    const procs = new Map<number, { ppid: number; ticks: number }>();
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const st = readFileSync(`/proc/${d}/stat`, "utf8");
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        procs.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+      } catch {
+        // gone meanwhile
+      }
+    }
+    const children = new Map<number, number[]>();
+    for (const [pid, p] of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+    const treeTicks = (root: number): number => {
+      let sum = 0;
+      const todo = [root];
+      for (let pid = todo.pop(); pid !== undefined; pid = todo.pop()) {
+        sum += procs.get(pid)?.ticks ?? 0;
+        todo.push(...(children.get(pid) ?? []));
+      }
+      return sum;
+    };
+    const out: Record<string, number> = {};
+    for (const [name, roots] of Object.entries(groups())) {
+      out[name] = roots.reduce<number>((a, r) => a + (r ? treeTicks(r) : 0), 0) * TICK_MS;
+    }
+    const self = process.cpuUsage();
+    out.load_generator = (self.user + self.system) / 1000;
+    return out;
+  };
+  return {
+    start() {
+      const a = read();
+      return () => {
+        const b = read();
+        return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]));
+      };
+    },
+  };
+}

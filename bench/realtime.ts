@@ -18,10 +18,10 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { ensureServices, overPrimarySocket } from "../scripts/services.ts";
+import { ensureServices, overPrimarySocket, servicePids } from "../scripts/services.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { modules } from "../src/runtime/modules.ts";
-import { gql, metric, need, nova, type Proc, pct, scratchDatabase, stop, waitHttp } from "./lib.ts";
+import { cpuMeter, gql, metric, need, nova, type Proc, pct, scratchDatabase, stop, waitHttp } from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const say = (m: string) => process.stderr.write(`realtime: ${m}\n`);
@@ -87,6 +87,7 @@ async function measure(
   w: World,
   rates: number[],
   seconds: number,
+  meter: ReturnType<typeof cpuMeter>,
 ) {
   const latencies: number[] = [];
   const clients: Client[] = [];
@@ -134,7 +135,7 @@ async function measure(
     }
   }
   say(`${label}: ${live - before} subscriptions live`);
-  const out: Record<string, number | null>[] = [];
+  const out: Record<string, number | null | Record<string, number>>[] = [];
   let n = 0;
   for (const rate of rates) {
     latencies.length = 0;
@@ -147,6 +148,7 @@ async function measure(
     const queries = async () =>
       (await Promise.all(metricsUrls.map((m) => metric(m, "nova_db_queries_total")))).reduce((a, b) => a + b, 0);
     const q0 = await queries();
+    const cpu = meter.start();
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
@@ -189,6 +191,13 @@ async function measure(
     while ((inflight > 0 || latencies.length < expected) && Date.now() < drainEnd) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    // Where the machine's CPU went, per message sent (the drain included: it is the same messages' work).
+    const used = cpu();
+    const wall = performance.now() - t0;
+    const cpuAll = Object.values(used).reduce((a, b) => a + b, 0);
+    const cpuPerMessage = Object.fromEntries(
+      Object.entries({ ...used, all: cpuAll }).map(([k, v]) => [k, Math.round((100 * v) / total) / 100]),
+    );
     // Every statement the message caused (send, relay, consumers): meaningful where one process does it all.
     const perMessage = metricsUrls.length === 1 ? Math.round((10 * ((await queries()) - q0)) / total) / 10 : null;
     const row = {
@@ -203,9 +212,12 @@ async function measure(
       p95_ms: pct(latencies, 95),
       p99_ms: pct(latencies, 99),
       db_queries_per_message: perMessage,
+      // CPU ms per message by process group, and the cores busy on average while it ran.
+      cpu_ms_per_message: cpuPerMessage,
+      cores_busy: Math.round((100 * cpuAll) / wall) / 100,
     };
     say(
-      `${label} @ ${rate} msg/s: delivered ${row.deliveries}/${expected}, p50 ${row.p50_ms} p95 ${row.p95_ms} p99 ${row.p99_ms} ms (send p99 ${row.send_p99_ms} ms, ${errors} errors, ${perMessage ?? "-"} SQL/message)`,
+      `${label} @ ${rate} msg/s: delivered ${row.deliveries}/${expected}, p50 ${row.p50_ms} p95 ${row.p95_ms} p99 ${row.p99_ms} ms (send p99 ${row.send_p99_ms} ms, ${errors} errors, ${perMessage ?? "-"} SQL/message; CPU ms/message ${JSON.stringify(cpuPerMessage)}, ${row.cores_busy} cores busy)`,
     );
     if (firstError) say(`${label} @ ${rate} msg/s: first error ${firstError}`);
     out.push(row);
@@ -226,6 +238,15 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const seconds = quick ? 6 : 20;
   const procs: Proc[] = [];
   const result: Record<string, unknown> = { subscriptions: RECEIVERS * SESSIONS, seconds_per_rate: seconds };
+  const meter = cpuMeter(() => {
+    const pids = servicePids();
+    return {
+      nova: procs.map((p) => p.child.pid),
+      postgres: [pids.postgres, pids.replica],
+      kafka: [pids.kafka],
+      redis: [pids.redis],
+    };
+  });
   try {
     // Embedded: one process, on its own scratch database.
     if (modes.includes("embedded")) {
@@ -252,6 +273,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
           w,
           rates,
           seconds,
+          meter,
         );
         result.embedded = rows;
         await stop(p);
@@ -314,6 +336,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
           w,
           rates,
           seconds,
+          meter,
         );
         result.distributed = rows;
       } finally {

@@ -1097,6 +1097,11 @@ export function overPrimarySocket(url: string): string {
 }
 
 /** Starts (or reuses) every local service; idempotent. Returns their URLs. */
+/** The process ids of the running services (benchmarks account their CPU time). */
+export function servicePids(): Partial<Record<ServiceName, number>> {
+  return { ...(readState()?.pids ?? {}) };
+}
+
 export function ensureServices(): Promise<ServiceUrls> {
   inflight ??= withLock(ensureLocked).finally(() => {
     inflight = null;

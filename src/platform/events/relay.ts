@@ -27,8 +27,11 @@ export interface OutboxRow {
 export interface Publisher {
   /** Publishes a batch of one outbox in order; `client` is the relay's open transaction. */
   publish(rows: OutboxRow[], at: { client: pg.PoolClient; schema: string }): Promise<void>;
-  /** True when `publish` also sets published_at itself (one statement instead of two). */
-  readonly marksPublished?: boolean;
+  /**
+   * A transport inside the database (the embedded log) does the relay's whole step itself in one
+   * statement: the outbox's lock, its next `limit` rows, published. Returns how many rows it moved.
+   */
+  publishNext?(pool: pg.Pool, schema: string, limit: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -72,6 +75,12 @@ export class Relay {
 
   /** Publishes at most one batch of one outbox; returns how many rows it published. */
   async runOnce(schema: string): Promise<number> {
+    const next = this.opts.publisher.publishNext;
+    if (next) {
+      const n = await next.call(this.opts.publisher, this.opts.pool, schema, this.opts.batchSize ?? 500);
+      if (n > 0) published.inc({ schema }, n);
+      return n;
+    }
     const client = await this.opts.pool.connect();
     try {
       await client.query("BEGIN");
@@ -101,10 +110,9 @@ export class Relay {
           throw err;
         }
       });
-      if (!this.opts.publisher.marksPublished)
-        await client.query(`UPDATE ${schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
-          rows.map((r) => r.seq),
-        ]);
+      await client.query(`UPDATE ${schema}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
+        rows.map((r) => r.seq),
+      ]);
       await client.query("COMMIT");
       published.inc({ schema }, rows.length);
       return rows.length;

@@ -87,26 +87,27 @@ export function dlqPublisher(opts: { brokers: string[]; clientId: string }): {
 export const LOG_CHANNEL = "nova_events";
 
 /**
- * The embedded transport: the outbox rows themselves are the log. Inside the
- * relay's transaction each row gets the next global log position, in one
- * statement: taking the positions updates the single head row, whose lock is
- * held to commit, so appenders go one at a time, positions become visible in
- * order, and a dispatcher that has read position N never later finds a row
- * below N (data-modifying CTEs run whether or not the query reads them). The
+ * The embedded transport: the outbox rows themselves are the log. The relay's
+ * step is one statement, `nova_events.append_outbox` (log migration 0003):
+ * under the outbox's lock each row gets the next global log position; taking
+ * the positions updates the single head row, whose lock is held to commit, so
+ * appenders go one at a time, positions become visible in order, and a
+ * dispatcher that has read position N never later finds a row below N. The
  * NOTIFY (sent at commit) names the outbox, so a consumer that reads none of
  * its topics stays asleep.
  */
 export function logPublisher(): Publisher {
   return {
-    marksPublished: true,
-    async publish(rows, { client, schema }) {
-      await client.query(
-        `WITH head AS (UPDATE nova_events.head SET position = position + $2 RETURNING position),
-              marked AS (UPDATE ${schema}.outbox o SET log_position = head.position - $2 + x.n, published_at = now()
-                FROM head, unnest($1::bigint[]) WITH ORDINALITY AS x(seq, n) WHERE o.seq = x.seq)
-         SELECT pg_notify($3, $4)`,
-        [rows.map((r) => r.seq), rows.length, LOG_CHANNEL, schema],
-      );
+    async publishNext(pool, schema, limit) {
+      const r = await pool.query<{ n: number }>("SELECT nova_events.append_outbox($1, $2, $3) AS n", [
+        schema,
+        limit,
+        LOG_CHANNEL,
+      ]);
+      return r.rows[0]?.n ?? 0;
+    },
+    publish() {
+      throw new Error("the log publishes through publishNext");
     },
     close: async () => {},
   };
