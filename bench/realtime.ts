@@ -229,11 +229,7 @@ async function measure(
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
   // BENCH_RATES="50,100" and BENCH_MODES="embedded" narrow a run (e.g. to profile one mode).
-  const rates = process.env.BENCH_RATES
-    ? process.env.BENCH_RATES.split(",").map(Number)
-    : quick
-      ? [20, 50, 200, 500]
-      : [20, 50, 100, 200, 500];
+  const rates = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(",").map(Number) : [20, 50, 100, 200, 500];
   const modes = (process.env.BENCH_MODES ?? "embedded,distributed").split(",");
   const seconds = quick ? 6 : 20;
   const procs: Proc[] = [];

@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   realtime: async () => (await import("./realtime.ts")).run(process.argv.includes("--quick")),
   notifications: async () => (await import("./notifications.ts")).run(process.argv.includes("--quick")),
   search: async () => (await import("./search.ts")).run(process.argv.includes("--quick")),
+  rpc: async () => (await import("./rpc.ts")).run(process.argv.includes("--quick")),
 };
 
 const name = process.argv.slice(2).find((a) => !a.startsWith("-"));
