@@ -81,11 +81,29 @@ async function world(url: string): Promise<World> {
   return { senders, receivers };
 }
 
+/** RPCs served, by service/method, summed over every process's /metrics. */
+async function rpcCounts(urls: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const url of urls) {
+    const text = await (await fetch(url)).text();
+    for (const line of text.split("\n")) {
+      if (!line.startsWith("nova_rpc_server_handled_total{")) continue;
+      const service = /service="([^"]*)"/.exec(line)?.[1];
+      const method = /method="([^"]*)"/.exec(line)?.[1];
+      const k = `${service}/${method}`;
+      out.set(k, (out.get(k) ?? 0) + Number(line.split(" ").pop()));
+    }
+  }
+  return out;
+}
+
 async function measure(
   label: string,
   sendUrl: string,
   subscribeUrls: string[],
   metricsUrls: string[],
+  /** Every process's /metrics (the RPCs served per message). */
+  rpcUrls: string[],
   w: World,
   rates: number[],
   seconds: number,
@@ -150,6 +168,7 @@ async function measure(
     const queries = async () =>
       (await Promise.all(metricsUrls.map((m) => metric(m, "nova_db_queries_total")))).reduce((a, b) => a + b, 0);
     const q0 = await queries();
+    const r0 = await rpcCounts(rpcUrls);
     const cpu = meter.start();
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
@@ -201,6 +220,12 @@ async function measure(
       Object.entries({ ...used, all: cpuAll }).map(([k, v]) => [k, Math.round((100 * v) / total) / 100]),
     );
     // Every statement the message caused (send, relay, consumers): meaningful where one process does it all.
+    const r1 = await rpcCounts(rpcUrls);
+    const rpcPerMessage = Object.fromEntries(
+      [...r1]
+        .map(([k, v]) => [k, Math.round((100 * (v - (r0.get(k) ?? 0))) / total) / 100] as const)
+        .filter(([, v]) => v >= 0.01),
+    );
     const perMessage = metricsUrls.length === 1 ? Math.round((10 * ((await queries()) - q0)) / total) / 10 : null;
     const row = {
       rate,
@@ -214,6 +239,7 @@ async function measure(
       p95_ms: pct(latencies, 95),
       p99_ms: pct(latencies, 99),
       db_queries_per_message: perMessage,
+      rpc_calls_per_message: rpcPerMessage,
       // CPU ms per message by process group, and the cores busy on average while it ran.
       cpu_ms_per_message: cpuPerMessage,
       cores_busy: Math.round((100 * cpuAll) / wall) / 100,
@@ -267,6 +293,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
           "embedded",
           `${base}/graphql`,
           [`${base}/graphql`],
+          [`${base}/metrics`],
           [`${base}/metrics`],
           w,
           rates,
@@ -331,6 +358,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
           `${gws[0]}/graphql`,
           gws.map((g) => `${g}/graphql`),
           gws.map((g) => `${g}/metrics`),
+          started.map((x) => `http://127.0.0.1:${x.admin}/metrics`),
           w,
           rates,
           seconds,

@@ -48,8 +48,24 @@ async function measure(call: Call, calls: number, concurrency: number) {
   };
 }
 
-function listen(server: http2.Http2SecureServer): Promise<number> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+/** Listens on a free port; returns it and a close that ends the clients' sessions too (they stay open). */
+async function listen(server: http2.Http2SecureServer): Promise<{ port: number; close: () => Promise<void> }> {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+  );
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.destroy();
+      }),
+  };
 }
 
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
@@ -82,12 +98,9 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
           stream.end(Buffer.alloc(7));
         });
       });
-      const port = await listen(server);
+      const { port, close } = await listen(server);
       const session = http2.connect(`https://127.0.0.1:${port}`, { ...clientOptions, servername: "localhost" });
-      closers.push(
-        () => session.close(),
-        () => new Promise((r) => server.close(r)),
-      );
+      closers.push(() => session.destroy(), close);
       const body = Buffer.from([0, 0, 0, 0, 2, 10, 0]);
       variants.http2_mtls = () =>
         new Promise<void>((resolve, reject) => {
@@ -107,8 +120,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     {
       const handler = connectNodeAdapter({ routes: routesOf([{ service: Health, impl: health.impl() }]) });
       const server = http2.createSecureServer(serverOptions, handler);
-      const port = await listen(server);
-      closers.push(() => new Promise((r) => server.close(r)));
+      const { port, close } = await listen(server);
+      closers.push(close);
       const client = createClient(
         Health,
         createGrpcTransport({ baseUrl: `https://localhost:${port}`, nodeOptions: clientOptions }),
@@ -125,7 +138,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
         health,
         allowedCallers: () => new Set(["gateway"]),
       });
-      closers.push(() => srv.close(1_000));
+      closers.push(() => srv.close(100));
       const client = createClient(
         Health,
         createTransport({
