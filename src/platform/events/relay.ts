@@ -24,16 +24,23 @@ export interface OutboxRow {
   json: string;
 }
 
-export interface Publisher {
+/** A transport outside the database (Kafka): the relay claims the rows and marks them published. */
+export interface RowPublisher {
   /** Publishes a batch of one outbox in order; `client` is the relay's open transaction. */
   publish(rows: OutboxRow[], at: { client: pg.PoolClient; schema: string }): Promise<void>;
-  /**
-   * A transport inside the database (the embedded log) does the relay's whole step itself in one
-   * statement: the outbox's lock, its next `limit` rows, published. Returns how many rows it moved.
-   */
-  publishNext?(pool: pg.Pool, schema: string, limit: number): Promise<number>;
   close(): Promise<void>;
 }
+
+/**
+ * A transport inside the database (the embedded log) does the relay's whole step itself in one
+ * statement: the outbox's lock, its next `limit` rows, published. Returns how many rows it moved.
+ */
+export interface StepPublisher {
+  publishNext(pool: pg.Pool, schema: string, limit: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export type Publisher = RowPublisher | StepPublisher;
 
 const published = counter("nova_relay_published_total", "Outbox rows published", ["schema"]);
 const publishErrors = counter("nova_relay_publish_errors_total", "Failed publish attempts", ["schema"]);
@@ -75,9 +82,9 @@ export class Relay {
 
   /** Publishes at most one batch of one outbox; returns how many rows it published. */
   async runOnce(schema: string): Promise<number> {
-    const next = this.opts.publisher.publishNext;
-    if (next) {
-      const n = await next.call(this.opts.publisher, this.opts.pool, schema, this.opts.batchSize ?? 500);
+    const publisher = this.opts.publisher;
+    if ("publishNext" in publisher) {
+      const n = await publisher.publishNext(this.opts.pool, schema, this.opts.batchSize ?? 500);
       if (n > 0) published.inc({ schema }, n);
       return n;
     }
@@ -103,7 +110,7 @@ export class Relay {
       }
       await this.retryPublish.execute(async ({ attempt }) => {
         try {
-          await this.opts.publisher.publish(rows, { client, schema });
+          await publisher.publish(rows, { client, schema });
         } catch (err) {
           publishErrors.inc({ schema });
           this.opts.log.warn({ err, schema, attempt, rows: rows.length }, "publish failed");

@@ -1,7 +1,7 @@
 /** The two event transports behind one interface: Kafka (distributed) and the Postgres log (embedded). */
 import { Producer as KafkaProducer, type Producer, stringSerializers } from "@platformatic/kafka";
 import { DLQ_TOPIC } from "./envelope.ts";
-import type { OutboxRow, Publisher } from "./relay.ts";
+import type { OutboxRow, RowPublisher, StepPublisher } from "./relay.ts";
 
 export function kafkaHeaders(row: OutboxRow): Map<string, string> {
   const h = new Map<string, string>([
@@ -32,7 +32,7 @@ function idempotentProducer(brokers: string[], clientId: string): Producer<strin
  * every later send (OUT_OF_BOUNDS while reading a produce response) and the relay never recovered.
  * A batch sent twice across producers is deduplicated by the consumers (processed_events).
  */
-export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): Publisher {
+export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): RowPublisher {
   let producer = idempotentProducer(opts.brokers, opts.clientId);
   return {
     async publish(rows) {
@@ -96,7 +96,7 @@ export const LOG_CHANNEL = "nova_events";
  * NOTIFY (sent at commit) names the outbox, so a consumer that reads none of
  * its topics stays asleep.
  */
-export function logPublisher(): Publisher {
+export function logPublisher(): StepPublisher {
   return {
     async publishNext(pool, schema, limit) {
       const r = await pool.query<{ n: number }>("SELECT nova_events.append_outbox($1, $2, $3) AS n", [
@@ -105,9 +105,6 @@ export function logPublisher(): Publisher {
         LOG_CHANNEL,
       ]);
       return r.rows[0]?.n ?? 0;
-    },
-    publish() {
-      throw new Error("the log publishes through publishNext");
     },
     close: async () => {},
   };
