@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
+import { metricSamples } from "../scripts/lib/metrics.ts";
 import { ensureServices, overPrimarySocket, servicePids } from "../scripts/services.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { modules } from "../src/runtime/modules.ts";
@@ -85,13 +86,9 @@ async function world(url: string): Promise<World> {
 async function rpcCounts(urls: string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const url of urls) {
-    const text = await (await fetch(url)).text();
-    for (const line of text.split("\n")) {
-      if (!line.startsWith("nova_rpc_server_handled_total{")) continue;
-      const service = /service="([^"]*)"/.exec(line)?.[1];
-      const method = /method="([^"]*)"/.exec(line)?.[1];
-      const k = `${service}/${method}`;
-      out.set(k, (out.get(k) ?? 0) + Number(line.split(" ").pop()));
+    for (const { labels, value } of await metricSamples(url, "nova_rpc_server_handled_total")) {
+      const k = `${labels.service}/${labels.method}`;
+      out.set(k, (out.get(k) ?? 0) + value);
     }
   }
   return out;
