@@ -21,6 +21,8 @@ CACHE_DIR="${NOVA_CACHE_DIR:-$HOME/.cache/nova}"
 BIN="$CACHE_DIR/bin"
 SCHEMAS="$CACHE_DIR/k8s-schemas"
 cd "$ROOT"
+# the tools come from the same installer as npm test's (quick when they are there)
+node --import tsx scripts/install.ts
 
 # kinds kubeconform cannot check offline (no schema source reachable here)
 SKIP_KINDS="kafka.strimzi.io/v1/KafkaTopic"

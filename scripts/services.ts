@@ -221,7 +221,7 @@ function locateTools(): Tools {
 
   if (problems.length > 0) {
     throw new MissingToolsError(
-      `services: cannot start the local services:\n  - ${problems.join("\n  - ")}\nRun scripts/bootstrap (as root) first.`,
+      `services: cannot start the local services:\n  - ${problems.join("\n  - ")}\nRun npm test (scripts/install.ts installs them) or: sudo bash scripts/bootstrap`,
     );
   }
   if (runAs && pgBin) pgBin = pgBinFor(pgBin, runAs);

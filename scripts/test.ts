@@ -2,11 +2,12 @@
  * `npm test`: the whole suite. Brings the real services up once through the
  * harness (PostgreSQL primary + replica, PgBouncer, Redis, Kafka), hands their
  * addresses to the tests in NOVA_TEST_SERVICES, and runs node:test over every
- * `*.test.ts` under src/ and test/. Extra arguments filter files by substring.
+ * `*.test.ts` under src/ and test/. First it installs what the machine lacks (scripts/install.ts). Extra arguments filter files by substring.
  */
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { ensureInstalled } from "./install.ts";
 import { ensureServices } from "./services.ts";
 
 function find(dir: string, out: string[] = []): string[] {
@@ -30,6 +31,13 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// What the harness needs on this machine (packages, Kafka jars, deploy tools): a few ms when all is there.
+try {
+  ensureInstalled();
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+}
 const t0 = Date.now();
 const services = await ensureServices();
 process.stderr.write(`services ready in ${Date.now() - t0} ms: ${JSON.stringify(services)}\n`);

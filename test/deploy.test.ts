@@ -171,7 +171,7 @@ function tool(name: string): string {
   const path = join(CACHE_DIR, "bin", name);
   if (!existsSync(path)) {
     throw new Error(
-      `${path} is missing: run \`bash scripts/deploy-tools\` first (it installs kustomize and the other deployment tools into ${CACHE_DIR}, outside git)`,
+      `${path} is missing: run \`npm test\` (scripts/install.ts installs it) or \`bash scripts/deploy-tools\` (it installs kustomize and the other deployment tools into ${CACHE_DIR}, outside git)`,
     );
   }
   return path;
