@@ -222,6 +222,51 @@ describe("blocks", () => {
     // Anyone else still sees it.
     assert.equal((await gql(url, `{ post(id: "${p.id}") { id } }`)).body.data.post.id, p.id);
   });
+  test("a block stops the next like, comment, mention, message and follow at once, though both had just read the posts", async () => {
+    const [a, b] = [await register(url), await register(url)];
+    const q = (u: U, query: string, variables: Record<string, unknown> = {}) =>
+      gql(url, query, { token: u.accessToken, variables });
+    const pa = (await createPost(a, "from a")).body.data.createPost;
+    const pb = (await createPost(b, "from b")).body.data.createPost;
+    const conv = (await q(b, `mutation($m: [ID!]!) { createConversation(memberIds: $m) { id } }`, { m: [a.user.id] }))
+      .body.data.createConversation;
+    // Both read (and b likes) before the block, so any cached "no block" answer is warm.
+    assert.equal((await q(b, `{ post(id: "${pa.id}") { id } }`)).body.data.post.id, pa.id);
+    assert.equal((await q(a, `{ post(id: "${pb.id}") { id } }`)).body.data.post.id, pb.id);
+    assert.equal(
+      (await q(b, `mutation($id: ID!) { likePost(postId: $id) { id } }`, { id: pa.id })).body.errors,
+      undefined,
+    );
+    await q(b, `mutation($id: ID!) { unlikePost(postId: $id) { id } }`, { id: pa.id });
+    const blocked = await q(a, `mutation($id: ID!) { block(userId: $id) { id } }`, { id: b.user.id });
+    assert.equal(blocked.body.errors, undefined, JSON.stringify(blocked.body));
+    const like = await q(b, `mutation($id: ID!) { likePost(postId: $id) { id } }`, { id: pa.id });
+    assert.equal(errorOf(like).code, "NOT_FOUND", "like");
+    const comment = await q(b, `mutation($i: CreateCommentInput!) { createComment(input: $i) { id } }`, {
+      i: { postId: pa.id, text: "still here" },
+    });
+    assert.equal(errorOf(comment).code, "NOT_FOUND", "comment");
+    assert.deepEqual(errorOf(await createPost(b, `hey @${a.user.username}`)), { code: "FORBIDDEN", field: "text" });
+    const msg = await q(
+      b,
+      `mutation($c: ID!) { sendMessage(conversationId: $c, text: "hi", clientMessageId: "k1") { id } }`,
+      {
+        c: conv.id,
+      },
+    );
+    assert.deepEqual(errorOf(msg), { code: "FORBIDDEN", field: "conversationId" });
+    const follow = await q(b, `mutation($id: ID!) { follow(userId: $id) { id } }`, { id: a.user.id });
+    assert.deepEqual(errorOf(follow), { code: "FORBIDDEN", field: "userId" });
+    // Reads hide within a second, both ways.
+    const t0 = performance.now();
+    const hidden = async () =>
+      (await q(b, `{ post(id: "${pa.id}") { id } }`)).body.data.post === null &&
+      (await q(a, `{ post(id: "${pb.id}") { id } }`)).body.data.post === null;
+    while (!(await hidden()) && performance.now() - t0 < 3_000) await new Promise((r) => setTimeout(r, 20));
+    const ms = performance.now() - t0;
+    assert.ok(await hidden(), "the posts are hidden");
+    assert.ok(ms <= 1_000, `the posts were still shown ${ms.toFixed(0)} ms after the block`);
+  });
 });
 
 describe("comments", () => {

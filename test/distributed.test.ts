@@ -252,6 +252,55 @@ describe("cache across content replicas (Redis)", () => {
   });
 });
 
+describe("blocks across content replicas", () => {
+  test("a block is honoured at once for writes by the replica that had cached 'no block', and hides reads within 1 s", async () => {
+    const [a, b] = [await register(url), await register(url)];
+    const created = await gql(url, `mutation { createPost(input: { text: "a's" }) { id } }`, { token: a.accessToken });
+    const postId = created.body.data.createPost.id as string;
+    const t = loadTls({ ca: join(tls, "ca.crt"), cert: join(tls, "gateway.crt"), key: join(tls, "gateway.key") });
+    const asB = (port: number) =>
+      createClient(
+        ContentService,
+        createGrpcTransport({
+          baseUrl: `https://127.0.0.1:${port}`,
+          nodeOptions: { ca: t.ca, cert: t.cert, key: t.key },
+          interceptors: [
+            (next) => async (req) => {
+              req.header.set("x-nova-caller", "gateway");
+              req.header.set("x-nova-user-id", b.user.id);
+              req.header.set("x-nova-session-id", "s");
+              return next(req);
+            },
+          ],
+        }),
+      );
+    const [one, two] = [asB(contentPort), asB(contentPort2)];
+    // Both replicas now hold "no block between a and b".
+    for (const c of [one, two]) assert.equal((await c.getPost({ postId })).post?.id, postId);
+    const blocked = await gql(url, `mutation($id: ID!) { block(userId: $id) { id } }`, {
+      token: a.accessToken,
+      variables: { id: b.user.id },
+    });
+    assert.equal(blocked.body.errors, undefined, JSON.stringify(blocked.body));
+    const notFound = (e: unknown) => e instanceof ConnectError && e.code === Code.NotFound;
+    for (const c of [two, one]) {
+      await assert.rejects(c.likePost({ postId }), notFound, "like right after the block");
+      await assert.rejects(c.createComment({ postId, text: "x" }), notFound, "comment right after the block");
+    }
+    const t0 = performance.now();
+    let shown = true;
+    while (shown && performance.now() - t0 < 3_000) {
+      shown = await two.getPost({ postId }).then(
+        () => true,
+        (e) => !notFound(e),
+      );
+    }
+    const ms = performance.now() - t0;
+    assert.equal(shown, false);
+    assert.ok(ms <= 1_000, `the other replica still showed the post ${ms.toFixed(0)} ms after the block`);
+  });
+});
+
 describe("mTLS", () => {
   const call = (nodeOptions: Record<string, unknown>) =>
     createClient(

@@ -1,8 +1,12 @@
 /** The gateway's edges in production mode and under pressure, over backends that are stubs (no services needed). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { DescService } from "@bufbuild/protobuf";
 import pino from "pino";
 import { NovaError } from "../platform/errors.ts";
+import { runWithCall } from "../platform/rpc/context.ts";
+import { type BackendName, backends } from "./backends.ts";
+import { attachBudget } from "./budget.ts";
 import { defaultSecurity, type SecurityOptions } from "./security.ts";
 import { buildGateway, type GatewayDeps } from "./server.ts";
 
@@ -24,6 +28,7 @@ function gateway(production: boolean, security: Partial<SecurityOptions> = {}) {
     content: {},
     feed: {},
     messaging: {},
+    notifications: {},
     search: {},
     verify: async () => {
       throw new Error("no tokens here");
@@ -95,5 +100,43 @@ test("load shedding: past the heap limit /graphql answers 503 + Retry-After; hea
   assert.equal(res.headers["retry-after"], "5");
   assert.equal(res.json().errors[0].extensions.code, "OVERLOADED");
   assert.equal((await app.inject({ method: "GET", url: "/healthz" })).statusCode, 200);
+  await app.close();
+});
+
+test("every backend in the table reaches the resolvers guarded: over the call budget, no call reaches it", async () => {
+  const reached: string[] = [];
+  const stub = (name: string) =>
+    new Proxy({}, { get: (_t, method) => async () => void reached.push(`${name}.${String(method)}`) });
+  const clients = Object.fromEntries(Object.keys(backends).map((n) => [n, stub(n)]));
+  const app = await buildGateway({
+    log: pino({ level: "silent" }),
+    production: false,
+    requestTimeoutMs: 5_000,
+    ...clients,
+    verify: async () => {
+      throw new Error("no tokens here");
+    },
+    security: { ...defaultSecurity(false), maxEventLoopDelayMs: 0 },
+  } as unknown as GatewayDeps);
+  let seen: GatewayDeps | undefined;
+  app.graphql.addHook("preExecution", async (_schema, _doc, ctx) => {
+    seen = (ctx as unknown as { deps: GatewayDeps }).deps;
+  });
+  assert.equal((await post(app, { query: "{ __typename }" })).statusCode, 200);
+  assert.ok(seen);
+  for (const [name, service] of Object.entries(backends) as [BackendName, DescService][]) {
+    const client = seen[name] as unknown as Record<string, (req: unknown) => Promise<unknown>>;
+    const method = service.methods[0]?.localName as string;
+    const call = {};
+    attachBudget(call, 0);
+    await runWithCall(call, () =>
+      assert.rejects(
+        client[method]?.({}) as Promise<unknown>,
+        (e: NovaError) => e.code === "CALL_BUDGET_EXCEEDED",
+        name,
+      ),
+    );
+  }
+  assert.deepEqual(reached, [], "a backend was called past the budget");
   await app.close();
 });

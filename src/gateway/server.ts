@@ -5,27 +5,19 @@
  */
 import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
-import type { Client } from "@connectrpc/connect";
 import { type Context, context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import mercurius from "mercurius";
 import type { Logger } from "pino";
-import type { ContentService } from "../gen/nova/content/v1/content_pb.ts";
-import type { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
-import type { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
-import type { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
-import type { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
-import type { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
-import type { SearchService } from "../gen/nova/search/v1/search_pb.ts";
 import { NovaError } from "../platform/errors.ts";
 import { counter, histogram, renderMetrics } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import type { Verifier } from "../platform/security/jwt.ts";
-import { ConcurrencyLimiter, guardClient } from "./budget.ts";
+import { type BackendClients, guardBackends } from "./backends.ts";
 import { registerEdges } from "./edges.ts";
 import { createErrorFormatter, toGraphQLError } from "./errors.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
@@ -41,19 +33,13 @@ export const BODY_LIMIT = 1_048_576;
 
 export const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
 
-export interface GatewayDeps {
+/** The backends' clients (backends.ts, the one table of them) and the rest of what the gateway needs. */
+export interface GatewayDeps extends BackendClients {
   log: Logger;
   /** DataLoader batching (on unless GATEWAY_DATALOADER=false, the benchmark's N+1 baseline). */
   batching?: boolean;
   production: boolean;
   requestTimeoutMs: number;
-  identity: Client<typeof IdentityService>;
-  graph: Client<typeof GraphService>;
-  content: Client<typeof ContentService>;
-  feed: Client<typeof FeedService>;
-  messaging: Client<typeof MessagingService>;
-  notifications: Client<typeof NotificationService>;
-  search: Client<typeof SearchService>;
   verify: Verifier;
   /** How long a "session is active" answer may be reused. */
   sessionCacheMs?: number;
@@ -99,20 +85,7 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance> {
   const security = given.security ?? defaultSecurity(given.production);
   // Every RPC spends from the request's call budget and holds a slot of its backend's limiter.
-  const guard = <C>(client: C, name: string): C =>
-    guardClient(
-      client as never,
-      new ConcurrencyLimiter(name, security.backendConcurrency, security.backendQueue),
-    ) as unknown as C;
-  const deps: GatewayDeps = {
-    ...given,
-    identity: guard(given.identity, "identity"),
-    graph: guard(given.graph, "graph"),
-    content: guard(given.content, "content"),
-    feed: guard(given.feed, "feed"),
-    messaging: guard(given.messaging, "messaging"),
-    search: guard(given.search, "search"),
-  };
+  const deps: GatewayDeps = { ...given, ...guardBackends(given, security.backendConcurrency, security.backendQueue) };
   const app: FastifyInstance = Fastify({
     // Fastify's own per-request lines are left out; the gateway logs what matters itself.
     loggerInstance: deps.log.child({}, { level: "warn" }) as FastifyBaseLogger,

@@ -1,5 +1,4 @@
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
-import { LRUCache } from "lru-cache";
 import { ContentService, type PostCounts, PostCountsSchema } from "../../gen/nova/content/v1/content_pb.ts";
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
@@ -13,32 +12,34 @@ import {
   purgeDeleted,
 } from "./service.ts";
 
-/** How long a "these two users block each other" answer is reused. */
-const BLOCK_TTL_MS = 10_000;
+/**
+ * The graph's "these two users block each other (either way)" answer, cached under the graph's
+ * entity `graph:blocked` with the pair's ids sorted and joined by ":" (the graph invalidates that
+ * key on every replica through the cache bus when the pair's relationship changes: graph/module.ts).
+ */
+const pairKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const graph = ctx.client(GraphService);
   const identity = ctx.client(IdentityService);
-  // viewer:author -> blocked either way. Short-lived: a new block shows within BLOCK_TTL_MS.
-  const blocks = new LRUCache<string, boolean>({ max: 100_000, ttl: BLOCK_TTL_MS });
+  const blocks = ctx.cache().entity<{ blocked: boolean }>("graph", "blocked", 1);
+  /** Of `ids`, those across a block from the caller, asked of the graph's primary. */
+  const ask = async (ids: string[]): Promise<Set<string>> => {
+    // GetRelationships answers for the caller, who is the viewer of this call.
+    const res = await graph.getRelationships({ userIds: ids, fresh: true });
+    return new Set(res.relationships.filter((r) => r.blockedBy || r.blocking).map((r) => r.userId));
+  };
   const peers: ContentPeers = {
-    async blockedBetween(viewerId, authorIds) {
+    async blockedBetween(viewerId, authorIds, fresh) {
+      // A check that gates a write never trusts a cache: a block stops the very next like or comment.
+      if (fresh) return authorIds.length ? ask(authorIds) : new Set();
+      const byKey = new Map(authorIds.map((a) => [pairKey(viewerId, a), a]));
+      const found = await blocks.getMany([...byKey.keys()], async (missing) => {
+        const blocked = await ask(missing.map((k) => byKey.get(k) as string));
+        return new Map(missing.map((k) => [k, { blocked: blocked.has(byKey.get(k) as string) }]));
+      });
       const out = new Set<string>();
-      const missing: string[] = [];
-      for (const a of authorIds) {
-        const hit = blocks.get(`${viewerId}:${a}`);
-        if (hit === undefined) missing.push(a);
-        else if (hit) out.add(a);
-      }
-      if (missing.length) {
-        // GetRelationships answers for the caller, who is the viewer of this call.
-        const res = await graph.getRelationships({ userIds: missing });
-        for (const r of res.relationships) {
-          const blocked = r.blockedBy || r.blocking;
-          blocks.set(`${viewerId}:${r.userId}`, blocked);
-          if (blocked) out.add(r.userId);
-        }
-      }
+      for (const [k, v] of found) if (v.blocked) out.add(byKey.get(k) as string);
       return out;
     },
     async resolveUsernames(usernames) {

@@ -54,8 +54,11 @@ import {
 
 /** What content needs from other services (RPC-backed in the module, cached there). */
 export interface ContentPeers {
-  /** Of `authorIds`, those who block `viewerId` (or whom the viewer blocks: either way, no contact). */
-  blockedBetween(viewerId: string, authorIds: string[]): Promise<Set<string>>;
+  /**
+   * Of `authorIds`, those who block `viewerId` (or whom the viewer blocks: either way, no contact).
+   * `fresh` (for writes) asks the graph's primary, past every cache; reads may be up to a moment old.
+   */
+  blockedBetween(viewerId: string, authorIds: string[], fresh?: boolean): Promise<Set<string>>;
   /** Existing users by username -> id. */
   resolveUsernames(usernames: string[]): Promise<Map<string, string>>;
 }
@@ -173,12 +176,20 @@ export function createContentService(
     await deps.changed?.(ids);
   };
 
-  /** The post, if it exists, is live and the viewer may see it; else NOT_FOUND naming `field`. */
-  async function visiblePost(id: string, viewerId: string | undefined, field = "postId"): Promise<PostRow> {
+  /**
+   * The post, if it exists, is live and the viewer may see it; else NOT_FOUND naming `field`.
+   * `write`: the viewer is about to act on it, so blocks are asked fresh.
+   */
+  async function visiblePost(
+    id: string,
+    viewerId: string | undefined,
+    field = "postId",
+    write = false,
+  ): Promise<PostRow> {
     const post = (await cache.posts([id])).get(id);
     if (!post) throw new NovaError("NOT_FOUND", "post not found", { field });
     if (viewerId && viewerId !== post.author_id) {
-      const blocked = await deps.peers.blockedBetween(viewerId, [post.author_id]);
+      const blocked = await deps.peers.blockedBetween(viewerId, [post.author_id], write);
       if (blocked.has(post.author_id)) throw new NovaError("NOT_FOUND", "post not found", { field });
     }
     return post;
@@ -221,7 +232,7 @@ export function createContentService(
   async function toggle(kind: "like" | "bookmark", on: boolean, rawPostId: string): Promise<{ counts: PostCounts }> {
     const user = requireUser();
     const postId = validateId("postId", rawPostId);
-    const post = await visiblePost(postId, user.userId);
+    const post = await visiblePost(postId, user.userId, "postId", true);
     const table = kind === "like" ? sql`content.post_likes` : sql`content.bookmarks`;
     const result = await writer.transaction().execute(async (trx) => {
       await lockLivePost(trx, postId);
@@ -255,7 +266,7 @@ export function createContentService(
       WHERE id = ${commentId}::uuid AND deleted_at IS NULL`.execute(reader);
     const postId = c.rows[0]?.post_id;
     if (!postId) throw new NovaError("NOT_FOUND", "comment not found", { field: "commentId" });
-    await visiblePost(postId, user.userId, "commentId");
+    await visiblePost(postId, user.userId, "commentId", true);
     const row = await writer.transaction().execute(async (trx) => {
       const r = on
         ? await sql`INSERT INTO content.comment_likes (comment_id, user_id) VALUES (${commentId}::uuid, ${user.userId}::uuid)
@@ -281,6 +292,9 @@ export function createContentService(
       const hashtags = parseHashtags(text);
       const mentioned = await deps.peers.resolveUsernames(parseMentions(text));
       const mentionIds = [...new Set([...mentioned.values()])].filter((id) => id !== user.userId);
+      if (mentionIds.length && (await deps.peers.blockedBetween(user.userId, mentionIds, true)).size > 0) {
+        throw new NovaError("FORBIDDEN", "text: cannot mention a user across a block", { field: "text" });
+      }
       const post = await writer.transaction().execute(async (trx) => {
         const r = await sql<PostRow>`INSERT INTO content.posts (author_id, text, media, hashtags, mention_ids)
           VALUES (${user.userId}::uuid, ${text}, ${JSON.stringify(media)}::jsonb, ${hashtags}::text[], ${mentionIds}::uuid[])
@@ -410,7 +424,7 @@ export function createContentService(
       const postId = validateId("postId", req.postId);
       const text = validateText("text", req.text, LIMITS.commentTextMax);
       let parentId = req.parentId ? validateId("parentId", req.parentId) : null;
-      const post = await visiblePost(postId, user.userId);
+      const post = await visiblePost(postId, user.userId, "postId", true);
       const comment = await writer.transaction().execute(async (trx) => {
         await lockLivePost(trx, postId);
         if (parentId) {

@@ -5,10 +5,16 @@ import { createGraphService } from "./service.ts";
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const identity = ctx.client(IdentityService);
+  // "These two block each other", cached by readers (content) under the sorted pair: dropped on every
+  // replica through the cache bus (not a Kafka consumer group, which would reach only one replica).
+  const blocked = ctx.cache().entity<{ blocked: boolean }>("graph", "blocked", 1);
   const impl = createGraphService({
     db: ctx.db().kysely<unknown>(),
     outbox: ctx.outbox(),
     userExists: async (id) => (await identity.batchGetUsers({ ids: [id] })).users.length === 1,
+    changed: async ([a, b]) => {
+      if (a && b) await blocked.invalidate([a < b ? `${a}:${b}` : `${b}:${a}`]);
+    },
   });
   return { services: [{ service: GraphService, impl }] };
 }

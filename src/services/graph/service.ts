@@ -232,7 +232,8 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
       const me = requireUser().userId;
       const ids = validateUserIds(req.userIds);
       if (ids.length === 0) return { relationships: [] };
-      return { relationships: await relationships(reader, me, ids) };
+      // `fresh` (checks that gate a write) reads the primary: a block committed a moment ago must count.
+      return { relationships: await relationships(req.fresh ? writer : reader, me, ids) };
     },
 
     async getCounts(req) {

@@ -11,8 +11,9 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     // Not cached: starting a conversation, adding a member and sending are rare enough per user to
     // ask the graph every time, and a block then stops the very next message.
     async blockedWith(userIds) {
-      // GetRelationships answers for the caller, who is the acting user of this call.
-      const res = await graph.getRelationships({ userIds });
+      // GetRelationships answers for the caller, who is the acting user of this call; from the
+      // primary, so a block committed a moment ago stops this message.
+      const res = await graph.getRelationships({ userIds, fresh: true });
       return new Set(res.relationships.filter((r) => r.blocking || r.blockedBy).map((r) => r.userId));
     },
     async existing(userIds) {
