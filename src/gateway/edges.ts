@@ -30,7 +30,7 @@ import { type Claim, checkKey, Idempotency, MemoryIdempotencyStore, RedisIdempot
 import { checkOperation, type OperationStats, parseBounded, selectOperation } from "./limits.ts";
 import { loadManifest, type Manifest, PersistedOperations } from "./persisted.ts";
 import { type RateDecision, RateLimits } from "./ratelimit.ts";
-import { checkScalarLiterals } from "./scalars.ts";
+import { checkScalarLiterals, checkVariableText } from "./scalars.ts";
 import type { SecurityOptions } from "./security.ts";
 
 export const GRAPHQL_PATH = "/graphql";
@@ -195,6 +195,7 @@ export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Pr
       checkScalarLiterals(schema, doc);
       scalarsChecked.add(doc);
     }
+    checkVariableText(doc, op.variables as Record<string, unknown> | undefined);
     if (isGet && stats.kind !== "query") {
       throw new NovaError("METHOD_NOT_ALLOWED", `${stats.kind}s must be sent with POST, never GET`, {
         field: "operation",

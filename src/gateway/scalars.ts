@@ -27,6 +27,7 @@ import {
 } from "graphql";
 import { z } from "zod";
 import { invalid } from "../platform/errors.ts";
+import { textProblem } from "../platform/validate.ts";
 
 /** A scalar input value that breaks its rule; the message is the problem, without the field. */
 export class ScalarError extends TypeError {
@@ -152,6 +153,9 @@ export function checkScalarLiterals(schema: GraphQLSchema, doc: DocumentNode): v
       if (value.kind !== Kind.OBJECT) return;
       const fields = t.getFields();
       for (const f of value.fields) check(f.value, fields[f.name.value]?.type, `${path}.${f.name.value}`);
+    } else if (value.kind === Kind.STRING && textProblem(value.value)) {
+      // Every string (String, ID and the scalars above): no NUL, no lone surrogate (platform/validate.ts).
+      throw invalid(fieldName(path), textProblem(value.value) as string);
     } else if (isScalarType(t) && checks[t.name] && value.kind === Kind.STRING) {
       try {
         (checks[t.name] as Check)(value.value);
@@ -169,4 +173,47 @@ export function checkScalarLiterals(schema: GraphQLSchema, doc: DocumentNode): v
       },
     }),
   );
+}
+
+/** Where each variable is used: `$q` in `search(query: $q)` -> `query`, so errors name the field, not the variable. */
+function variableFields(doc: DocumentNode): Map<string, string> {
+  const at = new Map<string, string>();
+  const walk = (value: ValueNode, path: string) => {
+    if (value.kind === Kind.VARIABLE) {
+      if (!at.has(value.name.value)) at.set(value.name.value, path);
+    } else if (value.kind === Kind.LIST) {
+      for (const [i, v] of value.values.entries()) walk(v, `${path}[${i}]`);
+    } else if (value.kind === Kind.OBJECT) {
+      for (const f of value.fields) walk(f.value, `${path}.${f.name.value}`);
+    }
+  };
+  visit(doc, { Argument: (node: ArgumentNode) => walk(node.value, node.name.value) });
+  return at;
+}
+
+const fieldsOf = new WeakMap<DocumentNode, Map<string, string>>();
+
+/**
+ * Every string anywhere in the variables obeys the rule of every input
+ * (well-formed, no NUL), before anything runs: one check at the edge for all
+ * String, ID and custom-scalar inputs, with BAD_USER_INPUT naming the field.
+ */
+export function checkVariableText(doc: DocumentNode, variables: Record<string, unknown> | null | undefined): void {
+  if (!variables) return;
+  let fields = fieldsOf.get(doc);
+  if (!fields) {
+    fields = variableFields(doc);
+    fieldsOf.set(doc, fields);
+  }
+  const walk = (v: unknown, path: string) => {
+    if (typeof v === "string") {
+      const problem = textProblem(v);
+      if (problem) throw invalid(fieldName(path), problem);
+    } else if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, `${path}[${i}]`);
+    } else if (v && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+    }
+  };
+  for (const [name, v] of Object.entries(variables)) walk(v, fields.get(name) ?? name);
 }

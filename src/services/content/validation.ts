@@ -3,6 +3,7 @@
  * value or throws a VALIDATION_FAILED error that names the field.
  */
 import { invalid } from "../../platform/errors.ts";
+import { text } from "../../platform/validate.ts";
 
 export const LIMITS = {
   postTextMax: 2_000,
@@ -16,22 +17,10 @@ export const LIMITS = {
   pageDefault: 20,
 } as const;
 
-// Control characters except tab and newline, DEL, C1, and the Unicode line/paragraph separators.
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
-
 export function validateText(field: string, value: string, max: number, allowEmpty = false): string {
-  const v = value.normalize("NFC").replace(/\r\n?/g, "\n").trim();
-  if (!allowEmpty && v.length === 0) throw invalid(field, "is required");
-  if (codePoints(v) > max) throw invalid(field, `must be at most ${max} characters`);
-  if (CONTROL.test(v)) throw invalid(field, "must not contain control characters");
-  return v;
+  return text(field, value, { max, multiline: true, optional: allowEmpty });
 }
 
 export function validateId(field: string, value: string): string {

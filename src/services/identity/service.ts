@@ -34,6 +34,7 @@ import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { ACCESS_TOKEN, type Signer } from "../../platform/security/jwt.ts";
 import { burnVerify, hashPassword, verifyPassword } from "../../platform/security/password.ts";
 import { newOpaqueToken, sha256 } from "../../platform/security/secrets.ts";
+import { wellFormed } from "../../platform/validate.ts";
 import {
   validateAvatarUrl,
   validateBio,
@@ -249,7 +250,9 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     },
 
     async login(req) {
-      const identifier = req.identifier.trim();
+      // NUL would reach SQL (PostgreSQL refuses it: INTERNAL); a password is hashed, but is text all the same.
+      const identifier = wellFormed("identifier", req.identifier).trim();
+      wellFormed("password", req.password);
       if (identifier === "") throw invalid("identifier", "is required");
       if (req.password === "") throw invalid("password", "is required");
       if (identifier.length > 254 || req.password.length > 1024) {

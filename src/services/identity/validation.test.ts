@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { NovaError } from "../../platform/errors.ts";
+import { textProblem } from "../../platform/validate.ts";
 import {
   isCommonPassword,
   LIMITS,
@@ -97,7 +98,10 @@ test("displayName and bio: bounded length, no control characters (bio may have n
     fc.property(fc.string({ unit: "binary", maxLength: 80 }), (s) => {
       const r = outcome("displayName", () => validateDisplayName(s));
       const t = s.trim();
-      const expected = len(t) <= LIMITS.displayNameMax && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(t);
+      const expected =
+        len(t) <= LIMITS.displayNameMax &&
+        !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(t) &&
+        textProblem(t) === undefined;
       assert.equal(r.ok, expected, JSON.stringify(s));
     }),
     { numRuns: 2000 },
@@ -106,7 +110,11 @@ test("displayName and bio: bounded length, no control characters (bio may have n
     fc.property(fc.string({ unit: "binary", maxLength: 400 }), (s) => {
       const r = outcome("bio", () => validateBio(s));
       const t = s.trim();
-      const expected = len(t) <= LIMITS.bioMax && !/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/.test(t);
+      const t2 = t.replace(/\r\n?/g, "\n");
+      const expected =
+        len(t2) <= LIMITS.bioMax &&
+        !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/.test(t2) &&
+        textProblem(t2) === undefined;
       assert.equal(r.ok, expected, JSON.stringify(s));
     }),
     { numRuns: 2000 },

@@ -5,17 +5,9 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { invalid } from "../../platform/errors.ts";
+import { codePoints, text, wellFormed } from "../../platform/validate.ts";
 
 const emailSchema = z.email();
-
-// Control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-
-function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
 
 export const LIMITS = {
   emailMax: 254,
@@ -62,6 +54,7 @@ export function isCommonPassword(value: string): boolean {
 }
 
 export function validatePassword(value: string, field = "password"): string {
+  wellFormed(field, value);
   const n = codePoints(value);
   if (n < LIMITS.passwordMin) throw invalid(field, `must be at least ${LIMITS.passwordMin} characters`);
   if (n > LIMITS.passwordMax) throw invalid(field, `must be at most ${LIMITS.passwordMax} characters`);
@@ -69,20 +62,13 @@ export function validatePassword(value: string, field = "password"): string {
   return value;
 }
 
-function boundedText(field: string, value: string, max: number, multiline: boolean): string {
-  const v = value.trim();
-  if (codePoints(v) > max) throw invalid(field, `must be at most ${max} characters`);
-  const bad = multiline ? /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/ : CONTROL;
-  if (bad.test(v)) throw invalid(field, "must not contain control characters");
-  return v;
-}
-
+// Profiles are stored as typed (no NFC: that would rewrite existing names on their next edit).
 export function validateDisplayName(value: string): string {
-  return boundedText("displayName", value, LIMITS.displayNameMax, false);
+  return text("displayName", value, { max: LIMITS.displayNameMax, optional: true, nfc: false });
 }
 
 export function validateBio(value: string): string {
-  return boundedText("bio", value, LIMITS.bioMax, true);
+  return text("bio", value, { max: LIMITS.bioMax, optional: true, nfc: false, multiline: true });
 }
 
 /** An https URL, or "" to clear the avatar. */

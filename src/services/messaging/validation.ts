@@ -4,6 +4,7 @@
  */
 import { createPublicKey } from "node:crypto";
 import { invalid } from "../../platform/errors.ts";
+import { text } from "../../platform/validate.ts";
 
 export { decodeCursor, encodeCursor } from "../../platform/cursor.ts";
 
@@ -19,8 +20,6 @@ export const LIMITS = {
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-// Control characters except tab and newline, DEL, C1, and the Unicode line/paragraph separators.
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
 // Printable ASCII without space: UUIDs, ULIDs, counters, base64url nonces.
 const CLIENT_MESSAGE_ID = /^[\x21-\x7e]{1,64}$/;
 
@@ -35,19 +34,9 @@ export function validateIds(field: string, values: readonly string[], max: numbe
   return values.map((v, i) => validateId(`${field}[${i}]`, v));
 }
 
-function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
-
 /** A plaintext message: 1 to 4,000 characters after NFC and trimming, no control characters. */
 export function validateText(value: string, field = "text"): string {
-  const v = value.normalize("NFC").replace(/\r\n?/g, "\n").trim();
-  if (v.length === 0) throw invalid(field, "is required");
-  if (codePoints(v) > LIMITS.textMax) throw invalid(field, `must be at most ${LIMITS.textMax} characters`);
-  if (CONTROL.test(v)) throw invalid(field, "must not contain control characters");
-  return v;
+  return text(field, value, { max: LIMITS.textMax, multiline: true });
 }
 
 export function validateClientMessageId(value: string, field = "clientMessageId"): string {

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { invalid } from "../../platform/errors.ts";
+import { text } from "../../platform/validate.ts";
 
 export const LIMITS = {
   queryMax: 200,
@@ -20,29 +21,9 @@ export const LIMITS = {
   cursorMax: 400,
 } as const;
 
-// Every control character (tab and newline too: a query is one line), and the line/paragraph separators.
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
-
-// A UTF-16 surrogate without its pair: not text (String.prototype.isWellFormed, before ES2024 typings).
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
-
 /** A query: 1 to 200 characters of well-formed text without control characters, NFC, trimmed. */
 export function validateQuery(field: string, value: string): string {
-  // Bound the work before normalizing: NFC never shrinks text to under a quarter.
-  if (value.length > LIMITS.queryMax * 4) throw invalid(field, `must be at most ${LIMITS.queryMax} characters`);
-  if (LONE_SURROGATE.test(value)) throw invalid(field, "must be valid Unicode text");
-  const v = value.normalize("NFC");
-  if (CONTROL.test(v)) throw invalid(field, "must not contain control characters");
-  const t = v.trim();
-  if (t === "") throw invalid(field, "is required");
-  if (codePoints(t) > LIMITS.queryMax) throw invalid(field, `must be at most ${LIMITS.queryMax} characters`);
-  return t;
+  return text(field, value, { max: LIMITS.queryMax });
 }
 
 const HASHTAG = /^[\p{L}\p{N}_]{1,64}$/u;

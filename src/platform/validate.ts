@@ -1,0 +1,75 @@
+/**
+ * The one validator of input text (ARCHITECTURE §2: "ids, text rules (one
+ * validator)"). Every rule returns the normalized value or throws
+ * VALIDATION_FAILED naming the field.
+ *
+ * Two layers:
+ * - `wellFormed`: what no Nova input accepts at all, whatever the field
+ *   (identifiers, passwords, tokens, ids): NUL (PostgreSQL text cannot hold
+ *   it) and a lone UTF-16 surrogate (not Unicode; jsonb refuses its escape
+ *   and UTF-8 encoding silently turns it into U+FFFD). The gateway applies it
+ *   to every string input; the services apply it to the RPC inputs they use,
+ *   since they can be called directly over gRPC.
+ * - `text`: human text (posts, comments, messages, profiles, queries):
+ *   well-formed, optionally NFC, trimmed, bounded in code points, without
+ *   control characters (one line, or several lines with tabs).
+ *
+ * Id checks (platform/ids.ts and the services' UUID copies) belong here too
+ * and are to move in later, as `id(field, value)` beside `text`.
+ */
+import { invalid } from "./errors.ts";
+
+// A UTF-16 surrogate without its pair (String.prototype.isWellFormed is ES2024; the typings here are ES2023).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// One line: every control character (C0 with tab and newline, DEL, C1) and the line/paragraph separators.
+const CONTROL_LINE = /[\p{Cc}\u2028\u2029]/u;
+// Several lines: the same, but tab and newline are text.
+const CONTROL_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Length as people count it: code points, not UTF-16 units. */
+export function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** Why no input may carry this string, or undefined when it is well-formed text without NUL. */
+export function textProblem(value: string): string | undefined {
+  if (value.includes("\u0000")) return "must not contain control characters (U+0000 NUL)";
+  if (LONE_SURROGATE.test(value)) return "must be valid Unicode text (it has a lone UTF-16 surrogate)";
+  return undefined;
+}
+
+/** The rule every string input obeys: well-formed UTF-16 without NUL. Returns the value unchanged. */
+export function wellFormed(field: string, value: string): string {
+  const problem = textProblem(value);
+  if (problem) throw invalid(field, problem);
+  return value;
+}
+
+export interface TextRule {
+  /** At most this many code points, after normalizing and trimming. */
+  readonly max: number;
+  /** Tabs and newlines are text (CRLF and CR become LF); otherwise the text is one line. */
+  readonly multiline?: boolean;
+  /** "" (after trimming) is accepted; otherwise it is refused as "is required". */
+  readonly optional?: boolean;
+  /** Normalize to NFC (the default). */
+  readonly nfc?: boolean;
+}
+
+/** Human text: well-formed, NFC (unless told), trimmed, 1 to `max` code points, no control characters. */
+export function text(field: string, value: string, rule: TextRule): string {
+  // Bound the work before normalizing: NFC never shrinks text to under a quarter.
+  if (value.length > rule.max * 4) throw invalid(field, `must be at most ${rule.max} characters`);
+  wellFormed(field, value);
+  let v = rule.nfc === false ? value : value.normalize("NFC");
+  if (rule.multiline) v = v.replace(/\r\n?/g, "\n");
+  v = v.trim();
+  if (!rule.optional && v === "") throw invalid(field, "is required");
+  if (codePoints(v) > rule.max) throw invalid(field, `must be at most ${rule.max} characters`);
+  if ((rule.multiline ? CONTROL_LINES : CONTROL_LINE).test(v)) {
+    throw invalid(field, "must not contain control characters");
+  }
+  return v;
+}
