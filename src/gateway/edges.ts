@@ -152,6 +152,20 @@ export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Pr
     app.getDefaultJsonParser("error", "error"),
   );
 
+  // /graphql runs operations over GET and POST only. Every other method (HEAD, which Fastify
+  // answers on every GET route, PUT, PATCH, DELETE, ...) is refused here, before any handler:
+  // fail closed, so no method can reach Mercurius past the checks below.
+  app.addHook("onRequest", async (req, reply) => {
+    if (req.routeOptions.url !== GRAPHQL_PATH || req.method === "GET" || req.method === "POST") return;
+    return refuse(
+      reply,
+      new NovaError("METHOD_NOT_ALLOWED", `${req.method} is not served on ${GRAPHQL_PATH}; use GET or POST`, {
+        field: "method",
+      }),
+      { allow: "GET, POST" },
+    );
+  });
+
   app.addHook("onRequest", async (req, reply) => {
     if (req.routeOptions.url !== GRAPHQL_PATH || req.method !== "POST") return;
     const type = String(req.headers["content-type"] ?? "")
@@ -207,8 +221,9 @@ export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Pr
   };
 
   app.addHook("preHandler", async (req, reply) => {
-    if (req.routeOptions.url !== GRAPHQL_PATH || (req.method !== "GET" && req.method !== "POST")) return;
-    const isGet = req.method === "GET";
+    if (req.routeOptions.url !== GRAPHQL_PATH) return;
+    // Anything but POST reads its operation from the query string, under the GET rules.
+    const isGet = req.method !== "POST";
     let body: unknown;
     let claim: Claim | undefined;
     try {

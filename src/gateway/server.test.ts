@@ -140,3 +140,35 @@ test("every backend in the table reaches the resolvers guarded: over the call bu
   assert.deepEqual(reached, [], "a backend was called past the budget");
   await app.close();
 });
+
+test("production: every route x every method runs no operation past the edges (HEAD included)", async () => {
+  const app = await gateway(true);
+  // The route list comes from Fastify itself, so a new route cannot be missed.
+  const urls = [
+    ...new Set(
+      app
+        .printRoutes({ commonPrefix: false })
+        .split("\n")
+        .map((l) => /(\/\S*) \(/.exec(l)?.[1])
+        .filter((u): u is string => !!u && !u.includes("*")),
+    ),
+  ];
+  assert.ok(urls.includes("/graphql"), `routes: ${urls.join(", ")}`);
+  const mutation = 'mutation{register(input:{email:"a@b.c",username:"abc",password:"x"}){accessToken}}';
+  const q = `?query=${encodeURIComponent(mutation)}`;
+  for (const url of urls) {
+    for (const method of ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const) {
+      const res = await app.inject({
+        method,
+        url: `${url}${q}`,
+        headers: { "content-type": "application/json" },
+        ...(method === "GET" || method === "HEAD" ? {} : { payload: { query: mutation } }),
+      });
+      if (url !== "/graphql") continue;
+      assert.ok(res.statusCode >= 400, `${method} ${url}: refused (got ${res.statusCode})`);
+      if (method === "HEAD") assert.equal(res.statusCode, 405, "HEAD /graphql: 405");
+      assert.ok(!/"register":\{/.test(res.body), `${method} ${url}: ${res.body}`);
+    }
+  }
+  await app.close();
+});
