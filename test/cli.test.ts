@@ -6,8 +6,9 @@ import net from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import pg from "pg";
+import { createDatabase } from "../scripts/lib/scratch.ts";
 import { freePort, runningEmbeddedUrl } from "../src/platform/db/embedded.ts";
-import { spawnNova, tempDir } from "./helpers.ts";
+import { services, spawnNova, tempDir } from "./helpers.ts";
 
 test("nova start (embedded PostgreSQL) answers, and SIGTERM drains an in-flight request then exits 0", async () => {
   const dir = tempDir();
@@ -119,5 +120,33 @@ test("every command has --help", async () => {
     const p = spawnNova([...cmd, "--help"], {});
     assert.equal((await p.exited).code, 0);
     assert.match(p.output(), /nova/);
+  }
+});
+
+test("nova dlq and nova seed say what happened: empty lists, seed twice in one line, usernames; NOVA_DATA_DIR named", async () => {
+  const adminUrl = (await services()).postgres;
+  const scratch = await createDatabase(adminUrl, "nova_cli");
+  try {
+    const env = { DATABASE_URL: scratch.url(adminUrl) };
+    const seed1 = spawnNova(["seed", "--users", "3", "--follows-per-user", "1", "--posts", "2", "--seed", "7"], env);
+    assert.equal((await seed1.exited).code, 0, seed1.output());
+    assert.match(seed1.output(), /"usernames":"seed7_0…seed7_2"/);
+    const seed2 = spawnNova(["seed", "--users", "3", "--follows-per-user", "1", "--posts", "2", "--seed", "7"], env);
+    assert.equal((await seed2.exited).code, 1);
+    assert.equal(seed2.output().trim().split("\n").length, 1, seed2.output());
+    assert.match(seed2.output(), /seed 7 already applied: usernames seed7_0… exist.*use another --seed/);
+
+    const list = spawnNova(["dlq", "list"], env);
+    assert.equal((await list.exited).code, 0);
+    assert.equal(list.output().trim(), "no dead letters");
+    const replay = spawnNova(["dlq", "replay", "--all"], env);
+    assert.equal((await replay.exited).code, 0);
+    assert.match(replay.output().trim(), /^nothing to replay/);
+
+    const noDb = spawnNova(["dlq", "list"], { NOVA_DATA_DIR: join(tempDir(), "none") });
+    assert.equal((await noDb.exited).code, 2);
+    assert.match(noDb.output(), /DATABASE_URL.*NOVA_DATA_DIR/);
+  } finally {
+    await scratch.drop();
   }
 });

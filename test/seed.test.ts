@@ -72,7 +72,10 @@ describe("nova seed", () => {
         )
       ).rows[0].days;
       assert.ok(span > 25, `posts spread over ${span} days`);
-      await assert.rejects(seed(one.kysely<unknown>().writer, opts), /already holds the dataset of --seed 7/);
+      await assert.rejects(
+        seed(one.kysely<unknown>().writer, opts),
+        /seed 7 already applied: usernames seed7_0… exist/,
+      );
     } finally {
       await one.close();
       await two.close();

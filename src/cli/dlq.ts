@@ -23,8 +23,10 @@ function out(v: unknown): void {
 export async function dlqCommand(db: Kysely<unknown>, args: DlqArgs): Promise<number> {
   const schemas = outboxSchemas();
   if (args.action === "list") {
+    let listed = 0;
     for (const schema of schemas)
-      for (const r of await listDlq(db, schema, args.consumer))
+      for (const r of await listDlq(db, schema, args.consumer)) {
+        listed++;
         out({
           id: r.id,
           schema,
@@ -36,6 +38,9 @@ export async function dlqCommand(db: Kysely<unknown>, args: DlqArgs): Promise<nu
           attempts: r.attempts,
           created_at: r.created_at,
         });
+      }
+    // On stderr, so stdout stays one JSON object per entry.
+    if (listed === 0) process.stderr.write("no dead letters\n");
     return 0;
   }
   if (args.action !== "replay")
@@ -55,6 +60,7 @@ export async function dlqCommand(db: Kysely<unknown>, args: DlqArgs): Promise<nu
     if (ids.length) asked.set(schema, ids);
   }
   if (args.id && asked.size === 0) throw new UsageError(`nova dlq replay: no open DLQ entry ${args.id}`);
+  if (asked.size === 0) process.stderr.write("nothing to replay: no dead letters\n");
   const deadline = Date.now() + args.waitMs;
   let code = 0;
   for (const [schema, ids] of asked) {

@@ -15,7 +15,7 @@ import { ConfigError, loadConfig } from "../runtime/config.ts";
 import { moduleNames, resolveTargets } from "../runtime/modules.ts";
 import { dlqCommand, UsageError } from "./dlq.ts";
 import { searchCommand } from "./search.ts";
-import { seed } from "./seed.ts";
+import { SeedTakenError, seed } from "./seed.ts";
 
 const HELP: Record<string, string> = {
   main: `nova — the Nova social platform backend
@@ -98,7 +98,10 @@ function fail(message: string, code = 2): never {
 function commandDatabase(command: string, poolMax: number): Database {
   const config = loadConfig(process.env);
   const url = config.DATABASE_URL ?? runningEmbeddedUrl(config.dataDir);
-  if (!url) fail(`DATABASE_URL: required for ${command} (or run it beside a running \`nova start\`)`);
+  if (!url)
+    fail(
+      `DATABASE_URL: required for ${command}, or run it beside a running \`nova start\` with the same NOVA_DATA_DIR (now ${config.dataDir})`,
+    );
   return new Database({ writerUrl: url, poolMax, applicationName: `nova-${command}` });
 }
 
@@ -233,8 +236,12 @@ async function main(argv: string[]): Promise<void> {
             );
           },
         });
-        const { userIds: _u, usernames: _n, ...summary } = result;
-        process.stdout.write(`${JSON.stringify(summary)}\n`);
+        const { userIds: _u, usernames, ...summary } = result;
+        const made = usernames.length ? `${usernames[0]}…${usernames[usernames.length - 1]}` : "";
+        process.stdout.write(`${JSON.stringify({ ...summary, usernames: made })}\n`);
+      } catch (err) {
+        if (err instanceof SeedTakenError) fail(err.message, 1);
+        throw err;
       } finally {
         await db.close();
       }

@@ -95,7 +95,9 @@ export async function seed(db: Kysely<unknown>, opts: SeedOptions): Promise<Seed
   const run = `seed${opts.seed}`;
   const taken = await sql`SELECT 1 FROM identity.users WHERE username = ${`${run}_0`}`.execute(db);
   if (taken.rows.length)
-    throw new Error(`this database already holds the dataset of --seed ${opts.seed}; use another seed`);
+    throw new SeedTakenError(
+      `seed ${opts.seed} already applied: usernames ${run}_0… exist (this database already holds the dataset of --seed ${opts.seed}); use another --seed`,
+    );
   const now = Date.now();
   const progress = opts.progress ?? (() => {});
   const outbox = (service: string) => createOutbox({ service, schema: service });
@@ -317,3 +319,6 @@ export async function seed(db: Kysely<unknown>, opts: SeedOptions): Promise<Seed
     password,
   };
 }
+
+/** Seeding twice with one seed: a user's mistake, reported in one line rather than a stack trace. */
+export class SeedTakenError extends Error {}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { context, trace } from "@opentelemetry/api";
-import { createLogger } from "./logger.ts";
+import { createLogger, logFormat } from "./logger.ts";
 import { extractTrace, initTracing, tracer } from "./tracing.ts";
 
 test("secrets are redacted and the active trace id is on every line", () => {
@@ -40,4 +40,13 @@ test("without an exporter a new trace is not recorded but keeps its ids; a calle
   assert.equal(child.spanContext().traceId, "0af7651916cd43dd8448eb211c80319c");
   root.end();
   child.end();
+});
+
+test("logs are readable at a terminal in development, JSON lines when piped or in production", () => {
+  assert.equal(logFormat({ isTTY: true, nodeEnv: undefined }), "pretty");
+  assert.equal(logFormat({ isTTY: true, nodeEnv: "development" }), "pretty");
+  assert.equal(logFormat({ isTTY: true, nodeEnv: "production" }), "json");
+  assert.equal(logFormat({ isTTY: false, nodeEnv: "development" }), "json");
+  assert.equal(logFormat({ isTTY: undefined, nodeEnv: undefined }), "json");
+  assert.equal(logFormat({ isTTY: false, nodeEnv: "production" }), "json");
 });

@@ -25,6 +25,14 @@ export const redactPaths = [
 
 let root: Logger | undefined;
 
+/**
+ * How lines are written: readable (pino-pretty) for a person at a terminal in development, JSON lines
+ * everywhere else (a pipe, a file, a log shipper, production), so machines always get JSON.
+ */
+export function logFormat(env: { isTTY: boolean | undefined; nodeEnv: string | undefined }): "pretty" | "json" {
+  return env.isTTY === true && env.nodeEnv !== "production" ? "pretty" : "json";
+}
+
 export function createLogger(opts: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
   const options: pino.LoggerOptions = {
     name: opts.name ?? "nova",
@@ -40,7 +48,14 @@ export function createLogger(opts: { level?: string; name?: string; destination?
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  if (opts.destination) return pino(options, opts.destination);
+  if (logFormat({ isTTY: process.stdout.isTTY, nodeEnv: process.env.NODE_ENV }) === "pretty")
+    // A transport formats in a worker thread; redaction and the trace mixin still run here first.
+    return pino({
+      ...options,
+      transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } },
+    });
+  return pino(options);
 }
 
 export function logger(): Logger {
