@@ -119,7 +119,7 @@ export function thisMachine(root = ROOT): Machine {
     existsSync("/etc/passwd")
       ? readFileSync("/etc/passwd", "utf8")
           .split("\n")
-          .map((l) => l.split(":")[0])
+          .map((l) => l.split(":")[0] ?? "")
       : [],
   );
   const m: Machine = {
@@ -141,7 +141,8 @@ export function ensureInstalled(m = thisMachine()): void {
   for (const step of plan(m)) {
     const t0 = Date.now();
     process.stderr.write(`install: ${step.name}: ${step.what} ...\n`);
-    const r = spawnSync(step.command[0], step.command.slice(1), { cwd: m.root, stdio: ["ignore", 2, 2] });
+    const [program = "bash", ...args] = step.command;
+    const r = spawnSync(program, args, { cwd: m.root, stdio: ["ignore", 2, 2] });
     if (r.status !== 0) throw new Error(`install: ${step.name} failed (exit ${r.status}); run: ${step.manual}`);
     mkdirSync(join(m.cacheDir, "stamps"), { recursive: true });
     writeFileSync(stampFile(m, step), inputsHash(m, step));
