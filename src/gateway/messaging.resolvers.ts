@@ -17,7 +17,7 @@ import {
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
-import { call, connection, type Page, pageArgs, userView } from "./views.ts";
+import { call, connection, loadAll, type Page, pageArgs, userView } from "./views.ts";
 
 export interface ConversationView {
   id: string;
@@ -132,9 +132,9 @@ export const messagingResolvers = {
     conversations: async (_root: unknown, args: Page, ctx: GatewayContext) => {
       requireViewer(ctx);
       const res = await call(ctx, () => ctx.deps.messaging.listConversations(pageArgs(args, 50)));
-      const found = await call(ctx, () => ctx.loaders.conversations.loadMany(res.conversationIds));
+      const found = await loadAll(ctx, ctx.loaders.conversations, res.conversationIds);
       return connection(
-        found.map((c) => (c instanceof Error ? null : conversationView(c))),
+        found.map((c) => conversationView(c)),
         res.cursors,
         res.nextCursor,
       );
@@ -236,9 +236,9 @@ export const messagingResolvers = {
   },
   Conversation: {
     members: async (c: ConversationView, _args: unknown, ctx: GatewayContext) => {
-      const users = await call(ctx, () => ctx.loaders.users.loadMany(c.memberIds));
+      const users = await loadAll(ctx, ctx.loaders.users, c.memberIds);
       return users.flatMap((u) => {
-        const v = u instanceof Error ? null : userView(u);
+        const v = userView(u);
         return v ? [v] : [];
       });
     },
@@ -249,9 +249,9 @@ export const messagingResolvers = {
       const res = await call(ctx, () =>
         ctx.deps.messaging.listMessages({ conversationId: c.id, ...pageArgs(args, 100) }),
       );
-      const found = await call(ctx, () => ctx.loaders.messages.loadMany(res.messageIds));
+      const found = await loadAll(ctx, ctx.loaders.messages, res.messageIds);
       return connection(
-        found.map((m) => (m instanceof Error ? null : messageView(m))),
+        found.map((m) => messageView(m)),
         res.cursors,
         res.nextCursor,
       );

@@ -12,6 +12,7 @@ import type { Notification as NotificationMsg } from "../gen/nova/notifications/
 import { NovaError } from "../platform/errors.ts";
 import { toGraphQLError } from "./errors.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
+import { loadAll } from "./views.ts";
 
 /** The presenters of resolvers.ts (passed in, so this file does not import it back). */
 export interface Presenters {
@@ -53,13 +54,13 @@ const bad = (field: string, problem: string) =>
  * without a visible actor is dropped). Returns one entry per id (null: dropped).
  */
 export async function hydrateNotifications(ctx: GatewayContext, ids: string[]): Promise<(NotificationView | null)[]> {
-  const loaded = await call(ctx, () => ctx.loaders.notifications.loadMany(ids));
+  const loaded = await loadAll(ctx, ctx.loaders.notifications, ids);
   const found = loaded.map((n) => (n && !(n instanceof Error) ? n : undefined));
   const postIds = [...new Set(found.flatMap((n) => (n && POST_TYPES.has(n.type) && n.postId ? [n.postId] : [])))];
   const actorIds = [...new Set(found.flatMap((n) => n?.actorIds ?? []))];
   const [posts, rels] = await Promise.all([
-    call(ctx, () => ctx.loaders.posts.loadMany(postIds)),
-    call(ctx, () => ctx.loaders.relationships.loadMany(actorIds)),
+    loadAll(ctx, ctx.loaders.posts, postIds),
+    loadAll(ctx, ctx.loaders.relationships, actorIds),
   ]);
   const livePosts = new Set(postIds.filter((_, i) => posts[i] && !(posts[i] instanceof Error)));
   const hidden = new Set(
@@ -108,9 +109,9 @@ export function notificationResolvers(present: Presenters) {
   return {
     Notification: {
       actors: async (n: NotificationView, _args: unknown, ctx: GatewayContext) => {
-        const users = await call(ctx, () => ctx.loaders.users.loadMany(n.actorIds));
+        const users = await loadAll(ctx, ctx.loaders.users, n.actorIds);
         return users.flatMap((u) => {
-          const v = u instanceof Error ? null : present.user(u);
+          const v = present.user(u);
           return v ? [v] : [];
         });
       },

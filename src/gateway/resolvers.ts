@@ -8,7 +8,17 @@ import { messagingResolvers } from "./messaging.resolvers.ts";
 import { notificationResolvers } from "./notifications.resolvers.ts";
 import { searchResolvers } from "./search.resolvers.ts";
 import { type GatewayContext, requireViewer } from "./server.ts";
-import { call, connection, hydratePostViews, type Page, type PostView, pageArgs, postView, userView } from "./views.ts";
+import {
+  call,
+  connection,
+  hydratePostViews,
+  loadAll,
+  type Page,
+  type PostView,
+  pageArgs,
+  postView,
+  userView,
+} from "./views.ts";
 
 function comment(c: CommentMsg | undefined) {
   if (!c) return null;
@@ -115,27 +125,27 @@ export const resolvers: IResolvers = {
     },
     followers: async (u: { id: string }, args: Page, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.graph.listFollowers({ userId: u.id, ...pageArgs(args) }));
-      const users = await call(ctx, () => ctx.loaders.users.loadMany(res.userIds));
+      const users = await loadAll(ctx, ctx.loaders.users, res.userIds);
       return connection(
-        users.map((x) => (x instanceof Error ? null : userView(x))),
+        users.map((x) => userView(x)),
         res.cursors,
         res.nextCursor,
       );
     },
     following: async (u: { id: string }, args: Page, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.graph.listFollowing({ userId: u.id, ...pageArgs(args) }));
-      const users = await call(ctx, () => ctx.loaders.users.loadMany(res.userIds));
+      const users = await loadAll(ctx, ctx.loaders.users, res.userIds);
       return connection(
-        users.map((x) => (x instanceof Error ? null : userView(x))),
+        users.map((x) => userView(x)),
         res.cursors,
         res.nextCursor,
       );
     },
     posts: async (u: { id: string }, args: Page, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.content.listUserPosts({ userId: u.id, ...pageArgs(args) }));
-      const posts = await call(ctx, () => ctx.loaders.posts.loadMany(res.postIds));
+      const posts = await loadAll(ctx, ctx.loaders.posts, res.postIds);
       return connection(
-        posts.map((x) => (x instanceof Error ? null : postView(x))),
+        posts.map((x) => postView(x)),
         res.postIds.map(idCursor),
         res.nextCursor,
       );
@@ -146,9 +156,9 @@ export const resolvers: IResolvers = {
         throw toGraphQLError(new NovaError("FORBIDDEN", "bookmarks are private", { field: "bookmarks" }));
       }
       const res = await call(ctx, () => ctx.deps.content.listBookmarks(pageArgs(args)));
-      const posts = await call(ctx, () => ctx.loaders.posts.loadMany(res.postIds));
+      const posts = await loadAll(ctx, ctx.loaders.posts, res.postIds);
       return connection(
-        posts.map((x) => (x instanceof Error ? null : postView(x))),
+        posts.map((x) => postView(x)),
         res.cursors,
         res.nextCursor,
       );

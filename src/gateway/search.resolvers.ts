@@ -13,6 +13,7 @@ import {
   connection,
   hiddenUsers,
   hydratePostViews,
+  loadAll,
   type Page,
   pageArgs,
   type UserView,
@@ -27,8 +28,8 @@ async function search(ctx: GatewayContext, type: SearchType, query: string, page
   const s = ctx.deps.search;
   if (type === "USERS") {
     const res = await call(ctx, () => s.searchUsers({ query, ...page }));
-    const loaded = await call(ctx, () => ctx.loaders.users.loadMany(res.userIds));
-    const users = loaded.map((x) => (x instanceof Error ? null : userView(x)));
+    const loaded = await loadAll(ctx, ctx.loaders.users, res.userIds);
+    const users = loaded.map((x) => userView(x));
     // The projection may lag a block by a moment; the graph's answer is the rule.
     const hidden = await hiddenUsers(ctx, res.userIds, false);
     return connection(
@@ -71,7 +72,7 @@ export const searchResolvers = {
       const { limit } = pageArgs({ first: args.first ?? 8 }, 20);
       const res = await call(ctx, () => ctx.deps.search.suggestions({ prefix: args.prefix, limit }));
       const userIds = res.suggestions.flatMap((x) => (x.kind === Suggestion_Kind.USER ? [x.id] : []));
-      const loaded = await call(ctx, () => ctx.loaders.users.loadMany(userIds));
+      const loaded = await loadAll(ctx, ctx.loaders.users, userIds);
       const users = new Map(loaded.flatMap((u) => (u && !(u instanceof Error) ? [[u.id, userView(u)] as const] : [])));
       const hidden = await hiddenUsers(ctx, userIds, false);
       return res.suggestions.flatMap((x): { kind: string; text: string; user: UserView | null }[] => {

@@ -172,3 +172,45 @@ test("production: every route x every method runs no operation past the edges (H
   }
   await app.close();
 });
+
+test("a page whose hydration fails answers the coded error, not a page with holes that looks complete", async () => {
+  const star = {
+    id: "0190a5b1-0000-7000-8000-000000000001",
+    username: "star",
+    displayName: "",
+    bio: "",
+    avatarUrl: "",
+  };
+  const app = await buildGateway({
+    log: pino({ level: "silent" }),
+    production: false,
+    requestTimeoutMs: 5_000,
+    identity: {
+      getUserByUsername: async () => ({ user: star }),
+      // Under load a batch can miss its deadline or find its backend shedding.
+      batchGetUsers: async () => {
+        throw new NovaError("UNAVAILABLE", "identity is shedding load");
+      },
+      getJwks: async () => ({ jwksJson: "{}" }),
+    },
+    graph: {
+      listFollowers: async () => ({ userIds: ["a", "b"], cursors: ["c1", "c2"], nextCursor: "c2" }),
+    },
+    content: {},
+    feed: {},
+    messaging: {},
+    notifications: {},
+    search: {},
+    verify: async () => {
+      throw new Error("no tokens here");
+    },
+    security: { ...defaultSecurity(false), maxEventLoopDelayMs: 0 },
+  } as unknown as GatewayDeps);
+  const res = await post(app, {
+    query: '{ user(username: "star") { followers(first: 2) { edges { node { id } } } } }',
+  });
+  const body = res.json();
+  assert.equal(body.errors?.[0]?.extensions?.code, "UNAVAILABLE", JSON.stringify(body));
+  assert.notDeepEqual(body.data?.user?.followers, { edges: [] }, "no empty page passed off as the answer");
+  await app.close();
+});

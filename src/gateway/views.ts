@@ -1,3 +1,4 @@
+import type DataLoader from "dataloader";
 /**
  * The presenters and the read pipeline's last steps (ARCHITECTURE §6:
  * hydrate, rules, present) shared by every resolver file (resolvers.ts,
@@ -82,6 +83,18 @@ export async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promis
 }
 
 /**
+ * Loads a page's items through a loader. A failed batch (a deadline, an overloaded backend) fails the field
+ * with its coded error: dropping the items would answer a page with holes that looks complete.
+ * An id the backend does not know stays `undefined` (deleted since the skeleton was read).
+ */
+export async function loadAll<V>(ctx: GatewayContext, loader: DataLoader<string, V>, ids: readonly string[]) {
+  const out = await call(ctx, () => loader.loadMany(ids));
+  const failed = out.find((x): x is Error => x instanceof Error);
+  if (failed) throw toGraphQLError(failed);
+  return out as V[];
+}
+
+/**
  * Users in a block with the signed-in viewer (either way), and with `mutes`
  * those the viewer mutes: one batch through the relationships loader.
  */
@@ -90,7 +103,7 @@ export async function hiddenUsers(ctx: GatewayContext, userIds: string[], mutes 
   if (!viewer) return new Set();
   const others = [...new Set(userIds.filter((id) => id !== viewer))];
   if (others.length === 0) return new Set();
-  const rels = await call(ctx, () => ctx.loaders.relationships.loadMany(others));
+  const rels = await loadAll(ctx, ctx.loaders.relationships, others);
   return new Set(
     rels.flatMap((r) =>
       r && !(r instanceof Error) && ((mutes && r.muting) || r.blocking || r.blockedBy) ? [r.userId] : [],
@@ -100,8 +113,8 @@ export async function hiddenUsers(ctx: GatewayContext, userIds: string[], mutes 
 
 /** Hydrates post ids through the posts loader (content drops deleted posts and authors who block the viewer), then the rules. */
 export async function hydratePostViews(ctx: GatewayContext, ids: string[]): Promise<(PostView | null)[]> {
-  const loaded = await call(ctx, () => ctx.loaders.posts.loadMany(ids));
-  const posts = loaded.map((x) => (x instanceof Error ? null : postView(x)));
+  const loaded = await loadAll(ctx, ctx.loaders.posts, ids);
+  const posts = loaded.map((x) => postView(x));
   const hidden = await hiddenUsers(
     ctx,
     posts.flatMap((p) => (p ? [p.authorId] : [])),
