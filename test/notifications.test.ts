@@ -227,9 +227,19 @@ describe("notifications through the gateway (embedded)", () => {
       const f = byType(await nodes(a), "FOLLOW")[0];
       return f?.actorCount === 1 && f.actors[0]?.id === c.user.id;
     });
-    // b mentions a across the block (content accepts the mention), and a mentions b: neither is notified.
-    await post(b, `psst @${a.user.username}`);
-    await post(a, `hey @${b.user.username}`);
+    // A mention across the block is refused at once, either way (a block stops every write that reaches
+    // the other), so neither is notified.
+    for (const [from, to] of [
+      [b, a],
+      [a, b],
+    ] as const) {
+      const r = await gql(url, "mutation($t: String!) { createPost(input: { text: $t }) { id } }", {
+        token: from.accessToken,
+        variables: { t: `psst @${to.user.username}` },
+      });
+      assert.equal(r.body.errors?.[0]?.extensions?.code, "FORBIDDEN", JSON.stringify(r.body));
+      assert.equal(r.body.errors?.[0]?.extensions?.field, "text");
+    }
     // Mute: m's follow and like reach a's inbox no more.
     await follow(a, m, "mute");
     const p = await post(a, "liked by the muted");
