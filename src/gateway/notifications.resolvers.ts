@@ -54,18 +54,15 @@ const bad = (field: string, problem: string) =>
  * without a visible actor is dropped). Returns one entry per id (null: dropped).
  */
 export async function hydrateNotifications(ctx: GatewayContext, ids: string[]): Promise<(NotificationView | null)[]> {
-  const loaded = await loadAll(ctx, ctx.loaders.notifications, ids);
-  const found = loaded.map((n) => (n && !(n instanceof Error) ? n : undefined));
+  const found = await loadAll(ctx, ctx.loaders.notifications, ids);
   const postIds = [...new Set(found.flatMap((n) => (n && POST_TYPES.has(n.type) && n.postId ? [n.postId] : [])))];
   const actorIds = [...new Set(found.flatMap((n) => n?.actorIds ?? []))];
   const [posts, rels] = await Promise.all([
     loadAll(ctx, ctx.loaders.posts, postIds),
     loadAll(ctx, ctx.loaders.relationships, actorIds),
   ]);
-  const livePosts = new Set(postIds.filter((_, i) => posts[i] && !(posts[i] instanceof Error)));
-  const hidden = new Set(
-    rels.flatMap((r) => (r && !(r instanceof Error) && (r.blocking || r.blockedBy || r.muting) ? [r.userId] : [])),
-  );
+  const livePosts = new Set(postIds.filter((_, i) => posts[i]));
+  const hidden = new Set(rels.flatMap((r) => (r && (r.blocking || r.blockedBy || r.muting) ? [r.userId] : [])));
   return found.map((n: NotificationMsg | undefined) => {
     if (!n) return null;
     if (POST_TYPES.has(n.type) && !livePosts.has(n.postId)) return null;

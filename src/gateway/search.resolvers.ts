@@ -73,7 +73,7 @@ export const searchResolvers = {
       const res = await call(ctx, () => ctx.deps.search.suggestions({ prefix: args.prefix, limit }));
       const userIds = res.suggestions.flatMap((x) => (x.kind === Suggestion_Kind.USER ? [x.id] : []));
       const loaded = await loadAll(ctx, ctx.loaders.users, userIds);
-      const users = new Map(loaded.flatMap((u) => (u && !(u instanceof Error) ? [[u.id, userView(u)] as const] : [])));
+      const users = new Map(loaded.flatMap((u) => (u ? [[u.id, userView(u)] as const] : [])));
       const hidden = await hiddenUsers(ctx, userIds, false);
       return res.suggestions.flatMap((x): { kind: string; text: string; user: UserView | null }[] => {
         if (x.kind === Suggestion_Kind.HASHTAG) return [{ kind: "HASHTAG", text: x.text, user: null }];

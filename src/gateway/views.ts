@@ -104,11 +104,7 @@ export async function hiddenUsers(ctx: GatewayContext, userIds: string[], mutes 
   const others = [...new Set(userIds.filter((id) => id !== viewer))];
   if (others.length === 0) return new Set();
   const rels = await loadAll(ctx, ctx.loaders.relationships, others);
-  return new Set(
-    rels.flatMap((r) =>
-      r && !(r instanceof Error) && ((mutes && r.muting) || r.blocking || r.blockedBy) ? [r.userId] : [],
-    ),
-  );
+  return new Set(rels.flatMap((r) => (r && ((mutes && r.muting) || r.blocking || r.blockedBy) ? [r.userId] : [])));
 }
 
 /** Hydrates post ids through the posts loader (content drops deleted posts and authors who block the viewer), then the rules. */
