@@ -453,6 +453,12 @@ describe("search", () => {
     const exit = await cli.exited;
     assert.equal(exit.code, 0, cli.output());
     assert.match(cli.output(), /posts\s+\[#+\.*\] \d+\/\d+/, "a progress bar");
+    for (const phase of ["users", "posts", "blocks"])
+      assert.match(
+        cli.output(),
+        new RegExp(`${phase}\\s+\\[#{30}\\] (\\d+)/\\1 `),
+        `the ${phase} bar ends at its total`,
+      );
     const summary = JSON.parse(cli.output().trim().split("\n").pop() as string);
     assert.equal(summary.state, "done");
     assert.ok(summary.posts >= 2 && summary.users >= 3, JSON.stringify(summary));

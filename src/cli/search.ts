@@ -53,6 +53,8 @@ export async function searchCommand(db: Kysely<unknown>, args: SearchArgs): Prom
   const asked = Date.now();
   let phase = "";
   let phaseStarted = Date.now();
+  let live = ""; // the phase whose bar is on the open line
+  const ended = new Set<string>();
   for (;;) {
     const r =
       await sql<Job>`SELECT id::text AS id, state, phase, done::text AS done, total::text AS total, summary, error,
@@ -63,14 +65,26 @@ export async function searchCommand(db: Kysely<unknown>, args: SearchArgs): Prom
       write(`\nno running search module took the reindex within ${args.waitMs} ms; it stays queued (job ${jobId})\n`);
       return 3;
     }
+    // Every scanned phase's bar ends at its total, even one that ran between two polls.
+    const phases = (job.summary?.phases ?? {}) as Record<string, number>;
+    for (const [p, n] of Object.entries(phases)) {
+      if (ended.has(p)) continue;
+      if (live !== "" && live !== p) write("\n");
+      write(`${bar(p, Number(n), Number(n), p === phase ? phaseStarted : Date.now())}\n`);
+      ended.add(p);
+      live = "";
+    }
     if (job.phase !== phase) {
-      if (phase !== "") write("\n");
       phase = job.phase;
       phaseStarted = Date.now();
     }
-    if (job.state === "running" && phase !== "") write(bar(phase, Number(job.done), Number(job.total), phaseStarted));
+    if (job.state === "running" && phase !== "" && !ended.has(phase)) {
+      if (live !== "" && live !== phase) write("\n");
+      live = phase;
+      write(bar(phase, Number(job.done), Number(job.total), phaseStarted));
+    }
     if (job.state === "done" || job.state === "failed") {
-      write("\n");
+      if (live !== "") write("\n");
       process.stdout.write(
         `${JSON.stringify({ job: job.id, state: job.state, ...job.summary, error: job.error ?? undefined })}\n`,
       );

@@ -89,6 +89,10 @@ export function createReindexer(opts: {
       await progress(id, phase, done, Math.max(total, done));
       cursor = p.next;
     } while (cursor !== "");
+    // A phase can end between two polls of the CLI: its final count stays on the job for the CLI to draw.
+    await sql`UPDATE search.reindex_jobs SET summary = jsonb_set(coalesce(summary, '{}'::jsonb), '{phases}',
+        coalesce(summary->'phases', '{}'::jsonb) || jsonb_build_object(${phase}::text, ${done}::bigint))
+      WHERE id = ${id}::uuid`.execute(db);
     return done;
   }
 
@@ -162,7 +166,9 @@ export function createReindexer(opts: {
       const parked = await handBack(id);
       const summary = { users, posts, blocks, removed, replayed: parked, seconds: (Date.now() - t0) / 1000 };
       await sql`UPDATE search.reindex_jobs SET state = 'done', phase = 'done', finished_at = now(),
-        summary = ${JSON.stringify(summary)}::jsonb WHERE id = ${id}::uuid`.execute(db);
+        summary = coalesce(summary, '{}'::jsonb) || ${JSON.stringify(summary)}::jsonb WHERE id = ${id}::uuid`.execute(
+        db,
+      );
       jobs.inc({ outcome: "done" });
       log.info({ job: id, ...summary }, "search: projection rebuilt");
     } catch (err) {
