@@ -135,9 +135,11 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
 
     const embedded = async (extra: Record<string, string> = {}) => {
       const port = await freePort();
+      const admin = await freePort();
       const p = nova(["start"], {
         DATABASE_URL: dbUrl,
         PORT: String(port),
+        ADMIN_PORT: String(admin),
         NOVA_DATA_DIR: join(root, ".nova-bench"),
         FEED_CELEBRITY_THRESHOLD: "1000000",
         JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key"),
@@ -146,7 +148,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       procs.push(p);
       const base = `http://127.0.0.1:${port}`;
       await waitHttp(`${base}/healthz`, p);
-      return { p, url: `${base}/graphql`, metrics: `${base}/metrics` };
+      return { p, url: `${base}/graphql`, metrics: `http://127.0.0.1:${admin}/metrics` };
     };
 
     // Certificates and the JWT key (one key for both modes: a reader signs in once).
@@ -296,10 +298,11 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     };
     const dist: Proc[] = [];
     const gwPort = await freePort();
+    const gwAdmin = await freePort();
     const gw = nova(["serve", "--target=gateway"], {
       ...common,
       PORT: String(gwPort),
-      ADMIN_PORT: String(await freePort()),
+      ADMIN_PORT: String(gwAdmin),
     });
     procs.push(gw);
     await Promise.all(
@@ -327,7 +330,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     await load(dUrl, dTokens, 25, 2);
     say("distributed:");
     const distRamp = await ramp(dUrl, dTokens, rates, seconds, 100);
-    const dPages = await perPage(`http://127.0.0.1:${gwPort}/metrics`, dUrl, dTokens);
+    const dPages = await perPage(`http://127.0.0.1:${gwAdmin}/metrics`, dUrl, dTokens);
     await stop(gw, ...dist);
 
     return {

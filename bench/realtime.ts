@@ -274,12 +274,13 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       const scratch = await scratchDatabase(s.postgres, { poolMax: 1, applicationName: "bench-realtime" });
       try {
         const port = await freePort();
+        const adminPort = await freePort();
         const p = nova(["start"], {
           ...OPEN,
           // Over the Unix socket, as `nova start` reaches its own PostgreSQL.
           DATABASE_URL: overPrimarySocket(scratch.url(s.postgres)),
           PORT: String(port),
-          ADMIN_PORT: String(await freePort()),
+          ADMIN_PORT: String(adminPort),
           NOVA_DATA_DIR: join(root, ".nova-bench", "realtime"),
         });
         procs.push(p);
@@ -290,8 +291,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
           "embedded",
           `${base}/graphql`,
           [`${base}/graphql`],
-          [`${base}/metrics`],
-          [`${base}/metrics`],
+          [`http://127.0.0.1:${adminPort}/metrics`],
+          [`http://127.0.0.1:${adminPort}/metrics`],
           w,
           rates,
           seconds,
@@ -343,18 +344,20 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
         started.push(await serve("relay"), await serve("realtime"));
         for (const x of started) await waitHttp(`http://127.0.0.1:${x.admin}/healthz`, x.p, 120_000);
         const gws: string[] = [];
+        const gwAdmins: string[] = [];
         for (let i = 0; i < 2; i++) {
           const port = await freePort();
           const x = await serve("gateway", { PORT: String(port) });
           await waitHttp(`http://127.0.0.1:${port}/healthz`, x.p, 120_000);
           gws.push(`http://127.0.0.1:${port}`);
+          gwAdmins.push(`http://127.0.0.1:${x.admin}`);
         }
         const w = await world(`${gws[0]}/graphql`);
         const rows = await measure(
           "distributed",
           `${gws[0]}/graphql`,
           gws.map((g) => `${g}/graphql`),
-          gws.map((g) => `${g}/metrics`),
+          gwAdmins.map((g) => `${g}/metrics`),
           started.map((x) => `http://127.0.0.1:${x.admin}/metrics`),
           w,
           rates,

@@ -95,6 +95,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
         DATABASE_URL: scratch.url(s.postgres),
         NOVA_DATA_DIR: join(root, ".nova-bench"),
         LOG_LEVEL: "warn",
+        ADMIN_PORT: "0",
         DB_POOL_MAX: "10",
       }),
     });

@@ -14,7 +14,7 @@ async function once(dataDir: string): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(root, "bin/nova.mjs"), "start"], {
-    env: { ...process.env, NOVA_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: "warn" },
+    env: { ...process.env, NOVA_DATA_DIR: dataDir, PORT: String(port), ADMIN_PORT: "0", LOG_LEVEL: "warn" },
     stdio: "ignore",
   });
   try {

@@ -32,6 +32,7 @@ test("nova start (embedded PostgreSQL) answers, and SIGTERM drains an in-flight 
   const nova = spawnNova(["start"], {
     NOVA_DATA_DIR: join(dir, "data"),
     PORT: String(port),
+    ADMIN_PORT: "0",
     SHUTDOWN_GRACE_MS: "5000",
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
   });

@@ -184,7 +184,7 @@ for (const store of ["postgres", "redis"] as const) {
         const n = (await ids(a)).length;
         return n >= 30;
       });
-      const metrics = `${url.replace("/graphql", "")}/metrics`;
+      const metrics = `http://127.0.0.1:${nova.adminPort}/metrics`;
       const rpcs = async () => metricValue(metrics, "nova_rpc_client_handled_total", { caller: "gateway" });
       const cost = async (first: number) => {
         const before = await rpcs();

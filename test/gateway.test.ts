@@ -115,11 +115,13 @@ test("a body over 1 MB is refused with 413", async () => {
   assert.equal(res.body.errors[0].extensions.code, "PAYLOAD_TOO_LARGE");
 });
 
-test("health, readiness, metrics and JWKS are served", async () => {
+test("health, readiness and JWKS are served; metrics only on the admin port (loopback)", async () => {
   const base = url.replace(/\/graphql$/, "");
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
   assert.equal((await fetch(`${base}/readyz`)).status, 200);
-  assert.ok((await metricValue(`${base}/metrics`, "nova_rpc_server_handled_total", { method: "Register" })) >= 1);
+  assert.equal((await fetch(`${base}/metrics`)).status, 404, "no /metrics on the public API port");
+  const admin = `http://127.0.0.1:${nova.adminPort}`;
+  assert.ok((await metricValue(`${admin}/metrics`, "nova_rpc_server_handled_total", { method: "Register" })) >= 1);
   const jwks = (await (await fetch(`${base}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
   assert.equal(jwks.keys[0]?.kty, "OKP");
   assert.equal(jwks.keys[0]?.d, undefined, "no private part");

@@ -518,7 +518,7 @@ describe("exact under concurrency", () => {
 
 describe("hydration cost", () => {
   test("a followers page costs the same number of RPCs for 10 and 40 users; a write reads no replica", async () => {
-    const metrics = `${url.replace("/graphql", "")}/metrics`;
+    const metrics = `http://127.0.0.1:${nova.adminPort}/metrics`;
     const rpcs = (labels: Record<string, string> = {}) =>
       metricValue(metrics, "nova_rpc_client_handled_total", { caller: "gateway", ...labels });
     const [viewer, star] = [await register(url), await register(url)];

@@ -41,6 +41,7 @@ export async function startInProcess(env: NodeJS.ProcessEnv = {}): Promise<{ nov
   const config = loadConfig({
     DATABASE_URL: s.postgres,
     PORT: "0",
+    ADMIN_PORT: "0",
     NOVA_DATA_DIR: tempDir(),
     LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
     // Every suite talks from 127.0.0.1: the per-IP budgets are off unless a test sets them (gateway-security does).

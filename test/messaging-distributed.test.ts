@@ -18,6 +18,8 @@ let url: string;
 /** A second gateway replica: subscribers here hear what mutations on the first cause (Redis bus). */
 let url2: string;
 let db: pg.Pool;
+/** The second gateway's admin port: its /metrics (never on the API port). */
+let gw2Admin: number;
 
 before(async () => {
   const s = await services();
@@ -27,6 +29,7 @@ before(async () => {
   assert.equal((await certs.exited).code, 0, certs.output());
   const migrate = spawnNova(["migrate"], { DATABASE_URL: s.pgbouncer });
   assert.equal((await migrate.exited).code, 0, migrate.output());
+  gw2Admin = await freePort();
   const [identityPort, graphPort, messagingPort, gwPort, gw2Port] = [
     await freePort(),
     await freePort(),
@@ -44,7 +47,7 @@ before(async () => {
     MESSAGING_ADDR: `https://127.0.0.1:${messagingPort}`,
   };
   const serve = async (target: string, env: Record<string, string>) =>
-    spawnNova(["serve", `--target=${target}`], { ...env, ADMIN_PORT: String(await freePort()) });
+    spawnNova(["serve", `--target=${target}`], { ADMIN_PORT: String(await freePort()), ...env });
   procs = [
     await serve("identity", { ...data, RPC_PORT: String(identityPort), JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key") }),
     await serve("graph", { ...data, RPC_PORT: String(graphPort) }),
@@ -52,9 +55,13 @@ before(async () => {
     await serve("relay", { DATABASE_URL: s.pgbouncer, KAFKA_BROKERS: s.kafka }),
     await serve("realtime", { DATABASE_URL: s.pgbouncer, KAFKA_BROKERS: s.kafka, REDIS_URL: s.redis }),
     ...(await Promise.all(
-      [gwPort, gw2Port].map((port) =>
+      [
+        [gwPort, await freePort()],
+        [gw2Port, gw2Admin],
+      ].map(([port, admin]) =>
         serve("gateway", {
           PORT: String(port),
+          ADMIN_PORT: String(admin),
           NOVA_TLS_DIR: tls,
           REDIS_URL: s.redis,
           IDENTITY_ADDR: data.IDENTITY_ADDR,
@@ -172,7 +179,7 @@ test("real time across replicas: a subscriber on one gateway gets what a mutatio
   );
   assert.equal(created.body.errors, undefined, JSON.stringify(created.body));
   const c = created.body.data.createConversation.id as string;
-  const metrics2 = url2.replace(/\/graphql$/, "/metrics");
+  const metrics2 = `http://127.0.0.1:${gw2Admin}/metrics`;
   const before = await metricValue(metrics2, "nova_realtime_subscriptions");
   const sub = await subscribe<{ messageReceived: { id: string; text: string; sender: { username: string } } }>(
     url2,

@@ -35,7 +35,7 @@ describe("subscriptions (embedded, Redis bus)", () => {
   before(async () => {
     const s = await services();
     ({ nova, url } = await startInProcess({ REDIS_URL: s.redis }));
-    metrics = url.replace(/\/graphql$/, "/metrics");
+    metrics = `http://127.0.0.1:${nova.adminPort}/metrics`;
     redis = new Redis(s.redis);
   });
   after(async () => {

@@ -494,7 +494,13 @@ describe("search", () => {
     const writers = await startNova({
       mode: "embedded",
       targets: resolveTargets(["identity", "graph", "content", "relay"]),
-      config: loadConfig({ DATABASE_URL: s.postgres, NOVA_DATA_DIR: tempDir(), LOG_LEVEL: "warn", PORT: "0" }),
+      config: loadConfig({
+        DATABASE_URL: s.postgres,
+        NOVA_DATA_DIR: tempDir(),
+        LOG_LEVEL: "warn",
+        PORT: "0",
+        ADMIN_PORT: "0",
+      }),
     });
     const content = writers.instances.get("content")?.services?.[0];
     assert.ok(content);

@@ -166,7 +166,10 @@ async function main(argv: string[]): Promise<void> {
       const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });
       onSignals(nova);
       const gw = nova.instances.get("gateway")?.address;
-      nova.log.info({ ms: Date.now() - started }, `Nova is up: ${gw}/graphql`);
+      nova.log.info(
+        { ms: Date.now() - started, metrics: `http://127.0.0.1:${nova.adminPort}/metrics` },
+        `Nova is up: ${gw}/graphql`,
+      );
       return;
     }
     case "serve": {

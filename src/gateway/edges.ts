@@ -1,7 +1,9 @@
 /**
  * The gateway's edges (ARCHITECTURE §7), in the order a request meets them:
  *
- *   onRequest   CORS (allow-list); load shedding (@fastify/under-pressure:
+ *   onRequest   security headers (@fastify/helmet, tuned for an API;
+ *               `Cache-Control: no-store` on /graphql, whose answers carry
+ *               tokens and viewer state); CORS (allow-list); load shedding (@fastify/under-pressure:
  *               event-loop delay, heap -> 503 + Retry-After); content type
  *               of POST /graphql (application/json or
  *               application/graphql-response+json, else 415)
@@ -17,6 +19,7 @@
  * with the catalogue's HTTP status.
  */
 import cors from "@fastify/cors";
+import helmet from "@fastify/helmet";
 import underPressure from "@fastify/under-pressure";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { DocumentNode, GraphQLSchema } from "graphql";
@@ -52,6 +55,8 @@ export interface EdgeOptions {
   /** Shared state (rate limits, idempotency keys) across replicas; without it, in-process. */
   redis?: Redis;
   manifest?: Manifest;
+  /** GraphiQL is served (development): its page loads scripts, so no CSP. */
+  graphiql: boolean;
   schema(): GraphQLSchema;
 }
 
@@ -109,6 +114,21 @@ export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Pr
   );
   const documents = new LRUCache<string, DocumentNode>({ max: 1_000 });
   const scalarsChecked = new WeakSet<DocumentNode>();
+
+  await app.register(helmet, {
+    // An API answers JSON: nothing may load, frame or run from it. GraphiQL (development only) loads
+    // its scripts from a CDN, so development leaves CSP out and keeps the rest.
+    contentSecurityPolicy: opts.graphiql
+      ? false
+      : { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    xFrameOptions: { action: "deny" },
+    // Browsers ignore HSTS over plain HTTP (a loopback `nova start`); behind TLS it holds.
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+  });
+  app.addHook("onRequest", async (req, reply) => {
+    // Tokens, sessions and a viewer's private state: no shared or browser cache may keep an answer.
+    if (req.routeOptions.url === GRAPHQL_PATH) reply.header("cache-control", "no-store");
+  });
 
   await app.register(cors, {
     origin: security.corsOrigins.includes("*") ? true : security.corsOrigins.length ? security.corsOrigins : false,

@@ -10,7 +10,7 @@ import { attachBudget } from "./budget.ts";
 import { defaultSecurity, type SecurityOptions } from "./security.ts";
 import { buildGateway, type GatewayDeps } from "./server.ts";
 
-function gateway(production: boolean, security: Partial<SecurityOptions> = {}) {
+function gateway(production: boolean, security: Partial<SecurityOptions> = {}, stubs: Record<string, object> = {}) {
   const identity = {
     getUserByUsername: async ({ username }: { username: string }) => {
       if (username === "boom") throw new Error("connect ECONNREFUSED 10.0.0.7:5432 password=hunter2");
@@ -30,6 +30,7 @@ function gateway(production: boolean, security: Partial<SecurityOptions> = {}) {
     messaging: {},
     notifications: {},
     search: {},
+    ...stubs,
     verify: async () => {
       throw new Error("no tokens here");
     },
@@ -181,31 +182,23 @@ test("a page whose hydration fails answers the coded error, not a page with hole
     bio: "",
     avatarUrl: "",
   };
-  const app = await buildGateway({
-    log: pino({ level: "silent" }),
-    production: false,
-    requestTimeoutMs: 5_000,
-    identity: {
-      getUserByUsername: async () => ({ user: star }),
-      // Under load a batch can miss its deadline or find its backend shedding.
-      batchGetUsers: async () => {
-        throw new NovaError("UNAVAILABLE", "identity is shedding load");
+  const app = await gateway(
+    false,
+    {},
+    {
+      identity: {
+        getUserByUsername: async () => ({ user: star }),
+        // Under load a batch can miss its deadline or find its backend shedding.
+        batchGetUsers: async () => {
+          throw new NovaError("UNAVAILABLE", "identity is shedding load");
+        },
+        getJwks: async () => ({ jwksJson: "{}" }),
       },
-      getJwks: async () => ({ jwksJson: "{}" }),
+      graph: {
+        listFollowers: async () => ({ userIds: ["a", "b"], cursors: ["c1", "c2"], nextCursor: "c2" }),
+      },
     },
-    graph: {
-      listFollowers: async () => ({ userIds: ["a", "b"], cursors: ["c1", "c2"], nextCursor: "c2" }),
-    },
-    content: {},
-    feed: {},
-    messaging: {},
-    notifications: {},
-    search: {},
-    verify: async () => {
-      throw new Error("no tokens here");
-    },
-    security: { ...defaultSecurity(false), maxEventLoopDelayMs: 0 },
-  } as unknown as GatewayDeps);
+  );
   const res = await post(app, {
     query: '{ user(username: "star") { followers(first: 2) { edges { node { id } } } } }',
   });
@@ -213,4 +206,45 @@ test("a page whose hydration fails answers the coded error, not a page with hole
   assert.equal(body.errors?.[0]?.extensions?.code, "UNAVAILABLE", JSON.stringify(body));
   assert.notDeepEqual(body.data?.user?.followers, { edges: [] }, "no empty page passed off as the answer");
   await app.close();
+});
+
+test("the public port serves no /metrics, in production and in development (they are on ADMIN_PORT)", async () => {
+  for (const production of [true, false]) {
+    const app = await gateway(production);
+    for (const method of ["GET", "HEAD"] as const) {
+      const res = await app.inject({ method, url: "/metrics" });
+      assert.equal(res.statusCode, 404, `${method} /metrics (production ${production}): ${res.statusCode}`);
+      assert.ok(!res.body.includes("nova_"), "no metric in the answer");
+    }
+    await app.close();
+  }
+});
+
+test("security headers on every answer; /graphql answers are never cached; GraphiQL still loads in development", async () => {
+  const prod = await gateway(true);
+  const answers = {
+    refusal: await post(prod, { query: "{ __typename }" }),
+    health: await prod.inject({ method: "GET", url: "/healthz" }),
+    missing: await prod.inject({ method: "GET", url: "/nowhere" }),
+    head: await prod.inject({ method: "HEAD", url: "/graphql" }),
+  };
+  for (const [name, res] of Object.entries(answers)) {
+    assert.equal(res.headers["x-content-type-options"], "nosniff", `${name}: nosniff`);
+    assert.equal(res.headers["x-frame-options"], "DENY", `${name}: no framing`);
+    assert.match(String(res.headers["content-security-policy"]), /default-src 'none'/, `${name}: CSP`);
+    assert.match(String(res.headers["strict-transport-security"]), /max-age=\d+/, `${name}: HSTS`);
+  }
+  assert.equal(answers.refusal.headers["cache-control"], "no-store", "a /graphql answer is not cached");
+  assert.equal(answers.head.headers["cache-control"], "no-store");
+  await prod.close();
+
+  const dev = await gateway(false);
+  const ok = await post(dev, { query: "{ __typename }" });
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.equal(ok.headers["cache-control"], "no-store");
+  assert.equal(ok.headers["x-content-type-options"], "nosniff");
+  const page = await dev.inject({ method: "GET", url: "/graphiql" });
+  assert.equal(page.statusCode, 200, "GraphiQL is served in development");
+  assert.equal(page.headers["content-security-policy"], undefined, "GraphiQL's page may load its scripts");
+  await dev.close();
 });

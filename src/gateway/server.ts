@@ -12,7 +12,7 @@ import { LRUCache } from "lru-cache";
 import mercurius from "mercurius";
 import type { Logger } from "pino";
 import { NovaError } from "../platform/errors.ts";
-import { counter, histogram, renderMetrics } from "../platform/observability/metrics.ts";
+import { counter, histogram } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
@@ -178,6 +178,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     requestTimeoutMs: deps.requestTimeoutMs,
     log: deps.log,
     redis: deps.redis,
+    graphiql: !deps.production,
     schema: () => app.graphql.schema,
   });
 
@@ -231,10 +232,6 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     } catch {
       return reply.code(503).send({ ok: false });
     }
-  });
-  app.get("/metrics", async (_req, reply) => {
-    const m = await renderMetrics();
-    return reply.type(m.contentType).send(m.body);
   });
   app.get("/.well-known/jwks.json", async (req) => {
     const res = await run(req, () => deps.identity.getJwks({}));

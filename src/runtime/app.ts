@@ -36,7 +36,7 @@ export interface StartOptions {
 export interface Nova {
   readonly log: Logger;
   readonly rpcPort?: number;
-  readonly adminPort?: number;
+  readonly adminPort: number;
   /** Instances of the modules that run here, by name. */
   readonly instances: ReadonlyMap<ModuleName, ModuleInstance>;
   /** Stops everything in reverse start order; safe to call twice. */
@@ -252,10 +252,9 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
     }
 
     let rpcPort: number | undefined;
-    let adminPort: number | undefined;
+    const servers: Closable[] = [];
     if (mode === "distributed") {
       const served = [...localServices.values()].flat();
-      const servers: Closable[] = [];
       if (served.length) {
         const rpc = await startRpcServer({
           host: config.HOST,
@@ -268,22 +267,23 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
         rpcPort = rpc.port;
         servers.push(rpc);
       }
-      const admin = await startAdminServer({
-        host: config.HOST,
-        port: config.ADMIN_PORT,
-        health,
-        ready: async () => {
-          const checks: Record<string, boolean> = {};
-          if (db) Object.assign(checks, await db.ping());
-          for (const [n, i] of instances) if (i.ready) checks[n] = await i.ready();
-          return checks;
-        },
-      });
-      adminPort = admin.port;
-      servers.push(admin);
-      // Servers stop first (stops run in reverse): stop taking calls, drain, then modules and pools.
-      for (const s of servers) stops.push(() => s.close(config.SHUTDOWN_GRACE_MS));
     }
+    // Metrics and probes live on the admin port, never on the public API port; embedded mode keeps it on loopback.
+    const admin = await startAdminServer({
+      host: mode === "embedded" ? "127.0.0.1" : config.HOST,
+      port: config.ADMIN_PORT,
+      health,
+      ready: async () => {
+        const checks: Record<string, boolean> = {};
+        if (db) Object.assign(checks, await db.ping());
+        for (const [n, i] of instances) if (i.ready) checks[n] = await i.ready();
+        return checks;
+      },
+    });
+    const adminPort = admin.port;
+    servers.push(admin);
+    // Servers stop first (stops run in reverse): stop taking calls, drain, then modules and pools.
+    for (const s of servers) stops.push(() => s.close(config.SHUTDOWN_GRACE_MS));
     log.info({ rpcPort, adminPort }, "ready");
     return { log, rpcPort, adminPort, instances, stop };
   } catch (err) {
