@@ -86,6 +86,43 @@ for (const store of ["postgres", "redis"] as const) {
       await eventually("the post gone after unfollow", async () => !(await ids(a)).includes(p));
     });
 
+    if (store === "postgres") {
+      test("explore: visitors see ranked public posts with no viewer state, page by page; a viewer's block hides the author", async () => {
+        const [a, b, c] = [await register(url), await register(url), await register(url)];
+        const p = await post(a, "worth exploring");
+        await act("likePost", b, p, "postId");
+        /** Explore's pages until `p` (or the end, bounded); every post once. */
+        const explore = async (token?: string) => {
+          const seen = new Set<string>();
+          let after: string | null = null;
+          for (let i = 0; i < 40; i++) {
+            const r = await gql(
+              url,
+              "query($a: String) { explore(first: 50, after: $a) { edges { node { id likeCount viewerHasLiked } } pageInfo { hasNextPage endCursor } } }",
+              { variables: { a: after }, ...(token ? { token } : {}) },
+            );
+            assert.equal(r.status, 200);
+            assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+            const page = r.body.data.explore;
+            for (const e of page.edges as { node: { id: string; likeCount: number; viewerHasLiked: boolean } }[]) {
+              assert.ok(!seen.has(e.node.id), `${e.node.id} on two pages`);
+              seen.add(e.node.id);
+              if (e.node.id === p) return e.node;
+            }
+            if (!page.pageInfo.hasNextPage) return undefined;
+            after = page.pageInfo.endCursor;
+          }
+          return undefined;
+        };
+        await eventually("the liked post in signed-out explore", async () => (await explore())?.likeCount === 1);
+        assert.equal((await explore())?.viewerHasLiked, false, "no viewer state signed out");
+        assert.equal((await explore(b.accessToken))?.viewerHasLiked, true, "the liker sees their like");
+        await act("block", c, a.user.id);
+        await eventually("hidden from the blocker", async () => (await explore(c.accessToken)) === undefined);
+        assert.ok(await explore(), "still there for visitors");
+      });
+    }
+
     test("block removes posts both ways; mute removes them and unmute brings them back; delete removes", async () => {
       const [a, b] = [await register(url), await register(url)];
       await feed(a);

@@ -310,10 +310,12 @@ describe("rate limits (in-process, embedded without Redis)", () => {
   });
   after(() => small.nova.stop());
 
-  test("queries and mutations have separate budgets; 429 with Retry-After and RateLimit headers", async () => {
+  test("queries (signed-out explore among them) and mutations have separate budgets; 429 with Retry-After and RateLimit headers", async () => {
     for (let i = 0; i < 5; i++) {
-      const r = await gql(small.url, "{ __typename }");
+      // Signed-out explore spends the same per-IP query budget.
+      const r = await gql(small.url, i % 2 ? "{ explore(first: 1) { edges { cursor } } }" : "{ __typename }");
       assert.equal(r.status, 200);
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
       assert.equal(r.headers.get("ratelimit-limit"), "5");
       assert.equal(r.headers.get("ratelimit-remaining"), String(4 - i));
     }

@@ -22,7 +22,7 @@ import { invalid } from "../../platform/errors.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { counter, histogram } from "../../platform/observability/metrics.ts";
-import { requireUser } from "../../platform/rpc/context.ts";
+import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import type { TimelineStore } from "./store.ts";
 
 export interface FeedOptions {
@@ -456,7 +456,8 @@ export function createFeed(deps: FeedDeps): {
     },
 
     async getExplore(req) {
-      const viewer = requireUser().userId;
+      // Visitors see explore too (as on Bluesky and Mastodon); a viewer's blocks and mutes hide authors.
+      const viewer = optionalUser()?.userId;
       const limit = limitOf(req.limit);
       let after: { rank: number; id: string } | undefined;
       if (req.cursor) {
@@ -469,7 +470,7 @@ export function createFeed(deps: FeedDeps): {
       }
       const r = await sql<{ id: string; rank: number }>`SELECT post_id::text AS id, hot_rank AS rank FROM feed.posts
         WHERE NOT deleted AND created_at > now() - interval '3 days'
-          AND author_id NOT IN (SELECT author_id FROM feed.hidden WHERE viewer_id = ${viewer}::uuid)
+          ${viewer ? sql`AND author_id NOT IN (SELECT author_id FROM feed.hidden WHERE viewer_id = ${viewer}::uuid)` : sql``}
           ${after ? sql`AND (hot_rank, post_id) < (${after.rank}::float8, ${after.id}::uuid)` : sql``}
         ORDER BY hot_rank DESC, post_id DESC LIMIT ${limit + 1}`.execute(reader);
       const page = r.rows.slice(0, limit);

@@ -132,7 +132,9 @@ export const FeedService: GenService<{
     output: typeof GetTimelineResponseSchema;
   },
   /**
-   * Recent posts ranked by engagement with time decay (hot rank).
+   * Recent posts ranked by engagement with time decay (hot rank). Signed out
+   * too: without a viewer nothing is hidden; with one, blocked and muted
+   * authors are left out.
    *
    * @generated from rpc nova.feed.v1.FeedService.GetExplore
    */
