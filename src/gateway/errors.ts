@@ -84,7 +84,10 @@ function present(error: GraphQLError): Record<string, unknown> {
   const http = httpStatusOf(original);
   if (http) {
     // A request-level refusal from Fastify (body too large, bad content type, bad JSON).
-    return { message: original?.message, extensions: { code: http === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST" } };
+    return {
+      message: original?.message,
+      extensions: { code: (http === 413 ? catalogue.PAYLOAD_TOO_LARGE : catalogue.BAD_REQUEST).graphql },
+    };
   }
   if (original) {
     // Something unexpected in a resolver: logged by the formatter, never shown.
