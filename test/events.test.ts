@@ -17,6 +17,7 @@ import { eventLog, eventTables } from "../src/platform/events/sets.ts";
 import { LogListener, startKafkaSource, startLogSource } from "../src/platform/events/sources.ts";
 import { kafkaPublisher, logPublisher } from "../src/platform/events/transports.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
+import { registry } from "../src/platform/observability/metrics.ts";
 import { services } from "./helpers.ts";
 
 const log = createLogger({ level: "fatal" });
@@ -35,7 +36,7 @@ async function setupSchema(): Promise<string> {
 }
 
 /** Writes `n` events over `keys` keys, each in a transaction with a business row, numbered per key. */
-async function produce(schema: string, n: number, keys: number, service = schema) {
+async function produce(schema: string, n: number, keys: number, service = schema, aggregateType = "thing") {
   const outbox = createOutbox({ service, schema });
   const perKey = new Map<string, number>();
   for (let i = 0; i < n; i += 50) {
@@ -45,7 +46,7 @@ async function produce(schema: string, n: number, keys: number, service = schema
         const key = `k${j % keys}`;
         const seq = (perKey.get(key) ?? 0) + 1;
         perKey.set(key, seq);
-        events.push({ type: "ThingHappened", aggregateType: "thing", aggregateId: key, payload: { n: seq } });
+        events.push({ type: "ThingHappened", aggregateType, aggregateId: key, payload: { n: seq } });
       }
       await outbox.emit(trx, ...events);
     });
@@ -103,6 +104,22 @@ function assertExactlyOnceInOrder(rows: { key: string; n: number; event_id: stri
     last.set(r.key, r.n);
   }
   assert.equal(last.size, keys);
+}
+
+/** nova_consumer_log_lag_events of one consumer (undefined before its source first counted). */
+async function logLag(consumer: string): Promise<number | undefined> {
+  const metric = registry.getSingleMetric("nova_consumer_log_lag_events");
+  const values = (await metric?.get())?.values ?? [];
+  return values.find((v) => v.labels.consumer === consumer)?.value;
+}
+
+/** Waits until every row of the outbox has its log position (the relay appended them all). */
+async function allAppended(schema: string): Promise<void> {
+  await waitFor(
+    async () =>
+      (await db.writerPool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox WHERE log_position IS NULL`)).rows[0]
+        .n === 0,
+  );
 }
 
 let pgUrl = "";
@@ -192,6 +209,76 @@ describe("embedded transport (Postgres log)", () => {
       `SELECT count(*)::int AS n FROM ${schema}.outbox WHERE published_at IS NULL`,
     );
     assert.equal(unpublished.rows[0].n, 0);
+  });
+});
+
+describe("embedded consumer lag", () => {
+  test("a consumer of one topic is at lag 0 at rest though another topic of its outbox has thousands of events after its offset", async () => {
+    const schema = await setupSchema();
+    const mine = `nova.${schema}.thing`;
+    // A few events on its topic, then many on another topic of the same outbox, which never move its offset.
+    await produce(schema, 5, 5);
+    await produce(schema, 2_000, 20, schema, "other");
+    const relay = new Relay({ pool: db.writerPool, schemas: [schema], publisher: logPublisher(), log });
+    relay.start();
+    await allAppended(schema);
+    const handler = effectHandler(schema, `${schema}-lag-a`, [mine]);
+    const source = await startLogSource({ pool: db.writerPool, db: k, handler, deliver: { log }, lagMs: 100 });
+    try {
+      await waitFor(async () => (await effects(schema)).length === 5);
+      const { rows } = await db.writerPool.query<{ behind: string }>(
+        "SELECT ((SELECT position FROM nova_events.head) - position)::text AS behind FROM nova_events.offsets WHERE consumer = $1",
+        [handler.name],
+      );
+      assert.ok(
+        Number(rows[0]?.behind) >= 2_000,
+        `head minus offset is ${rows[0]?.behind} (what the gauge used to be)`,
+      );
+      await waitFor(async () => (await logLag(handler.name)) === 0).catch(async (e) => {
+        throw new Error(`${e.message}: lag ${await logLag(handler.name)}`);
+      });
+    } finally {
+      await source.stop();
+      await relay.stop();
+    }
+  });
+
+  test("unconsumed events of its topic show as lag while its handler is blocked, and 0 once they are consumed", async () => {
+    const schema = await setupSchema();
+    const mine = `nova.${schema}.thing`;
+    const N = 300;
+    await produce(schema, N, 10);
+    await produce(schema, 1_000, 10, schema, "other");
+    const relay = new Relay({ pool: db.writerPool, schemas: [schema], publisher: logPublisher(), log });
+    relay.start();
+    await allAppended(schema);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const handler = effectHandler(schema, `${schema}-lag-b`, [mine]);
+    const handle = handler.handle.bind(handler);
+    handler.handle = async (event, trx) => {
+      await gate;
+      await handle(event, trx);
+    };
+    const source = await startLogSource({ pool: db.writerPool, db: k, handler, deliver: { log }, lagMs: 100 });
+    try {
+      // The first batch is stuck in the handler: none of the N is consumed, and the other topic's 1,000 do not count.
+      await waitFor(async () => (await logLag(handler.name)) === N).catch(async (e) => {
+        throw new Error(`${e.message}: lag ${await logLag(handler.name)}`);
+      });
+      assert.equal((await effects(schema)).length, 0);
+      open();
+      await waitFor(async () => (await effects(schema)).length === N);
+      await waitFor(async () => (await logLag(handler.name)) === 0).catch(async (e) => {
+        throw new Error(`${e.message}: lag ${await logLag(handler.name)}`);
+      });
+    } finally {
+      open();
+      await source.stop();
+      await relay.stop();
+    }
   });
 });
 
@@ -307,7 +394,8 @@ describe("Kafka transport", () => {
     const [mine, other] = [await setupSchema(), await setupSchema()];
     let reads = 0;
     const pool = watchedPool((text) => {
-      if (text.includes("log_position >")) reads++;
+      // The log read (ORDER BY ... LIMIT), not the lag count, which runs on a timer of its own.
+      if (text.includes("ORDER BY log_position LIMIT")) reads++;
     });
     const handler = effectHandler(mine, `${mine}-c1`, [`nova.${mine}.thing`]);
     const source = await startLogSource({ pool, db: k, handler, deliver: { log }, pollMs: 60_000 });

@@ -19,9 +19,13 @@ async function closeQuietly(c: { close(force?: boolean): unknown }): Promise<voi
   }
 }
 
-const logLag = gauge("nova_consumer_log_lag_events", "Events in the embedded log not yet consumed, by consumer", [
-  "consumer",
-]);
+/** The lag count stops here: past it the gauge reads LAG_CAP ("at least"), so a huge backlog costs a bounded count. */
+const LAG_CAP = 100_000;
+const logLag = gauge(
+  "nova_consumer_log_lag_events",
+  `Events of the consumer's topics in the embedded log after its offset (capped at ${LAG_CAP}), by consumer`,
+  ["consumer"],
+);
 
 /**
  * A Kafka consumer group (classic protocol) named after the handler. Messages
@@ -290,6 +294,8 @@ export async function startLogSource(opts: {
   deliver: DeliverOptions;
   batchSize?: number;
   pollMs?: number;
+  /** How often nova_consumer_log_lag_events is recounted (default 5 s). */
+  lagMs?: number;
 }): Promise<Running> {
   const { pool, handler } = opts;
   const batchSize = opts.batchSize ?? 500;
@@ -313,18 +319,22 @@ export async function startLogSource(opts: {
    * the offset never passes them, and the next round reads them too.
    */
   let allPresent = false;
-  const plan = async (): Promise<{ query: string; params: unknown[] } | undefined> => {
-    if (allPresent) return { query: queryFor(schemas, false), params: [] };
-    const head = await pool.query<{ position: string }>("SELECT position::text AS position FROM nova_events.head");
+  /** The handler's schemas whose outbox exists (all of them, without a query, once they all did). */
+  const presentSchemas = async (): Promise<string[]> => {
+    if (allPresent) return schemas;
     const found = await pool.query<{ s: string }>(
       "SELECT s FROM unnest($1::text[]) AS x(s) WHERE to_regclass(s || '.outbox') IS NOT NULL",
       [schemas],
     );
     const present = schemas.filter((s) => found.rows.some((r) => r.s === s));
-    if (present.length === schemas.length) {
-      allPresent = true;
-      return { query: queryFor(schemas, false), params: [] };
-    }
+    if (present.length === schemas.length) allPresent = true;
+    return present;
+  };
+  const plan = async (): Promise<{ query: string; params: unknown[] } | undefined> => {
+    if (allPresent) return { query: queryFor(schemas, false), params: [] };
+    const head = await pool.query<{ position: string }>("SELECT position::text AS position FROM nova_events.head");
+    const present = await presentSchemas();
+    if (allPresent) return { query: queryFor(schemas, false), params: [] };
     if (present.length === 0) return undefined;
     return { query: queryFor(present, true), params: [head.rows[0]?.position ?? "0"] };
   };
@@ -344,7 +354,6 @@ export async function startLogSource(opts: {
     wake?.();
   });
   let running = true;
-  let lastLagCheck = 0;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
       if (notified) return resolve();
@@ -386,13 +395,6 @@ export async function startLogSource(opts: {
           // A full batch may have more behind it; otherwise read again only if a publication came meanwhile.
           if (rows.length >= batchSize || notified) continue;
         }
-        if (Date.now() - lastLagCheck > 5_000) {
-          lastLagCheck = Date.now();
-          const head = await pool.query<{ position: string }>(
-            "SELECT position::text AS position FROM nova_events.head",
-          );
-          logLag.set({ consumer: handler.name }, Number(head.rows[0]?.position ?? offset) - Number(offset));
-        }
       } catch (err) {
         // e.g. a producer's schema not migrated yet, or the database restarting: retry, log now and then.
         if (Date.now() - lastError > 30_000) {
@@ -404,10 +406,46 @@ export async function startLogSource(opts: {
       await sleep(opts.pollMs ?? 1_000);
     }
   })();
+  /**
+   * The lag is the count of the handler's own topics' events after its offset: the log's head
+   * minus the offset also counted every other topic's events, which never move this offset (a
+   * consumer of one topic read thousands at rest). It is counted on a timer of its own, not after
+   * each batch, so it stays current while a batch is stuck in the handler and costs nothing per
+   * batch; the (topic, log_position) index makes it a probe per topic, capped at LAG_CAP.
+   */
+  const countLag = async (): Promise<void> => {
+    const present = await presentSchemas();
+    if (present.length === 0) return logLag.set({ consumer: handler.name }, 0);
+    const read = present
+      .map((s) => `(SELECT 1 FROM ${s}.outbox WHERE topic = ANY($2::text[]) AND log_position > $1)`)
+      .join(" UNION ALL ");
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM (${read}) u LIMIT $3) x`,
+      [offset, handler.topics, LAG_CAP],
+    );
+    logLag.set({ consumer: handler.name }, rows[0]?.n ?? 0);
+  };
+  let lagTimer: NodeJS.Timeout | undefined;
+  let lagRun: Promise<void> | undefined;
+  const lagTick = () => {
+    lagRun = countLag()
+      .catch(() => {
+        // The database is restarting or an outbox is not migrated yet: the read loop logs those; count next time.
+      })
+      .finally(() => {
+        lagRun = undefined;
+        if (!running) return;
+        lagTimer = setTimeout(lagTick, opts.lagMs ?? 5_000);
+        lagTimer.unref();
+      });
+  };
+  lagTick();
   return {
     async stop() {
       running = false;
       wake?.();
+      clearTimeout(lagTimer);
+      await lagRun;
       await loop;
       await unlisten();
     },
