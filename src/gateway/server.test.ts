@@ -7,8 +7,9 @@ import { NovaError } from "../platform/errors.ts";
 import { runWithCall } from "../platform/rpc/context.ts";
 import { type BackendName, backends } from "./backends.ts";
 import { attachBudget } from "./budget.ts";
+import type { GatewayDeps } from "./context.ts";
 import { defaultSecurity, type SecurityOptions } from "./security.ts";
-import { buildGateway, type GatewayDeps } from "./server.ts";
+import { buildGateway } from "./server.ts";
 
 function gateway(production: boolean, security: Partial<SecurityOptions> = {}, stubs: Record<string, object> = {}) {
   const identity = {

@@ -5,9 +5,9 @@
  */
 import type { GraphQLSchema } from "graphql";
 import { NovaError } from "../../platform/errors.ts";
+import { requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
 import { hydrateNotifications } from "../notifications.resolvers.ts";
-import { requireViewer } from "../server.ts";
 import { hydratePostViews } from "../views.ts";
 import { authorChannel, userChannel } from "./channels.ts";
 import { pushStream, type RealtimeContext } from "./subscriptions.ts";

@@ -30,9 +30,10 @@ import { fromError, NovaError } from "../../platform/errors.ts";
 import { counter, gauge } from "../../platform/observability/metrics.ts";
 import type { Bus } from "../../platform/pubsub/bus.ts";
 import { runWithCall, type UserClaims } from "../../platform/rpc/context.ts";
+import type { GatewayContext, GatewayDeps } from "../context.ts";
 import type { Edges } from "../edges.ts";
 import { createLoaders } from "../loaders.ts";
-import type { GatewayContext, GatewayDeps } from "../server.ts";
+import type { RealtimeLimits } from "../security.ts";
 import { type Push, parsePush } from "./channels.ts";
 
 export const CLOSE = {
@@ -44,14 +45,6 @@ export const CLOSE = {
 
 /** How long a slow client gets to read up to the close frame before its connection is dropped. */
 const SLOW_CLOSE_GRACE_MS = 10_000;
-
-export interface RealtimeLimits {
-  maxSubscriptions: number;
-  maxQueue: number;
-  maxBufferedBytes: number;
-  /** How many followed accounts a feed subscription listens to. */
-  feedMaxFollowing: number;
-}
 
 /** What a subscription resolver needs beyond the usual context. */
 export interface RealtimeContext extends GatewayContext {
