@@ -24,7 +24,7 @@ export interface GatewayDeps extends BackendClients {
   verify: Verifier;
   /** How long a "session is active" answer may be reused. */
   sessionCacheMs?: number;
-  /** The edges' limits (security.ts); the config's defaults when left out. */
+  /** The HTTP protections' limits (security.ts); the config's defaults when left out. */
   security?: SecurityOptions;
   /** Rate limits and Idempotency-Keys shared by every replica; in-process without it. */
   redis?: Redis;

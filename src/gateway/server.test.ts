@@ -1,4 +1,4 @@
-/** The gateway's edges in production mode and under pressure, over backends that are stubs (no services needed). */
+/** The gateway's HTTP protections in production mode and under pressure, over backends that are stubs (no services needed). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { DescService } from "@bufbuild/protobuf";
@@ -143,7 +143,7 @@ test("every backend in the table reaches the resolvers guarded: over the call bu
   await app.close();
 });
 
-test("production: every route x every method runs no operation past the edges (HEAD included)", async () => {
+test("production: every route x every method runs no operation past the HTTP protections (HEAD included)", async () => {
   const app = await gateway(true);
   // The route list comes from Fastify itself, so a new route cannot be missed.
   const urls = [

@@ -15,9 +15,9 @@ import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
-import { registerEdges } from "./edges.ts";
 import { createErrorFormatter } from "./errors.ts";
 import { createLoaders } from "./loaders.ts";
+import { registerProtections } from "./protections.ts";
 import { installSubscriptions } from "./realtime/resolvers.ts";
 import { attachSubscriptions } from "./realtime/subscriptions.ts";
 import { resolvers } from "./resolvers.ts";
@@ -141,7 +141,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     });
   });
 
-  const edges = await registerEdges(app, {
+  const protections = await registerProtections(app, {
     security,
     requestTimeoutMs: deps.requestTimeoutMs,
     log: deps.log,
@@ -179,7 +179,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     const closeSubscriptions = attachSubscriptions({
       app,
       deps,
-      edges,
+      protections,
       bus: deps.bus,
       limits: security.realtime,
       path: "/graphql",

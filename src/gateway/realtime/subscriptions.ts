@@ -31,8 +31,8 @@ import { counter, gauge } from "../../platform/observability/metrics.ts";
 import type { Bus } from "../../platform/pubsub/bus.ts";
 import { runWithCall, type UserClaims } from "../../platform/rpc/context.ts";
 import type { GatewayContext, GatewayDeps } from "../context.ts";
-import type { Edges } from "../edges.ts";
 import { createLoaders } from "../loaders.ts";
+import type { Protections } from "../protections.ts";
 import type { RealtimeLimits } from "../security.ts";
 import { type Push, parsePush } from "./channels.ts";
 
@@ -67,7 +67,7 @@ const closes = counter("nova_realtime_closes_total", "Subscription connections t
 export interface SubscriptionOptions {
   app: FastifyInstance;
   deps: GatewayDeps;
-  edges: Edges;
+  protections: Protections;
   bus: Bus;
   limits: RealtimeLimits;
   path: string;
@@ -191,7 +191,7 @@ export function attachSubscriptions(opts: SubscriptionOptions): () => Promise<vo
               `a connection holds at most ${opts.limits.maxSubscriptions} subscriptions`,
             );
           }
-          const { stats, document } = opts.edges.analyse({
+          const { stats, document } = opts.protections.analyse({
             query: payload.query,
             operationName: payload.operationName,
             variables: payload.variables,
@@ -204,7 +204,7 @@ export function attachSubscriptions(opts: SubscriptionOptions): () => Promise<vo
               { field: "query" },
             );
           }
-          const rate = await opts.edges.rates.consume("query", { userId: conn.user.userId, ip: conn.ip });
+          const rate = await opts.protections.rates.consume("query", { userId: conn.user.userId, ip: conn.ip });
           if (!rate.allowed) {
             throw new NovaError(
               "RATE_LIMITED",
