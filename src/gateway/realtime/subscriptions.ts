@@ -10,7 +10,7 @@
  *   where the rate limits per kind and Idempotency-Keys apply). Each one passes
  *   the same checks as over HTTP: persisted operations, depth/cost/alias/token
  *   limits, the query rate budget.
- * - Each subscription listens on bus channels (channels.ts) and hydrates each
+ * - Each subscription listens on bus channels (services/realtime/channels.ts) and hydrates each
  *   push with fresh DataLoaders, through the same batch RPCs and rules as reads.
  * - Memory is bounded: a connection holds at most REALTIME_MAX_SUBSCRIPTIONS
  *   subscriptions, each at most REALTIME_MAX_QUEUE undelivered pushes; a client
@@ -30,11 +30,11 @@ import { fromError, NovaError } from "../../platform/errors.ts";
 import { counter, gauge } from "../../platform/observability/metrics.ts";
 import type { Bus } from "../../platform/pubsub/bus.ts";
 import { runWithCall, type UserClaims } from "../../platform/rpc/context.ts";
+import { type Push, parsePush } from "../../services/realtime/channels.ts";
 import type { GatewayContext, GatewayDeps } from "../context.ts";
 import { createLoaders } from "../loaders.ts";
 import type { Protections } from "../protections.ts";
 import type { RealtimeLimits } from "../security.ts";
-import { type Push, parsePush } from "./channels.ts";
 
 export const CLOSE = {
   /** No token, or a bad one, at connection init. */
