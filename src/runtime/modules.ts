@@ -89,7 +89,7 @@ export const modules = {
   relay: {
     deps: [],
     migrations: eventLog,
-    init: async (ctx) => (await import("./relay.ts")).init(ctx),
+    init: async (ctx) => (await import("../relay/module.ts")).init(ctx),
   },
 } as const satisfies Record<string, ModuleDef>;
 
