@@ -1,5 +1,5 @@
 /**
- * The gateway's edges under attack, every module in one process (embedded):
+ * The gateway's HTTP protections under attack, every module in one process (embedded):
  * query limits, persisted operations, batching, body size, content types,
  * GET mutations, CORS, call budget, scalars, rate limits and Idempotency-Key.
  * (Two gateway processes sharing Redis: gateway-distributed.test.ts.)

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import WebSocket from "ws";
-import { authorChannel } from "../src/gateway/realtime/channels.ts";
 import type { Nova } from "../src/runtime/app.ts";
+import { authorChannel } from "../src/services/realtime/channels.ts";
 import { gql, metricValue, register, services, startInProcess, subscribe } from "./helpers.ts";
 
 type U = Awaited<ReturnType<typeof register>>;

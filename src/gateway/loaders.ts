@@ -10,7 +10,7 @@ import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import type { Conversation, Message } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import type { Notification } from "../gen/nova/notifications/v1/notifications_pb.ts";
-import type { GatewayDeps } from "./server.ts";
+import type { BackendClients } from "./backends.ts";
 
 export interface Loaders {
   users: DataLoader<string, User | undefined>;
@@ -45,7 +45,7 @@ function loader<V>(
   );
 }
 
-export function createLoaders(deps: GatewayDeps, call: Call): Loaders {
+export function createLoaders(deps: BackendClients & { batching?: boolean }, call: Call): Loaders {
   const b = deps.batching !== false;
   return {
     users: loader(

@@ -15,8 +15,8 @@ import {
   type PublicKey as PublicKeyMsg,
 } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import { NovaError } from "../platform/errors.ts";
+import { type GatewayContext, requireViewer } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
-import { type GatewayContext, requireViewer } from "./server.ts";
 import { call, connection, loadAll, type Page, pageArgs, userView } from "./views.ts";
 
 export interface ConversationView {

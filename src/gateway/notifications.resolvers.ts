@@ -10,8 +10,8 @@ import type { Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import type { Notification as NotificationMsg } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { NovaError } from "../platform/errors.ts";
+import { type GatewayContext, requireViewer } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
-import { type GatewayContext, requireViewer } from "./server.ts";
 import { loadAll } from "./views.ts";
 
 /** The presenters of resolvers.ts (passed in, so this file does not import it back). */

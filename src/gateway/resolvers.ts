@@ -3,11 +3,11 @@ import type { Comment as CommentMsg } from "../gen/nova/content/v1/content_pb.ts
 import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { Tokens } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
+import { type GatewayContext, requireViewer } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
 import { messagingResolvers } from "./messaging.resolvers.ts";
 import { notificationResolvers } from "./notifications.resolvers.ts";
 import { searchResolvers } from "./search.resolvers.ts";
-import { type GatewayContext, requireViewer } from "./server.ts";
 import {
   call,
   connection,

@@ -7,7 +7,7 @@
  */
 import type { IResolvers } from "mercurius";
 import { Suggestion_Kind } from "../gen/nova/search/v1/search_pb.ts";
-import type { GatewayContext } from "./server.ts";
+import type { GatewayContext } from "./context.ts";
 import {
   call,
   connection,

@@ -5,7 +5,6 @@
  */
 import { getHeapStatistics } from "node:v8";
 import type { Config } from "../runtime/config.ts";
-import type { RealtimeLimits } from "./realtime/subscriptions.ts";
 
 export interface QueryLimits {
   maxDepth: number;
@@ -27,6 +26,15 @@ export interface RateBudgets {
   userMutations: number;
   ipQueries: number;
   ipMutations: number;
+}
+
+/** Subscriptions over WebSocket (realtime/subscriptions.ts). */
+export interface RealtimeLimits {
+  maxSubscriptions: number;
+  maxQueue: number;
+  maxBufferedBytes: number;
+  /** How many followed accounts a feed subscription listens to. */
+  feedMaxFollowing: number;
 }
 
 export interface SecurityOptions {

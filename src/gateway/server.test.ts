@@ -1,4 +1,4 @@
-/** The gateway's edges in production mode and under pressure, over backends that are stubs (no services needed). */
+/** The gateway's HTTP protections in production mode and under pressure, over backends that are stubs (no services needed). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { DescService } from "@bufbuild/protobuf";
@@ -7,8 +7,9 @@ import { NovaError } from "../platform/errors.ts";
 import { runWithCall } from "../platform/rpc/context.ts";
 import { type BackendName, backends } from "./backends.ts";
 import { attachBudget } from "./budget.ts";
+import type { GatewayDeps } from "./context.ts";
 import { defaultSecurity, type SecurityOptions } from "./security.ts";
-import { buildGateway, type GatewayDeps } from "./server.ts";
+import { buildGateway } from "./server.ts";
 
 function gateway(production: boolean, security: Partial<SecurityOptions> = {}, stubs: Record<string, object> = {}) {
   const identity = {
@@ -142,7 +143,7 @@ test("every backend in the table reaches the resolvers guarded: over the call bu
   await app.close();
 });
 
-test("production: every route x every method runs no operation past the edges (HEAD included)", async () => {
+test("production: every route x every method runs no operation past the HTTP protections (HEAD included)", async () => {
   const app = await gateway(true);
   // The route list comes from Fastify itself, so a new route cannot be missed.
   const urls = [

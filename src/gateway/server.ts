@@ -7,60 +7,28 @@ import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { type Context, context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
-import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import mercurius from "mercurius";
-import type { Logger } from "pino";
 import { NovaError } from "../platform/errors.ts";
 import { counter, histogram } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
-import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
-import type { Verifier } from "../platform/security/jwt.ts";
-import { type BackendClients, guardBackends } from "./backends.ts";
-import { registerEdges } from "./edges.ts";
-import { createErrorFormatter, toGraphQLError } from "./errors.ts";
-import { createLoaders, type Loaders } from "./loaders.ts";
+import { guardBackends } from "./backends.ts";
+import type { GatewayContext, GatewayDeps } from "./context.ts";
+import { createErrorFormatter } from "./errors.ts";
+import { createLoaders } from "./loaders.ts";
+import { registerProtections } from "./protections.ts";
 import { installSubscriptions } from "./realtime/resolvers.ts";
 import { attachSubscriptions } from "./realtime/subscriptions.ts";
 import { resolvers } from "./resolvers.ts";
 import { scalarResolvers } from "./scalars.ts";
-import { defaultSecurity, type SecurityOptions } from "./security.ts";
+import { defaultSecurity } from "./security.ts";
 
 export const schema = readFileSync(new URL("./schema.graphql", import.meta.url), "utf8");
 
 export const BODY_LIMIT = 1_048_576;
 
 export const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
-
-/** The backends' clients (backends.ts, the one table of them) and the rest of what the gateway needs. */
-export interface GatewayDeps extends BackendClients {
-  log: Logger;
-  /** DataLoader batching (on unless GATEWAY_DATALOADER=false, the benchmark's N+1 baseline). */
-  batching?: boolean;
-  production: boolean;
-  requestTimeoutMs: number;
-  verify: Verifier;
-  /** How long a "session is active" answer may be reused. */
-  sessionCacheMs?: number;
-  /** The edges' limits (security.ts); the config's defaults when left out. */
-  security?: SecurityOptions;
-  /** Rate limits and Idempotency-Keys shared by every replica; in-process without it. */
-  redis?: Redis;
-  /** Where subscriptions hear pushes (no subscriptions without it). */
-  bus?: Bus;
-}
-
-export interface GatewayContext {
-  deps: GatewayDeps;
-  user: UserClaims | undefined;
-  /** Runs a backend call inside this request's deadline, claims and trace. */
-  call<T>(fn: () => Promise<T>): Promise<T>;
-  /** This request's DataLoaders over the batch RPCs. */
-  loaders: Loaders;
-  /** Drops the cached session state of a user (after logout). */
-  forgetSessions(userId: string, sessionId?: string): void;
-}
 
 declare module "mercurius" {
   interface MercuriusContext extends GatewayContext {}
@@ -173,7 +141,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     });
   });
 
-  const edges = await registerEdges(app, {
+  const protections = await registerProtections(app, {
     security,
     requestTimeoutMs: deps.requestTimeoutMs,
     log: deps.log,
@@ -211,7 +179,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     const closeSubscriptions = attachSubscriptions({
       app,
       deps,
-      edges,
+      protections,
       bus: deps.bus,
       limits: security.realtime,
       path: "/graphql",
@@ -239,9 +207,4 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
   });
 
   return app;
-}
-
-export function requireViewer(ctx: GatewayContext): UserClaims {
-  if (!ctx.user) throw toGraphQLError(new NovaError("UNAUTHENTICATED"));
-  return ctx.user;
 }

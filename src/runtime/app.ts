@@ -24,7 +24,15 @@ import { type Closable, type ServiceRegistration, startAdminServer, startRpcServ
 import { loadTls, type TlsMaterial } from "../platform/rpc/tls.ts";
 import { type Config, ConfigError, redactedConfig } from "./config.ts";
 import type { ModuleContext, ModuleInstance } from "./module.ts";
-import { allowedCallers, hasEventTables, type ModuleName, moduleDef, ownsOutbox, providerOf } from "./modules.ts";
+import {
+  allowedCallers,
+  hasEventTables,
+  type ModuleName,
+  moduleDef,
+  outboxSchemas,
+  ownsOutbox,
+  providerOf,
+} from "./modules.ts";
 
 export interface StartOptions {
   mode: "embedded" | "distributed";
@@ -224,6 +232,7 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
         config,
         log: log.child({ module: name }),
         health,
+        outboxSchemas: outboxSchemas(),
         db: () => {
           if (!db) throw new Error(`module ${name} has no database`);
           return db;

@@ -19,6 +19,8 @@ export interface ModuleContext {
   readonly config: Config;
   readonly log: Logger;
   readonly health: HealthRegistry;
+  /** The schema of every outbox in the module table (the relay serves them all). */
+  readonly outboxSchemas: readonly string[];
   /** The process's pools (only for modules that own a schema). */
   db(): Database;
   /** The process's two-tier cache (L1 only without REDIS_URL). */

@@ -63,14 +63,14 @@ export const modules = {
   // Its schema holds only the platform's processed_events and dlq.
   realtime: {
     deps: [],
-    migrations: { schema: "realtime", dir: new URL("../gateway/realtime/migrations/", import.meta.url) },
+    migrations: { schema: "realtime", dir: new URL("../services/realtime/migrations/", import.meta.url) },
     consumes: [
       "nova.graph.relationship",
       "nova.content.post",
       "nova.messaging.conversation",
       "nova.notifications.notification",
     ],
-    init: async (ctx) => (await import("../gateway/realtime/module.ts")).init(ctx),
+    init: async (ctx) => (await import("../services/realtime/module.ts")).init(ctx),
   },
   // Read-only projection of users, posts, hashtags and blocks; rebuilt through the sources' scan RPCs.
   search: {
@@ -89,7 +89,7 @@ export const modules = {
   relay: {
     deps: [],
     migrations: eventLog,
-    init: async (ctx) => (await import("./relay.ts")).init(ctx),
+    init: async (ctx) => (await import("../relay/module.ts")).init(ctx),
   },
 } as const satisfies Record<string, ModuleDef>;
 

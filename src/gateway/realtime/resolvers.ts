@@ -1,15 +1,15 @@
 /**
- * The Subscription fields. Each one listens on bus channels (channels.ts) and
+ * The Subscription fields. Each one listens on bus channels (services/realtime/channels.ts) and
  * presents a push through the same loaders and rules as the matching read, so
  * a subscriber never sees what a query would hide from them.
  */
 import type { GraphQLSchema } from "graphql";
 import { NovaError } from "../../platform/errors.ts";
+import { authorChannel, userChannel } from "../../services/realtime/channels.ts";
+import { requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
 import { hydrateNotifications } from "../notifications.resolvers.ts";
-import { requireViewer } from "../server.ts";
 import { hydratePostViews } from "../views.ts";
-import { authorChannel, userChannel } from "./channels.ts";
 import { pushStream, type RealtimeContext } from "./subscriptions.ts";
 
 /** The accounts a feed subscription listens to: the newest follows first, up to the limit. */

@@ -10,7 +10,7 @@
  *   where the rate limits per kind and Idempotency-Keys apply). Each one passes
  *   the same checks as over HTTP: persisted operations, depth/cost/alias/token
  *   limits, the query rate budget.
- * - Each subscription listens on bus channels (channels.ts) and hydrates each
+ * - Each subscription listens on bus channels (services/realtime/channels.ts) and hydrates each
  *   push with fresh DataLoaders, through the same batch RPCs and rules as reads.
  * - Memory is bounded: a connection holds at most REALTIME_MAX_SUBSCRIPTIONS
  *   subscriptions, each at most REALTIME_MAX_QUEUE undelivered pushes; a client
@@ -30,10 +30,11 @@ import { fromError, NovaError } from "../../platform/errors.ts";
 import { counter, gauge } from "../../platform/observability/metrics.ts";
 import type { Bus } from "../../platform/pubsub/bus.ts";
 import { runWithCall, type UserClaims } from "../../platform/rpc/context.ts";
-import type { Edges } from "../edges.ts";
+import { type Push, parsePush } from "../../services/realtime/channels.ts";
+import type { GatewayContext, GatewayDeps } from "../context.ts";
 import { createLoaders } from "../loaders.ts";
-import type { GatewayContext, GatewayDeps } from "../server.ts";
-import { type Push, parsePush } from "./channels.ts";
+import type { Protections } from "../protections.ts";
+import type { RealtimeLimits } from "../security.ts";
 
 export const CLOSE = {
   /** No token, or a bad one, at connection init. */
@@ -44,14 +45,6 @@ export const CLOSE = {
 
 /** How long a slow client gets to read up to the close frame before its connection is dropped. */
 const SLOW_CLOSE_GRACE_MS = 10_000;
-
-export interface RealtimeLimits {
-  maxSubscriptions: number;
-  maxQueue: number;
-  maxBufferedBytes: number;
-  /** How many followed accounts a feed subscription listens to. */
-  feedMaxFollowing: number;
-}
 
 /** What a subscription resolver needs beyond the usual context. */
 export interface RealtimeContext extends GatewayContext {
@@ -74,7 +67,7 @@ const closes = counter("nova_realtime_closes_total", "Subscription connections t
 export interface SubscriptionOptions {
   app: FastifyInstance;
   deps: GatewayDeps;
-  edges: Edges;
+  protections: Protections;
   bus: Bus;
   limits: RealtimeLimits;
   path: string;
@@ -198,7 +191,7 @@ export function attachSubscriptions(opts: SubscriptionOptions): () => Promise<vo
               `a connection holds at most ${opts.limits.maxSubscriptions} subscriptions`,
             );
           }
-          const { stats, document } = opts.edges.analyse({
+          const { stats, document } = opts.protections.analyse({
             query: payload.query,
             operationName: payload.operationName,
             variables: payload.variables,
@@ -211,7 +204,7 @@ export function attachSubscriptions(opts: SubscriptionOptions): () => Promise<vo
               { field: "query" },
             );
           }
-          const rate = await opts.edges.rates.consume("query", { userId: conn.user.userId, ip: conn.ip });
+          const rate = await opts.protections.rates.consume("query", { userId: conn.user.userId, ip: conn.ip });
           if (!rate.allowed) {
             throw new NovaError(
               "RATE_LIMITED",

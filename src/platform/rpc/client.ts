@@ -13,9 +13,7 @@ import { clientInterceptors, serverInterceptors } from "./interceptors.ts";
 import { createLocalTransport } from "./local.ts";
 import type { ServiceRegistration } from "./server.ts";
 import type { TlsMaterial } from "./tls.ts";
-
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-export const COMPRESS_MIN_BYTES = 1024;
+import { COMPRESS_MIN_BYTES, MAX_MESSAGE_BYTES } from "./wire.ts";
 
 export type Peer =
   | { kind: "local"; services: ServiceRegistration[] }

@@ -11,10 +11,10 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextValues, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { renderMetrics } from "../observability/metrics.ts";
-import { COMPRESS_MIN_BYTES, MAX_MESSAGE_BYTES } from "./client.ts";
 import { Health, type HealthRegistry } from "./health.ts";
 import { kPeerIdentity, serverInterceptors } from "./interceptors.ts";
 import { peerModules, type TlsMaterial } from "./tls.ts";
+import { COMPRESS_MIN_BYTES, MAX_MESSAGE_BYTES } from "./wire.ts";
 
 export interface ServiceRegistration {
   service: DescService;

@@ -1,5 +1,5 @@
 /**
- * The gateway's edges (ARCHITECTURE §7), in the order a request meets them:
+ * The gateway's HTTP protections (ARCHITECTURE §7), in the order a request meets them:
  *
  *   onRequest   security headers (@fastify/helmet, tuned for an API;
  *               `Cache-Control: no-store` on /graphql, whose answers carry
@@ -48,7 +48,7 @@ declare module "fastify" {
   }
 }
 
-export interface EdgeOptions {
+export interface ProtectionOptions {
   security: SecurityOptions;
   requestTimeoutMs: number;
   log: Logger;
@@ -97,14 +97,14 @@ function getBody(q: Record<string, unknown>): OperationBody {
   };
 }
 
-/** What the edges offer the WebSocket transport: the same operation checks and rate limits as HTTP. */
-export interface Edges {
+/** What the protections offer the WebSocket transport: the same operation checks and rate limits as HTTP. */
+export interface Protections {
   /** Resolves (persisted/APQ), parses and checks an operation against every limit; throws a NovaError. */
   analyse(op: OperationBody): { stats: OperationStats; document: DocumentNode };
   rates: RateLimits;
 }
 
-export async function registerEdges(app: FastifyInstance, opts: EdgeOptions): Promise<Edges> {
+export async function registerProtections(app: FastifyInstance, opts: ProtectionOptions): Promise<Protections> {
   const { security } = opts;
   const persisted = new PersistedOperations(opts.manifest ?? loadManifest(), security.persistedOnly);
   const rates = new RateLimits(security.rate, opts.redis);
