@@ -279,7 +279,8 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
     const limit = validateLimit(req.limit);
     const before = decodeCursor(req.cursor);
     const [mine, theirs] = which === "followers" ? ["followee_id", "follower_id"] : ["follower_id", "followee_id"];
-    const r = await sql<{ id: string; seq: string }>`SELECT ${sql.ref(theirs as string)}::text AS id, seq::text AS seq
+    // (Aliased `pos`: an output column named `seq` would make ORDER BY seq sort the text.)
+    const r = await sql<{ id: string; pos: string }>`SELECT ${sql.ref(theirs as string)}::text AS id, seq::text AS pos
       FROM graph.follows WHERE ${sql.ref(mine as string)} = ${userId}::uuid
         ${before ? sql`AND seq < ${before}::bigint` : sql``}
       ORDER BY seq DESC LIMIT ${limit + 1}`.execute(reader);
@@ -287,8 +288,8 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
     const last = page[page.length - 1];
     return {
       userIds: page.map((x) => x.id),
-      nextCursor: r.rows.length > limit && last ? encodeCursor(last.seq) : "",
-      cursors: page.map((x) => encodeCursor(x.seq)),
+      nextCursor: r.rows.length > limit && last ? encodeCursor(last.pos) : "",
+      cursors: page.map((x) => encodeCursor(x.pos)),
     };
   }
 }

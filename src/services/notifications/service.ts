@@ -68,12 +68,13 @@ export function createNotificationService(deps: NotificationsDeps): ServiceImpl<
       const user = requireUser().userId;
       const limit = validateLimit(req.limit);
       const before = decodeCursor(req.cursor);
-      const r = await sql<{ id: string; seq: string }>`SELECT id::text AS id, seq::text AS seq
+      // (Aliased `pos`: an output column named `seq` would make ORDER BY seq sort the text.)
+      const r = await sql<{ id: string; pos: string }>`SELECT id::text AS id, seq::text AS pos
         FROM notifications.notifications WHERE user_id = ${user}::uuid
           ${before ? sql`AND seq < ${before}::bigint` : sql``}
         ORDER BY seq DESC LIMIT ${limit + 1}`.execute(reader);
       const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(x.seq));
+      const cursors = page.map((x) => encodeCursor(x.pos));
       return {
         notificationIds: page.map((x) => x.id),
         cursors,
