@@ -21,7 +21,7 @@ import { Relay } from "../src/platform/events/relay.ts";
 import { eventTables } from "../src/platform/events/sets.ts";
 import { startKafkaSource, startLogSource } from "../src/platform/events/sources.ts";
 import { kafkaPublisher, logPublisher } from "../src/platform/events/transports.ts";
-import { uuidv7 } from "../src/platform/ids.ts";
+import { uuidv7 } from "../src/platform/validate.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { createInbox } from "../src/services/notifications/inbox.ts";
 import { LoggingPushSender, pushAttempts } from "../src/services/notifications/push.ts";

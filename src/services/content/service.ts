@@ -38,6 +38,7 @@ import { NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
 import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
+import { uuid, uuids } from "../../platform/validate.ts";
 import {
   decodeCursor,
   encodeCursor,
@@ -45,8 +46,6 @@ import {
   type MediaInput,
   parseHashtags,
   parseMentions,
-  validateId,
-  validateIds,
   validateLimit,
   validateMedia,
   validateText,
@@ -231,7 +230,7 @@ export function createContentService(
   /** Like / bookmark and their reverses: idempotent toggles of one row plus its counter. */
   async function toggle(kind: "like" | "bookmark", on: boolean, rawPostId: string): Promise<{ counts: PostCounts }> {
     const user = requireUser();
-    const postId = validateId("postId", rawPostId);
+    const postId = uuid("postId", rawPostId);
     const post = await visiblePost(postId, user.userId, "postId", true);
     const table = kind === "like" ? sql`content.post_likes` : sql`content.bookmarks`;
     const result = await writer.transaction().execute(async (trx) => {
@@ -261,7 +260,7 @@ export function createContentService(
 
   async function likeComment(on: boolean, rawId: string) {
     const user = requireUser();
-    const commentId = validateId("commentId", rawId);
+    const commentId = uuid("commentId", rawId);
     const c = await sql<{ post_id: string }>`SELECT post_id::text AS post_id FROM content.comments
       WHERE id = ${commentId}::uuid AND deleted_at IS NULL`.execute(reader);
     const postId = c.rows[0]?.post_id;
@@ -322,7 +321,7 @@ export function createContentService(
 
     async editPost(req) {
       const user = requireUser();
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       const text = validateText("text", req.text, LIMITS.postTextMax, true);
       const post = await writer.transaction().execute(async (trx) => {
         const cur = await sql<PostRow>`SELECT ${POST_COLUMNS} FROM content.posts
@@ -349,7 +348,7 @@ export function createContentService(
 
     async deletePost(req) {
       const user = requireUser();
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       await writer.transaction().execute(async (trx) => {
         const cur = await sql<{ author_id: string }>`SELECT author_id::text AS author_id FROM content.posts
           WHERE id = ${postId}::uuid AND deleted_at IS NULL FOR UPDATE`.execute(trx);
@@ -370,12 +369,12 @@ export function createContentService(
     },
 
     async getPost(req) {
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       return create(GetPostResponseSchema, { post: toPost(await visiblePost(postId, optionalUser()?.userId)) });
     },
 
     async getPosts(req) {
-      const ids = validateIds("postIds", req.postIds);
+      const ids = uuids("postIds", req.postIds, LIMITS.batchMax);
       const found = await cache.posts([...new Set(ids)]);
       const viewer = optionalUser()?.userId;
       let hidden = new Set<string>();
@@ -391,7 +390,7 @@ export function createContentService(
     },
 
     async listPostEdits(req) {
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       await visiblePost(postId, optionalUser()?.userId);
       const r = await sql<{ text: string; replaced_at: Date }>`SELECT text, replaced_at FROM content.post_edits
         WHERE post_id = ${postId}::uuid ORDER BY id`.execute(reader);
@@ -401,7 +400,7 @@ export function createContentService(
     },
 
     async listUserPosts(req) {
-      const userId = validateId("userId", req.userId);
+      const userId = uuid("userId", req.userId);
       const limit = validateLimit(req.limit);
       const after = decodeCursor(req.cursor);
       const viewer = optionalUser()?.userId;
@@ -421,9 +420,9 @@ export function createContentService(
 
     async createComment(req) {
       const user = requireUser();
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       const text = validateText("text", req.text, LIMITS.commentTextMax);
-      let parentId = req.parentId ? validateId("parentId", req.parentId) : null;
+      let parentId = req.parentId ? uuid("parentId", req.parentId) : null;
       const post = await visiblePost(postId, user.userId, "postId", true);
       const comment = await writer.transaction().execute(async (trx) => {
         await lockLivePost(trx, postId);
@@ -462,7 +461,7 @@ export function createContentService(
 
     async deleteComment(req) {
       const user = requireUser();
-      const commentId = validateId("commentId", req.commentId);
+      const commentId = uuid("commentId", req.commentId);
       const postId = await writer.transaction().execute(async (trx) => {
         const r = await sql<{ post_id: string; author_id: string; post_author_id: string }>`
           SELECT c.post_id::text AS post_id, c.author_id::text AS author_id, p.author_id::text AS post_author_id
@@ -493,7 +492,7 @@ export function createContentService(
     },
 
     async listComments(req) {
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       const limit = validateLimit(req.limit);
       const after = decodeCursor(req.cursor);
       const viewer = optionalUser()?.userId;
@@ -539,7 +538,7 @@ export function createContentService(
     },
 
     async getCounts(req) {
-      const ids = validateIds("postIds", req.postIds);
+      const ids = uuids("postIds", req.postIds, LIMITS.batchMax);
       const unique = [...new Set(ids)];
       const counts = cache.counts ? await cache.counts(unique) : await loadCounts(reader, unique);
       return create(GetCountsResponseSchema, {
@@ -549,7 +548,7 @@ export function createContentService(
 
     async getViewerState(req) {
       const user = requireUser();
-      const ids = validateIds("postIds", req.postIds);
+      const ids = uuids("postIds", req.postIds, LIMITS.batchMax);
       const r = await sql<{ post_id: string; liked: boolean; bookmarked: boolean }>`
         SELECT x.id::text AS post_id,
                EXISTS (SELECT 1 FROM content.post_likes l WHERE l.post_id = x.id AND l.user_id = ${user.userId}::uuid) AS liked,

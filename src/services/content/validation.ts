@@ -3,7 +3,7 @@
  * value or throws a VALIDATION_FAILED error that names the field.
  */
 import { invalid } from "../../platform/errors.ts";
-import { text } from "../../platform/validate.ts";
+import { isUuid, text } from "../../platform/validate.ts";
 
 export const LIMITS = {
   postTextMax: 2_000,
@@ -17,21 +17,8 @@ export const LIMITS = {
   pageDefault: 20,
 } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export function validateText(field: string, value: string, max: number, allowEmpty = false): string {
   return text(field, value, { max, multiline: true, optional: allowEmpty });
-}
-
-export function validateId(field: string, value: string): string {
-  const v = value.trim().toLowerCase();
-  if (!UUID.test(v)) throw invalid(field, "must be an id (UUID)");
-  return v;
-}
-
-export function validateIds(field: string, values: string[]): string[] {
-  if (values.length > LIMITS.batchMax) throw invalid(field, `must have at most ${LIMITS.batchMax} ids`);
-  return values.map((v, i) => validateId(`${field}[${i}]`, v));
 }
 
 export interface MediaInput {
@@ -79,7 +66,10 @@ export function encodeCursor(position: string): string {
   return Buffer.from(position, "utf8").toString("base64url");
 }
 
-export function decodeCursor(cursor: string, check: RegExp = UUID): string | undefined {
+export function decodeCursor(
+  cursor: string,
+  check: { test(v: string): boolean } = { test: isUuid },
+): string | undefined {
   if (cursor === "") return undefined;
   const v = Buffer.from(cursor, "base64url").toString("utf8");
   if (cursor.length > 200 || !check.test(v)) throw invalid("cursor", "is not a cursor from this list");

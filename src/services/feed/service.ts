@@ -23,6 +23,7 @@ import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { counter, histogram } from "../../platform/observability/metrics.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
+import { isUuid } from "../../platform/validate.ts";
 import type { TimelineStore } from "./store.ts";
 
 export interface FeedOptions {
@@ -46,7 +47,6 @@ export interface FeedDeps {
   log: Logger;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_PAGE = 50;
 
 const fanouts = counter("nova_feed_fanout_timelines_total", "Timelines a post was written to by fan-out");
@@ -66,7 +66,7 @@ function limitOf(limit: number): number {
 function idCursor(cursor: string): string | undefined {
   if (cursor === "") return undefined;
   const v = Buffer.from(cursor, "base64url").toString("utf8");
-  if (cursor.length > 64 || !UUID.test(v)) throw invalid("cursor", "is not a cursor from this list");
+  if (cursor.length > 64 || !isUuid(v)) throw invalid("cursor", "is not a cursor from this list");
   return v;
 }
 
@@ -75,7 +75,7 @@ const encode = (s: string) => Buffer.from(s, "utf8").toString("base64url");
 function ids<N extends string[]>(p: Record<string, unknown>, ...names: N): { [K in keyof N]: string } {
   return names.map((n) => {
     const v = p[n];
-    if (typeof v !== "string" || !UUID.test(v)) throw new Error(`payload.${n} must be an id`);
+    if (typeof v !== "string" || !isUuid(v)) throw new Error(`payload.${n} must be an id`);
     return v;
   }) as { [K in keyof N]: string };
 }
@@ -463,7 +463,7 @@ export function createFeed(deps: FeedDeps): {
       if (req.cursor) {
         const v = Buffer.from(req.cursor, "base64url").toString("utf8");
         const m = /^(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?):([0-9a-f-]{36})$/.exec(v);
-        if (req.cursor.length > 120 || !m || !UUID.test(m[2] as string)) {
+        if (req.cursor.length > 120 || !m || !isUuid(m[2] as string)) {
           throw invalid("cursor", "is not a cursor from this list");
         }
         after = { rank: Number(m[1]), id: m[2] as string };

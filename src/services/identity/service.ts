@@ -34,13 +34,12 @@ import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { ACCESS_TOKEN, type Signer } from "../../platform/security/jwt.ts";
 import { burnVerify, hashPassword, verifyPassword } from "../../platform/security/password.ts";
 import { newOpaqueToken, sha256 } from "../../platform/security/secrets.ts";
-import { wellFormed } from "../../platform/validate.ts";
+import { uuid, wellFormed } from "../../platform/validate.ts";
 import {
   validateAvatarUrl,
   validateBio,
   validateDisplayName,
   validateEmail,
-  validateId,
   validatePassword,
   validateUsername,
 } from "./validation.ts";
@@ -390,7 +389,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     },
 
     async checkSession(req) {
-      const id = validateId(req.sessionId, "sessionId");
+      const id = uuid("sessionId", req.sessionId);
       // Revocation must take effect at once: read the writer.
       const row = await writer
         .selectFrom("identity.sessions")
@@ -402,7 +401,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     },
 
     async getUser(req) {
-      const id = validateId(req.id);
+      const id = uuid("id", req.id);
       const viewer = optionalUser()?.userId;
       // The viewer's own profile right after an update must be fresh: read the writer.
       const db = viewer === id ? writer : reader;
@@ -413,7 +412,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
 
     async batchGetUsers(req) {
       if (req.ids.length > MAX_BATCH) throw invalid("ids", `at most ${MAX_BATCH} ids`);
-      const ids = [...new Set(req.ids.map((id) => validateId(id, "ids")))];
+      const ids = [...new Set(req.ids.map((id) => uuid("ids", id)))];
       if (ids.length === 0) return create(BatchGetUsersResponseSchema, { users: [] });
       const viewer = optionalUser()?.userId;
       // Others' public profiles through the cache; the viewer's own row (with the email) from the primary.
@@ -428,7 +427,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
         if (own) byId.set(own.id, own);
       }
       const users = req.ids.flatMap((id) => {
-        const r = byId.get(id.toLowerCase());
+        const r = byId.get(id.trim().toLowerCase());
         return r ? [toUser(r, viewer)] : [];
       });
       return create(BatchGetUsersResponseSchema, { users });
@@ -485,8 +484,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     async scanUsers(req) {
       requireModuleOrAdmin(SCANNERS);
       const limit = scanLimit(req.limit);
-      const after =
-        req.cursor === "" ? undefined : validateId(Buffer.from(req.cursor, "base64url").toString(), "cursor");
+      const after = req.cursor === "" ? undefined : uuid("cursor", Buffer.from(req.cursor, "base64url").toString());
       let q = reader
         .selectFrom("identity.users")
         .selectAll()

@@ -28,16 +28,14 @@ import {
 } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { uuidv7 } from "../../platform/ids.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
+import { uuid, uuids, uuidv7 } from "../../platform/validate.ts";
 import {
   decodeCursor,
   encodeCursor,
   LIMITS,
   validateCiphertext,
   validateClientMessageId,
-  validateId,
-  validateIds,
   validateLimit,
   validatePublicKey,
   validateText,
@@ -253,8 +251,8 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
     change: "add" | "remove",
   ): Promise<{ conversation: Conversation; changed: boolean }> {
     const me = requireUser().userId;
-    const conversationId = validateId("conversationId", rawConversation);
-    const userId = validateId("userId", rawUser);
+    const conversationId = uuid("conversationId", rawConversation);
+    const userId = uuid("userId", rawUser);
     if (change === "remove" && userId === me) throw invalid("userId", "use leaveConversation to leave");
     if (change === "add" && userId !== me) {
       await refuseMissing([userId], () => "userId");
@@ -305,7 +303,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
   return {
     async createConversation(req) {
       const me = requireUser().userId;
-      const ids = validateIds("memberIds", req.memberIds);
+      const ids = uuids("memberIds", req.memberIds, LIMITS.batchMax);
       const fieldOf = (id: string) => `memberIds[${ids.indexOf(id)}]`;
       const others = [...new Set(ids)].filter((id) => id !== me);
       if (others.length === 0) throw invalid("memberIds", "must name at least one other user");
@@ -354,7 +352,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async leaveConversation(req) {
       const me = requireUser().userId;
-      const conversationId = validateId("conversationId", req.conversationId);
+      const conversationId = uuid("conversationId", req.conversationId);
       await writer.transaction().execute(async (trx) => {
         const c = await lockAsMember(trx, conversationId, me);
         if (c.kind === "direct") {
@@ -387,7 +385,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async sendMessage(req) {
       const me = requireUser().userId;
-      const conversationId = validateId("conversationId", req.conversationId);
+      const conversationId = uuid("conversationId", req.conversationId);
       const clientMessageId = validateClientMessageId(req.clientMessageId);
       const encrypted = req.ciphertext.length > 0 || req.keyId !== "";
       let text = "";
@@ -396,7 +394,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
       if (encrypted) {
         if (req.text !== "") throw invalid("text", "must be empty when the message is encrypted");
         ciphertext = Buffer.from(validateCiphertext(req.ciphertext));
-        keyId = validateId("keyId", req.keyId);
+        keyId = uuid("keyId", req.keyId);
       } else {
         text = validateText(req.text);
       }
@@ -462,8 +460,8 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async markRead(req) {
       const me = requireUser().userId;
-      const conversationId = validateId("conversationId", req.conversationId);
-      const messageId = req.messageId === "" ? null : validateId("messageId", req.messageId);
+      const conversationId = uuid("conversationId", req.conversationId);
+      const messageId = req.messageId === "" ? null : uuid("messageId", req.messageId);
       return writer.transaction().execute(async (trx) => {
         const r = await sql<{ joined_seq: string; last_read_seq: string; last_seq: string; last_message_id: string }>`
           SELECT m.joined_seq::text AS joined_seq, m.last_read_seq::text AS last_read_seq, c.last_seq::text AS last_seq,
@@ -520,13 +518,13 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async getConversations(req) {
       const me = requireUser().userId;
-      const ids = validateIds("conversationIds", req.conversationIds);
+      const ids = uuids("conversationIds", req.conversationIds, LIMITS.batchMax);
       return { conversations: await conversationViews(reader, me, ids) };
     },
 
     async listMessages(req) {
       const me = requireUser().userId;
-      const conversationId = validateId("conversationId", req.conversationId);
+      const conversationId = uuid("conversationId", req.conversationId);
       const limit = validateLimit(req.limit);
       const before = decodeCursor(req.cursor);
       const m = await sql<{ joined_seq: string }>`SELECT joined_seq::text AS joined_seq FROM messaging.members
@@ -551,7 +549,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
     // replica may have the row (lookups by primary key, cheap on the primary).
     async getMessages(req) {
       const me = requireUser().userId;
-      const ids = validateIds("messageIds", req.messageIds);
+      const ids = uuids("messageIds", req.messageIds, LIMITS.batchMax);
       if (ids.length === 0) return { messages: [] };
       const r = await sql<MessageRow>`SELECT ${MESSAGE_COLUMNS}
         FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS q(id, o)
@@ -582,7 +580,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async getPublicKey(req) {
       requireUser();
-      const userId = validateId("userId", req.userId);
+      const userId = uuid("userId", req.userId);
       const r = await sql<KeyRow>`SELECT ${KEY_COLUMNS} FROM messaging.public_keys k
         WHERE k.user_id = ${userId}::uuid AND k.retired_at IS NULL`.execute(reader);
       const row = r.rows[0];
@@ -592,7 +590,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async getPublicKeys(req) {
       requireUser();
-      const ids = validateIds("keyIds", req.keyIds);
+      const ids = uuids("keyIds", req.keyIds, LIMITS.batchMax);
       if (ids.length === 0) return { keys: [] };
       const r = await sql<KeyRow>`SELECT ${KEY_COLUMNS} FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS q(id, o)
         JOIN messaging.public_keys k ON k.id = q.id ORDER BY q.o`.execute(reader);

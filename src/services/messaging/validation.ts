@@ -19,20 +19,8 @@ export const LIMITS = {
   pageDefault: 20,
 } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // Printable ASCII without space: UUIDs, ULIDs, counters, base64url nonces.
 const CLIENT_MESSAGE_ID = /^[\x21-\x7e]{1,64}$/;
-
-export function validateId(field: string, value: string): string {
-  const v = value.trim().toLowerCase();
-  if (!UUID.test(v)) throw invalid(field, "must be an id (UUID)");
-  return v;
-}
-
-export function validateIds(field: string, values: readonly string[], max: number = LIMITS.batchMax): string[] {
-  if (values.length > max) throw invalid(field, `must have at most ${max} ids`);
-  return values.map((v, i) => validateId(`${field}[${i}]`, v));
-}
 
 /** A plaintext message: 1 to 4,000 characters after NFC and trimming, no control characters. */
 export function validateText(value: string, field = "text"): string {

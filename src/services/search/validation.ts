@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { invalid } from "../../platform/errors.ts";
-import { text } from "../../platform/validate.ts";
+import { isUuid, text } from "../../platform/validate.ts";
 
 export const LIMITS = {
   queryMax: 200,
@@ -120,6 +120,6 @@ export function decodeCursor<T extends z.ZodTypeAny>(cursor: string, fp: string,
   return r.data;
 }
 
-export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+export const uuid = z.string().refine(isUuid);
 export const finite = z.number().finite();
 export const isoTime = z.iso.datetime({ offset: true });
