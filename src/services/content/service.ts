@@ -36,20 +36,11 @@ import {
 } from "../../gen/nova/content/v1/content_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
+import { decodeCursor, encodeCursor, ID, LIST, pageSize, SCAN, SEQ } from "../../platform/paging.ts";
+import { requireModuleOrAdmin } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { uuid, uuids } from "../../platform/validate.ts";
-import {
-  decodeCursor,
-  encodeCursor,
-  LIMITS,
-  type MediaInput,
-  parseHashtags,
-  parseMentions,
-  validateLimit,
-  validateMedia,
-  validateText,
-} from "./validation.ts";
+import { LIMITS, type MediaInput, parseHashtags, parseMentions, validateMedia, validateText } from "./validation.ts";
 
 /** What content needs from other services (RPC-backed in the module, cached there). */
 export interface ContentPeers {
@@ -401,8 +392,8 @@ export function createContentService(
 
     async listUserPosts(req) {
       const userId = uuid("userId", req.userId);
-      const limit = validateLimit(req.limit);
-      const after = decodeCursor(req.cursor);
+      const limit = pageSize(req.limit, LIST);
+      const after = decodeCursor(req.cursor, ID);
       const viewer = optionalUser()?.userId;
       if (viewer && viewer !== userId && (await deps.peers.blockedBetween(viewer, [userId])).has(userId)) {
         return create(ListUserPostsResponseSchema, { postIds: [], nextCursor: "" });
@@ -493,8 +484,8 @@ export function createContentService(
 
     async listComments(req) {
       const postId = uuid("postId", req.postId);
-      const limit = validateLimit(req.limit);
-      const after = decodeCursor(req.cursor);
+      const limit = pageSize(req.limit, LIST);
+      const after = decodeCursor(req.cursor, ID);
       const viewer = optionalUser()?.userId;
       await visiblePost(postId, viewer);
       const r = await sql<CommentRow>`SELECT ${COMMENT_COLUMNS} FROM content.comments
@@ -522,8 +513,8 @@ export function createContentService(
 
     async listBookmarks(req) {
       const user = requireUser();
-      const limit = validateLimit(req.limit);
-      const after = decodeCursor(req.cursor, /^\d{1,19}$/);
+      const limit = pageSize(req.limit, LIST);
+      const after = decodeCursor(req.cursor, SEQ);
       const r = await sql<{ post_id: string; seq: string }>`SELECT b.post_id::text AS post_id, b.seq::text AS seq
         FROM content.bookmarks b JOIN content.posts p ON p.id = b.post_id AND p.deleted_at IS NULL
         WHERE b.user_id = ${user.userId}::uuid ${after ? sql`AND b.seq < ${after}::bigint` : sql``}
@@ -563,8 +554,8 @@ export function createContentService(
 
     async scanPosts(req) {
       requireModuleOrAdmin(SCANNERS);
-      const limit = scanLimit(req.limit);
-      const after = decodeCursor(req.cursor);
+      const limit = pageSize(req.limit, SCAN);
+      const after = decodeCursor(req.cursor, ID);
       const r = await sql<PostRow>`SELECT ${POST_COLUMNS} FROM content.posts
         WHERE deleted_at IS NULL ${after ? sql`AND id > ${after}::uuid` : sql``}
         ORDER BY id LIMIT ${limit + 1}`.execute(reader);

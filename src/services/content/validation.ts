@@ -3,7 +3,7 @@
  * value or throws a VALIDATION_FAILED error that names the field.
  */
 import { invalid } from "../../platform/errors.ts";
-import { isUuid, text } from "../../platform/validate.ts";
+import { text } from "../../platform/validate.ts";
 
 export const LIMITS = {
   postTextMax: 2_000,
@@ -13,8 +13,6 @@ export const LIMITS = {
   mediaDimensionMax: 16_384,
   hashtagMax: 64,
   batchMax: 100,
-  pageMax: 100,
-  pageDefault: 20,
 } as const;
 
 export function validateText(field: string, value: string, max: number, allowEmpty = false): string {
@@ -52,28 +50,6 @@ export function validateMedia(media: MediaInput[]): MediaInput[] {
     }
     return { url: u.toString(), mimeType: mime, width: m.width, height: m.height };
   });
-}
-
-export function validateLimit(limit: number): number {
-  if (limit === 0) return LIMITS.pageDefault;
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax)
-    throw invalid("limit", `must be 1 to ${LIMITS.pageMax}`);
-  return limit;
-}
-
-/** Cursors are opaque to clients: base64url of the last item's position. */
-export function encodeCursor(position: string): string {
-  return Buffer.from(position, "utf8").toString("base64url");
-}
-
-export function decodeCursor(
-  cursor: string,
-  check: { test(v: string): boolean } = { test: isUuid },
-): string | undefined {
-  if (cursor === "") return undefined;
-  const v = Buffer.from(cursor, "base64url").toString("utf8");
-  if (cursor.length > 200 || !check.test(v)) throw invalid("cursor", "is not a cursor from this list");
-  return v;
 }
 
 const HASHTAG = /(^|[^\p{L}\p{N}_#])#([\p{L}\p{N}_]{1,64})/gu;

@@ -29,7 +29,8 @@ import {
 } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
+import { decodeCursor, encodeCursor, ID, pageSize, SCAN } from "../../platform/paging.ts";
+import { requireModuleOrAdmin } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { ACCESS_TOKEN, type Signer } from "../../platform/security/jwt.ts";
 import { burnVerify, hashPassword, verifyPassword } from "../../platform/security/password.ts";
@@ -483,8 +484,8 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
 
     async scanUsers(req) {
       requireModuleOrAdmin(SCANNERS);
-      const limit = scanLimit(req.limit);
-      const after = req.cursor === "" ? undefined : uuid("cursor", Buffer.from(req.cursor, "base64url").toString());
+      const limit = pageSize(req.limit, SCAN);
+      const after = decodeCursor(req.cursor, ID);
       let q = reader
         .selectFrom("identity.users")
         .selectAll()
@@ -502,7 +503,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
           );
       return create(ScanUsersResponseSchema, {
         users: page.map((r) => toUser(r, undefined)),
-        nextCursor: rows.length > limit && last ? Buffer.from(last.id).toString("base64url") : "",
+        nextCursor: rows.length > limit && last ? encodeCursor(last.id) : "",
         total,
       });
     },

@@ -28,18 +28,10 @@ import {
 } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
+import { decodeCursor, encodeCursor, LIST, pageSize, SEQ } from "../../platform/paging.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
 import { uuid, uuids, uuidv7 } from "../../platform/validate.ts";
-import {
-  decodeCursor,
-  encodeCursor,
-  LIMITS,
-  validateCiphertext,
-  validateClientMessageId,
-  validateLimit,
-  validatePublicKey,
-  validateText,
-} from "./validation.ts";
+import { LIMITS, validateCiphertext, validateClientMessageId, validatePublicKey, validateText } from "./validation.ts";
 
 /** What messaging needs from other services (RPC-backed in the module). */
 export interface MessagingPeers {
@@ -501,8 +493,8 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async listConversations(req) {
       const me = requireUser().userId;
-      const limit = validateLimit(req.limit);
-      const before = decodeCursor(req.cursor);
+      const limit = pageSize(req.limit, LIST);
+      const before = decodeCursor(req.cursor, SEQ);
       const r = await sql<{ id: string; pos: string }>`SELECT conversation_id::text AS id, activity_seq::text AS pos
         FROM messaging.members WHERE user_id = ${me}::uuid AND left_at IS NULL
           ${before ? sql`AND activity_seq < ${before}::bigint` : sql``}
@@ -525,8 +517,8 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
     async listMessages(req) {
       const me = requireUser().userId;
       const conversationId = uuid("conversationId", req.conversationId);
-      const limit = validateLimit(req.limit);
-      const before = decodeCursor(req.cursor);
+      const limit = pageSize(req.limit, LIST);
+      const before = decodeCursor(req.cursor, SEQ);
       const m = await sql<{ joined_seq: string }>`SELECT joined_seq::text AS joined_seq FROM messaging.members
         WHERE conversation_id = ${conversationId}::uuid AND user_id = ${me}::uuid AND left_at IS NULL`.execute(reader);
       const joined = m.rows[0]?.joined_seq;

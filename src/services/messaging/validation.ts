@@ -6,8 +6,6 @@ import { createPublicKey } from "node:crypto";
 import { invalid } from "../../platform/errors.ts";
 import { text } from "../../platform/validate.ts";
 
-export { decodeCursor, encodeCursor } from "../../platform/cursor.ts";
-
 export const LIMITS = {
   /** Members of a group, its creator included. */
   groupMembersMax: 50,
@@ -15,8 +13,6 @@ export const LIMITS = {
   ciphertextMax: 16_384,
   clientMessageIdMax: 64,
   batchMax: 100,
-  pageMax: 100,
-  pageDefault: 20,
 } as const;
 
 // Printable ASCII without space: UUIDs, ULIDs, counters, base64url nonces.
@@ -38,14 +34,6 @@ export function validateCiphertext(value: Uint8Array, field = "ciphertext"): Uin
   if (value.length === 0) throw invalid(field, "is required");
   if (value.length > LIMITS.ciphertextMax) throw invalid(field, `must be at most ${LIMITS.ciphertextMax} bytes`);
   return value;
-}
-
-export function validateLimit(limit: number): number {
-  if (limit === 0) return LIMITS.pageDefault;
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax) {
-    throw invalid("limit", `must be 1 to ${LIMITS.pageMax}`);
-  }
-  return limit;
 }
 
 /**

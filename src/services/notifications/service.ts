@@ -7,17 +7,9 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { type Kysely, sql } from "kysely";
 import type { NotificationService } from "../../gen/nova/notifications/v1/notifications_pb.ts";
+import { decodeCursor, encodeCursor, LIST, pageSize, SEQ } from "../../platform/paging.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
-import {
-  decodeCursor,
-  encodeCursor,
-  type Platform,
-  validateDeviceId,
-  validateIds,
-  validateLimit,
-  validatePlatform,
-  validateToken,
-} from "./validation.ts";
+import { type Platform, validateDeviceId, validateIds, validatePlatform, validateToken } from "./validation.ts";
 
 export interface NotificationsDeps {
   db: { writer: Kysely<unknown>; reader: Kysely<unknown> };
@@ -66,8 +58,8 @@ export function createNotificationService(deps: NotificationsDeps): ServiceImpl<
   return {
     async listNotifications(req) {
       const user = requireUser().userId;
-      const limit = validateLimit(req.limit);
-      const before = decodeCursor(req.cursor);
+      const limit = pageSize(req.limit, LIST);
+      const before = decodeCursor(req.cursor, SEQ);
       // (Aliased `pos`: an output column named `seq` would make ORDER BY seq sort the text.)
       const r = await sql<{ id: string; pos: string }>`SELECT id::text AS id, seq::text AS pos
         FROM notifications.notifications WHERE user_id = ${user}::uuid

@@ -2,12 +2,8 @@
 import { invalid } from "../../platform/errors.ts";
 import { uuids } from "../../platform/validate.ts";
 
-export { decodeCursor, encodeCursor } from "../../platform/cursor.ts";
-
 export const LIMITS = {
   batchMax: 100,
-  pageMax: 100,
-  pageDefault: 20,
   deviceIdMax: 128,
 } as const;
 
@@ -21,14 +17,6 @@ export type Platform = (typeof PLATFORMS)[number];
 export function validateIds(values: readonly string[], field = "notificationIds", allowEmpty = false): string[] {
   if (!allowEmpty && values.length === 0) throw invalid(field, "must have at least one id");
   return [...new Set(uuids(field, values, LIMITS.batchMax, "a notification id"))];
-}
-
-export function validateLimit(limit: number, field = "limit"): number {
-  if (limit === 0) return LIMITS.pageDefault;
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax) {
-    throw invalid(field, `must be 1 to ${LIMITS.pageMax}`);
-  }
-  return limit;
 }
 
 export function validatePlatform(value: string, field = "platform"): Platform {

@@ -31,6 +31,7 @@ import { PLAN_EACH_CALL } from "../../platform/db/pool.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
 import { histogram } from "../../platform/observability/metrics.ts";
+import { pageSize } from "../../platform/paging.ts";
 import { optionalUser } from "../../platform/rpc/context.ts";
 import { applyEvents, postgresIndex, type SearchIndex } from "./projection.ts";
 import {
@@ -40,11 +41,10 @@ import {
   finite,
   isoTime,
   LANGUAGES,
-  LIMITS,
+  PAGES,
   prefixPattern,
   uuid,
   validateLanguage,
-  validateLimit,
   validateQuery,
   validateTag,
 } from "./validation.ts";
@@ -122,7 +122,7 @@ export function createSearch(deps: {
   const service: ServiceImpl<typeof SearchService> = {
     async searchUsers(req) {
       const q = validateQuery("query", req.query);
-      const limit = validateLimit(req.limit);
+      const limit = pageSize(req.limit, PAGES.results);
       const viewer = optionalUser()?.userId;
       const fp = fingerprint("users", q);
       const after = decodeCursor(
@@ -176,7 +176,7 @@ export function createSearch(deps: {
 
     async searchPosts(req) {
       const q = validateQuery("query", req.query);
-      const limit = validateLimit(req.limit);
+      const limit = pageSize(req.limit, PAGES.results);
       const config = validateLanguage("language", req.language, defaultConfig);
       const viewer = optionalUser()?.userId;
       const fp = fingerprint("posts", q, config);
@@ -236,7 +236,7 @@ export function createSearch(deps: {
 
     async searchHashtags(req) {
       const q = validateQuery("query", req.query).replace(/^#/, "");
-      const limit = validateLimit(req.limit);
+      const limit = pageSize(req.limit, PAGES.results);
       const fp = fingerprint("hashtags", q);
       const after = decodeCursor(
         req.cursor,
@@ -274,7 +274,7 @@ export function createSearch(deps: {
 
     async postsByHashtag(req) {
       const tag = validateTag("tag", req.tag);
-      const limit = validateLimit(req.limit);
+      const limit = pageSize(req.limit, PAGES.results);
       const viewer = optionalUser()?.userId;
       const fp = fingerprint("tag", tag);
       // Newest first by post id (UUIDv7: time order), so pages hold still while posts arrive.
@@ -296,7 +296,7 @@ export function createSearch(deps: {
 
     async suggestions(req) {
       const typed = validateQuery("prefix", req.prefix);
-      const limit = validateLimit(req.limit, LIMITS.suggestionsMax, LIMITS.suggestionsDefault);
+      const limit = pageSize(req.limit, PAGES.suggestions);
       const viewer = optionalUser()?.userId;
       const kind = typed.startsWith("#") ? "tags" : typed.startsWith("@") ? "users" : "both";
       const rest = kind === "both" ? typed : typed.slice(1);
@@ -340,7 +340,7 @@ export function createSearch(deps: {
     },
 
     async trendingHashtags(req) {
-      const limit = validateLimit(req.limit, LIMITS.trendingMax, LIMITS.trendingDefault);
+      const limit = pageSize(req.limit, PAGES.trending);
       const r = await timed("trending", () =>
         sql<{ tag: string; score: number; posts: number }>`
           SELECT tag, sum(w)::float8 AS score, sum(n)::int AS posts FROM (
