@@ -36,7 +36,7 @@ import {
 } from "../../gen/nova/content/v1/content_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { decodeCursor, encodeCursor, ID, LIST, pageSize, SCAN, SEQ } from "../../platform/paging.ts";
+import { decodeCursor, ID, keysetPage, LIST, pageSize, SCAN, SEQ } from "../../platform/paging.ts";
 import { requireModuleOrAdmin } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { uuid, uuids } from "../../platform/validate.ts";
@@ -108,11 +108,37 @@ function toComment(r: CommentRow): Comment {
   });
 }
 
-const COMMENT_COLUMNS = sql`id::text AS id, post_id::text AS post_id, author_id::text AS author_id,
-  parent_id::text AS parent_id, text, like_count, created_at`;
+/** A comment's columns, for the query builder's select (COMMENT_FIELDS) and raw SQL (COMMENT_COLUMNS). */
+const COMMENT_FIELDS = [
+  sql<string>`id::text`.as("id"),
+  sql<string>`post_id::text`.as("post_id"),
+  sql<string>`author_id::text`.as("author_id"),
+  sql<string | null>`parent_id::text`.as("parent_id"),
+  sql<string>`text`.as("text"),
+  sql<number>`like_count`.as("like_count"),
+  sql<Date>`created_at`.as("created_at"),
+] as const;
+const COMMENT_COLUMNS = sql.join(COMMENT_FIELDS);
 
-const POST_COLUMNS = sql`id::text AS id, author_id::text AS author_id, text, media, hashtags,
-  mention_ids::text[] AS mention_ids, to_json(created_at) #>> '{}' AS created_at, to_json(edited_at) #>> '{}' AS edited_at`;
+/** A post's columns, the same two ways. */
+const POST_FIELDS = [
+  sql<string>`id::text`.as("id"),
+  sql<string>`author_id::text`.as("author_id"),
+  sql<string>`text`.as("text"),
+  sql<MediaInput[]>`media`.as("media"),
+  sql<string[]>`hashtags`.as("hashtags"),
+  sql<string[]>`mention_ids::text[]`.as("mention_ids"),
+  sql<string>`to_json(created_at) #>> '{}'`.as("created_at"),
+  sql<string | null>`to_json(edited_at) #>> '{}'`.as("edited_at"),
+] as const;
+const POST_COLUMNS = sql.join(POST_FIELDS);
+
+/** The columns the paged queries name besides those (as node-postgres reads them: bigint as text). */
+type ContentTables = {
+  "content.posts": { id: string; author_id: string; deleted_at: Date | null };
+  "content.comments": { id: string; post_id: string; deleted_at: Date | null };
+  "content.bookmarks": { post_id: string; user_id: string; seq: string };
+};
 
 /** Loads live posts by id (no visibility rules): the cacheable part of GetPosts. */
 export async function loadPosts(db: Kysely<unknown>, ids: string[]): Promise<Map<string, PostRow>> {
@@ -161,6 +187,7 @@ export function createContentService(
   cache: PostCache = { posts: (ids) => loadPosts(deps.db.reader, ids) },
 ): ServiceImpl<typeof ContentService> {
   const { writer, reader } = deps.db;
+  const typedReader = reader.withTables<ContentTables>();
   const emit = (trx: Transaction<unknown>, ...events: NewEvent[]) => deps.outbox.emit(trx, ...events);
   const changed = async (ids: string[]) => {
     await deps.changed?.(ids);
@@ -398,15 +425,15 @@ export function createContentService(
       if (viewer && viewer !== userId && (await deps.peers.blockedBetween(viewer, [userId])).has(userId)) {
         return create(ListUserPostsResponseSchema, { postIds: [], nextCursor: "" });
       }
-      const r = await sql<{ id: string }>`SELECT id::text AS id FROM content.posts
-        WHERE author_id = ${userId}::uuid AND deleted_at IS NULL
-          ${after ? sql`AND id < ${after}::uuid` : sql``}
-        ORDER BY id DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit).map((x) => x.id);
-      return create(ListUserPostsResponseSchema, {
-        postIds: page,
-        nextCursor: r.rows.length > limit ? encodeCursor(page[page.length - 1] as string) : "",
-      });
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("content.posts as p")
+          .select("p.id")
+          .where("p.author_id", "=", userId)
+          .where("p.deleted_at", "is", null),
+        { key: "p.id", after, limit, position: (x) => x.id },
+      );
+      return create(ListUserPostsResponseSchema, { postIds: page.rows.map((x) => x.id), nextCursor: page.nextCursor });
     },
 
     async createComment(req) {
@@ -488,11 +515,16 @@ export function createContentService(
       const after = decodeCursor(req.cursor, ID);
       const viewer = optionalUser()?.userId;
       await visiblePost(postId, viewer);
-      const r = await sql<CommentRow>`SELECT ${COMMENT_COLUMNS} FROM content.comments
-        WHERE post_id = ${postId}::uuid AND deleted_at IS NULL ${after ? sql`AND id > ${after}::uuid` : sql``}
-        ORDER BY id LIMIT ${limit + 1}`.execute(reader);
-      let rows = r.rows.slice(0, limit);
-      const last = rows[rows.length - 1];
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("content.comments")
+          .select(COMMENT_FIELDS)
+          .where("post_id", "=", postId)
+          .where("deleted_at", "is", null),
+        { key: "content.comments.id", after, limit, order: "asc", position: (c) => c.id },
+      );
+      // Comments of authors in a block with the viewer leave the page; the next page starts after the last one read.
+      let rows = page.rows;
       if (viewer) {
         const authors = [...new Set(rows.map((c) => c.author_id).filter((a) => a !== viewer))];
         const hidden = authors.length ? await deps.peers.blockedBetween(viewer, authors) : new Set<string>();
@@ -500,7 +532,7 @@ export function createContentService(
       }
       return create(ListCommentsResponseSchema, {
         comments: rows.map(toComment),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.id) : "",
+        nextCursor: page.nextCursor,
       });
     },
 
@@ -515,16 +547,18 @@ export function createContentService(
       const user = requireUser();
       const limit = pageSize(req.limit, LIST);
       const after = decodeCursor(req.cursor, SEQ);
-      const r = await sql<{ post_id: string; seq: string }>`SELECT b.post_id::text AS post_id, b.seq::text AS seq
-        FROM content.bookmarks b JOIN content.posts p ON p.id = b.post_id AND p.deleted_at IS NULL
-        WHERE b.user_id = ${user.userId}::uuid ${after ? sql`AND b.seq < ${after}::bigint` : sql``}
-        ORDER BY b.seq DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("content.bookmarks as b")
+          .innerJoin("content.posts as p", (j) => j.onRef("p.id", "=", "b.post_id").on("p.deleted_at", "is", null))
+          .select(["b.post_id", "b.seq"])
+          .where("b.user_id", "=", user.userId),
+        { key: "b.seq", after, limit, position: (b) => b.seq },
+      );
       return create(ListBookmarksResponseSchema, {
-        postIds: page.map((b) => b.post_id),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.seq) : "",
-        cursors: page.map((b) => encodeCursor(b.seq)),
+        postIds: page.rows.map((b) => b.post_id),
+        nextCursor: page.nextCursor,
+        cursors: page.cursors,
       });
     },
 
@@ -556,11 +590,10 @@ export function createContentService(
       requireModuleOrAdmin(SCANNERS);
       const limit = pageSize(req.limit, SCAN);
       const after = decodeCursor(req.cursor, ID);
-      const r = await sql<PostRow>`SELECT ${POST_COLUMNS} FROM content.posts
-        WHERE deleted_at IS NULL ${after ? sql`AND id > ${after}::uuid` : sql``}
-        ORDER BY id LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const page = await keysetPage(
+        typedReader.selectFrom("content.posts").select(POST_FIELDS).where("deleted_at", "is", null),
+        { key: "content.posts.id", after, limit, order: "asc", position: (p) => p.id },
+      );
       const total = after
         ? 0n
         : BigInt(
@@ -568,8 +601,8 @@ export function createContentService(
               .rows[0]?.n ?? 0,
           );
       return create(ScanPostsResponseSchema, {
-        posts: page.map(toPost),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.id) : "",
+        posts: page.rows.map(toPost),
+        nextCursor: page.nextCursor,
         total,
       });
     },

@@ -21,7 +21,15 @@ import { ClampedCounters } from "../../platform/db/counters.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { counter, histogram } from "../../platform/observability/metrics.ts";
-import { type CursorRule, decodeCursor, encodeCursor, ID, type PageSize, pageSize } from "../../platform/paging.ts";
+import {
+  type CursorRule,
+  decodeCursor,
+  encodeCursor,
+  ID,
+  keysetPage,
+  type PageSize,
+  pageSize,
+} from "../../platform/paging.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { isUuid } from "../../platform/validate.ts";
 import type { TimelineStore } from "./store.ts";
@@ -46,6 +54,12 @@ export interface FeedDeps {
   options: FeedOptions;
   log: Logger;
 }
+
+/** The columns explore names (as node-postgres reads them). */
+type FeedTables = {
+  "feed.posts": { post_id: string; author_id: string; hot_rank: number; deleted: boolean; created_at: Date };
+  "feed.hidden": { viewer_id: string; author_id: string };
+};
 
 /** Timeline and explore pages. */
 const PAGE: PageSize = { max: 50, dflt: 20 };
@@ -450,18 +464,23 @@ export function createFeed(deps: FeedDeps): {
       const limit = pageSize(req.limit, PAGE);
       const m = RANKED.exec(decodeCursor(req.cursor, RANKED_CURSOR) ?? "");
       const after = m ? { rank: Number(m[1]), id: m[2] as string } : undefined;
-      const r = await sql<{ id: string; rank: number }>`SELECT post_id::text AS id, hot_rank AS rank FROM feed.posts
-        WHERE NOT deleted AND created_at > now() - interval '3 days'
-          ${viewer ? sql`AND author_id NOT IN (SELECT author_id FROM feed.hidden WHERE viewer_id = ${viewer}::uuid)` : sql``}
-          ${after ? sql`AND (hot_rank, post_id) < (${after.rank}::float8, ${after.id}::uuid)` : sql``}
-        ORDER BY hot_rank DESC, post_id DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(`${x.rank}:${x.id}`));
-      return {
-        postIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      let recent = reader
+        .withTables<FeedTables>()
+        .selectFrom("feed.posts as p")
+        .select(["p.post_id", "p.hot_rank"])
+        .where(sql<boolean>`NOT p.deleted AND p.created_at > now() - interval '3 days'`);
+      if (viewer) {
+        recent = recent.where("p.author_id", "not in", (eb) =>
+          eb.selectFrom("feed.hidden as h").select("h.author_id").where("h.viewer_id", "=", viewer),
+        );
+      }
+      const page = await keysetPage(recent, {
+        key: ["p.hot_rank", "p.post_id"],
+        after: after && [after.rank, after.id],
+        limit,
+        position: (x) => `${x.hot_rank}:${x.post_id}`,
+      });
+      return { postIds: page.rows.map((x) => x.post_id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
   };
 

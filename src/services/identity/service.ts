@@ -29,7 +29,7 @@ import {
 } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { decodeCursor, encodeCursor, ID, pageSize, SCAN } from "../../platform/paging.ts";
+import { decodeCursor, ID, keysetPage, pageSize, SCAN } from "../../platform/paging.ts";
 import { requireModuleOrAdmin } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { ACCESS_TOKEN, type Signer } from "../../platform/security/jwt.ts";
@@ -486,15 +486,13 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
       requireModuleOrAdmin(SCANNERS);
       const limit = pageSize(req.limit, SCAN);
       const after = decodeCursor(req.cursor, ID);
-      let q = reader
-        .selectFrom("identity.users")
-        .selectAll()
-        .orderBy("id")
-        .limit(limit + 1);
-      if (after) q = q.where("id", ">", after);
-      const rows = await q.execute();
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const page = await keysetPage(reader.selectFrom("identity.users").selectAll(), {
+        key: "identity.users.id",
+        after,
+        limit,
+        order: "asc",
+        position: (r) => r.id,
+      });
       const total = after
         ? 0n
         : BigInt(
@@ -502,8 +500,8 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
               .n,
           );
       return create(ScanUsersResponseSchema, {
-        users: page.map((r) => toUser(r, undefined)),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.id) : "",
+        users: page.rows.map((r) => toUser(r, undefined)),
+        nextCursor: page.nextCursor,
         total,
       });
     },

@@ -28,10 +28,16 @@ import {
 } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { decodeCursor, encodeCursor, LIST, pageSize, SEQ } from "../../platform/paging.ts";
+import { decodeCursor, keysetPage, LIST, pageSize, SEQ } from "../../platform/paging.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
 import { uuid, uuids, uuidv7 } from "../../platform/validate.ts";
 import { LIMITS, validateCiphertext, validateClientMessageId, validatePublicKey, validateText } from "./validation.ts";
+
+/** The columns the paged queries name (as node-postgres reads them: bigint as text). */
+type MessagingTables = {
+  "messaging.members": { conversation_id: string; user_id: string; activity_seq: string; left_at: Date | null };
+  "messaging.messages": { id: string; conversation_id: string; seq: string };
+};
 
 /** What messaging needs from other services (RPC-backed in the module). */
 export interface MessagingPeers {
@@ -215,6 +221,7 @@ async function touch(trx: Transaction<unknown>, id: string, extra = sql``): Prom
 
 export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof MessagingService> {
   const { writer, reader } = deps.db;
+  const typedReader = reader.withTables<MessagingTables>();
   const emit = (trx: Transaction<unknown>, ...events: NewEvent[]) => deps.outbox.emit(trx, ...events);
 
   /** Refuses a contact across a block (either direction) between the caller and any of `ids`. */
@@ -495,16 +502,18 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
       const me = requireUser().userId;
       const limit = pageSize(req.limit, LIST);
       const before = decodeCursor(req.cursor, SEQ);
-      const r = await sql<{ id: string; pos: string }>`SELECT conversation_id::text AS id, activity_seq::text AS pos
-        FROM messaging.members WHERE user_id = ${me}::uuid AND left_at IS NULL
-          ${before ? sql`AND activity_seq < ${before}::bigint` : sql``}
-        ORDER BY activity_seq DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("messaging.members as m")
+          .select(["m.conversation_id", "m.activity_seq"])
+          .where("m.user_id", "=", me)
+          .where("m.left_at", "is", null),
+        { key: "m.activity_seq", after: before, limit, position: (c) => c.activity_seq },
+      );
       return {
-        conversationIds: page.map((c) => c.id),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.pos) : "",
-        cursors: page.map((c) => encodeCursor(c.pos)),
+        conversationIds: page.rows.map((c) => c.conversation_id),
+        nextCursor: page.nextCursor,
+        cursors: page.cursors,
       };
     },
 
@@ -523,18 +532,15 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
         WHERE conversation_id = ${conversationId}::uuid AND user_id = ${me}::uuid AND left_at IS NULL`.execute(reader);
       const joined = m.rows[0]?.joined_seq;
       if (joined === undefined) throw notFound();
-      // (Aliased `pos`: an output column named `seq` would make ORDER BY seq sort the text.)
-      const r = await sql<{ id: string; pos: string }>`SELECT id::text AS id, seq::text AS pos FROM messaging.messages
-        WHERE conversation_id = ${conversationId}::uuid AND seq > ${joined}::bigint
-          ${before ? sql`AND seq < ${before}::bigint` : sql``}
-        ORDER BY seq DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        messageIds: page.map((x) => x.id),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.pos) : "",
-        cursors: page.map((x) => encodeCursor(x.pos)),
-      };
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("messaging.messages as msg")
+          .select(["msg.id", "msg.seq"])
+          .where("msg.conversation_id", "=", conversationId)
+          .where("msg.seq", ">", joined),
+        { key: "msg.seq", after: before, limit, position: (x) => x.seq },
+      );
+      return { messageIds: page.rows.map((x) => x.id), nextCursor: page.nextCursor, cursors: page.cursors };
     },
 
     // From the primary: the real-time layer hydrates a MessageSent event through this at once, before a

@@ -7,9 +7,14 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { type Kysely, sql } from "kysely";
 import type { NotificationService } from "../../gen/nova/notifications/v1/notifications_pb.ts";
-import { decodeCursor, encodeCursor, LIST, pageSize, SEQ } from "../../platform/paging.ts";
+import { decodeCursor, keysetPage, LIST, pageSize, SEQ } from "../../platform/paging.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
 import { type Platform, validateDeviceId, validateIds, validatePlatform, validateToken } from "./validation.ts";
+
+/** The columns the list names (as node-postgres reads them: bigint as text). */
+type NotificationsTables = {
+  "notifications.notifications": { id: string; user_id: string; seq: string };
+};
 
 export interface NotificationsDeps {
   db: { writer: Kysely<unknown>; reader: Kysely<unknown> };
@@ -60,18 +65,15 @@ export function createNotificationService(deps: NotificationsDeps): ServiceImpl<
       const user = requireUser().userId;
       const limit = pageSize(req.limit, LIST);
       const before = decodeCursor(req.cursor, SEQ);
-      // (Aliased `pos`: an output column named `seq` would make ORDER BY seq sort the text.)
-      const r = await sql<{ id: string; pos: string }>`SELECT id::text AS id, seq::text AS pos
-        FROM notifications.notifications WHERE user_id = ${user}::uuid
-          ${before ? sql`AND seq < ${before}::bigint` : sql``}
-        ORDER BY seq DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(x.pos));
-      return {
-        notificationIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const page = await keysetPage(
+        reader
+          .withTables<NotificationsTables>()
+          .selectFrom("notifications.notifications as n")
+          .select(["n.id", "n.seq"])
+          .where("n.user_id", "=", user),
+        { key: "n.seq", after: before, limit, position: (x) => x.seq },
+      );
+      return { notificationIds: page.rows.map((x) => x.id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
 
     async getNotifications(req) {

@@ -31,7 +31,7 @@ import { PLAN_EACH_CALL } from "../../platform/db/pool.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
 import { histogram } from "../../platform/observability/metrics.ts";
-import { pageSize } from "../../platform/paging.ts";
+import { pageOf, pageSize } from "../../platform/paging.ts";
 import { optionalUser } from "../../platform/rpc/context.ts";
 import { applyEvents, postgresIndex, type SearchIndex } from "./projection.ts";
 import {
@@ -165,13 +165,8 @@ export function createSearch(deps: {
             ${after ? sql`AND (tier, -sim, username, user_id) > (${after[0]}, ${-after[1]}::float8, ${after[2]}, ${after[3]}::uuid)` : sql``}
           ORDER BY tier, sim DESC, username, user_id LIMIT ${limit + 1}`.execute(reader),
       );
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(fp, [x.tier, x.sim, x.username, x.id]));
-      return {
-        userIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const page = pageOf(r.rows, limit, (x) => encodeCursor(fp, [x.tier, x.sim, x.username, x.id]));
+      return { userIds: page.rows.map((x) => x.id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
 
     async searchPosts(req) {
@@ -225,13 +220,8 @@ export function createSearch(deps: {
           ${after ? sql`WHERE (score, created_at, post_id) < (${after[1]}::float8, ${after[2]}::timestamptz, ${after[3]}::uuid)` : sql``}
           ORDER BY score DESC, created_at DESC, post_id DESC LIMIT ${limit + 1}`.execute(reader),
       );
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(fp, [asOf, x.score, x.created_at, x.id]));
-      return {
-        postIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const page = pageOf(r.rows, limit, (x) => encodeCursor(fp, [asOf, x.score, x.created_at, x.id]));
+      return { postIds: page.rows.map((x) => x.id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
 
     async searchHashtags(req) {
@@ -263,12 +253,11 @@ export function createSearch(deps: {
             ${after ? sql`AND (tier, -post_count, tag) > (${after[0]}, ${-after[1]}, ${after[2]})` : sql``}
           ORDER BY tier, post_count DESC, tag LIMIT ${limit + 1}`.execute(reader);
       });
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(fp, [x.tier, x.post_count, x.tag]));
+      const page = pageOf(r.rows, limit, (x) => encodeCursor(fp, [x.tier, x.post_count, x.tag]));
       return {
-        hashtags: page.map((x) => create(HashtagSchema, { tag: x.tag, postCount: x.post_count })),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
+        hashtags: page.rows.map((x) => create(HashtagSchema, { tag: x.tag, postCount: x.post_count })),
+        cursors: page.cursors,
+        nextCursor: page.nextCursor,
       };
     },
 
@@ -285,13 +274,8 @@ export function createSearch(deps: {
             ${after ? sql`AND post_id < ${after[0]}::uuid` : sql``}
           ORDER BY post_id DESC LIMIT ${limit + 1}`.execute(reader),
       );
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(fp, [x.id]));
-      return {
-        postIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const page = pageOf(r.rows, limit, (x) => encodeCursor(fp, [x.id]));
+      return { postIds: page.rows.map((x) => x.id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
 
     async suggestions(req) {
