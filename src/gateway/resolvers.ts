@@ -197,12 +197,7 @@ export const resolvers: IResolvers = {
       requireViewer(ctx);
       const page = pageArgs(args, 50);
       const res = await call(ctx, () => ctx.deps.feed.getTimeline(page));
-      return hydratePosts(
-        ctx,
-        res.postIds,
-        res.postIds.map((id) => encodeCursor(id)),
-        res.nextCursor,
-      );
+      return hydratePosts(ctx, res.postIds, res.cursors, res.nextCursor);
     },
     // Signed out too: no viewer state, within the per-IP query budget.
     explore: async (_root, args: Page, ctx: GatewayContext) => {

@@ -454,8 +454,9 @@ export function createFeed(deps: FeedDeps): {
           )
         : { rows: [] as { id: string }[] };
       const merged = [...new Set([...stored, ...celebrity.rows.map((x) => x.id)])].sort().reverse().slice(0, limit);
-      const last = merged[merged.length - 1];
-      return { postIds: merged, nextCursor: merged.length === limit && last ? encodeCursor(last) : "" };
+      // A position is a post id (UUIDv7: time order); a full page may have more after it.
+      const cursors = merged.map((id) => encodeCursor(id));
+      return { postIds: merged, cursors, nextCursor: merged.length === limit ? (cursors[limit - 1] ?? "") : "" };
     },
 
     async getExplore(req) {
