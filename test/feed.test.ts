@@ -55,7 +55,7 @@ for (const store of ["postgres", "redis"] as const) {
       );
       assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
       return r.body.data.feed as {
-        edges: { node: { id: string } }[];
+        edges: { cursor: string; node: { id: string } }[];
         pageInfo: { hasNextPage: boolean; endCursor: string | null };
       };
     };
@@ -207,6 +207,11 @@ for (const store of ["postgres", "redis"] as const) {
       }
       assert.equal(new Set(seen).size, seen.length, "no duplicates");
       for (const p of before) assert.ok(seen.includes(p), "no gaps");
+      // Each edge's cursor (the feed service's) continues after its post, and is the same as ever: its id's base64url.
+      const first = (await feed(a, 4)).edges;
+      for (const e of first) assert.equal(e.cursor, Buffer.from(e.node.id).toString("base64url"));
+      const after = (await feed(a, 2, first[1]?.cursor)).edges.map((e) => e.node.id);
+      assert.deepEqual(after, [first[2]?.node.id, first[3]?.node.id]);
       const bad = await gql(url, "{ feed(first: 51) { edges { cursor } } }", { token: a.accessToken });
       assert.equal(bad.body.errors?.[0]?.extensions?.field, "first");
     });

@@ -5,6 +5,7 @@
  * graph's events by its consumer (the cross-service path, embedded log).
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { GraphService } from "../src/gen/nova/graph/v1/graph_pb.ts";
@@ -224,6 +225,34 @@ describe("followers pagination", () => {
     for (const after of ["zz!", Buffer.from("99999999999999999999").toString("base64url")]) {
       const bad = await gql(url, FOLLOWERS, { variables: { u: a.user.username, first: 5, after } });
       assert.deepEqual(errorOf(bad), { code: "BAD_USER_INPUT", field: "cursor" }, after);
+    }
+  });
+});
+
+describe("list order where positions gain a digit", () => {
+  test("followers sort by position as a number, not as text: 10^17 - 1 then 10^17 is the next page, not the end", async () => {
+    // Rows at two positions far above the sequence (it never gets there), straddling a power of ten.
+    const star = randomUUID();
+    const [older, newer] = [randomUUID(), randomUUID()];
+    const r = BigInt(Math.floor(Math.random() * 1_000_000));
+    const seqs = [10n ** 17n - 1n - r, 10n ** 17n + r];
+    await db.query(
+      `INSERT INTO graph.follows (follower_id, followee_id, seq) OVERRIDING SYSTEM VALUE
+        VALUES ($1, $3, $4), ($2, $3, $5)`,
+      [older, newer, star, String(seqs[0]), String(seqs[1])],
+    );
+    try {
+      const seen: string[] = [];
+      let cursor = "";
+      for (let pages = 0; pages < 5; pages++) {
+        const page = await graphAs()((g) => g.listFollowers({ userId: star, limit: 1, cursor }));
+        seen.push(...page.userIds);
+        if (page.nextCursor === "") break;
+        cursor = page.nextCursor;
+      }
+      assert.deepEqual(seen, [newer, older], "newest first, both listed");
+    } finally {
+      await db.query("DELETE FROM graph.follows WHERE followee_id = $1", [star]);
     }
   });
 });

@@ -21,7 +21,7 @@ import { Relay } from "../src/platform/events/relay.ts";
 import { eventTables } from "../src/platform/events/sets.ts";
 import { startKafkaSource, startLogSource } from "../src/platform/events/sources.ts";
 import { kafkaPublisher, logPublisher } from "../src/platform/events/transports.ts";
-import { uuidv7 } from "../src/platform/ids.ts";
+import { uuidv7 } from "../src/platform/validate.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { createInbox } from "../src/services/notifications/inbox.ts";
 import { LoggingPushSender, pushAttempts } from "../src/services/notifications/push.ts";
@@ -195,6 +195,32 @@ describe("notifications through the gateway (embedded)", () => {
       if (seen.length === 2) await like(a, posts[0] as string);
     }
     assert.deepEqual(seen, [...posts].reverse());
+  });
+
+  test("the list sorts by position as a number, not as text: 10^17 - 1 comes after 10^17", async () => {
+    const [a, b] = [await register(url), await register(url)];
+    // Two notifications at positions far above the sequence (it never gets there), straddling a power of ten.
+    const r = BigInt(Math.floor(Math.random() * 1_000_000));
+    const rows = [
+      { id: randomUUID(), seq: 10n ** 17n - 1n - r },
+      { id: randomUUID(), seq: 10n ** 17n + r },
+    ];
+    for (const [i, n] of rows.entries()) {
+      await pool.query(
+        `INSERT INTO notifications.notifications (id, user_id, type, group_key, actor_ids, actor_count, seq)
+          VALUES ($1, $2, 'FOLLOW', $3, ARRAY[$4::uuid], 1, $5)`,
+        [n.id, a.user.id, `FOLLOW:order-${i}`, b.user.id, String(n.seq)],
+      );
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 5; pages++) {
+      const page = (await list(a, 1, cursor)).notifications;
+      seen.push(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      cursor = page.pageInfo.endCursor;
+    }
+    assert.deepEqual(seen, [rows[1]?.id, rows[0]?.id], "newest first, both listed");
   });
 
   test("bad input names the field", async () => {

@@ -15,6 +15,7 @@ import {
   type PublicKey as PublicKeyMsg,
 } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import { NovaError } from "../platform/errors.ts";
+import { uuid } from "../platform/validate.ts";
 import { type GatewayContext, requireViewer } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
 import { call, connection, loadAll, type Page, pageArgs, userView } from "./views.ts";
@@ -109,12 +110,12 @@ async function orNull<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T |
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function idArg(value: string, field: string): string {
-  const v = value.trim().toLowerCase();
-  if (!UUID.test(v)) throw toGraphQLError(new NovaError("VALIDATION_FAILED", `${field}: must be an id`, { field }));
-  return v;
+  try {
+    return uuid(field, value);
+  } catch (err) {
+    throw toGraphQLError(err);
+  }
 }
 
 /** Answers a write with the conversation the service returned (read on the primary in the write's transaction). */

@@ -12,7 +12,7 @@ import type { Notification as NotificationMsg } from "../gen/nova/notifications/
 import { NovaError } from "../platform/errors.ts";
 import { type GatewayContext, requireViewer } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
-import { loadAll } from "./views.ts";
+import { connection, loadAll, pageArgs } from "./views.ts";
 
 /** The presenters of resolvers.ts (passed in, so this file does not import it back). */
 export interface Presenters {
@@ -33,7 +33,6 @@ export interface NotificationView {
 }
 
 const POST_TYPES = new Set(["LIKE", "COMMENT", "MENTION"]);
-const MAX_PAGE = 100;
 
 async function call<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
   try {
@@ -122,20 +121,9 @@ export function notificationResolvers(present: Presenters) {
         ctx: GatewayContext,
       ) => {
         requireViewer(ctx);
-        const first = args.first ?? 20;
-        if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw bad("first", `must be 1 to ${MAX_PAGE}`);
-        const res = await call(ctx, () =>
-          ctx.deps.notifications.listNotifications({ cursor: args.after ?? "", limit: first }),
-        );
-        const nodes = await hydrateNotifications(ctx, res.notificationIds);
-        const edges = nodes.flatMap((node, i) => (node ? [{ node, cursor: res.cursors[i] as string }] : []));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: res.nextCursor !== "",
-            endCursor: res.nextCursor || (res.cursors[res.cursors.length - 1] ?? null),
-          },
-        };
+        const page = pageArgs(args);
+        const res = await call(ctx, () => ctx.deps.notifications.listNotifications(page));
+        return connection(await hydrateNotifications(ctx, res.notificationIds), res.cursors, res.nextCursor);
       },
       unreadNotificationCount: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
         requireViewer(ctx);

@@ -3,6 +3,7 @@ import type { Comment as CommentMsg } from "../gen/nova/content/v1/content_pb.ts
 import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { Tokens } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
+import { encodeCursor } from "../platform/paging.ts";
 import { type GatewayContext, requireViewer } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
 import { messagingResolvers } from "./messaging.resolvers.ts";
@@ -32,9 +33,6 @@ function comment(c: CommentMsg | undefined) {
     likeCount: c.likeCount,
   };
 }
-
-/** The cursor of an item in an id-ordered list (posts, comments): the same encoding the services use. */
-const idCursor = (id: string) => Buffer.from(id, "utf8").toString("base64url");
 
 /**
  * Hydrates a skeleton of post ids (ARCHITECTURE §6): posts in one batch (the
@@ -146,7 +144,7 @@ export const resolvers: IResolvers = {
       const posts = await loadAll(ctx, ctx.loaders.posts, res.postIds);
       return connection(
         posts.map((x) => postView(x)),
-        res.postIds.map(idCursor),
+        res.postIds.map((id) => encodeCursor(id)),
         res.nextCursor,
       );
     },
@@ -181,7 +179,7 @@ export const resolvers: IResolvers = {
       const res = await call(ctx, () => ctx.deps.content.listComments({ postId: p.id, ...pageArgs(args) }));
       return connection(
         res.comments.map(comment),
-        res.comments.map((c) => idCursor(c.id)),
+        res.comments.map((c) => encodeCursor(c.id)),
         res.nextCursor,
       );
     },
@@ -199,7 +197,7 @@ export const resolvers: IResolvers = {
       requireViewer(ctx);
       const page = pageArgs(args, 50);
       const res = await call(ctx, () => ctx.deps.feed.getTimeline(page));
-      return hydratePosts(ctx, res.postIds, res.postIds.map(idCursor), res.nextCursor);
+      return hydratePosts(ctx, res.postIds, res.cursors, res.nextCursor);
     },
     // Signed out too: no viewer state, within the per-IP query budget.
     explore: async (_root, args: Page, ctx: GatewayContext) => {

@@ -8,6 +8,7 @@ import type DataLoader from "dataloader";
 import type { Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../platform/errors.ts";
+import { pageSize } from "../platform/paging.ts";
 import type { GatewayContext } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
 
@@ -66,11 +67,11 @@ export function connection<N>(nodes: (N | null | undefined)[], cursors: string[]
 }
 
 export function pageArgs(args: Page, max = 100): { cursor: string; limit: number } {
-  const first = args.first ?? 20;
-  if (!Number.isInteger(first) || first < 1 || first > max) {
-    throw toGraphQLError(new NovaError("VALIDATION_FAILED", `first: must be 1 to ${max}`, { field: "first" }));
+  try {
+    return { cursor: args.after ?? "", limit: pageSize(args.first ?? 20, { max }, "first") };
+  } catch (err) {
+    throw toGraphQLError(err);
   }
-  return { cursor: args.after ?? "", limit: first };
 }
 
 /** Runs a backend call for a resolver, presenting its failure as a coded GraphQL error. */

@@ -1,9 +1,9 @@
 /**
- * The one validator of input text (ARCHITECTURE §2: "ids, text rules (one
- * validator)"). Every rule returns the normalized value or throws
+ * The one validator of input text and ids (ARCHITECTURE §2: "ids, text rules
+ * (one validator)"). Every rule returns the normalized value or throws
  * VALIDATION_FAILED naming the field.
  *
- * Two layers:
+ * Text, in two layers:
  * - `wellFormed`: what no Nova input accepts at all, whatever the field
  *   (identifiers, passwords, tokens, ids): NUL (PostgreSQL text cannot hold
  *   it) and a lone UTF-16 surrogate (not Unicode; jsonb refuses its escape
@@ -14,9 +14,11 @@
  *   well-formed, optionally NFC, trimmed, bounded in code points, without
  *   control characters (one line, or several lines with tabs).
  *
- * Id checks (platform/ids.ts and the services' UUID copies) belong here too
- * and are to move in later, as `id(field, value)` beside `text`.
+ * Ids: `uuid` (an id input: trimmed, lower-cased, a UUID), `uuids` (a batch
+ * of them, each named by its index), `isUuid` (the test alone, for ids in
+ * events and cursors) and `uuidv7`, the ids Nova makes.
  */
+import { randomBytes } from "node:crypto";
 import { invalid } from "./errors.ts";
 
 // A UTF-16 surrogate without its pair (String.prototype.isWellFormed is ES2024; the typings here are ES2023).
@@ -24,7 +26,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 // One line: every control character (C0 with tab and newline, DEL, C1) and the line/paragraph separators.
 const CONTROL_LINE = /[\p{Cc}\u2028\u2029]/u;
 // Several lines: the same, but tab and newline are text.
-const CONTROL_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL_LINES = /(?![\t\n])[\p{Cc}\u2028\u2029]/u;
 
 /** Length as people count it: code points, not UTF-16 units. */
 export function codePoints(s: string): number {
@@ -72,4 +74,48 @@ export function text(field: string, value: string, rule: TextRule): string {
     throw invalid(field, "must not contain control characters");
   }
   return v;
+}
+
+// A UUID as Nova writes it: lower-case hex in groups of 8-4-4-4-12 (any version).
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** True for a UUID in Nova's form (lower case); ids in events are checked with this. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** An id input: a UUID, trimmed and lower-cased; anything else is refused as "must be `noun` (UUID)". */
+export function uuid(field: string, value: string, noun = "an id"): string {
+  const v = value.trim().toLowerCase();
+  if (!isUuid(v)) throw invalid(field, `must be ${noun} (UUID)`);
+  return v;
+}
+
+/** At most `max` ids, in their order; a bad one is named by its index (`postIds[3]`). */
+export function uuids(field: string, values: readonly string[], max: number, noun = "an id"): string[] {
+  if (values.length > max) throw invalid(field, `must have at most ${max} ids`);
+  return values.map((v, i) => uuid(`${field}[${i}]`, v, noun));
+}
+
+let lastMs = 0;
+let seq = 0;
+
+/** UUIDv7 (RFC 9562): 48-bit Unix ms timestamp, then random bits; sortable by creation time. */
+export function uuidv7(now = Date.now()): string {
+  const b = randomBytes(16);
+  // Monotonic within one process: same ms -> bump a 12-bit counter in rand_a.
+  if (now <= lastMs) {
+    seq = (seq + 1) & 0xfff;
+    if (seq === 0) lastMs++;
+    now = lastMs;
+  } else {
+    lastMs = now;
+    seq = b.readUInt16BE(6) & 0x7ff;
+  }
+  b.writeUIntBE(now, 0, 6);
+  b[6] = 0x70 | ((seq >> 8) & 0x0f);
+  b[7] = seq & 0xff;
+  b[8] = 0x80 | ((b[8] as number) & 0x3f);
+  const h = b.toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

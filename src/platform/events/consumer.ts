@@ -9,9 +9,9 @@
 import { context, type Link, SpanKind, trace } from "@opentelemetry/api";
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
-import { uuidv7 } from "../ids.ts";
 import { counter, gauge } from "../observability/metrics.ts";
 import { extractTrace, tracer, withSpan } from "../observability/tracing.ts";
+import { uuidv7 } from "../validate.ts";
 import { type Envelope, parseEnvelope } from "./envelope.ts";
 
 export interface EventHandler {

@@ -3,8 +3,8 @@
  * event can only be written together with the change it describes.
  */
 import { type Kysely, sql, type Transaction } from "kysely";
-import { uuidv7 } from "../ids.ts";
 import { injectTrace } from "../observability/tracing.ts";
+import { uuidv7 } from "../validate.ts";
 import { type Envelope, parseEnvelope, topicOf } from "./envelope.ts";
 
 export interface NewEvent {

@@ -13,11 +13,3 @@ export function requireModuleOrAdmin(modules: readonly string[]): void {
   if (!call?.user && call?.caller && modules.includes(call.caller)) return;
   throw new NovaError("FORBIDDEN", `only ${modules.join(", ")} or an admin may call this`);
 }
-
-/** Keyset paging of a scan: a page size of 1 to `max` (0 means `dflt`). */
-export function scanLimit(limit: number, max = 1_000, dflt = 500): number {
-  if (limit === 0) return dflt;
-  if (!Number.isInteger(limit) || limit < 1 || limit > max)
-    throw new NovaError("VALIDATION_FAILED", `limit: must be 1 to ${max}`, { field: "limit" });
-  return limit;
-}

@@ -36,21 +36,11 @@ import {
 } from "../../gen/nova/content/v1/content_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
+import { decodeCursor, ID, keysetPage, LIST, pageSize, SCAN, SEQ } from "../../platform/paging.ts";
+import { requireModuleOrAdmin } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
-import {
-  decodeCursor,
-  encodeCursor,
-  LIMITS,
-  type MediaInput,
-  parseHashtags,
-  parseMentions,
-  validateId,
-  validateIds,
-  validateLimit,
-  validateMedia,
-  validateText,
-} from "./validation.ts";
+import { uuid, uuids } from "../../platform/validate.ts";
+import { LIMITS, type MediaInput, parseHashtags, parseMentions, validateMedia, validateText } from "./validation.ts";
 
 /** What content needs from other services (RPC-backed in the module, cached there). */
 export interface ContentPeers {
@@ -118,11 +108,37 @@ function toComment(r: CommentRow): Comment {
   });
 }
 
-const COMMENT_COLUMNS = sql`id::text AS id, post_id::text AS post_id, author_id::text AS author_id,
-  parent_id::text AS parent_id, text, like_count, created_at`;
+/** A comment's columns, for the query builder's select (COMMENT_FIELDS) and raw SQL (COMMENT_COLUMNS). */
+const COMMENT_FIELDS = [
+  sql<string>`id::text`.as("id"),
+  sql<string>`post_id::text`.as("post_id"),
+  sql<string>`author_id::text`.as("author_id"),
+  sql<string | null>`parent_id::text`.as("parent_id"),
+  sql<string>`text`.as("text"),
+  sql<number>`like_count`.as("like_count"),
+  sql<Date>`created_at`.as("created_at"),
+] as const;
+const COMMENT_COLUMNS = sql.join(COMMENT_FIELDS);
 
-const POST_COLUMNS = sql`id::text AS id, author_id::text AS author_id, text, media, hashtags,
-  mention_ids::text[] AS mention_ids, to_json(created_at) #>> '{}' AS created_at, to_json(edited_at) #>> '{}' AS edited_at`;
+/** A post's columns, the same two ways. */
+const POST_FIELDS = [
+  sql<string>`id::text`.as("id"),
+  sql<string>`author_id::text`.as("author_id"),
+  sql<string>`text`.as("text"),
+  sql<MediaInput[]>`media`.as("media"),
+  sql<string[]>`hashtags`.as("hashtags"),
+  sql<string[]>`mention_ids::text[]`.as("mention_ids"),
+  sql<string>`to_json(created_at) #>> '{}'`.as("created_at"),
+  sql<string | null>`to_json(edited_at) #>> '{}'`.as("edited_at"),
+] as const;
+const POST_COLUMNS = sql.join(POST_FIELDS);
+
+/** The columns the paged queries name besides those (as node-postgres reads them: bigint as text). */
+type ContentTables = {
+  "content.posts": { id: string; author_id: string; deleted_at: Date | null };
+  "content.comments": { id: string; post_id: string; deleted_at: Date | null };
+  "content.bookmarks": { post_id: string; user_id: string; seq: string };
+};
 
 /** Loads live posts by id (no visibility rules): the cacheable part of GetPosts. */
 export async function loadPosts(db: Kysely<unknown>, ids: string[]): Promise<Map<string, PostRow>> {
@@ -171,6 +187,7 @@ export function createContentService(
   cache: PostCache = { posts: (ids) => loadPosts(deps.db.reader, ids) },
 ): ServiceImpl<typeof ContentService> {
   const { writer, reader } = deps.db;
+  const typedReader = reader.withTables<ContentTables>();
   const emit = (trx: Transaction<unknown>, ...events: NewEvent[]) => deps.outbox.emit(trx, ...events);
   const changed = async (ids: string[]) => {
     await deps.changed?.(ids);
@@ -231,7 +248,7 @@ export function createContentService(
   /** Like / bookmark and their reverses: idempotent toggles of one row plus its counter. */
   async function toggle(kind: "like" | "bookmark", on: boolean, rawPostId: string): Promise<{ counts: PostCounts }> {
     const user = requireUser();
-    const postId = validateId("postId", rawPostId);
+    const postId = uuid("postId", rawPostId);
     const post = await visiblePost(postId, user.userId, "postId", true);
     const table = kind === "like" ? sql`content.post_likes` : sql`content.bookmarks`;
     const result = await writer.transaction().execute(async (trx) => {
@@ -261,7 +278,7 @@ export function createContentService(
 
   async function likeComment(on: boolean, rawId: string) {
     const user = requireUser();
-    const commentId = validateId("commentId", rawId);
+    const commentId = uuid("commentId", rawId);
     const c = await sql<{ post_id: string }>`SELECT post_id::text AS post_id FROM content.comments
       WHERE id = ${commentId}::uuid AND deleted_at IS NULL`.execute(reader);
     const postId = c.rows[0]?.post_id;
@@ -322,7 +339,7 @@ export function createContentService(
 
     async editPost(req) {
       const user = requireUser();
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       const text = validateText("text", req.text, LIMITS.postTextMax, true);
       const post = await writer.transaction().execute(async (trx) => {
         const cur = await sql<PostRow>`SELECT ${POST_COLUMNS} FROM content.posts
@@ -349,7 +366,7 @@ export function createContentService(
 
     async deletePost(req) {
       const user = requireUser();
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       await writer.transaction().execute(async (trx) => {
         const cur = await sql<{ author_id: string }>`SELECT author_id::text AS author_id FROM content.posts
           WHERE id = ${postId}::uuid AND deleted_at IS NULL FOR UPDATE`.execute(trx);
@@ -370,12 +387,12 @@ export function createContentService(
     },
 
     async getPost(req) {
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       return create(GetPostResponseSchema, { post: toPost(await visiblePost(postId, optionalUser()?.userId)) });
     },
 
     async getPosts(req) {
-      const ids = validateIds("postIds", req.postIds);
+      const ids = uuids("postIds", req.postIds, LIMITS.batchMax);
       const found = await cache.posts([...new Set(ids)]);
       const viewer = optionalUser()?.userId;
       let hidden = new Set<string>();
@@ -391,7 +408,7 @@ export function createContentService(
     },
 
     async listPostEdits(req) {
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       await visiblePost(postId, optionalUser()?.userId);
       const r = await sql<{ text: string; replaced_at: Date }>`SELECT text, replaced_at FROM content.post_edits
         WHERE post_id = ${postId}::uuid ORDER BY id`.execute(reader);
@@ -401,29 +418,29 @@ export function createContentService(
     },
 
     async listUserPosts(req) {
-      const userId = validateId("userId", req.userId);
-      const limit = validateLimit(req.limit);
-      const after = decodeCursor(req.cursor);
+      const userId = uuid("userId", req.userId);
+      const limit = pageSize(req.limit, LIST);
+      const after = decodeCursor(req.cursor, ID);
       const viewer = optionalUser()?.userId;
       if (viewer && viewer !== userId && (await deps.peers.blockedBetween(viewer, [userId])).has(userId)) {
         return create(ListUserPostsResponseSchema, { postIds: [], nextCursor: "" });
       }
-      const r = await sql<{ id: string }>`SELECT id::text AS id FROM content.posts
-        WHERE author_id = ${userId}::uuid AND deleted_at IS NULL
-          ${after ? sql`AND id < ${after}::uuid` : sql``}
-        ORDER BY id DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit).map((x) => x.id);
-      return create(ListUserPostsResponseSchema, {
-        postIds: page,
-        nextCursor: r.rows.length > limit ? encodeCursor(page[page.length - 1] as string) : "",
-      });
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("content.posts as p")
+          .select("p.id")
+          .where("p.author_id", "=", userId)
+          .where("p.deleted_at", "is", null),
+        { key: "p.id", after, limit, position: (x) => x.id },
+      );
+      return create(ListUserPostsResponseSchema, { postIds: page.rows.map((x) => x.id), nextCursor: page.nextCursor });
     },
 
     async createComment(req) {
       const user = requireUser();
-      const postId = validateId("postId", req.postId);
+      const postId = uuid("postId", req.postId);
       const text = validateText("text", req.text, LIMITS.commentTextMax);
-      let parentId = req.parentId ? validateId("parentId", req.parentId) : null;
+      let parentId = req.parentId ? uuid("parentId", req.parentId) : null;
       const post = await visiblePost(postId, user.userId, "postId", true);
       const comment = await writer.transaction().execute(async (trx) => {
         await lockLivePost(trx, postId);
@@ -462,7 +479,7 @@ export function createContentService(
 
     async deleteComment(req) {
       const user = requireUser();
-      const commentId = validateId("commentId", req.commentId);
+      const commentId = uuid("commentId", req.commentId);
       const postId = await writer.transaction().execute(async (trx) => {
         const r = await sql<{ post_id: string; author_id: string; post_author_id: string }>`
           SELECT c.post_id::text AS post_id, c.author_id::text AS author_id, p.author_id::text AS post_author_id
@@ -493,16 +510,21 @@ export function createContentService(
     },
 
     async listComments(req) {
-      const postId = validateId("postId", req.postId);
-      const limit = validateLimit(req.limit);
-      const after = decodeCursor(req.cursor);
+      const postId = uuid("postId", req.postId);
+      const limit = pageSize(req.limit, LIST);
+      const after = decodeCursor(req.cursor, ID);
       const viewer = optionalUser()?.userId;
       await visiblePost(postId, viewer);
-      const r = await sql<CommentRow>`SELECT ${COMMENT_COLUMNS} FROM content.comments
-        WHERE post_id = ${postId}::uuid AND deleted_at IS NULL ${after ? sql`AND id > ${after}::uuid` : sql``}
-        ORDER BY id LIMIT ${limit + 1}`.execute(reader);
-      let rows = r.rows.slice(0, limit);
-      const last = rows[rows.length - 1];
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("content.comments")
+          .select(COMMENT_FIELDS)
+          .where("post_id", "=", postId)
+          .where("deleted_at", "is", null),
+        { key: "content.comments.id", after, limit, order: "asc", position: (c) => c.id },
+      );
+      // Comments of authors in a block with the viewer leave the page; the next page starts after the last one read.
+      let rows = page.rows;
       if (viewer) {
         const authors = [...new Set(rows.map((c) => c.author_id).filter((a) => a !== viewer))];
         const hidden = authors.length ? await deps.peers.blockedBetween(viewer, authors) : new Set<string>();
@@ -510,7 +532,7 @@ export function createContentService(
       }
       return create(ListCommentsResponseSchema, {
         comments: rows.map(toComment),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.id) : "",
+        nextCursor: page.nextCursor,
       });
     },
 
@@ -523,23 +545,25 @@ export function createContentService(
 
     async listBookmarks(req) {
       const user = requireUser();
-      const limit = validateLimit(req.limit);
-      const after = decodeCursor(req.cursor, /^\d{1,19}$/);
-      const r = await sql<{ post_id: string; seq: string }>`SELECT b.post_id::text AS post_id, b.seq::text AS seq
-        FROM content.bookmarks b JOIN content.posts p ON p.id = b.post_id AND p.deleted_at IS NULL
-        WHERE b.user_id = ${user.userId}::uuid ${after ? sql`AND b.seq < ${after}::bigint` : sql``}
-        ORDER BY b.seq DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const limit = pageSize(req.limit, LIST);
+      const after = decodeCursor(req.cursor, SEQ);
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("content.bookmarks as b")
+          .innerJoin("content.posts as p", (j) => j.onRef("p.id", "=", "b.post_id").on("p.deleted_at", "is", null))
+          .select(["b.post_id", "b.seq"])
+          .where("b.user_id", "=", user.userId),
+        { key: "b.seq", after, limit, position: (b) => b.seq },
+      );
       return create(ListBookmarksResponseSchema, {
-        postIds: page.map((b) => b.post_id),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.seq) : "",
-        cursors: page.map((b) => encodeCursor(b.seq)),
+        postIds: page.rows.map((b) => b.post_id),
+        nextCursor: page.nextCursor,
+        cursors: page.cursors,
       });
     },
 
     async getCounts(req) {
-      const ids = validateIds("postIds", req.postIds);
+      const ids = uuids("postIds", req.postIds, LIMITS.batchMax);
       const unique = [...new Set(ids)];
       const counts = cache.counts ? await cache.counts(unique) : await loadCounts(reader, unique);
       return create(GetCountsResponseSchema, {
@@ -549,7 +573,7 @@ export function createContentService(
 
     async getViewerState(req) {
       const user = requireUser();
-      const ids = validateIds("postIds", req.postIds);
+      const ids = uuids("postIds", req.postIds, LIMITS.batchMax);
       const r = await sql<{ post_id: string; liked: boolean; bookmarked: boolean }>`
         SELECT x.id::text AS post_id,
                EXISTS (SELECT 1 FROM content.post_likes l WHERE l.post_id = x.id AND l.user_id = ${user.userId}::uuid) AS liked,
@@ -564,13 +588,12 @@ export function createContentService(
 
     async scanPosts(req) {
       requireModuleOrAdmin(SCANNERS);
-      const limit = scanLimit(req.limit);
-      const after = decodeCursor(req.cursor);
-      const r = await sql<PostRow>`SELECT ${POST_COLUMNS} FROM content.posts
-        WHERE deleted_at IS NULL ${after ? sql`AND id > ${after}::uuid` : sql``}
-        ORDER BY id LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const limit = pageSize(req.limit, SCAN);
+      const after = decodeCursor(req.cursor, ID);
+      const page = await keysetPage(
+        typedReader.selectFrom("content.posts").select(POST_FIELDS).where("deleted_at", "is", null),
+        { key: "content.posts.id", after, limit, order: "asc", position: (p) => p.id },
+      );
       const total = after
         ? 0n
         : BigInt(
@@ -578,8 +601,8 @@ export function createContentService(
               .rows[0]?.n ?? 0,
           );
       return create(ScanPostsResponseSchema, {
-        posts: page.map(toPost),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.id) : "",
+        posts: page.rows.map(toPost),
+        nextCursor: page.nextCursor,
         total,
       });
     },

@@ -13,25 +13,10 @@ export const LIMITS = {
   mediaDimensionMax: 16_384,
   hashtagMax: 64,
   batchMax: 100,
-  pageMax: 100,
-  pageDefault: 20,
 } as const;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function validateText(field: string, value: string, max: number, allowEmpty = false): string {
   return text(field, value, { max, multiline: true, optional: allowEmpty });
-}
-
-export function validateId(field: string, value: string): string {
-  const v = value.trim().toLowerCase();
-  if (!UUID.test(v)) throw invalid(field, "must be an id (UUID)");
-  return v;
-}
-
-export function validateIds(field: string, values: string[]): string[] {
-  if (values.length > LIMITS.batchMax) throw invalid(field, `must have at most ${LIMITS.batchMax} ids`);
-  return values.map((v, i) => validateId(`${field}[${i}]`, v));
 }
 
 export interface MediaInput {
@@ -65,25 +50,6 @@ export function validateMedia(media: MediaInput[]): MediaInput[] {
     }
     return { url: u.toString(), mimeType: mime, width: m.width, height: m.height };
   });
-}
-
-export function validateLimit(limit: number): number {
-  if (limit === 0) return LIMITS.pageDefault;
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax)
-    throw invalid("limit", `must be 1 to ${LIMITS.pageMax}`);
-  return limit;
-}
-
-/** Cursors are opaque to clients: base64url of the last item's position. */
-export function encodeCursor(position: string): string {
-  return Buffer.from(position, "utf8").toString("base64url");
-}
-
-export function decodeCursor(cursor: string, check: RegExp = UUID): string | undefined {
-  if (cursor === "") return undefined;
-  const v = Buffer.from(cursor, "base64url").toString("utf8");
-  if (cursor.length > 200 || !check.test(v)) throw invalid("cursor", "is not a cursor from this list");
-  return v;
 }
 
 const HASHTAG = /(^|[^\p{L}\p{N}_#])#([\p{L}\p{N}_]{1,64})/gu;

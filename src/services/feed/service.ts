@@ -18,11 +18,20 @@ import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { FeedService } from "../../gen/nova/feed/v1/feed_pb.ts";
 import { ClampedCounters } from "../../platform/db/counters.ts";
-import { invalid } from "../../platform/errors.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { counter, histogram } from "../../platform/observability/metrics.ts";
+import {
+  type CursorRule,
+  decodeCursor,
+  encodeCursor,
+  ID,
+  keysetPage,
+  type PageSize,
+  pageSize,
+} from "../../platform/paging.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
+import { isUuid } from "../../platform/validate.ts";
 import type { TimelineStore } from "./store.ts";
 
 export interface FeedOptions {
@@ -46,8 +55,17 @@ export interface FeedDeps {
   log: Logger;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const MAX_PAGE = 50;
+/** The columns explore names (as node-postgres reads them). */
+type FeedTables = {
+  "feed.posts": { post_id: string; author_id: string; hot_rank: number; deleted: boolean; created_at: Date };
+  "feed.hidden": { viewer_id: string; author_id: string };
+};
+
+/** Timeline and explore pages. */
+const PAGE: PageSize = { max: 50, dflt: 20 };
+/** A position in explore: `hotRank:postId`. */
+const RANKED = /^(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?):([0-9a-f-]{36})$/;
+const RANKED_CURSOR: CursorRule = { test: (v) => isUuid(RANKED.exec(v)?.[2] ?? "") };
 
 const fanouts = counter("nova_feed_fanout_timelines_total", "Timelines a post was written to by fan-out");
 const fanoutSeconds = histogram(
@@ -57,25 +75,10 @@ const fanoutSeconds = histogram(
 );
 const rebuilds = counter("nova_feed_timeline_rebuilds_total", "Timelines rebuilt from Postgres on a miss");
 
-function limitOf(limit: number): number {
-  if (limit === 0) return 20;
-  if (limit < 1 || limit > MAX_PAGE) throw invalid("limit", `must be 1 to ${MAX_PAGE}`);
-  return limit;
-}
-
-function idCursor(cursor: string): string | undefined {
-  if (cursor === "") return undefined;
-  const v = Buffer.from(cursor, "base64url").toString("utf8");
-  if (cursor.length > 64 || !UUID.test(v)) throw invalid("cursor", "is not a cursor from this list");
-  return v;
-}
-
-const encode = (s: string) => Buffer.from(s, "utf8").toString("base64url");
-
 function ids<N extends string[]>(p: Record<string, unknown>, ...names: N): { [K in keyof N]: string } {
   return names.map((n) => {
     const v = p[n];
-    if (typeof v !== "string" || !UUID.test(v)) throw new Error(`payload.${n} must be an id`);
+    if (typeof v !== "string" || !isUuid(v)) throw new Error(`payload.${n} must be an id`);
     return v;
   }) as { [K in keyof N]: string };
 }
@@ -431,8 +434,8 @@ export function createFeed(deps: FeedDeps): {
   const service: ServiceImpl<typeof FeedService> = {
     async getTimeline(req) {
       const viewer = requireUser().userId;
-      const limit = limitOf(req.limit);
-      const before = idCursor(req.cursor);
+      const limit = pageSize(req.limit, PAGE);
+      const before = decodeCursor(req.cursor, ID);
       // A returning user (inactive, so skipped by fan-out) finds a stale or missing timeline: rebuild it.
       const wasActive = await touch(viewer);
       if (!wasActive && !before) await markStale(writer, viewer);
@@ -451,35 +454,34 @@ export function createFeed(deps: FeedDeps): {
           )
         : { rows: [] as { id: string }[] };
       const merged = [...new Set([...stored, ...celebrity.rows.map((x) => x.id)])].sort().reverse().slice(0, limit);
-      const last = merged[merged.length - 1];
-      return { postIds: merged, nextCursor: merged.length === limit && last ? encode(last) : "" };
+      // A position is a post id (UUIDv7: time order); a full page may have more after it.
+      const cursors = merged.map((id) => encodeCursor(id));
+      return { postIds: merged, cursors, nextCursor: merged.length === limit ? (cursors[limit - 1] ?? "") : "" };
     },
 
     async getExplore(req) {
       // Visitors see explore too (as on Bluesky and Mastodon); a viewer's blocks and mutes hide authors.
       const viewer = optionalUser()?.userId;
-      const limit = limitOf(req.limit);
-      let after: { rank: number; id: string } | undefined;
-      if (req.cursor) {
-        const v = Buffer.from(req.cursor, "base64url").toString("utf8");
-        const m = /^(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?):([0-9a-f-]{36})$/.exec(v);
-        if (req.cursor.length > 120 || !m || !UUID.test(m[2] as string)) {
-          throw invalid("cursor", "is not a cursor from this list");
-        }
-        after = { rank: Number(m[1]), id: m[2] as string };
+      const limit = pageSize(req.limit, PAGE);
+      const m = RANKED.exec(decodeCursor(req.cursor, RANKED_CURSOR) ?? "");
+      const after = m ? { rank: Number(m[1]), id: m[2] as string } : undefined;
+      let recent = reader
+        .withTables<FeedTables>()
+        .selectFrom("feed.posts as p")
+        .select(["p.post_id", "p.hot_rank"])
+        .where(sql<boolean>`NOT p.deleted AND p.created_at > now() - interval '3 days'`);
+      if (viewer) {
+        recent = recent.where("p.author_id", "not in", (eb) =>
+          eb.selectFrom("feed.hidden as h").select("h.author_id").where("h.viewer_id", "=", viewer),
+        );
       }
-      const r = await sql<{ id: string; rank: number }>`SELECT post_id::text AS id, hot_rank AS rank FROM feed.posts
-        WHERE NOT deleted AND created_at > now() - interval '3 days'
-          ${viewer ? sql`AND author_id NOT IN (SELECT author_id FROM feed.hidden WHERE viewer_id = ${viewer}::uuid)` : sql``}
-          ${after ? sql`AND (hot_rank, post_id) < (${after.rank}::float8, ${after.id}::uuid)` : sql``}
-        ORDER BY hot_rank DESC, post_id DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encode(`${x.rank}:${x.id}`));
-      return {
-        postIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const page = await keysetPage(recent, {
+        key: ["p.hot_rank", "p.post_id"],
+        after: after && [after.rank, after.id],
+        limit,
+        position: (x) => `${x.hot_rank}:${x.post_id}`,
+      });
+      return { postIds: page.rows.map((x) => x.post_id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
   };
 

@@ -18,11 +18,13 @@ import {
 } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
+import { type CursorRule, decodeCursor, keysetPage, LIST, pageSize, SCAN, SEQ } from "../../platform/paging.ts";
+import { requireModuleOrAdmin } from "../../platform/rpc/authz.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
-import { decodeCursor, encodeCursor, validateLimit, validateUserId, validateUserIds } from "./validation.ts";
+import { isUuid } from "../../platform/validate.ts";
+import { validateUserId, validateUserIds } from "./validation.ts";
 
-export { MAX_BATCH, MAX_PAGE } from "./validation.ts";
+export { MAX_BATCH } from "./validation.ts";
 
 export interface GraphDeps {
   db: { writer: Kysely<unknown>; reader: Kysely<unknown> };
@@ -33,8 +35,22 @@ export interface GraphDeps {
   changed?: (userIds: string[]) => Promise<void> | void;
 }
 
+/** The columns the paged queries name (as node-postgres reads them: bigint as text). */
+type GraphTables = {
+  "graph.follows": { follower_id: string; followee_id: string; seq: string };
+  "graph.blocks": { blocker_id: string; blocked_id: string };
+};
+
 /** Modules that may page through every block (to rebuild their projections). */
 const SCANNERS = ["search"] as const;
+
+/** A position in the scan of blocks: `blocker:blocked`. */
+const PAIR: CursorRule = {
+  test(v) {
+    const [a, b, ...rest] = v.split(":");
+    return rest.length === 0 && isUuid(a ?? "") && isUuid(b ?? "");
+  },
+};
 
 type Kind = "Followed" | "Unfollowed" | "Blocked" | "Unblocked" | "Muted" | "Unmuted";
 
@@ -244,28 +260,24 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
 
     async scanBlocks(req) {
       requireModuleOrAdmin(SCANNERS);
-      const limit = scanLimit(req.limit);
-      let after: [string, string] | undefined;
-      if (req.cursor !== "") {
-        const m = /^([0-9a-f-]{36}):([0-9a-f-]{36})$/.exec(Buffer.from(req.cursor, "base64url").toString());
-        if (!m) throw new NovaError("VALIDATION_FAILED", "cursor: is not a cursor from this list", { field: "cursor" });
-        after = [validateUserId(m[1] as string), validateUserId(m[2] as string)];
-      }
-      const r = await sql<{ blocker_id: string; blocked_id: string }>`SELECT blocker_id::text AS blocker_id,
-          blocked_id::text AS blocked_id FROM graph.blocks
-        ${after ? sql`WHERE (blocker_id, blocked_id) > (${after[0]}::uuid, ${after[1]}::uuid)` : sql``}
-        ORDER BY blocker_id, blocked_id LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const limit = pageSize(req.limit, SCAN);
+      const after = decodeCursor(req.cursor, PAIR)?.split(":");
+      const page = await keysetPage(
+        reader.withTables<GraphTables>().selectFrom("graph.blocks as b").select(["b.blocker_id", "b.blocked_id"]),
+        {
+          key: ["b.blocker_id", "b.blocked_id"],
+          after,
+          limit,
+          order: "asc",
+          position: (b) => `${b.blocker_id}:${b.blocked_id}`,
+        },
+      );
       const total = after
         ? 0n
         : BigInt((await sql<{ n: string }>`SELECT count(*) AS n FROM graph.blocks`.execute(reader)).rows[0]?.n ?? 0);
       return create(ScanBlocksResponseSchema, {
-        blocks: page.map((b) => ({ blockerId: b.blocker_id, blockedId: b.blocked_id })),
-        nextCursor:
-          r.rows.length > limit && last
-            ? Buffer.from(`${last.blocker_id}:${last.blocked_id}`).toString("base64url")
-            : "",
+        blocks: page.rows.map((b) => ({ blockerId: b.blocker_id, blockedId: b.blocked_id })),
+        nextCursor: page.nextCursor,
         total,
       });
     },
@@ -276,20 +288,16 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
     req: { userId: string; cursor: string; limit: number },
   ): Promise<{ userIds: string[]; nextCursor: string; cursors: string[] }> {
     const userId = validateUserId(req.userId);
-    const limit = validateLimit(req.limit);
-    const before = decodeCursor(req.cursor);
-    const [mine, theirs] = which === "followers" ? ["followee_id", "follower_id"] : ["follower_id", "followee_id"];
-    const r = await sql<{ id: string; seq: string }>`SELECT ${sql.ref(theirs as string)}::text AS id, seq::text AS seq
-      FROM graph.follows WHERE ${sql.ref(mine as string)} = ${userId}::uuid
-        ${before ? sql`AND seq < ${before}::bigint` : sql``}
-      ORDER BY seq DESC LIMIT ${limit + 1}`.execute(reader);
-    const page = r.rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      userIds: page.map((x) => x.id),
-      nextCursor: r.rows.length > limit && last ? encodeCursor(last.seq) : "",
-      cursors: page.map((x) => encodeCursor(x.seq)),
-    };
+    const limit = pageSize(req.limit, LIST);
+    const before = decodeCursor(req.cursor, SEQ);
+    const follows = reader.withTables<GraphTables>().selectFrom("graph.follows as f");
+    const page = await keysetPage(
+      which === "followers"
+        ? follows.select(["f.follower_id as id", "f.seq"]).where("f.followee_id", "=", userId)
+        : follows.select(["f.followee_id as id", "f.seq"]).where("f.follower_id", "=", userId),
+      { key: "f.seq", after: before, limit, position: (x) => x.seq },
+    );
+    return { userIds: page.rows.map((x) => x.id), nextCursor: page.nextCursor, cursors: page.cursors };
   }
 }
 

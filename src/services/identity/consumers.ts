@@ -8,10 +8,11 @@ import { sql, type Transaction } from "kysely";
 import { ClampedCounters } from "../../platform/db/counters.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
+import { isUuid } from "../../platform/validate.ts";
 
 export const GRAPH_RELATIONSHIP_TOPIC = topicOf("graph", "relationship");
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isId = (v: unknown): v is string => typeof v === "string" && isUuid(v.toLowerCase());
 
 /**
  * `invalidate` drops the cached profiles whose counts moved. It runs inside the batch's transaction,
@@ -25,7 +26,7 @@ export function followCounts(invalidate?: (ids: string[]) => Promise<void>): Eve
     for (const event of events) {
       if (event.type !== "Followed" && event.type !== "Unfollowed") continue;
       const { userId, targetId } = event.payload;
-      if (typeof userId !== "string" || !uuid.test(userId) || typeof targetId !== "string" || !uuid.test(targetId)) {
+      if (!isId(userId) || !isId(targetId)) {
         throw new Error(`${event.type} ${event.id}: payload.userId and payload.targetId must be user ids`);
       }
       const d = event.type === "Followed" ? 1 : -1;

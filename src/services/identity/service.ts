@@ -29,18 +29,18 @@ import {
 } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { requireModuleOrAdmin, scanLimit } from "../../platform/rpc/authz.ts";
+import { decodeCursor, ID, keysetPage, pageSize, SCAN } from "../../platform/paging.ts";
+import { requireModuleOrAdmin } from "../../platform/rpc/authz.ts";
 import { optionalUser, requireUser } from "../../platform/rpc/context.ts";
 import { ACCESS_TOKEN, type Signer } from "../../platform/security/jwt.ts";
 import { burnVerify, hashPassword, verifyPassword } from "../../platform/security/password.ts";
 import { newOpaqueToken, sha256 } from "../../platform/security/secrets.ts";
-import { wellFormed } from "../../platform/validate.ts";
+import { uuid, wellFormed } from "../../platform/validate.ts";
 import {
   validateAvatarUrl,
   validateBio,
   validateDisplayName,
   validateEmail,
-  validateId,
   validatePassword,
   validateUsername,
 } from "./validation.ts";
@@ -390,7 +390,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     },
 
     async checkSession(req) {
-      const id = validateId(req.sessionId, "sessionId");
+      const id = uuid("sessionId", req.sessionId);
       // Revocation must take effect at once: read the writer.
       const row = await writer
         .selectFrom("identity.sessions")
@@ -402,7 +402,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     },
 
     async getUser(req) {
-      const id = validateId(req.id);
+      const id = uuid("id", req.id);
       const viewer = optionalUser()?.userId;
       // The viewer's own profile right after an update must be fresh: read the writer.
       const db = viewer === id ? writer : reader;
@@ -413,7 +413,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
 
     async batchGetUsers(req) {
       if (req.ids.length > MAX_BATCH) throw invalid("ids", `at most ${MAX_BATCH} ids`);
-      const ids = [...new Set(req.ids.map((id) => validateId(id, "ids")))];
+      const ids = [...new Set(req.ids.map((id) => uuid("ids", id)))];
       if (ids.length === 0) return create(BatchGetUsersResponseSchema, { users: [] });
       const viewer = optionalUser()?.userId;
       // Others' public profiles through the cache; the viewer's own row (with the email) from the primary.
@@ -428,7 +428,7 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
         if (own) byId.set(own.id, own);
       }
       const users = req.ids.flatMap((id) => {
-        const r = byId.get(id.toLowerCase());
+        const r = byId.get(id.trim().toLowerCase());
         return r ? [toUser(r, viewer)] : [];
       });
       return create(BatchGetUsersResponseSchema, { users });
@@ -484,18 +484,15 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
 
     async scanUsers(req) {
       requireModuleOrAdmin(SCANNERS);
-      const limit = scanLimit(req.limit);
-      const after =
-        req.cursor === "" ? undefined : validateId(Buffer.from(req.cursor, "base64url").toString(), "cursor");
-      let q = reader
-        .selectFrom("identity.users")
-        .selectAll()
-        .orderBy("id")
-        .limit(limit + 1);
-      if (after) q = q.where("id", ">", after);
-      const rows = await q.execute();
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const limit = pageSize(req.limit, SCAN);
+      const after = decodeCursor(req.cursor, ID);
+      const page = await keysetPage(reader.selectFrom("identity.users").selectAll(), {
+        key: "identity.users.id",
+        after,
+        limit,
+        order: "asc",
+        position: (r) => r.id,
+      });
       const total = after
         ? 0n
         : BigInt(
@@ -503,8 +500,8 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
               .n,
           );
       return create(ScanUsersResponseSchema, {
-        users: page.map((r) => toUser(r, undefined)),
-        nextCursor: rows.length > limit && last ? Buffer.from(last.id).toString("base64url") : "",
+        users: page.rows.map((r) => toUser(r, undefined)),
+        nextCursor: page.nextCursor,
         total,
       });
     },

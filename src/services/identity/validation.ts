@@ -86,10 +86,3 @@ export function validateAvatarUrl(value: string): string {
   if (url.username || url.password) throw invalid("avatarUrl", "must not contain credentials");
   return url.toString();
 }
-
-export function validateId(value: string, field = "id"): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {
-    throw invalid(field, "is not a valid id");
-  }
-  return value.toLowerCase();
-}

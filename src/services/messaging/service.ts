@@ -28,20 +28,16 @@ import {
 } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import { invalid, NovaError } from "../../platform/errors.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { uuidv7 } from "../../platform/ids.ts";
+import { decodeCursor, keysetPage, LIST, pageSize, SEQ } from "../../platform/paging.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
-import {
-  decodeCursor,
-  encodeCursor,
-  LIMITS,
-  validateCiphertext,
-  validateClientMessageId,
-  validateId,
-  validateIds,
-  validateLimit,
-  validatePublicKey,
-  validateText,
-} from "./validation.ts";
+import { uuid, uuids, uuidv7 } from "../../platform/validate.ts";
+import { LIMITS, validateCiphertext, validateClientMessageId, validatePublicKey, validateText } from "./validation.ts";
+
+/** The columns the paged queries name (as node-postgres reads them: bigint as text). */
+type MessagingTables = {
+  "messaging.members": { conversation_id: string; user_id: string; activity_seq: string; left_at: Date | null };
+  "messaging.messages": { id: string; conversation_id: string; seq: string };
+};
 
 /** What messaging needs from other services (RPC-backed in the module). */
 export interface MessagingPeers {
@@ -225,6 +221,7 @@ async function touch(trx: Transaction<unknown>, id: string, extra = sql``): Prom
 
 export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof MessagingService> {
   const { writer, reader } = deps.db;
+  const typedReader = reader.withTables<MessagingTables>();
   const emit = (trx: Transaction<unknown>, ...events: NewEvent[]) => deps.outbox.emit(trx, ...events);
 
   /** Refuses a contact across a block (either direction) between the caller and any of `ids`. */
@@ -253,8 +250,8 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
     change: "add" | "remove",
   ): Promise<{ conversation: Conversation; changed: boolean }> {
     const me = requireUser().userId;
-    const conversationId = validateId("conversationId", rawConversation);
-    const userId = validateId("userId", rawUser);
+    const conversationId = uuid("conversationId", rawConversation);
+    const userId = uuid("userId", rawUser);
     if (change === "remove" && userId === me) throw invalid("userId", "use leaveConversation to leave");
     if (change === "add" && userId !== me) {
       await refuseMissing([userId], () => "userId");
@@ -305,7 +302,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
   return {
     async createConversation(req) {
       const me = requireUser().userId;
-      const ids = validateIds("memberIds", req.memberIds);
+      const ids = uuids("memberIds", req.memberIds, LIMITS.batchMax);
       const fieldOf = (id: string) => `memberIds[${ids.indexOf(id)}]`;
       const others = [...new Set(ids)].filter((id) => id !== me);
       if (others.length === 0) throw invalid("memberIds", "must name at least one other user");
@@ -354,7 +351,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async leaveConversation(req) {
       const me = requireUser().userId;
-      const conversationId = validateId("conversationId", req.conversationId);
+      const conversationId = uuid("conversationId", req.conversationId);
       await writer.transaction().execute(async (trx) => {
         const c = await lockAsMember(trx, conversationId, me);
         if (c.kind === "direct") {
@@ -387,7 +384,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async sendMessage(req) {
       const me = requireUser().userId;
-      const conversationId = validateId("conversationId", req.conversationId);
+      const conversationId = uuid("conversationId", req.conversationId);
       const clientMessageId = validateClientMessageId(req.clientMessageId);
       const encrypted = req.ciphertext.length > 0 || req.keyId !== "";
       let text = "";
@@ -396,7 +393,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
       if (encrypted) {
         if (req.text !== "") throw invalid("text", "must be empty when the message is encrypted");
         ciphertext = Buffer.from(validateCiphertext(req.ciphertext));
-        keyId = validateId("keyId", req.keyId);
+        keyId = uuid("keyId", req.keyId);
       } else {
         text = validateText(req.text);
       }
@@ -462,8 +459,8 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async markRead(req) {
       const me = requireUser().userId;
-      const conversationId = validateId("conversationId", req.conversationId);
-      const messageId = req.messageId === "" ? null : validateId("messageId", req.messageId);
+      const conversationId = uuid("conversationId", req.conversationId);
+      const messageId = req.messageId === "" ? null : uuid("messageId", req.messageId);
       return writer.transaction().execute(async (trx) => {
         const r = await sql<{ joined_seq: string; last_read_seq: string; last_seq: string; last_message_id: string }>`
           SELECT m.joined_seq::text AS joined_seq, m.last_read_seq::text AS last_read_seq, c.last_seq::text AS last_seq,
@@ -503,55 +500,54 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async listConversations(req) {
       const me = requireUser().userId;
-      const limit = validateLimit(req.limit);
-      const before = decodeCursor(req.cursor);
-      const r = await sql<{ id: string; pos: string }>`SELECT conversation_id::text AS id, activity_seq::text AS pos
-        FROM messaging.members WHERE user_id = ${me}::uuid AND left_at IS NULL
-          ${before ? sql`AND activity_seq < ${before}::bigint` : sql``}
-        ORDER BY activity_seq DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const limit = pageSize(req.limit, LIST);
+      const before = decodeCursor(req.cursor, SEQ);
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("messaging.members as m")
+          .select(["m.conversation_id", "m.activity_seq"])
+          .where("m.user_id", "=", me)
+          .where("m.left_at", "is", null),
+        { key: "m.activity_seq", after: before, limit, position: (c) => c.activity_seq },
+      );
       return {
-        conversationIds: page.map((c) => c.id),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.pos) : "",
-        cursors: page.map((c) => encodeCursor(c.pos)),
+        conversationIds: page.rows.map((c) => c.conversation_id),
+        nextCursor: page.nextCursor,
+        cursors: page.cursors,
       };
     },
 
     async getConversations(req) {
       const me = requireUser().userId;
-      const ids = validateIds("conversationIds", req.conversationIds);
+      const ids = uuids("conversationIds", req.conversationIds, LIMITS.batchMax);
       return { conversations: await conversationViews(reader, me, ids) };
     },
 
     async listMessages(req) {
       const me = requireUser().userId;
-      const conversationId = validateId("conversationId", req.conversationId);
-      const limit = validateLimit(req.limit);
-      const before = decodeCursor(req.cursor);
+      const conversationId = uuid("conversationId", req.conversationId);
+      const limit = pageSize(req.limit, LIST);
+      const before = decodeCursor(req.cursor, SEQ);
       const m = await sql<{ joined_seq: string }>`SELECT joined_seq::text AS joined_seq FROM messaging.members
         WHERE conversation_id = ${conversationId}::uuid AND user_id = ${me}::uuid AND left_at IS NULL`.execute(reader);
       const joined = m.rows[0]?.joined_seq;
       if (joined === undefined) throw notFound();
-      // (Aliased `pos`: an output column named `seq` would make ORDER BY seq sort the text.)
-      const r = await sql<{ id: string; pos: string }>`SELECT id::text AS id, seq::text AS pos FROM messaging.messages
-        WHERE conversation_id = ${conversationId}::uuid AND seq > ${joined}::bigint
-          ${before ? sql`AND seq < ${before}::bigint` : sql``}
-        ORDER BY seq DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        messageIds: page.map((x) => x.id),
-        nextCursor: r.rows.length > limit && last ? encodeCursor(last.pos) : "",
-        cursors: page.map((x) => encodeCursor(x.pos)),
-      };
+      const page = await keysetPage(
+        typedReader
+          .selectFrom("messaging.messages as msg")
+          .select(["msg.id", "msg.seq"])
+          .where("msg.conversation_id", "=", conversationId)
+          .where("msg.seq", ">", joined),
+        { key: "msg.seq", after: before, limit, position: (x) => x.seq },
+      );
+      return { messageIds: page.rows.map((x) => x.id), nextCursor: page.nextCursor, cursors: page.cursors };
     },
 
     // From the primary: the real-time layer hydrates a MessageSent event through this at once, before a
     // replica may have the row (lookups by primary key, cheap on the primary).
     async getMessages(req) {
       const me = requireUser().userId;
-      const ids = validateIds("messageIds", req.messageIds);
+      const ids = uuids("messageIds", req.messageIds, LIMITS.batchMax);
       if (ids.length === 0) return { messages: [] };
       const r = await sql<MessageRow>`SELECT ${MESSAGE_COLUMNS}
         FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS q(id, o)
@@ -582,7 +578,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async getPublicKey(req) {
       requireUser();
-      const userId = validateId("userId", req.userId);
+      const userId = uuid("userId", req.userId);
       const r = await sql<KeyRow>`SELECT ${KEY_COLUMNS} FROM messaging.public_keys k
         WHERE k.user_id = ${userId}::uuid AND k.retired_at IS NULL`.execute(reader);
       const row = r.rows[0];
@@ -592,7 +588,7 @@ export function createMessagingService(deps: MessagingDeps): ServiceImpl<typeof 
 
     async getPublicKeys(req) {
       requireUser();
-      const ids = validateIds("keyIds", req.keyIds);
+      const ids = uuids("keyIds", req.keyIds, LIMITS.batchMax);
       if (ids.length === 0) return { keys: [] };
       const r = await sql<KeyRow>`SELECT ${KEY_COLUMNS} FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS q(id, o)
         JOIN messaging.public_keys k ON k.id = q.id ORDER BY q.o`.execute(reader);

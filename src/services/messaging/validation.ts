@@ -6,8 +6,6 @@ import { createPublicKey } from "node:crypto";
 import { invalid } from "../../platform/errors.ts";
 import { text } from "../../platform/validate.ts";
 
-export { decodeCursor, encodeCursor } from "../../platform/cursor.ts";
-
 export const LIMITS = {
   /** Members of a group, its creator included. */
   groupMembersMax: 50,
@@ -15,24 +13,10 @@ export const LIMITS = {
   ciphertextMax: 16_384,
   clientMessageIdMax: 64,
   batchMax: 100,
-  pageMax: 100,
-  pageDefault: 20,
 } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // Printable ASCII without space: UUIDs, ULIDs, counters, base64url nonces.
 const CLIENT_MESSAGE_ID = /^[\x21-\x7e]{1,64}$/;
-
-export function validateId(field: string, value: string): string {
-  const v = value.trim().toLowerCase();
-  if (!UUID.test(v)) throw invalid(field, "must be an id (UUID)");
-  return v;
-}
-
-export function validateIds(field: string, values: readonly string[], max: number = LIMITS.batchMax): string[] {
-  if (values.length > max) throw invalid(field, `must have at most ${max} ids`);
-  return values.map((v, i) => validateId(`${field}[${i}]`, v));
-}
 
 /** A plaintext message: 1 to 4,000 characters after NFC and trimming, no control characters. */
 export function validateText(value: string, field = "text"): string {
@@ -50,14 +34,6 @@ export function validateCiphertext(value: Uint8Array, field = "ciphertext"): Uin
   if (value.length === 0) throw invalid(field, "is required");
   if (value.length > LIMITS.ciphertextMax) throw invalid(field, `must be at most ${LIMITS.ciphertextMax} bytes`);
   return value;
-}
-
-export function validateLimit(limit: number): number {
-  if (limit === 0) return LIMITS.pageDefault;
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax) {
-    throw invalid("limit", `must be 1 to ${LIMITS.pageMax}`);
-  }
-  return limit;
 }
 
 /**

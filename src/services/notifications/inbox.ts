@@ -21,8 +21,8 @@ import { sql, type Transaction } from "kysely";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { uuidv7 } from "../../platform/ids.ts";
 import { counter } from "../../platform/observability/metrics.ts";
+import { isUuid, uuidv7 } from "../../platform/validate.ts";
 import type { NotificationType } from "./validation.ts";
 
 export const TOPICS = {
@@ -62,11 +62,9 @@ const outcomes = counter("nova_notifications_events_total", "Activity the inbox 
   "outcome",
 ]);
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 function id(p: Record<string, unknown>, name: string, event: Envelope): string {
   const v = p[name];
-  if (typeof v !== "string" || !UUID.test(v.toLowerCase())) {
+  if (typeof v !== "string" || !isUuid(v.toLowerCase())) {
     throw new Error(`${event.type} ${event.id}: payload.${name} must be an id`);
   }
   return v.toLowerCase();
@@ -216,7 +214,7 @@ export function createInbox(deps: { outbox: Outbox; options: InboxOptions }) {
         const recipients = [
           ...new Set(
             p.recipientIds.map((r, i) => {
-              if (typeof r !== "string" || !UUID.test(r.toLowerCase())) {
+              if (typeof r !== "string" || !isUuid(r.toLowerCase())) {
                 throw new Error(`MessageSent ${event.id}: payload.recipientIds[${i}] must be an id`);
               }
               return r.toLowerCase();

@@ -7,17 +7,14 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { type Kysely, sql } from "kysely";
 import type { NotificationService } from "../../gen/nova/notifications/v1/notifications_pb.ts";
+import { decodeCursor, keysetPage, LIST, pageSize, SEQ } from "../../platform/paging.ts";
 import { requireUser } from "../../platform/rpc/context.ts";
-import {
-  decodeCursor,
-  encodeCursor,
-  type Platform,
-  validateDeviceId,
-  validateIds,
-  validateLimit,
-  validatePlatform,
-  validateToken,
-} from "./validation.ts";
+import { type Platform, validateDeviceId, validateIds, validatePlatform, validateToken } from "./validation.ts";
+
+/** The columns the list names (as node-postgres reads them: bigint as text). */
+type NotificationsTables = {
+  "notifications.notifications": { id: string; user_id: string; seq: string };
+};
 
 export interface NotificationsDeps {
   db: { writer: Kysely<unknown>; reader: Kysely<unknown> };
@@ -66,19 +63,17 @@ export function createNotificationService(deps: NotificationsDeps): ServiceImpl<
   return {
     async listNotifications(req) {
       const user = requireUser().userId;
-      const limit = validateLimit(req.limit);
-      const before = decodeCursor(req.cursor);
-      const r = await sql<{ id: string; seq: string }>`SELECT id::text AS id, seq::text AS seq
-        FROM notifications.notifications WHERE user_id = ${user}::uuid
-          ${before ? sql`AND seq < ${before}::bigint` : sql``}
-        ORDER BY seq DESC LIMIT ${limit + 1}`.execute(reader);
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(x.seq));
-      return {
-        notificationIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const limit = pageSize(req.limit, LIST);
+      const before = decodeCursor(req.cursor, SEQ);
+      const page = await keysetPage(
+        reader
+          .withTables<NotificationsTables>()
+          .selectFrom("notifications.notifications as n")
+          .select(["n.id", "n.seq"])
+          .where("n.user_id", "=", user),
+        { key: "n.seq", after: before, limit, position: (x) => x.seq },
+      );
+      return { notificationIds: page.rows.map((x) => x.id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
 
     async getNotifications(req) {

@@ -1,12 +1,9 @@
 /** Input rules of the notifications service. Every failure is VALIDATION_FAILED naming the field. */
 import { invalid } from "../../platform/errors.ts";
-
-export { decodeCursor, encodeCursor } from "../../platform/cursor.ts";
+import { uuids } from "../../platform/validate.ts";
 
 export const LIMITS = {
   batchMax: 100,
-  pageMax: 100,
-  pageDefault: 20,
   deviceIdMax: 128,
 } as const;
 
@@ -16,27 +13,10 @@ export type NotificationType = (typeof TYPES)[number];
 export const PLATFORMS = ["APNS", "FCM"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export function validateId(value: string, field: string): string {
-  const v = value.trim().toLowerCase();
-  if (!UUID.test(v)) throw invalid(field, "must be a notification id (UUID)");
-  return v;
-}
-
-/** 1 to 100 ids (named by index when bad), without duplicates. */
+/** 1 to 100 notification ids (named by index when bad), without duplicates. */
 export function validateIds(values: readonly string[], field = "notificationIds", allowEmpty = false): string[] {
   if (!allowEmpty && values.length === 0) throw invalid(field, "must have at least one id");
-  if (values.length > LIMITS.batchMax) throw invalid(field, `must have at most ${LIMITS.batchMax} ids`);
-  return [...new Set(values.map((v, i) => validateId(v, `${field}[${i}]`)))];
-}
-
-export function validateLimit(limit: number, field = "limit"): number {
-  if (limit === 0) return LIMITS.pageDefault;
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageMax) {
-    throw invalid(field, `must be 1 to ${LIMITS.pageMax}`);
-  }
-  return limit;
+  return [...new Set(uuids(field, values, LIMITS.batchMax, "a notification id"))];
 }
 
 export function validatePlatform(value: string, field = "platform"): Platform {

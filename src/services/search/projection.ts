@@ -8,6 +8,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type { Envelope } from "../../platform/events/envelope.ts";
+import { isUuid } from "../../platform/validate.ts";
 
 type Db = Kysely<unknown>;
 
@@ -125,11 +126,9 @@ export async function writeBlocks(db: Db, blocks: { blockerId: string; blockedId
     ON CONFLICT (blocker_id, blocked_id) DO UPDATE SET touched_at = now()`.execute(db);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 function id(p: Record<string, unknown>, name: string): string {
   const v = p[name];
-  if (typeof v !== "string" || !UUID.test(v)) throw new Error(`payload.${name} must be an id`);
+  if (typeof v !== "string" || !isUuid(v)) throw new Error(`payload.${name} must be an id`);
   return v;
 }
 

@@ -25,8 +25,8 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import { type Envelope, parseEnvelope } from "../../platform/events/envelope.ts";
-import { uuidv7 } from "../../platform/ids.ts";
 import { counter } from "../../platform/observability/metrics.ts";
+import { uuidv7 } from "../../platform/validate.ts";
 import { applyEvent, type PostDoc, postgresIndex, type SearchIndex, type UserDoc } from "./projection.ts";
 
 export interface ScanPage<T> {

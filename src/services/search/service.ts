@@ -31,6 +31,7 @@ import { PLAN_EACH_CALL } from "../../platform/db/pool.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
 import { histogram } from "../../platform/observability/metrics.ts";
+import { pageOf, pageSize } from "../../platform/paging.ts";
 import { optionalUser } from "../../platform/rpc/context.ts";
 import { applyEvents, postgresIndex, type SearchIndex } from "./projection.ts";
 import {
@@ -40,11 +41,10 @@ import {
   finite,
   isoTime,
   LANGUAGES,
-  LIMITS,
+  PAGES,
   prefixPattern,
   uuid,
   validateLanguage,
-  validateLimit,
   validateQuery,
   validateTag,
 } from "./validation.ts";
@@ -122,7 +122,7 @@ export function createSearch(deps: {
   const service: ServiceImpl<typeof SearchService> = {
     async searchUsers(req) {
       const q = validateQuery("query", req.query);
-      const limit = validateLimit(req.limit);
+      const limit = pageSize(req.limit, PAGES.results);
       const viewer = optionalUser()?.userId;
       const fp = fingerprint("users", q);
       const after = decodeCursor(
@@ -165,18 +165,13 @@ export function createSearch(deps: {
             ${after ? sql`AND (tier, -sim, username, user_id) > (${after[0]}, ${-after[1]}::float8, ${after[2]}, ${after[3]}::uuid)` : sql``}
           ORDER BY tier, sim DESC, username, user_id LIMIT ${limit + 1}`.execute(reader),
       );
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(fp, [x.tier, x.sim, x.username, x.id]));
-      return {
-        userIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const page = pageOf(r.rows, limit, (x) => encodeCursor(fp, [x.tier, x.sim, x.username, x.id]));
+      return { userIds: page.rows.map((x) => x.id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
 
     async searchPosts(req) {
       const q = validateQuery("query", req.query);
-      const limit = validateLimit(req.limit);
+      const limit = pageSize(req.limit, PAGES.results);
       const config = validateLanguage("language", req.language, defaultConfig);
       const viewer = optionalUser()?.userId;
       const fp = fingerprint("posts", q, config);
@@ -225,18 +220,13 @@ export function createSearch(deps: {
           ${after ? sql`WHERE (score, created_at, post_id) < (${after[1]}::float8, ${after[2]}::timestamptz, ${after[3]}::uuid)` : sql``}
           ORDER BY score DESC, created_at DESC, post_id DESC LIMIT ${limit + 1}`.execute(reader),
       );
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(fp, [asOf, x.score, x.created_at, x.id]));
-      return {
-        postIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const page = pageOf(r.rows, limit, (x) => encodeCursor(fp, [asOf, x.score, x.created_at, x.id]));
+      return { postIds: page.rows.map((x) => x.id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
 
     async searchHashtags(req) {
       const q = validateQuery("query", req.query).replace(/^#/, "");
-      const limit = validateLimit(req.limit);
+      const limit = pageSize(req.limit, PAGES.results);
       const fp = fingerprint("hashtags", q);
       const after = decodeCursor(
         req.cursor,
@@ -263,18 +253,17 @@ export function createSearch(deps: {
             ${after ? sql`AND (tier, -post_count, tag) > (${after[0]}, ${-after[1]}, ${after[2]})` : sql``}
           ORDER BY tier, post_count DESC, tag LIMIT ${limit + 1}`.execute(reader);
       });
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(fp, [x.tier, x.post_count, x.tag]));
+      const page = pageOf(r.rows, limit, (x) => encodeCursor(fp, [x.tier, x.post_count, x.tag]));
       return {
-        hashtags: page.map((x) => create(HashtagSchema, { tag: x.tag, postCount: x.post_count })),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
+        hashtags: page.rows.map((x) => create(HashtagSchema, { tag: x.tag, postCount: x.post_count })),
+        cursors: page.cursors,
+        nextCursor: page.nextCursor,
       };
     },
 
     async postsByHashtag(req) {
       const tag = validateTag("tag", req.tag);
-      const limit = validateLimit(req.limit);
+      const limit = pageSize(req.limit, PAGES.results);
       const viewer = optionalUser()?.userId;
       const fp = fingerprint("tag", tag);
       // Newest first by post id (UUIDv7: time order), so pages hold still while posts arrive.
@@ -285,18 +274,13 @@ export function createSearch(deps: {
             ${after ? sql`AND post_id < ${after[0]}::uuid` : sql``}
           ORDER BY post_id DESC LIMIT ${limit + 1}`.execute(reader),
       );
-      const page = r.rows.slice(0, limit);
-      const cursors = page.map((x) => encodeCursor(fp, [x.id]));
-      return {
-        postIds: page.map((x) => x.id),
-        cursors,
-        nextCursor: r.rows.length > limit ? (cursors[cursors.length - 1] as string) : "",
-      };
+      const page = pageOf(r.rows, limit, (x) => encodeCursor(fp, [x.id]));
+      return { postIds: page.rows.map((x) => x.id), cursors: page.cursors, nextCursor: page.nextCursor };
     },
 
     async suggestions(req) {
       const typed = validateQuery("prefix", req.prefix);
-      const limit = validateLimit(req.limit, LIMITS.suggestionsMax, LIMITS.suggestionsDefault);
+      const limit = pageSize(req.limit, PAGES.suggestions);
       const viewer = optionalUser()?.userId;
       const kind = typed.startsWith("#") ? "tags" : typed.startsWith("@") ? "users" : "both";
       const rest = kind === "both" ? typed : typed.slice(1);
@@ -340,7 +324,7 @@ export function createSearch(deps: {
     },
 
     async trendingHashtags(req) {
-      const limit = validateLimit(req.limit, LIMITS.trendingMax, LIMITS.trendingDefault);
+      const limit = pageSize(req.limit, PAGES.trending);
       const r = await timed("trending", () =>
         sql<{ tag: string; score: number; posts: number }>`
           SELECT tag, sum(w)::float8 AS score, sum(n)::int AS posts FROM (

@@ -8,18 +8,23 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { invalid } from "../../platform/errors.ts";
-import { text } from "../../platform/validate.ts";
+import {
+  decodeCursor as decodePosition,
+  encodeCursor as encodePosition,
+  type PageSize,
+} from "../../platform/paging.ts";
+import { isUuid, text } from "../../platform/validate.ts";
 
 export const LIMITS = {
   queryMax: 200,
-  pageMax: 50,
-  pageDefault: 20,
-  suggestionsMax: 20,
-  suggestionsDefault: 8,
-  trendingMax: 50,
-  trendingDefault: 10,
-  cursorMax: 400,
 } as const;
+
+/** Page sizes: results (users, posts, hashtags, a hashtag's posts), suggestions, trending hashtags. */
+export const PAGES = {
+  results: { max: 50, dflt: 20 },
+  suggestions: { max: 20, dflt: 8 },
+  trending: { max: 50, dflt: 10 },
+} as const satisfies Record<string, PageSize>;
 
 /** A query: 1 to 200 characters of well-formed text without control characters, NFC, trimmed. */
 export function validateQuery(field: string, value: string): string {
@@ -33,12 +38,6 @@ export function validateTag(field: string, value: string): string {
   const v = validateQuery(field, value).replace(/^#/, "").normalize("NFKC").toLowerCase();
   if (!HASHTAG.test(v)) throw invalid(field, "must be a hashtag (letters, digits and _, at most 64)");
   return v;
-}
-
-export function validateLimit(limit: number, max: number = LIMITS.pageMax, dflt: number = LIMITS.pageDefault): number {
-  if (limit === 0) return dflt;
-  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalid("limit", `must be 1 to ${max}`);
-  return limit;
 }
 
 /** Search configurations by ISO 639-1 code (PostgreSQL's built-in snowball stemmers). */
@@ -92,34 +91,37 @@ export function prefixPattern(s: string): string {
 }
 
 /**
- * Cursors are opaque: base64url of a JSON array [fingerprint, ...position].
- * The fingerprint binds a cursor to the search it came from, so a cursor of
- * another query is refused instead of silently skipping results.
+ * Cursors (platform/paging.ts) whose position is a JSON array [fingerprint,
+ * ...position]. The fingerprint binds a cursor to the search it came from, so
+ * a cursor of another query is refused instead of silently skipping results.
  */
 export function fingerprint(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\u0000")).digest("base64url").slice(0, 10);
 }
 
 export function encodeCursor(fp: string, position: unknown[]): string {
-  return Buffer.from(JSON.stringify([fp, ...position]), "utf8").toString("base64url");
+  return encodePosition(JSON.stringify([fp, ...position]));
 }
 
 export function decodeCursor<T extends z.ZodTypeAny>(cursor: string, fp: string, position: T): z.infer<T> | undefined {
-  if (cursor === "") return undefined;
-  const bad = () => invalid("cursor", "is not a cursor from this search");
-  if (cursor.length > LIMITS.cursorMax || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
-  let raw: unknown;
-  try {
-    raw = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw bad();
-  }
-  if (!Array.isArray(raw) || raw[0] !== fp) throw bad();
-  const r = position.safeParse(raw.slice(1));
-  if (!r.success) throw bad();
-  return r.data;
+  let found: z.infer<T> | undefined;
+  const rule = {
+    problem: "is not a cursor from this search",
+    test(text: string) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        return false;
+      }
+      const r = Array.isArray(raw) && raw[0] === fp ? position.safeParse(raw.slice(1)) : undefined;
+      found = r?.success ? r.data : undefined;
+      return r?.success === true;
+    },
+  };
+  return decodePosition(cursor, rule) === undefined ? undefined : found;
 }
 
-export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+export const uuid = z.string().refine(isUuid);
 export const finite = z.number().finite();
 export const isoTime = z.iso.datetime({ offset: true });

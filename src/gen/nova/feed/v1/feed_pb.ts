@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/feed/v1/feed.proto.
  */
 export const file_nova_feed_v1_feed: GenFile = /*@__PURE__*/
-  fileDesc("Chdub3ZhL2ZlZWQvdjEvZmVlZC5wcm90bxIMbm92YS5mZWVkLnYxIjMKEkdldFRpbWVsaW5lUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iPAoTR2V0VGltZWxpbmVSZXNwb25zZRIQCghwb3N0X2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCSIyChFHZXRFeHBsb3JlUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTAoSR2V0RXhwbG9yZVJlc3BvbnNlEhAKCHBvc3RfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkyvAEKC0ZlZWRTZXJ2aWNlElcKC0dldFRpbWVsaW5lEiAubm92YS5mZWVkLnYxLkdldFRpbWVsaW5lUmVxdWVzdBohLm5vdmEuZmVlZC52MS5HZXRUaW1lbGluZVJlc3BvbnNlIgOQAgESVAoKR2V0RXhwbG9yZRIfLm5vdmEuZmVlZC52MS5HZXRFeHBsb3JlUmVxdWVzdBogLm5vdmEuZmVlZC52MS5HZXRFeHBsb3JlUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("Chdub3ZhL2ZlZWQvdjEvZmVlZC5wcm90bxIMbm92YS5mZWVkLnYxIjMKEkdldFRpbWVsaW5lUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTQoTR2V0VGltZWxpbmVSZXNwb25zZRIQCghwb3N0X2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjIKEUdldEV4cGxvcmVSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJMChJHZXRFeHBsb3JlUmVzcG9uc2USEAoIcG9zdF9pZHMYASADKAkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCTK8AQoLRmVlZFNlcnZpY2USVwoLR2V0VGltZWxpbmUSIC5ub3ZhLmZlZWQudjEuR2V0VGltZWxpbmVSZXF1ZXN0GiEubm92YS5mZWVkLnYxLkdldFRpbWVsaW5lUmVzcG9uc2UiA5ACARJUCgpHZXRFeHBsb3JlEh8ubm92YS5mZWVkLnYxLkdldEV4cGxvcmVSZXF1ZXN0GiAubm92YS5mZWVkLnYxLkdldEV4cGxvcmVSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * @generated from message nova.feed.v1.GetTimelineRequest
@@ -51,6 +51,13 @@ export type GetTimelineResponse = Message<"nova.feed.v1.GetTimelineResponse"> & 
    * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
+
+  /**
+   * The position of each post in the timeline (a cursor that continues after it).
+   *
+   * @generated from field: repeated string cursors = 3;
+   */
+  cursors: string[];
 };
 
 /**
