@@ -7,7 +7,6 @@ import type DataLoader from "dataloader";
  */
 import type { Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
-import { NovaError } from "../platform/errors.ts";
 import { pageSize } from "../platform/paging.ts";
 import type { GatewayContext } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
