@@ -51,6 +51,19 @@ const REPLAY_BATCH = 500;
 
 class Stopping extends Error {}
 
+/**
+ * The oldest parked events, in the order they were parked. The key is ordered as the column: the text
+ * alias `seq` in ORDER BY would sort '10' before '9', replaying out of order across a power of ten.
+ */
+export async function parkedBatch(
+  db: Kysely<unknown> | Transaction<unknown>,
+  limit: number,
+): Promise<{ seq: string; envelope: unknown }[]> {
+  const r = await sql<{ seq: string; envelope: unknown }>`SELECT b.seq::text AS seq, b.envelope
+    FROM search.reindex_buffer b ORDER BY b.seq LIMIT ${limit}`.execute(db);
+  return r.rows;
+}
+
 export function createReindexer(opts: {
   db: Kysely<unknown>;
   sources: Sources;
@@ -98,9 +111,8 @@ export function createReindexer(opts: {
 
   /** Replays parked events in order; with `final`, drains all of them inside `trx` (which holds the state lock). */
   async function replay(trx: Transaction<unknown>): Promise<number> {
-    const r = await sql<{ seq: string; envelope: unknown }>`SELECT seq::text AS seq, envelope FROM search.reindex_buffer
-      ORDER BY seq LIMIT ${REPLAY_BATCH}`.execute(trx);
-    for (const row of r.rows) {
+    const rows = await parkedBatch(trx, REPLAY_BATCH);
+    for (const row of rows) {
       let event: Envelope | undefined;
       await sql`SAVEPOINT replay_one`.execute(trx);
       try {
@@ -117,10 +129,10 @@ export function createReindexer(opts: {
         log.error({ err, event: event?.id }, "search: a parked event could not be replayed; it is in the DLQ");
       }
     }
-    const last = r.rows[r.rows.length - 1];
+    const last = rows[rows.length - 1];
     if (last) await sql`DELETE FROM search.reindex_buffer WHERE seq <= ${last.seq}::bigint`.execute(trx);
-    replayed.inc(r.rows.length);
-    return r.rows.length;
+    replayed.inc(rows.length);
+    return rows.length;
   }
 
   /** Replays what was parked, then hands the events back to the consumer (job_id cleared in the last transaction). */
