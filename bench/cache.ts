@@ -90,6 +90,31 @@ function errorRatio(before: Record<string, number>, after: Record<string, number
   return total ? round(d("error") / total) : 0;
 }
 
+/** Milliseconds from `invalidate` on replica a until replica b's L1 serves the new value, `n` times. */
+async function invalidationLatency(a: Cache, b: Cache, n: number) {
+  if (!(await a.ready()) || !(await b.ready())) throw new Error("Redis is not reachable");
+  const h = createHistogram();
+  const ea = a.entity<{ v: number }>("bench", "inv");
+  const eb = b.entity<{ v: number }>("bench", "inv");
+  for (let i = 0; i < n; i++) {
+    const id = `k${randomBytes(6).toString("hex")}`;
+    let v = 1;
+    const load = async () => ({ v });
+    await eb.get(id, load);
+    v = 2;
+    const t0 = performance.now();
+    await ea.invalidate([id]);
+    while ((await eb.get(id, load))?.v !== 2) {
+      if (performance.now() - t0 > 5_000) throw new Error("an invalidation did not arrive within 5 s");
+      await new Promise((r) => setImmediate(r));
+    }
+    h.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+  }
+  const ms = (q: number) => round(h.percentile(q) / 1000);
+  say(`invalidation across replicas: p50 ${ms(50)} ms, p99 ${ms(99)} ms (${n})`);
+  return { samples: n, p50_ms: ms(50), p99_ms: ms(99) };
+}
+
 export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const s = await ensureServices();
   const scratch = await scratchDatabase(s.postgres, { poolMax: 10, applicationName: "bench-cache" });
@@ -172,6 +197,13 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     const l2 = await getPost("GetPost, L2 only", cache({ redisUrl: s.redis, l1: false }), version + 3);
     const none = await getPost("GetPost, no cache", undefined, 0);
 
+    // 3. Invalidation across replicas: a write on one, until the other serves the new value.
+    const inv = await invalidationLatency(
+      cache({ redisUrl: s.redis }),
+      cache({ redisUrl: s.redis }),
+      quick ? 100 : 500,
+    );
+
     return {
       quick,
       posts,
@@ -189,6 +221,9 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       l2hit_p99_ms: l2hit.p99_ms,
       l2hit_l1_hit_ratio: l2hitL1,
       l2hit_l2_hit_ratio: l2hitL2,
+      invalidation_samples: inv.samples,
+      invalidation_p50_ms: inv.p50_ms,
+      invalidation_p99_ms: inv.p99_ms,
       getpost_seconds_per_variant: seconds,
       l1l2_rps: l1l2.ops_s,
       l1l2_p50_ms: l1l2.p50_ms,

