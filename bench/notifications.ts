@@ -18,7 +18,7 @@ import { eventTables } from "../src/platform/events/sets.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
 import { uuidv7 } from "../src/platform/validate.ts";
-import { createInbox } from "../src/services/notifications/inbox.ts";
+import { createInbox } from "../src/services/notifications/consumers.ts";
 import { createNotificationService } from "../src/services/notifications/service.ts";
 import { scratchDatabase } from "./lib.ts";
 

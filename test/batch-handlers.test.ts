@@ -26,7 +26,7 @@ import { resolveTargets } from "../src/runtime/modules.ts";
 import { createFeed } from "../src/services/feed/service.ts";
 import { postgresStore } from "../src/services/feed/store.ts";
 import { followCounts } from "../src/services/identity/consumers.ts";
-import { createInbox } from "../src/services/notifications/inbox.ts";
+import { createInbox } from "../src/services/notifications/consumers.ts";
 import { services } from "./helpers.ts";
 
 let db: Database;

@@ -23,7 +23,7 @@ import { startKafkaSource, startLogSource } from "../src/platform/events/sources
 import { kafkaPublisher, logPublisher } from "../src/platform/events/transports.ts";
 import { uuidv7 } from "../src/platform/validate.ts";
 import type { Nova } from "../src/runtime/app.ts";
-import { createInbox } from "../src/services/notifications/inbox.ts";
+import { createInbox } from "../src/services/notifications/consumers.ts";
 import { LoggingPushSender, pushAttempts } from "../src/services/notifications/push.ts";
 import { gql, register, services, startInProcess } from "./helpers.ts";
 

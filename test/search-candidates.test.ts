@@ -24,7 +24,8 @@ import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
-import { createSearch, likePrefix } from "../src/services/search/service.ts";
+import { likePrefix } from "../src/services/search/queries.ts";
+import { createSearch } from "../src/services/search/service.ts";
 import { prefixPattern } from "../src/services/search/validation.ts";
 import { services } from "./helpers.ts";
 

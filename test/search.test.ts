@@ -24,7 +24,7 @@ import { runWithCall } from "../src/platform/rpc/context.ts";
 import { type Nova, startNova } from "../src/runtime/app.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
-import { indexConsumer } from "../src/services/search/service.ts";
+import { indexConsumer } from "../src/services/search/consumers.ts";
 import { gql, register, services, spawnNova, startInProcess, tempDir } from "./helpers.ts";
 
 type U = Awaited<ReturnType<typeof register>>;

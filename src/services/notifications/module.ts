@@ -1,7 +1,7 @@
 import { NotificationService } from "../../gen/nova/notifications/v1/notifications_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import { createInbox } from "./inbox.ts";
-import { LoggingPushSender, pushConsumer } from "./push.ts";
+import { createInbox, pushConsumer } from "./consumers.ts";
+import { LoggingPushSender } from "./push.ts";
 import { createNotificationService } from "./service.ts";
 
 /**

@@ -4,9 +4,10 @@ import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { SearchService } from "../../gen/nova/search/v1/search_pb.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { indexConsumer } from "./consumers.ts";
 import { postgresIndex, type SearchIndex } from "./projection.ts";
 import { createReindexer, type Sources } from "./reindex.ts";
-import { createSearch, indexConsumer } from "./service.ts";
+import { createSearch } from "./service.ts";
 import { LANGUAGES } from "./validation.ts";
 
 /** Index backends by SEARCH_BACKEND (projection.ts, `SearchIndex`): PostgreSQL full text + pg_trgm today. */
@@ -63,7 +64,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
           text: p.text,
           hashtags: p.hashtags,
           createdAt: p.createdAt,
-          language: search.postLanguage({}),
+          language: search.postLanguage(undefined),
         })),
         next: r.nextCursor,
         total: cursor === "" ? Number(r.total) : undefined,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Envelope } from "../../platform/events/envelope.ts";
-import { applyEvent, type SearchIndex } from "./projection.ts";
+import { applyEvent } from "./consumers.ts";
+import type { SearchIndex } from "./projection.ts";
 
 const U1 = "0190a0b0-0000-7000-8000-000000000001";
 const U2 = "0190a0b0-0000-7000-8000-000000000002";

@@ -4,11 +4,11 @@
  * touches (a user's profile, a post's text and hashtags, a block), so applying
  * an event twice, or over a state a rebuild read later, converges to the
  * source's state; hashtag counts move only by the post_hashtags rows actually
- * added or removed, so they never count twice.
+ * added or removed, so they never count twice. This is the PostgreSQL index
+ * backend (`SearchIndex`, below); the consumer (consumers.ts) turns events into
+ * these writes.
  */
 import { type Kysely, sql } from "kysely";
-import type { Envelope } from "../../platform/events/envelope.ts";
-import { isUuid } from "../../platform/validate.ts";
 
 type Db = Kysely<unknown>;
 
@@ -124,130 +124,6 @@ export async function writeBlocks(db: Db, blocks: { blockerId: string; blockedId
   await sql`INSERT INTO search.blocks (blocker_id, blocked_id)
     SELECT * FROM unnest(${blocks.map((b) => b.blockerId)}::uuid[], ${blocks.map((b) => b.blockedId)}::uuid[])
     ON CONFLICT (blocker_id, blocked_id) DO UPDATE SET touched_at = now()`.execute(db);
-}
-
-function id(p: Record<string, unknown>, name: string): string {
-  const v = p[name];
-  if (typeof v !== "string" || !isUuid(v)) throw new Error(`payload.${name} must be an id`);
-  return v;
-}
-
-function str(p: Record<string, unknown>, name: string, dflt?: string): string {
-  const v = p[name] ?? dflt;
-  if (typeof v !== "string") throw new Error(`payload.${name} must be a string`);
-  return v;
-}
-
-function tags(p: Record<string, unknown>): string[] {
-  const v = p.hashtags ?? [];
-  if (!Array.isArray(v) || v.length > 100 || !v.every((t) => typeof t === "string" && t.length > 0 && t.length <= 64))
-    throw new Error("payload.hashtags must be a list of hashtags");
-  return v as string[];
-}
-
-const userDoc = (event: Envelope): UserDoc => ({
-  userId: id(event.payload, "userId"),
-  username: str(event.payload, "username"),
-  displayName: str(event.payload, "displayName", ""),
-  createdAt: str(event.payload, "createdAt", event.occurred_at),
-});
-
-const postDoc = (event: Envelope, language: string): PostDoc => ({
-  postId: id(event.payload, "postId"),
-  authorId: id(event.payload, "authorId"),
-  text: str(event.payload, "text"),
-  hashtags: tags(event.payload),
-  createdAt: str(event.payload, "createdAt", event.occurred_at),
-  language,
-});
-
-/**
- * Applies one event of nova.identity.user, nova.graph.relationship or
- * nova.content.post. `language` maps a post to its text search configuration.
- */
-export async function applyEvent(
-  db: Db,
-  event: Envelope,
-  language: (payload: Record<string, unknown>) => string,
-  index: SearchIndex = postgresIndex,
-): Promise<void> {
-  const p = event.payload;
-  switch (event.type) {
-    case "UserRegistered":
-    case "ProfileUpdated":
-      await index.writeUsers(db, [userDoc(event)]);
-      return;
-    case "Blocked":
-      await index.writeBlocks(db, [{ blockerId: id(p, "userId"), blockedId: id(p, "targetId") }]);
-      return;
-    case "Unblocked":
-      await index.removeBlock(db, id(p, "userId"), id(p, "targetId"));
-      return;
-    case "PostCreated":
-      await index.writePosts(db, [postDoc(event, language(p))]);
-      return;
-    case "PostEdited":
-      await index.editPost(db, id(p, "postId"), str(p, "text"), tags(p));
-      return;
-    case "PostDeleted":
-    case "PostPurged":
-      await index.removePosts(db, [id(p, "postId")]);
-      return;
-    default:
-      // Follows, mutes, likes, comments, mentions: nothing search shows.
-      return;
-  }
-}
-
-/**
- * Applies events in order with the effect of applyEvent on each: consecutive profiles and new posts
- * are written together (every write sets the full state of what it touches, so the last document
- * of a user or post in a run is the one that counts).
- */
-export async function applyEvents(
-  db: Db,
-  events: Envelope[],
-  language: (payload: Record<string, unknown>) => string,
-  index: SearchIndex = postgresIndex,
-): Promise<void> {
-  const users = new Map<string, UserDoc>();
-  const posts = new Map<string, PostDoc>();
-  const flush = async () => {
-    if (users.size) await index.writeUsers(db, [...users.values()]);
-    if (posts.size) await index.writePosts(db, [...posts.values()]);
-    users.clear();
-    posts.clear();
-  };
-  for (const event of events) {
-    const p = event.payload;
-    switch (event.type) {
-      case "UserRegistered":
-      case "ProfileUpdated": {
-        const doc = userDoc(event);
-        users.delete(doc.userId);
-        users.set(doc.userId, doc);
-        continue;
-      }
-      case "PostCreated": {
-        const doc = postDoc(event, language(p));
-        posts.delete(doc.postId);
-        posts.set(doc.postId, doc);
-        continue;
-      }
-      case "Blocked":
-      case "Unblocked":
-      case "PostEdited":
-      case "PostDeleted":
-      case "PostPurged":
-        await flush();
-        await applyEvent(db, event, language, index);
-        continue;
-      default:
-        // Follows, mutes, likes, comments, mentions: nothing search shows.
-        continue;
-    }
-  }
-  await flush();
 }
 
 export async function removeBlock(db: Db, blockerId: string, blockedId: string): Promise<void> {

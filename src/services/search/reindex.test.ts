@@ -4,7 +4,7 @@ import { after, test } from "node:test";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { services } from "../../../test/helpers.ts";
-import { parkedBatch } from "./reindex.ts";
+import { parkedBatch } from "./queries.ts";
 
 const pool = new pg.Pool({ connectionString: (await services()).postgres, max: 1 });
 const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });

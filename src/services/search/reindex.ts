@@ -26,8 +26,22 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import { type Envelope, parseEnvelope } from "../../platform/events/envelope.ts";
 import { counter } from "../../platform/observability/metrics.ts";
-import { uuidv7 } from "../../platform/validate.ts";
-import { applyEvent, type PostDoc, postgresIndex, type SearchIndex, type UserDoc } from "./projection.ts";
+import { applyEvent, type PostLanguage } from "./consumers.ts";
+import { type PostDoc, postgresIndex, type SearchIndex, type UserDoc } from "./projection.ts";
+import {
+  claimJob,
+  deadLetter,
+  dropParked,
+  jobAbandoned,
+  jobDone,
+  jobFailed,
+  jobPhaseDone,
+  jobProgress,
+  lockState,
+  parkedBatch,
+  setParkingJob,
+  startJob,
+} from "./queries.ts";
 
 export interface ScanPage<T> {
   items: T[];
@@ -51,183 +65,45 @@ const REPLAY_BATCH = 500;
 
 class Stopping extends Error {}
 
-/**
- * The oldest parked events, in the order they were parked. The key is ordered as the column: the text
- * alias `seq` in ORDER BY would sort '10' before '9', replaying out of order across a power of ten.
- */
-export async function parkedBatch(
-  db: Kysely<unknown> | Transaction<unknown>,
-  limit: number,
-): Promise<{ seq: string; envelope: unknown }[]> {
-  const r = await sql<{ seq: string; envelope: unknown }>`SELECT b.seq::text AS seq, b.envelope
-    FROM search.reindex_buffer b ORDER BY b.seq LIMIT ${limit}`.execute(db);
-  return r.rows;
+/** What one rebuild works with; `running()` turns false when the module stops. */
+interface Rebuild {
+  db: Kysely<unknown>;
+  sources: Sources;
+  postLanguage: PostLanguage;
+  log: Logger;
+  index: SearchIndex;
+  running: () => boolean;
 }
 
 export function createReindexer(opts: {
   db: Kysely<unknown>;
   sources: Sources;
-  postLanguage: (payload: Record<string, unknown>) => string;
+  postLanguage: PostLanguage;
   log: Logger;
   pollMs?: number;
   /** Where documents are written (PostgreSQL unless a deployment plugs in another backend). */
   index?: SearchIndex;
 }) {
-  const { db, sources, log } = opts;
-  const index = opts.index ?? postgresIndex;
   let running = true;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> = Promise.resolve();
-
-  const progress = (id: string, phase: string, done: number, total: number) =>
-    sql`UPDATE search.reindex_jobs SET phase = ${phase}, done = ${done}, total = ${total}, heartbeat_at = now()
-      WHERE id = ${id}::uuid`.execute(db);
-
-  async function scan<T>(
-    id: string,
-    phase: string,
-    page: (cursor: string) => Promise<ScanPage<T>>,
-    write: (trx: Transaction<unknown>, items: T[]) => Promise<void>,
-  ): Promise<number> {
-    let cursor = "";
-    let done = 0;
-    let total = 0;
-    await progress(id, phase, 0, 0);
-    do {
-      if (!running) throw new Stopping("stopping");
-      const p = await page(cursor);
-      if (p.total !== undefined) total = p.total;
-      await db.transaction().execute((trx) => write(trx, p.items));
-      done += p.items.length;
-      await progress(id, phase, done, Math.max(total, done));
-      cursor = p.next;
-    } while (cursor !== "");
-    // A phase can end between two polls of the CLI: its final count stays on the job for the CLI to draw.
-    await sql`UPDATE search.reindex_jobs SET summary = jsonb_set(coalesce(summary, '{}'::jsonb), '{phases}',
-        coalesce(summary->'phases', '{}'::jsonb) || jsonb_build_object(${phase}::text, ${done}::bigint))
-      WHERE id = ${id}::uuid`.execute(db);
-    return done;
-  }
-
-  /** Replays parked events in order; with `final`, drains all of them inside `trx` (which holds the state lock). */
-  async function replay(trx: Transaction<unknown>): Promise<number> {
-    const rows = await parkedBatch(trx, REPLAY_BATCH);
-    for (const row of rows) {
-      let event: Envelope | undefined;
-      await sql`SAVEPOINT replay_one`.execute(trx);
-      try {
-        event = parseEnvelope(row.envelope);
-        await applyEvent(trx, event, opts.postLanguage, index);
-        await sql`RELEASE SAVEPOINT replay_one`.execute(trx);
-      } catch (err) {
-        // As the consumer would after its attempts: park it in the DLQ, with its error, and go on.
-        await sql`ROLLBACK TO SAVEPOINT replay_one`.execute(trx);
-        const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        await sql`INSERT INTO search.dlq (id, consumer, topic, event_id, envelope, error, attempts)
-          VALUES (${uuidv7()}::uuid, 'search.index', 'search.reindex_buffer', ${event?.id ?? null}::uuid,
-            ${JSON.stringify(row.envelope)}::jsonb, ${error}, 1)`.execute(trx);
-        log.error({ err, event: event?.id }, "search: a parked event could not be replayed; it is in the DLQ");
-      }
-    }
-    const last = rows[rows.length - 1];
-    if (last) await sql`DELETE FROM search.reindex_buffer WHERE seq <= ${last.seq}::bigint`.execute(trx);
-    replayed.inc(rows.length);
-    return rows.length;
-  }
-
-  /** Replays what was parked, then hands the events back to the consumer (job_id cleared in the last transaction). */
-  async function handBack(id: string): Promise<number> {
-    let n = 0;
-    await progress(id, "replay", 0, 0);
-    for (;;) {
-      const k = await db.transaction().execute(replay);
-      n += k;
-      await progress(id, "replay", n, n);
-      if (k < REPLAY_BATCH) break;
-    }
-    return db.transaction().execute(async (trx) => {
-      await sql`SELECT 1 FROM search.reindex_state FOR UPDATE`.execute(trx);
-      for (;;) {
-        const k = await replay(trx);
-        n += k;
-        if (k < REPLAY_BATCH) break;
-      }
-      await sql`UPDATE search.reindex_state SET job_id = NULL`.execute(trx);
-      return n;
-    });
-  }
-
-  async function run(id: string): Promise<void> {
-    const t0 = Date.now();
-    // Switch the consumer to parking; J0 is taken under the lock (after every transaction that applied directly).
-    const j0 = await db.transaction().execute(async (trx) => {
-      await sql`SELECT 1 FROM search.reindex_state FOR UPDATE`.execute(trx);
-      await sql`UPDATE search.reindex_state SET job_id = ${id}::uuid`.execute(trx);
-      const r = await sql<{ started_at: string }>`UPDATE search.reindex_jobs
-        SET started_at = coalesce(started_at, clock_timestamp()), heartbeat_at = now()
-        WHERE id = ${id}::uuid RETURNING to_json(started_at) #>> '{}' AS started_at`.execute(trx);
-      return r.rows[0]?.started_at as string;
-    });
-    log.info({ job: id, since: j0 }, "search: rebuilding the projection from the source services");
-    try {
-      const users = await scan(id, "users", sources.users, (trx, items) => index.writeUsers(trx, items));
-      const posts = await scan(id, "posts", sources.posts, (trx, items) => index.writePosts(trx, items));
-      const blocks = await scan(id, "blocks", sources.blocks, (trx, items) => index.writeBlocks(trx, items));
-      await progress(id, "sweep", 0, 0);
-      const removed = await index.sweep(db, j0);
-      const parked = await handBack(id);
-      const summary = { users, posts, blocks, removed, replayed: parked, seconds: (Date.now() - t0) / 1000 };
-      await sql`UPDATE search.reindex_jobs SET state = 'done', phase = 'done', finished_at = now(),
-        summary = coalesce(summary, '{}'::jsonb) || ${JSON.stringify(summary)}::jsonb WHERE id = ${id}::uuid`.execute(
-        db,
-      );
-      jobs.inc({ outcome: "done" });
-      log.info({ job: id, ...summary }, "search: projection rebuilt");
-    } catch (err) {
-      if (err instanceof Stopping) {
-        // Left running for the next process to take over at once; events stay parked meanwhile.
-        await sql`UPDATE search.reindex_jobs SET heartbeat_at = '-infinity' WHERE id = ${id}::uuid`.execute(db);
-        return;
-      }
-      log.error({ err, job: id }, "search: rebuild failed; replaying the parked events and resuming the consumer");
-      const parked = await handBackPersistently(id);
-      const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      await sql`UPDATE search.reindex_jobs SET state = 'failed', finished_at = now(), error = ${error},
-        summary = ${JSON.stringify({ replayed: parked })}::jsonb WHERE id = ${id}::uuid`.execute(db);
-      jobs.inc({ outcome: "failed" });
-    }
-  }
-
-  async function handBackPersistently(id: string): Promise<number> {
-    for (let delay = 500; ; delay = Math.min(10_000, delay * 2)) {
-      try {
-        return await handBack(id);
-      } catch (err) {
-        if (!running) throw new Stopping("stopping");
-        log.warn({ err, job: id }, "search: hand-back failed; retrying");
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-  }
-
-  /** Takes a requested job, or one whose process stopped beating. */
-  async function claim(): Promise<string | undefined> {
-    const r = await sql<{ id: string }>`UPDATE search.reindex_jobs SET state = 'running', heartbeat_at = now()
-      WHERE id = (SELECT id FROM search.reindex_jobs
-                   WHERE state = 'requested' OR (state = 'running' AND heartbeat_at < now() - make_interval(secs => ${STALE_S}))
-                   ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING id::text AS id`.execute(db);
-    return r.rows[0]?.id;
-  }
+  const rebuild: Rebuild = {
+    db: opts.db,
+    sources: opts.sources,
+    postLanguage: opts.postLanguage,
+    log: opts.log,
+    index: opts.index ?? postgresIndex,
+    running: () => running,
+  };
 
   const tick = async () => {
-    const id = await claim();
-    if (id) await run(id);
+    const id = await claimJob(opts.db, STALE_S);
+    if (id) await run(rebuild, id);
   };
   const loop = () => {
     if (!running) return;
     current = tick()
-      .catch((err) => log.warn({ err }, "search: reindex poll failed"))
+      .catch((err) => opts.log.warn({ err }, "search: reindex poll failed"))
       .finally(() => {
         if (running) timer = setTimeout(loop, opts.pollMs ?? 1_000);
       });
@@ -240,4 +116,136 @@ export function createReindexer(opts: {
       await current;
     },
   };
+}
+
+/** One job: switch the consumer to parking, scan, sweep, hand back; a failure still hands back. */
+async function run(r: Rebuild, id: string): Promise<void> {
+  const t0 = Date.now();
+  const j0 = await startParking(r.db, id);
+  r.log.info({ job: id, since: j0 }, "search: rebuilding the projection from the source services");
+  try {
+    const summary = { ...(await rebuildFrom(r, id, j0)), seconds: (Date.now() - t0) / 1000 };
+    await jobDone(r.db, id, summary);
+    jobs.inc({ outcome: "done" });
+    r.log.info({ job: id, ...summary }, "search: projection rebuilt");
+  } catch (err) {
+    if (err instanceof Stopping) {
+      // Left running for the next process to take over at once; events stay parked meanwhile.
+      await jobAbandoned(r.db, id);
+      return;
+    }
+    r.log.error({ err, job: id }, "search: rebuild failed; replaying the parked events and resuming the consumer");
+    const parked = await handBackPersistently(r, id);
+    const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    await jobFailed(r.db, id, error, parked);
+    jobs.inc({ outcome: "failed" });
+  }
+}
+
+/** Switches the consumer to parking; J0 is taken under the lock (after every transaction that applied directly). */
+function startParking(db: Kysely<unknown>, id: string): Promise<string> {
+  return db.transaction().execute(async (trx) => {
+    await lockState(trx);
+    await setParkingJob(trx, id);
+    return startJob(trx, id);
+  });
+}
+
+/** Steps 2 to 5: the scans, the sweep of what they did not touch, the replay and hand-back. */
+async function rebuildFrom(r: Rebuild, id: string, j0: string) {
+  const { sources, index } = r;
+  const users = await scan(r, id, "users", sources.users, (trx, items) => index.writeUsers(trx, items));
+  const posts = await scan(r, id, "posts", sources.posts, (trx, items) => index.writePosts(trx, items));
+  const blocks = await scan(r, id, "blocks", sources.blocks, (trx, items) => index.writeBlocks(trx, items));
+  await jobProgress(r.db, id, "sweep", 0, 0);
+  const removed = await index.sweep(r.db, j0);
+  const parked = await handBack(r, id);
+  return { users, posts, blocks, removed, replayed: parked };
+}
+
+/** Pages through one source, writing each page in its own transaction; returns how many items it wrote. */
+async function scan<T>(
+  r: Rebuild,
+  id: string,
+  phase: string,
+  page: (cursor: string) => Promise<ScanPage<T>>,
+  write: (trx: Transaction<unknown>, items: T[]) => Promise<void>,
+): Promise<number> {
+  let cursor = "";
+  let done = 0;
+  let total = 0;
+  await jobProgress(r.db, id, phase, 0, 0);
+  do {
+    if (!r.running()) throw new Stopping("stopping");
+    const p = await page(cursor);
+    if (p.total !== undefined) total = p.total;
+    await r.db.transaction().execute((trx) => write(trx, p.items));
+    done += p.items.length;
+    await jobProgress(r.db, id, phase, done, Math.max(total, done));
+    cursor = p.next;
+  } while (cursor !== "");
+  // A phase can end between two polls of the CLI: its final count stays on the job for the CLI to draw.
+  await jobPhaseDone(r.db, id, phase, done);
+  return done;
+}
+
+/** Replays up to REPLAY_BATCH parked events in order inside `trx`; returns how many. */
+async function replay(r: Rebuild, trx: Transaction<unknown>): Promise<number> {
+  const rows = await parkedBatch(trx, REPLAY_BATCH);
+  for (const row of rows) await replayOne(r, trx, row.envelope);
+  const last = rows[rows.length - 1];
+  if (last) await dropParked(trx, last.seq);
+  replayed.inc(rows.length);
+  return rows.length;
+}
+
+/** One parked event, under a savepoint: one that fails goes to the DLQ, as the consumer's would after its attempts. */
+async function replayOne(r: Rebuild, trx: Transaction<unknown>, envelope: unknown): Promise<void> {
+  let event: Envelope | undefined;
+  await sql`SAVEPOINT replay_one`.execute(trx);
+  try {
+    event = parseEnvelope(envelope);
+    await applyEvent(trx, event, r.postLanguage, r.index);
+    await sql`RELEASE SAVEPOINT replay_one`.execute(trx);
+  } catch (err) {
+    // As the consumer would after its attempts: park it in the DLQ, with its error, and go on.
+    await sql`ROLLBACK TO SAVEPOINT replay_one`.execute(trx);
+    const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    await deadLetter(trx, { eventId: event?.id ?? null, envelope, error });
+    r.log.error({ err, event: event?.id }, "search: a parked event could not be replayed; it is in the DLQ");
+  }
+}
+
+/** Replays what was parked, then hands the events back to the consumer (job_id cleared in the last transaction). */
+async function handBack(r: Rebuild, id: string): Promise<number> {
+  let n = 0;
+  await jobProgress(r.db, id, "replay", 0, 0);
+  for (;;) {
+    const k = await r.db.transaction().execute((trx) => replay(r, trx));
+    n += k;
+    await jobProgress(r.db, id, "replay", n, n);
+    if (k < REPLAY_BATCH) break;
+  }
+  return r.db.transaction().execute(async (trx) => {
+    await lockState(trx);
+    for (;;) {
+      const k = await replay(r, trx);
+      n += k;
+      if (k < REPLAY_BATCH) break;
+    }
+    await setParkingJob(trx, null);
+    return n;
+  });
+}
+
+async function handBackPersistently(r: Rebuild, id: string): Promise<number> {
+  for (let delay = 500; ; delay = Math.min(10_000, delay * 2)) {
+    try {
+      return await handBack(r, id);
+    } catch (err) {
+      if (!r.running()) throw new Stopping("stopping");
+      r.log.warn({ err, job: id }, "search: hand-back failed; retrying");
+      await new Promise((res) => setTimeout(res, delay));
+    }
+  }
 }
