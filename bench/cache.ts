@@ -24,7 +24,8 @@ import { createOutbox } from "../src/platform/events/outbox.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { registry } from "../src/platform/observability/metrics.ts";
 import { runMigrations } from "../src/runtime/app.ts";
-import { createContentService, loadPosts, type PostRow } from "../src/services/content/service.ts";
+import { type ContentTables, loadPosts, type PostRow } from "../src/services/content/queries.ts";
+import { createContentService } from "../src/services/content/service.ts";
 import { scratchDatabase } from "./lib.ts";
 
 const log = createLogger({ level: "error" });
@@ -140,7 +141,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     const any = () => ids[Math.floor(Math.random() * ids.length)] as string;
     const hot = ids.slice(0, Math.ceil(ids.length / 10));
     const pick = () => (Math.random() < 0.8 ? (hot[Math.floor(Math.random() * hot.length)] as string) : any());
-    const k = db.kysely<unknown>();
+    const k = db.kysely<ContentTables>();
     // Each run uses its own key version, so nothing from an earlier run is in Redis.
     const version = Number.parseInt(randomBytes(3).toString("hex"), 16) + 1;
     const loadOne = (id: string) => async () => (await loadPosts(k.writer, [id])).get(id);

@@ -11,7 +11,8 @@ import { createOutbox } from "../src/platform/events/outbox.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { runWithCall } from "../src/platform/rpc/context.ts";
 import type { Nova } from "../src/runtime/app.ts";
-import { purgeDeleted } from "../src/services/content/service.ts";
+import { purgeDeleted } from "../src/services/content/purge.ts";
+import type { ContentTables } from "../src/services/content/queries.ts";
 import { gql, register, services, startInProcess } from "./helpers.ts";
 
 let nova: Nova;
@@ -174,7 +175,7 @@ describe("posts", () => {
     });
     try {
       const outbox = createOutbox({ service: "content", schema: "content" });
-      const writer = database.kysely<unknown>().writer;
+      const writer = database.kysely<ContentTables>().writer;
       await purgeDeleted(writer, outbox, 3_600_000);
       assert.equal((await db.query("SELECT count(*)::int AS n FROM content.posts WHERE id = $1", [p.id])).rows[0].n, 1);
       await db.query("UPDATE content.posts SET deleted_at = now() - interval '31 days' WHERE id = $1", [p.id]);

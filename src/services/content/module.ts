@@ -3,14 +3,10 @@ import { ContentService, type PostCounts, PostCountsSchema } from "../../gen/nov
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import {
-  type ContentPeers,
-  createContentService,
-  loadCounts,
-  loadPosts,
-  type PostRow,
-  purgeDeleted,
-} from "./service.ts";
+import type { ContentPeers } from "./context.ts";
+import { purgeDeleted } from "./purge.ts";
+import { type ContentTables, loadCounts, loadPosts, type PostRow } from "./queries.ts";
+import { createContentService } from "./service.ts";
 
 /**
  * The graph's "these two users block each other (either way)" answer, cached under the graph's
@@ -48,7 +44,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       return new Map(res.users.map((u) => [u.username, u.id]));
     },
   };
-  const db = ctx.db().kysely<unknown>();
+  const db = ctx.db().kysely<ContentTables>();
   const outbox = ctx.outbox();
   // Posts are read through the two-tier cache; loads go to the primary, so a read right after an
   // invalidating write never caches what a lagging replica still has.
