@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { create, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -19,7 +20,7 @@ import type { Envelope } from "../../platform/events/envelope.ts";
 import { createOutbox } from "../../platform/events/outbox.ts";
 import { eventTables } from "../../platform/events/sets.ts";
 import { runWithCall } from "../../platform/rpc/context.ts";
-import { CONVERSATION_TOPIC, type MessagingEventType, parseMessagingPayload } from "./events.ts";
+import { CONVERSATION_TOPIC, MESSAGING_EVENTS, type MessagingEventType, parseMessagingPayload } from "./events.ts";
 import type { MessagingTables } from "./queries.ts";
 import { createMessagingService } from "./service.ts";
 
@@ -318,4 +319,12 @@ describe("validation", () => {
     await refused(conversation(a, [a]), "VALIDATION_FAILED", "memberIds", /at least one other user/);
     assert.equal((await eventsOf(c.id)).length, 1, "nothing but ConversationCreated was written");
   });
+});
+
+test("the README lists the events events.ts declares, on their topic", () => {
+  const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+  const line = new RegExp(`Events on \`${CONVERSATION_TOPIC.replaceAll(".", "\\.")}\`[^:]*:([^]*?)\\.\\n`).exec(readme);
+  assert.ok(line?.[1], "README names the messaging events");
+  const listed = [...line[1].matchAll(/\b[A-Z][A-Za-z]+\b/g)].map((m) => m[0]).sort();
+  assert.deepEqual(listed, Object.keys(MESSAGING_EVENTS).sort());
 });
