@@ -2,7 +2,9 @@ import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { MessagingService } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import { createMessagingService, type MessagingPeers } from "./service.ts";
+import type { MessagingPeers } from "./deps.ts";
+import type { MessagingTables } from "./queries.ts";
+import { createMessagingService } from "./service.ts";
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const graph = ctx.client(GraphService);
@@ -21,6 +23,6 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       return new Set(res.users.map((u) => u.id));
     },
   };
-  const impl = createMessagingService({ db: ctx.db().kysely<unknown>(), outbox: ctx.outbox(), peers });
+  const impl = createMessagingService({ db: ctx.db().kysely<MessagingTables>(), outbox: ctx.outbox(), peers });
   return { services: [{ service: MessagingService, impl }] };
 }

@@ -1,0 +1,89 @@
+/**
+ * SendMessage: idempotent per (sender, clientMessageId): a resend answers the first send
+ * (created: false), and the same key for a different message is refused. A message is plaintext
+ * or, with a keyId from the public-key registry, ciphertext the server never reads.
+ */
+import { invalid, NovaError } from "../../../platform/errors.ts";
+import { requireUser } from "../../../platform/rpc/context.ts";
+import { uuid, uuidv7 } from "../../../platform/validate.ts";
+import type { MessagingDeps, Rpc } from "../deps.ts";
+import { conversationEvent } from "../events.ts";
+import { isMemberKey, type MessageRow, type NewMessage, sendMessageRow, sendTargetOf } from "../queries.ts";
+import { notFound, refuseBlocked, sameMessage } from "../rules.ts";
+import { validateCiphertext, validateClientMessageId, validateText } from "../validation.ts";
+import { toMessage } from "../views.ts";
+
+/** The request's content: plaintext, or ciphertext with the id of the key it was made for. */
+interface Content {
+  text: string;
+  ciphertext: Buffer | null;
+  keyId: string | null;
+}
+
+function contentOf(req: { text: string; ciphertext: Uint8Array; keyId: string }): Content {
+  const encrypted = req.ciphertext.length > 0 || req.keyId !== "";
+  if (!encrypted) return { text: validateText(req.text), ciphertext: null, keyId: null };
+  if (req.text !== "") throw invalid("text", "must be empty when the message is encrypted");
+  const ciphertext = Buffer.from(validateCiphertext(req.ciphertext));
+  return { text: "", ciphertext, keyId: uuid("keyId", req.keyId) };
+}
+
+export function sendMessage(deps: MessagingDeps): Rpc<"sendMessage"> {
+  const { writer } = deps.db;
+  return async (req) => {
+    const me = requireUser().userId;
+    const conversationId = uuid("conversationId", req.conversationId);
+    const clientMessageId = validateClientMessageId(req.clientMessageId);
+    const { text, ciphertext, keyId } = contentOf(req);
+    const answer = (row: MessageRow, created: boolean) => {
+      if (!sameMessage(row, text, ciphertext, keyId)) {
+        throw new NovaError("IDEMPOTENCY_KEY_REUSED", "clientMessageId: was used for a different message", {
+          field: "clientMessageId",
+        });
+      }
+      return { message: toMessage(row), created };
+    };
+    // Membership (NOT_FOUND for outsiders) and an earlier send with this key, in one statement: a resend is
+    // answered without any further check or lock.
+    const conv = await sendTargetOf(writer, conversationId, me, clientMessageId);
+    if (!conv) throw notFound();
+    if (conv.id !== null) return answer(conv, false);
+    // Blocks are asked fresh (no cache) so a block stops the next message. In a group, blocks were
+    // applied when members joined; a group message is not refused for a block between two members.
+    if (conv.kind === "direct" && conv.other) await refuseBlocked(deps.peers, [conv.other], () => "conversationId");
+    // The key must be in the registry and belong to a current member (the sender's or a recipient's).
+    if (keyId && !(await isMemberKey(writer, conversationId, keyId))) {
+      throw invalid("keyId", "is not the public key of a member of this conversation");
+    }
+    const createdAt = new Date();
+    const message: NewMessage = {
+      conversationId,
+      senderId: me,
+      clientMessageId,
+      text,
+      ciphertext,
+      keyId,
+      messageId: uuidv7(createdAt.getTime()),
+      createdAt,
+    };
+    const ev = deps.outbox.prepare(
+      conversationEvent("MessageSent", me, {
+        conversationId,
+        messageId: message.messageId,
+        senderId: me,
+        recipientIds: [], // set by the function: the members the message reached
+        text,
+        encrypted: ciphertext !== null,
+        ...(ciphertext ? { ciphertext: ciphertext.toString("base64"), keyId: keyId as string } : {}),
+        clientMessageId,
+        createdAt: createdAt.toISOString(),
+      }),
+    );
+    // The lock, the message, the activity positions and MessageSent in one round trip (migration 0002).
+    const row = await sendMessageRow(writer, message, ev);
+    if (!row || row.outcome === "not_member") throw notFound();
+    if (row.outcome === "exists") return answer(row, false);
+    deps.outbox.written();
+    return { message: toMessage(row), created: true };
+  };
+}
