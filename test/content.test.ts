@@ -8,34 +8,21 @@ import pg from "pg";
 import { ContentService } from "../src/gen/nova/content/v1/content_pb.ts";
 import { Database } from "../src/platform/db/pool.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
-import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
-import { runWithCall } from "../src/platform/rpc/context.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { purgeDeleted } from "../src/services/content/purge.ts";
 import type { ContentTables } from "../src/services/content/queries.ts";
-import { gql, register, services, startInProcess } from "./helpers.ts";
+import { clientAs, gql, register, services, startInProcess } from "./helpers.ts";
 
 let nova: Nova;
 let url: string;
 let db: pg.Pool;
-let content: ReturnType<typeof contentClient>;
-
-function contentClient() {
-  return serviceClient(
-    ContentService,
-    createTransport({
-      caller: "gateway",
-      target: "content",
-      peer: { kind: "local", services: nova.instances.get("content")?.services ?? [] },
-    }),
-    10_000,
-  );
-}
+/** The content service in this process, as nobody (reads the GraphQL API has no field for). */
+let content: ReturnType<typeof clientAs<typeof ContentService>>;
 
 before(async () => {
   ({ nova, url } = await startInProcess());
   db = new pg.Pool({ connectionString: (await services()).postgres, max: 4 });
-  content = contentClient();
+  content = clientAs(nova, ContentService);
 });
 after(async () => {
   await db.end();
@@ -43,8 +30,7 @@ after(async () => {
 });
 
 type U = Awaited<ReturnType<typeof register>>;
-const as = <T>(u: U, fn: () => Promise<T>, admin = false) =>
-  runWithCall({ user: { userId: u.user.id, sessionId: "s", ...(admin ? { admin } : {}) } }, fn);
+const contentAs = (u: U, admin = false) => clientAs(nova, ContentService, u.user.id, { admin });
 
 const POST = `id text hashtags media { url mimeType width height } author { username } editedAt likeCount commentCount
   bookmarkCount viewerHasLiked viewerHasBookmarked`;
@@ -151,7 +137,7 @@ describe("posts", () => {
     const del = (u: U) =>
       gql(url, `mutation($id: ID!) { deletePost(id: $id) }`, { token: u.accessToken, variables: { id: p.id } });
     assert.deepEqual(errorOf(await del(b)), { code: "FORBIDDEN", field: "postId" });
-    await as(mod, () => content.deletePost({ postId: p.id }), true);
+    await contentAs(mod, true).deletePost({ postId: p.id });
     assert.equal((await gql(url, `{ post(id: "${p.id}") { id } }`)).body.data.post, null);
     const posts = await gql(url, `query($u: String!) { user(username: $u) { posts { edges { node { id } } } } }`, {
       variables: { u: a.user.username },
@@ -319,15 +305,15 @@ describe("likes and bookmarks", () => {
     const read = async () => (await content.getCounts({ postIds: [p.id] })).counts[0];
     assert.equal((await read())?.likeCount, 0); // now cached
     assert.equal((await read())?.likeCount, 0);
-    await as(fan, () => content.likePost({ postId: p.id }));
+    await contentAs(fan).likePost({ postId: p.id });
     assert.equal((await read())?.likeCount, 1);
-    await as(fan, () => content.bookmarkPost({ postId: p.id }));
+    await contentAs(fan).bookmarkPost({ postId: p.id });
     assert.equal((await read())?.bookmarkCount, 1);
-    const c = await as(fan, () => content.createComment({ postId: p.id, text: "hi" }));
+    const c = await contentAs(fan).createComment({ postId: p.id, text: "hi" });
     assert.equal((await read())?.commentCount, 1);
-    await as(fan, () => content.deleteComment({ commentId: c.comment?.id ?? "" }));
+    await contentAs(fan).deleteComment({ commentId: c.comment?.id ?? "" });
     assert.equal((await read())?.commentCount, 0);
-    await as(fan, () => content.unlikePost({ postId: p.id }));
+    await contentAs(fan).unlikePost({ postId: p.id });
     assert.deepEqual(
       { ...(await read()), $typeName: undefined },
       { $typeName: undefined, postId: p.id, likeCount: 0, commentCount: 0, bookmarkCount: 1 },
@@ -341,14 +327,11 @@ describe("likes and bookmarks", () => {
     // concurrency under test is the likes', not the sign-ups'.
     const users: U[] = [];
     for (let i = 0; i < 50; i++) users.push(await register(url));
+    const clients = users.map((u) => contentAs(u));
     const ops = Array.from({ length: 1_000 }, (_, i) => {
-      const u = users[i % users.length] as U;
+      const c = clients[i % users.length] as (typeof clients)[number];
       const like = (i * 7919) % 3 !== 0;
-      return () =>
-        as(
-          u,
-          (): Promise<unknown> => (like ? content.likePost({ postId: p.id }) : content.unlikePost({ postId: p.id })),
-        );
+      return (): Promise<unknown> => (like ? c.likePost({ postId: p.id }) : c.unlikePost({ postId: p.id }));
     });
     // 1,000 operations, 50 in flight at a time.
     let next = 0;

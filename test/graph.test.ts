@@ -10,10 +10,8 @@ import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { GraphService } from "../src/gen/nova/graph/v1/graph_pb.ts";
 import { fromError } from "../src/platform/errors.ts";
-import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
-import { runWithCall } from "../src/platform/rpc/context.ts";
 import type { Nova } from "../src/runtime/app.ts";
-import { gql, metricValue, register, services, startInProcess } from "./helpers.ts";
+import { clientAs, gql, metricValue, register, services, startInProcess } from "./helpers.ts";
 
 let nova: Nova;
 let url: string;
@@ -245,7 +243,7 @@ describe("list order where positions gain a digit", () => {
       const seen: string[] = [];
       let cursor = "";
       for (let pages = 0; pages < 5; pages++) {
-        const page = await graphAs()((g) => g.listFollowers({ userId: star, limit: 1, cursor }));
+        const page = await graphAs().listFollowers({ userId: star, limit: 1, cursor });
         seen.push(...page.userIds);
         if (page.nextCursor === "") break;
         cursor = page.nextCursor;
@@ -263,17 +261,8 @@ describe("graph batch RPCs", () => {
     await mutate("follow", a.accessToken, b.user.id);
     await mutate("follow", c.accessToken, a.user.id);
     await mutate("mute", a.accessToken, c.user.id);
-    const graph = serviceClient(
-      GraphService,
-      createTransport({
-        caller: "gateway",
-        target: "graph",
-        peer: { kind: "local", services: nova.instances.get("graph")?.services ?? [] },
-      }),
-      5_000,
-    );
-    const as = <T>(fn: () => Promise<T>) => runWithCall({ user: { userId: a.user.id, sessionId: "s" } }, fn);
-    const rel = await as(() => graph.getRelationships({ userIds: [c.user.id, b.user.id] }));
+    const graph = graphAs(a.user.id);
+    const rel = await graph.getRelationships({ userIds: [c.user.id, b.user.id] });
     assert.deepEqual(
       rel.relationships.map((r) => [r.userId, r.following, r.followedBy, r.muting]),
       [
@@ -281,7 +270,7 @@ describe("graph batch RPCs", () => {
         [b.user.id, true, false, false],
       ],
     );
-    const counts = await graph.getCounts({ userIds: [a.user.id, b.user.id] });
+    const counts = await graphAs().getCounts({ userIds: [a.user.id, b.user.id] });
     assert.deepEqual(
       counts.counts.map((x) => [x.followerCount, x.followingCount]),
       [
@@ -290,34 +279,19 @@ describe("graph batch RPCs", () => {
       ],
     );
     const many = Array.from({ length: 101 }, () => b.user.id);
-    await assert.rejects(
-      as(() => graph.getRelationships({ userIds: many })),
-      (err) => {
-        assert.equal(fromError(err).code, "VALIDATION_FAILED");
-        assert.equal(fromError(err).field, "userIds");
-        return true;
-      },
-    );
+    await assert.rejects(graph.getRelationships({ userIds: many }), (err) => {
+      assert.equal(fromError(err).code, "VALIDATION_FAILED");
+      assert.equal(fromError(err).field, "userIds");
+      return true;
+    });
   });
 });
 
 /** A client of the graph service in this process, calling as `userId` (or as nobody). */
-function graphAs(userId?: string) {
-  const client = serviceClient(
-    GraphService,
-    createTransport({
-      caller: "gateway",
-      target: "graph",
-      peer: { kind: "local", services: nova.instances.get("graph")?.services ?? [] },
-    }),
-    5_000,
-  );
-  return <T>(fn: (g: typeof client) => Promise<T>) =>
-    runWithCall(userId ? { user: { userId, sessionId: "s" } } : {}, () => fn(client));
-}
+const graphAs = (userId?: string) => clientAs(nova, GraphService, userId, { timeoutMs: 5_000 });
 
 /** A user-facing write RPC by name (their requests and answers have the same shape). */
-const write = (g: Parameters<Parameters<ReturnType<typeof graphAs>>[0]>[0], rpc: string) =>
+const write = (g: ReturnType<typeof graphAs>, rpc: string) =>
   g[rpc as "follow"] as (req: { userId: string }) => Promise<{ changed: boolean }>;
 
 async function rejectsWith(p: Promise<unknown>, code: string, field?: string) {
@@ -395,72 +369,34 @@ describe("the RPCs themselves", () => {
   test("every write and GetRelationships needs an end user; every RPC validates its input", async () => {
     const [a, b] = [await register(url), await register(url)];
     const anon = graphAs();
-    const as = graphAs(a.user.id);
+    const asA = graphAs(a.user.id);
     for (const rpc of ["follow", "unfollow", "block", "unblock", "mute", "unmute"] as const) {
-      await rejectsWith(
-        anon((g) => write(g, rpc)({ userId: b.user.id })),
-        "UNAUTHENTICATED",
-      );
-      await rejectsWith(
-        as((g) => write(g, rpc)({ userId: "x" })),
-        "VALIDATION_FAILED",
-        "userId",
-      );
-      await rejectsWith(
-        as((g) => write(g, rpc)({ userId: a.user.id })),
-        "VALIDATION_FAILED",
-        "userId",
-      );
+      await rejectsWith(write(anon, rpc)({ userId: b.user.id }), "UNAUTHENTICATED");
+      await rejectsWith(write(asA, rpc)({ userId: "x" }), "VALIDATION_FAILED", "userId");
+      await rejectsWith(write(asA, rpc)({ userId: a.user.id }), "VALIDATION_FAILED", "userId");
     }
-    await rejectsWith(
-      anon((g) => g.getRelationships({ userIds: [b.user.id] })),
-      "UNAUTHENTICATED",
-    );
-    await rejectsWith(
-      as((g) => g.getRelationships({ userIds: [b.user.id, "nope"] })),
-      "VALIDATION_FAILED",
-      "userIds[1]",
-    );
-    await rejectsWith(
-      as((g) => g.getCounts({ userIds: Array(101).fill(b.user.id) })),
-      "VALIDATION_FAILED",
-      "userIds",
-    );
+    await rejectsWith(anon.getRelationships({ userIds: [b.user.id] }), "UNAUTHENTICATED");
+    await rejectsWith(asA.getRelationships({ userIds: [b.user.id, "nope"] }), "VALIDATION_FAILED", "userIds[1]");
+    await rejectsWith(asA.getCounts({ userIds: Array(101).fill(b.user.id) }), "VALIDATION_FAILED", "userIds");
     for (const rpc of ["listFollowers", "listFollowing"] as const) {
-      await rejectsWith(
-        as<unknown>((g) => g[rpc]({ userId: b.user.id, limit: 101, cursor: "" })),
-        "VALIDATION_FAILED",
-        "limit",
-      );
-      await rejectsWith(
-        as<unknown>((g) => g[rpc]({ userId: "", limit: 10, cursor: "" })),
-        "VALIDATION_FAILED",
-        "userId",
-      );
-      await rejectsWith(
-        as<unknown>((g) => g[rpc]({ userId: b.user.id, limit: 10, cursor: "%%" })),
-        "VALIDATION_FAILED",
-        "cursor",
-      );
+      await rejectsWith(asA[rpc]({ userId: b.user.id, limit: 101, cursor: "" }), "VALIDATION_FAILED", "limit");
+      await rejectsWith(asA[rpc]({ userId: "", limit: 10, cursor: "" }), "VALIDATION_FAILED", "userId");
+      await rejectsWith(asA[rpc]({ userId: b.user.id, limit: 10, cursor: "%%" }), "VALIDATION_FAILED", "cursor");
     }
     // Blocking, muting or following a user who does not exist is NOT_FOUND; undoing it is a no-op.
     const ghost = "0190c7a4-0000-7000-8000-00000000dead";
     for (const rpc of ["follow", "block", "mute"] as const) {
-      await rejectsWith(
-        as((g) => write(g, rpc)({ userId: ghost })),
-        "NOT_FOUND",
-        "userId",
-      );
+      await rejectsWith(write(asA, rpc)({ userId: ghost }), "NOT_FOUND", "userId");
     }
     for (const rpc of ["unfollow", "unblock", "unmute"] as const) {
-      assert.equal((await as((g) => write(g, rpc)({ userId: ghost }))).changed, false);
+      assert.equal((await write(asA, rpc)({ userId: ghost })).changed, false);
     }
   });
 
   test("a write answers with the relationship and both users' counts after it", async () => {
     const [a, b] = [await register(url), await register(url)];
-    const as = graphAs(a.user.id);
-    const f = await as((g) => g.follow({ userId: b.user.id.toUpperCase() }));
+    const asA = graphAs(a.user.id);
+    const f = await asA.follow({ userId: b.user.id.toUpperCase() });
     assert.equal(f.changed, true);
     assert.equal(f.relationship?.userId, b.user.id);
     assert.equal(f.relationship?.following, true);
@@ -471,10 +407,10 @@ describe("the RPCs themselves", () => {
         [b.user.id, 1, 0],
       ],
     );
-    const again = await as((g) => g.follow({ userId: b.user.id }));
+    const again = await asA.follow({ userId: b.user.id });
     assert.equal(again.changed, false);
     assert.equal(again.counts[1]?.followerCount, 1);
-    const blocked = await as((g) => g.block({ userId: b.user.id }));
+    const blocked = await asA.block({ userId: b.user.id });
     assert.deepEqual(
       [blocked.relationship?.following, blocked.relationship?.blocking, blocked.counts.map((c) => c.followerCount)],
       [false, true, [0, 0]],
@@ -496,7 +432,7 @@ describe("exact under concurrency", () => {
       )
     ).rows;
     assert.equal(n, 30, "one Followed per fan");
-    const c = await graphAs(star.user.id)((g) => g.getCounts({ userIds: [star.user.id] }));
+    const c = await graphAs(star.user.id).getCounts({ userIds: [star.user.id] });
     assert.equal(c.counts[0]?.followerCount, 30);
   });
 

@@ -4,9 +4,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DescService } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
+import { type CallContext, runWithCall } from "../src/platform/rpc/context.ts";
+import type { ServiceRegistration } from "../src/platform/rpc/server.ts";
 import { type Nova, startNova } from "../src/runtime/app.ts";
 import { loadConfig } from "../src/runtime/config.ts";
-import { resolveTargets } from "../src/runtime/modules.ts";
+import { type ModuleName, providerOf, resolveTargets } from "../src/runtime/modules.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -56,6 +61,46 @@ export async function startInProcess(env: NodeJS.ProcessEnv = {}): Promise<{ nov
   const address = nova.instances.get("gateway")?.address;
   if (!address) throw new Error("gateway did not start");
   return { nova, url: `${address}/graphql` };
+}
+
+export interface ClientAsOptions {
+  /** The calling module (default the gateway, as for a user's request). */
+  caller?: ModuleName;
+  /** The session of the user's claims (default "s"; identity's tests use the token's). */
+  sessionId?: string;
+  /** The user's admin role (may moderate others' content). */
+  admin?: boolean;
+  /** The client's default deadline per call (default 10 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * A client of `service` served in this process, whose every call runs as end user `userId` (no user when
+ * undefined), as if the gateway made it for that user's request. `from` is a running Nova (the service's
+ * module must run in it) or the service registrations of a service built by the test.
+ */
+export function clientAs<S extends DescService>(
+  from: Nova | ServiceRegistration[],
+  service: S,
+  userId?: string,
+  opts: ClientAsOptions = {},
+): Client<S> {
+  const target = providerOf(service.typeName);
+  if (!target) throw new Error(`no module provides ${service.typeName}`);
+  const services = Array.isArray(from) ? from : (from.instances.get(target)?.services ?? []);
+  const transport = createTransport({ caller: opts.caller ?? "gateway", target, peer: { kind: "local", services } });
+  const client = serviceClient(service, transport, opts.timeoutMs ?? 10_000);
+  if (userId === undefined) return client;
+  const call: CallContext = {
+    user: { userId, sessionId: opts.sessionId ?? "s", ...(opts.admin ? { admin: true } : {}) },
+  };
+  return new Proxy(client, {
+    get(target, prop) {
+      const fn = Reflect.get(target, prop) as unknown;
+      if (typeof fn !== "function") return fn;
+      return (...args: unknown[]) => runWithCall(call, () => fn(...args));
+    },
+  });
 }
 
 export interface GqlResult {

@@ -14,15 +14,16 @@ import { fromError } from "../src/platform/errors.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { eventTables } from "../src/platform/events/sets.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
-import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
-import { runWithCall } from "../src/platform/rpc/context.ts";
+import type { ServiceRegistration } from "../src/platform/rpc/server.ts";
 import { createSigner, createVerifier, generateSigningKeyPem } from "../src/platform/security/jwt.ts";
 import { modules } from "../src/runtime/modules.ts";
 import { createIdentityService, type IdentityTables, type PublicProfile } from "../src/services/identity/service.ts";
-import { services, unique } from "./helpers.ts";
+import { clientAs, services, unique } from "./helpers.ts";
 
 let db: Database;
+/** The service under test, as nobody. */
 let client: Client<typeof IdentityService>;
+let registrations: ServiceRegistration[];
 let verify: ReturnType<typeof createVerifier>;
 let signer: Awaited<ReturnType<typeof createSigner>>;
 const LOCKOUT_MS = 1_500;
@@ -43,8 +44,11 @@ async function newUser(password = "correct horse battery") {
   return { username, password, res };
 }
 
-const as = <T>(tokens: { accessToken: string }, fn: () => Promise<T>) =>
-  verify(tokens.accessToken).then((c) => runWithCall({ user: { userId: c.sub, sessionId: c.sid } }, fn));
+/** Calls the service as the user and session of an access token. */
+const as = <T>(tokens: { accessToken: string }, call: (me: Client<typeof IdentityService>) => Promise<T>) =>
+  verify(tokens.accessToken).then((c) =>
+    call(clientAs(registrations, IdentityService, c.sub, { sessionId: c.sid, timeoutMs: 5_000 })),
+  );
 
 before(async () => {
   const s = await services();
@@ -60,12 +64,8 @@ before(async () => {
     // Profiles through an L1 cache, as in a running module.
     profiles: createCache({ log: createLogger({ level: "silent" }) }).entity<PublicProfile>("identity", "user", 1),
   });
-  const transport = createTransport({
-    caller: "gateway",
-    target: "identity",
-    peer: { kind: "local", services: [{ service: IdentityService, impl }] },
-  });
-  client = serviceClient(IdentityService, transport, 5_000);
+  registrations = [{ service: IdentityService, impl }];
+  client = clientAs(registrations, IdentityService, undefined, { timeoutMs: 5_000 });
 });
 
 after(async () => {
@@ -112,7 +112,7 @@ describe("register", () => {
       (await events()).map((e) => [e.type, e.topic, e.payload.username]),
       [["UserRegistered", "nova.identity.user", username]],
     );
-    await as(res.tokens as { accessToken: string }, () => client.updateProfile({ displayName: "Ada L." }));
+    await as(res.tokens as { accessToken: string }, (me) => me.updateProfile({ displayName: "Ada L." }));
     const after = await events();
     assert.deepEqual(
       after.map((e) => [e.type, e.payload.displayName]),
@@ -255,11 +255,11 @@ describe("sessions", () => {
     const other = await client.login({ identifier: username, password });
     const third = await client.login({ identifier: username, password });
     const sid = async (t: { accessToken: string } | undefined) => (await verify(t?.accessToken ?? "")).sid;
-    await as(res.tokens as { accessToken: string }, () => client.logout({}));
+    await as(res.tokens as { accessToken: string }, (me) => me.logout({}));
     assert.equal((await client.checkSession({ sessionId: await sid(res.tokens) })).active, false);
     assert.equal((await client.checkSession({ sessionId: await sid(other.tokens) })).active, true);
     assert.equal(await code(client.refreshToken({ refreshToken: res.tokens?.refreshToken ?? "" })), "TOKEN_INVALID");
-    const all = await as(other.tokens as { accessToken: string }, () => client.logoutAll({}));
+    const all = await as(other.tokens as { accessToken: string }, (me) => me.logoutAll({}));
     assert.equal(all.sessionsRevoked, 2);
     assert.equal((await client.checkSession({ sessionId: await sid(third.tokens) })).active, false);
     assert.equal(await code(client.refreshToken({ refreshToken: third.tokens?.refreshToken ?? "" })), "TOKEN_INVALID");
@@ -322,8 +322,8 @@ describe("profiles", () => {
   test("update validates each field and the email is shown only to its owner", async () => {
     const { username, res } = await newUser();
     const tokens = res.tokens as { accessToken: string };
-    const updated = await as(tokens, () =>
-      client.updateProfile({
+    const updated = await as(tokens, (me) =>
+      me.updateProfile({
         displayName: "Alice A.",
         bio: "hello\nworld",
         avatarUrl: "https://cdn.example.com/a.png",
@@ -337,7 +337,7 @@ describe("profiles", () => {
       [{ avatarUrl: "http://example.com/a.png" }, "avatarUrl"],
     ] as const) {
       try {
-        await as(tokens, () => client.updateProfile(input));
+        await as(tokens, (me) => me.updateProfile(input));
         assert.fail("accepted");
       } catch (err) {
         assert.equal(fromError(err).field, field);
@@ -345,7 +345,7 @@ describe("profiles", () => {
     }
     const stranger = await client.getUserByUsername({ username });
     assert.equal(stranger.user?.email, "");
-    const self = await as(tokens, () => client.getUser({ id: res.user?.id ?? "" }));
+    const self = await as(tokens, (me) => me.getUser({ id: res.user?.id ?? "" }));
     assert.equal(self.user?.email, `${username}@Example.com`);
     assert.equal(self.user?.displayName, "Alice A.");
   });
@@ -371,13 +371,13 @@ describe("profiles", () => {
     const [aId, bId] = [a.res.user?.id ?? "", b.res.user?.id ?? ""];
     const aTokens = a.res.tokens as { accessToken: string };
     const bTokens = b.res.tokens as { accessToken: string };
-    const seenByB = async () => (await as(bTokens, () => client.batchGetUsers({ ids: [aId, bId] }))).users;
+    const seenByB = async () => (await as(bTokens, (me) => me.batchGetUsers({ ids: [aId, bId] }))).users;
     const first = await seenByB(); // a's profile is cached now
     assert.equal(first[0]?.email, "", "not b's to see");
     assert.equal(first[1]?.email, `${b.username}@Example.com`, "b sees b's own email");
-    await as(aTokens, () => client.updateProfile({ displayName: "Renamed" }));
+    await as(aTokens, (me) => me.updateProfile({ displayName: "Renamed" }));
     assert.equal((await seenByB())[0]?.displayName, "Renamed");
-    const own = (await as(aTokens, () => client.batchGetUsers({ ids: [aId] }))).users[0];
+    const own = (await as(aTokens, (me) => me.batchGetUsers({ ids: [aId] }))).users[0];
     assert.equal(own?.email, `${a.username}@Example.com`);
     assert.equal(own?.displayName, "Renamed");
   });

@@ -11,10 +11,8 @@ import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { MessagingService } from "../src/gen/nova/messaging/v1/messaging_pb.ts";
 import { fromError } from "../src/platform/errors.ts";
-import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
-import { runWithCall } from "../src/platform/rpc/context.ts";
 import type { Nova } from "../src/runtime/app.ts";
-import { gql, register, services, startInProcess } from "./helpers.ts";
+import { clientAs, gql, register, services, startInProcess } from "./helpers.ts";
 
 let nova: Nova;
 let url: string;
@@ -136,19 +134,8 @@ async function events(conversationId: string): Promise<{ type: string; payload: 
   return r.rows.map((x) => ({ type: x.envelope.type, payload: x.envelope.payload }));
 }
 
-function messagingAs(userId?: string) {
-  const client = serviceClient(
-    MessagingService,
-    createTransport({
-      caller: "gateway",
-      target: "messaging",
-      peer: { kind: "local", services: nova.instances.get("messaging")?.services ?? [] },
-    }),
-    10_000,
-  );
-  return <T>(fn: (m: typeof client) => Promise<T>) =>
-    runWithCall(userId ? { user: { userId, sessionId: "s" } } : {}, () => fn(client));
-}
+/** A client of the messaging service in this process, calling as `userId` (or as nobody). */
+const messagingAs = (userId?: string) => clientAs(nova, MessagingService, userId);
 
 async function rejectsWith(p: Promise<unknown>, code: string, field?: string) {
   await assert.rejects(p, (err) => {
@@ -499,7 +486,7 @@ describe("groups", () => {
     assert.equal(seen3.unreadCount, 1);
     const m3c = messagingAs(m3.user.id);
     assert.deepEqual(
-      (await m3c((m) => m.getMessages({ messageIds: [early.id, later.id] }))).messages.map((x) => x.id),
+      (await m3c.getMessages({ messageIds: [early.id, later.id] })).messages.map((x) => x.id),
       [later.id],
     );
     // Removed: no reading, no sending, gone from the list.
@@ -507,12 +494,8 @@ describe("groups", () => {
     assert.equal(ok<{ conversation: unknown }>(await conversation(m1, g.id)).conversation, null);
     assert.deepEqual(errorOf(await send(m1, g.id, "still here?")), { code: "NOT_FOUND", field: "conversationId" });
     const m1c = messagingAs(m1.user.id);
-    assert.deepEqual((await m1c((m) => m.getMessages({ messageIds: [early.id, later.id] }))).messages, []);
-    await rejectsWith(
-      m1c((m) => m.listMessages({ conversationId: g.id, cursor: "", limit: 10 })),
-      "NOT_FOUND",
-      "conversationId",
-    );
+    assert.deepEqual((await m1c.getMessages({ messageIds: [early.id, later.id] })).messages, []);
+    await rejectsWith(m1c.listMessages({ conversationId: g.id, cursor: "", limit: 10 }), "NOT_FOUND", "conversationId");
     const list1 = ok<{ conversations: { edges: { node: { id: string } }[] } }>(
       await gql(url, `query { conversations(first: 50) { edges { node { id } } } }`, { token: m1.accessToken }),
     );
@@ -754,65 +737,34 @@ describe("the RPCs themselves", () => {
     const c = await createOk(a, [b.user.id]);
     const m = await sendOk(a, c.id, "hello");
     const anon = messagingAs();
-    const as = messagingAs(a.user.id);
+    const asA = messagingAs(a.user.id);
+    await rejectsWith(anon.listConversations({ cursor: "", limit: 10 }), "UNAUTHENTICATED");
+    await rejectsWith(anon.getMessages({ messageIds: [m.id] }), "UNAUTHENTICATED");
+    await rejectsWith(anon.getConversations({ conversationIds: [c.id] }), "UNAUTHENTICATED");
+    await rejectsWith(anon.sendMessage({ conversationId: c.id, text: "x", clientMessageId: "k" }), "UNAUTHENTICATED");
+    await rejectsWith(anon.getPublicKey({ userId: a.user.id }), "UNAUTHENTICATED");
+    await rejectsWith(asA.getMessages({ messageIds: Array(101).fill(m.id) }), "VALIDATION_FAILED", "messageIds");
+    await rejectsWith(asA.getMessages({ messageIds: [m.id, "x"] }), "VALIDATION_FAILED", "messageIds[1]");
     await rejectsWith(
-      anon((x) => x.listConversations({ cursor: "", limit: 10 })),
-      "UNAUTHENTICATED",
-    );
-    await rejectsWith(
-      anon((x) => x.getMessages({ messageIds: [m.id] })),
-      "UNAUTHENTICATED",
-    );
-    await rejectsWith(
-      anon((x) => x.getConversations({ conversationIds: [c.id] })),
-      "UNAUTHENTICATED",
-    );
-    await rejectsWith(
-      anon((x) => x.sendMessage({ conversationId: c.id, text: "x", clientMessageId: "k" })),
-      "UNAUTHENTICATED",
-    );
-    await rejectsWith(
-      anon((x) => x.getPublicKey({ userId: a.user.id })),
-      "UNAUTHENTICATED",
-    );
-    await rejectsWith(
-      as((x) => x.getMessages({ messageIds: Array(101).fill(m.id) })),
-      "VALIDATION_FAILED",
-      "messageIds",
-    );
-    await rejectsWith(
-      as((x) => x.getMessages({ messageIds: [m.id, "x"] })),
-      "VALIDATION_FAILED",
-      "messageIds[1]",
-    );
-    await rejectsWith(
-      as((x) => x.getConversations({ conversationIds: Array(101).fill(c.id) })),
+      asA.getConversations({ conversationIds: Array(101).fill(c.id) }),
       "VALIDATION_FAILED",
       "conversationIds",
     );
+    await rejectsWith(asA.listConversations({ cursor: "", limit: 101 }), "VALIDATION_FAILED", "limit");
     await rejectsWith(
-      as((x) => x.listConversations({ cursor: "", limit: 101 })),
-      "VALIDATION_FAILED",
-      "limit",
-    );
-    await rejectsWith(
-      as((x) => x.listMessages({ conversationId: c.id, cursor: "!!", limit: 10 })),
+      asA.listMessages({ conversationId: c.id, cursor: "!!", limit: 10 }),
       "VALIDATION_FAILED",
       "cursor",
     );
-    await rejectsWith(
-      as((x) => x.getPublicKeys({ keyIds: ["k"] })),
-      "VALIDATION_FAILED",
-      "keyIds[0]",
-    );
+    await rejectsWith(asA.getPublicKeys({ keyIds: ["k"] }), "VALIDATION_FAILED", "keyIds[0]");
     // GetMessages and GetConversations answer in request order and leave out what the caller may not read.
     const m2 = await sendOk(b, c.id, "second");
-    const got = await as((x) => x.getMessages({ messageIds: [m2.id, "0190c7a4-0000-7000-8000-000000000000", m.id] }));
+    const got = await asA.getMessages({ messageIds: [m2.id, "0190c7a4-0000-7000-8000-000000000000", m.id] });
     assert.deepEqual(
       got.messages.map((x) => x.id),
       [m2.id, m.id],
     );
-    const convs = await messagingAs(b.user.id)((x) => x.getConversations({ conversationIds: [c.id, c.id] }));
+    const convs = await messagingAs(b.user.id).getConversations({ conversationIds: [c.id, c.id] });
     assert.deepEqual(
       convs.conversations.map((x) => [x.id, x.unreadCount]),
       [

@@ -20,14 +20,12 @@ import { dropDatabase } from "../scripts/lib/scratch.ts";
 import { SearchService } from "../src/gen/nova/search/v1/search_pb.ts";
 import { Database } from "../src/platform/db/pool.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
-import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
-import { runWithCall } from "../src/platform/rpc/context.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
 import { likePrefix } from "../src/services/search/queries.ts";
 import { createSearch } from "../src/services/search/service.ts";
 import { prefixPattern } from "../src/services/search/validation.ts";
-import { services } from "./helpers.ts";
+import { clientAs, services } from "./helpers.ts";
 
 const CANDIDATES = 4;
 const RECENT_SCAN = 10;
@@ -55,7 +53,8 @@ describe("search candidates", () => {
   let admin = "";
   const name = `nova_searchcand_${randomBytes(4).toString("hex")}`;
   let db: Database;
-  let rpc: Client<typeof SearchService>;
+  /** The search service under test, calling as `userId`. */
+  let searchAs: (userId: string) => Client<typeof SearchService>;
 
   before(async () => {
     admin = (await services()).postgres;
@@ -71,15 +70,8 @@ describe("search candidates", () => {
       db: db.kysely<unknown>(),
       options: { postCandidates: CANDIDATES, postRecentScan: RECENT_SCAN },
     });
-    rpc = serviceClient(
-      SearchService,
-      createTransport({
-        caller: "gateway",
-        target: "search",
-        peer: { kind: "local", services: [{ service: SearchService, impl: search.service }] },
-      }),
-      10_000,
-    );
+    const registrations = [{ service: SearchService, impl: search.service }];
+    searchAs = (userId) => clientAs(registrations, SearchService, userId);
   });
   after(async () => {
     await db?.close();
@@ -91,10 +83,9 @@ describe("search candidates", () => {
     const ids: string[] = [];
     let asOf: string | undefined;
     let cursor = "";
+    const rpc = searchAs(viewer);
     for (let i = 0; i < 20; i++) {
-      const page = await runWithCall({ user: { userId: viewer, sessionId: "s" } }, () =>
-        rpc.searchPosts({ query, limit: 3, cursor }),
-      );
+      const page = await rpc.searchPosts({ query, limit: 3, cursor });
       ids.push(...page.postIds);
       if (page.cursors[0]) asOf ??= JSON.parse(Buffer.from(page.cursors[0], "base64url").toString("utf8"))[1];
       if (!page.nextCursor) break;
@@ -168,10 +159,9 @@ describe("search candidates", () => {
     const viewer = uuidOf(0, 0xfff);
     const walked: string[] = [];
     let cursor = "";
+    const rpc = searchAs(viewer);
     for (let i = 0; i < 5; i++) {
-      const page = await runWithCall({ user: { userId: viewer, sessionId: "s" } }, () =>
-        rpc.searchUsers({ query: "pre", limit: 50, cursor }),
-      );
+      const page = await rpc.searchUsers({ query: "pre", limit: 50, cursor });
       walked.push(...page.userIds);
       if (!page.nextCursor) break;
       cursor = page.nextCursor;

@@ -19,13 +19,11 @@ import { Database } from "../src/platform/db/pool.ts";
 import { fromError } from "../src/platform/errors.ts";
 import { deliverBatch } from "../src/platform/events/consumer.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
-import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
-import { runWithCall } from "../src/platform/rpc/context.ts";
 import { type Nova, startNova } from "../src/runtime/app.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
 import { indexConsumer } from "../src/services/search/consumers.ts";
-import { gql, register, services, spawnNova, startInProcess, tempDir } from "./helpers.ts";
+import { clientAs, gql, register, services, spawnNova, startInProcess, tempDir } from "./helpers.ts";
 
 type U = Awaited<ReturnType<typeof register>>;
 
@@ -64,11 +62,7 @@ describe("search", () => {
     ({ nova, url } = await startInProcess());
     const search = nova.instances.get("search")?.services;
     assert.ok(search, "the search module runs");
-    rpc = serviceClient(
-      SearchService,
-      createTransport({ caller: "gateway", target: "search", peer: { kind: "local", services: search } }),
-      10_000,
-    );
+    rpc = clientAs(nova, SearchService);
   };
 
   before(async () => {
@@ -175,8 +169,7 @@ describe("search", () => {
       );
       return r.rows[0].n === 2;
     });
-    const direct = async (userId: string) =>
-      runWithCall({ user: { userId, sessionId: "s" } }, () => rpc.searchPosts({ query: t, limit: 50 }));
+    const direct = async (userId: string) => clientAs(nova, SearchService, userId).searchPosts({ query: t, limit: 50 });
     assert.equal((await direct(blocker.user.id)).postIds.length, 0, "blocked by the author");
     assert.equal((await direct(reader.user.id)).postIds.length, 0, "blocking the author");
     assert.equal((await ids(t, "POSTS", reader.accessToken)).length, 0, "through the gateway too");
@@ -339,7 +332,19 @@ describe("search", () => {
         )
         .map((xs) => xs.join("")),
     );
-    const viewer = await register(url);
+    const viewer = clientAs(nova, SearchService, (await register(url)).user.id);
+    /** One search RPC of `kind` as the viewer. */
+    const search = (kind: (typeof kinds)[number], q: string, cursor: string | null) => {
+      const page = { cursor: cursor ?? "", limit: 5 };
+      switch (kind) {
+        case "suggestions":
+          return viewer.suggestions({ prefix: q, limit: 5 });
+        case "postsByHashtag":
+          return viewer.postsByHashtag({ tag: q, ...page });
+        default:
+          return viewer[kind]({ query: q, ...page });
+      }
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...kinds),
@@ -347,17 +352,7 @@ describe("search", () => {
         fc.option(fc.string({ maxLength: 40 })),
         async (kind, q, cursor) => {
           try {
-            await runWithCall({ user: { userId: viewer.user.id, sessionId: "s" } }, () => {
-              const page = { cursor: cursor ?? "", limit: 5 };
-              switch (kind) {
-                case "suggestions":
-                  return rpc.suggestions({ prefix: q, limit: 5 });
-                case "postsByHashtag":
-                  return rpc.postsByHashtag({ tag: q, ...page });
-                default:
-                  return rpc[kind]({ query: q, ...page });
-              }
-            });
+            await search(kind, q, cursor);
           } catch (err) {
             const e = fromError(err);
             assert.equal(e.code, "VALIDATION_FAILED", `${kind}(${JSON.stringify(q)}): ${e.code} ${e.message}`);
@@ -510,18 +505,10 @@ describe("search", () => {
         ADMIN_PORT: "0",
       }),
     });
-    const content = writers.instances.get("content")?.services?.[0];
-    assert.ok(content);
-    const client = serviceClient(
-      ContentService,
-      createTransport({ caller: "gateway", target: "content", peer: { kind: "local", services: [content] } }),
-      10_000,
-    );
+    const authorWrites = clientAs(writers, ContentService, author.user.id);
     const written: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const r = await runWithCall({ user: { userId: author.user.id, sessionId: "s" } }, () =>
-        client.createPost({ text: `while away ${i} #${tag}`, media: [] }),
-      );
+      const r = await authorWrites.createPost({ text: `while away ${i} #${tag}`, media: [] });
       written.push(r.post?.id as string);
     }
     await writers.stop();

@@ -133,8 +133,41 @@ function onSignals(nova: Nova): void {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
+  const line = parseCommandLine(rest);
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(`${HELP.main}\n`);
+    return;
+  }
+  if (line.values.help) {
+    process.stdout.write(`${HELP[command] ?? HELP.main}\n`);
+    return;
+  }
+  switch (command) {
+    case "start":
+      return startCommand();
+    case "serve":
+      return serveCommand(line);
+    case "migrate":
+      return migrateCommand(line);
+    case "certs":
+      return certsCommand(line);
+    case "seed":
+      return seedCommand(line);
+    case "admin":
+      return adminCommand(line);
+    case "search":
+      return searchCliCommand(line);
+    case "dlq":
+      return dlqCliCommand(line);
+    default:
+      fail(`unknown command "${command}"\n\n${HELP.main}`);
+  }
+}
+
+/** The options of every command, parsed once: a command reads the ones it documents. */
+function parseCommandLine(args: string[]) {
+  return parseArgs({
+    args,
     allowPositionals: true,
     options: {
       help: { type: "boolean", short: "h" },
@@ -151,157 +184,150 @@ async function main(argv: string[]): Promise<void> {
       seed: { type: "string" },
     },
   });
-  if (!command || command === "--help" || command === "-h" || command === "help") {
-    process.stdout.write(`${HELP.main}\n`);
-    return;
+}
+
+type CommandLine = ReturnType<typeof parseCommandLine>;
+
+async function startCommand(): Promise<void> {
+  const config = loadConfig(process.env, { identity: "all" });
+  const started = Date.now();
+  const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });
+  onSignals(nova);
+  const gw = nova.instances.get("gateway")?.address;
+  nova.log.info(
+    { ms: Date.now() - started, metrics: `http://127.0.0.1:${nova.adminPort}/metrics` },
+    `Nova is up: ${gw}/graphql`,
+  );
+}
+
+async function serveCommand({ values }: CommandLine): Promise<void> {
+  if (!values.target?.length) fail("serve needs --target=<module>[,<module>] (see nova serve --help)");
+  let targets: ReturnType<typeof resolveTargets>;
+  try {
+    targets = resolveTargets(values.target);
+  } catch (err) {
+    fail((err as Error).message);
   }
-  if (values.help) {
-    process.stdout.write(`${HELP[command] ?? HELP.main}\n`);
-    return;
+  const config = loadConfig(process.env, { identity: targets.join("+") });
+  const nova = await startNova({ mode: "distributed", targets, config });
+  onSignals(nova);
+}
+
+async function migrateCommand({ values }: CommandLine): Promise<void> {
+  const config = loadConfig(process.env);
+  if (!config.DATABASE_URL) fail("DATABASE_URL: required for migrate");
+  const targets = resolveTargets(values.target?.length ? values.target : ["all"]);
+  const log = createLogger({ level: config.LOG_LEVEL, name: "nova-migrate" });
+  const db = new Database({ writerUrl: config.DATABASE_URL, poolMax: 1, applicationName: "nova-migrate" });
+  try {
+    await runMigrations(db, targets, log);
+  } finally {
+    await db.close();
   }
-  switch (command) {
-    case "start": {
-      const config = loadConfig(process.env, { identity: "all" });
-      const started = Date.now();
-      const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });
-      onSignals(nova);
-      const gw = nova.instances.get("gateway")?.address;
-      nova.log.info(
-        { ms: Date.now() - started, metrics: `http://127.0.0.1:${nova.adminPort}/metrics` },
-        `Nova is up: ${gw}/graphql`,
-      );
-      return;
-    }
-    case "serve": {
-      if (!values.target?.length) fail("serve needs --target=<module>[,<module>] (see nova serve --help)");
-      let targets: ReturnType<typeof resolveTargets>;
-      try {
-        targets = resolveTargets(values.target);
-      } catch (err) {
-        fail((err as Error).message);
-      }
-      const config = loadConfig(process.env, { identity: targets.join("+") });
-      const nova = await startNova({ mode: "distributed", targets, config });
-      onSignals(nova);
-      return;
-    }
-    case "migrate": {
-      const config = loadConfig(process.env);
-      if (!config.DATABASE_URL) fail("DATABASE_URL: required for migrate");
-      const targets = resolveTargets(values.target?.length ? values.target : ["all"]);
-      const log = createLogger({ level: config.LOG_LEVEL, name: "nova-migrate" });
-      const db = new Database({ writerUrl: config.DATABASE_URL, poolMax: 1, applicationName: "nova-migrate" });
-      try {
-        await runMigrations(db, targets, log);
-      } finally {
-        await db.close();
-      }
-      return;
-    }
-    case "certs": {
-      if (positionals[0] !== "dev") fail('usage: nova certs dev [--out DIR] (see "nova certs --help")');
-      const config = loadConfig(process.env);
-      const out = values.out ?? join(config.dataDir, "tls");
-      const identities = Object.fromEntries(moduleNames.map((m) => [m, [m]]));
-      const files = generateDevCerts(out, identities, { extraSans: values.san ?? [], force: values.force ?? false });
-      const jwt = join(out, "jwt.key");
-      if (values.force || !existsSync(jwt)) {
-        writeFileSync(jwt, await generateSigningKeyPem(), { mode: 0o600 });
-        files.push(jwt);
-      }
-      process.stdout.write(`${JSON.stringify({ dir: out, files })}\n`);
-      return;
-    }
-    case "seed": {
-      const num = (name: string, v: string | undefined, dflt: number, min: number) => {
-        const n = v === undefined ? dflt : Number(v);
-        if (!Number.isInteger(n) || n < min || n > 10_000_000) fail(`--${name}: expected a whole number >= ${min}`);
-        return n;
-      };
-      const opts = {
-        users: num("users", values.users, 1_000, 2),
-        followsPerUser: num("follows-per-user", values["follows-per-user"], 20, 0),
-        posts: num("posts", values.posts, 10_000, 0),
-        seed: num("seed", values.seed, 1, 0),
-      };
-      const db = commandDatabase("seed", 2);
-      try {
-        await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn", name: "nova-seed" }));
-        const started = Date.now();
-        const result = await seed(db.kysely<unknown>().writer, {
-          ...opts,
-          progress(phase, done, total) {
-            const width = 30;
-            const filled = Math.round((done / Math.max(1, total)) * width);
-            const rate = Math.round(done / Math.max(0.001, (Date.now() - started) / 1000));
-            process.stderr.write(
-              `\r${phase.padEnd(8)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} (${rate}/s)   ${done === total ? "\n" : ""}`,
-            );
-          },
-        });
-        const { userIds: _u, usernames, ...summary } = result;
-        const made = usernames.length ? `${usernames[0]}…${usernames[usernames.length - 1]}` : "";
-        process.stdout.write(`${JSON.stringify({ ...summary, usernames: made })}\n`);
-      } catch (err) {
-        if (err instanceof SeedTakenError) fail(err.message, 1);
-        throw err;
-      } finally {
-        await db.close();
-      }
-      return;
-    }
-    case "admin": {
-      const [action, username] = positionals;
-      if ((action !== "grant" && action !== "revoke") || !username) fail(HELP.admin as string);
-      const db = commandDatabase("admin", 1);
-      try {
-        const r = await db.writerPool.query("UPDATE identity.users SET role = $2 WHERE username = $1 RETURNING id", [
-          username.toLowerCase(),
-          action === "grant" ? "admin" : "user",
-        ]);
-        if (r.rowCount === 0) fail(`no user named ${username}`, 1);
-        process.stdout.write(
-          `${JSON.stringify({ username, id: r.rows[0].id, role: action === "grant" ? "admin" : "user" })}\n`,
-        );
-      } finally {
-        await db.close();
-      }
-      return;
-    }
-    case "search": {
-      const waitMs = waitMsOption(values["wait-ms"]);
-      const db = commandDatabase("search", 1);
-      try {
-        process.exitCode = await searchCommand(db.kysely<unknown>().writer, { action: positionals[0], waitMs });
-      } catch (err) {
-        if (err instanceof UsageError) fail(err.message);
-        throw err;
-      } finally {
-        await db.close();
-      }
-      return;
-    }
-    case "dlq": {
-      const waitMs = waitMsOption(values["wait-ms"]);
-      const db = commandDatabase("dlq", 2);
-      try {
-        process.exitCode = await dlqCommand(db.kysely<unknown>().writer, {
-          action: positionals[0],
-          id: positionals[1],
-          all: values.all ?? false,
-          consumer: values.consumer,
-          waitMs,
-        });
-      } catch (err) {
-        if (err instanceof UsageError) fail(err.message);
-        throw err;
-      } finally {
-        await db.close();
-      }
-      return;
-    }
-    default:
-      fail(`unknown command "${command}"\n\n${HELP.main}`);
+}
+
+async function certsCommand({ values, positionals }: CommandLine): Promise<void> {
+  if (positionals[0] !== "dev") fail('usage: nova certs dev [--out DIR] (see "nova certs --help")');
+  const config = loadConfig(process.env);
+  const out = values.out ?? join(config.dataDir, "tls");
+  const identities = Object.fromEntries(moduleNames.map((m) => [m, [m]]));
+  const files = generateDevCerts(out, identities, { extraSans: values.san ?? [], force: values.force ?? false });
+  const jwt = join(out, "jwt.key");
+  if (values.force || !existsSync(jwt)) {
+    writeFileSync(jwt, await generateSigningKeyPem(), { mode: 0o600 });
+    files.push(jwt);
+  }
+  process.stdout.write(`${JSON.stringify({ dir: out, files })}\n`);
+}
+
+async function seedCommand({ values }: CommandLine): Promise<void> {
+  const opts = {
+    users: wholeNumberOption("users", values.users, 1_000, 2),
+    followsPerUser: wholeNumberOption("follows-per-user", values["follows-per-user"], 20, 0),
+    posts: wholeNumberOption("posts", values.posts, 10_000, 0),
+    seed: wholeNumberOption("seed", values.seed, 1, 0),
+  };
+  const db = commandDatabase("seed", 2);
+  try {
+    await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn", name: "nova-seed" }));
+    const result = await seed(db.kysely<unknown>().writer, { ...opts, progress: progressBar(Date.now()) });
+    const { userIds: _u, usernames, ...summary } = result;
+    const made = usernames.length ? `${usernames[0]}…${usernames[usernames.length - 1]}` : "";
+    process.stdout.write(`${JSON.stringify({ ...summary, usernames: made })}\n`);
+  } catch (err) {
+    if (err instanceof SeedTakenError) fail(err.message, 1);
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
+
+/** A seed count option: a whole number from `min` to 10 million, `dflt` when absent. */
+function wholeNumberOption(name: string, v: string | undefined, dflt: number, min: number): number {
+  const n = v === undefined ? dflt : Number(v);
+  if (!Number.isInteger(n) || n < min || n > 10_000_000) fail(`--${name}: expected a whole number >= ${min}`);
+  return n;
+}
+
+/** Seed progress as one redrawn bar on stderr per phase, with its rate since `started`. */
+function progressBar(started: number): (phase: string, done: number, total: number) => void {
+  return (phase, done, total) => {
+    const width = 30;
+    const filled = Math.round((done / Math.max(1, total)) * width);
+    const rate = Math.round(done / Math.max(0.001, (Date.now() - started) / 1000));
+    process.stderr.write(
+      `\r${phase.padEnd(8)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} (${rate}/s)   ${done === total ? "\n" : ""}`,
+    );
+  };
+}
+
+async function adminCommand({ positionals }: CommandLine): Promise<void> {
+  const [action, username] = positionals;
+  if ((action !== "grant" && action !== "revoke") || !username) fail(HELP.admin as string);
+  const db = commandDatabase("admin", 1);
+  try {
+    const r = await db.writerPool.query("UPDATE identity.users SET role = $2 WHERE username = $1 RETURNING id", [
+      username.toLowerCase(),
+      action === "grant" ? "admin" : "user",
+    ]);
+    if (r.rowCount === 0) fail(`no user named ${username}`, 1);
+    process.stdout.write(
+      `${JSON.stringify({ username, id: r.rows[0].id, role: action === "grant" ? "admin" : "user" })}\n`,
+    );
+  } finally {
+    await db.close();
+  }
+}
+
+async function searchCliCommand({ values, positionals }: CommandLine): Promise<void> {
+  const waitMs = waitMsOption(values["wait-ms"]);
+  const db = commandDatabase("search", 1);
+  try {
+    process.exitCode = await searchCommand(db.kysely<unknown>().writer, { action: positionals[0], waitMs });
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message);
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
+
+async function dlqCliCommand({ values, positionals }: CommandLine): Promise<void> {
+  const waitMs = waitMsOption(values["wait-ms"]);
+  const db = commandDatabase("dlq", 2);
+  try {
+    process.exitCode = await dlqCommand(db.kysely<unknown>().writer, {
+      action: positionals[0],
+      id: positionals[1],
+      all: values.all ?? false,
+      consumer: values.consumer,
+      waitMs,
+    });
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message);
+    throw err;
+  } finally {
+    await db.close();
   }
 }
 

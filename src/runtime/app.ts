@@ -117,12 +117,58 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
   setRootLogger(log);
   log.info({ mode, targets, config: redactedConfig(config) }, "starting");
 
-  const stops: (() => Promise<void>)[] = [];
-  const health = new HealthRegistry();
-  const instances = new Map<ModuleName, ModuleInstance>();
-  let stopped: Promise<void> | undefined;
+  const startup: Startup = {
+    mode,
+    config,
+    targets,
+    identity,
+    log,
+    health: new HealthRegistry(),
+    stops: [],
+    tls: lazily(() => loadTls(config.tls)),
+  };
+  const stop = stopInReverse(startup);
+  try {
+    const db = await openDatabase(startup);
+    const { instances, localServices } = await initModules(startup, db);
+    const { rpcPort, adminPort } = await startServers(startup, db, instances, localServices);
+    log.info({ rpcPort, adminPort }, "ready");
+    return { log, rpcPort, adminPort, instances, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
 
-  const stop = () => {
+/** What the steps of one start share. Each step registers in `stops` what it started; they run in reverse. */
+interface Startup {
+  mode: StartOptions["mode"];
+  config: Config;
+  targets: ModuleName[];
+  /** The targets joined by `+`: this process's name in logs, pools, the cache and the bus. */
+  identity: string;
+  log: Logger;
+  health: HealthRegistry;
+  stops: (() => Promise<void>)[];
+  /** Loaded on first use: only remote peers and the RPC server need it. */
+  tls: () => TlsMaterial;
+}
+
+type LocalServices = Map<ModuleName, ServiceRegistration[]>;
+
+/** Made on the first call, then the same value; a call that throws makes nothing (the next one tries again). */
+function lazily<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
+  };
+}
+
+/** The stop of a start: not serving, then every registered stop in reverse, each error logged; safe to call twice. */
+function stopInReverse({ stops, health, log }: Startup): () => Promise<void> {
+  let stopped: Promise<void> | undefined;
+  return () => {
     stopped ??= (async () => {
       health.setAll(ServingStatus.NOT_SERVING);
       for (const s of stops.reverse()) {
@@ -137,166 +183,190 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
     })();
     return stopped;
   };
+}
 
-  try {
-    // Database: embedded PostgreSQL, or the configured pools.
-    const needsDb = targets.some((m) => moduleDef(m).migrations);
-    let db: Database | undefined;
-    if (needsDb) {
-      let writerUrl = config.DATABASE_URL;
-      let readerUrl = config.DATABASE_READ_URL;
-      if (mode === "embedded" && !writerUrl) {
-        const pgLog = log.child({ component: "postgres" });
-        const embedded: EmbeddedDb = await startEmbeddedPostgres(config.dataDir, (m) => m && pgLog.debug(m));
-        stops.push(() => embedded.stop());
-        writerUrl = embedded.url;
-        readerUrl = undefined;
-      }
-      if (!writerUrl) throw new ConfigError([`DATABASE_URL: required for targets ${identity}`]);
-      const database = new Database({
-        writerUrl,
-        readerUrl,
-        poolMax: config.DB_POOL_MAX,
-        applicationName: `nova-${identity}`,
-        prepare: config.DB_PREPARED_STATEMENTS ? config.DB_PREPARED_STATEMENTS === "true" : mode === "embedded",
-      });
-      db = database;
-      stops.push(() => database.close());
-      const migrateOnStart = config.MIGRATE_ON_START ? config.MIGRATE_ON_START === "true" : mode === "embedded";
-      if (migrateOnStart) await runMigrations(database, targets, log);
-    }
-
-    // Peers: a module's dependency is local when it runs here, remote otherwise.
-    let tls: TlsMaterial | undefined;
-    const tlsMaterial = () => {
-      tls ??= loadTls(config.tls);
-      return tls;
-    };
-    const localServices = new Map<ModuleName, ServiceRegistration[]>();
-    const clientFor = (caller: ModuleName) => {
-      const clients = new Map<string, unknown>();
-      return <S extends DescService>(service: S): Client<S> => {
-        const provider = providerOf(service.typeName);
-        if (!provider || !moduleDef(caller).deps.includes(provider)) {
-          throw new Error(`module ${caller} does not declare a dependency on the provider of ${service.typeName}`);
-        }
-        let c = clients.get(service.typeName) as Client<S> | undefined;
-        if (!c) {
-          const local = localServices.get(provider);
-          const peer: Peer = local
-            ? { kind: "local", services: local }
-            : { kind: "remote", baseUrl: config.peerAddr(provider), tls: tlsMaterial() };
-          c = serviceClient(service, createTransport({ caller, target: provider, peer }), config.RPC_TIMEOUT_MS);
-          clients.set(service.typeName, c);
-        }
-        return c;
-      };
-    };
-
-    let cache: Cache | undefined;
-    const processCache = () => {
-      if (!cache) {
-        const off = config.CACHE_ENABLED === "false";
-        const c = createCache({
-          redisUrl: config.REDIS_URL,
-          log: log.child({ component: "cache" }),
-          name: identity,
-          l1MaxEntries: config.CACHE_L1_MAX_ENTRIES,
-          l1MaxBytes: config.CACHE_L1_MAX_MB * 1024 * 1024,
-          redisTimeoutMs: config.CACHE_REDIS_TIMEOUT_MS,
-          ...(off ? { l1: false, l2: false } : {}),
-        });
-        cache = c;
-        stops.push(() => c.close());
-      }
-      return cache;
-    };
-    let bus: Bus | undefined;
-    const processBus = () => {
-      if (!bus) {
-        // Across processes the bus is Redis; in-process it only reaches modules of this process.
-        if (mode === "distributed" && !config.REDIS_URL) {
-          throw new Error("REDIS_URL is required in distributed mode: the real-time bus crosses processes");
-        }
-        const b = createBus({ redisUrl: config.REDIS_URL, log: log.child({ component: "bus" }), name: identity });
-        bus = b;
-        stops.push(() => b.close());
-      }
-      return bus;
-    };
-    for (const name of targets) {
-      let outbox: Outbox | undefined;
-      const ctx: ModuleContext = {
-        name,
-        mode,
-        config,
-        log: log.child({ module: name }),
-        health,
-        outboxSchemas: outboxSchemas(),
-        db: () => {
-          if (!db) throw new Error(`module ${name} has no database`);
-          return db;
-        },
-        client: clientFor(name),
-        cache: processCache,
-        bus: processBus,
-        outbox: () => {
-          const schema = moduleDef(name).migrations?.schema;
-          if (!schema || !ownsOutbox(name)) throw new Error(`module ${name} has no outbox`);
-          outbox ??= createOutbox({ service: name, schema });
-          return outbox;
-        },
-      };
-      const inst = await moduleDef(name).init(ctx);
-      instances.set(name, inst);
-      if (inst.services?.length) {
-        localServices.set(name, inst.services);
-        for (const s of inst.services) health.set(s.service.typeName, ServingStatus.SERVING);
-      }
-      if (inst.stop) stops.push(() => (inst.stop as (g: number) => Promise<void>)(config.SHUTDOWN_GRACE_MS));
-      if (inst.consumers?.length) {
-        if (!db) throw new Error(`module ${name} has consumers but no database`);
-        stops.push(await startConsumers(name, inst.consumers, db, config, ctx.log));
-      }
-    }
-
-    let rpcPort: number | undefined;
-    const servers: Closable[] = [];
-    if (mode === "distributed") {
-      const served = [...localServices.values()].flat();
-      if (served.length) {
-        const rpc = await startRpcServer({
-          host: config.HOST,
-          port: config.RPC_PORT,
-          tls: tlsMaterial(),
-          services: served,
-          health,
-          allowedCallers,
-        });
-        rpcPort = rpc.port;
-        servers.push(rpc);
-      }
-    }
-    // Metrics and probes live on the admin port, never on the public API port; embedded mode keeps it on loopback.
-    const admin = await startAdminServer({
-      host: mode === "embedded" ? "127.0.0.1" : config.HOST,
-      port: config.ADMIN_PORT,
-      health,
-      ready: async () => {
-        const checks: Record<string, boolean> = {};
-        if (db) Object.assign(checks, await db.ping());
-        for (const [n, i] of instances) if (i.ready) checks[n] = await i.ready();
-        return checks;
-      },
-    });
-    const adminPort = admin.port;
-    servers.push(admin);
-    // Servers stop first (stops run in reverse): stop taking calls, drain, then modules and pools.
-    for (const s of servers) stops.push(() => s.close(config.SHUTDOWN_GRACE_MS));
-    log.info({ rpcPort, adminPort }, "ready");
-    return { log, rpcPort, adminPort, instances, stop };
-  } catch (err) {
-    await stop();
-    throw err;
+/** Embedded PostgreSQL, or the configured pools; none when no target owns a schema. Migrates when told to. */
+async function openDatabase({ mode, config, targets, identity, log, stops }: Startup): Promise<Database | undefined> {
+  const needsDb = targets.some((m) => moduleDef(m).migrations);
+  if (!needsDb) return undefined;
+  let writerUrl = config.DATABASE_URL;
+  let readerUrl = config.DATABASE_READ_URL;
+  if (mode === "embedded" && !writerUrl) {
+    const pgLog = log.child({ component: "postgres" });
+    const embedded: EmbeddedDb = await startEmbeddedPostgres(config.dataDir, (m) => m && pgLog.debug(m));
+    stops.push(() => embedded.stop());
+    writerUrl = embedded.url;
+    readerUrl = undefined;
   }
+  if (!writerUrl) throw new ConfigError([`DATABASE_URL: required for targets ${identity}`]);
+  const database = new Database({
+    writerUrl,
+    readerUrl,
+    poolMax: config.DB_POOL_MAX,
+    applicationName: `nova-${identity}`,
+    prepare: config.DB_PREPARED_STATEMENTS ? config.DB_PREPARED_STATEMENTS === "true" : mode === "embedded",
+  });
+  stops.push(() => database.close());
+  const migrateOnStart = config.MIGRATE_ON_START ? config.MIGRATE_ON_START === "true" : mode === "embedded";
+  if (migrateOnStart) await runMigrations(database, targets, log);
+  return database;
+}
+
+/** Initialises the targets in order: each module's instance, its served services (SERVING) and its consumers. */
+async function initModules(
+  startup: Startup,
+  db: Database | undefined,
+): Promise<{ instances: Map<ModuleName, ModuleInstance>; localServices: LocalServices }> {
+  const { config, targets, health, stops } = startup;
+  const instances = new Map<ModuleName, ModuleInstance>();
+  const localServices: LocalServices = new Map();
+  const shared = {
+    clientFor: clientFactory(startup, localServices),
+    cache: processCache(startup),
+    bus: processBus(startup),
+  };
+  for (const name of targets) {
+    const ctx = moduleContext(startup, name, db, shared);
+    const inst = await moduleDef(name).init(ctx);
+    instances.set(name, inst);
+    if (inst.services?.length) {
+      localServices.set(name, inst.services);
+      for (const s of inst.services) health.set(s.service.typeName, ServingStatus.SERVING);
+    }
+    if (inst.stop) stops.push(() => (inst.stop as (g: number) => Promise<void>)(config.SHUTDOWN_GRACE_MS));
+    if (inst.consumers?.length) {
+      if (!db) throw new Error(`module ${name} has consumers but no database`);
+      stops.push(await startConsumers(name, inst.consumers, db, config, ctx.log));
+    }
+  }
+  return { instances, localServices };
+}
+
+function moduleContext(
+  { mode, config, log, health }: Startup,
+  name: ModuleName,
+  db: Database | undefined,
+  shared: { clientFor: (caller: ModuleName) => ModuleContext["client"]; cache: () => Cache; bus: () => Bus },
+): ModuleContext {
+  let outbox: Outbox | undefined;
+  return {
+    name,
+    mode,
+    config,
+    log: log.child({ module: name }),
+    health,
+    outboxSchemas: outboxSchemas(),
+    db: () => {
+      if (!db) throw new Error(`module ${name} has no database`);
+      return db;
+    },
+    client: shared.clientFor(name),
+    cache: shared.cache,
+    bus: shared.bus,
+    outbox: () => {
+      const schema = moduleDef(name).migrations?.schema;
+      if (!schema || !ownsOutbox(name)) throw new Error(`module ${name} has no outbox`);
+      outbox ??= createOutbox({ service: name, schema });
+      return outbox;
+    },
+  };
+}
+
+/**
+ * Peers: a module's dependency is local when it runs here (`localServices`, filled as modules start), remote
+ * otherwise. One client per caller and service, made on first use.
+ */
+function clientFactory({ config, tls }: Startup, localServices: LocalServices) {
+  return (caller: ModuleName) => {
+    const clients = new Map<string, unknown>();
+    return <S extends DescService>(service: S): Client<S> => {
+      const provider = providerOf(service.typeName);
+      if (!provider || !moduleDef(caller).deps.includes(provider)) {
+        throw new Error(`module ${caller} does not declare a dependency on the provider of ${service.typeName}`);
+      }
+      let c = clients.get(service.typeName) as Client<S> | undefined;
+      if (!c) {
+        const local = localServices.get(provider);
+        const peer: Peer = local
+          ? { kind: "local", services: local }
+          : { kind: "remote", baseUrl: config.peerAddr(provider), tls: tls() };
+        c = serviceClient(service, createTransport({ caller, target: provider, peer }), config.RPC_TIMEOUT_MS);
+        clients.set(service.typeName, c);
+      }
+      return c;
+    };
+  };
+}
+
+/** The process's one cache, made when a module first asks. */
+function processCache({ config, identity, log, stops }: Startup): () => Cache {
+  return lazily(() => {
+    const off = config.CACHE_ENABLED === "false";
+    const c = createCache({
+      redisUrl: config.REDIS_URL,
+      log: log.child({ component: "cache" }),
+      name: identity,
+      l1MaxEntries: config.CACHE_L1_MAX_ENTRIES,
+      l1MaxBytes: config.CACHE_L1_MAX_MB * 1024 * 1024,
+      redisTimeoutMs: config.CACHE_REDIS_TIMEOUT_MS,
+      ...(off ? { l1: false, l2: false } : {}),
+    });
+    stops.push(() => c.close());
+    return c;
+  });
+}
+
+/** The process's one bus, made when a module first asks. */
+function processBus({ mode, config, identity, log, stops }: Startup): () => Bus {
+  return lazily(() => {
+    // Across processes the bus is Redis; in-process it only reaches modules of this process.
+    if (mode === "distributed" && !config.REDIS_URL) {
+      throw new Error("REDIS_URL is required in distributed mode: the real-time bus crosses processes");
+    }
+    const b = createBus({ redisUrl: config.REDIS_URL, log: log.child({ component: "bus" }), name: identity });
+    stops.push(() => b.close());
+    return b;
+  });
+}
+
+/** The RPC server (distributed mode, when a target serves something) and the admin server. */
+async function startServers(
+  { mode, config, health, stops, tls }: Startup,
+  db: Database | undefined,
+  instances: ReadonlyMap<ModuleName, ModuleInstance>,
+  localServices: LocalServices,
+): Promise<{ rpcPort: number | undefined; adminPort: number }> {
+  let rpcPort: number | undefined;
+  const servers: Closable[] = [];
+  if (mode === "distributed") {
+    const served = [...localServices.values()].flat();
+    if (served.length) {
+      const rpc = await startRpcServer({
+        host: config.HOST,
+        port: config.RPC_PORT,
+        tls: tls(),
+        services: served,
+        health,
+        allowedCallers,
+      });
+      rpcPort = rpc.port;
+      servers.push(rpc);
+    }
+  }
+  // Metrics and probes live on the admin port, never on the public API port; embedded mode keeps it on loopback.
+  const admin = await startAdminServer({
+    host: mode === "embedded" ? "127.0.0.1" : config.HOST,
+    port: config.ADMIN_PORT,
+    health,
+    ready: async () => {
+      const checks: Record<string, boolean> = {};
+      if (db) Object.assign(checks, await db.ping());
+      for (const [n, i] of instances) if (i.ready) checks[n] = await i.ready();
+      return checks;
+    },
+  });
+  servers.push(admin);
+  // Servers stop first (stops run in reverse): stop taking calls, drain, then modules and pools.
+  for (const s of servers) stops.push(() => s.close(config.SHUTDOWN_GRACE_MS));
+  return { rpcPort, adminPort: admin.port };
 }
