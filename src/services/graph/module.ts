@@ -1,6 +1,7 @@
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import type { GraphTables } from "./queries.ts";
 import { createGraphService } from "./service.ts";
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
@@ -9,7 +10,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   // replica through the cache bus (not a Kafka consumer group, which would reach only one replica).
   const blocked = ctx.cache().entity<{ blocked: boolean }>("graph", "blocked", 1);
   const impl = createGraphService({
-    db: ctx.db().kysely<unknown>(),
+    db: ctx.db().kysely<GraphTables>(),
     outbox: ctx.outbox(),
     userExists: async (id) => (await identity.batchGetUsers({ ids: [id] })).users.length === 1,
     changed: async ([a, b]) => {

@@ -7,12 +7,10 @@
 import { sql, type Transaction } from "kysely";
 import { ClampedCounters } from "../../platform/db/counters.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
-import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
-import { isUuid } from "../../platform/validate.ts";
+import type { Envelope } from "../../platform/events/envelope.ts";
+import { graphPayload, RELATIONSHIP_TOPIC } from "../graph/events.ts";
 
-export const GRAPH_RELATIONSHIP_TOPIC = topicOf("graph", "relationship");
-
-const isId = (v: unknown): v is string => typeof v === "string" && isUuid(v.toLowerCase());
+export const GRAPH_RELATIONSHIP_TOPIC = RELATIONSHIP_TOPIC;
 
 /**
  * `invalidate` drops the cached profiles whose counts moved. It runs inside the batch's transaction,
@@ -25,10 +23,12 @@ export function followCounts(invalidate?: (ids: string[]) => Promise<void>): Eve
     const counts = new ClampedCounters(["following", "followers"]);
     for (const event of events) {
       if (event.type !== "Followed" && event.type !== "Unfollowed") continue;
-      const { userId, targetId } = event.payload;
-      if (!isId(userId) || !isId(targetId)) {
+      // Checked against the graph's own declaration of the event (graph/events.ts).
+      const payload = graphPayload(event.type, event.payload);
+      if (!payload) {
         throw new Error(`${event.type} ${event.id}: payload.userId and payload.targetId must be user ids`);
       }
+      const { userId, targetId } = payload;
       const d = event.type === "Followed" ? 1 : -1;
       counts.add(userId.toLowerCase(), "following", d);
       counts.add(targetId.toLowerCase(), "followers", d);

@@ -1,0 +1,61 @@
+/** What the identity service is built from, and the options it runs with. */
+import type { Kysely } from "kysely";
+import type { Outbox } from "../../platform/events/outbox.ts";
+import type { Signer } from "../../platform/security/jwt.ts";
+import type { IdentityTables, PublicProfile } from "./queries.ts";
+
+export interface IdentityOptions {
+  maxFailedLogins: number;
+  lockoutMs: number;
+  refreshTtlMs: number;
+  sessionMaxMs: number;
+}
+
+export const IDENTITY_DEFAULTS: IdentityOptions = {
+  maxFailedLogins: 5,
+  lockoutMs: 15 * 60_000,
+  refreshTtlMs: 30 * 24 * 3_600_000,
+  sessionMaxMs: 90 * 24 * 3_600_000,
+};
+
+export const MAX_BATCH = 100;
+
+/** Public profiles by id, through the two-tier cache (identity:user). */
+export interface ProfileCache {
+  getMany(
+    ids: readonly string[],
+    loader: (missing: string[]) => Promise<Map<string, PublicProfile>>,
+  ): Promise<Map<string, PublicProfile>>;
+  /** After a commit that changed these users' profiles. */
+  invalidate(ids: readonly string[]): Promise<void>;
+}
+
+export interface IdentityDeps {
+  db: { writer: Kysely<IdentityTables>; reader: Kysely<IdentityTables> };
+  signer: Signer;
+  /** Writes UserRegistered / ProfileUpdated in the same transaction as the change. */
+  outbox: Outbox;
+  options?: Partial<IdentityOptions>;
+  profiles?: ProfileCache;
+}
+
+/** What every handler is built from: the deps with the options filled in. */
+export interface Identity {
+  writer: Kysely<IdentityTables>;
+  reader: Kysely<IdentityTables>;
+  signer: Signer;
+  outbox: Outbox;
+  profiles: ProfileCache | undefined;
+  opt: IdentityOptions;
+}
+
+export function identityOf(deps: IdentityDeps): Identity {
+  return {
+    writer: deps.db.writer,
+    reader: deps.db.reader,
+    signer: deps.signer,
+    outbox: deps.outbox,
+    profiles: deps.profiles,
+    opt: { ...IDENTITY_DEFAULTS, ...deps.options },
+  };
+}

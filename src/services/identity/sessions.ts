@@ -1,0 +1,31 @@
+/** Sessions (a refresh-token family each) and the tokens a session is given. */
+import { create } from "@bufbuild/protobuf";
+import { type Tokens, TokensSchema } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { ACCESS_TOKEN } from "../../platform/security/jwt.ts";
+import { newOpaqueToken, sha256 } from "../../platform/security/secrets.ts";
+import type { Identity } from "./deps.ts";
+import { type IdentityDb, insertRefreshToken, insertSession, roleOf } from "./queries.ts";
+
+/** Starts a session (a refresh-token family) and returns its first refresh token. */
+export async function openSession(
+  id: Identity,
+  trx: IdentityDb,
+  userId: string,
+): Promise<{ sessionId: string; refresh: string }> {
+  const now = Date.now();
+  const sessionId = await insertSession(trx, userId, new Date(now + id.opt.sessionMaxMs));
+  const refresh = newOpaqueToken();
+  await insertRefreshToken(trx, sha256(refresh), sessionId, new Date(now + id.opt.refreshTtlMs));
+  return { sessionId, refresh };
+}
+
+/** A new access token for the session, with the refresh token it goes with. */
+export async function issueTokens(id: Identity, userId: string, sessionId: string, refresh: string): Promise<Tokens> {
+  // The role is read at every issue, so a grant or revocation shows in the next access token.
+  const role = await roleOf(id.writer, userId);
+  return create(TokensSchema, {
+    accessToken: await id.signer.sign(userId, sessionId, undefined, role === "admin" ? ["admin"] : []),
+    refreshToken: refresh,
+    expiresIn: ACCESS_TOKEN.ttlSeconds,
+  });
+}
