@@ -197,7 +197,13 @@ export const resolvers: IResolvers = {
       requireViewer(ctx);
       const page = pageArgs(args, 50);
       const res = await call(ctx, () => ctx.deps.feed.getTimeline(page));
-      return hydratePosts(ctx, res.postIds, res.cursors, res.nextCursor);
+      // The read writes nothing; when it asks, the viewer's activity is recorded (and a missing or stale
+      // stored timeline rebuilt) beside the hydration.
+      const [posts] = await Promise.all([
+        hydratePosts(ctx, res.postIds, res.cursors, res.nextCursor),
+        res.prepare && call(ctx, () => ctx.deps.feed.prepareTimeline({})),
+      ]);
+      return posts;
     },
     // Signed out too: no viewer state, within the per-IP query budget.
     explore: async (_root, args: Page, ctx: GatewayContext) => {

@@ -4,7 +4,8 @@
  * id": new posts land above every cursor, so paging never repeats or skips.
  *  - Redis (distributed): one sorted set per user with every score 0, read
  *    by lexicographic range; capped at `size` entries; it expires after
- *    `ttlMs` without writes or reads, and a missing one is rebuilt.
+ *    `ttlMs` without writes or `keep` (PrepareTimeline, while its owner
+ *    reads), and a missing one is rebuilt.
  *  - Postgres (embedded mode, or no Redis): rows in feed.timeline, capped by
  *    `trim()`.
  */
@@ -22,6 +23,11 @@ export interface TimelineStore {
   readonly kind: "redis" | "postgres";
   /** The users among these whose timeline exists (else it must be rebuilt before reading). */
   builtAmong(userIds: string[]): Promise<Set<string>>;
+  /**
+   * Keeps a built timeline from expiring while its owner reads it (reads write nothing); answers
+   * whether it is built (else it must be rebuilt).
+   */
+  keep(userId: string): Promise<boolean>;
   /** Forgets that the timeline is built, so the next read rebuilds it. */
   invalidate(userId: string): Promise<void>;
   /** Replaces the user's timeline with these entries (newest first or any order). */
@@ -56,6 +62,12 @@ export function redisStore(redis: Redis, opts: { size: number; ttlMs: number }):
       for (const u of userIds) p.exists(mark(u));
       const r = (await p.exec()) ?? [];
       return new Set(userIds.filter((_, i) => r[i]?.[1] === 1));
+    },
+    async keep(userId) {
+      const r = await redis.multi().expire(key(userId), ttl).expire(mark(userId), ttl).exec();
+      const built = r?.[1];
+      if (!built || built[0]) throw built?.[0] ?? new Error("timeline keep aborted");
+      return built[1] === 1;
     },
     async invalidate(userId) {
       await redis.del(mark(userId));
@@ -106,8 +118,6 @@ export function redisStore(redis: Redis, opts: { size: number; ttlMs: number }):
         .multi()
         .exists(mark(userId))
         .zrevrangebylex(key(userId), before ? `(${before}` : "+", "-", "LIMIT", 0, limit)
-        .expire(key(userId), ttl)
-        .expire(mark(userId), ttl)
         .exec();
       const [built, ids] = [r?.[0], r?.[1]];
       if (!built || built[0] || !ids || ids[0]) throw built?.[0] ?? ids?.[0] ?? new Error("timeline read aborted");
@@ -124,6 +134,12 @@ export function postgresStore(db: Kysely<unknown>, opts: { size: number }): Time
       const r = await sql<{ id: string }>`SELECT user_id::text AS id FROM feed.timeline_built
         WHERE user_id = ANY(${userIds}::uuid[])`.execute(db);
       return new Set(r.rows.map((x) => x.id));
+    },
+    async keep(userId) {
+      // Rows do not expire (trim() caps them): only whether it is built.
+      const r = await sql<{ built: boolean }>`SELECT EXISTS (SELECT 1 FROM feed.timeline_built
+        WHERE user_id = ${userId}::uuid) AS built`.execute(db);
+      return r.rows[0]?.built === true;
     },
     async invalidate(userId) {
       await sql`DELETE FROM feed.timeline_built WHERE user_id = ${userId}::uuid`.execute(db);

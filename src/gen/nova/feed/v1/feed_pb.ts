@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/feed/v1/feed.proto.
  */
 export const file_nova_feed_v1_feed: GenFile = /*@__PURE__*/
-  fileDesc("Chdub3ZhL2ZlZWQvdjEvZmVlZC5wcm90bxIMbm92YS5mZWVkLnYxIjMKEkdldFRpbWVsaW5lUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTQoTR2V0VGltZWxpbmVSZXNwb25zZRIQCghwb3N0X2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjIKEUdldEV4cGxvcmVSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJMChJHZXRFeHBsb3JlUmVzcG9uc2USEAoIcG9zdF9pZHMYASADKAkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCTK8AQoLRmVlZFNlcnZpY2USVwoLR2V0VGltZWxpbmUSIC5ub3ZhLmZlZWQudjEuR2V0VGltZWxpbmVSZXF1ZXN0GiEubm92YS5mZWVkLnYxLkdldFRpbWVsaW5lUmVzcG9uc2UiA5ACARJUCgpHZXRFeHBsb3JlEh8ubm92YS5mZWVkLnYxLkdldEV4cGxvcmVSZXF1ZXN0GiAubm92YS5mZWVkLnYxLkdldEV4cGxvcmVSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("Chdub3ZhL2ZlZWQvdjEvZmVlZC5wcm90bxIMbm92YS5mZWVkLnYxIjMKEkdldFRpbWVsaW5lUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iXgoTR2V0VGltZWxpbmVSZXNwb25zZRIQCghwb3N0X2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJEg8KB3ByZXBhcmUYBCABKAgiGAoWUHJlcGFyZVRpbWVsaW5lUmVxdWVzdCIZChdQcmVwYXJlVGltZWxpbmVSZXNwb25zZSIyChFHZXRFeHBsb3JlUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTAoSR2V0RXhwbG9yZVJlc3BvbnNlEhAKCHBvc3RfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkyoQIKC0ZlZWRTZXJ2aWNlElcKC0dldFRpbWVsaW5lEiAubm92YS5mZWVkLnYxLkdldFRpbWVsaW5lUmVxdWVzdBohLm5vdmEuZmVlZC52MS5HZXRUaW1lbGluZVJlc3BvbnNlIgOQAgESYwoPUHJlcGFyZVRpbWVsaW5lEiQubm92YS5mZWVkLnYxLlByZXBhcmVUaW1lbGluZVJlcXVlc3QaJS5ub3ZhLmZlZWQudjEuUHJlcGFyZVRpbWVsaW5lUmVzcG9uc2UiA5ACAhJUCgpHZXRFeHBsb3JlEh8ubm92YS5mZWVkLnYxLkdldEV4cGxvcmVSZXF1ZXN0GiAubm92YS5mZWVkLnYxLkdldEV4cGxvcmVSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * @generated from message nova.feed.v1.GetTimelineRequest
@@ -58,6 +58,13 @@ export type GetTimelineResponse = Message<"nova.feed.v1.GetTimelineResponse"> & 
    * @generated from field: repeated string cursors = 3;
    */
   cursors: string[];
+
+  /**
+   * True when the caller should call PrepareTimeline (this read wrote nothing).
+   *
+   * @generated from field: bool prepare = 4;
+   */
+  prepare: boolean;
 };
 
 /**
@@ -66,6 +73,32 @@ export type GetTimelineResponse = Message<"nova.feed.v1.GetTimelineResponse"> & 
  */
 export const GetTimelineResponseSchema: GenMessage<GetTimelineResponse> = /*@__PURE__*/
   messageDesc(file_nova_feed_v1_feed, 1);
+
+/**
+ * @generated from message nova.feed.v1.PrepareTimelineRequest
+ */
+export type PrepareTimelineRequest = Message<"nova.feed.v1.PrepareTimelineRequest"> & {
+};
+
+/**
+ * Describes the message nova.feed.v1.PrepareTimelineRequest.
+ * Use `create(PrepareTimelineRequestSchema)` to create a new message.
+ */
+export const PrepareTimelineRequestSchema: GenMessage<PrepareTimelineRequest> = /*@__PURE__*/
+  messageDesc(file_nova_feed_v1_feed, 2);
+
+/**
+ * @generated from message nova.feed.v1.PrepareTimelineResponse
+ */
+export type PrepareTimelineResponse = Message<"nova.feed.v1.PrepareTimelineResponse"> & {
+};
+
+/**
+ * Describes the message nova.feed.v1.PrepareTimelineResponse.
+ * Use `create(PrepareTimelineResponseSchema)` to create a new message.
+ */
+export const PrepareTimelineResponseSchema: GenMessage<PrepareTimelineResponse> = /*@__PURE__*/
+  messageDesc(file_nova_feed_v1_feed, 3);
 
 /**
  * @generated from message nova.feed.v1.GetExploreRequest
@@ -89,7 +122,7 @@ export type GetExploreRequest = Message<"nova.feed.v1.GetExploreRequest"> & {
  * Use `create(GetExploreRequestSchema)` to create a new message.
  */
 export const GetExploreRequestSchema: GenMessage<GetExploreRequest> = /*@__PURE__*/
-  messageDesc(file_nova_feed_v1_feed, 2);
+  messageDesc(file_nova_feed_v1_feed, 4);
 
 /**
  * @generated from message nova.feed.v1.GetExploreResponse
@@ -118,7 +151,7 @@ export type GetExploreResponse = Message<"nova.feed.v1.GetExploreResponse"> & {
  * Use `create(GetExploreResponseSchema)` to create a new message.
  */
 export const GetExploreResponseSchema: GenMessage<GetExploreResponse> = /*@__PURE__*/
-  messageDesc(file_nova_feed_v1_feed, 3);
+  messageDesc(file_nova_feed_v1_feed, 5);
 
 /**
  * Home timelines and explore, as skeletons (post ids and a cursor); the
@@ -130,6 +163,9 @@ export const FeedService: GenService<{
   /**
    * The signed-in viewer's home timeline, newest first. The cursor is a
    * position, so paging while new posts arrive has no duplicates and no gaps.
+   * It writes nothing: when the viewer's activity is due to be recorded or
+   * their stored timeline is missing or stale, the page is computed without
+   * it and `prepare` asks the caller to call PrepareTimeline.
    *
    * @generated from rpc nova.feed.v1.FeedService.GetTimeline
    */
@@ -137,6 +173,18 @@ export const FeedService: GenService<{
     methodKind: "unary";
     input: typeof GetTimelineRequestSchema;
     output: typeof GetTimelineResponseSchema;
+  },
+  /**
+   * Records that the signed-in viewer reads their timeline (so fan-out on
+   * write reaches them again) and rebuilds their stored timeline when it is
+   * missing or they were inactive. Repeating it changes nothing more.
+   *
+   * @generated from rpc nova.feed.v1.FeedService.PrepareTimeline
+   */
+  prepareTimeline: {
+    methodKind: "unary";
+    input: typeof PrepareTimelineRequestSchema;
+    output: typeof PrepareTimelineResponseSchema;
   },
   /**
    * Recent posts ranked by engagement with time decay (hot rank). Signed out
