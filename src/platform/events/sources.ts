@@ -299,7 +299,70 @@ export async function startLogSource(opts: {
 }): Promise<Running> {
   const { pool, handler } = opts;
   const batchSize = opts.batchSize ?? 500;
-  const schemas = [...new Set(handler.topics.map(schemaOfTopic))];
+  const reads = logReads(pool, handler.topics);
+  let offset = await storedOffset(pool, handler.name);
+  const waker = await LogWaker.start(pool, reads.schemas);
+  let running = true;
+  let lastError = 0;
+  const loop = (async () => {
+    while (running) {
+      try {
+        waker.notified = false;
+        const rows = await reads.batch(offset, batchSize);
+        if (rows.length > 0) {
+          await deliverBatch(
+            opts.db,
+            handler,
+            rows.map((r) => ({ topic: r.topic, raw: r.envelope })),
+            opts.deliver,
+          );
+          const next = (rows[rows.length - 1] as { position: string }).position;
+          await pool.query("UPDATE nova_events.offsets SET position = $2, updated_at = now() WHERE consumer = $1", [
+            handler.name,
+            next,
+          ]);
+          offset = next;
+          // A full batch may have more behind it; otherwise read again only if a publication came meanwhile.
+          if (rows.length >= batchSize || waker.notified) continue;
+        }
+      } catch (err) {
+        // e.g. a producer's schema not migrated yet, or the database restarting: retry, log now and then.
+        if (Date.now() - lastError > 30_000) {
+          lastError = Date.now();
+          opts.deliver.log.error({ err, consumer: handler.name }, "log source failed; retrying");
+        }
+      }
+      if (!running) break;
+      await waker.sleep(opts.pollMs ?? 1_000);
+    }
+  })();
+  const lag = startLagCounter({ pool, handler, reads, offset: () => offset, everyMs: opts.lagMs ?? 5_000 });
+  return {
+    async stop() {
+      running = false;
+      waker.wake();
+      await lag.stop();
+      await loop;
+      await waker.close();
+    },
+  };
+}
+
+/** The consumer's stored offset (a new consumer starts at 0). */
+async function storedOffset(pool: pg.Pool, consumer: string): Promise<string> {
+  await pool.query("INSERT INTO nova_events.offsets (consumer) VALUES ($1) ON CONFLICT DO NOTHING", [consumer]);
+  const r = await pool.query<{ position: string }>(
+    "SELECT position::text AS position FROM nova_events.offsets WHERE consumer = $1",
+    [consumer],
+  );
+  return r.rows[0]?.position as string;
+}
+
+type LogRow = { position: string; topic: string; envelope: unknown };
+
+/** Which outboxes a log consumer of `topics` reads, and the read of one batch after an offset. */
+function logReads(pool: pg.Pool, topics: string[]) {
+  const schemas = [...new Set(topics.map(schemaOfTopic))];
   /** The read over the outboxes that exist; `capped` also stops at the position given as $4. */
   const queryFor = (present: string[], capped: boolean) => {
     const read = present
@@ -338,116 +401,105 @@ export async function startLogSource(opts: {
     if (present.length === 0) return undefined;
     return { query: queryFor(present, true), params: [head.rows[0]?.position ?? "0"] };
   };
-  await pool.query("INSERT INTO nova_events.offsets (consumer) VALUES ($1) ON CONFLICT DO NOTHING", [handler.name]);
-  let offset = (
-    await pool.query<{ position: string }>(
-      "SELECT position::text AS position FROM nova_events.offsets WHERE consumer = $1",
-      [handler.name],
-    )
-  ).rows[0]?.position as string;
-  let wake: (() => void) | undefined;
+  return {
+    schemas,
+    topics,
+    presentSchemas,
+    async batch(offset: string, size: number): Promise<LogRow[]> {
+      const p = await plan();
+      if (!p) return [];
+      return (await pool.query<LogRow>(p.query, [offset, topics, size, ...p.params])).rows;
+    },
+  };
+}
+
+/** Sleeps between reads until a publication for one of `schemas` arrives or the poll interval passes. */
+class LogWaker {
   /** A publication for this source arrived since its last read began: read again before sleeping. */
-  let notified = false;
-  const unlisten = await LogListener.of(pool).add((schema) => {
-    if (schema !== undefined && !schemas.includes(schema)) return;
-    notified = true;
-    wake?.();
-  });
-  let running = true;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (notified) return resolve();
+  notified = false;
+  private wakeUp: (() => void) | undefined;
+  private unlisten: () => Promise<void> = async () => {};
+
+  static async start(pool: pg.Pool, schemas: string[]): Promise<LogWaker> {
+    const w = new LogWaker();
+    w.unlisten = await LogListener.of(pool).add((schema) => {
+      if (schema !== undefined && !schemas.includes(schema)) return;
+      w.notified = true;
+      w.wake();
+    });
+    return w;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.notified) return resolve();
       const t = setTimeout(resolve, ms);
-      wake = () => {
+      this.wakeUp = () => {
         clearTimeout(t);
         resolve();
       };
     }).finally(() => {
-      wake = undefined;
+      this.wakeUp = undefined;
     });
-  let lastError = 0;
-  const loop = (async () => {
-    while (running) {
-      try {
-        notified = false;
-        const p = await plan();
-        const { rows } = p
-          ? await pool.query<{ position: string; topic: string; envelope: unknown }>(p.query, [
-              offset,
-              handler.topics,
-              batchSize,
-              ...p.params,
-            ])
-          : { rows: [] };
-        if (rows.length > 0) {
-          await deliverBatch(
-            opts.db,
-            handler,
-            rows.map((r) => ({ topic: r.topic, raw: r.envelope })),
-            opts.deliver,
-          );
-          const next = (rows[rows.length - 1] as { position: string }).position;
-          await pool.query("UPDATE nova_events.offsets SET position = $2, updated_at = now() WHERE consumer = $1", [
-            handler.name,
-            next,
-          ]);
-          offset = next;
-          // A full batch may have more behind it; otherwise read again only if a publication came meanwhile.
-          if (rows.length >= batchSize || notified) continue;
-        }
-      } catch (err) {
-        // e.g. a producer's schema not migrated yet, or the database restarting: retry, log now and then.
-        if (Date.now() - lastError > 30_000) {
-          lastError = Date.now();
-          opts.deliver.log.error({ err, consumer: handler.name }, "log source failed; retrying");
-        }
-      }
-      if (!running) break;
-      await sleep(opts.pollMs ?? 1_000);
-    }
-  })();
-  /**
-   * The lag is the count of the handler's own topics' events after its offset: the log's head
-   * minus the offset also counted every other topic's events, which never move this offset (a
-   * consumer of one topic read thousands at rest). It is counted on a timer of its own, not after
-   * each batch, so it stays current while a batch is stuck in the handler and costs nothing per
-   * batch; the (topic, log_position) index makes it a probe per topic, capped at LAG_CAP.
-   */
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  close(): Promise<void> {
+    return this.unlisten();
+  }
+}
+
+/**
+ * The lag is the count of the handler's own topics' events after its offset: the log's head
+ * minus the offset also counted every other topic's events, which never move this offset (a
+ * consumer of one topic read thousands at rest). It is counted on a timer of its own, not after
+ * each batch, so it stays current while a batch is stuck in the handler and costs nothing per
+ * batch; the (topic, log_position) index makes it a probe per topic, capped at LAG_CAP.
+ */
+function startLagCounter(opts: {
+  pool: pg.Pool;
+  handler: EventHandler;
+  reads: ReturnType<typeof logReads>;
+  offset: () => string;
+  everyMs: number;
+}): { stop(): Promise<void> } {
+  const { pool, handler, reads } = opts;
   const countLag = async (): Promise<void> => {
-    const present = await presentSchemas();
+    const present = await reads.presentSchemas();
     if (present.length === 0) return logLag.set({ consumer: handler.name }, 0);
     const read = present
       .map((s) => `(SELECT 1 FROM ${s}.outbox WHERE topic = ANY($2::text[]) AND log_position > $1)`)
       .join(" UNION ALL ");
     const { rows } = await pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM (SELECT 1 FROM (${read}) u LIMIT $3) x`,
-      [offset, handler.topics, LAG_CAP],
+      [opts.offset(), handler.topics, LAG_CAP],
     );
     logLag.set({ consumer: handler.name }, rows[0]?.n ?? 0);
   };
-  let lagTimer: NodeJS.Timeout | undefined;
-  let lagRun: Promise<void> | undefined;
-  const lagTick = () => {
-    lagRun = countLag()
+  let running = true;
+  let timer: NodeJS.Timeout | undefined;
+  let run: Promise<void> | undefined;
+  const tick = () => {
+    run = countLag()
       .catch(() => {
         // The database is restarting or an outbox is not migrated yet: the read loop logs those; count next time.
       })
       .finally(() => {
-        lagRun = undefined;
+        run = undefined;
         if (!running) return;
-        lagTimer = setTimeout(lagTick, opts.lagMs ?? 5_000);
-        lagTimer.unref();
+        timer = setTimeout(tick, opts.everyMs);
+        timer.unref();
       });
   };
-  lagTick();
+  tick();
   return {
     async stop() {
       running = false;
-      wake?.();
-      clearTimeout(lagTimer);
-      await lagRun;
-      await loop;
-      await unlisten();
+      clearTimeout(timer);
+      await run;
     },
   };
 }
