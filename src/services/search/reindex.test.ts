@@ -1,13 +1,19 @@
 /** The reindexer's parked events on real PostgreSQL (the shared test database; each test rolls back). */
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
+import { after, before, test } from "node:test";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { services } from "../../../test/helpers.ts";
+import { migrate } from "../../platform/db/migrator.ts";
+import { eventTables } from "../../platform/events/sets.ts";
 import { parkedBatch } from "./queries.ts";
 
 const pool = new pg.Pool({ connectionString: (await services()).postgres, max: 1 });
 const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+before(async () => {
+  // A no-op when a suite that starts Nova has migrated already; a fresh database needs it.
+  await migrate(pool, [{ schema: "search", dir: new URL("./migrations/", import.meta.url) }, eventTables("search")]);
+});
 after(() => db.destroy());
 
 test("parked events replay in the order they were parked, across a power of ten", async () => {
