@@ -141,6 +141,15 @@ export function listField<P, A, T, H, R, N>(steps: ListSteps<P, A, T, H, R, N>) 
 /** The rules step of a list with no rule of its own (the owning service already applied what holds). */
 export const keepAll = <H>(hydrated: H): H => hydrated;
 
+/** Users by id in one batch, presented; those gone are left out (a list of members or actors, not a page). */
+export async function loadUserViews(ctx: GatewayContext, ids: readonly string[]): Promise<UserView[]> {
+  const users = await loadAll(ctx, ctx.loaders.users, ids);
+  return users.flatMap((u) => {
+    const v = userView(u);
+    return v ? [v] : [];
+  });
+}
+
 /**
  * Hydrates the signed-in viewer's relationships to `userIds` (the viewer left out; none signed out):
  * one batch through the relationships loader, and no call when there is no one to ask about.

@@ -16,7 +16,18 @@ import { NovaError } from "../../platform/errors.ts";
 import { uuid } from "../../platform/validate.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
-import { call, keepAll, listField, loadAll, orNull, type Page, pageArgs, type Skeleton, userView } from "../views.ts";
+import {
+  call,
+  keepAll,
+  listField,
+  loadAll,
+  loadUserViews,
+  orNull,
+  type Page,
+  pageArgs,
+  type Skeleton,
+  userView,
+} from "../views.ts";
 import {
   type ConversationView,
   conversationView,
@@ -172,13 +183,7 @@ export const messagingResolvers = {
     },
   },
   Conversation: {
-    members: async (c: ConversationView, _args: unknown, ctx: GatewayContext) => {
-      const users = await loadAll(ctx, ctx.loaders.users, c.memberIds);
-      return users.flatMap((u) => {
-        const v = userView(u);
-        return v ? [v] : [];
-      });
-    },
+    members: (c: ConversationView, _args: unknown, ctx: GatewayContext) => loadUserViews(ctx, c.memberIds),
     creator: (c: ConversationView, _args: unknown, ctx: GatewayContext) => loadUser(ctx, c.creatorId),
     lastMessage: async (c: ConversationView, _args: unknown, ctx: GatewayContext) =>
       c.lastMessageId ? messageView(await call(ctx, () => ctx.loaders.messages.load(c.lastMessageId as string))) : null,

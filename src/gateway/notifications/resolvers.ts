@@ -16,11 +16,11 @@ import {
   hiddenBy,
   listField,
   loadAll,
+  loadUserViews,
   type Page,
   pageArgs,
   postView,
   type Skeleton,
-  userView,
 } from "../views.ts";
 
 export interface NotificationView {
@@ -143,13 +143,7 @@ function prefsOf(
 
 export const notificationResolvers = {
   Notification: {
-    actors: async (n: NotificationView, _args: unknown, ctx: GatewayContext) => {
-      const users = await loadAll(ctx, ctx.loaders.users, n.actorIds);
-      return users.flatMap((u) => {
-        const v = userView(u);
-        return v ? [v] : [];
-      });
-    },
+    actors: (n: NotificationView, _args: unknown, ctx: GatewayContext) => loadUserViews(ctx, n.actorIds),
     post: async (n: NotificationView, _args: unknown, ctx: GatewayContext) =>
       n.postId ? postView(await call(ctx, () => ctx.loaders.posts.load(n.postId as string))) : null,
   },
