@@ -4,8 +4,7 @@
  * per-request DataLoaders (GetConversations, GetMessages, BatchGetUsers), so
  * a page costs a constant number of backend calls (ARCHITECTURE §6).
  * `Message` is also what the real-time `messageReceived` subscription returns
- * (hydrated through the same `messages` loader, i.e. GetMessages as the
- * subscriber).
+ * (presented from the push itself, realtime/resolvers.ts).
  */
 import type { IResolvers } from "mercurius";
 import type {
