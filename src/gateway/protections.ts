@@ -104,21 +104,12 @@ export interface Protections {
   rates: RateLimits;
 }
 
-export async function registerProtections(app: FastifyInstance, opts: ProtectionOptions): Promise<Protections> {
-  const { security } = opts;
-  const persisted = new PersistedOperations(opts.manifest ?? loadManifest(), security.persistedOnly);
-  const rates = new RateLimits(security.rate, opts.redis);
-  const idempotency = new Idempotency(
-    opts.redis ? new RedisIdempotencyStore(opts.redis) : new MemoryIdempotencyStore(),
-    security.idempotencyTtlMs,
-  );
-  const documents = new LRUCache<string, DocumentNode>({ max: 1_000 });
-  const scalarsChecked = new WeakSet<DocumentNode>();
-
+/** Security headers for an API, and no cache may keep a /graphql answer. */
+async function registerHeaders(app: FastifyInstance, graphiql: boolean): Promise<void> {
   await app.register(helmet, {
     // An API answers JSON: nothing may load, frame or run from it. GraphiQL (development only) loads
     // its scripts from a CDN, so development leaves CSP out and keeps the rest.
-    contentSecurityPolicy: opts.graphiql
+    contentSecurityPolicy: graphiql
       ? false
       : { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     xFrameOptions: { action: "deny" },
@@ -129,7 +120,9 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
     // Tokens, sessions and a viewer's private state: no shared or browser cache may keep an answer.
     if (req.routeOptions.url === GRAPHQL_PATH) reply.header("cache-control", "no-store");
   });
+}
 
+async function registerCors(app: FastifyInstance, security: SecurityOptions): Promise<void> {
   await app.register(cors, {
     origin: security.corsOrigins.includes("*") ? true : security.corsOrigins.length ? security.corsOrigins : false,
     methods: ["GET", "POST"],
@@ -144,7 +137,10 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
     ],
     maxAge: 600,
   });
+}
 
+/** Load shedding: a blocked event loop or a full heap answers /graphql with 503 + Retry-After. */
+async function registerShedding(app: FastifyInstance, security: SecurityOptions, log: Logger): Promise<void> {
   await app.register(underPressure, {
     maxEventLoopDelay: security.maxEventLoopDelayMs,
     maxHeapUsedBytes: security.maxHeapUsedBytes,
@@ -156,7 +152,7 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
     pressureHandler: ((req: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
       if (req.routeOptions.url !== GRAPHQL_PATH) return undefined;
       refusals.inc({ code: catalogue.OVERLOADED.graphql });
-      opts.log.warn({ type, value: String(value) }, "shedding load");
+      log.warn({ type, value: String(value) }, "shedding load");
       reply.code(503).header("retry-after", SHED_RETRY_AFTER_S);
       return {
         data: null,
@@ -164,7 +160,10 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
       };
     }) as never,
   });
+}
 
+/** The methods and media types /graphql accepts. */
+function registerRequestRules(app: FastifyInstance, security: SecurityOptions): void {
   // The JSON parser for the GraphQL-over-HTTP media type as a request body.
   app.addContentTypeParser(
     "application/graphql-response+json",
@@ -203,8 +202,17 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
       );
     }
   });
+}
 
-  const analyse = (op: OperationBody, isGet: boolean) => {
+type Analyse = (op: OperationBody, isGet: boolean) => { stats: OperationStats; document: DocumentNode };
+
+/** Resolves, parses (cached) and checks one operation against every limit; throws a NovaError. */
+function createAnalyser(opts: ProtectionOptions): Analyse {
+  const { security } = opts;
+  const persisted = new PersistedOperations(opts.manifest ?? loadManifest(), security.persistedOnly);
+  const documents = new LRUCache<string, DocumentNode>({ max: 1_000 });
+  const scalarsChecked = new WeakSet<DocumentNode>();
+  return (op, isGet) => {
     if (!op || typeof op !== "object" || Array.isArray(op)) throw invalid("body", "must be a JSON object");
     const { query, remember } = persisted.resolve(op);
     let doc = documents.get(query);
@@ -239,66 +247,111 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
     if (op.query !== query) op.query = query;
     return { stats, document: doc };
   };
+}
 
+/** The operations of a request body: one, or an array batch within the batch rule. */
+function operationsOf(body: unknown, maxBatch: number): OperationBody[] {
+  if (!Array.isArray(body)) return [body as OperationBody];
+  if (maxBatch === 0) {
+    throw new NovaError("BATCH_NOT_ALLOWED", "array-batched operations are not accepted; send one operation");
+  }
+  if (body.length === 0 || body.length > maxBatch) {
+    throw new NovaError("BATCH_NOT_ALLOWED", `a batch holds 1 to ${maxBatch} operations (got ${body.length})`);
+  }
+  return body as OperationBody[];
+}
+
+/** Checks every operation of a batch; what the batch costs and how many queries and mutations it holds. */
+function analyseBatch(ops: OperationBody[], analyse: Analyse, isGet: boolean, maxCost: number) {
+  let cost = 0;
+  let queries = 0;
+  let mutations = 0;
+  for (const op of ops) {
+    const { stats } = analyse(op, isGet);
+    if (stats.kind === "subscription") {
+      throw new NovaError("METHOD_NOT_ALLOWED", "subscriptions are served over WebSocket on this path, not HTTP", {
+        field: "query",
+      });
+    }
+    cost += stats.cost;
+    if (stats.kind === "mutation") mutations++;
+    else queries++;
+  }
+  if (cost > maxCost) {
+    throw new NovaError("QUERY_TOO_COMPLEX", `the batch costs ${cost}, more than the maximum of ${maxCost}`);
+  }
+  return { queries, mutations };
+}
+
+type Who = { userId: string | undefined; ip: string };
+
+/** Spends the batch's queries and mutations from the rate limits; shows the tightest limit; the refusal, if any. */
+async function spendRates(
+  reply: FastifyReply,
+  rates: RateLimits,
+  who: Who,
+  counts: { queries: number; mutations: number },
+): Promise<RateDecision | undefined> {
+  const decisions = [];
+  if (counts.queries) decisions.push(await rates.consume("query", who, counts.queries));
+  if (counts.mutations) decisions.push(await rates.consume("mutation", who, counts.mutations));
+  const denied = decisions.find((d) => !d.allowed);
+  const shown =
+    denied ??
+    decisions.reduce<RateDecision | undefined>((a, b) => (a && a.remaining <= b.remaining ? a : b), undefined);
+  if (shown && shown.limit > 0) {
+    reply.header("ratelimit-limit", shown.limit);
+    reply.header("ratelimit-remaining", shown.remaining);
+    reply.header("ratelimit-reset", shown.resetS);
+    reply.header("ratelimit-policy", shown.policy);
+  }
+  return denied;
+}
+
+/** Claims an Idempotency-Key for the viewer (or the IP); a store failure refuses rather than risk a second effect. */
+async function claimKey(
+  idempotency: Idempotency,
+  who: Who,
+  key: unknown,
+  body: unknown,
+  opts: ProtectionOptions,
+): Promise<Claim> {
+  const scope = who.userId ? `user:${who.userId}` : `ip:${who.ip}`;
+  const k = checkKey(String(key));
+  try {
+    return await idempotency.begin(scope, k, body, opts.requestTimeoutMs);
+  } catch (err) {
+    if (err instanceof NovaError) throw err;
+    // The store failed: refuse rather than risk a second effect.
+    opts.log.error({ err }, "idempotency store failed");
+    throw new NovaError("UNAVAILABLE", "idempotency store unavailable; retry later");
+  }
+}
+
+/** The operation checks, rate limits, call budget and Idempotency-Key of every /graphql request. */
+function checkOperations(
+  app: FastifyInstance,
+  opts: ProtectionOptions,
+  analyse: Analyse,
+  rates: RateLimits,
+  idempotency: Idempotency,
+): void {
+  const { security } = opts;
   app.addHook("preHandler", async (req, reply) => {
     if (req.routeOptions.url !== GRAPHQL_PATH) return;
     // Anything but POST reads its operation from the query string, under the GET rules.
     const isGet = req.method !== "POST";
-    let body: unknown;
-    let claim: Claim | undefined;
     try {
-      body = isGet ? getBody(req.query as Record<string, unknown>) : req.body;
-      const ops: OperationBody[] = Array.isArray(body) ? (body as OperationBody[]) : [body as OperationBody];
-      if (Array.isArray(body)) {
-        if (security.limits.maxBatch === 0) {
-          throw new NovaError("BATCH_NOT_ALLOWED", "array-batched operations are not accepted; send one operation");
-        }
-        if (body.length === 0 || body.length > security.limits.maxBatch) {
-          throw new NovaError(
-            "BATCH_NOT_ALLOWED",
-            `a batch holds 1 to ${security.limits.maxBatch} operations (got ${body.length})`,
-          );
-        }
-      }
-      let cost = 0;
-      let queries = 0;
-      let mutations = 0;
-      for (const op of ops) {
-        const { stats } = analyse(op, isGet);
-        if (stats.kind === "subscription") {
-          throw new NovaError("METHOD_NOT_ALLOWED", "subscriptions are served over WebSocket on this path, not HTTP", {
-            field: "query",
-          });
-        }
-        cost += stats.cost;
-        if (stats.kind === "mutation") mutations++;
-        else queries++;
-      }
-      if (cost > security.limits.maxCost) {
-        throw new NovaError(
-          "QUERY_TOO_COMPLEX",
-          `the batch costs ${cost}, more than the maximum of ${security.limits.maxCost}`,
-        );
-      }
+      const body = isGet ? getBody(req.query as Record<string, unknown>) : req.body;
+      const ops = operationsOf(body, security.limits.maxBatch);
+      const counts = analyseBatch(ops, analyse, isGet, security.limits.maxCost);
       if (isGet) {
         // The resolved document (a persisted hash) is what Mercurius runs.
         (req.query as Record<string, unknown>).query = ops[0]?.query;
       }
 
       const who = { userId: req.novaCall?.user?.userId, ip: req.ip };
-      const decisions = [];
-      if (queries) decisions.push(await rates.consume("query", who, queries));
-      if (mutations) decisions.push(await rates.consume("mutation", who, mutations));
-      const denied = decisions.find((d) => !d.allowed);
-      const shown =
-        denied ??
-        decisions.reduce<RateDecision | undefined>((a, b) => (a && a.remaining <= b.remaining ? a : b), undefined);
-      if (shown && shown.limit > 0) {
-        reply.header("ratelimit-limit", shown.limit);
-        reply.header("ratelimit-remaining", shown.remaining);
-        reply.header("ratelimit-reset", shown.resetS);
-        reply.header("ratelimit-policy", shown.policy);
-      }
+      const denied = await spendRates(reply, rates, who, counts);
       if (denied) {
         return refuse(
           reply,
@@ -310,17 +363,8 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
       if (req.novaCall) attachBudget(req.novaCall, security.callBudget);
 
       const key = req.headers["idempotency-key"];
-      if (mutations && key !== undefined) {
-        const scope = who.userId ? `user:${who.userId}` : `ip:${who.ip}`;
-        const k = checkKey(String(key));
-        try {
-          claim = await idempotency.begin(scope, k, body, opts.requestTimeoutMs);
-        } catch (err) {
-          if (err instanceof NovaError) throw err;
-          // The store failed: refuse rather than risk a second effect.
-          opts.log.error({ err }, "idempotency store failed");
-          throw new NovaError("UNAVAILABLE", "idempotency store unavailable; retry later");
-        }
+      if (counts.mutations && key !== undefined) {
+        const claim = await claimKey(idempotency, who, key, body, opts);
         if (claim.kind === "replay") {
           return reply
             .code(claim.response.status)
@@ -339,7 +383,10 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
       throw err;
     }
   });
+}
 
+/** Stores the response of a claimed Idempotency-Key, for a retry to replay. */
+function storeClaimedResponses(app: FastifyInstance, idempotency: Idempotency, log: Logger): void {
   app.addHook("onSend", async (req, reply, payload) => {
     const claim = req.novaIdempotency;
     if (!claim) return payload;
@@ -355,10 +402,25 @@ export async function registerProtections(app: FastifyInstance, opts: Protection
         });
       }
     } catch (err) {
-      opts.log.error({ err }, "could not store the response of an Idempotency-Key");
+      log.error({ err }, "could not store the response of an Idempotency-Key");
     }
     return payload;
   });
+}
 
+export async function registerProtections(app: FastifyInstance, opts: ProtectionOptions): Promise<Protections> {
+  const { security } = opts;
+  const analyse = createAnalyser(opts);
+  const rates = new RateLimits(security.rate, opts.redis);
+  const idempotency = new Idempotency(
+    opts.redis ? new RedisIdempotencyStore(opts.redis) : new MemoryIdempotencyStore(),
+    security.idempotencyTtlMs,
+  );
+  await registerHeaders(app, opts.graphiql);
+  await registerCors(app, security);
+  await registerShedding(app, security, opts.log);
+  registerRequestRules(app, security);
+  checkOperations(app, opts, analyse, rates, idempotency);
+  storeClaimedResponses(app, idempotency, opts.log);
   return { analyse: (op) => analyse(op, false), rates };
 }

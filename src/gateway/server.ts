@@ -6,23 +6,24 @@
 import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { type Context, context, type Span, SpanKind, trace } from "@opentelemetry/api";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
 import mercurius from "mercurius";
 import { NovaError } from "../platform/errors.ts";
 import { counter, histogram } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
+import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
 import { createLoaders } from "./loaders.ts";
-import { registerProtections } from "./protections.ts";
+import { type Protections, registerProtections } from "./protections.ts";
 import { installSubscriptions } from "./realtime/resolvers.ts";
 import { attachSubscriptions } from "./realtime/subscriptions.ts";
 import { resolvers } from "./resolvers.ts";
 import { scalarResolvers } from "./scalars.ts";
-import { defaultSecurity } from "./security.ts";
+import { defaultSecurity, type SecurityOptions } from "./security.ts";
 
 export const schema = readFileSync(new URL("./schema.graphql", import.meta.url), "utf8");
 
@@ -50,29 +51,14 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
-export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance> {
-  const security = given.security ?? defaultSecurity(given.production);
-  // Every RPC spends from the request's call budget and holds a slot of its backend's limiter.
-  const deps: GatewayDeps = { ...given, ...guardBackends(given, security.backendConcurrency, security.backendQueue) };
-  const app: FastifyInstance = Fastify({
-    // Fastify's own per-request lines are left out; the gateway logs what matters itself.
-    loggerInstance: deps.log.child({}, { level: "warn" }) as FastifyBaseLogger,
-    bodyLimit: security.bodyLimit,
-    // A hop count is valid at runtime (Fastify's docs) though its types leave it out.
-    trustProxy: security.trustProxy as boolean | string,
-    return503OnClosing: true,
-    forceCloseConnections: "idle",
-  });
+/** Runs `fn` inside a request's trace and call scope (deadline, claims, budget). */
+type Run = <T>(req: FastifyRequest, fn: () => Promise<T>) => Promise<T>;
 
-  // Session revocation is checked (and briefly cached) on every authenticated request.
-  const sessions = new LRUCache<string, { active: boolean; userId: string }>({
-    max: 100_000,
-    ttl: deps.sessionCacheMs ?? 5_000,
-  });
+const run: Run = (req, fn) =>
+  context.with(req.novaTrace ?? context.active(), () => runWithCall(req.novaCall ?? {}, fn));
 
-  const run = <T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> =>
-    context.with(req.novaTrace ?? context.active(), () => runWithCall(req.novaCall ?? {}, fn));
-
+/** Each request gets a server span (continuing the caller's trace) and its deadline; its end is counted. */
+function traceRequests(app: FastifyInstance, requestTimeoutMs: number): void {
   app.addHook("onRequest", async (req) => {
     const parent = extractTrace((k) => header(req.headers, k));
     const span = tracer().startSpan(
@@ -82,7 +68,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     );
     req.novaSpan = span;
     req.novaTrace = trace.setSpan(parent, span);
-    req.novaCall = { deadline: Date.now() + deps.requestTimeoutMs };
+    req.novaCall = { deadline: Date.now() + requestTimeoutMs };
   });
 
   app.addHook("onResponse", async (req, reply) => {
@@ -92,27 +78,49 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     req.novaSpan?.setAttribute("http.response.status_code", reply.statusCode);
     req.novaSpan?.end();
   });
+}
 
+interface Sessions {
   /** The claims of an access token whose session is still active (shared by HTTP and WebSocket). */
-  const authenticate = async (token: string, within: <T>(fn: () => Promise<T>) => Promise<T>): Promise<UserClaims> => {
-    let claims: { sub: string; sid: string; roles: string[] };
-    try {
-      claims = await deps.verify(token);
-    } catch {
-      throw new NovaError("TOKEN_INVALID", "access token is invalid or expired");
-    }
-    let state = sessions.get(claims.sid);
-    if (!state) {
-      const res = await within(() => deps.identity.checkSession({ sessionId: claims.sid }));
-      state = { active: res.active, userId: claims.sub };
-      sessions.set(claims.sid, state);
-    }
-    if (!state.active) throw new NovaError("TOKEN_INVALID", "session has ended");
-    return claims.roles.includes("admin")
-      ? { userId: claims.sub, sessionId: claims.sid, admin: true }
-      : { userId: claims.sub, sessionId: claims.sid };
-  };
+  authenticate(token: string, within: <T>(fn: () => Promise<T>) => Promise<T>): Promise<UserClaims>;
+  /** Drops the cached state of a user's sessions (one, or all of them). */
+  forget(userId: string, sessionId?: string): void;
+}
 
+function createSessions(deps: GatewayDeps): Sessions {
+  // Session revocation is checked (and briefly cached) on every authenticated request.
+  const sessions = new LRUCache<string, { active: boolean; userId: string }>({
+    max: 100_000,
+    ttl: deps.sessionCacheMs ?? 5_000,
+  });
+  return {
+    async authenticate(token, within) {
+      let claims: { sub: string; sid: string; roles: string[] };
+      try {
+        claims = await deps.verify(token);
+      } catch {
+        throw new NovaError("TOKEN_INVALID", "access token is invalid or expired");
+      }
+      let state = sessions.get(claims.sid);
+      if (!state) {
+        const res = await within(() => deps.identity.checkSession({ sessionId: claims.sid }));
+        state = { active: res.active, userId: claims.sub };
+        sessions.set(claims.sid, state);
+      }
+      if (!state.active) throw new NovaError("TOKEN_INVALID", "session has ended");
+      return claims.roles.includes("admin")
+        ? { userId: claims.sub, sessionId: claims.sid, admin: true }
+        : { userId: claims.sub, sessionId: claims.sid };
+    },
+    forget(userId, sessionId) {
+      if (sessionId) sessions.delete(sessionId);
+      for (const [sid, s] of sessions.entries()) if (s.userId === userId) sessions.delete(sid);
+    },
+  };
+}
+
+/** A bearer token on /graphql sets the request's viewer; a bad one is a 401 before any operation runs. */
+function authenticateBearer(app: FastifyInstance, sessions: Sessions): void {
   app.addHook("preHandler", async (req, reply) => {
     const auth = req.headers.authorization;
     if (!auth || req.routeOptions.url !== "/graphql") return;
@@ -124,32 +132,36 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
         .send({ data: null, errors: [{ message, extensions: { code } }] });
     if (!m) return deny("UNAUTHENTICATED", "Authorization must be `Bearer <access token>`");
     try {
-      (req.novaCall as CallContext).user = await authenticate(m[1] as string, (fn) => run(req, fn));
+      (req.novaCall as CallContext).user = await sessions.authenticate(m[1] as string, (fn) => run(req, fn));
     } catch (err) {
       if (err instanceof NovaError && err.code === "TOKEN_INVALID") return deny(err.code, err.message);
       throw err;
     }
   });
+}
 
-  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) req.log.error({ err }, "request failed");
-    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status === 500 ? "INTERNAL" : (err.code ?? "BAD_REQUEST");
-    reply.code(status).send({
-      data: null,
-      errors: [{ message: status === 500 ? "internal error" : err.message, extensions: { code } }],
-    });
+/** A failure outside GraphQL (a parser's, a plugin's) in the gateway's error shape; a 5xx says no more than that. */
+function sendFailure(
+  err: { statusCode?: number; code?: string; message: string },
+  req: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+  if (status === 500) req.log.error({ err }, "request failed");
+  const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status === 500 ? "INTERNAL" : (err.code ?? "BAD_REQUEST");
+  reply.code(status).send({
+    data: null,
+    errors: [{ message: status === 500 ? "internal error" : err.message, extensions: { code } }],
   });
+}
 
-  const protections = await registerProtections(app, {
-    security,
-    requestTimeoutMs: deps.requestTimeoutMs,
-    log: deps.log,
-    redis: deps.redis,
-    graphiql: !deps.production,
-    schema: () => app.graphql.schema,
-  });
-
+/** Mercurius over the schema and the resolvers, with one GatewayContext (and its DataLoaders) per request. */
+async function registerGraphQL(
+  app: FastifyInstance,
+  deps: GatewayDeps,
+  security: SecurityOptions,
+  sessions: Sessions,
+): Promise<void> {
   await app.register(mercurius, {
     schema,
     resolvers,
@@ -163,35 +175,43 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
       user: req.novaCall?.user,
       call: (fn) => run(req, fn),
       loaders: createLoaders(deps, (fn) => run(req, fn)),
-      forgetSessions(userId, sessionId) {
-        if (sessionId) sessions.delete(sessionId);
-        for (const [sid, s] of sessions.entries()) if (s.userId === userId) sessions.delete(sid);
-      },
+      forgetSessions: sessions.forget,
     }),
   });
   // The custom scalars' rules (scalars.ts), for those schema.graphql declares.
   app.graphql.defineResolvers(
     Object.fromEntries(Object.entries(scalarResolvers).filter(([name]) => app.graphql.schema.getType(name))),
   );
+}
 
-  if (deps.bus) {
-    installSubscriptions(app.graphql.schema);
-    const closeSubscriptions = attachSubscriptions({
-      app,
-      deps,
-      protections,
-      bus: deps.bus,
-      limits: security.realtime,
-      path: "/graphql",
-      log: deps.log,
-      origins: security.corsOrigins,
-      trustProxy: security.trustProxy,
-      authenticate: (token) =>
-        authenticate(token, (fn) => runWithCall({ deadline: Date.now() + deps.requestTimeoutMs }, fn)),
-    });
-    app.addHook("preClose", closeSubscriptions);
-  }
+/** GraphQL subscriptions over WebSocket on the same path, under the same protections (only with a bus). */
+function registerSubscriptions(
+  app: FastifyInstance,
+  deps: GatewayDeps,
+  bus: Bus,
+  security: SecurityOptions,
+  sessions: Sessions,
+  protections: Protections,
+): void {
+  installSubscriptions(app.graphql.schema);
+  const closeSubscriptions = attachSubscriptions({
+    app,
+    deps,
+    protections,
+    bus,
+    limits: security.realtime,
+    path: "/graphql",
+    log: deps.log,
+    origins: security.corsOrigins,
+    trustProxy: security.trustProxy,
+    authenticate: (token) =>
+      sessions.authenticate(token, (fn) => runWithCall({ deadline: Date.now() + deps.requestTimeoutMs }, fn)),
+  });
+  app.addHook("preClose", closeSubscriptions);
+}
 
+/** Liveness, readiness (identity answers) and the public keys that verify access tokens. */
+function registerHealth(app: FastifyInstance, deps: GatewayDeps): void {
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     try {
@@ -205,6 +225,36 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
     const res = await run(req, () => deps.identity.getJwks({}));
     return JSON.parse(res.jwksJson);
   });
+}
 
+export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance> {
+  const security = given.security ?? defaultSecurity(given.production);
+  // Every RPC spends from the request's call budget and holds a slot of its backend's limiter.
+  const deps: GatewayDeps = { ...given, ...guardBackends(given, security.backendConcurrency, security.backendQueue) };
+  const app: FastifyInstance = Fastify({
+    // Fastify's own per-request lines are left out; the gateway logs what matters itself.
+    loggerInstance: deps.log.child({}, { level: "warn" }) as FastifyBaseLogger,
+    bodyLimit: security.bodyLimit,
+    // A hop count is valid at runtime (Fastify's docs) though its types leave it out.
+    trustProxy: security.trustProxy as boolean | string,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  const sessions = createSessions(deps);
+
+  traceRequests(app, deps.requestTimeoutMs);
+  authenticateBearer(app, sessions);
+  app.setErrorHandler(sendFailure);
+  const protections = await registerProtections(app, {
+    security,
+    requestTimeoutMs: deps.requestTimeoutMs,
+    log: deps.log,
+    redis: deps.redis,
+    graphiql: !deps.production,
+    schema: () => app.graphql.schema,
+  });
+  await registerGraphQL(app, deps, security, sessions);
+  if (deps.bus) registerSubscriptions(app, deps, deps.bus, security, sessions, protections);
+  registerHealth(app, deps);
   return app;
 }

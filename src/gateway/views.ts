@@ -1,11 +1,13 @@
-import type DataLoader from "dataloader";
 /**
- * The presenters and the read pipeline's last steps (ARCHITECTURE §6:
- * hydrate, rules, present) shared by every resolver file (resolvers.ts,
- * <service>.resolvers.ts, realtime/): one User and one Post shape, so the
- * User and Post field resolvers serve them all.
+ * The gateway's kit, shared by every domain folder (<domain>/resolvers.ts)
+ * and realtime/: the read pipeline (ARCHITECTURE §6: skeleton -> hydrate ->
+ * rules -> present, as atproto's getTimeline), the User and Post presenters
+ * (one shape each, so the User and Post field resolvers serve them all), the
+ * post-list steps four domains share, and the call, page and connection helpers.
  */
+import type DataLoader from "dataloader";
 import type { Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
+import type { Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { pageSize } from "../platform/paging.ts";
 import type { GatewayContext } from "./context.ts";
@@ -94,26 +96,120 @@ export async function loadAll<V>(ctx: GatewayContext, loader: DataLoader<string,
   return out as V[];
 }
 
-/**
- * Users in a block with the signed-in viewer (either way), and with `mutes`
- * those the viewer mutes: one batch through the relationships loader.
- */
-export async function hiddenUsers(ctx: GatewayContext, userIds: string[], mutes = true): Promise<Set<string>> {
-  const viewer = ctx.user?.userId;
-  if (!viewer) return new Set();
-  const others = [...new Set(userIds.filter((id) => id !== viewer))];
-  if (others.length === 0) return new Set();
-  const rels = await loadAll(ctx, ctx.loaders.relationships, others);
-  return new Set(rels.flatMap((r) => (r && ((mutes && r.muting) || r.blocking || r.blockedBy) ? [r.userId] : [])));
+/** NOT_FOUND from the service as null (the field is nullable), other errors as coded errors. */
+export async function orNull<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T | null> {
+  try {
+    return await ctx.call(fn);
+  } catch (err) {
+    const e = toGraphQLError(err) as Error & { extensions?: { code?: string } };
+    if (e.extensions?.code === "NOT_FOUND") return null;
+    throw e;
+  }
 }
 
-/** Hydrates post ids through the posts loader (content drops deleted posts and authors who block the viewer), then the rules. */
-export async function hydratePostViews(ctx: GatewayContext, ids: string[]): Promise<(PostView | null)[]> {
-  const loaded = await loadAll(ctx, ctx.loaders.posts, ids);
-  const posts = loaded.map((x) => postView(x));
-  const hidden = await hiddenUsers(
+/** One page of a list as its owning service answers it: the items (ids, mostly), per-item cursors, the next cursor. */
+export interface Skeleton<T = string> {
+  items: T[];
+  cursors: string[];
+  next: string;
+}
+
+/**
+ * A list field as named steps (atproto's getTimeline pipeline):
+ * - `skeleton` asks the owning service for one page (and checks the viewer and the page arguments first);
+ * - `hydrate` loads what the page names, in batches through the request's DataLoaders (so a page costs a
+ *   fixed number of backend calls whatever its size);
+ * - `rules` drop what the viewer may not see over what was hydrated, calling nothing;
+ * - `present` shapes the GraphQL values: one per skeleton item, null for one dropped (its cursor stays aligned).
+ */
+export interface ListSteps<P, A, T, H, R, N> {
+  skeleton(ctx: GatewayContext, args: A, parent: P): Promise<Skeleton<T>>;
+  hydrate(ctx: GatewayContext, skeleton: Skeleton<T>): Promise<H>;
+  rules(hydrated: H): R;
+  present(kept: R): (N | null | undefined)[];
+}
+
+/** The resolver of a list field from its steps: a connection of the presented nodes over the skeleton's cursors. */
+export function listField<P, A, T, H, R, N>(steps: ListSteps<P, A, T, H, R, N>) {
+  return async (parent: P, args: A, ctx: GatewayContext) => {
+    const skeleton = await steps.skeleton(ctx, args, parent);
+    const hydrated = await steps.hydrate(ctx, skeleton);
+    return connection(steps.present(steps.rules(hydrated)), skeleton.cursors, skeleton.next);
+  };
+}
+
+/** The rules step of a list with no rule of its own (the owning service already applied what holds). */
+export const keepAll = <H>(hydrated: H): H => hydrated;
+
+/** Users by id in one batch, presented; those gone are left out (a list of members or actors, not a page). */
+export async function loadUserViews(ctx: GatewayContext, ids: readonly string[]): Promise<UserView[]> {
+  const users = await loadAll(ctx, ctx.loaders.users, ids);
+  return users.flatMap((u) => {
+    const v = userView(u);
+    return v ? [v] : [];
+  });
+}
+
+/**
+ * Hydrates the signed-in viewer's relationships to `userIds` (the viewer left out; none signed out):
+ * one batch through the relationships loader, and no call when there is no one to ask about.
+ */
+export async function viewerRelationships(
+  ctx: GatewayContext,
+  userIds: string[],
+): Promise<(Relationship | undefined)[]> {
+  const viewer = ctx.user?.userId;
+  if (!viewer) return [];
+  const others = [...new Set(userIds.filter((id) => id !== viewer))];
+  if (others.length === 0) return [];
+  return loadAll(ctx, ctx.loaders.relationships, others);
+}
+
+/** The rule over relationships: users in a block with the viewer (either way), and with `mutes` those the viewer mutes. */
+export function hiddenBy(relationships: (Relationship | undefined)[], mutes = true): Set<string> {
+  return new Set(
+    relationships.flatMap((r) => (r && ((mutes && r.muting) || r.blocking || r.blockedBy) ? [r.userId] : [])),
+  );
+}
+
+/** A page of posts, hydrated: the posts (undefined: gone) and the viewer's relationships to their authors. */
+export interface HydratedPosts {
+  posts: (PostMsg | undefined)[];
+  relationships: (Relationship | undefined)[];
+}
+
+/**
+ * Hydrates post ids: the posts in one batch (content drops deleted posts and authors who block the viewer),
+ * then the viewer's relationships to their authors in one more.
+ */
+export async function hydratePosts(ctx: GatewayContext, postIds: string[]): Promise<HydratedPosts> {
+  const posts = await loadAll(ctx, ctx.loaders.posts, postIds);
+  const relationships = await viewerRelationships(
     ctx,
     posts.flatMap((p) => (p ? [p.authorId] : [])),
   );
-  return posts.map((p) => (p && !hidden.has(p.authorId) ? p : null));
+  return { posts, relationships };
+}
+
+/** The rule of post lists: a post whose author the viewer mutes, blocks or is blocked by is dropped. */
+export function postRules({ posts, relationships }: HydratedPosts): (PostMsg | undefined)[] {
+  const hidden = hiddenBy(relationships);
+  return posts.map((p) => (p && !hidden.has(p.authorId) ? p : undefined));
+}
+
+export const presentPosts = (posts: (PostMsg | undefined)[]) => posts.map((p) => postView(p));
+
+/** Post ids through hydrate, rules and present (a list's steps, and a pushed post's in realtime/). */
+export async function hydratePostViews(ctx: GatewayContext, ids: string[]): Promise<(PostView | null)[]> {
+  return presentPosts(postRules(await hydratePosts(ctx, ids)));
+}
+
+/** The steps of a list of post ids the viewer may see (feed, explore, hashtag and post search). */
+export function postList<P, A>(skeleton: (ctx: GatewayContext, args: A, parent: P) => Promise<Skeleton>) {
+  return listField({
+    skeleton,
+    hydrate: (ctx, page) => hydratePosts(ctx, page.items),
+    rules: postRules,
+    present: presentPosts,
+  });
 }

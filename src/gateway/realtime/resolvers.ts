@@ -8,7 +8,7 @@ import { NovaError } from "../../platform/errors.ts";
 import { authorChannel, userChannel } from "../../services/realtime/channels.ts";
 import { requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
-import { hydrateNotifications } from "../notifications.resolvers.ts";
+import { hydrateNotifications } from "../notifications/resolvers.ts";
 import { hydratePostViews } from "../views.ts";
 import { pushStream, type RealtimeContext } from "./subscriptions.ts";
 

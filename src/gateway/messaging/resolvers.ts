@@ -4,111 +4,37 @@
  * per-request DataLoaders (GetConversations, GetMessages, BatchGetUsers), so
  * a page costs a constant number of backend calls (ARCHITECTURE §6).
  * `Message` is also what the real-time `messageReceived` subscription returns
- * (hydrated through the same `messages` loader, i.e. GetMessages as the
- * subscriber).
+ * (presented from the push itself, realtime/resolvers.ts).
  */
 import type { IResolvers } from "mercurius";
+import type {
+  Conversation as ConversationMsg,
+  Message as MessageMsg,
+} from "../../gen/nova/messaging/v1/messaging_pb.ts";
+import { NovaError } from "../../platform/errors.ts";
+import { uuid } from "../../platform/validate.ts";
+import { type GatewayContext, requireViewer } from "../context.ts";
+import { toGraphQLError } from "../errors.ts";
 import {
-  ConversationKind,
-  type Conversation as ConversationMsg,
-  type Message as MessageMsg,
-  type PublicKey as PublicKeyMsg,
-} from "../gen/nova/messaging/v1/messaging_pb.ts";
-import { NovaError } from "../platform/errors.ts";
-import { uuid } from "../platform/validate.ts";
-import { type GatewayContext, requireViewer } from "./context.ts";
-import { toGraphQLError } from "./errors.ts";
-import { call, connection, loadAll, type Page, pageArgs, userView } from "./views.ts";
-
-export interface ConversationView {
-  id: string;
-  kind: "DIRECT" | "GROUP";
-  creatorId: string;
-  memberIds: string[];
-  lastMessageId: string | null;
-  unreadCount: number;
-  createdAt: string;
-  lastActivityAt: string;
-  readReceipts: { userId: string; lastReadMessageId: string | null; readAt: string | null }[];
-}
-
-export interface MessageView {
-  id: string;
-  conversationId: string;
-  senderId: string;
-  text: string;
-  encrypted: boolean;
-  ciphertext: string | null;
-  keyId: string | null;
-  clientMessageId: string;
-  createdAt: string;
-}
-
-interface PublicKeyView {
-  id: string;
-  userId: string;
-  algorithm: string;
-  publicKey: string;
-  createdAt: string;
-  current: boolean;
-}
-
-export function conversationView(c: ConversationMsg | undefined): ConversationView | null {
-  if (!c) return null;
-  return {
-    id: c.id,
-    kind: c.kind === ConversationKind.DIRECT ? "DIRECT" : "GROUP",
-    creatorId: c.creatorId,
-    memberIds: c.memberIds,
-    lastMessageId: c.lastMessageId || null,
-    unreadCount: c.unreadCount,
-    createdAt: c.createdAt,
-    lastActivityAt: c.lastActivityAt,
-    readReceipts: c.readReceipts.map((r) => ({
-      userId: r.userId,
-      lastReadMessageId: r.lastReadMessageId || null,
-      readAt: r.readAt || null,
-    })),
-  };
-}
-
-export function messageView(m: MessageMsg | undefined): MessageView | null {
-  if (!m) return null;
-  return {
-    id: m.id,
-    conversationId: m.conversationId,
-    senderId: m.senderId,
-    text: m.text,
-    encrypted: m.encrypted,
-    ciphertext: m.encrypted ? Buffer.from(m.ciphertext).toString("base64") : null,
-    keyId: m.keyId || null,
-    clientMessageId: m.clientMessageId,
-    createdAt: m.createdAt,
-  };
-}
-
-function keyView(k: PublicKeyMsg | undefined): PublicKeyView | null {
-  if (!k) return null;
-  return {
-    id: k.keyId,
-    userId: k.userId,
-    algorithm: k.algorithm,
-    publicKey: k.publicKey,
-    createdAt: k.createdAt,
-    current: k.current,
-  };
-}
-
-/** NOT_FOUND from the service as null (the field is nullable), other errors as coded errors. */
-async function orNull<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T | null> {
-  try {
-    return await ctx.call(fn);
-  } catch (err) {
-    const e = toGraphQLError(err) as Error & { extensions?: { code?: string } };
-    if (e.extensions?.code === "NOT_FOUND") return null;
-    throw e;
-  }
-}
+  call,
+  keepAll,
+  listField,
+  loadAll,
+  loadUserViews,
+  orNull,
+  type Page,
+  pageArgs,
+  type Skeleton,
+  userView,
+} from "../views.ts";
+import {
+  type ConversationView,
+  conversationView,
+  keyView,
+  type MessageView,
+  messageView,
+  type PublicKeyView,
+} from "./views.ts";
 
 function idArg(value: string, field: string): string {
   try {
@@ -126,20 +52,40 @@ function primed(ctx: GatewayContext, c: ConversationMsg | undefined): Conversati
   return view;
 }
 
+/** Skeleton: one page of the viewer's conversations (ids and cursors). */
+async function conversationsSkeleton(ctx: GatewayContext, args: Page): Promise<Skeleton> {
+  requireViewer(ctx);
+  const res = await call(ctx, () => ctx.deps.messaging.listConversations(pageArgs(args, 50)));
+  return { items: res.conversationIds, cursors: res.cursors, next: res.nextCursor };
+}
+
+/** Skeleton: one page of a conversation's messages (ids and cursors). */
+async function messagesSkeleton(ctx: GatewayContext, args: Page, c: ConversationView): Promise<Skeleton> {
+  const res = await call(ctx, () => ctx.deps.messaging.listMessages({ conversationId: c.id, ...pageArgs(args, 100) }));
+  return { items: res.messageIds, cursors: res.cursors, next: res.nextCursor };
+}
+
+// Hydrate in one batch each (GetConversations, GetMessages); messaging answers only what the viewer may read,
+// so there is no rule of the gateway's.
+const conversations = listField({
+  skeleton: conversationsSkeleton,
+  hydrate: (ctx, page) => loadAll(ctx, ctx.loaders.conversations, page.items),
+  rules: keepAll,
+  present: (found: (ConversationMsg | undefined)[]) => found.map((c) => conversationView(c)),
+});
+
+const messages = listField({
+  skeleton: messagesSkeleton,
+  hydrate: (ctx, page) => loadAll(ctx, ctx.loaders.messages, page.items),
+  rules: keepAll,
+  present: (found: (MessageMsg | undefined)[]) => found.map((m) => messageView(m)),
+});
+
 const loadUser = async (ctx: GatewayContext, id: string) => userView(await call(ctx, () => ctx.loaders.users.load(id)));
 
 export const messagingResolvers = {
   Query: {
-    conversations: async (_root: unknown, args: Page, ctx: GatewayContext) => {
-      requireViewer(ctx);
-      const res = await call(ctx, () => ctx.deps.messaging.listConversations(pageArgs(args, 50)));
-      const found = await loadAll(ctx, ctx.loaders.conversations, res.conversationIds);
-      return connection(
-        found.map((c) => conversationView(c)),
-        res.cursors,
-        res.nextCursor,
-      );
-    },
+    conversations,
     conversation: async (_root: unknown, args: { id: string }, ctx: GatewayContext) => {
       requireViewer(ctx);
       const id = idArg(args.id, "id");
@@ -236,27 +182,11 @@ export const messagingResolvers = {
     },
   },
   Conversation: {
-    members: async (c: ConversationView, _args: unknown, ctx: GatewayContext) => {
-      const users = await loadAll(ctx, ctx.loaders.users, c.memberIds);
-      return users.flatMap((u) => {
-        const v = userView(u);
-        return v ? [v] : [];
-      });
-    },
+    members: (c: ConversationView, _args: unknown, ctx: GatewayContext) => loadUserViews(ctx, c.memberIds),
     creator: (c: ConversationView, _args: unknown, ctx: GatewayContext) => loadUser(ctx, c.creatorId),
     lastMessage: async (c: ConversationView, _args: unknown, ctx: GatewayContext) =>
       c.lastMessageId ? messageView(await call(ctx, () => ctx.loaders.messages.load(c.lastMessageId as string))) : null,
-    messages: async (c: ConversationView, args: Page, ctx: GatewayContext) => {
-      const res = await call(ctx, () =>
-        ctx.deps.messaging.listMessages({ conversationId: c.id, ...pageArgs(args, 100) }),
-      );
-      const found = await loadAll(ctx, ctx.loaders.messages, res.messageIds);
-      return connection(
-        found.map((m) => messageView(m)),
-        res.cursors,
-        res.nextCursor,
-      );
-    },
+    messages,
   },
   ReadReceipt: {
     user: (r: { userId: string }, _args: unknown, ctx: GatewayContext) => loadUser(ctx, r.userId),

@@ -1,0 +1,171 @@
+/**
+ * The content part of the gateway: posts and comments, a user's posts and
+ * bookmarks (lists: skeleton from the content service, posts hydrated through
+ * the posts loader), a post's counts and viewer state, and the post and
+ * comment mutations.
+ */
+import type { IResolvers } from "mercurius";
+import type { Comment as CommentMsg, Post as PostMsg } from "../../gen/nova/content/v1/content_pb.ts";
+import { NovaError } from "../../platform/errors.ts";
+import { encodeCursor } from "../../platform/paging.ts";
+import { type GatewayContext, requireViewer } from "../context.ts";
+import { toGraphQLError } from "../errors.ts";
+import {
+  call,
+  keepAll,
+  listField,
+  loadAll,
+  orNull,
+  type Page,
+  type PostView,
+  pageArgs,
+  postView,
+  presentPosts,
+  type Skeleton,
+  userView,
+} from "../views.ts";
+import { commentView } from "./views.ts";
+
+type Parent = { id: string };
+
+/** Skeleton: one page of a user's posts; their cursors are the post ids (ListUserPosts answers none per item). */
+async function userPostsSkeleton(ctx: GatewayContext, args: Page, u: Parent): Promise<Skeleton> {
+  const res = await call(ctx, () => ctx.deps.content.listUserPosts({ userId: u.id, ...pageArgs(args) }));
+  return { items: res.postIds, cursors: res.postIds.map((id) => encodeCursor(id)), next: res.nextCursor };
+}
+
+/** Skeleton: one page of the viewer's bookmarks; they are private, so only the viewer's own. */
+async function bookmarksSkeleton(ctx: GatewayContext, args: Page, u: Parent): Promise<Skeleton> {
+  const viewer = requireViewer(ctx);
+  if (viewer.userId !== u.id) {
+    throw toGraphQLError(new NovaError("FORBIDDEN", "bookmarks are private", { field: "bookmarks" }));
+  }
+  const res = await call(ctx, () => ctx.deps.content.listBookmarks(pageArgs(args)));
+  return { items: res.postIds, cursors: res.cursors, next: res.nextCursor };
+}
+
+/** Hydrate: the posts in one batch (content drops deleted posts and authors who block the viewer). */
+const hydratePostPage = (ctx: GatewayContext, page: Skeleton) => loadAll(ctx, ctx.loaders.posts, page.items);
+
+/** A profile's posts and the viewer's bookmarks: no rules step of the gateway's (content's GetPosts applies its own). */
+const ownPostList = (skeleton: (ctx: GatewayContext, args: Page, u: Parent) => Promise<Skeleton>) =>
+  listField<Parent, Page, string, (PostMsg | undefined)[], (PostMsg | undefined)[], PostView>({
+    skeleton,
+    hydrate: hydratePostPage,
+    rules: keepAll,
+    present: presentPosts,
+  });
+
+/** Skeleton: one page of a post's comments, whole (nothing left to hydrate); their cursors are the comment ids. */
+async function commentsSkeleton(ctx: GatewayContext, args: Page, p: PostView): Promise<Skeleton<CommentMsg>> {
+  const res = await call(ctx, () => ctx.deps.content.listComments({ postId: p.id, ...pageArgs(args) }));
+  return { items: res.comments, cursors: res.comments.map((c) => encodeCursor(c.id)), next: res.nextCursor };
+}
+
+const comments = listField({
+  skeleton: commentsSkeleton,
+  hydrate: async (_ctx, page) => page.items,
+  rules: keepAll,
+  present: (found: CommentMsg[]) => found.map(commentView),
+});
+
+async function postAfter(ctx: GatewayContext, id: string) {
+  const p = postView(await call(ctx, () => ctx.loaders.posts.load(id)));
+  if (!p) throw toGraphQLError(new NovaError("NOT_FOUND", "post not found", { field: "postId" }));
+  return p;
+}
+
+function postMutation(rpc: "likePost" | "unlikePost" | "bookmarkPost" | "unbookmarkPost") {
+  return async (_root: unknown, args: { postId: string }, ctx: GatewayContext) => {
+    requireViewer(ctx);
+    const content = ctx.deps.content as unknown as Record<typeof rpc, (req: { postId: string }) => Promise<unknown>>;
+    await call(ctx, () => content[rpc]({ postId: args.postId }));
+    return postAfter(ctx, args.postId.toLowerCase());
+  };
+}
+
+function commentMutation(rpc: "likeComment" | "unlikeComment") {
+  return async (_root: unknown, args: { commentId: string }, ctx: GatewayContext) => {
+    requireViewer(ctx);
+    const content = ctx.deps.content as unknown as Record<
+      typeof rpc,
+      (req: { commentId: string }) => Promise<{ comment?: CommentMsg }>
+    >;
+    const res = await call(ctx, () => content[rpc]({ commentId: args.commentId }));
+    return commentView(res.comment);
+  };
+}
+
+type Args<T> = { input: T };
+type NewPost = { text: string; media?: { url: string; mimeType: string; width: number; height: number }[] | null };
+
+export const contentResolvers = {
+  User: {
+    posts: ownPostList(userPostsSkeleton),
+    bookmarks: ownPostList(bookmarksSkeleton),
+  },
+  Post: {
+    author: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
+      userView(await call(ctx, () => ctx.loaders.users.load(p.authorId))),
+    likeCount: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.postCounts.load(p.id)))?.likeCount ?? 0,
+    commentCount: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.postCounts.load(p.id)))?.commentCount ?? 0,
+    bookmarkCount: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.postCounts.load(p.id)))?.bookmarkCount ?? 0,
+    viewerHasLiked: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
+      ctx.user ? ((await call(ctx, () => ctx.loaders.viewerState.load(p.id)))?.liked ?? false) : false,
+    viewerHasBookmarked: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
+      ctx.user ? ((await call(ctx, () => ctx.loaders.viewerState.load(p.id)))?.bookmarked ?? false) : false,
+    comments,
+  },
+  Comment: {
+    author: async (c: { authorId: string }, _args: unknown, ctx: GatewayContext) =>
+      userView(await call(ctx, () => ctx.loaders.users.load(c.authorId))),
+  },
+  Query: {
+    post: async (_root: unknown, args: { id: string }, ctx: GatewayContext) => {
+      const res = await orNull(ctx, () => ctx.deps.content.getPost({ postId: args.id }));
+      return res && postView(res.post);
+    },
+  },
+  Mutation: {
+    createPost: async (_root: unknown, { input }: Args<NewPost>, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () => ctx.deps.content.createPost({ text: input.text, media: input.media ?? [] }));
+      return postView(res.post);
+    },
+    editPost: async (_root: unknown, args: { id: string; text: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () => ctx.deps.content.editPost({ postId: args.id, text: args.text }));
+      return postView(res.post);
+    },
+    deletePost: async (_root: unknown, args: { id: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      await call(ctx, () => ctx.deps.content.deletePost({ postId: args.id }));
+      return true;
+    },
+    createComment: async (
+      _root: unknown,
+      { input }: Args<{ postId: string; text: string; parentId?: string | null }>,
+      ctx: GatewayContext,
+    ) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () =>
+        ctx.deps.content.createComment({ postId: input.postId, text: input.text, parentId: input.parentId ?? "" }),
+      );
+      return commentView(res.comment);
+    },
+    deleteComment: async (_root: unknown, args: { id: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      await call(ctx, () => ctx.deps.content.deleteComment({ commentId: args.id }));
+      return true;
+    },
+    likePost: postMutation("likePost"),
+    unlikePost: postMutation("unlikePost"),
+    bookmarkPost: postMutation("bookmarkPost"),
+    unbookmarkPost: postMutation("unbookmarkPost"),
+    likeComment: commentMutation("likeComment"),
+    unlikeComment: commentMutation("unlikeComment"),
+  },
+} satisfies IResolvers;

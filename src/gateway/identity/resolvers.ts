@@ -1,0 +1,73 @@
+/**
+ * The identity part of the gateway: the viewer (`me`), a user by username,
+ * and the account mutations (register, sign in and out, tokens, profile).
+ */
+import type { IResolvers } from "mercurius";
+import type { Tokens } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { type GatewayContext, requireViewer } from "../context.ts";
+import { call, orNull, userView } from "../views.ts";
+
+function tokens(t: Tokens | undefined) {
+  return { accessToken: t?.accessToken ?? "", refreshToken: t?.refreshToken ?? "", expiresIn: t?.expiresIn ?? 0 };
+}
+
+type Args<T> = { input: T };
+
+export const identityResolvers = {
+  Query: {
+    me: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
+      const viewer = requireViewer(ctx);
+      const res = await call(ctx, () => ctx.deps.identity.getUser({ id: viewer.userId }));
+      return userView(res.user);
+    },
+    user: async (_root: unknown, args: { username: string }, ctx: GatewayContext) => {
+      const res = await orNull(ctx, () => ctx.deps.identity.getUserByUsername({ username: args.username }));
+      return res && userView(res.user);
+    },
+  },
+  Mutation: {
+    register: async (
+      _root: unknown,
+      { input }: Args<{ email: string; username: string; password: string }>,
+      ctx: GatewayContext,
+    ) => {
+      const res = await call(ctx, () => ctx.deps.identity.register(input));
+      return { ...tokens(res.tokens), user: userView(res.user) };
+    },
+    login: async (_root: unknown, { input }: Args<{ identifier: string; password: string }>, ctx: GatewayContext) => {
+      const res = await call(ctx, () => ctx.deps.identity.login(input));
+      return { ...tokens(res.tokens), user: userView(res.user) };
+    },
+    refreshToken: async (_root: unknown, args: { token: string }, ctx: GatewayContext) => {
+      const res = await call(ctx, () => ctx.deps.identity.refreshToken({ refreshToken: args.token }));
+      return tokens(res.tokens);
+    },
+    logout: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
+      const viewer = requireViewer(ctx);
+      await call(ctx, () => ctx.deps.identity.logout({}));
+      ctx.forgetSessions(viewer.userId, viewer.sessionId);
+      return true;
+    },
+    logoutAll: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
+      const viewer = requireViewer(ctx);
+      const res = await call(ctx, () => ctx.deps.identity.logoutAll({}));
+      ctx.forgetSessions(viewer.userId);
+      return res.sessionsRevoked;
+    },
+    updateProfile: async (
+      _root: unknown,
+      { input }: Args<{ displayName?: string | null; bio?: string | null; avatarUrl?: string | null }>,
+      ctx: GatewayContext,
+    ) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () =>
+        ctx.deps.identity.updateProfile({
+          displayName: input.displayName ?? undefined,
+          bio: input.bio ?? undefined,
+          avatarUrl: input.avatarUrl ?? undefined,
+        }),
+      );
+      return userView(res.user);
+    },
+  },
+} satisfies IResolvers;

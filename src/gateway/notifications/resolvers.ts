@@ -1,0 +1,205 @@
+/**
+ * The notifications part of the gateway: the inbox as a Relay connection
+ * (skeleton from ListNotifications -> hydrate through DataLoaders -> rules ->
+ * present, ARCHITECTURE §6), the unread count, mark read, preferences and
+ * push tokens. `hydrateNotifications` is also what a subscription resolver
+ * uses to present a NotificationCreated event for the viewer.
+ */
+import type { IResolvers } from "mercurius";
+import type { Relationship } from "../../gen/nova/graph/v1/graph_pb.ts";
+import type { Notification as NotificationMsg } from "../../gen/nova/notifications/v1/notifications_pb.ts";
+import { NovaError } from "../../platform/errors.ts";
+import { type GatewayContext, requireViewer } from "../context.ts";
+import { toGraphQLError } from "../errors.ts";
+import {
+  call,
+  hiddenBy,
+  listField,
+  loadAll,
+  loadUserViews,
+  type Page,
+  pageArgs,
+  postView,
+  type Skeleton,
+} from "../views.ts";
+
+export interface NotificationView {
+  id: string;
+  type: string;
+  actorIds: string[];
+  actorCount: number;
+  postId: string | null;
+  conversationId: string | null;
+  read: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const POST_TYPES = new Set(["LIKE", "COMMENT", "MENTION"]);
+
+const bad = (field: string, problem: string) =>
+  toGraphQLError(new NovaError("VALIDATION_FAILED", `${field}: ${problem}`, { field }));
+
+/** Skeleton: one page of the viewer's inbox (notification ids and cursors). */
+async function inboxSkeleton(ctx: GatewayContext, args: Page): Promise<Skeleton> {
+  requireViewer(ctx);
+  const page = pageArgs(args);
+  const res = await call(ctx, () => ctx.deps.notifications.listNotifications(page));
+  return { items: res.notificationIds, cursors: res.cursors, next: res.nextCursor };
+}
+
+interface HydratedNotifications {
+  notifications: (NotificationMsg | undefined)[];
+  /** The posts of post notifications that are still there (content drops deleted and hidden ones). */
+  livePosts: Set<string>;
+  /** The viewer's relationships to the notifications' actors. */
+  relationships: (Relationship | undefined)[];
+}
+
+/**
+ * Hydrate: the notifications in one batch, then their posts and the viewer's
+ * relationships to their actors in one batch each.
+ */
+async function hydrateInbox(ctx: GatewayContext, ids: string[]): Promise<HydratedNotifications> {
+  const notifications = await loadAll(ctx, ctx.loaders.notifications, ids);
+  const postIds = [
+    ...new Set(notifications.flatMap((n) => (n && POST_TYPES.has(n.type) && n.postId ? [n.postId] : []))),
+  ];
+  const actorIds = [...new Set(notifications.flatMap((n) => n?.actorIds ?? []))];
+  const [posts, relationships] = await Promise.all([
+    loadAll(ctx, ctx.loaders.posts, postIds),
+    loadAll(ctx, ctx.loaders.relationships, actorIds),
+  ]);
+  return { notifications, livePosts: new Set(postIds.filter((_, i) => posts[i])), relationships };
+}
+
+type Kept = { n: NotificationMsg; visible: string[] } | null;
+
+/**
+ * Rules: a notification whose post is gone or hidden is dropped; so are the
+ * actors the viewer blocks, is blocked by or mutes, and a notification left
+ * without a visible actor.
+ */
+function inboxRules({ notifications, livePosts, relationships }: HydratedNotifications): Kept[] {
+  const hidden = hiddenBy(relationships);
+  return notifications.map((n) => {
+    if (!n) return null;
+    if (POST_TYPES.has(n.type) && !livePosts.has(n.postId)) return null;
+    const visible = n.actorIds.filter((a) => !hidden.has(a));
+    return visible.length === 0 ? null : { n, visible };
+  });
+}
+
+/** Present: the actor count leaves out the hidden actors too. */
+function presentInbox(kept: Kept[]): (NotificationView | null)[] {
+  return kept.map((k) => {
+    if (!k) return null;
+    const { n, visible } = k;
+    return {
+      id: n.id,
+      type: n.type,
+      actorIds: visible,
+      actorCount: Math.max(visible.length, n.actorCount - (n.actorIds.length - visible.length)),
+      postId: n.postId || null,
+      conversationId: n.type === "MESSAGE" ? n.subjectId : null,
+      read: n.read,
+      createdAt: n.createdAt,
+      updatedAt: n.updatedAt,
+    };
+  });
+}
+
+/** Notification ids for the viewer through hydrate, rules and present: one entry per id (null: dropped). */
+export async function hydrateNotifications(ctx: GatewayContext, ids: string[]): Promise<(NotificationView | null)[]> {
+  return presentInbox(inboxRules(await hydrateInbox(ctx, ids)));
+}
+
+const inbox = listField({
+  skeleton: inboxSkeleton,
+  hydrate: (ctx, page) => hydrateInbox(ctx, page.items),
+  rules: inboxRules,
+  present: presentInbox,
+});
+
+type Prefs = {
+  follow?: boolean | null;
+  like?: boolean | null;
+  comment?: boolean | null;
+  mention?: boolean | null;
+  message?: boolean | null;
+};
+
+function prefsOf(
+  p: { follow: boolean; like: boolean; comment: boolean; mention: boolean; message: boolean } | undefined,
+) {
+  return {
+    follow: p?.follow ?? true,
+    like: p?.like ?? true,
+    comment: p?.comment ?? true,
+    mention: p?.mention ?? true,
+    message: p?.message ?? true,
+  };
+}
+
+export const notificationResolvers = {
+  Notification: {
+    actors: (n: NotificationView, _args: unknown, ctx: GatewayContext) => loadUserViews(ctx, n.actorIds),
+    post: async (n: NotificationView, _args: unknown, ctx: GatewayContext) =>
+      n.postId ? postView(await call(ctx, () => ctx.loaders.posts.load(n.postId as string))) : null,
+  },
+  Query: {
+    notifications: inbox,
+    unreadNotificationCount: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      return (await call(ctx, () => ctx.deps.notifications.getUnreadCount({}))).unreadCount;
+    },
+    notificationPreferences: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      return prefsOf((await call(ctx, () => ctx.deps.notifications.getPreferences({}))).preferences);
+    },
+  },
+  Mutation: {
+    markNotificationsRead: async (
+      _root: unknown,
+      args: { ids?: string[] | null; all?: boolean | null },
+      ctx: GatewayContext,
+    ) => {
+      requireViewer(ctx);
+      const ids = args.ids ?? [];
+      if (args.all === true) {
+        if (ids.length > 0) throw bad("ids", "must be left out with all: true");
+        return (await call(ctx, () => ctx.deps.notifications.markAllRead({}))).unreadCount;
+      }
+      if (ids.length === 0) throw bad("ids", "give at least one id, or all: true");
+      const res = await call(ctx, () => ctx.deps.notifications.markRead({ notificationIds: ids }));
+      for (const id of ids) ctx.loaders.notifications.clear(id);
+      return res.unreadCount;
+    },
+    updateNotificationPreferences: async (_root: unknown, { input }: { input: Prefs }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () =>
+        ctx.deps.notifications.updatePreferences({
+          follow: input.follow ?? undefined,
+          like: input.like ?? undefined,
+          comment: input.comment ?? undefined,
+          mention: input.mention ?? undefined,
+          message: input.message ?? undefined,
+        }),
+      );
+      return prefsOf(res.preferences);
+    },
+    registerPushToken: async (
+      _root: unknown,
+      { input }: { input: { platform: string; token: string; deviceId: string } },
+      ctx: GatewayContext,
+    ) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () => ctx.deps.notifications.registerPushToken(input));
+      return res.device;
+    },
+    unregisterPushToken: async (_root: unknown, args: { deviceId: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      return (await call(ctx, () => ctx.deps.notifications.unregisterPushToken({ deviceId: args.deviceId }))).removed;
+    },
+  },
+} satisfies IResolvers;
