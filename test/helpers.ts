@@ -6,9 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
+import type { Envelope } from "../src/platform/events/envelope.ts";
 import { createTransport, serviceClient } from "../src/platform/rpc/client.ts";
 import { type CallContext, runWithCall } from "../src/platform/rpc/context.ts";
 import type { ServiceRegistration } from "../src/platform/rpc/server.ts";
+import { uuidv7 } from "../src/platform/validate.ts";
 import { type Nova, startNova } from "../src/runtime/app.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 import { type ModuleName, providerOf, resolveTargets } from "../src/runtime/modules.ts";
@@ -294,5 +296,25 @@ export async function subscribe<T = unknown>(
     async close() {
       await client.dispose();
     },
+  };
+}
+
+/** An event envelope as the outbox writes it (fresh id, now), for feeding consumers in tests. */
+export function eventEnvelope(
+  type: string,
+  aggregateType: string,
+  aggregateId: string,
+  payload: Record<string, unknown>,
+): Envelope {
+  return {
+    id: uuidv7(),
+    type,
+    aggregate_type: aggregateType,
+    aggregate_id: aggregateId,
+    occurred_at: new Date().toISOString(),
+    actor_id: null,
+    schema_version: 1,
+    traceparent: null,
+    payload,
   };
 }

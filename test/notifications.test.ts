@@ -25,7 +25,7 @@ import { uuidv7 } from "../src/platform/validate.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { createInbox } from "../src/services/notifications/consumers.ts";
 import { LoggingPushSender, pushAttempts } from "../src/services/notifications/push.ts";
-import { gql, register, services, startInProcess } from "./helpers.ts";
+import { eventEnvelope, gql, register, services, startInProcess } from "./helpers.ts";
 
 type U = Awaited<ReturnType<typeof register>>;
 const quiet = pino({ level: "silent" });
@@ -426,28 +426,10 @@ describe("the inbox handler on real transactions", () => {
   const inbox = createInbox({ outbox, options: { groupWindowMs: 24 * 3_600_000 } });
   const h = inbox.handler;
 
-  function envelope(
-    type: string,
-    aggregateType: string,
-    aggregateId: string,
-    payload: Record<string, unknown>,
-  ): Envelope {
-    return {
-      id: uuidv7(),
-      type,
-      aggregate_type: aggregateType,
-      aggregate_id: aggregateId,
-      occurred_at: new Date().toISOString(),
-      actor_id: null,
-      schema_version: 1,
-      traceparent: null,
-      payload,
-    };
-  }
   const liked = (postId: string, author: string, liker: string) =>
-    envelope("PostLiked", "post", postId, { postId, userId: liker, authorId: author });
+    eventEnvelope("PostLiked", "post", postId, { postId, userId: liker, authorId: author });
   const message = (conversationId: string, sender: string, recipients: string[]) =>
-    envelope("MessageSent", "conversation", conversationId, {
+    eventEnvelope("MessageSent", "conversation", conversationId, {
       conversationId,
       messageId: uuidv7(),
       senderId: sender,
@@ -541,7 +523,11 @@ describe("the inbox handler on real transactions", () => {
       applyOnce(
         k,
         h,
-        envelope("MessageSent", "conversation", conv, { conversationId: conv, senderId: alice, recipientIds: ["x"] }),
+        eventEnvelope("MessageSent", "conversation", conv, {
+          conversationId: conv,
+          senderId: alice,
+          recipientIds: ["x"],
+        }),
       ),
     );
   });
@@ -549,7 +535,7 @@ describe("the inbox handler on real transactions", () => {
   test("blocks, mutes, self and preferences at creation time; the window and reading close a group", async () => {
     const [me, blocked, muted, friend, postId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const rel = (type: string, user: string, target: string) =>
-      envelope(type, "relationship", user, { userId: user, targetId: target });
+      eventEnvelope(type, "relationship", user, { userId: user, targetId: target });
     await applyOnce(k, h, liked(postId, me, blocked));
     assert.equal((await rowsOf(me))[0].actor_count, 1);
     // The block (by either side) takes the contribution back and stops new ones.
@@ -584,7 +570,7 @@ describe("the inbox handler on real transactions", () => {
     await applyOnce(k, h, liked(postId, me, randomUUID()));
     assert.equal((await rowsOf(me)).filter((r) => r.type === "LIKE").length, 3);
     // A deleted post takes its notifications along.
-    await applyOnce(k, h, envelope("PostDeleted", "post", postId, { postId, authorId: me, deletedBy: me }));
+    await applyOnce(k, h, eventEnvelope("PostDeleted", "post", postId, { postId, authorId: me, deletedBy: me }));
     assert.equal((await rowsOf(me)).length, 0);
   });
 });

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
-import { services } from "../../../test/helpers.ts";
+import { eventEnvelope, services } from "../../../test/helpers.ts";
 import {
   GetNotificationsRequestSchema,
   ListNotificationsRequestSchema,
@@ -22,7 +22,6 @@ import type { Envelope } from "../../platform/events/envelope.ts";
 import { createOutbox } from "../../platform/events/outbox.ts";
 import { eventTables } from "../../platform/events/sets.ts";
 import { runWithCall } from "../../platform/rpc/context.ts";
-import { uuidv7 } from "../../platform/validate.ts";
 import { createInbox } from "./consumers.ts";
 import { NOTIFICATION_TOPIC, NotificationCreatedSchema } from "./events.ts";
 import { createNotificationService } from "./service.ts";
@@ -54,31 +53,12 @@ after(() => db.close());
 
 const userId = () => randomUUID();
 
-function envelope(
-  type: string,
-  aggregateType: string,
-  aggregateId: string,
-  payload: Record<string, unknown>,
-): Envelope {
-  return {
-    id: uuidv7(),
-    type,
-    aggregate_type: aggregateType,
-    aggregate_id: aggregateId,
-    occurred_at: new Date().toISOString(),
-    actor_id: null,
-    schema_version: 1,
-    traceparent: null,
-    payload,
-  };
-}
-
 const postLiked = (postId: string, authorId: string, liker: string) =>
-  envelope("PostLiked", "post", postId, { postId, userId: liker, authorId });
+  eventEnvelope("PostLiked", "post", postId, { postId, userId: liker, authorId });
 const followed = (follower: string, target: string) =>
-  envelope("Followed", "relationship", follower, { userId: follower, targetId: target });
+  eventEnvelope("Followed", "relationship", follower, { userId: follower, targetId: target });
 const blocked = (blocker: string, target: string) =>
-  envelope("Blocked", "relationship", blocker, { userId: blocker, targetId: target });
+  eventEnvelope("Blocked", "relationship", blocker, { userId: blocker, targetId: target });
 
 const deliver = (...events: Envelope[]) => Promise.all(events.map((e) => applyOnce(k, inbox.handler, e)));
 
