@@ -213,8 +213,14 @@ async function hide(ctx: FeedContext, trx: Transaction<unknown>, viewer: string,
 
 async function unhide(ctx: FeedContext, trx: Transaction<unknown>, viewer: string, author: string, reason: Reason) {
   await ctx.queries.unhide(trx, viewer, author, reason);
-  // Let the next read rebuild it with the author's posts back (if still followed).
-  await ctx.store.invalidate(viewer);
+  // The posts go back in now, as a follow's backfill does. Not "forget the timeline so a read
+  // rebuilds it": a read between that and this transaction's commit rebuilt it still hidden.
+  if (!(await ctx.store.builtAmong([viewer])).has(viewer)) return;
+  const postIds = await ctx.queries.restorablePostsOf(trx, viewer, author);
+  await ctx.store.add(
+    viewer,
+    postIds.map((postId) => ({ postId, authorId: author })),
+  );
 }
 
 type Reason = "mute" | "block";

@@ -12,7 +12,7 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import pino from "pino";
-import { services } from "../../../test/helpers.ts";
+import { eventEnvelope, services } from "../../../test/helpers.ts";
 import { GetExploreRequestSchema, GetTimelineRequestSchema } from "../../gen/nova/feed/v1/feed_pb.ts";
 import { migrate } from "../../platform/db/migrator.ts";
 import { NovaError } from "../../platform/errors.ts";
@@ -232,6 +232,52 @@ describe("PrepareTimeline", () => {
     assert.ok(p2);
     await prepare(viewer);
     assert.deepEqual(await viewerRows(viewer), once);
+  });
+});
+
+describe("the consumer: unmute and unblock", () => {
+  const consume = (type: string, userId: string, targetId: string) =>
+    db
+      .transaction()
+      .execute((trx) =>
+        feed.consumers[0]?.handle(eventEnvelope(type, "relationship", userId, { userId, targetId }), trx),
+      );
+
+  // A read racing the consumer once rebuilt the timeline from the still-hidden projection (the
+  // timeline was forgotten before the unhide committed), so the posts never came back.
+  test("an unmute puts the author's posts back in the stored timeline at once, with no rebuild on read", async () => {
+    const [viewer, author] = [user(), user()];
+    await seen(viewer);
+    await follow(viewer, author);
+    const [p1, p2] = [await post(author), await post(author)];
+    await storedTimeline(
+      viewer,
+      [p1, p2].map((postId) => ({ postId, authorId: author })),
+    );
+    await consume("Muted", viewer, author);
+    assert.deepEqual((await viewerRows(viewer)).timeline, [], "muted: gone");
+    await consume("Unmuted", viewer, author);
+    const rows = await viewerRows(viewer);
+    assert.deepEqual(rows.timeline, [p1, p2].sort().map((post_id) => ({ post_id })), "back, stored");
+    assert.equal(rows.built.length, 1, "still built: no read rebuilds it");
+    const res = await timeline(viewer);
+    assert.deepEqual(res.postIds, [p2, p1]);
+    assert.equal(res.prepare, false);
+  });
+
+  test("an unmute of someone still blocked, or not followed, puts nothing back", async () => {
+    const [viewer, blocked, stranger] = [user(), user(), user()];
+    await seen(viewer);
+    await follow(viewer, blocked);
+    await post(blocked);
+    await post(stranger);
+    await storedTimeline(viewer, []);
+    await consume("Blocked", viewer, blocked);
+    await consume("Muted", viewer, blocked);
+    await consume("Unmuted", viewer, blocked);
+    await consume("Muted", viewer, stranger);
+    await consume("Unmuted", viewer, stranger);
+    assert.deepEqual((await viewerRows(viewer)).timeline, []);
   });
 });
 

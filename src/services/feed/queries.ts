@@ -94,6 +94,21 @@ export class FeedQueries {
       AND reason = ${reason}`.execute(trx);
   }
 
+  /**
+   * The author's newest posts (as a follow's backfill) that the viewer's timeline holds again once
+   * nothing hides them: none while the viewer does not follow the author, still hides them for the
+   * other reason, or the author is a celebrity (merged at read time instead).
+   */
+  async restorablePostsOf(trx: Transaction<unknown>, viewer: string, author: string): Promise<string[]> {
+    const r = await sql<{ id: string }>`SELECT post_id::text AS id FROM feed.posts
+      WHERE author_id = ${author}::uuid AND NOT deleted
+        AND EXISTS (SELECT 1 FROM feed.follows WHERE follower_id = ${viewer}::uuid AND followee_id = ${author}::uuid)
+        AND NOT EXISTS (SELECT 1 FROM feed.hidden WHERE viewer_id = ${viewer}::uuid AND author_id = ${author}::uuid)
+        AND NOT ${celebrity(uuid(author), this.options.celebrityThreshold)}
+      ORDER BY post_id DESC LIMIT 50`.execute(trx);
+    return r.rows.map((x) => x.id);
+  }
+
   /** Inserts the follows (in order) and counts them on their authors: each new one with its author's count after. */
   async insertFollows(trx: Transaction<unknown>, pairs: [string, string][]) {
     const r = await sql<{ user_id: string; target_id: string; followers: number }>`WITH f AS (

@@ -28,8 +28,6 @@ export interface TimelineStore {
    * whether it is built (else it must be rebuilt).
    */
   keep(userId: string): Promise<boolean>;
-  /** Forgets that the timeline is built, so the next read rebuilds it. */
-  invalidate(userId: string): Promise<void>;
   /** Replaces the user's timeline with these entries (newest first or any order). */
   rebuild(userId: string, entries: { postId: string; authorId: string }[]): Promise<void>;
   /** Adds each post to its list of timelines. */
@@ -68,9 +66,6 @@ export function redisStore(redis: Redis, opts: { size: number; ttlMs: number }):
       const built = r?.[1];
       if (!built || built[0]) throw built?.[0] ?? new Error("timeline keep aborted");
       return built[1] === 1;
-    },
-    async invalidate(userId) {
-      await redis.del(mark(userId));
     },
     async rebuild(userId, entries) {
       const m = redis.multi().del(key(userId));
@@ -140,9 +135,6 @@ export function postgresStore(db: Kysely<unknown>, opts: { size: number }): Time
       const r = await sql<{ built: boolean }>`SELECT EXISTS (SELECT 1 FROM feed.timeline_built
         WHERE user_id = ${userId}::uuid) AS built`.execute(db);
       return r.rows[0]?.built === true;
-    },
-    async invalidate(userId) {
-      await sql`DELETE FROM feed.timeline_built WHERE user_id = ${userId}::uuid`.execute(db);
     },
     async rebuild(userId, entries) {
       await db.transaction().execute(async (trx) => {
