@@ -236,12 +236,12 @@ describe("PrepareTimeline", () => {
 });
 
 describe("the consumer: unmute and unblock", () => {
-  const consume = (type: string, userId: string, targetId: string) =>
-    db
-      .transaction()
-      .execute((trx) =>
-        feed.consumers[0]?.handle(eventEnvelope(type, "relationship", userId, { userId, targetId }), trx),
-      );
+  const consume = async (type: string, userId: string, targetId: string) => {
+    const consumer = feed.consumers[0];
+    if (!consumer) throw new Error("no consumer");
+    const event = eventEnvelope(type, "relationship", userId, { userId, targetId });
+    await db.transaction().execute((trx) => consumer.handle(event, trx));
+  };
 
   // A read racing the consumer once rebuilt the timeline from the still-hidden projection (the
   // timeline was forgotten before the unhide committed), so the posts never came back.
@@ -258,7 +258,11 @@ describe("the consumer: unmute and unblock", () => {
     assert.deepEqual((await viewerRows(viewer)).timeline, [], "muted: gone");
     await consume("Unmuted", viewer, author);
     const rows = await viewerRows(viewer);
-    assert.deepEqual(rows.timeline, [p1, p2].sort().map((post_id) => ({ post_id })), "back, stored");
+    assert.deepEqual(
+      rows.timeline,
+      [p1, p2].sort().map((post_id) => ({ post_id })),
+      "back, stored",
+    );
     assert.equal(rows.built.length, 1, "still built: no read rebuilds it");
     const res = await timeline(viewer);
     assert.deepEqual(res.postIds, [p2, p1]);
