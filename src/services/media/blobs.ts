@@ -1,0 +1,51 @@
+/**
+ * Where media bytes live: one interface over a folder (embedded mode, `.nova/media/`) and an
+ * S3-compatible object store (distributed mode). Keys are the media service's own
+ * (`<mediaId>/original`, `<mediaId>/w640.webp`, ...); the store never parses them.
+ */
+import type { Readable } from "node:stream";
+
+/** How a client sends an upload's bytes when they go straight to the store. */
+export interface DirectUpload {
+  url: string;
+  method: "PUT";
+  /** Headers the client must send as they are (the signature covers them). */
+  headers: Record<string, string>;
+  expiresAt: Date;
+}
+
+export interface BlobInfo {
+  size: number;
+  contentType: string | undefined;
+  etag: string | undefined;
+}
+
+export interface BlobStore {
+  /** "fs" or "s3": which one this is (for logs and health). */
+  readonly kind: "fs" | "s3";
+  /**
+   * A presigned PUT that accepts exactly `byteSize` bytes of `contentType` at `key` until
+   * `expiresInS`; undefined when the store cannot take direct uploads (the gateway takes them).
+   */
+  directUpload(
+    key: string,
+    contentType: string,
+    byteSize: number,
+    expiresInS: number,
+  ): Promise<DirectUpload | undefined>;
+  put(key: string, body: Buffer | Readable, contentType: string): Promise<void>;
+  /** The bytes, or undefined when there is no such blob. */
+  get(key: string): Promise<Buffer | undefined>;
+  /** A stream of the bytes (for serving), or undefined. */
+  stream(key: string): Promise<Readable | undefined>;
+  head(key: string): Promise<BlobInfo | undefined>;
+  /** Deletes the keys; a missing key is not an error. */
+  delete(keys: string[]): Promise<void>;
+  /** Every key under `prefix` (the orphan check walks the whole store with ""). */
+  list(prefix: string): AsyncIterable<string>;
+  /**
+   * A URL a browser can GET the blob at: under the configured public base URL (a CDN) when set;
+   * else presigned for `expiresInS` (S3) or the gateway's media route (fs).
+   */
+  readUrl(key: string, expiresInS: number): Promise<string>;
+}
