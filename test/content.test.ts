@@ -256,6 +256,49 @@ describe("blocks", () => {
   });
 });
 
+describe("lists across a block or a mute (the gateway's rules step decides)", () => {
+  test("a block hides the other's comments and the bookmarked post; a mute hides neither, nor the muted user's profile posts", async () => {
+    const [a, b, c] = [await register(url), await register(url), await register(url)];
+    const q = (u: U, query: string, variables: Record<string, unknown> = {}) =>
+      gql(url, query, { token: u.accessToken, variables });
+    const pc = (await createPost(c, "c's post")).body.data.createPost;
+    const pb = (await createPost(b, "b's post")).body.data.createPost;
+    for (const u of [a, b]) {
+      const r = await q(u, `mutation($i: CreateCommentInput!) { createComment(input: $i) { id } }`, {
+        i: { postId: pc.id, text: `from ${u.user.username}` },
+      });
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+    }
+    await q(a, `mutation($id: ID!) { bookmarkPost(postId: $id) { id } }`, { id: pb.id });
+    const view = async () => {
+      const r = await q(
+        a,
+        `query($p: ID!, $b: String!) { post(id: $p) { comments { edges { node { author { username } } } } }
+          me { bookmarks { edges { node { id } } } } user(username: $b) { posts { edges { node { id } } } } }`,
+        { p: pc.id, b: b.user.username },
+      );
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+      return {
+        commenters: r.body.data.post.comments.edges.map(
+          (e: { node: { author: { username: string } } }) => e.node.author.username,
+        ),
+        bookmarks: r.body.data.me.bookmarks.edges.map((e: { node: { id: string } }) => e.node.id),
+        profile: r.body.data.user?.posts.edges.map((e: { node: { id: string } }) => e.node.id) ?? null,
+      };
+    };
+    const everything = { commenters: [a.user.username, b.user.username], bookmarks: [pb.id], profile: [pb.id] };
+    assert.deepEqual(await view(), everything);
+    await q(a, `mutation($id: ID!) { mute(userId: $id) { id } }`, { id: b.user.id });
+    assert.deepEqual(await view(), everything, "a mute hides none of what the viewer opened");
+    await q(a, `mutation($id: ID!) { unmute(userId: $id) { id } }`, { id: b.user.id });
+    await q(b, `mutation($id: ID!) { block(userId: $id) { id } }`, { id: a.user.id });
+    const blocked = await view();
+    assert.deepEqual(blocked.commenters, [a.user.username]);
+    assert.deepEqual(blocked.bookmarks, []);
+    assert.deepEqual(blocked.profile ?? [], []);
+  });
+});
+
 describe("comments", () => {
   test("replies are one level deep; the post's author may delete a comment; counts follow", async () => {
     const [a, b] = [await register(url), await register(url)];

@@ -179,8 +179,8 @@ export interface HydratedPosts {
 }
 
 /**
- * Hydrates post ids: the posts in one batch (content drops deleted posts and authors who block the viewer),
- * then the viewer's relationships to their authors in one more.
+ * Hydrates post ids: the posts in one batch (content drops deleted posts), then the viewer's
+ * relationships to their authors in one more, for the rules step.
  */
 export async function hydratePosts(ctx: GatewayContext, postIds: string[]): Promise<HydratedPosts> {
   const posts = await loadAll(ctx, ctx.loaders.posts, postIds);
@@ -191,10 +191,21 @@ export async function hydratePosts(ctx: GatewayContext, postIds: string[]): Prom
   return { posts, relationships };
 }
 
-/** The rule of post lists: a post whose author the viewer mutes, blocks or is blocked by is dropped. */
+/**
+ * The rule of post lists, the one place it is applied (content's GetPosts does not ask the graph):
+ * a post whose author the viewer mutes, blocks or is blocked by is dropped.
+ */
 export function postRules({ posts, relationships }: HydratedPosts): (PostMsg | undefined)[] {
-  const hidden = hiddenBy(relationships);
-  return posts.map((p) => (p && !hidden.has(p.authorId) ? p : undefined));
+  return withoutAuthors(posts, hiddenBy(relationships));
+}
+
+/** The rule of lists the viewer chose to open (a profile's posts, their bookmarks): only blocks hide. */
+export function blockRules({ posts, relationships }: HydratedPosts): (PostMsg | undefined)[] {
+  return withoutAuthors(posts, hiddenBy(relationships, false));
+}
+
+function withoutAuthors<T extends { authorId: string }>(items: (T | undefined)[], hidden: Set<string>) {
+  return items.map((x) => (x && !hidden.has(x.authorId) ? x : undefined));
 }
 
 export const presentPosts = (posts: (PostMsg | undefined)[]) => posts.map((p) => postView(p));

@@ -6,15 +6,18 @@
  */
 import type { IResolvers } from "mercurius";
 import type { Comment as CommentMsg, Post as PostMsg } from "../../gen/nova/content/v1/content_pb.ts";
+import type { Relationship } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import { encodeCursor } from "../../platform/paging.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
 import {
+  blockRules,
   call,
-  keepAll,
+  type HydratedPosts,
+  hiddenBy,
+  hydratePosts,
   listField,
-  loadAll,
   orNull,
   type Page,
   type PostView,
@@ -23,6 +26,7 @@ import {
   presentPosts,
   type Skeleton,
   userView,
+  viewerRelationships,
 } from "../views.ts";
 import { commentView } from "./views.ts";
 
@@ -44,15 +48,12 @@ async function bookmarksSkeleton(ctx: GatewayContext, args: Page, u: Parent): Pr
   return { items: res.postIds, cursors: res.cursors, next: res.nextCursor };
 }
 
-/** Hydrate: the posts in one batch (content drops deleted posts and authors who block the viewer). */
-const hydratePostPage = (ctx: GatewayContext, page: Skeleton) => loadAll(ctx, ctx.loaders.posts, page.items);
-
-/** A profile's posts and the viewer's bookmarks: no rules step of the gateway's (content's GetPosts applies its own). */
+/** A profile's posts and the viewer's bookmarks: posts and their authors' relationships; blocks hide, mutes do not. */
 const ownPostList = (skeleton: (ctx: GatewayContext, args: Page, u: Parent) => Promise<Skeleton>) =>
-  listField<Parent, Page, string, (PostMsg | undefined)[], (PostMsg | undefined)[], PostView>({
+  listField<Parent, Page, string, HydratedPosts, (PostMsg | undefined)[], PostView>({
     skeleton,
-    hydrate: hydratePostPage,
-    rules: keepAll,
+    hydrate: (ctx, page) => hydratePosts(ctx, page.items),
+    rules: blockRules,
     present: presentPosts,
   });
 
@@ -62,11 +63,26 @@ async function commentsSkeleton(ctx: GatewayContext, args: Page, p: PostView): P
   return { items: res.comments, cursors: res.comments.map((c) => encodeCursor(c.id)), next: res.nextCursor };
 }
 
+/** Hydrate: the viewer's relationships to the comments' authors (the comments came whole). */
+async function hydrateComments(ctx: GatewayContext, page: Skeleton<CommentMsg>) {
+  const relationships = await viewerRelationships(
+    ctx,
+    page.items.map((c) => c.authorId),
+  );
+  return { comments: page.items, relationships };
+}
+
+/** Rules: comments of authors in a block with the viewer leave the page (mutes do not: the viewer opened the post). */
+function commentRules(h: { comments: CommentMsg[]; relationships: (Relationship | undefined)[] }) {
+  const hidden = hiddenBy(h.relationships, false);
+  return h.comments.filter((c) => !hidden.has(c.authorId));
+}
+
 const comments = listField({
   skeleton: commentsSkeleton,
-  hydrate: async (_ctx, page) => page.items,
-  rules: keepAll,
-  present: (found: CommentMsg[]) => found.map(commentView),
+  hydrate: hydrateComments,
+  rules: commentRules,
+  present: (kept: CommentMsg[]) => kept.map(commentView),
 });
 
 async function postAfter(ctx: GatewayContext, id: string) {

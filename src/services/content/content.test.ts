@@ -15,9 +15,12 @@ import {
   BookmarkPostRequestSchema,
   CreateCommentRequestSchema,
   CreatePostRequestSchema,
+  DeletePostRequestSchema,
   EditPostRequestSchema,
+  GetPostsRequestSchema,
   LikePostRequestSchema,
   ListBookmarksRequestSchema,
+  ListCommentsRequestSchema,
   UnlikePostRequestSchema,
 } from "../../gen/nova/content/v1/content_pb.ts";
 import { migrate } from "../../platform/db/migrator.ts";
@@ -39,9 +42,12 @@ import type { ContentTables } from "./queries.ts";
 import { bookmarkPost } from "./rpc/bookmarkPost.ts";
 import { createComment } from "./rpc/createComment.ts";
 import { createPost } from "./rpc/createPost.ts";
+import { deletePost } from "./rpc/deletePost.ts";
 import { editPost } from "./rpc/editPost.ts";
+import { getPosts } from "./rpc/getPosts.ts";
 import { likePost } from "./rpc/likePost.ts";
 import { listBookmarks } from "./rpc/listBookmarks.ts";
+import { listComments } from "./rpc/listComments.ts";
 import { unlikePost } from "./rpc/unlikePost.ts";
 import type { MediaInput } from "./validation.ts";
 
@@ -51,8 +57,11 @@ const db = new Kysely<ContentTables>({ dialect: new PostgresDialect({ pool }) })
 /** Graph and identity as content sees them: usernames that exist, and pairs in a block. */
 const usernames = new Map<string, string>();
 const blocks = new Set<string>();
+/** How many times content asked the graph about blocks (list reads must not). */
+let graphAsked = 0;
 const peers: ContentPeers = {
   async blockedBetween(viewerId, authorIds) {
+    graphAsked++;
     return new Set(authorIds.filter((a) => blocks.has(`${viewerId}:${a}`) || blocks.has(`${a}:${viewerId}`)));
   },
   async resolveUsernames(names) {
@@ -346,6 +355,34 @@ describe("comments, likes and bookmarks", () => {
       (await eventsOf(post.id)).map((e) => e.type),
       ["PostCreated"],
     );
+  });
+});
+
+describe("list reads", () => {
+  // Visibility of a list is decided once, in the gateway's rules step (over relationships it
+  // hydrates anyway): GetPosts and ListComments answer what is live and ask the graph nothing.
+  test("GetPosts and ListComments leave blocks to the gateway: the graph is not asked; deleted posts are left out", async () => {
+    const [author, viewer, commenter] = [newUser(), newUser(), newUser()];
+    const [kept, gone] = [await makePost(author), await makePost(author)];
+    await makeComment(commenter, kept.id, "from someone the viewer blocks");
+    await as(author, () => deletePost(ctx, create(DeletePostRequestSchema, { postId: gone.id })));
+    blocks.add(`${viewer}:${author}`);
+    blocks.add(`${viewer}:${commenter}`);
+    const asked = graphAsked;
+    const got = await as(viewer, () => getPosts(ctx, create(GetPostsRequestSchema, { postIds: [gone.id, kept.id] })));
+    assert.deepEqual(
+      got.posts.map((p) => p.id),
+      [kept.id],
+    );
+    assert.equal(graphAsked, asked, "GetPosts asked the graph");
+    blocks.delete(`${viewer}:${author}`);
+    const before = graphAsked;
+    const listed = await as(viewer, () => listComments(ctx, create(ListCommentsRequestSchema, { postId: kept.id })));
+    assert.deepEqual(
+      listed.comments.map((c) => c.authorId),
+      [commenter],
+    );
+    assert.equal(graphAsked, before + 1, "ListComments asks only whether the viewer may see the post");
   });
 });
 

@@ -1,4 +1,7 @@
-/** ListComments: a visible post's live comments, oldest first, without those of authors in a block with the viewer. */
+/**
+ * ListComments: a visible post's live comments, oldest first. Which comments the viewer may see
+ * (blocks) is the gateway's rules step, as for every list; the post itself is checked here.
+ */
 import { create } from "@bufbuild/protobuf";
 import {
   type ListCommentsRequest,
@@ -17,8 +20,7 @@ export async function listComments(ctx: ContentContext, req: ListCommentsRequest
   const postId = uuid("postId", req.postId);
   const limit = pageSize(req.limit, LIST);
   const after = decodeCursor(req.cursor, ID);
-  const viewer = optionalUser()?.userId;
-  await visiblePost(ctx, postId, viewer);
+  await visiblePost(ctx, postId, optionalUser()?.userId);
   const page = await keysetPage(commentsQuery(ctx.reader, postId), {
     key: "content.comments.id",
     after,
@@ -26,15 +28,8 @@ export async function listComments(ctx: ContentContext, req: ListCommentsRequest
     order: "asc",
     position: (c) => c.id,
   });
-  // Comments of authors in a block with the viewer leave the page; the next page starts after the last one read.
-  let rows = page.rows;
-  if (viewer) {
-    const authors = [...new Set(rows.map((c) => c.author_id).filter((a) => a !== viewer))];
-    const hidden = authors.length ? await ctx.peers.blockedBetween(viewer, authors) : new Set<string>();
-    rows = rows.filter((c) => !hidden.has(c.author_id));
-  }
   return create(ListCommentsResponseSchema, {
-    comments: rows.map(toComment),
+    comments: page.rows.map(toComment),
     nextCursor: page.nextCursor,
   });
 }
