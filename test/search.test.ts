@@ -443,16 +443,33 @@ describe("search", () => {
        VALUES ($1, $2, 'ghost', 'english', now(), now() - interval '1 hour') ON CONFLICT DO NOTHING`,
       [ghost, a.user.id],
     );
+    // The rebuild's first phase waits on this lock (the parking consumer does not touch search.users),
+    // so a post is written while it runs however fast the rebuild and however slow the machine.
+    const hold = await db.connect();
+    await hold.query("BEGIN");
+    await hold.query("LOCK TABLE search.users IN EXCLUSIVE MODE");
     const cli = spawnNova(["search", "reindex", "--wait-ms", "60000"], {
       DATABASE_URL: s.postgres,
       NOVA_DATA_DIR: tempDir(),
     });
-    // Written while the rebuild runs: parked, then replayed.
-    await eventually("the rebuild running", async () => {
-      const r = await db.query("SELECT 1 FROM search.reindex_jobs WHERE state = 'running' AND phase <> 'replay'");
-      return r.rows.length > 0;
-    });
-    const during = await post(b, `during the rebuild #${tag}`);
+    let during = "";
+    try {
+      // Written while the rebuild runs: parked, then replayed.
+      await eventually("the rebuild running", async () => {
+        const r = await db.query("SELECT 1 FROM search.reindex_jobs WHERE state = 'running' AND phase <> 'replay'");
+        return r.rows.length > 0;
+      });
+      during = await post(b, `during the rebuild #${tag}`);
+      await eventually("the post written meanwhile parked", async () => {
+        const r = await db.query("SELECT 1 FROM search.reindex_buffer WHERE envelope->'payload'->>'postId' = $1", [
+          during,
+        ]);
+        return r.rows.length > 0;
+      });
+    } finally {
+      await hold.query("COMMIT");
+      hold.release();
+    }
     const exit = await cli.exited;
     assert.equal(exit.code, 0, cli.output());
     assert.match(cli.output(), /posts\s+\[#+\.*\] \d+\/\d+/, "a progress bar");
