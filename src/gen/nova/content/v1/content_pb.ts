@@ -595,7 +595,8 @@ export const GetPostsRequestSchema: GenMessage<GetPostsRequest> = /*@__PURE__*/
  */
 export type GetPostsResponse = Message<"nova.content.v1.GetPostsResponse"> & {
   /**
-   * In the order of the request; deleted, unknown and hidden posts are left out.
+   * In the order of the request; deleted and unknown posts are left out. Blocks and mutes are the
+   * caller's rule (the gateway's rules step over the relationships it hydrates).
    *
    * @generated from field: repeated nova.content.v1.Post posts = 1;
    */
@@ -1065,8 +1066,9 @@ export const ScanPostsResponseSchema: GenMessage<ScanPostsResponse> = /*@__PURE_
 /**
  * Posts, comments, likes and bookmarks. The acting user of every write (and
  * the viewer of every read) is taken from the caller's verified claims in
- * the request metadata, never from the request body. A user blocked by an
- * author cannot see, like or comment on the author's posts.
+ * the request metadata, never from the request body. A user in a block with
+ * an author cannot open (GetPost), like or comment on the author's posts;
+ * which posts and comments of a list the viewer sees is the gateway's rule.
  *
  * @generated from service nova.content.v1.ContentService
  */
