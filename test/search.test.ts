@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type { Client } from "@connectrpc/connect";
 import fc from "fast-check";
 import pg from "pg";
 import { createDatabase } from "../scripts/lib/scratch.ts";
+import { buildManifest } from "../src/gateway/persisted.ts";
 import { ContentService } from "../src/gen/nova/content/v1/content_pb.ts";
 import { SearchService } from "../src/gen/nova/search/v1/search_pb.ts";
 import { Database } from "../src/platform/db/pool.ts";
@@ -558,8 +558,8 @@ describe("search", () => {
 
   test("the client operations (src/gateway/operations) run within the gateway's limits at their largest pages", async () => {
     const u = await register(url);
-    const doc = (name: string) =>
-      readFileSync(new URL(`../src/gateway/operations/${name}.graphql`, import.meta.url), "utf8");
+    const ops = Object.values(buildManifest().operations);
+    const doc = (name: string) => ops.find((o) => o.name === name)?.document ?? assert.fail(`no operation ${name}`);
     for (const [name, variables] of [
       ["Search", { query: "a", type: "POSTS", first: 50 }],
       ["Search", { query: "a", type: "USERS", first: 50 }],

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { buildSchema, parse, validate } from "graphql";
 import type { NovaError } from "../platform/errors.ts";
@@ -23,6 +25,24 @@ test("every allow-listed operation validates against schema.graphql", () => {
     const def = doc.definitions[0] as { name?: { value: string } };
     assert.equal(def.name?.value, op.name, "named like its file");
   }
+});
+
+test("a document carries the fragments it spreads, transitively, once each, and no other", () => {
+  const dir = mkdtempSync(join(tmpdir(), "nova-ops-"));
+  mkdirSync(join(dir, "fragments"));
+  const put = (path: string, text: string) => writeFileSync(join(dir, path), text);
+  put("fragments/A.graphql", "fragment A on User { id ...B }");
+  put("fragments/B.graphql", "fragment B on User { username }");
+  put("fragments/C.graphql", "fragment C on User { email }");
+  put("Q.graphql", "query Q { me { ...A ... on User { ...B } } }");
+  const [op] = Object.values(buildManifest(dir).operations);
+  assert.equal(
+    op?.document,
+    "query Q { me { ...A ... on User { ...B } } }\n\nfragment A on User { id ...B }\n\nfragment B on User { username }",
+  );
+  put("R.graphql", "query R { me { ...Missing } }");
+  assert.throws(() => buildManifest(dir), /unknown fragment Missing/);
+  rmSync(dir, { recursive: true });
 });
 
 const manifest = buildManifest();

@@ -26,15 +26,48 @@ export interface Manifest {
 
 export const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
-/** The manifest as the .graphql files say it should be (one operation per file, named like the file). */
+/**
+ * The manifest as the .graphql files say it should be: one operation per file, named like the file,
+ * its document the operation followed by the fragments (`fragments/<Name>.graphql`) it spreads,
+ * transitively, by name. The document is what a client sends, so its hash is the persisted id.
+ */
 export function buildManifest(dir = OPERATIONS_DIR): Manifest {
+  const fragments = readFragments(join(dir, "fragments"));
   const operations: Manifest["operations"] = {};
   for (const file of readdirSync(dir).sort()) {
     if (!file.endsWith(".graphql")) continue;
-    const document = readFileSync(join(dir, file), "utf8").trim();
+    const text = readFileSync(join(dir, file), "utf8").trim();
+    const used = [...spreadsOf(text, fragments, new Set())].sort();
+    const document = [text, ...used.map((n) => fragments.get(n) as string)].join("\n\n");
     operations[sha256(document)] = { name: file.replace(/\.graphql$/, ""), document };
   }
   return { operations };
+}
+
+/** Each fragment file holds the one fragment it is named after. */
+function readFragments(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const file of readdirSync(dir).sort()) {
+    if (!file.endsWith(".graphql")) continue;
+    const name = file.replace(/\.graphql$/, "");
+    const text = readFileSync(join(dir, file), "utf8").trim();
+    if (!text.startsWith(`fragment ${name} on `)) throw new Error(`fragments/${file} must define fragment ${name}`);
+    out.set(name, text);
+  }
+  return out;
+}
+
+/** The fragments a document spreads, and the ones they spread (`... on Type` is an inline fragment). */
+function spreadsOf(text: string, fragments: Map<string, string>, seen: Set<string>): Set<string> {
+  for (const m of text.matchAll(/\.\.\.\s*([A-Za-z_]\w*)/g)) {
+    const name = m[1] as string;
+    if (name === "on" || seen.has(name)) continue;
+    const body = fragments.get(name);
+    if (body === undefined) throw new Error(`unknown fragment ${name}`);
+    seen.add(name);
+    spreadsOf(body, fragments, seen);
+  }
+  return seen;
 }
 
 export function loadManifest(path = MANIFEST_PATH): Manifest {
