@@ -22,7 +22,18 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import { ensureServices, overPrimarySocket, servicePids } from "../scripts/services.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
-import { cpuMeter, gql, metric, need, nova, type Proc, scratchDatabase, stop, waitHttp } from "./lib.ts";
+import {
+  cpuMeter,
+  gql,
+  metric,
+  need,
+  nova,
+  type Proc,
+  type ScratchDb,
+  scratchDatabase,
+  stop,
+  waitHttp,
+} from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const t00 = Date.now();
@@ -54,6 +65,8 @@ interface RoundResult {
   round: number;
   seed_seconds: number;
   catch_up_seconds: number;
+  /** Posts on a reader's first page (the mean over the readers, fetched once before the load). */
+  edges_per_page: number;
   requests: number;
   pages: number;
   pages_per_s: number;
@@ -104,6 +117,61 @@ async function seedWith(v: Variant, dbUrl: string): Promise<{ follows: number; p
   return JSON.parse(line);
 }
 
+/**
+ * Waits until the consumers built the projections from the seeded events: the feed's first, then every
+ * other consumer quiet (fewer than 100 statements in each of 3 seconds in a row), as bench/feed.ts waits.
+ * Returns the seconds it took.
+ */
+async function caughtUp(v: Variant, p: Proc, scratch: ScratchDb, metrics: string, follows: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await scratch.db.writerPool.query(
+      "SELECT (SELECT count(*) FROM feed.posts)::int AS posts, (SELECT count(*) FROM feed.follows)::int AS follows",
+    );
+    if (r.rows[0].posts >= SIZE.posts && r.rows[0].follows >= follows) break;
+    if (Date.now() - t0 > 900_000) throw new Error(`${v.name}: consumers did not catch up`);
+    if (p.child.exitCode !== null) throw new Error(`${v.name}: nova start exited:\n${p.out()}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  let statements = await metric(metrics, "nova_db_queries_total");
+  for (let quiet = 0; quiet < 3; ) {
+    if (Date.now() - t0 > 900_000) throw new Error(`${v.name}: consumers did not catch up`);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = await metric(metrics, "nova_db_queries_total");
+    quiet = now - statements < 100 ? quiet + 1 : 0;
+    statements = now;
+  }
+  return (Date.now() - t0) / 1000;
+}
+
+/**
+ * Signs in READERS seeded users spread over the dataset (the seed's usernames end in their index) and
+ * fetches each one's feed once (building the timeline). Returns their tokens and the posts on those
+ * first pages: a reader with an empty feed would make the pages cheap.
+ */
+async function signIn(v: Variant, url: string, scratch: ScratchDb, password: string) {
+  const users = await scratch.db.writerPool.query<{ username: string }>(
+    "SELECT username FROM identity.users WHERE username LIKE $1",
+    [`seed${SIZE.seed}\\_%`],
+  );
+  const names = users.rows
+    .map((r) => r.username)
+    .sort((a, b) => Number(a.split("_").pop()) - Number(b.split("_").pop()));
+  if (names.length < READERS) throw new Error(`${v.name}: only ${names.length} seeded users`);
+  const tokens: string[] = [];
+  for (let i = 0; i < READERS; i++) {
+    const u = names[Math.floor((i * names.length) / READERS)];
+    const r = await gql(url, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
+      i: { identifier: u, password },
+    });
+    tokens.push(need<{ accessToken: string }>(r, "login").accessToken);
+  }
+  let edges = 0;
+  for (const t of tokens) edges += need<{ edges: unknown[] }>(await gql(url, FEED, { f: 20 }, t), "feed").edges.length;
+  if (edges === 0) throw new Error(`${v.name}: every reader's feed is empty`);
+  return { tokens, edges };
+}
+
 /** One variant once: a fresh scratch database, seeded, `nova start` caught up, then the closed-loop load. */
 async function runOnce(v: Variant, round: number, seconds: number): Promise<RoundResult> {
   const s = await ensureServices();
@@ -135,46 +203,8 @@ async function runOnce(v: Variant, round: number, seconds: number): Promise<Roun
     const metrics = `http://127.0.0.1:${admin}/metrics`;
     await waitHttp(`${base}/healthz`, p, 120_000);
 
-    // The consumers build the projections from the seeded events: the feed's first, then every other
-    // consumer is quiet (fewer than 100 statements in each of 3 seconds in a row), as bench/feed.ts waits.
-    const t0 = Date.now();
-    for (;;) {
-      const r = await scratch.db.writerPool.query(
-        "SELECT (SELECT count(*) FROM feed.posts)::int AS posts, (SELECT count(*) FROM feed.follows)::int AS follows",
-      );
-      if (r.rows[0].posts >= SIZE.posts && r.rows[0].follows >= seeded.follows) break;
-      if (Date.now() - t0 > 900_000) throw new Error(`${v.name}: consumers did not catch up`);
-      if (p.child.exitCode !== null) throw new Error(`${v.name}: nova start exited:\n${p.out()}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    let statements = await metric(metrics, "nova_db_queries_total");
-    for (let quiet = 0; quiet < 3; ) {
-      if (Date.now() - t0 > 900_000) throw new Error(`${v.name}: consumers did not catch up`);
-      await new Promise((r) => setTimeout(r, 1_000));
-      const now = await metric(metrics, "nova_db_queries_total");
-      quiet = now - statements < 100 ? quiet + 1 : 0;
-      statements = now;
-    }
-    const catchUp = (Date.now() - t0) / 1000;
-
-    // Readers: seeded users spread over the dataset (the seed's usernames end in their index), signed in once.
-    const users = await scratch.db.writerPool.query<{ username: string }>(
-      "SELECT username FROM identity.users WHERE username LIKE $1",
-      [`seed${SIZE.seed}\\_%`],
-    );
-    const names = users.rows
-      .map((r) => r.username)
-      .sort((a, b) => Number(a.split("_").pop()) - Number(b.split("_").pop()));
-    if (names.length < READERS) throw new Error(`${v.name}: only ${names.length} seeded users`);
-    const tokens: string[] = [];
-    for (let i = 0; i < READERS; i++) {
-      const u = names[Math.floor((i * names.length) / READERS)];
-      const r = await gql(url, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
-        i: { identifier: u, password: seeded.password },
-      });
-      tokens.push(need<{ accessToken: string }>(r, "login").accessToken);
-    }
-    for (const t of tokens) need(await gql(url, FEED, { f: 20 }, t), "feed"); // builds each timeline once
+    const catchUp = await caughtUp(v, p, scratch, metrics, seeded.follows);
+    const { tokens, edges } = await signIn(v, url, scratch, seeded.password);
     say(`${v.name} round ${round}: caught up in ${catchUp} s; ${READERS} readers signed in; load for ${seconds} s`);
 
     const pid = p.child.pid;
@@ -219,6 +249,7 @@ async function runOnce(v: Variant, round: number, seconds: number): Promise<Roun
       round,
       seed_seconds: seeded.seconds,
       catch_up_seconds: catchUp,
+      edges_per_page: round1(edges / READERS),
       requests: r.requests.total,
       pages,
       pages_per_s: round1(pages / r.duration),
@@ -279,7 +310,10 @@ export async function run(quick: boolean, against?: string): Promise<Record<stri
   const started = Date.now();
   const seconds = quick ? 5 : 20;
   await ensureServices();
-  const variants: Variant[] = [{ name: "HEAD", ref: "HEAD", commit: git(["rev-parse", "HEAD"]), root }];
+  // HEAD is this tree as it is: its commit, marked "-dirty" when tracked files have changes on top.
+  const dirty = git(["status", "--porcelain", "--untracked-files=no"]) !== "";
+  const head = `${git(["rev-parse", "HEAD"])}${dirty ? "-dirty" : ""}`;
+  const variants: Variant[] = [{ name: "HEAD", ref: "HEAD", commit: head, root }];
   let worktree: string | undefined;
   try {
     if (against) {
