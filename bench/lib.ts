@@ -58,10 +58,13 @@ export interface Proc {
   out: () => string;
 }
 
-const root = new URL("..", import.meta.url).pathname;
+const repoRoot = new URL("..", import.meta.url).pathname;
 
-/** `nova <args>` as a child process (stdout and stderr kept, the last 20 KB). */
-export function nova(args: string[], env: Record<string, string>): Proc {
+/**
+ * `nova <args>` as a child process (stdout and stderr kept, the last 20 KB), run from `root`'s
+ * bin/nova.mjs (default this repository; another checkout, e.g. a `git worktree` of an older commit).
+ */
+export function nova(args: string[], env: Record<string, string>, root = repoRoot): Proc {
   let out = "";
   // BENCH_NODE_ARGS: extra Node flags for every Nova process a benchmark starts (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p");
   // BENCH_NODE_ARGS_TARGET=messaging: only for `nova serve --target=messaging`.
