@@ -216,6 +216,7 @@ export async function stopOne(s: State, name: ServiceName): Promise<void> {
   const svc = SERVICE[name];
   await stopProcess(s.pids[name], svc.signal, 15_000, svc.match);
   delete s.pids[name];
+  svc.stopped?.(s);
 }
 
 /** Stops every service, the primary last, and removes the state folder. */

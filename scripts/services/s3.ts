@@ -5,7 +5,7 @@
 // repo), telemetry off. Clients use path-style addressing.
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnDetached } from "../lib/proc.ts";
 import type { S3Access, Service, State, Tools } from "./shared.ts";
@@ -23,6 +23,17 @@ export const s3: Service = {
   logFile: (s) => s3Paths(s).log,
   start: startS3,
   probe: probeS3,
+  // SeaweedFS's servers also listen on /tmp/seaweedfs-<server>-grpc-<port>.sock (a fixed folder)
+  stopped: (s) => {
+    const [, masterGrpc, , volumeGrpc, , filerGrpc, s3Grpc] = s.ports.s3Internal ?? [];
+    const socks: [string, number | undefined][] = [
+      ["master", masterGrpc],
+      ["volume", volumeGrpc],
+      ["filer", filerGrpc],
+      ["s3", s3Grpc],
+    ];
+    for (const [server, port] of socks) if (port) rmSync(`/tmp/seaweedfs-${server}-grpc-${port}.sock`, { force: true });
+  },
   timeoutMs: 60_000,
 };
 

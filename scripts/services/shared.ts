@@ -90,6 +90,8 @@ export type Service = {
   start: (s: State, t: Tools) => number;
   /** answers like a healthy instance (fast) */
   probe: (s: State) => Promise<void>;
+  /** removes what the process leaves outside the state folder once it is stopped */
+  stopped?: (s: State) => void;
   /** extra condition after (re)start, given the log size before it */
   started?: (s: State, logOffset: number) => void;
   timeoutMs: number;
