@@ -85,39 +85,6 @@ export function s3Store(opts: S3StoreOptions): S3BlobStore {
   const Bucket = opts.bucket;
   const base = opts.publicBaseUrl?.replace(/\/+$/, "");
 
-  const putStream = async (key: string, body: Readable, contentType: string) => {
-    // Bounded memory: at most one part is held. A body under one part is a single PutObject.
-    const parts = chunks(body, partSize);
-    const first = await parts.next();
-    const firstBuf = first.done ? Buffer.alloc(0) : first.value;
-    const second = first.done ? { done: true as const, value: undefined } : await parts.next();
-    if (second.done) {
-      await client.send(new PutObjectCommand({ Bucket, Key: key, Body: firstBuf, ContentType: contentType }));
-      return;
-    }
-    const { UploadId } = await client.send(
-      new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: contentType }),
-    );
-    if (!UploadId) throw new Error(`s3: no upload id for ${key}`);
-    try {
-      const done: { ETag: string; PartNumber: number }[] = [];
-      const upload = async (buf: Buffer) => {
-        const PartNumber = done.length + 1;
-        const r = await client.send(new UploadPartCommand({ Bucket, Key: key, UploadId, PartNumber, Body: buf }));
-        done.push({ ETag: r.ETag ?? "", PartNumber });
-      };
-      await upload(firstBuf);
-      await upload(second.value);
-      for await (const buf of parts) await upload(buf);
-      await client.send(
-        new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }),
-      );
-    } catch (err) {
-      await client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId })).catch(() => undefined);
-      throw err;
-    }
-  };
-
   return {
     kind: "s3",
     bucket: Bucket,
@@ -161,7 +128,7 @@ export function s3Store(opts: S3StoreOptions): S3BlobStore {
         await client.send(new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: contentType }));
         return;
       }
-      await putStream(key, body, contentType);
+      await putStream(client, Bucket, partSize, key, body, contentType);
     },
 
     async get(key) {
@@ -197,20 +164,8 @@ export function s3Store(opts: S3StoreOptions): S3BlobStore {
     },
 
     async delete(keys) {
-      for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-        const batch = keys.slice(i, i + DELETE_BATCH);
-        const r = await client.send(
-          new DeleteObjectsCommand({
-            Bucket,
-            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
-          }),
-        );
-        const failed = (r.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
-        if (failed.length)
-          throw new Error(
-            `s3: could not delete ${failed.length} of ${batch.length} keys, e.g. ${failed[0]?.Key}: ${failed[0]?.Code} ${failed[0]?.Message ?? ""}`,
-          );
-      }
+      for (let i = 0; i < keys.length; i += DELETE_BATCH)
+        await deleteBatch(client, Bucket, keys.slice(i, i + DELETE_BATCH));
     },
 
     async *list(prefix) {
@@ -233,6 +188,57 @@ export function s3Store(opts: S3StoreOptions): S3BlobStore {
       client.destroy();
     },
   };
+}
+
+/** A body of unknown length, with bounded memory: at most one part is held; under one part it is a single PutObject. */
+async function putStream(
+  client: S3Client,
+  Bucket: string,
+  partSize: number,
+  key: string,
+  body: Readable,
+  contentType: string,
+): Promise<void> {
+  const parts = chunks(body, partSize);
+  const first = await parts.next();
+  const firstBuf = first.done ? Buffer.alloc(0) : first.value;
+  const second = first.done ? { done: true as const, value: undefined } : await parts.next();
+  if (second.done) {
+    await client.send(new PutObjectCommand({ Bucket, Key: key, Body: firstBuf, ContentType: contentType }));
+    return;
+  }
+  const { UploadId } = await client.send(
+    new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: contentType }),
+  );
+  if (!UploadId) throw new Error(`s3: no upload id for ${key}`);
+  try {
+    const done: { ETag: string; PartNumber: number }[] = [];
+    const upload = async (buf: Buffer) => {
+      const PartNumber = done.length + 1;
+      const r = await client.send(new UploadPartCommand({ Bucket, Key: key, UploadId, PartNumber, Body: buf }));
+      done.push({ ETag: r.ETag ?? "", PartNumber });
+    };
+    await upload(firstBuf);
+    await upload(second.value);
+    for await (const buf of parts) await upload(buf);
+    await client.send(
+      new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }),
+    );
+  } catch (err) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId })).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function deleteBatch(client: S3Client, Bucket: string, batch: string[]): Promise<void> {
+  const r = await client.send(
+    new DeleteObjectsCommand({ Bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+  );
+  const failed = (r.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
+  if (failed.length)
+    throw new Error(
+      `s3: could not delete ${failed.length} of ${batch.length} keys, e.g. ${failed[0]?.Key}: ${failed[0]?.Code} ${failed[0]?.Message ?? ""}`,
+    );
 }
 
 function lifetime(expiresInS: number): number {
