@@ -104,6 +104,8 @@ function startS3(s: State, t: Tools): number {
     `-master.port=${master}`,
     `-master.port.grpc=${masterGrpc}`,
     "-master.telemetry=false",
+    // one master: no peers to wait for before it elects itself (default 10 s, also after every restart)
+    "-master.electionTimeout=1s",
     "-master.volumeSizeLimitMB=64",
     "-master.volumePreallocate=false",
     `-volume.port=${volume}`,
