@@ -37,6 +37,8 @@ export interface S3StoreOptions {
   publicBaseUrl?: string | undefined;
   /** a streamed put goes up in parts of this size (S3's minimum: 5 MiB); default 8 MiB */
   partSize?: number;
+  /** keys per ListObjectsV2 page (S3's maximum and the default: 1000) */
+  listPageSize?: number;
 }
 
 /** SigV4's longest presigned lifetime. */
@@ -68,6 +70,7 @@ export function s3Store(opts: S3StoreOptions): S3BlobStore {
   if ((opts.accessKeyId === undefined) !== (opts.secretAccessKey === undefined))
     throw new Error("s3Store: give both accessKeyId and secretAccessKey, or neither");
   const partSize = opts.partSize ?? 8 * 1024 * 1024;
+  const MaxKeys = Math.min(1000, Math.max(1, opts.listPageSize ?? 1000));
   if (!Number.isInteger(partSize) || partSize < MIN_PART) throw new Error("s3Store: partSize must be at least 5 MiB");
   const client = new S3Client({
     region: opts.region,
@@ -172,7 +175,7 @@ export function s3Store(opts: S3StoreOptions): S3BlobStore {
       let ContinuationToken: string | undefined;
       do {
         const r = await client.send(
-          new ListObjectsV2Command({ Bucket, Prefix: prefix || undefined, ContinuationToken, MaxKeys: 1000 }),
+          new ListObjectsV2Command({ Bucket, Prefix: prefix || undefined, ContinuationToken, MaxKeys }),
         );
         for (const o of r.Contents ?? []) if (o.Key !== undefined) yield o.Key;
         ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
