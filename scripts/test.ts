@@ -40,7 +40,8 @@ try {
 }
 const t0 = Date.now();
 const services = await ensureServices();
-process.stderr.write(`services ready in ${Date.now() - t0} ms: ${JSON.stringify(services)}\n`);
+const shown = { ...services, s3: { ...services.s3, secretAccessKey: "[redacted]" } };
+process.stderr.write(`services ready in ${Date.now() - t0} ms: ${JSON.stringify(shown)}\n`);
 
 const child = spawn(
   process.execPath,

@@ -42,6 +42,8 @@ const SECRET_STAND_INS: Record<(typeof SECRET_VARS)[number], string> = {
   DATABASE_READ_URL: "postgres://nova@pgbouncer:6432/nova_ro",
   REDIS_URL: "redis://redis:6379",
   JWT_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\nstand-in\n-----END PRIVATE KEY-----",
+  S3_ACCESS_KEY_ID: "stand-in-access-key",
+  S3_SECRET_ACCESS_KEY: "stand-in-secret-key",
 };
 
 // ---------------------------------------------------------------- types

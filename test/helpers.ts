@@ -23,6 +23,8 @@ export interface ServiceUrls {
   pgbouncer: string;
   redis: string;
   kafka: string;
+  /** SeaweedFS's S3 API (path-style) and the key pair the harness generated for it */
+  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
 }
 
 let cached: Promise<ServiceUrls> | undefined;

@@ -28,7 +28,7 @@ function installEverything(m: Machine): void {
   mkdirSync(join(m.cacheDir, "kafka", version, "libs"), { recursive: true });
   writeFileSync(join(m.cacheDir, "kafka", version, "libs", ".complete"), "");
   mkdirSync(join(m.cacheDir, "bin"), { recursive: true });
-  for (const t of ["kustomize", "kubeconform", "promtool", "hadolint", "nova-yaml2json", "nova-composecheck"])
+  for (const t of ["kustomize", "kubeconform", "promtool", "hadolint", "nova-yaml2json", "nova-composecheck", "weed"])
     writeFileSync(join(m.cacheDir, "bin", t), "");
   mkdirSync(join(m.cacheDir, "k8s-schemas"), { recursive: true });
   writeFileSync(join(m.cacheDir, "k8s-schemas", ".complete"), "");
@@ -44,7 +44,7 @@ test("a fresh machine: every step is planned; without root or sudo it names the 
   );
   assert.deepEqual(
     plan({ ...m, isRoot: true }).map((s) => s.name),
-    ["bootstrap", "deploy-tools"],
+    ["bootstrap", "deploy-tools", "seaweedfs"],
   );
   assert.throws(() => plan({ ...m, isRoot: true, hasAptGet: false }), /there is no apt-get/);
 });
@@ -75,5 +75,11 @@ test("a missing program, a missing system user or a changed install script re-pl
   assert.deepEqual(
     plan(m).map((s) => s.name),
     ["deploy-tools"],
+  );
+  installEverything(m);
+  writeFileSync(join(m.cacheDir, "stamps", "seaweedfs.stamp"), "an older SeaweedFS");
+  assert.deepEqual(
+    plan(m).map((s) => s.name),
+    ["seaweedfs"],
   );
 });

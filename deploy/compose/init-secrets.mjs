@@ -4,6 +4,8 @@
 //   db-password                 Postgres password of the `nova` role
 //   database-url, database-read-url   Nova's DATABASE_URL(_FILE) through PgBouncer
 //   redis-url                   Nova's REDIS_URL(_FILE)
+//   s3.json                     SeaweedFS's S3 identities: one key pair, for
+//   s3-access-key-id, s3-secret-access-key   Nova's S3_*(_FILE) (media)
 //   pgbouncer-userlist.txt      PgBouncer's auth_file
 //   tls/                        `nova certs dev`: CA, <module>.crt/.key, jwt.key
 //
@@ -28,6 +30,22 @@ write("database-url", `postgres://nova:${password}@pgbouncer:6432/nova`);
 write("redis-url", "redis://redis:6379");
 write("database-read-url", `postgres://nova:${password}@pgbouncer:6432/nova_ro`);
 write("pgbouncer-userlist.txt", `"nova" "${password}"\n`);
+const s3Key = `NOVA${randomBytes(8).toString("hex").toUpperCase()}`;
+const s3Secret = randomBytes(30).toString("base64url");
+write("s3-access-key-id", s3Key);
+write("s3-secret-access-key", s3Secret);
+write(
+  "s3.json",
+  JSON.stringify({
+    identities: [
+      {
+        name: "nova",
+        credentials: [{ accessKey: s3Key, secretKey: s3Secret }],
+        actions: ["Admin", "Read", "Write", "List", "Tagging"],
+      },
+    ],
+  }),
+);
 const tls = join(dir, "tls");
 execFileSync(process.execPath, ["bin/nova.mjs", "certs", "dev", "--out", tls, "--san", "DNS:localhost"], {
   cwd: "/app",

@@ -1,6 +1,6 @@
-// The five services together: created from nothing, checked, repaired and
+// The six services together: created from nothing, checked, repaired and
 // stopped in dependency order (the replica and PgBouncer need the primary;
-// Redis and Kafka start alongside it).
+// Redis, Kafka and the S3 store start alongside it).
 
 import { mkdirSync, rmSync } from "node:fs";
 import { freePorts, log, processAlive, sleep, stopProcess, tailFile } from "../lib/proc.ts";
@@ -9,6 +9,7 @@ import { pgbouncer } from "./pgbouncer.ts";
 import { asSuperuser, initPrimary, pgRootFor, postgres, setupPrimary } from "./postgres.ts";
 import { redis } from "./redis.ts";
 import { makeReplica, replica } from "./replica.ts";
+import { S3_INTERNAL_PORTS, s3, s3Access, s3Credentials } from "./s3.ts";
 import {
   fileSize,
   type Service,
@@ -20,7 +21,7 @@ import {
   writeState,
 } from "./shared.ts";
 
-export const SERVICE: Record<ServiceName, Service> = { postgres, replica, pgbouncer, redis, kafka };
+export const SERVICE: Record<ServiceName, Service> = { postgres, replica, pgbouncer, redis, kafka, s3 };
 
 export function urlsOf(s: State): ServiceUrls {
   return {
@@ -29,6 +30,7 @@ export function urlsOf(s: State): ServiceUrls {
     pgbouncer: pgbouncer.url(s),
     redis: redis.url(s),
     kafka: kafka.url(s),
+    s3: s3Access(s),
   };
 }
 
@@ -37,7 +39,9 @@ export async function create(t: Tools): Promise<State> {
   const dir = stateDir();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const [postgres, replica, pgbouncer, redis, kafka, kafkaController] = (await freePorts(6)) as [
+  const ports = await freePorts(7 + S3_INTERNAL_PORTS);
+  const [postgres, replica, pgbouncer, redis, kafka, kafkaController, s3Port] = ports as [
+    number,
     number,
     number,
     number,
@@ -55,7 +59,8 @@ export async function create(t: Tools): Promise<State> {
     pgUser: t.runAs?.user ?? null,
     kafkaVersion: t.kafkaVersion,
     kafkaClusterId: kafkaClusterId(),
-    ports: { postgres, replica, pgbouncer, redis, kafka, kafkaController },
+    ports: { postgres, replica, pgbouncer, redis, kafka, kafkaController, s3: s3Port, s3Internal: ports.slice(7) },
+    s3: s3Credentials(),
     pids: {},
   };
   writeState(s);
@@ -81,6 +86,7 @@ export async function create(t: Tools): Promise<State> {
       await formatKafka(s, t);
       await launch(s, t, "kafka");
     })(),
+    launch(s, t, "s3"),
   ]);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed.length > 0) {
@@ -109,7 +115,7 @@ export async function health(s: State): Promise<Record<ServiceName, Health>> {
   };
   const [primary, others] = await Promise.all([
     check("postgres"),
-    Promise.all(["redis", "kafka"].map((n) => check(n as ServiceName))),
+    Promise.all(["redis", "kafka", "s3"].map((n) => check(n as ServiceName))),
   ]);
   // The replica and PgBouncer hang on a dead primary (PgBouncer queues the
   // client): only probe them when the primary answers.
@@ -152,6 +158,7 @@ export async function repair(s: State, h: Record<ServiceName, Health>, t: Tools)
     })(),
     fix("redis"),
     fix("kafka"),
+    fix("s3"),
   ]);
   writeState(s);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -209,11 +216,12 @@ export async function stopOne(s: State, name: ServiceName): Promise<void> {
   const svc = SERVICE[name];
   await stopProcess(s.pids[name], svc.signal, 15_000, svc.match);
   delete s.pids[name];
+  svc.stopped?.(s);
 }
 
 /** Stops every service, the primary last, and removes the state folder. */
 export async function teardown(s: State): Promise<void> {
-  await Promise.all((["pgbouncer", "replica", "redis", "kafka"] as const).map((n) => stopOne(s, n)));
+  await Promise.all((["pgbouncer", "replica", "redis", "kafka", "s3"] as const).map((n) => stopOne(s, n)));
   await stopOne(s, "postgres");
   rmSync(s.stateDir, { recursive: true, force: true });
   if (s.pgRootExternal) rmSync(s.pgRoot, { recursive: true, force: true });

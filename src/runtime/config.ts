@@ -13,7 +13,18 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
 const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\/.+/.test(v), "expected a postgres:// URL");
 
-export const SECRET_VARS = ["DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL", "JWT_PRIVATE_KEY"] as const;
+export const SECRET_VARS = [
+  "DATABASE_URL",
+  "DATABASE_READ_URL",
+  "REDIS_URL",
+  "JWT_PRIVATE_KEY",
+  "S3_ACCESS_KEY_ID",
+  "S3_SECRET_ACCESS_KEY",
+] as const;
+
+const httpUrl = z
+  .string()
+  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), "expected an http:// or https:// URL");
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -100,6 +111,23 @@ const schema = z.object({
     .string()
     .regex(/^(\*|https?:\/\/[^\s,/]+(,https?:\/\/[^\s,/]+)*)$/, "expected * or origin[,origin…] (https://host[:port])")
     .optional(),
+  // Object storage (media): S3 when S3_BUCKET is set, else a folder under NOVA_DATA_DIR/media.
+  S3_ENDPOINT: httpUrl.optional(),
+  S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, "expected a region name, e.g. us-east-1")
+    .default("us-east-1"),
+  S3_BUCKET: z
+    .string()
+    .regex(
+      /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      "expected a bucket name: 3-63 lowercase letters, digits, dots and hyphens",
+    )
+    .optional(),
+  S3_ACCESS_KEY_ID: z.string().regex(/^\S+$/, "expected an access key id without spaces").optional(),
+  S3_SECRET_ACCESS_KEY: z.string().regex(/^\S+$/, "expected a secret access key without spaces").optional(),
+  S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).optional(),
+  MEDIA_PUBLIC_BASE_URL: httpUrl.refine((v) => !/[?#]/.test(v), "expected a base URL without ? or #").optional(),
   GATEWAY_TRUST_PROXY: z
     .string()
     .regex(/^(true|false|\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, "expected true, false, a hop count or CIDRs")
@@ -114,8 +142,27 @@ export interface Config extends Env {
   /** Kafka bootstrap brokers; empty: events travel through the Postgres log (embedded transport). */
   kafkaBrokers: string[];
   tls: { ca: string; cert: string; key: string };
+  /**
+   * The S3-compatible object store the media blobs live in (S3_BUCKET set); undefined: the folder
+   * `<dataDir>/media` (embedded). Without a key pair the SDK's default credential chain applies (IRSA,
+   * instance roles). `media` in distributed mode requires it.
+   */
+  s3: S3Settings | undefined;
+  /** A CDN (or public-read bucket) base URL media reads are served under; undefined: presigned URLs. */
+  mediaPublicBaseUrl: string | undefined;
   /** Address of a module that runs in another process (`<MODULE>_ADDR`, default https://<module>:50051). */
   peerAddr(module: string): string;
+}
+
+export interface S3Settings {
+  /** undefined: AWS's endpoint for the region */
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+  /** `<endpoint>/<bucket>/<key>` rather than `<bucket>.<endpoint>/<key>` (default: on with S3_ENDPOINT) */
+  forcePathStyle: boolean;
 }
 
 export class ConfigError extends Error {
@@ -152,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { identit
       problems.push(`${name}: ${issue.message}${got}`);
     }
   }
+  if (parsed.success) problems.push(...s3Problems(parsed.data));
   if (problems.length) throw new ConfigError(problems);
   const e = parsed.data as Env;
   const dataDir = resolve(e.NOVA_DATA_DIR);
@@ -162,6 +210,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { identit
     production: e.NODE_ENV === "production",
     dataDir,
     kafkaBrokers: e.KAFKA_BROKERS ? e.KAFKA_BROKERS.split(",") : [],
+    s3: s3Settings(e),
+    mediaPublicBaseUrl: e.MEDIA_PUBLIC_BASE_URL,
     tls: {
       ca: e.NOVA_TLS_CA_FILE ?? join(tlsDir, "ca.crt"),
       cert: e.NOVA_TLS_CERT_FILE ?? join(tlsDir, `${identity}.crt`),
@@ -178,12 +228,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { identit
   };
 }
 
+/** S3 settings that only make sense together. */
+function s3Problems(e: Env): string[] {
+  const out: string[] = [];
+  const orphans = (["S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_FORCE_PATH_STYLE"] as const).filter(
+    (k) => e[k] !== undefined,
+  );
+  if (!e.S3_BUCKET && orphans.length)
+    out.push(`S3_BUCKET: required when ${orphans.join(", ")} ${orphans.length > 1 ? "are" : "is"} set`);
+  if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined))
+    out.push(
+      e.S3_ACCESS_KEY_ID === undefined
+        ? "S3_ACCESS_KEY_ID: required with S3_SECRET_ACCESS_KEY (set both, or neither for the default credential chain)"
+        : "S3_SECRET_ACCESS_KEY: required with S3_ACCESS_KEY_ID (set both, or neither for the default credential chain)",
+    );
+  return out;
+}
+
+function s3Settings(e: Env): S3Settings | undefined {
+  if (!e.S3_BUCKET) return undefined;
+  return {
+    endpoint: e.S3_ENDPOINT,
+    region: e.S3_REGION,
+    bucket: e.S3_BUCKET,
+    accessKeyId: e.S3_ACCESS_KEY_ID,
+    secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+    forcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === "true" : e.S3_ENDPOINT !== undefined,
+  };
+}
+
 /** The config as it may be logged: secrets masked. */
 export function redactedConfig(c: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  const mask = (v: unknown) => (v === undefined ? v : "[redacted]");
   for (const [k, v] of Object.entries(c)) {
     if (typeof v === "function") continue;
-    out[k] = (SECRET_VARS as readonly string[]).includes(k) && v !== undefined ? "[redacted]" : v;
+    out[k] = (SECRET_VARS as readonly string[]).includes(k) ? mask(v) : v;
   }
+  if (c.s3) out.s3 = { ...c.s3, accessKeyId: mask(c.s3.accessKeyId), secretAccessKey: mask(c.s3.secretAccessKey) };
   return out;
 }
