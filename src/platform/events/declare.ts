@@ -66,6 +66,8 @@ export interface EventSet<S extends Schemas, A extends string> {
   readonly topic: string;
   readonly schemas: S;
   readonly types: TypeOf<S>[];
+  /** An event's aggregate id (its Kafka key) from its payload. */
+  readonly key: (payload: z.input<S[TypeOf<S>]>) => string;
   /** The event of `type` done by `actorId`, keyed by the declaration's key of its payload. */
   event<T extends TypeOf<S>>(type: T, actorId: string | null, payload: z.input<S[T]>): DeclaredEvent<A, T>;
   /** Writes events into the outbox inside the caller's transaction (whatever its tables' type). */
@@ -80,6 +82,12 @@ export interface EventSet<S extends Schemas, A extends string> {
    * fields marked "optional" allowed to be missing); undefined for any other type.
    */
   reader<M extends Masks<S>>(masks: M): (env: Envelope) => ReadEvent<S, M> | undefined;
+}
+
+/** Whether a value is a declaration made by `defineEvents` (the README's event table finds them so). */
+export function isEventSet(value: unknown): value is EventSet<Schemas, string> {
+  const v = value as Partial<EventSet<Schemas, string>> | null;
+  return typeof v === "object" && v !== null && typeof v.topic === "string" && typeof v.reader === "function";
 }
 
 /** The declared schema's payload checked, or a PayloadError naming each field that does not match. */
@@ -113,6 +121,7 @@ export function defineEvents<const A extends string, S extends Schemas>(
     topic: topicOf(service, aggregate),
     schemas,
     types: Object.keys(schemas) as TypeOf<S>[],
+    key,
     has,
     event: (type, actorId, payload) => ({
       type,
