@@ -3,8 +3,9 @@
  * the topic `nova.content.post` keyed by the post's id and stay in order per post), and each payload
  * starts with that `postId`. Writers build them with `postEvent`, whose payload type is inferred from
  * the schema below, so changing a payload here breaks its writers (and typed consumers) at compile time.
- * Consumers may parse an envelope with `parsePostEvent`; the schemas accept added keys, so a new
- * optional field does not break a consumer that does not know it yet.
+ * Consumers parse an envelope with `parsePostEvent` (every field) or a `POST_EVENTS.reader` (the
+ * fields they use); the schemas accept added keys, so a new optional field does not break a consumer
+ * that does not know it yet.
  */
 import { z } from "zod";
 import { type DeclaredEvent, defineEvents, payloadId, type Received } from "../../platform/events/declare.ts";
