@@ -1,8 +1,16 @@
 /** README.md's generated blocks (scripts/lib/docs.ts) are what `npm run docs` writes; no services needed. */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { blocks, errorCodesBlock, README_PATH, replaceBlock, signIn } from "../scripts/lib/docs.ts";
+import {
+  blocks,
+  declaredEvents,
+  errorCodesBlock,
+  eventsBlock,
+  README_PATH,
+  replaceBlock,
+  signIn,
+} from "../scripts/lib/docs.ts";
 import { catalogue } from "../src/platform/errors.ts";
 
 const readme = readFileSync(README_PATH, "utf8");
@@ -30,6 +38,35 @@ test("the error-code table has a row for every catalogue code", () => {
   for (const code of ["CONFLICT", "INVALID_CREDENTIALS", "TOKEN_INVALID", "IDEMPOTENCY_KEY_REUSED", "LIMIT_REACHED"]) {
     assert.match(table, new RegExp(`\`${code}\``), code);
   }
+});
+
+test("the event table has a row for every event of every service's events.ts, on its topic", async () => {
+  const services = readdirSync(new URL("../src/services/", import.meta.url), { withFileTypes: true });
+  const withEvents = services
+    .filter(
+      (d) =>
+        d.isDirectory() && readdirSync(new URL(`../src/services/${d.name}/`, import.meta.url)).includes("events.ts"),
+    )
+    .map((d) => d.name)
+    .sort();
+  const declared = await declaredEvents();
+  assert.deepEqual(
+    declared.map((d) => d.service),
+    withEvents,
+  );
+  for (const d of declared)
+    assert.ok(d.sets.length > 0, `${d.service}/events.ts declares its events with defineEvents`);
+  assert.deepEqual(withEvents, ["content", "graph", "identity", "messaging", "notifications"]);
+  const table = await eventsBlock();
+  const rows = [...table.matchAll(/^\| `(nova\.[a-z.]+)` \| `(\w+)` \| `(\w+)` \|/gm)].map((m) => `${m[1]} ${m[3]}`);
+  const expected = declared.flatMap((d) => d.sets.flatMap((s) => s.types.map((t) => `${s.topic} ${t}`)));
+  assert.deepEqual(rows, expected);
+  assert.ok(rows.includes("nova.graph.relationship Followed"));
+  assert.ok(rows.includes("nova.notifications.notification NotificationCreated"));
+  assert.match(
+    table,
+    /^\| `nova\.graph\.relationship` \| `userId` \| `Unfollowed` \| `userId`, `targetId`, `reason\?` \|$/m,
+  );
 });
 
 test("sign-in is read from the resolvers: a field that asks for a viewer needs sign-in, one that reaches a backend does not", async () => {

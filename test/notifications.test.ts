@@ -529,6 +529,7 @@ describe("the inbox handler on real transactions", () => {
           recipientIds: ["x"],
         }),
       ),
+      /^PayloadError: MessageSent \S+: payload\.recipientIds\[0\]: must be an id \(UUID\)$/,
     );
   });
 

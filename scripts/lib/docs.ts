@@ -9,10 +9,12 @@
  *   UNAUTHENTICATED before reaching a backend needs sign-in; one that reaches a
  *   backend works signed out. Subscriptions need a token on the WebSocket
  *   itself (realtime/subscriptions.ts closes a connection without one).
+ * - `events`: every event each service declares in its `src/services/<svc>/events.ts` (the
+ *   `defineEvents` declarations found there): topic, key, type and payload fields.
  *
  * A block sits between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in README.md.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import {
   buildSchema,
   type GraphQLInputType,
@@ -25,9 +27,11 @@ import {
 import { backends } from "../../src/gateway/backends.ts";
 import { resolvers } from "../../src/gateway/resolvers.ts";
 import { catalogue, NovaError } from "../../src/platform/errors.ts";
+import { type EventSet, isEventSet } from "../../src/platform/events/declare.ts";
 
 export const README_PATH = new URL("../../README.md", import.meta.url);
 const SCHEMA_PATH = new URL("../../src/gateway/schema.graphql", import.meta.url);
+const SERVICES_DIR = new URL("../../src/services/", import.meta.url);
 
 /** `| code | meaning |` for every catalogue entry, in the catalogue's order. */
 export function errorCodesBlock(): string {
@@ -194,6 +198,44 @@ export async function signInBlock(): Promise<string> {
   return lines.join("\n");
 }
 
+/** Every service's event declarations, by service directory, in name order (a service without events.ts has none). */
+export async function declaredEvents(): Promise<{ service: string; sets: EventSet<never, string>[] }[]> {
+  const out: { service: string; sets: EventSet<never, string>[] }[] = [];
+  for (const service of readdirSync(SERVICES_DIR).sort()) {
+    const file = new URL(`${service}/events.ts`, SERVICES_DIR);
+    if (!existsSync(file)) continue;
+    const exports: Record<string, unknown> = await import(file.href);
+    const sets = [...new Set(Object.values(exports).filter(isEventSet))] as unknown as EventSet<never, string>[];
+    out.push({ service, sets });
+  }
+  return out;
+}
+
+/** The payload field a declaration keys its events by: its key function, run on a payload that names what is read. */
+function keyField(set: EventSet<never, string>): string {
+  return set.key(new Proxy({}, { get: (_, name) => String(name) }) as never);
+}
+
+/** `| topic | key | event | payload |` for every declared event; an optional field ends in `?`. */
+export async function eventsBlock(): Promise<string> {
+  const rows: string[] = [];
+  for (const { sets } of await declaredEvents()) {
+    for (const set of sets) {
+      for (const type of set.types) {
+        const shape =
+          (set.schemas as Record<string, { shape: Record<string, { safeParse(v: unknown): { success: boolean } }> }>)[
+            type
+          ]?.shape ?? {};
+        const fields = Object.entries(shape).map(
+          ([name, f]) => `\`${name}${f.safeParse(undefined).success ? "?" : ""}\``,
+        );
+        rows.push(`| \`${set.topic}\` | \`${keyField(set)}\` | \`${type}\` | ${fields.join(", ")} |`);
+      }
+    }
+  }
+  return ["| topic | keyed by | event | payload |", "|---|---|---|---|", ...rows].join("\n");
+}
+
 /** Replaces the text between `<!-- name:begin -->` and `<!-- name:end -->`. */
 export function replaceBlock(text: string, name: string, body: string): string {
   const begin = `<!-- ${name}:begin -->`;
@@ -206,7 +248,7 @@ export function replaceBlock(text: string, name: string, body: string): string {
 
 /** The blocks the README must hold, by name. */
 export async function blocks(): Promise<Record<string, string>> {
-  return { "error-codes": errorCodesBlock(), "sign-in": await signInBlock() };
+  return { "error-codes": errorCodesBlock(), "sign-in": await signInBlock(), events: await eventsBlock() };
 }
 
 /** The README text with every generated block rewritten. */

@@ -387,22 +387,28 @@ describe("list reads", () => {
 });
 
 test("parsePostEvent types a received envelope and leaves unknown types alone", () => {
+  const [p, u, a] = [uuidv7(), uuidv7(), uuidv7()];
   const env = {
     id: uuidv7(),
     type: "PostLiked",
     aggregate_type: "post",
-    aggregate_id: "p",
+    aggregate_id: p,
     occurred_at: new Date().toISOString(),
-    actor_id: "u",
+    actor_id: u,
     schema_version: 1,
     traceparent: null,
-    payload: { postId: "p", userId: "u", authorId: "a" },
+    payload: { postId: p, userId: u, authorId: a },
   };
   const e = parsePostEvent(env);
   assert.equal(e?.type, "PostLiked");
-  if (e?.type === "PostLiked") assert.equal(e.payload.authorId, "a");
+  if (e?.type === "PostLiked") assert.equal(e.payload.authorId, a);
   assert.equal(parsePostEvent({ ...env, type: "PostPinned" }), undefined);
-  assert.throws(() => parsePostEvent({ ...env, payload: { postId: "p" } }));
+  // A payload off its schema throws, naming the field: missing, or an id that is not one.
+  assert.throws(() => parsePostEvent({ ...env, payload: { postId: p } }), /: payload\.userId: /);
+  assert.throws(
+    () => parsePostEvent({ ...env, payload: { postId: p, userId: "u", authorId: a } }),
+    /^PayloadError: PostLiked \S+: payload\.userId: must be an id \(UUID\)$/,
+  );
 });
 
 test("the README's event list for nova.content.post is the declared one", () => {

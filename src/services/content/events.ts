@@ -3,21 +3,18 @@
  * the topic `nova.content.post` keyed by the post's id and stay in order per post), and each payload
  * starts with that `postId`. Writers build them with `postEvent`, whose payload type is inferred from
  * the schema below, so changing a payload here breaks its writers (and typed consumers) at compile time.
- * Consumers may parse an envelope with `parsePostEvent`; the schemas accept added keys, so a new
- * optional field does not break a consumer that does not know it yet.
+ * Consumers parse an envelope with `parsePostEvent` (every field) or a `POST_EVENTS.reader` (the
+ * fields they use); the schemas accept added keys, so a new optional field does not break a consumer
+ * that does not know it yet.
  */
-import type { Transaction } from "kysely";
 import { z } from "zod";
+import { type DeclaredEvent, defineEvents, payloadId, type Received } from "../../platform/events/declare.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
-import { topicOf } from "../../platform/events/envelope.ts";
-import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
 
 export const POST_AGGREGATE = "post";
-/** `nova.content.post`. */
-export const POST_TOPIC = topicOf("content", POST_AGGREGATE);
 
 // Ids in payloads are UUIDs as Nova writes them (lower-case text); a timestamp is RFC 3339 text.
-const id = z.string();
+const id = payloadId();
 
 export const postEventSchemas = {
   /** A post was written. `createdAt` is the row's timestamp as PostgreSQL prints it in JSON. */
@@ -55,37 +52,28 @@ export const postEventSchemas = {
   PostUnliked: z.object({ postId: id, userId: id, authorId: id }),
 } as const;
 
+/** The declaration: topic `nova.content.post`, keyed by the post. */
+export const POST_EVENTS = defineEvents("content", POST_AGGREGATE, postEventSchemas, (p) => p.postId);
+/** `nova.content.post`. */
+export const POST_TOPIC = POST_EVENTS.topic;
+
 export type PostEventType = keyof typeof postEventSchemas;
 export type PostEventPayload<T extends PostEventType> = z.infer<(typeof postEventSchemas)[T]>;
-export const POST_EVENT_TYPES = Object.keys(postEventSchemas) as PostEventType[];
+export const POST_EVENT_TYPES = POST_EVENTS.types;
 
 /** A content event ready for the outbox; `T` keeps its payload tied to its type. */
-export interface PostEvent<T extends PostEventType = PostEventType> extends NewEvent {
-  type: T;
-  aggregateType: typeof POST_AGGREGATE;
-  payload: PostEventPayload<T>;
-}
+export type PostEvent<T extends PostEventType = PostEventType> = DeclaredEvent<typeof POST_AGGREGATE, T>;
 
 /** The event of `type` about `payload.postId`, done by `actorId`. */
-export function postEvent<T extends PostEventType>(
-  type: T,
-  actorId: string,
-  payload: PostEventPayload<T>,
-): PostEvent<T> {
-  return { type, aggregateType: POST_AGGREGATE, aggregateId: payload.postId, actorId, payload };
-}
+export const postEvent = POST_EVENTS.event;
 
 /** Writes content events into content's outbox inside the caller's transaction (whatever its tables' type). */
-export async function writePostEvents<DB>(outbox: Outbox, trx: Transaction<DB>, ...events: PostEvent[]): Promise<void> {
-  await outbox.emit(trx as Transaction<unknown>, ...events);
-}
+export const writePostEvents = POST_EVENTS.write;
 
 /** A received content event, discriminated by its type. */
-export type ReceivedPostEvent = { [T in PostEventType]: { type: T; payload: PostEventPayload<T> } }[PostEventType];
+export type ReceivedPostEvent = Received<typeof postEventSchemas>;
 
 /** The typed event of an envelope from `nova.content.post`; undefined for a type this build does not know. */
 export function parsePostEvent(env: Envelope): ReceivedPostEvent | undefined {
-  if (!Object.hasOwn(postEventSchemas, env.type)) return undefined;
-  const type = env.type as PostEventType;
-  return { type, payload: postEventSchemas[type].parse(env.payload) } as ReceivedPostEvent;
+  return POST_EVENTS.parse(env);
 }

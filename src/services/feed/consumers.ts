@@ -4,12 +4,17 @@
  * author's ACTIVE followers, unless the author has more followers than the celebrity threshold.
  * Unfollow, block and mute take the author's posts out of the viewer's timeline; a deleted post
  * leaves every timeline.
+ *
+ * The payloads are read with their writers' declarations (graph/ and content/events.ts): only the
+ * fields the feed uses, typed by the writer's schema. A payload that does not match throws, naming
+ * the field; the types the feed does not use are left alone.
  */
 import type { Transaction } from "kysely";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { counter, histogram } from "../../platform/observability/metrics.ts";
-import { isUuid } from "../../platform/validate.ts";
+import { POST_EVENTS } from "../content/events.ts";
+import { GRAPH_EVENTS } from "../graph/events.ts";
 import type { FeedContext } from "./context.ts";
 
 const fanouts = counter("nova_feed_fanout_timelines_total", "Timelines a post was written to by fan-out");
@@ -31,7 +36,7 @@ export function timelineConsumer(ctx: FeedContext): EventHandler {
   return {
     name: "feed.timelines",
     schema: "feed",
-    topics: ["nova.graph.relationship", "nova.content.post"],
+    topics: [GRAPH_EVENTS.topic, POST_EVENTS.topic],
     handle: (event, trx) => apply(ctx, [event], trx),
     handleBatch: (events, trx) => apply(ctx, events, trx),
   };
@@ -46,56 +51,85 @@ export async function fanOut(ctx: FeedContext, postId: string, authorId: string)
   return followers.length;
 }
 
+// ---- What the feed reads of each event: the fields it uses, as their writers declare them.
+
+/** graph's relationship events: userId follows, unfollows, blocks, mutes (or undoes it) targetId. */
+const PAIR = { userId: true, targetId: true } as const;
+const fromGraph = GRAPH_EVENTS.reader({
+  Followed: PAIR,
+  Unfollowed: PAIR,
+  Blocked: PAIR,
+  Unblocked: PAIR,
+  Muted: PAIR,
+  Unmuted: PAIR,
+});
+/** content's new posts (a missing time is the event's), engagement and removed posts. */
+const POST = { postId: true } as const;
+const fromContent = POST_EVENTS.reader({
+  PostCreated: { postId: true, authorId: true, createdAt: "optional" },
+  PostLiked: POST,
+  PostUnliked: POST,
+  CommentCreated: POST,
+  CommentDeleted: POST,
+  PostDeleted: { postId: true, authorId: true },
+  PostPurged: { postId: true, authorId: true },
+});
+type Relationship = NonNullable<ReturnType<typeof fromGraph>>;
+type PostEvent = NonNullable<ReturnType<typeof fromContent>>;
+type Read = { from: "graph"; e: Relationship } | { from: "content"; e: PostEvent };
+
+/** The event as the feed reads it, by the topic it came from; undefined for a type it does not use. */
+function read(event: Envelope): Read | undefined {
+  if (event.aggregate_type === GRAPH_EVENTS.aggregate) {
+    const e = fromGraph(event);
+    return e && { from: "graph", e };
+  }
+  const e = fromContent(event);
+  return e && { from: "content", e };
+}
+
 /** Events in order; consecutive ones of one run kind in one go (`handle` is the batch of one). */
 async function apply(ctx: FeedContext, events: Envelope[], trx: Transaction<unknown>) {
   let run: Run | undefined;
   for (const event of events) {
-    const item = runItem(event);
+    const r = read(event);
+    const item = r && runItem(event, r);
     if (item && run?.kind === item.kind) {
       (run.items as unknown[]).push(...item.items);
       continue;
     }
     if (run) await applyRun(ctx, trx, run);
     run = item;
-    if (!item) {
-      await (event.aggregate_type === "relationship" ? onRelationship(ctx, event, trx) : onPost(ctx, event, trx));
+    if (r && !item) {
+      await (r.from === "graph" ? onRelationship(ctx, r.e, trx) : onPost(ctx, r.e, trx));
     }
   }
   if (run) await applyRun(ctx, trx, run);
 }
 
 /** The run an event joins (consecutive follows, new posts or counts are applied together), if any. */
-function runItem(event: Envelope): Run | undefined {
-  const p = event.payload;
-  if (event.aggregate_type === "relationship") {
-    return event.type === "Followed" ? { kind: "follow", items: [ids(p, "userId", "targetId")] } : undefined;
+function runItem(event: Envelope, r: Read): Run | undefined {
+  if (r.from === "graph") {
+    const { type, payload } = r.e;
+    return type === "Followed" ? { kind: "follow", items: [[payload.userId, payload.targetId]] } : undefined;
   }
-  switch (event.type) {
+  const e = r.e;
+  switch (e.type) {
     case "PostCreated": {
-      const [postId, authorId] = ids(p, "postId", "authorId");
-      const created = typeof p.createdAt === "string" ? p.createdAt : event.occurred_at;
-      return { kind: "post", items: [{ postId, authorId, created }] };
+      const { postId, authorId, createdAt } = e.payload;
+      return { kind: "post", items: [{ postId, authorId, created: createdAt ?? event.occurred_at }] };
     }
     case "PostLiked":
     case "PostUnliked":
     case "CommentCreated":
     case "CommentDeleted": {
-      const [postId] = ids(p, "postId");
-      const d = event.type === "PostLiked" || event.type === "CommentCreated" ? 1 : -1;
-      const likes = event.type.startsWith("Post") ? d : 0;
-      return { kind: "engagement", items: [{ postId, likes, comments: d - likes }] };
+      const d = e.type === "PostLiked" || e.type === "CommentCreated" ? 1 : -1;
+      const likes = e.type.startsWith("Post") ? d : 0;
+      return { kind: "engagement", items: [{ postId: e.payload.postId, likes, comments: d - likes }] };
     }
     default:
       return undefined;
   }
-}
-
-function ids<N extends string[]>(p: Record<string, unknown>, ...names: N): { [K in keyof N]: string } {
-  return names.map((n) => {
-    const v = p[n];
-    if (typeof v !== "string" || !isUuid(v)) throw new Error(`payload.${n} must be an id`);
-    return v;
-  }) as { [K in keyof N]: string };
 }
 
 async function applyRun(ctx: FeedContext, trx: Transaction<unknown>, run: Run) {
@@ -176,8 +210,8 @@ async function writeFanOut(
   end();
 }
 
-async function onRelationship(ctx: FeedContext, event: Envelope, trx: Transaction<unknown>) {
-  const [user, target] = ids(event.payload, "userId", "targetId");
+async function onRelationship(ctx: FeedContext, event: Relationship, trx: Transaction<unknown>) {
+  const { userId: user, targetId: target } = event.payload;
   // The viewer's followed celebrities may have changed (follow, unfollow, mute, block).
   ctx.stars.delete(user);
   ctx.stars.delete(target);
@@ -225,9 +259,9 @@ async function unhide(ctx: FeedContext, trx: Transaction<unknown>, viewer: strin
 
 type Reason = "mute" | "block";
 
-async function onPost(ctx: FeedContext, event: Envelope, trx: Transaction<unknown>) {
+async function onPost(ctx: FeedContext, event: PostEvent, trx: Transaction<unknown>) {
   if (event.type !== "PostDeleted" && event.type !== "PostPurged") return;
-  const [postId, authorId] = ids(event.payload, "postId", "authorId");
+  const { postId, authorId } = event.payload;
   await ctx.queries.lockAuthors(trx, [authorId]);
   await ctx.queries.markDeleted(trx, postId);
   const followers = await ctx.queries.followersOf(trx, authorId);

@@ -8,7 +8,7 @@ import { sql, type Transaction } from "kysely";
 import { ClampedCounters } from "../../platform/db/counters.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
-import { graphPayload, RELATIONSHIP_TOPIC } from "../graph/events.ts";
+import { GRAPH_EVENTS, RELATIONSHIP_TOPIC } from "../graph/events.ts";
 
 export const GRAPH_RELATIONSHIP_TOPIC = RELATIONSHIP_TOPIC;
 
@@ -23,15 +23,12 @@ export function followCounts(invalidate?: (ids: string[]) => Promise<void>): Eve
     const counts = new ClampedCounters(["following", "followers"]);
     for (const event of events) {
       if (event.type !== "Followed" && event.type !== "Unfollowed") continue;
-      // Checked against the graph's own declaration of the event (graph/events.ts).
-      const payload = graphPayload(event.type, event.payload);
-      if (!payload) {
-        throw new Error(`${event.type} ${event.id}: payload.userId and payload.targetId must be user ids`);
-      }
-      const { userId, targetId } = payload;
+      // Checked against the graph's own declaration of the event (graph/events.ts), ids lower-cased;
+      // a payload that does not match throws, naming the field.
+      const { userId, targetId } = GRAPH_EVENTS.payload(event.type, event);
       const d = event.type === "Followed" ? 1 : -1;
-      counts.add(userId.toLowerCase(), "following", d);
-      counts.add(targetId.toLowerCase(), "followers", d);
+      counts.add(userId, "following", d);
+      counts.add(targetId, "followers", d);
     }
     if (counts.size === 0) return;
     // Rows locked in id order, so concurrent consumers never deadlock.

@@ -2,20 +2,18 @@
  * The events identity writes (README "Events"): UserRegistered and
  * ProfileUpdated on topic nova.identity.user, keyed by the user, each carrying
  * the public profile as written. Writers build them with `userEvent` and
- * write them with `writeUserEvents`; a consumer checks a payload with
- * `userPayload`, so a payload change breaks both at compile time.
+ * write them with `writeUserEvents`; a consumer reads them with
+ * `USER_EVENTS.parse` or a `USER_EVENTS.reader`, so a payload change breaks
+ * both at compile time.
  */
-import type { Transaction } from "kysely";
 import { z } from "zod";
-import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
-import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
+import { type DeclaredEvent, defineEvents, payloadId } from "../../platform/events/declare.ts";
 
 export const USER_AGGREGATE = "user" as const;
-export const USER_TOPIC = topicOf("identity", USER_AGGREGATE);
 
 /** The public profile: what search indexes and others show (never the email). */
 export const userPayload = z.object({
-  userId: z.string(),
+  userId: payloadId("a user id"),
   username: z.string(),
   displayName: z.string(),
   bio: z.string(),
@@ -23,7 +21,7 @@ export const userPayload = z.object({
   /** RFC 3339. */
   createdAt: z.string(),
 });
-export type UserPayload = z.infer<typeof userPayload>;
+export type UserPayload = z.input<typeof userPayload>;
 
 /** Every event type identity writes, with its payload. */
 export const identityEvents = {
@@ -32,8 +30,12 @@ export const identityEvents = {
 } as const;
 export type IdentityEventType = keyof typeof identityEvents;
 
+/** The declaration: topic nova.identity.user, keyed by the user. */
+export const USER_EVENTS = defineEvents("identity", USER_AGGREGATE, identityEvents, (p) => p.userId);
+export const USER_TOPIC = USER_EVENTS.topic;
+
 /** An identity event ready for the outbox (only `userEvent` makes one). */
-export type UserEvent = NewEvent & { readonly type: IdentityEventType; readonly aggregateType: typeof USER_AGGREGATE };
+export type UserEvent = DeclaredEvent<typeof USER_AGGREGATE, IdentityEventType>;
 
 /** The profile as identity's events carry it, from a user's row. */
 export function profilePayload(row: {
@@ -56,11 +58,8 @@ export function profilePayload(row: {
 
 /** The event for a change the user made to their own account: keyed by them, and they are its actor. */
 export function userEvent(type: IdentityEventType, payload: UserPayload): UserEvent {
-  return { type, aggregateType: USER_AGGREGATE, aggregateId: payload.userId, actorId: payload.userId, payload };
+  return USER_EVENTS.event(type, payload.userId, payload);
 }
 
 /** Writes identity events into the outbox in the transaction of their change. */
-export function writeUserEvents<DB>(outbox: Outbox, trx: Transaction<DB>, ...events: UserEvent[]): Promise<Envelope[]> {
-  // The outbox takes any schema's transaction; its rows are the outbox's own table.
-  return outbox.emit(trx as unknown as Transaction<unknown>, ...events);
-}
+export const writeUserEvents = USER_EVENTS.write;

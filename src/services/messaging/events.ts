@@ -2,7 +2,8 @@
  * Every event the messaging service writes, all on one topic: nova.messaging.conversation, keyed by
  * the conversation id (so one conversation's events stay in order). Writers build them with
  * `conversationEvent`, whose payload type comes from the schema below, so a payload change breaks
- * at compile time; consumers parse with `parseMessagingPayload` instead of re-checking fields by hand.
+ * at compile time; consumers parse with `MESSAGING.parse` or a `MESSAGING.reader` instead of
+ * re-checking fields by hand.
  *
  * The payloads are written as the writers build them (not as the schemas would rebuild them): the
  * schemas describe the wire, they do not reshape it.
@@ -10,17 +11,14 @@
 
 import type { Transaction } from "kysely";
 import { z } from "zod";
+import { defineEvents, payloadId } from "../../platform/events/declare.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
-import { topicOf } from "../../platform/events/envelope.ts";
-import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
-import { isUuid } from "../../platform/validate.ts";
+import type { Outbox } from "../../platform/events/outbox.ts";
 
-export const MESSAGING_SERVICE = "messaging";
 export const CONVERSATION_AGGREGATE = "conversation";
-export const CONVERSATION_TOPIC = topicOf(MESSAGING_SERVICE, CONVERSATION_AGGREGATE);
 
-// Ids as Postgres prints them; consumers have always accepted upper case too (and lower-cased it).
-const id = z.string().refine((v) => isUuid(v.toLowerCase()), "must be an id (UUID)");
+// Ids as Postgres prints them; consumers have always accepted upper case too (and read it lower-cased).
+const id = payloadId();
 const at = z.iso.datetime({ offset: true });
 
 export const conversationCreated = z.object({
@@ -74,6 +72,10 @@ export const MESSAGING_EVENTS = {
   MessageSent: messageSent,
 } as const;
 
+/** The declaration: topic nova.messaging.conversation, keyed by the conversation. */
+export const MESSAGING = defineEvents("messaging", CONVERSATION_AGGREGATE, MESSAGING_EVENTS, (p) => p.conversationId);
+export const CONVERSATION_TOPIC = MESSAGING.topic;
+
 export type MessagingEventType = keyof typeof MESSAGING_EVENTS;
 export type MessagingPayload<T extends MessagingEventType> = z.infer<(typeof MESSAGING_EVENTS)[T]>;
 export type ConversationCreated = MessagingPayload<"ConversationCreated">;
@@ -83,19 +85,7 @@ export type MessagesRead = MessagingPayload<"MessagesRead">;
 export type MessageSent = MessagingPayload<"MessageSent">;
 
 /** A messaging event for the outbox: its aggregate is the payload's conversation. */
-export function conversationEvent<T extends MessagingEventType>(
-  type: T,
-  actorId: string,
-  payload: MessagingPayload<T>,
-): NewEvent {
-  return {
-    type,
-    aggregateType: CONVERSATION_AGGREGATE,
-    aggregateId: payload.conversationId,
-    actorId,
-    payload,
-  };
-}
+export const conversationEvent = MESSAGING.event;
 
 /** Writes one messaging event into the outbox, in the transaction of the change it describes. */
 export async function emitConversationEvent<T extends MessagingEventType, DB>(
@@ -103,22 +93,12 @@ export async function emitConversationEvent<T extends MessagingEventType, DB>(
   trx: Transaction<DB>,
   type: T,
   actorId: string,
-  payload: MessagingPayload<T>,
+  payload: z.input<(typeof MESSAGING_EVENTS)[T]>,
 ): Promise<void> {
-  await outbox.emit(trx as Transaction<unknown>, conversationEvent(type, actorId, payload));
-}
-
-export function isMessagingEventType(type: string): type is MessagingEventType {
-  return Object.hasOwn(MESSAGING_EVENTS, type);
+  await MESSAGING.write(outbox, trx, conversationEvent(type, actorId, payload));
 }
 
 /** The typed payload of a messaging event received by a consumer; throws when it does not match. */
 export function parseMessagingPayload<T extends MessagingEventType>(type: T, event: Envelope): MessagingPayload<T> {
-  if (event.type !== type) throw new Error(`expected a ${type} event, got ${event.type} (${event.id})`);
-  const r = MESSAGING_EVENTS[type].safeParse(event.payload);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `payload.${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`${type} ${event.id}: ${issues}`);
-  }
-  return r.data as MessagingPayload<T>;
+  return MESSAGING.payload(type, event);
 }

@@ -27,17 +27,21 @@
  * through a PushSender (push.ts); a token the provider reports as no longer
  * valid is removed.
  *
- * The other services' payloads are read by hand, one small function per event type (at the end),
- * until those services declare their events; each then becomes the declared type's parse.
+ * Every payload is read with its writer's declaration (graph/, content/, messaging/ and this
+ * service's events.ts): only the fields a rule uses, typed by the writer's schema, ids lower-cased.
+ * A payload that does not match throws, naming the field (so the event goes to the DLQ after its
+ * attempts); an event type not read here is left alone.
  */
 import type { Transaction } from "kysely";
 import type { Logger } from "pino";
 import type { EventHandler } from "../../platform/events/consumer.ts";
-import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
+import type { Envelope } from "../../platform/events/envelope.ts";
 import type { NewEvent, Outbox } from "../../platform/events/outbox.ts";
 import { counter } from "../../platform/observability/metrics.ts";
-import { isUuid } from "../../platform/validate.ts";
-import { NOTIFICATION_TOPIC, notificationCreated, notificationCreatedOf } from "./events.ts";
+import { POST_EVENTS } from "../content/events.ts";
+import { GRAPH_EVENTS } from "../graph/events.ts";
+import { MESSAGING } from "../messaging/events.ts";
+import { NOTIFICATION_EVENTS, NOTIFICATION_TOPIC, notificationCreated } from "./events.ts";
 import { type PushResult, type PushSender, pushAttempts } from "./push.ts";
 import {
   type AppliedRow,
@@ -54,9 +58,9 @@ import {
 import type { NotificationType } from "./validation.ts";
 
 export const TOPICS = {
-  relationship: topicOf("graph", "relationship"),
-  post: topicOf("content", "post"),
-  conversation: topicOf("messaging", "conversation"),
+  relationship: GRAPH_EVENTS.topic,
+  post: POST_EVENTS.topic,
+  conversation: MESSAGING.topic,
   notification: NOTIFICATION_TOPIC,
 } as const;
 
@@ -184,27 +188,58 @@ function announcement(a: Activity, r: AppliedRow): NewEvent | undefined {
   );
 }
 
+// ---- What the inbox reads of the other services' events: the fields it uses, as their writers declare them.
+
+const PAIR = { userId: true, targetId: true } as const;
+/** graph's Followed: userId followed targetId, who is notified. */
+const followOf = GRAPH_EVENTS.reader({ Followed: PAIR });
+/** graph's Blocked, Unblocked, Muted and Unmuted: userId acts on targetId. */
+const ruleOf = GRAPH_EVENTS.reader({ Blocked: PAIR, Unblocked: PAIR, Muted: PAIR, Unmuted: PAIR });
+/** content's PostLiked (userId liked authorId's post), CommentCreated (authorId commented on postAuthorId's post) and Mentioned (authorId mentioned mentionedId). */
+const postActivityOf = POST_EVENTS.reader({
+  PostLiked: { postId: true, authorId: true, userId: true },
+  CommentCreated: { postId: true, postAuthorId: true, authorId: true },
+  Mentioned: { postId: true, mentionedId: true, authorId: true },
+});
+/** content's PostDeleted and PostPurged: the post that is gone. */
+const postGoneOf = POST_EVENTS.reader({ PostDeleted: { postId: true }, PostPurged: { postId: true } });
+/** messaging's MessageSent: senderId wrote to recipientIds in conversationId. */
+const messageOf = MESSAGING.reader({ MessageSent: { conversationId: true, senderId: true, recipientIds: true } });
+
 /**
  * The activities an event notifies about, in the order they are applied; undefined for the events
  * that change the rules or remove notifications instead (see applyRules).
  */
 function activitiesOf(event: Envelope): Activity[] | undefined {
-  switch (event.type) {
-    case "Followed":
-      if (event.aggregate_type !== "relationship") return undefined;
-      return [followed(event)];
-    case "PostLiked":
-      if (event.aggregate_type !== "post") return undefined;
-      return [postLiked(event)];
-    case "CommentCreated":
-      if (event.aggregate_type !== "post") return undefined;
-      return [commentCreated(event)];
-    case "Mentioned":
-      if (event.aggregate_type !== "post") return undefined;
-      return [mentioned(event)];
-    case "MessageSent":
-      if (event.aggregate_type !== "conversation") return undefined;
-      return messageSent(event);
+  switch (event.aggregate_type) {
+    case GRAPH_EVENTS.aggregate: {
+      const p = followOf(event)?.payload;
+      return p && [{ recipient: p.targetId, actor: p.userId, type: "FOLLOW", subjectId: "", postId: null }];
+    }
+    case POST_EVENTS.aggregate: {
+      const e = postActivityOf(event);
+      if (!e) return undefined;
+      const { postId } = e.payload;
+      const on = (type: NotificationType, recipient: string, actor: string): Activity[] => [
+        { recipient, actor, type, subjectId: postId, postId },
+      ];
+      if (e.type === "PostLiked") return on("LIKE", e.payload.authorId, e.payload.userId);
+      if (e.type === "CommentCreated") return on("COMMENT", e.payload.postAuthorId, e.payload.authorId);
+      return on("MENTION", e.payload.mentionedId, e.payload.authorId);
+    }
+    case MESSAGING.aggregate: {
+      const p = messageOf(event)?.payload;
+      if (!p) return undefined;
+      // One activity per distinct recipient, in id order: two messages to the same people never
+      // take group locks in opposite orders.
+      return [...new Set(p.recipientIds)].sort().map((recipient) => ({
+        recipient,
+        actor: p.senderId,
+        type: "MESSAGE" as const,
+        subjectId: p.conversationId,
+        postId: null,
+      }));
+    }
     default:
       return undefined;
   }
@@ -212,46 +247,46 @@ function activitiesOf(event: Envelope): Activity[] | undefined {
 
 /** Blocks, mutes and their undoing change the rules; a deleted post takes its notifications along. */
 async function applyRules(event: Envelope, trx: Transaction<unknown>): Promise<void> {
-  if (event.aggregate_type === "relationship") {
-    switch (event.type) {
-      case "Blocked": {
-        const { user, target } = relationship(event);
+  if (event.aggregate_type === GRAPH_EVENTS.aggregate) {
+    const e = ruleOf(event);
+    if (!e) return;
+    const { userId: user, targetId: target } = e.payload;
+    switch (e.type) {
+      case "Blocked":
         await hide(trx, user, target, "block");
         await hide(trx, target, user, "block");
         await removeActor(trx, user, target);
         await removeActor(trx, target, user);
         return;
-      }
-      case "Unblocked": {
-        const { user, target } = relationship(event);
+      case "Unblocked":
         await unhide(trx, user, target, "block");
         await unhide(trx, target, user, "block");
         return;
-      }
-      case "Muted": {
-        const { user, target } = relationship(event);
+      case "Muted":
         await hide(trx, user, target, "mute");
         return;
-      }
-      case "Unmuted": {
-        const { user, target } = relationship(event);
+      case "Unmuted":
         await unhide(trx, user, target, "mute");
         return;
-      }
     }
   }
-  if (event.aggregate_type === "post" && (event.type === "PostDeleted" || event.type === "PostPurged")) {
-    // Notifications about a post that is gone go with it (and leave the unread count).
-    await deletePostNotifications(trx, postGone(event));
-  }
+  const gone = event.aggregate_type === POST_EVENTS.aggregate ? postGoneOf(event) : undefined;
+  // Notifications about a post that is gone go with it (and leave the unread count).
+  if (gone) await deletePostNotifications(trx, gone.payload.postId);
 }
 
 // ---- notifications.push
 
+/** What a push needs of this service's own NotificationCreated. */
+const announcedOf = NOTIFICATION_EVENTS.reader({
+  NotificationCreated: { userId: true, notificationId: true, type: true, actorCount: true },
+});
+type Announced = NonNullable<ReturnType<typeof announcedOf>>["payload"];
+
 export function pushConsumer(deps: { sender: PushSender; log: Logger }): EventHandler {
   /** The recipients' devices and unread counts in one query, then one push per device and event, in order. */
   async function apply(events: Envelope[], trx: Transaction<unknown>) {
-    const list = events.filter((e) => e.type === "NotificationCreated").map((e) => notificationCreatedOf(e.payload));
+    const list = events.flatMap((e) => announcedOf(e)?.payload ?? []);
     if (list.length === 0) return;
     const devices = await pushDevices(trx, [...new Set(list.map((n) => n.userId))]);
     const gone = new Set<string>();
@@ -276,11 +311,7 @@ export function pushConsumer(deps: { sender: PushSender; log: Logger }): EventHa
 }
 
 /** One attempt to push a notification to one device; a sender that throws counts as failed. */
-async function pushOne(
-  deps: { sender: PushSender; log: Logger },
-  d: PushDevice,
-  n: ReturnType<typeof notificationCreatedOf>,
-): Promise<PushResult> {
+async function pushOne(deps: { sender: PushSender; log: Logger }, d: PushDevice, n: Announced): Promise<PushResult> {
   let result: PushResult;
   try {
     result = await deps.sender.send({
@@ -300,77 +331,4 @@ async function pushOne(
   }
   pushAttempts.inc({ platform: d.platform, sender: deps.sender.name, result });
   return result;
-}
-
-// ---- The other services' payloads, read by hand: one function per event type.
-
-/** graph's Followed (nova.graph.relationship): userId followed targetId, who is notified. */
-export function followed(event: Envelope): Activity {
-  const p = event.payload;
-  const recipient = id(p, "targetId", event);
-  return { recipient, actor: id(p, "userId", event), type: "FOLLOW", subjectId: "", postId: null };
-}
-
-/** content's PostLiked (nova.content.post): userId liked authorId's post. */
-export function postLiked(event: Envelope): Activity {
-  return postActivity(event, "LIKE", "authorId", "userId");
-}
-
-/** content's CommentCreated (nova.content.post): authorId commented on postAuthorId's post. */
-export function commentCreated(event: Envelope): Activity {
-  return postActivity(event, "COMMENT", "postAuthorId", "authorId");
-}
-
-/** content's Mentioned (nova.content.post): authorId mentioned mentionedId in a post. */
-export function mentioned(event: Envelope): Activity {
-  return postActivity(event, "MENTION", "mentionedId", "authorId");
-}
-
-/** messaging's MessageSent (nova.messaging.conversation): one activity per distinct recipient, in id order. */
-export function messageSent(event: Envelope): Activity[] {
-  const p = event.payload;
-  const conversationId = id(p, "conversationId", event);
-  const sender = id(p, "senderId", event);
-  if (!Array.isArray(p.recipientIds)) throw new Error(`MessageSent ${event.id}: payload.recipientIds must be a list`);
-  const recipients = [
-    ...new Set(
-      p.recipientIds.map((r, i) => {
-        if (typeof r !== "string" || !isUuid(r.toLowerCase())) {
-          throw new Error(`MessageSent ${event.id}: payload.recipientIds[${i}] must be an id`);
-        }
-        return r.toLowerCase();
-      }),
-    ),
-  ].sort(); // id order: two messages to the same people never take group locks in opposite orders
-  return recipients.map((recipient) => ({
-    recipient,
-    actor: sender,
-    type: "MESSAGE" as const,
-    subjectId: conversationId,
-    postId: null,
-  }));
-}
-
-/** graph's Blocked, Unblocked, Muted and Unmuted (nova.graph.relationship): userId acts on targetId. */
-export function relationship(event: Envelope): { user: string; target: string } {
-  return { user: id(event.payload, "userId", event), target: id(event.payload, "targetId", event) };
-}
-
-/** content's PostDeleted and PostPurged (nova.content.post): the post that is gone. */
-export function postGone(event: Envelope): string {
-  return id(event.payload, "postId", event);
-}
-
-function postActivity(event: Envelope, type: NotificationType, recipient: string, actor: string): Activity {
-  const p = event.payload;
-  const postId = id(p, "postId", event);
-  return { recipient: id(p, recipient, event), actor: id(p, actor, event), type, subjectId: postId, postId };
-}
-
-function id(p: Record<string, unknown>, name: string, event: Envelope): string {
-  const v = p[name];
-  if (typeof v !== "string" || !isUuid(v.toLowerCase())) {
-    throw new Error(`${event.type} ${event.id}: payload.${name} must be an id`);
-  }
-  return v.toLowerCase();
 }

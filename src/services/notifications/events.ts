@@ -3,15 +3,13 @@
  * nova.notifications.notification, keyed by the recipient) is written through
  * the outbox whenever a notification is created or a group gains an actor (or
  * more activity); the push consumer (consumers.ts) and the realtime publisher
- * read it.
+ * read it, with `NOTIFICATION_EVENTS.reader`.
  */
 import { z } from "zod";
-import { topicOf } from "../../platform/events/envelope.ts";
-import type { NewEvent } from "../../platform/events/outbox.ts";
+import { type DeclaredEvent, defineEvents } from "../../platform/events/declare.ts";
 import { TYPES } from "./validation.ts";
 
 export const NOTIFICATION_AGGREGATE = "notification";
-export const NOTIFICATION_TOPIC = topicOf("notifications", NOTIFICATION_AGGREGATE);
 
 /** The payload of NotificationCreated. Writers build it in this key order (the bytes on the wire follow it). */
 export const NotificationCreatedSchema = z.object({
@@ -34,27 +32,19 @@ export const NotificationCreatedSchema = z.object({
 });
 export type NotificationCreated = z.infer<typeof NotificationCreatedSchema>;
 
-export const NOTIFICATION_EVENTS = {
-  NotificationCreated: {
-    type: "NotificationCreated",
-    aggregateType: NOTIFICATION_AGGREGATE,
-    topic: NOTIFICATION_TOPIC,
-    payload: NotificationCreatedSchema,
-  },
-} as const;
+/** The declaration: topic nova.notifications.notification, keyed by the recipient. */
+export const NOTIFICATION_EVENTS = defineEvents(
+  "notifications",
+  NOTIFICATION_AGGREGATE,
+  { NotificationCreated: NotificationCreatedSchema },
+  (p) => p.userId,
+);
+export const NOTIFICATION_TOPIC = NOTIFICATION_EVENTS.topic;
 
 /** The NotificationCreated event for the outbox: keyed by the recipient (payload.userId), by the actor. */
-export function notificationCreated(payload: NotificationCreated, actorId: string): NewEvent {
-  return {
-    type: NOTIFICATION_EVENTS.NotificationCreated.type,
-    aggregateType: NOTIFICATION_AGGREGATE,
-    aggregateId: payload.userId,
-    actorId,
-    payload,
-  };
-}
-
-/** A NotificationCreated this service wrote itself, as its declared type (not re-validated: we wrote it). */
-export function notificationCreatedOf(payload: Record<string, unknown>): NotificationCreated {
-  return payload as unknown as NotificationCreated;
+export function notificationCreated(
+  payload: NotificationCreated,
+  actorId: string,
+): DeclaredEvent<typeof NOTIFICATION_AGGREGATE, "NotificationCreated"> {
+  return NOTIFICATION_EVENTS.event("NotificationCreated", actorId, payload);
 }

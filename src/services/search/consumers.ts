@@ -4,23 +4,47 @@
  * replay (see reindex.ts). One handler for the three topics: in the embedded
  * log they arrive in commit order.
  *
- * The payloads are read by hand, one small function per event type (below), until the producing
- * services declare their events; each then becomes the declared type's parse.
+ * The payloads are read with their writers' declarations (identity/, graph/ and content/events.ts):
+ * only the fields search uses, typed by the writer's schema. A payload that does not match throws,
+ * naming the field; the types search does not show are left alone.
  */
 import type { Kysely, Transaction } from "kysely";
 import type { EventHandler } from "../../platform/events/consumer.ts";
-import { type Envelope, topicOf } from "../../platform/events/envelope.ts";
-import { isUuid } from "../../platform/validate.ts";
+import { PayloadError } from "../../platform/events/declare.ts";
+import type { Envelope } from "../../platform/events/envelope.ts";
+import { POST_EVENTS } from "../content/events.ts";
+import { GRAPH_EVENTS } from "../graph/events.ts";
+import { USER_EVENTS } from "../identity/events.ts";
 import { type PostDoc, postgresIndex, type SearchIndex, type UserDoc } from "./projection.ts";
 import { park, parkingJob } from "./queries.ts";
 
 type Db = Kysely<unknown>;
 
-export const SEARCH_TOPICS = [
-  topicOf("identity", "user"),
-  topicOf("graph", "relationship"),
-  topicOf("content", "post"),
-];
+export const SEARCH_TOPICS = [USER_EVENTS.topic, GRAPH_EVENTS.topic, POST_EVENTS.topic];
+
+// ---- What search reads of each event: the fields it shows, as their writers declare them.
+
+/** identity's UserRegistered and ProfileUpdated: the full profile (a missing name is "", a missing time the event's). */
+const USER = { userId: true, username: true, displayName: "optional", createdAt: "optional" } as const;
+const fromIdentity = USER_EVENTS.reader({ UserRegistered: USER, ProfileUpdated: USER });
+/** graph's Blocked and Unblocked: userId blocked (or unblocked) targetId. */
+const PAIR = { userId: true, targetId: true } as const;
+const fromGraph = GRAPH_EVENTS.reader({ Blocked: PAIR, Unblocked: PAIR });
+/** content's PostCreated, PostEdited (the new text and hashtags), PostDeleted and PostPurged. */
+const fromContent = POST_EVENTS.reader({
+  PostCreated: { postId: true, authorId: true, text: true, hashtags: "optional", createdAt: "optional" },
+  PostEdited: { postId: true, text: true, hashtags: "optional" },
+  PostDeleted: { postId: true },
+  PostPurged: { postId: true },
+});
+type Read = NonNullable<
+  ReturnType<typeof fromIdentity> | ReturnType<typeof fromGraph> | ReturnType<typeof fromContent>
+>;
+
+/** The event as search reads it; undefined for the types it does not show (follows, mutes, likes, comments, mentions). */
+function read(event: Envelope): Read | undefined {
+  return fromIdentity(event) ?? fromGraph(event) ?? fromContent(event);
+}
 
 /** Maps a post's language code (from its event; undefined when it has none) to a text search configuration. */
 export type PostLanguage = (code: string | undefined) => string;
@@ -53,35 +77,31 @@ export async function applyEvent(
   language: PostLanguage,
   index: SearchIndex = postgresIndex,
 ): Promise<void> {
-  switch (event.type) {
+  const e = read(event);
+  if (e) await applyRead(db, event, e, language, index);
+}
+
+async function applyRead(db: Db, event: Envelope, e: Read, language: PostLanguage, index: SearchIndex) {
+  switch (e.type) {
     case "UserRegistered":
-      await index.writeUsers(db, [userRegistered(event)]);
-      return;
     case "ProfileUpdated":
-      await index.writeUsers(db, [profileUpdated(event)]);
+      await index.writeUsers(db, [userDoc(event, e.payload)]);
       return;
     case "Blocked":
-      await index.writeBlocks(db, [blocked(event)]);
+      await index.writeBlocks(db, [{ blockerId: e.payload.userId, blockedId: e.payload.targetId }]);
       return;
-    case "Unblocked": {
-      const b = unblocked(event);
-      await index.removeBlock(db, b.blockerId, b.blockedId);
+    case "Unblocked":
+      await index.removeBlock(db, e.payload.userId, e.payload.targetId);
       return;
-    }
     case "PostCreated":
-      await index.writePosts(db, [postCreated(event, language)]);
+      await index.writePosts(db, [postDoc(event, e.payload, language)]);
       return;
-    case "PostEdited": {
-      const e = postEdited(event);
-      await index.editPost(db, e.postId, e.text, e.hashtags);
+    case "PostEdited":
+      await index.editPost(db, e.payload.postId, e.payload.text, tags(event, e.payload.hashtags));
       return;
-    }
     case "PostDeleted":
     case "PostPurged":
-      await index.removePosts(db, [postRemoved(event)]);
-      return;
-    default:
-      // Follows, mutes, likes, comments, mentions: nothing search shows.
+      await index.removePosts(db, [e.payload.postId]);
       return;
   }
 }
@@ -106,106 +126,58 @@ export async function applyEvents(
     posts.clear();
   };
   for (const event of events) {
-    switch (event.type) {
+    const e = read(event);
+    // Follows, mutes, likes, comments, mentions: nothing search shows.
+    if (!e) continue;
+    switch (e.type) {
       case "UserRegistered":
       case "ProfileUpdated": {
-        const doc = event.type === "UserRegistered" ? userRegistered(event) : profileUpdated(event);
+        const doc = userDoc(event, e.payload);
         users.delete(doc.userId);
         users.set(doc.userId, doc);
         continue;
       }
       case "PostCreated": {
-        const doc = postCreated(event, language);
+        const doc = postDoc(event, e.payload, language);
         posts.delete(doc.postId);
         posts.set(doc.postId, doc);
         continue;
       }
-      case "Blocked":
-      case "Unblocked":
-      case "PostEdited":
-      case "PostDeleted":
-      case "PostPurged":
-        await flush();
-        await applyEvent(db, event, language, index);
-        continue;
       default:
-        // Follows, mutes, likes, comments, mentions: nothing search shows.
-        continue;
+        await flush();
+        await applyRead(db, event, e, language, index);
     }
   }
   await flush();
 }
 
-// ---- The payloads, read by hand: one function per event type (to become the producers' declared types).
+type Payload<T extends Read["type"]> = Extract<Read, { type: T }>["payload"];
 
-/** identity's UserRegistered (nova.identity.user). */
-export function userRegistered(event: Envelope): UserDoc {
-  return userDoc(event);
-}
-
-/** identity's ProfileUpdated (nova.identity.user): the full profile, as UserRegistered. */
-export function profileUpdated(event: Envelope): UserDoc {
-  return userDoc(event);
-}
-
-/** graph's Blocked (nova.graph.relationship): userId blocked targetId. */
-export function blocked(event: Envelope): { blockerId: string; blockedId: string } {
-  return { blockerId: id(event.payload, "userId"), blockedId: id(event.payload, "targetId") };
-}
-
-/** graph's Unblocked (nova.graph.relationship): userId unblocked targetId. */
-export function unblocked(event: Envelope): { blockerId: string; blockedId: string } {
-  return { blockerId: id(event.payload, "userId"), blockedId: id(event.payload, "targetId") };
-}
-
-/** content's PostCreated (nova.content.post); `language` maps its optional language code. */
-export function postCreated(event: Envelope, language: PostLanguage): PostDoc {
-  const p = event.payload;
+function userDoc(event: Envelope, p: Payload<"UserRegistered" | "ProfileUpdated">): UserDoc {
   return {
-    postId: id(p, "postId"),
-    authorId: id(p, "authorId"),
-    text: str(p, "text"),
-    hashtags: tags(p),
-    createdAt: str(p, "createdAt", event.occurred_at),
-    language: language(typeof p.language === "string" ? p.language : undefined),
+    userId: p.userId,
+    username: p.username,
+    displayName: p.displayName ?? "",
+    createdAt: p.createdAt ?? event.occurred_at,
   };
 }
 
-/** content's PostEdited (nova.content.post): the new text and hashtags. */
-export function postEdited(event: Envelope): { postId: string; text: string; hashtags: string[] } {
-  const p = event.payload;
-  return { postId: id(p, "postId"), text: str(p, "text"), hashtags: tags(p) };
-}
-
-/** content's PostDeleted and PostPurged (nova.content.post): the post id. */
-export function postRemoved(event: Envelope): string {
-  return id(event.payload, "postId");
-}
-
-function userDoc(event: Envelope): UserDoc {
+/** `language` maps the post's optional language code (a key content does not declare yet: read as it comes). */
+function postDoc(event: Envelope, p: Payload<"PostCreated">, language: PostLanguage): PostDoc {
+  const code = event.payload.language;
   return {
-    userId: id(event.payload, "userId"),
-    username: str(event.payload, "username"),
-    displayName: str(event.payload, "displayName", ""),
-    createdAt: str(event.payload, "createdAt", event.occurred_at),
+    postId: p.postId,
+    authorId: p.authorId,
+    text: p.text,
+    hashtags: tags(event, p.hashtags),
+    createdAt: p.createdAt ?? event.occurred_at,
+    language: language(typeof code === "string" ? code : undefined),
   };
 }
 
-function id(p: Record<string, unknown>, name: string): string {
-  const v = p[name];
-  if (typeof v !== "string" || !isUuid(v)) throw new Error(`payload.${name} must be an id`);
-  return v;
-}
-
-function str(p: Record<string, unknown>, name: string, dflt?: string): string {
-  const v = p[name] ?? dflt;
-  if (typeof v !== "string") throw new Error(`payload.${name} must be a string`);
-  return v;
-}
-
-function tags(p: Record<string, unknown>): string[] {
-  const v = p.hashtags ?? [];
-  if (!Array.isArray(v) || v.length > 100 || !v.every((t) => typeof t === "string" && t.length > 0 && t.length <= 64))
-    throw new Error("payload.hashtags must be a list of hashtags");
-  return v as string[];
+/** Search's own bound on what it indexes: at most 100 hashtags of 1 to 64 characters (none when missing). */
+function tags(event: Envelope, hashtags: string[] = []): string[] {
+  if (hashtags.length > 100 || !hashtags.every((t) => t.length > 0 && t.length <= 64))
+    throw new PayloadError(`${event.type} ${event.id}: payload.hashtags must be a list of hashtags`);
+  return hashtags;
 }

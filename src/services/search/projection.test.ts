@@ -59,3 +59,32 @@ test("every event reaches the index backend through the SearchIndex seam, not th
   assert.deepEqual(calls[2], ["removeBlock", U1, U2]);
   assert.deepEqual(calls[5], ["removePosts", [P1]]);
 });
+
+test("payloads are read with their writers' schemas: a bad field fails naming it, defaults fill what may be missing", async () => {
+  const written: unknown[] = [];
+  const index = {
+    kind: "recording",
+    writeUsers: async (_db: unknown, users: unknown[]) => written.push(...users),
+    writePosts: async (_db: unknown, posts: unknown[]) => written.push(...posts),
+  } as unknown as SearchIndex;
+  const db = {} as never;
+  const lang = (code: string | undefined) => (code === "fr" ? "french" : "simple");
+  // What identity and content may leave out has today's default; an upper-case id is read lower-cased.
+  await applyEvent(db, ev("ProfileUpdated", { userId: U1.toUpperCase(), username: "alice" }), lang, index);
+  await applyEvent(db, ev("PostCreated", { postId: P1, authorId: U1, text: "t", language: "fr" }), lang, index);
+  assert.deepEqual(written, [
+    { userId: U1, username: "alice", displayName: "", createdAt: "2026-11-27T00:00:00.000Z" },
+    { postId: P1, authorId: U1, text: "t", hashtags: [], createdAt: "2026-11-27T00:00:00.000Z", language: "french" },
+  ]);
+  const fails = (type: string, payload: Record<string, unknown>) => applyEvent(db, ev(type, payload), lang, index);
+  await assert.rejects(fails("PostCreated", { postId: P1, authorId: "nope", text: "t" }), {
+    name: "PayloadError",
+    message: `PostCreated ${ev("x", {}).id}: payload.authorId: must be an id (UUID)`,
+  });
+  await assert.rejects(fails("Blocked", { userId: U1 }), /: payload\.targetId: /);
+  await assert.rejects(fails("UserRegistered", { userId: U1, username: 7 }), /: payload\.username: /);
+  await assert.rejects(fails("PostEdited", { postId: P1, text: "t", hashtags: [""] }), /payload\.hashtags must be/);
+  // A type search does not show is not read at all.
+  await fails("PostLiked", { postId: "not read" });
+  assert.equal(written.length, 2);
+});
