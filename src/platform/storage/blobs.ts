@@ -1,7 +1,7 @@
 /**
- * Where media bytes live: one interface over a folder (embedded mode, `.nova/media/`) and an
- * S3-compatible object store (distributed mode). Keys are the media service's own
- * (`<mediaId>/original`, `<mediaId>/w640.webp`, ...); the store never parses them.
+ * Where blobs live: one interface over a folder (embedded mode, `.nova/media/`) and an
+ * S3-compatible object store (distributed mode). Keys are the caller's own (the media service's
+ * `<mediaId>/original`, `<mediaId>/w640.webp`, ...); the store never parses them.
  */
 import type { Readable } from "node:stream";
 
