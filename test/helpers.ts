@@ -23,6 +23,10 @@ export interface ServiceUrls {
   pgbouncer: string;
   redis: string;
   kafka: string;
+  /** Mailpit's HTTP API base (read mail with test/mailpit.ts) */
+  mailpit: string;
+  /** Mailpit's SMTP URL (SMTP_URL) */
+  smtp: string;
 }
 
 let cached: Promise<ServiceUrls> | undefined;

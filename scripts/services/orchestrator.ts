@@ -5,6 +5,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { freePorts, log, processAlive, sleep, stopProcess, tailFile } from "../lib/proc.ts";
 import { formatKafka, kafka, kafkaClusterId } from "./kafka.ts";
+import { mailpit, mailpitSmtpUrl } from "./mailpit.ts";
 import { pgbouncer } from "./pgbouncer.ts";
 import { asSuperuser, initPrimary, pgRootFor, postgres, setupPrimary } from "./postgres.ts";
 import { redis } from "./redis.ts";
@@ -20,7 +21,7 @@ import {
   writeState,
 } from "./shared.ts";
 
-export const SERVICE: Record<ServiceName, Service> = { postgres, replica, pgbouncer, redis, kafka };
+export const SERVICE: Record<ServiceName, Service> = { postgres, replica, pgbouncer, redis, kafka, mailpit };
 
 export function urlsOf(s: State): ServiceUrls {
   return {
@@ -29,6 +30,8 @@ export function urlsOf(s: State): ServiceUrls {
     pgbouncer: pgbouncer.url(s),
     redis: redis.url(s),
     kafka: kafka.url(s),
+    mailpit: mailpit.url(s),
+    smtp: mailpitSmtpUrl(s),
   };
 }
 
@@ -37,14 +40,9 @@ export async function create(t: Tools): Promise<State> {
   const dir = stateDir();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const [postgres, replica, pgbouncer, redis, kafka, kafkaController] = (await freePorts(6)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [postgres, replica, pgbouncer, redis, kafka, kafkaController, mailpitHttp, mailpitSmtp] = (await freePorts(
+    8,
+  )) as [number, number, number, number, number, number, number, number];
   const { pgRoot, external } = pgRootFor(dir, t.runAs);
   const s: State = {
     version: 1,
@@ -55,7 +53,7 @@ export async function create(t: Tools): Promise<State> {
     pgUser: t.runAs?.user ?? null,
     kafkaVersion: t.kafkaVersion,
     kafkaClusterId: kafkaClusterId(),
-    ports: { postgres, replica, pgbouncer, redis, kafka, kafkaController },
+    ports: { postgres, replica, pgbouncer, redis, kafka, kafkaController, mailpit: mailpitHttp, mailpitSmtp },
     pids: {},
   };
   writeState(s);
@@ -77,6 +75,7 @@ export async function create(t: Tools): Promise<State> {
       ]);
     })(),
     launch(s, t, "redis"),
+    launch(s, t, "mailpit"),
     (async () => {
       await formatKafka(s, t);
       await launch(s, t, "kafka");
@@ -109,7 +108,7 @@ export async function health(s: State): Promise<Record<ServiceName, Health>> {
   };
   const [primary, others] = await Promise.all([
     check("postgres"),
-    Promise.all(["redis", "kafka"].map((n) => check(n as ServiceName))),
+    Promise.all(["redis", "kafka", "mailpit"].map((n) => check(n as ServiceName))),
   ]);
   // The replica and PgBouncer hang on a dead primary (PgBouncer queues the
   // client): only probe them when the primary answers.
@@ -152,6 +151,15 @@ export async function repair(s: State, h: Record<ServiceName, Health>, t: Tools)
     })(),
     fix("redis"),
     fix("kafka"),
+    (async () => {
+      if (!s.ports.mailpit || !s.ports.mailpitSmtp) {
+        // a state from before Mailpit joined the harness
+        const [http, smtp] = (await freePorts(2)) as [number, number];
+        s.ports.mailpit = http;
+        s.ports.mailpitSmtp = smtp;
+      }
+      await fix("mailpit");
+    })(),
   ]);
   writeState(s);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -213,7 +221,7 @@ export async function stopOne(s: State, name: ServiceName): Promise<void> {
 
 /** Stops every service, the primary last, and removes the state folder. */
 export async function teardown(s: State): Promise<void> {
-  await Promise.all((["pgbouncer", "replica", "redis", "kafka"] as const).map((n) => stopOne(s, n)));
+  await Promise.all((["pgbouncer", "replica", "redis", "kafka", "mailpit"] as const).map((n) => stopOne(s, n)));
   await stopOne(s, "postgres");
   rmSync(s.stateDir, { recursive: true, force: true });
   if (s.pgRootExternal) rmSync(s.pgRoot, { recursive: true, force: true });

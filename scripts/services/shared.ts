@@ -26,10 +26,13 @@ export type ServiceUrls = {
   pgbouncer: string;
   redis: string;
   kafka: string;
+  /** Mailpit's HTTP API base (its SMTP URL is `smtp`) */
+  mailpit: string;
+  smtp: string;
 };
 
-export type ServiceName = keyof ServiceUrls;
-export const SERVICES: ServiceName[] = ["postgres", "replica", "pgbouncer", "redis", "kafka"];
+export type ServiceName = Exclude<keyof ServiceUrls, "smtp">;
+export const SERVICES: ServiceName[] = ["postgres", "replica", "pgbouncer", "redis", "kafka", "mailpit"];
 
 export type State = {
   version: 1;
@@ -48,6 +51,9 @@ export type State = {
     redis: number;
     kafka: number;
     kafkaController: number;
+    /** Mailpit's HTTP API and SMTP ports (absent in a state written before Mailpit joined: given on repair) */
+    mailpit?: number;
+    mailpitSmtp?: number;
   };
   pids: Partial<Record<ServiceName, number>>;
 };
@@ -59,6 +65,7 @@ export type Tools = {
   java: string;
   kafkaLibs: string;
   kafkaVersion: string;
+  mailpit: string;
   runAs: RunAs | null;
 };
 

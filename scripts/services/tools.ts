@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { accessibleAs, findExecutable, log, lookupUser, type RunAs } from "../lib/proc.ts";
+import { mailpitBinary } from "./mailpit.ts";
 import type { Tools } from "./shared.ts";
 
 const SCRIPTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -54,6 +55,9 @@ export function locateTools(): Tools {
   if (!existsSync(join(kafkaLibs, ".complete")))
     problems.push(`Kafka ${version} jars are not fetched (expected in ${kafkaLibs})`);
 
+  const mailpit = mailpitBinary();
+  if (!mailpit) problems.push("mailpit is not built (scripts/mailpit builds it into the tool cache)");
+
   if (problems.length > 0) {
     throw new MissingToolsError(
       `services: cannot start the local services:\n  - ${problems.join("\n  - ")}\nRun npm test (scripts/install.ts installs them) or: sudo bash scripts/bootstrap`,
@@ -67,6 +71,7 @@ export function locateTools(): Tools {
     java: java as string,
     kafkaLibs,
     kafkaVersion: version,
+    mailpit: mailpit as string,
     runAs,
   };
 }
