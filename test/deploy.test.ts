@@ -42,6 +42,7 @@ const SECRET_STAND_INS: Record<(typeof SECRET_VARS)[number], string> = {
   DATABASE_READ_URL: "postgres://nova@pgbouncer:6432/nova_ro",
   REDIS_URL: "redis://redis:6379",
   JWT_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\nstand-in\n-----END PRIVATE KEY-----",
+  SMTP_URL: "smtp://mail:587",
 };
 
 // ---------------------------------------------------------------- types

@@ -64,3 +64,42 @@ export function writeUserEvents<DB>(outbox: Outbox, trx: Transaction<DB>, ...eve
   // The outbox takes any schema's transaction; its rows are the outbox's own table.
   return outbox.emit(trx as unknown as Transaction<unknown>, ...events);
 }
+
+// ---- account events: what the mail consumer (mail.ts) turns into mail
+
+export const ACCOUNT_AGGREGATE = "account" as const;
+/** Keyed by the user; read only by identity's own mail consumer. */
+export const ACCOUNT_TOPIC = topicOf("identity", ACCOUNT_AGGREGATE);
+
+/**
+ * A one-time token travels to the mail consumer sealed (AES-256-GCM, identity's key,
+ * see platform/security/seal.ts): the outbox, Kafka and the DLQ never hold it in clear.
+ */
+const sealedTokenPayload = z.object({ userId: z.string(), sealedToken: z.string().min(1) });
+export const accountEvents = {
+  /** Mail a verification link (sign-up, resend). */
+  VerificationRequested: sealedTokenPayload,
+  /** Mail a password-reset link. */
+  PasswordResetRequested: sealedTokenPayload,
+  /** Tell the owner their password changed (a reset or a change). */
+  PasswordChanged: z.object({ userId: z.string(), how: z.enum(["reset", "change"]) }),
+  /** Tell the owner of a registered address that someone tried to sign up with it. */
+  SignUpAttemptWithExistingEmail: z.object({ userId: z.string() }),
+} as const;
+export type AccountEventType = keyof typeof accountEvents;
+export type AccountPayload<T extends AccountEventType> = z.infer<(typeof accountEvents)[T]>;
+
+export type AccountEvent = NewEvent & { readonly aggregateType: typeof ACCOUNT_AGGREGATE };
+
+/** The context a token is sealed for: one event type and one user. */
+export function sealContext(type: AccountEventType, userId: string): string {
+  return `identity.${type}:${userId}`;
+}
+
+export function accountEvent<T extends AccountEventType>(type: T, payload: AccountPayload<T>): AccountEvent {
+  return { type, aggregateType: ACCOUNT_AGGREGATE, aggregateId: payload.userId, actorId: payload.userId, payload };
+}
+
+export function writeAccountEvents<DB>(outbox: Outbox, trx: Transaction<DB>, ...events: AccountEvent[]) {
+  return outbox.emit(trx as unknown as Transaction<unknown>, ...events);
+}
