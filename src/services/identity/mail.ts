@@ -7,6 +7,7 @@
  * a one-time token is opened from its seal here and nowhere else.
  */
 import type { Kysely, Transaction } from "kysely";
+import type { Logger } from "pino";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import type { Mailer } from "../../platform/mail/mailer.ts";
@@ -21,6 +22,7 @@ export interface MailDeps {
   sealer: Sealer;
   /** The web client's origin: links are `<publicUrl>/verify-email?token=…` and `/reset-password?token=…`. */
   publicUrl: string;
+  log?: Logger;
 }
 
 const PATH: Partial<Record<AccountEventType, string>> = {
@@ -32,13 +34,17 @@ function isAccountEvent(type: string): type is AccountEventType {
   return Object.hasOwn(accountEvents, type);
 }
 
-/** The template's values for this event and user (the token opened from its seal). */
+/**
+ * The template's values for this event and user (the token opened from its seal); undefined when
+ * the seal does not open: sealed under another key (rotated, or another deployment's), it never
+ * will, so retrying is pointless; the user asks for a new link.
+ */
 function varsOf(
   deps: MailDeps,
   event: Envelope,
   type: AccountEventType,
   user: { id: string; email: string; username: string; display_name: string },
-): Record<string, string> {
+): Record<string, string> | undefined {
   const payload = accountEvents[type].parse(event.payload) as { sealedToken?: string; how?: string };
   const vars: Record<string, string> = {
     name: user.display_name || `@${user.username}`,
@@ -52,7 +58,10 @@ function varsOf(
   const path = PATH[type];
   if (path) {
     const token = deps.sealer.open(payload.sealedToken ?? "", sealContext(type, user.id));
-    if (!token) throw new Error(`${type} ${event.id}: the sealed token does not open (another key?)`);
+    if (!token) {
+      deps.log?.error({ event: event.id, type }, "mail not sent: its sealed token does not open with this key");
+      return undefined;
+    }
     vars.link = `${deps.publicUrl}${path}?token=${token}`;
   }
   return vars;
@@ -74,7 +83,9 @@ export function mailConsumer(deps: MailDeps): EventHandler {
         .where("id", "=", userId)
         .executeTakeFirst();
       if (!user) return; // the account is gone: nothing to tell anyone
-      const mail = renderMail(MAILS[type], varsOf(deps, event, type, user));
+      const vars = varsOf(deps, event, type, user);
+      if (!vars) return;
+      const mail = renderMail(MAILS[type], vars);
       await deps.mailer.send({ id: event.id, to: user.email, ...mail });
     },
   };

@@ -54,7 +54,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     services: [{ service: IdentityService, impl }],
     consumers: [
       followCounts((ids) => profiles.invalidate(ids)),
-      mailConsumer({ mailer, sealer, publicUrl: c.PUBLIC_URL }),
+      mailConsumer({ mailer, sealer, publicUrl: c.PUBLIC_URL, log: ctx.log }),
     ],
     stop: async () => mailer.close(),
   };
