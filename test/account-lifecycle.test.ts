@@ -84,6 +84,8 @@ describe("email verification through GraphQL and Mailpit", () => {
     const unverified = login.body.data.login.accessToken as string;
     const refused = await gql(url, CREATE_POST, { token: unverified, variables: { input: { text: "hello" } } });
     assert.equal(errorOf(refused.body).code, "EMAIL_NOT_VERIFIED");
+    const me = await gql(url, "{ me { email emailVerified } }", { token: unverified });
+    assert.deepEqual(me.body, { data: { me: { email, emailVerified: false } } });
 
     const token = tokenIn(verifyMail as never);
     const v = await gql(url, VERIFY, { variables: { token } });
@@ -93,6 +95,8 @@ describe("email verification through GraphQL and Mailpit", () => {
       variables: { input: { text: "hello, verified" } },
     });
     assert.ok(posted.body.data?.createPost.id, JSON.stringify(posted.body));
+    const meNow = await gql(url, "{ me { emailVerified } }", { token: v.body.data.verifyEmail.accessToken });
+    assert.deepEqual(meNow.body, { data: { me: { emailVerified: true } } });
 
     const reused = await gql(url, VERIFY, { variables: { token } });
     assert.deepEqual(errorOf(reused.body), { code: "BAD_USER_INPUT", field: "token" });
