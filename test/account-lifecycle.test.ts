@@ -98,6 +98,24 @@ describe("email verification through GraphQL and Mailpit", () => {
     const meNow = await gql(url, "{ me { emailVerified } }", { token: v.body.data.verifyEmail.accessToken });
     assert.deepEqual(meNow.body, { data: { me: { emailVerified: true } } });
 
+    // Another account, signed in but unverified: no comment, no conversation either.
+    const other = unique("lm");
+    await gql(url, SIGN_UP, {
+      variables: { input: { email: `${other}@example.com`, username: other, password: PASSWORD } },
+    });
+    const otherLogin = await gql(url, LOGIN, { variables: { input: { identifier: other, password: PASSWORD } } });
+    const otherToken = otherLogin.body.data.login.accessToken as string;
+    const comment = await gql(url, "mutation($i: CreateCommentInput!) { createComment(input: $i) { id } }", {
+      token: otherToken,
+      variables: { i: { postId: posted.body.data.createPost.id, text: "hi" } },
+    });
+    assert.equal(errorOf(comment.body).code, "EMAIL_NOT_VERIFIED");
+    const dm = await gql(url, "mutation($m: [ID!]!) { createConversation(memberIds: $m) { id } }", {
+      token: otherToken,
+      variables: { m: [v.body.data.verifyEmail.user.id] },
+    });
+    assert.equal(errorOf(dm.body).code, "EMAIL_NOT_VERIFIED");
+
     const reused = await gql(url, VERIFY, { variables: { token } });
     assert.deepEqual(errorOf(reused.body), { code: "BAD_USER_INPUT", field: "token" });
     const forged = await gql(url, VERIFY, { variables: { token: "A".repeat(43) } });
