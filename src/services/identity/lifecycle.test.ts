@@ -281,6 +281,26 @@ describe("passwords", () => {
     assert.deepEqual([bad.code, bad.field], ["VALIDATION_FAILED", "email"]);
   });
 
+  test("a reset request takes the same time with or without an account: medians within 10 ms over 50 tries", async () => {
+    const time = async (email: string) => {
+      const t0 = performance.now();
+      await client.requestPasswordReset({ email });
+      return performance.now() - t0;
+    };
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      // A fresh account each time, so the budget never stops the mail.
+      const u = unique("lc");
+      await client.register({ email: `${u}@example.com`, username: u, password: PASSWORD });
+      known.push(await time(`${u}@example.com`));
+      unknown.push(await time(`nobody-${u}@example.com`));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    const [a, b] = [median(known), median(unknown)];
+    assert.ok(Math.abs(a - b) < 10, `medians: account ${a.toFixed(1)} ms, none ${b.toFixed(1)} ms`);
+  });
+
   test("a change needs the current password, ends every other session and mails the owner", async () => {
     const u = await verifiedUser();
     const other = await client.login({ identifier: u.username, password: PASSWORD });
