@@ -132,13 +132,17 @@ describe("passwords through GraphQL and Mailpit", () => {
     assert.deepEqual(somebody.body, { data: { requestPasswordReset: true } });
     const [mail] = await waitForMail(mailpit, u.email, { subject: /^Reset your Nova password/ });
     const token = tokenIn(mail as never);
+    // The session is in the gateway's cache of active sessions now.
+    assert.equal((await gql(url, "{ me { id } }", { token: u.accessToken })).status, 200);
     const weak = await gql(url, RESET, { variables: { token, p: "short" } });
     assert.deepEqual(errorOf(weak.body), { code: "BAD_USER_INPUT", field: "newPassword" });
     const done = await gql(url, RESET, { variables: { token, p: "a brand new passphrase" } });
     assert.deepEqual(done.body, { data: { resetPassword: true } });
     const again = await gql(url, RESET, { variables: { token, p: "yet another passphrase" } });
     assert.deepEqual(errorOf(again.body), { code: "BAD_USER_INPUT", field: "token" });
-    // Every session ended: the refresh token of the verification's session is refused.
+    // Every session ended: its access token is refused at once, and its refresh token too.
+    const meAfter = await gql(url, "{ me { id } }", { token: u.accessToken });
+    assert.equal(meAfter.status, 401, JSON.stringify(meAfter.body));
     const refreshed = await gql(url, REFRESH, { variables: { t: u.refreshToken } });
     assert.equal(errorOf(refreshed.body).code, "TOKEN_INVALID");
     const login = await gql(url, LOGIN, {

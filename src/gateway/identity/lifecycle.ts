@@ -55,7 +55,11 @@ export const lifecycleMutations = {
     return true;
   },
   resetPassword: async (_root: unknown, args: { token: string; newPassword: string }, ctx: GatewayContext) => {
-    await call(ctx, () => ctx.deps.identity.resetPassword({ token: args.token, newPassword: args.newPassword }));
+    const res = await call(ctx, () =>
+      ctx.deps.identity.resetPassword({ token: args.token, newPassword: args.newPassword }),
+    );
+    // Every session ended: this gateway stops trusting their cached "active" at once.
+    if (res.userId) ctx.forgetSessions(res.userId);
     return true;
   },
   changePassword: async (

@@ -13,12 +13,13 @@ export function resetPassword(id: Identity): ServiceImpl<typeof IdentityService>
   return async (req) => {
     const password = validatePassword(req.newPassword, "newPassword");
     const hash = await hashPassword(password);
-    await id.writer.transaction().execute(async (trx) => {
+    const userId = await id.writer.transaction().execute(async (trx) => {
       const userId = await useMailToken(trx, req.token, "reset_password");
       await setPassword(trx, userId, hash);
       await revokeAllSessions(trx, userId, "password reset");
       await writeAccountEvents(id.outbox, trx, accountEvent("PasswordChanged", { userId, how: "reset" }));
+      return userId;
     });
-    return create(ResetPasswordResponseSchema, {});
+    return create(ResetPasswordResponseSchema, { userId });
   };
 }
