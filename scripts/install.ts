@@ -81,6 +81,15 @@ export const STEPS: Step[] = [
     command: ["bash", "scripts/seaweedfs"],
     manual: "bash scripts/seaweedfs",
   },
+  {
+    name: "mailpit",
+    what: "Mailpit, the SMTP server the tests read mail from (go install from the module proxy)",
+    inputs: ["scripts/mailpit"],
+    present: (m) => existsSync(join(m.cacheDir, "bin", "mailpit")),
+    privileged: false,
+    command: ["bash", "scripts/mailpit"],
+    manual: "bash scripts/mailpit",
+  },
 ];
 
 function filesUnder(path: string): string[] {

@@ -44,6 +44,7 @@ const SECRET_STAND_INS: Record<(typeof SECRET_VARS)[number], string> = {
   JWT_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\nstand-in\n-----END PRIVATE KEY-----",
   S3_ACCESS_KEY_ID: "stand-in-access-key",
   S3_SECRET_ACCESS_KEY: "stand-in-secret-key",
+  SMTP_URL: "smtp://mail:587",
 };
 
 // ---------------------------------------------------------------- types

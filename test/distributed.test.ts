@@ -16,6 +16,7 @@ import { IdentityService } from "../src/gen/nova/identity/v1/identity_pb.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { generateDevCerts, loadTls } from "../src/platform/rpc/tls.ts";
 import { gql, metricValue, type NovaProcess, register, services, spawnNova, tempDir, unique } from "./helpers.ts";
+import { tokenIn, waitForMail } from "./mailpit.ts";
 
 let identity: NovaProcess;
 let graph: NovaProcess;
@@ -32,6 +33,7 @@ let identityAdmin: number;
 let tls: string;
 let replicaUrl: string;
 let pgbouncerUrl: string;
+let mailpit: string;
 
 before(async () => {
   const s = await services();
@@ -45,6 +47,7 @@ before(async () => {
   assert.equal((await migrate.exited).code, 0, migrate.output());
 
   postgresUrl = s.postgres;
+  mailpit = s.mailpit;
   [rpcPort, identityAdmin] = [await freePort(), await freePort()];
   const graphPort = await freePort();
   [contentPort, contentPort2] = [await freePort(), await freePort()];
@@ -63,6 +66,8 @@ before(async () => {
     RPC_PORT: String(rpcPort),
     ADMIN_PORT: String(identityAdmin),
     JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key"),
+    // identity's mail consumer reads nova.identity.account from Kafka and sends to the harness's Mailpit.
+    SMTP_URL: s.smtp,
   });
   graph = spawnNova(["serve", "--target=graph"], {
     ...data,
@@ -198,6 +203,23 @@ describe("events across processes (Kafka)", () => {
     } finally {
       await db.end();
     }
+  });
+
+  test("a password reset is mailed by identity's consumer over Kafka, and its link works once", async () => {
+    const u = await register(url);
+    const email = `${u.user.username}@example.com`;
+    const asked = await gql(url, "mutation($e: String!) { requestPasswordReset(email: $e) }", {
+      variables: { e: email },
+    });
+    assert.deepEqual(asked.body, { data: { requestPasswordReset: true } });
+    const [mail] = await waitForMail(mailpit, email, { subject: /^Reset your Nova password/, timeoutMs: 30_000 });
+    const reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
+    const token = tokenIn(mail as never);
+    const done = await gql(url, reset, { variables: { t: token, p: "a brand new passphrase" } });
+    assert.deepEqual(done.body, { data: { resetPassword: true } });
+    const again = await gql(url, reset, { variables: { t: token, p: "another new passphrase" } });
+    assert.equal(again.body.errors?.[0]?.extensions?.field, "token");
+    await waitForMail(mailpit, email, { subject: /^Your Nova password was changed/, timeoutMs: 30_000 });
   });
 
   test("posts written in the content process are read back through the gateway with author and counts", async () => {

@@ -336,7 +336,8 @@ describe("rate limits (in-process, embedded without Redis)", () => {
 describe("production mode (NODE_ENV=production, embedded)", () => {
   let prod: { nova: Nova; url: string };
   before(async () => {
-    prod = await startInProcess({ NODE_ENV: "production" });
+    // Verification (on by default in production) is tested on its own (account-lifecycle): sign-ups here sign in.
+    prod = await startInProcess({ NODE_ENV: "production", IDENTITY_REQUIRE_VERIFIED_EMAIL: "false" });
   });
   after(() => prod.nova.stop());
 

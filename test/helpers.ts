@@ -25,6 +25,10 @@ export interface ServiceUrls {
   kafka: string;
   /** SeaweedFS's S3 API (path-style) and the key pair the harness generated for it */
   s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
+  /** Mailpit's HTTP API base (read mail with test/mailpit.ts) */
+  mailpit: string;
+  /** Mailpit's SMTP URL (SMTP_URL) */
+  smtp: string;
 }
 
 let cached: Promise<ServiceUrls> | undefined;

@@ -28,7 +28,16 @@ function installEverything(m: Machine): void {
   mkdirSync(join(m.cacheDir, "kafka", version, "libs"), { recursive: true });
   writeFileSync(join(m.cacheDir, "kafka", version, "libs", ".complete"), "");
   mkdirSync(join(m.cacheDir, "bin"), { recursive: true });
-  for (const t of ["kustomize", "kubeconform", "promtool", "hadolint", "nova-yaml2json", "nova-composecheck", "weed"])
+  for (const t of [
+    "kustomize",
+    "kubeconform",
+    "promtool",
+    "hadolint",
+    "nova-yaml2json",
+    "nova-composecheck",
+    "weed",
+    "mailpit",
+  ])
     writeFileSync(join(m.cacheDir, "bin", t), "");
   mkdirSync(join(m.cacheDir, "k8s-schemas"), { recursive: true });
   writeFileSync(join(m.cacheDir, "k8s-schemas", ".complete"), "");
@@ -44,7 +53,7 @@ test("a fresh machine: every step is planned; without root or sudo it names the 
   );
   assert.deepEqual(
     plan({ ...m, isRoot: true }).map((s) => s.name),
-    ["bootstrap", "deploy-tools", "seaweedfs"],
+    ["bootstrap", "deploy-tools", "seaweedfs", "mailpit"],
   );
   assert.throws(() => plan({ ...m, isRoot: true, hasAptGet: false }), /there is no apt-get/);
 });

@@ -5,6 +5,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { freePorts, log, processAlive, sleep, stopProcess, tailFile } from "../lib/proc.ts";
 import { formatKafka, kafka, kafkaClusterId } from "./kafka.ts";
+import { mailpit, mailpitSmtpUrl } from "./mailpit.ts";
 import { pgbouncer } from "./pgbouncer.ts";
 import { asSuperuser, initPrimary, pgRootFor, postgres, setupPrimary } from "./postgres.ts";
 import { redis } from "./redis.ts";
@@ -21,7 +22,7 @@ import {
   writeState,
 } from "./shared.ts";
 
-export const SERVICE: Record<ServiceName, Service> = { postgres, replica, pgbouncer, redis, kafka, s3 };
+export const SERVICE: Record<ServiceName, Service> = { postgres, replica, pgbouncer, redis, kafka, s3, mailpit };
 
 export function urlsOf(s: State): ServiceUrls {
   return {
@@ -31,6 +32,8 @@ export function urlsOf(s: State): ServiceUrls {
     redis: redis.url(s),
     kafka: kafka.url(s),
     s3: s3Access(s),
+    mailpit: mailpit.url(s),
+    smtp: mailpitSmtpUrl(s),
   };
 }
 
@@ -39,8 +42,10 @@ export async function create(t: Tools): Promise<State> {
   const dir = stateDir();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const ports = await freePorts(7 + S3_INTERNAL_PORTS);
-  const [postgres, replica, pgbouncer, redis, kafka, kafkaController, s3Port] = ports as [
+  const ports = await freePorts(9 + S3_INTERNAL_PORTS);
+  const [postgres, replica, pgbouncer, redis, kafka, kafkaController, s3Port, mailpitHttp, mailpitSmtp] = ports as [
+    number,
+    number,
     number,
     number,
     number,
@@ -59,7 +64,18 @@ export async function create(t: Tools): Promise<State> {
     pgUser: t.runAs?.user ?? null,
     kafkaVersion: t.kafkaVersion,
     kafkaClusterId: kafkaClusterId(),
-    ports: { postgres, replica, pgbouncer, redis, kafka, kafkaController, s3: s3Port, s3Internal: ports.slice(7) },
+    ports: {
+      postgres,
+      replica,
+      pgbouncer,
+      redis,
+      kafka,
+      kafkaController,
+      s3: s3Port,
+      s3Internal: ports.slice(9),
+      mailpit: mailpitHttp,
+      mailpitSmtp,
+    },
     s3: s3Credentials(),
     pids: {},
   };
@@ -82,6 +98,7 @@ export async function create(t: Tools): Promise<State> {
       ]);
     })(),
     launch(s, t, "redis"),
+    launch(s, t, "mailpit"),
     (async () => {
       await formatKafka(s, t);
       await launch(s, t, "kafka");
@@ -115,7 +132,7 @@ export async function health(s: State): Promise<Record<ServiceName, Health>> {
   };
   const [primary, others] = await Promise.all([
     check("postgres"),
-    Promise.all(["redis", "kafka", "s3"].map((n) => check(n as ServiceName))),
+    Promise.all(["redis", "kafka", "s3", "mailpit"].map((n) => check(n as ServiceName))),
   ]);
   // The replica and PgBouncer hang on a dead primary (PgBouncer queues the
   // client): only probe them when the primary answers.
@@ -159,6 +176,15 @@ export async function repair(s: State, h: Record<ServiceName, Health>, t: Tools)
     fix("redis"),
     fix("kafka"),
     fix("s3"),
+    (async () => {
+      if (!s.ports.mailpit || !s.ports.mailpitSmtp) {
+        // a state from before Mailpit joined the harness
+        const [http, smtp] = (await freePorts(2)) as [number, number];
+        s.ports.mailpit = http;
+        s.ports.mailpitSmtp = smtp;
+      }
+      await fix("mailpit");
+    })(),
   ]);
   writeState(s);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -221,7 +247,7 @@ export async function stopOne(s: State, name: ServiceName): Promise<void> {
 
 /** Stops every service, the primary last, and removes the state folder. */
 export async function teardown(s: State): Promise<void> {
-  await Promise.all((["pgbouncer", "replica", "redis", "kafka", "s3"] as const).map((n) => stopOne(s, n)));
+  await Promise.all((["pgbouncer", "replica", "redis", "kafka", "s3", "mailpit"] as const).map((n) => stopOne(s, n)));
   await stopOne(s, "postgres");
   rmSync(s.stateDir, { recursive: true, force: true });
   if (s.pgRootExternal) rmSync(s.pgRoot, { recursive: true, force: true });

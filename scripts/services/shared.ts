@@ -35,10 +35,13 @@ export type ServiceUrls = {
   redis: string;
   kafka: string;
   s3: S3Access;
+  /** Mailpit's HTTP API base (its SMTP URL is `smtp`) */
+  mailpit: string;
+  smtp: string;
 };
 
-export type ServiceName = keyof ServiceUrls;
-export const SERVICES: ServiceName[] = ["postgres", "replica", "pgbouncer", "redis", "kafka", "s3"];
+export type ServiceName = Exclude<keyof ServiceUrls, "smtp">;
+export const SERVICES: ServiceName[] = ["postgres", "replica", "pgbouncer", "redis", "kafka", "s3", "mailpit"];
 
 export type State = {
   version: 1;
@@ -60,6 +63,9 @@ export type State = {
     /** the S3 API; SeaweedFS's master, volume server and filer (HTTP and gRPC each) listen on the others */
     s3: number;
     s3Internal?: number[];
+    /** Mailpit's HTTP API and SMTP ports (absent in a state written before Mailpit joined: given on repair) */
+    mailpit?: number;
+    mailpitSmtp?: number;
   };
   /** the S3 key pair, generated when the state is created (absent in states made before S3 was added) */
   s3?: { accessKeyId: string; secretAccessKey: string };
@@ -74,6 +80,7 @@ export type Tools = {
   kafkaLibs: string;
   kafkaVersion: string;
   weed: string;
+  mailpit: string;
   runAs: RunAs | null;
 };
 

@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { accessibleAs, findExecutable, log, lookupUser, type RunAs } from "../lib/proc.ts";
+import { mailpitBinary } from "./mailpit.ts";
 import type { Tools } from "./shared.ts";
 
 const SCRIPTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -58,6 +59,8 @@ export function locateTools(): Tools {
   const weed = join(cacheDir(), "bin", "weed");
   if (!existsSync(weed))
     problems.push(`SeaweedFS (the S3 server) is not built (expected ${weed}: bash scripts/seaweedfs)`);
+  const mailpit = mailpitBinary();
+  if (!mailpit) problems.push("mailpit is not built (scripts/mailpit builds it into the tool cache)");
 
   if (problems.length > 0) {
     throw new MissingToolsError(
@@ -73,6 +76,7 @@ export function locateTools(): Tools {
     kafkaLibs,
     kafkaVersion: version,
     weed,
+    mailpit: mailpit as string,
     runAs,
   };
 }

@@ -12,6 +12,7 @@ import type { Verifier } from "../platform/security/jwt.ts";
 import type { BackendClients } from "./backends.ts";
 import { toGraphQLError } from "./errors.ts";
 import type { Loaders } from "./loaders.ts";
+import type { MailLimits } from "./mail-limits.ts";
 import type { SecurityOptions } from "./security.ts";
 
 /** The backends' clients (backends.ts, the one table of them) and the rest of what the gateway needs. */
@@ -41,6 +42,10 @@ export interface GatewayContext {
   loaders: Loaders;
   /** Drops the cached session state of a user (after logout). */
   forgetSessions(userId: string, sessionId?: string): void;
+  /** The client's IP (behind trusted proxies: from X-Forwarded-For). */
+  ip?: string;
+  /** The budgets of the mutations that send mail. */
+  mailLimits?: MailLimits;
 }
 
 export function requireViewer(ctx: GatewayContext): UserClaims {

@@ -28,6 +28,14 @@ export interface RateBudgets {
   ipMutations: number;
 }
 
+/** Mutations that send mail (sign-up, verification, password reset): per address and per IP, per hour; 0 = off. */
+export interface MailRateBudgets {
+  perAddress: number;
+  perIp: number;
+  /** Sign-ups spend them too (only when they send mail: email verification required). */
+  signUp: boolean;
+}
+
 /** Subscriptions over WebSocket (realtime/subscriptions.ts). */
 export interface RealtimeLimits {
   maxSubscriptions: number;
@@ -43,6 +51,8 @@ export interface SecurityOptions {
   /** Production: only operations from the allow-list (src/gateway/operations). Otherwise APQ + ad-hoc. */
   persistedOnly: boolean;
   rate: RateBudgets;
+  /** The mail-sending mutations' budgets (mail-limits.ts); the config's defaults when left out. */
+  mailRate?: MailRateBudgets;
   idempotencyTtlMs: number;
   /** Backend RPCs one request may make (all operations of a batch together). */
   callBudget: number;
@@ -81,6 +91,11 @@ export function securityOptions(c: Config): SecurityOptions {
       userMutations: c.GATEWAY_RATE_USER_MUTATIONS,
       ipQueries: c.GATEWAY_RATE_IP_QUERIES,
       ipMutations: c.GATEWAY_RATE_IP_MUTATIONS,
+    },
+    mailRate: {
+      perAddress: c.GATEWAY_RATE_MAIL_PER_ADDRESS,
+      perIp: c.GATEWAY_RATE_MAIL_PER_IP,
+      signUp: c.requireVerifiedEmail,
     },
     idempotencyTtlMs: c.GATEWAY_IDEMPOTENCY_TTL_HOURS * 3_600_000,
     callBudget: c.GATEWAY_CALL_BUDGET,

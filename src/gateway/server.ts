@@ -18,6 +18,7 @@ import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
 import { createLoaders } from "./loaders.ts";
+import { MailLimits } from "./mail-limits.ts";
 import { type Protections, registerProtections } from "./protections.ts";
 import { installSubscriptions } from "./realtime/resolvers.ts";
 import { attachSubscriptions } from "./realtime/subscriptions.ts";
@@ -95,7 +96,7 @@ function createSessions(deps: GatewayDeps): Sessions {
   });
   return {
     async authenticate(token, within) {
-      let claims: { sub: string; sid: string; roles: string[] };
+      let claims: { sub: string; sid: string; roles: string[]; unverified?: true };
       try {
         claims = await deps.verify(token);
       } catch {
@@ -108,9 +109,13 @@ function createSessions(deps: GatewayDeps): Sessions {
         sessions.set(claims.sid, state);
       }
       if (!state.active) throw new NovaError("TOKEN_INVALID", "session has ended");
-      return claims.roles.includes("admin")
+      const user: { userId: string; sessionId: string; admin?: boolean; unverified?: boolean } = claims.roles.includes(
+        "admin",
+      )
         ? { userId: claims.sub, sessionId: claims.sid, admin: true }
         : { userId: claims.sub, sessionId: claims.sid };
+      if (claims.unverified) user.unverified = true;
+      return user;
     },
     forget(userId, sessionId) {
       if (sessionId) sessions.delete(sessionId);
@@ -162,6 +167,7 @@ async function registerGraphQL(
   security: SecurityOptions,
   sessions: Sessions,
 ): Promise<void> {
+  const mailLimits = new MailLimits(security.mailRate ?? { perAddress: 5, perIp: 30, signUp: false }, deps.redis);
   await app.register(mercurius, {
     schema,
     resolvers,
@@ -176,6 +182,8 @@ async function registerGraphQL(
       call: (fn) => run(req, fn),
       loaders: createLoaders(deps, (fn) => run(req, fn)),
       forgetSessions: sessions.forget,
+      ip: req.ip,
+      mailLimits,
     }),
   });
   // The custom scalars' rules (scalars.ts), for those schema.graphql declares.

@@ -21,6 +21,8 @@ export interface UserView {
   bio: string;
   avatarUrl: string | null;
   createdAt: string;
+  /** Like email: only for the user themself. */
+  emailVerified?: boolean | null;
 }
 
 export function userView(u: User | undefined): UserView | null {
@@ -29,6 +31,7 @@ export function userView(u: User | undefined): UserView | null {
     id: u.id,
     username: u.username,
     email: u.email === "" ? null : u.email,
+    emailVerified: u.email === "" ? null : u.emailVerified,
     displayName: u.displayName,
     bio: u.bio,
     avatarUrl: u.avatarUrl === "" ? null : u.avatarUrl,

@@ -69,6 +69,14 @@ export const catalogue = {
     meaning:
       "signed in but not allowed: changing someone else's post, another user's bookmarks, a follow, mention or message across a block",
   },
+  EMAIL_NOT_VERIFIED: {
+    grpc: Code.PermissionDenied,
+    graphql: "EMAIL_NOT_VERIFIED",
+    http: 403,
+    message: "verify your email address first",
+    meaning:
+      "signed in, but the email address is not verified yet (`IDENTITY_REQUIRE_VERIFIED_EMAIL`): posting, commenting and messaging wait for `verifyEmail`",
+  },
   RATE_LIMITED: {
     grpc: Code.ResourceExhausted,
     graphql: "RATE_LIMITED",

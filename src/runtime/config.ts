@@ -20,6 +20,7 @@ export const SECRET_VARS = [
   "JWT_PRIVATE_KEY",
   "S3_ACCESS_KEY_ID",
   "S3_SECRET_ACCESS_KEY",
+  "SMTP_URL",
 ] as const;
 
 const httpUrl = z
@@ -58,6 +59,23 @@ const schema = z.object({
   EVENT_MAX_ATTEMPTS: positiveInt.max(100).default(5),
   OUTBOX_RETENTION_HOURS: positiveInt.max(24 * 365).default(168),
   CONTENT_PURGE_AFTER_DAYS: positiveInt.max(3650).default(30),
+  // Mail (README "Mail"): SMTP when set, otherwise the folder $NOVA_DATA_DIR/mail.
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/, "expected an smtp:// or smtps:// URL")
+    .optional(),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\r\n<>]*<[^\s@<>]+@[^\s@<>]+>$|^[^\s@<>]+@[^\s@<>]+$/, "expected an address or Name <address>")
+    .default("Nova <no-reply@nova.localhost>"),
+  // Where the links in mails point (the web client's origin).
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+$/, "expected an origin: http(s)://host[:port]")
+    .default("http://localhost:4000"),
+  // Unset: on in production, off otherwise (README "Accounts").
+  IDENTITY_REQUIRE_VERIFIED_EMAIL: z.enum(["true", "false"]).optional(),
+  IDENTITY_MAIL_BUDGET_PER_HOUR: positiveInt.max(100).default(3),
   GATEWAY_DATALOADER: z.enum(["true", "false"]).default("true"),
   CACHE_ENABLED: z.enum(["true", "false"]).default("true"),
   CACHE_L1_MAX_ENTRIES: positiveInt.max(10_000_000).default(50_000),
@@ -96,6 +114,9 @@ const schema = z.object({
   GATEWAY_RATE_USER_MUTATIONS: nonNegativeInt.default(300),
   GATEWAY_RATE_IP_QUERIES: nonNegativeInt.default(3_000),
   GATEWAY_RATE_IP_MUTATIONS: nonNegativeInt.default(600),
+  // Mutations that send mail, per hour: per address (or signed-in user) and per IP; 0 = off.
+  GATEWAY_RATE_MAIL_PER_ADDRESS: nonNegativeInt.default(5),
+  GATEWAY_RATE_MAIL_PER_IP: nonNegativeInt.default(30),
   GATEWAY_IDEMPOTENCY_TTL_HOURS: positiveInt.max(24 * 30).default(24),
   GATEWAY_CALL_BUDGET: positiveInt.max(10_000).default(10),
   // GraphQL subscriptions (gateway/realtime): per connection, per subscription, per socket.
@@ -139,6 +160,8 @@ export type Env = z.infer<typeof schema>;
 export interface Config extends Env {
   production: boolean;
   dataDir: string;
+  /** IDENTITY_REQUIRE_VERIFIED_EMAIL, or its default (on in production). */
+  requireVerifiedEmail: boolean;
   /** Kafka bootstrap brokers; empty: events travel through the Postgres log (embedded transport). */
   kafkaBrokers: string[];
   tls: { ca: string; cert: string; key: string };
@@ -209,6 +232,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { identit
     ...e,
     production: e.NODE_ENV === "production",
     dataDir,
+    requireVerifiedEmail:
+      (e.IDENTITY_REQUIRE_VERIFIED_EMAIL ?? (e.NODE_ENV === "production" ? "true" : "false")) === "true",
     kafkaBrokers: e.KAFKA_BROKERS ? e.KAFKA_BROKERS.split(",") : [],
     s3: s3Settings(e),
     mediaPublicBaseUrl: e.MEDIA_PUBLIC_BASE_URL,

@@ -18,7 +18,8 @@ export const modules = {
     deps: [],
     provides: [IdentityService],
     migrations: { schema: "identity", dir: new URL("../services/identity/migrations/", import.meta.url) },
-    consumes: ["nova.graph.relationship"],
+    // nova.identity.account: its own account events, turned into mail (services/identity/mail.ts).
+    consumes: ["nova.graph.relationship", "nova.identity.account"],
     init: async (ctx) => (await import("../services/identity/module.ts")).init(ctx),
   },
   graph: {

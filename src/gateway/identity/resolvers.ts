@@ -4,8 +4,11 @@
  */
 import type { IResolvers } from "mercurius";
 import type { Tokens } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { NovaError } from "../../platform/errors.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
+import { toGraphQLError } from "../errors.ts";
 import { call, orNull, userView } from "../views.ts";
+import { lifecycleMutations, spendMail, VERIFY_FIRST } from "./lifecycle.ts";
 
 function tokens(t: Tokens | undefined) {
   return { accessToken: t?.accessToken ?? "", refreshToken: t?.refreshToken ?? "", expiresIn: t?.expiresIn ?? 0 };
@@ -31,9 +34,13 @@ export const identityResolvers = {
       { input }: Args<{ email: string; username: string; password: string }>,
       ctx: GatewayContext,
     ) => {
+      if (ctx.mailLimits?.signUp) await spendMail(ctx, "email", { address: input.email });
       const res = await call(ctx, () => ctx.deps.identity.register(input));
+      // AuthPayload needs a session: with verification required the mail's link gives it (see signUp).
+      if (res.verificationRequired) throw toGraphQLError(new NovaError("EMAIL_NOT_VERIFIED", VERIFY_FIRST));
       return { ...tokens(res.tokens), user: userView(res.user) };
     },
+    ...lifecycleMutations,
     login: async (_root: unknown, { input }: Args<{ identifier: string; password: string }>, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.identity.login(input));
       return { ...tokens(res.tokens), user: userView(res.user) };

@@ -13,6 +13,8 @@ export interface UserClaims {
   readonly sessionId: string;
   /** From the access token's `roles` claim: may moderate (e.g. delete others' content). */
   readonly admin?: boolean;
+  /** From the access token's `email_verified: false`: may read, may not post, comment or message yet. */
+  readonly unverified?: boolean;
 }
 
 export interface CallContext {
@@ -40,6 +42,16 @@ export function requireUser(): UserClaims {
   return user;
 }
 
+/**
+ * The authenticated end user of a write that needs a verified address (posts, comments, messages):
+ * decided from the caller's claims, with no call to identity.
+ */
+export function requireVerifiedUser(): UserClaims {
+  const user = requireUser();
+  if (user.unverified) throw new NovaError("EMAIL_NOT_VERIFIED");
+  return user;
+}
+
 export function optionalUser(): UserClaims | undefined {
   return als.getStore()?.user;
 }
@@ -49,6 +61,7 @@ export const headers = {
   userId: "x-nova-user-id",
   sessionId: "x-nova-session-id",
   userRoles: "x-nova-user-roles",
+  userUnverified: "x-nova-user-unverified",
 } as const;
 
 /** Milliseconds left before the current deadline (undefined: no deadline). */

@@ -70,7 +70,11 @@ export function serverInterceptors(opts: ServerInterceptorOptions): Interceptor[
     if (timeout !== undefined) ctx.deadline = Date.now() + timeout;
     if (userId && sessionId) {
       const admin = (req.header.get(headers.userRoles) ?? "").split(",").includes("admin");
-      ctx.user = admin ? { userId, sessionId, admin } : { userId, sessionId };
+      const user: { userId: string; sessionId: string; admin?: boolean; unverified?: boolean } = admin
+        ? { userId, sessionId, admin }
+        : { userId, sessionId };
+      if (req.header.get(headers.userUnverified) === "1") user.unverified = true;
+      ctx.user = user;
     }
     const parent = extractTrace((k) => req.header.get(k));
     const end = serverSeconds.startTimer({ service, method });
@@ -144,6 +148,7 @@ export function clientInterceptors(opts: ClientInterceptorOptions): Interceptor[
           req.header.set(headers.userId, call.user.userId);
           req.header.set(headers.sessionId, call.user.sessionId);
           if (call.user.admin) req.header.set(headers.userRoles, "admin");
+          if (call.user.unverified) req.header.set(headers.userUnverified, "1");
         }
         for (const [k, v] of Object.entries(injectTrace())) req.header.set(k, v);
         return await next(req);

@@ -32,6 +32,8 @@ export interface AccessClaims {
   jti: string;
   /** Granted roles (e.g. "admin"); absent for an ordinary user. */
   roles: string[];
+  /** The token says `email_verified: false` (OIDC's claim): the user may sign in but not write yet. */
+  unverified?: true;
 }
 
 export async function generateSigningKeyPem(): Promise<string> {
@@ -40,7 +42,8 @@ export async function generateSigningKeyPem(): Promise<string> {
 }
 
 export interface Signer {
-  sign(sub: string, sid: string, now?: number, roles?: readonly string[]): Promise<string>;
+  /** `unverified` adds `email_verified: false` (absent: verified, or verification not required). */
+  sign(sub: string, sid: string, now?: number, roles?: readonly string[], unverified?: boolean): Promise<string>;
   jwks(): JSONWebKeySet;
 }
 
@@ -51,8 +54,10 @@ export async function createSigner(privateKeyPem: string): Promise<Signer> {
   const kid = await calculateJwkThumbprint(pub);
   const jwk: JWK = { ...pub, kid, alg: ACCESS_TOKEN.alg, use: "sig" };
   return {
-    async sign(sub, sid, now = Math.floor(Date.now() / 1000), roles = []) {
-      return new SignJWT(roles.length ? { sid, roles: [...roles] } : { sid })
+    async sign(sub, sid, now = Math.floor(Date.now() / 1000), roles = [], unverified = false) {
+      const claims: Record<string, unknown> = roles.length ? { sid, roles: [...roles] } : { sid };
+      if (unverified) claims.email_verified = false;
+      return new SignJWT(claims)
         .setProtectedHeader({ alg: ACCESS_TOKEN.alg, typ: ACCESS_TOKEN.typ, kid })
         .setSubject(sub)
         .setIssuer(ACCESS_TOKEN.issuer)
@@ -100,6 +105,7 @@ export function createVerifier(
     const roles = payload.roles === undefined ? [] : payload.roles;
     if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string")) throw new Error("malformed roles claim");
     const claims: AccessClaims = { sub: payload.sub, sid: payload.sid, jti: payload.jti, roles };
+    if (payload.email_verified === false) claims.unverified = true;
     const ttl = (payload.exp as number) * 1000 - Date.now();
     if (ttl > 0) verified.set(token, claims, { ttl });
     return claims;

@@ -1,7 +1,9 @@
 /** What the identity service is built from, and the options it runs with. */
+import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Outbox } from "../../platform/events/outbox.ts";
 import type { Signer } from "../../platform/security/jwt.ts";
+import { createSealer, type Sealer } from "../../platform/security/seal.ts";
 import type { IdentityTables, PublicProfile } from "./queries.ts";
 
 export interface IdentityOptions {
@@ -9,6 +11,12 @@ export interface IdentityOptions {
   lockoutMs: number;
   refreshTtlMs: number;
   sessionMaxMs: number;
+  /** Until the address is verified the user may sign in but not post, comment or message; `register` opens no session. */
+  requireVerifiedEmail: boolean;
+  /** Verification and reset mails per user per hour (further requests are answered the same and send nothing). */
+  mailBudgetPerHour: number;
+  verifyTokenTtlMs: number;
+  resetTokenTtlMs: number;
 }
 
 export const IDENTITY_DEFAULTS: IdentityOptions = {
@@ -16,6 +24,10 @@ export const IDENTITY_DEFAULTS: IdentityOptions = {
   lockoutMs: 15 * 60_000,
   refreshTtlMs: 30 * 24 * 3_600_000,
   sessionMaxMs: 90 * 24 * 3_600_000,
+  requireVerifiedEmail: false,
+  mailBudgetPerHour: 3,
+  verifyTokenTtlMs: 24 * 3_600_000,
+  resetTokenTtlMs: 30 * 60_000,
 };
 
 export const MAX_BATCH = 100;
@@ -35,6 +47,11 @@ export interface IdentityDeps {
   signer: Signer;
   /** Writes UserRegistered / ProfileUpdated in the same transaction as the change. */
   outbox: Outbox;
+  /**
+   * Seals the one-time tokens that mail events carry (only identity holds its key; module.ts
+   * derives it from the signing key). Default: a key of this process only (tests).
+   */
+  sealer?: Sealer;
   options?: Partial<IdentityOptions>;
   profiles?: ProfileCache;
 }
@@ -45,6 +62,7 @@ export interface Identity {
   reader: Kysely<IdentityTables>;
   signer: Signer;
   outbox: Outbox;
+  sealer: Sealer;
   profiles: ProfileCache | undefined;
   opt: IdentityOptions;
 }
@@ -55,6 +73,7 @@ export function identityOf(deps: IdentityDeps): Identity {
     reader: deps.db.reader,
     signer: deps.signer,
     outbox: deps.outbox,
+    sealer: deps.sealer ?? createSealer(randomBytes(32), "identity mail tokens"),
     profiles: deps.profiles,
     opt: { ...IDENTITY_DEFAULTS, ...deps.options },
   };

@@ -63,3 +63,43 @@ export function userEvent(type: IdentityEventType, payload: UserPayload): UserEv
 
 /** Writes identity events into the outbox in the transaction of their change. */
 export const writeUserEvents = USER_EVENTS.write;
+
+// ---- account events: what the mail consumer (mail.ts) turns into mail
+
+export const ACCOUNT_AGGREGATE = "account" as const;
+
+/**
+ * A one-time token travels to the mail consumer sealed (AES-256-GCM, identity's key,
+ * see platform/security/seal.ts): the outbox, Kafka and the DLQ never hold it in clear.
+ */
+const sealedTokenPayload = z.object({ userId: payloadId("a user id"), sealedToken: z.string().min(1) });
+export const accountEvents = {
+  /** Mail a verification link (sign-up, resend). */
+  VerificationRequested: sealedTokenPayload,
+  /** Mail a password-reset link. */
+  PasswordResetRequested: sealedTokenPayload,
+  /** Tell the owner their password changed (a reset or a change). */
+  PasswordChanged: z.object({ userId: payloadId("a user id"), how: z.enum(["reset", "change"]) }),
+  /** Tell the owner of a registered address that someone tried to sign up with it. */
+  SignUpAttemptWithExistingEmail: z.object({ userId: payloadId("a user id") }),
+} as const;
+export type AccountEventType = keyof typeof accountEvents;
+export type AccountPayload<T extends AccountEventType> = z.input<(typeof accountEvents)[T]>;
+
+/** The declaration: topic nova.identity.account, keyed by the user; read only by identity's own mail consumer. */
+export const ACCOUNT_EVENTS = defineEvents("identity", ACCOUNT_AGGREGATE, accountEvents, (p) => p.userId);
+export const ACCOUNT_TOPIC = ACCOUNT_EVENTS.topic;
+
+export type AccountEvent = DeclaredEvent<typeof ACCOUNT_AGGREGATE, AccountEventType>;
+
+/** The context a token is sealed for: one event type and one user. */
+export function sealContext(type: AccountEventType, userId: string): string {
+  return `identity.${type}:${userId}`;
+}
+
+/** An account event: the user is its key and its actor. */
+export function accountEvent<T extends AccountEventType>(type: T, payload: AccountPayload<T>): AccountEvent {
+  return ACCOUNT_EVENTS.event(type, payload.userId, payload);
+}
+
+export const writeAccountEvents = ACCOUNT_EVENTS.write;

@@ -1,10 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { createMailer } from "../../platform/mail/mailer.ts";
 import { createSigner, generateSigningKeyPem } from "../../platform/security/jwt.ts";
+import { createSealer } from "../../platform/security/seal.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { followCounts } from "./consumers.ts";
+import { mailConsumer } from "./mail.ts";
 import { createIdentityService, type IdentityTables, type PublicProfile } from "./service.ts";
 
 /** The signing key: JWT_PRIVATE_KEY(_FILE), or in embedded mode one generated once under the data dir. */
@@ -23,16 +26,36 @@ async function signingKey(ctx: ModuleContext): Promise<string> {
 }
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
-  const signer = await createSigner(await signingKey(ctx));
+  const key = await signingKey(ctx);
+  const signer = await createSigner(key);
+  // The mail tokens' seal key is derived from the signing key (HKDF): no second secret to deploy,
+  // and only identity's processes (which sign and mail) can open a sealed token.
+  const sealer = createSealer(key, "identity mail tokens v1");
   const profiles = ctx.cache().entity<PublicProfile>("identity", "user", 1);
+  const c = ctx.config;
   const impl = createIdentityService({
     db: ctx.db().kysely<IdentityTables>(),
     signer,
     outbox: ctx.outbox(),
+    sealer,
     profiles,
+    options: { requireVerifiedEmail: c.requireVerifiedEmail, mailBudgetPerHour: c.IDENTITY_MAIL_BUDGET_PER_HOUR },
+  });
+  if (!c.SMTP_URL && ctx.mode === "distributed") {
+    ctx.log.warn("SMTP_URL is not set: identity writes mail into %s instead of sending it", join(c.dataDir, "mail"));
+  }
+  const mailer = createMailer({
+    smtpUrl: c.SMTP_URL,
+    folder: join(c.dataDir, "mail"),
+    from: c.MAIL_FROM,
+    log: ctx.log,
   });
   return {
     services: [{ service: IdentityService, impl }],
-    consumers: [followCounts((ids) => profiles.invalidate(ids))],
+    consumers: [
+      followCounts((ids) => profiles.invalidate(ids)),
+      mailConsumer({ mailer, sealer, publicUrl: c.PUBLIC_URL, log: ctx.log }),
+    ],
+    stop: async () => mailer.close(),
   };
 }

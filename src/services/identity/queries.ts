@@ -21,6 +21,7 @@ interface UsersTable {
   follower_count: Generated<number>;
   following_count: Generated<number>;
   role: Generated<"user" | "admin">;
+  email_verified_at: Date | null;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -38,7 +39,18 @@ interface RefreshTokensTable {
   expires_at: Date;
   used_at: Date | null;
 }
+export type EmailTokenPurpose = "verify_email" | "reset_password";
+interface EmailTokensTable {
+  token_hash: Buffer;
+  user_id: string;
+  purpose: EmailTokenPurpose;
+  email: string;
+  created_at: Generated<Date>;
+  expires_at: Date;
+  used_at: Date | null;
+}
 export interface IdentityTables {
+  "identity.email_tokens": EmailTokensTable;
   "identity.users": UsersTable;
   "identity.sessions": SessionsTable;
   "identity.refresh_tokens": RefreshTokensTable;
@@ -107,6 +119,97 @@ export function userByIdentifier(db: IdentityDb, identifier: string): Promise<Us
 
 export async function roleOf(db: IdentityDb, userId: string): Promise<"user" | "admin" | undefined> {
   return (await db.selectFrom("identity.users").select("role").where("id", "=", userId).executeTakeFirst())?.role;
+}
+
+/** What an access token says about its user: the role and whether the address is verified. */
+export function claimsOf(db: IdentityDb, userId: string) {
+  return db
+    .selectFrom("identity.users")
+    .select(["role", "email_verified_at"])
+    .where("id", "=", userId)
+    .executeTakeFirst();
+}
+
+export function userByEmail(db: IdentityDb, email: string): Promise<UserRow | undefined> {
+  return db
+    .selectFrom("identity.users")
+    .selectAll()
+    .where(sql`lower(email)`, "=", email.toLowerCase())
+    .executeTakeFirst();
+}
+
+export async function usernameTaken(db: IdentityDb, username: string): Promise<boolean> {
+  return (
+    (await db.selectFrom("identity.users").select("id").where("username", "=", username).executeTakeFirst()) !==
+    undefined
+  );
+}
+
+// ---- one-time tokens sent by mail
+
+export async function insertEmailToken(
+  trx: IdentityDb,
+  t: { token_hash: Buffer; user_id: string; purpose: EmailTokenPurpose; email: string; expires_at: Date },
+): Promise<void> {
+  await trx.insertInto("identity.email_tokens").values(t).execute();
+}
+
+/** How many tokens of this purpose the user was sent since `since` (the mail budget). */
+export async function countEmailTokensSince(
+  db: IdentityDb,
+  userId: string,
+  purpose: EmailTokenPurpose,
+  since: Date,
+): Promise<number> {
+  const row = await db
+    .selectFrom("identity.email_tokens")
+    .select(sql<string>`count(*)`.as("n"))
+    .where("user_id", "=", userId)
+    .where("purpose", "=", purpose)
+    .where("created_at", ">", since)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The token and its user's current address, locked for its single use. */
+export function emailTokenForUpdate(trx: IdentityDb, tokenHash: Buffer, purpose: EmailTokenPurpose) {
+  return trx
+    .selectFrom("identity.email_tokens as t")
+    .innerJoin("identity.users as u", "u.id", "t.user_id")
+    .select(["t.user_id", "t.email", "t.expires_at", "t.used_at", "u.email as current_email"])
+    .where("t.token_hash", "=", tokenHash)
+    .where("t.purpose", "=", purpose)
+    .forUpdate("t")
+    .executeTakeFirst();
+}
+
+/** Uses the token, and voids the user's other unused tokens of the same purpose. */
+export async function useEmailTokens(trx: IdentityDb, userId: string, purpose: EmailTokenPurpose): Promise<void> {
+  await trx
+    .updateTable("identity.email_tokens")
+    .set({ used_at: new Date() })
+    .where("user_id", "=", userId)
+    .where("purpose", "=", purpose)
+    .where("used_at", "is", null)
+    .execute();
+}
+
+export function markEmailVerified(trx: IdentityDb, userId: string): Promise<UserRow | undefined> {
+  return trx
+    .updateTable("identity.users")
+    .set({ email_verified_at: sql`coalesce(email_verified_at, now())`, updated_at: new Date() })
+    .where("id", "=", userId)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** A new password; clears the failed-login count and any lockout. */
+export async function setPassword(trx: IdentityDb, userId: string, hash: string): Promise<void> {
+  await trx
+    .updateTable("identity.users")
+    .set({ password_hash: hash, failed_logins: 0, locked_until: null, updated_at: new Date() })
+    .where("id", "=", userId)
+    .execute();
 }
 
 /** Counts a failed login; the `max`-th one locks the account for `lockoutMs` and resets the count. */
@@ -224,14 +327,20 @@ export async function revokeSession(db: IdentityDb, sessionId: string, reason: s
   await q.where("revoked_at", "is", null).execute();
 }
 
-/** Revokes every active session of the user; how many it revoked. */
-export async function revokeAllSessions(db: IdentityDb, userId: string, reason: string): Promise<number> {
-  const res = await db
+/** Revokes every active session of the user (but `except`); how many it revoked. */
+export async function revokeAllSessions(
+  db: IdentityDb,
+  userId: string,
+  reason: string,
+  except?: string,
+): Promise<number> {
+  let q = db
     .updateTable("identity.sessions")
     .set({ revoked_at: new Date(), revoked_reason: reason })
     .where("user_id", "=", userId)
-    .where("revoked_at", "is", null)
-    .executeTakeFirst();
+    .where("revoked_at", "is", null);
+  if (except !== undefined) q = q.where("id", "!=", except);
+  const res = await q.executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
 

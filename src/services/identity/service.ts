@@ -8,6 +8,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { type IdentityDeps, identityOf } from "./deps.ts";
 import { batchGetUsers } from "./rpc/batchGetUsers.ts";
+import { changePassword } from "./rpc/changePassword.ts";
 import { checkSession } from "./rpc/checkSession.ts";
 import { getJwks } from "./rpc/getJwks.ts";
 import { getUser } from "./rpc/getUser.ts";
@@ -17,9 +18,13 @@ import { logout } from "./rpc/logout.ts";
 import { logoutAll } from "./rpc/logoutAll.ts";
 import { refreshToken } from "./rpc/refreshToken.ts";
 import { register } from "./rpc/register.ts";
+import { requestPasswordReset } from "./rpc/requestPasswordReset.ts";
+import { resendVerification } from "./rpc/resendVerification.ts";
+import { resetPassword } from "./rpc/resetPassword.ts";
 import { resolveUsernames } from "./rpc/resolveUsernames.ts";
 import { scanUsers } from "./rpc/scanUsers.ts";
 import { updateProfile } from "./rpc/updateProfile.ts";
+import { verifyEmail } from "./rpc/verifyEmail.ts";
 
 export {
   IDENTITY_DEFAULTS,
@@ -35,6 +40,11 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
   return {
     register: register(id),
     login: login(id),
+    verifyEmail: verifyEmail(id),
+    resendVerification: resendVerification(id),
+    requestPasswordReset: requestPasswordReset(id),
+    resetPassword: resetPassword(id),
+    changePassword: changePassword(id),
     refreshToken: refreshToken(id),
     logout: logout(id),
     logoutAll: logoutAll(id),

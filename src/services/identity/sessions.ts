@@ -4,7 +4,7 @@ import { type Tokens, TokensSchema } from "../../gen/nova/identity/v1/identity_p
 import { ACCESS_TOKEN } from "../../platform/security/jwt.ts";
 import { newOpaqueToken, sha256 } from "../../platform/security/secrets.ts";
 import type { Identity } from "./deps.ts";
-import { type IdentityDb, insertRefreshToken, insertSession, roleOf } from "./queries.ts";
+import { claimsOf, type IdentityDb, insertRefreshToken, insertSession } from "./queries.ts";
 
 /** Starts a session (a refresh-token family) and returns its first refresh token. */
 export async function openSession(
@@ -21,10 +21,11 @@ export async function openSession(
 
 /** A new access token for the session, with the refresh token it goes with. */
 export async function issueTokens(id: Identity, userId: string, sessionId: string, refresh: string): Promise<Tokens> {
-  // The role is read at every issue, so a grant or revocation shows in the next access token.
-  const role = await roleOf(id.writer, userId);
+  // The role and the verification are read at every issue, so a change shows in the next access token.
+  const c = await claimsOf(id.writer, userId);
+  const unverified = id.opt.requireVerifiedEmail && c?.email_verified_at === null;
   return create(TokensSchema, {
-    accessToken: await id.signer.sign(userId, sessionId, undefined, role === "admin" ? ["admin"] : []),
+    accessToken: await id.signer.sign(userId, sessionId, undefined, c?.role === "admin" ? ["admin"] : [], unverified),
     refreshToken: refresh,
     expiresIn: ACCESS_TOKEN.ttlSeconds,
   });

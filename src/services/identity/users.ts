@@ -9,6 +9,7 @@ export function toUser(row: UserRow | PublicProfile, viewerId: string | undefine
     id: row.id,
     username: row.username,
     email: "email" in row && viewerId === row.id ? row.email : "",
+    emailVerified: "email" in row && viewerId === row.id && row.email_verified_at !== null,
     displayName: row.display_name,
     bio: row.bio,
     avatarUrl: row.avatar_url,

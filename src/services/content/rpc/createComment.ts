@@ -9,7 +9,7 @@ import {
   CreateCommentResponseSchema,
 } from "../../../gen/nova/content/v1/content_pb.ts";
 import { NovaError } from "../../../platform/errors.ts";
-import { requireUser } from "../../../platform/rpc/context.ts";
+import { requireVerifiedUser } from "../../../platform/rpc/context.ts";
 import { uuid } from "../../../platform/validate.ts";
 import { requireLivePost, visiblePost } from "../access.ts";
 import type { ContentContext } from "../context.ts";
@@ -19,7 +19,7 @@ import { bumpCounts, type ContentTrx, insertComment, liveComment } from "../quer
 import { LIMITS, validateText } from "../validation.ts";
 
 export async function createComment(ctx: ContentContext, req: CreateCommentRequest): Promise<CreateCommentResponse> {
-  const user = requireUser();
+  const user = requireVerifiedUser();
   const postId = uuid("postId", req.postId);
   const text = validateText("text", req.text, LIMITS.commentTextMax);
   const askedParent = req.parentId ? uuid("parentId", req.parentId) : null;

@@ -10,7 +10,7 @@ import {
   CreatePostResponseSchema,
 } from "../../../gen/nova/content/v1/content_pb.ts";
 import { NovaError } from "../../../platform/errors.ts";
-import { requireUser } from "../../../platform/rpc/context.ts";
+import { requireVerifiedUser } from "../../../platform/rpc/context.ts";
 import type { ContentContext } from "../context.ts";
 import { postEvent, writePostEvents } from "../events.ts";
 import { toPost } from "../messages.ts";
@@ -18,7 +18,7 @@ import { insertPost } from "../queries.ts";
 import { LIMITS, parseHashtags, parseMentions, validateMedia, validateText } from "../validation.ts";
 
 export async function createPost(ctx: ContentContext, req: CreatePostRequest): Promise<CreatePostResponse> {
-  const user = requireUser();
+  const user = requireVerifiedUser();
   const text = validateText("text", req.text, LIMITS.postTextMax, req.media.length > 0);
   const media = validateMedia(req.media);
   const hashtags = parseHashtags(text);

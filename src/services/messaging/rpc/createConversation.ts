@@ -4,7 +4,7 @@
  * caller included. Refused across a block and for users that do not exist.
  */
 import { invalid } from "../../../platform/errors.ts";
-import { requireUser } from "../../../platform/rpc/context.ts";
+import { requireVerifiedUser } from "../../../platform/rpc/context.ts";
 import { uuids } from "../../../platform/validate.ts";
 import type { MessagingDeps, Rpc } from "../deps.ts";
 import { emitConversationEvent } from "../events.ts";
@@ -15,7 +15,7 @@ import { viewOf } from "../views.ts";
 
 export function createConversation(deps: MessagingDeps): Rpc<"createConversation"> {
   return async (req) => {
-    const me = requireUser().userId;
+    const me = requireVerifiedUser().userId;
     const ids = uuids("memberIds", req.memberIds, LIMITS.batchMax);
     const fieldOf = (id: string) => `memberIds[${ids.indexOf(id)}]`;
     const others = [...new Set(ids)].filter((id) => id !== me);

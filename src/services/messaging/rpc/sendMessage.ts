@@ -4,7 +4,7 @@
  * or, with a keyId from the public-key registry, ciphertext the server never reads.
  */
 import { invalid, NovaError } from "../../../platform/errors.ts";
-import { requireUser } from "../../../platform/rpc/context.ts";
+import { requireVerifiedUser } from "../../../platform/rpc/context.ts";
 import { uuid, uuidv7 } from "../../../platform/validate.ts";
 import type { MessagingDeps, Rpc } from "../deps.ts";
 import { conversationEvent } from "../events.ts";
@@ -31,7 +31,7 @@ function contentOf(req: { text: string; ciphertext: Uint8Array; keyId: string })
 export function sendMessage(deps: MessagingDeps): Rpc<"sendMessage"> {
   const { writer } = deps.db;
   return async (req) => {
-    const me = requireUser().userId;
+    const me = requireVerifiedUser().userId;
     const conversationId = uuid("conversationId", req.conversationId);
     const clientMessageId = validateClientMessageId(req.clientMessageId);
     const { text, ciphertext, keyId } = contentOf(req);

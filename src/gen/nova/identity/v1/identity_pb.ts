@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/identity/v1/identity.proto.
  */
 export const file_nova_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIq8BCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDSJJCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBSJECg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkiYgoQUmVnaXN0ZXJSZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucxIkCgR1c2VyGAIgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl8KDUxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChNSZWZyZXNoVG9rZW5SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiQAoUUmVmcmVzaFRva2VuUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0Ii0KEUxvZ291dEFsbFJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAUiKQoTQ2hlY2tTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIiYKFENoZWNrU2Vzc2lvblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCCIcCg5HZXRVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCSI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIjChRCYXRjaEdldFVzZXJzUmVxdWVzdBILCgNpZHMYASADKAkiPgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiwKF1Jlc29sdmVVc2VybmFtZXNSZXF1ZXN0EhEKCXVzZXJuYW1lcxgBIAMoCSJBChhSZXNvbHZlVXNlcm5hbWVzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiLAoYR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIkEKGUdldFVzZXJCeVVzZXJuYW1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciKEAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSGQoMZGlzcGxheV9uYW1lGAEgASgJSACIAQESEAoDYmlvGAIgASgJSAGIAQESFwoKYXZhdGFyX3VybBgDIAEoCUgCiAEBQg8KDV9kaXNwbGF5X25hbWVCBgoEX2Jpb0INCgtfYXZhdGFyX3VybCI9ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIQCg5HZXRKd2tzUmVxdWVzdCIkCg9HZXRKd2tzUmVzcG9uc2USEQoJandrc19qc29uGAEgASgJIjEKEFNjYW5Vc2Vyc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIl4KEVNjYW5Vc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyEhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgEMsUJCg9JZGVudGl0eVNlcnZpY2USUQoIUmVnaXN0ZXISIS5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVxdWVzdBoiLm5vdmEuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXNwb25zZRJICgVMb2dpbhIeLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXF1ZXN0Gh8ubm92YS5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlEl0KDFJlZnJlc2hUb2tlbhIlLm5vdmEuaWRlbnRpdHkudjEuUmVmcmVzaFRva2VuUmVxdWVzdBomLm5vdmEuaWRlbnRpdHkudjEuUmVmcmVzaFRva2VuUmVzcG9uc2USSwoGTG9nb3V0Eh8ubm92YS5pZGVudGl0eS52MS5Mb2dvdXRSZXF1ZXN0GiAubm92YS5pZGVudGl0eS52MS5Mb2dvdXRSZXNwb25zZRJUCglMb2dvdXRBbGwSIi5ub3ZhLmlkZW50aXR5LnYxLkxvZ291dEFsbFJlcXVlc3QaIy5ub3ZhLmlkZW50aXR5LnYxLkxvZ291dEFsbFJlc3BvbnNlEmIKDENoZWNrU2Vzc2lvbhIlLm5vdmEuaWRlbnRpdHkudjEuQ2hlY2tTZXNzaW9uUmVxdWVzdBomLm5vdmEuaWRlbnRpdHkudjEuQ2hlY2tTZXNzaW9uUmVzcG9uc2UiA5ACARJTCgdHZXRVc2VyEiAubm92YS5pZGVudGl0eS52MS5HZXRVc2VyUmVxdWVzdBohLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESZQoNQmF0Y2hHZXRVc2VycxImLm5vdmEuaWRlbnRpdHkudjEuQmF0Y2hHZXRVc2Vyc1JlcXVlc3QaJy5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXNwb25zZSIDkAIBEnEKEUdldFVzZXJCeVVzZXJuYW1lEioubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlcXVlc3QaKy5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJCeVVzZXJuYW1lUmVzcG9uc2UiA5ACARJuChBSZXNvbHZlVXNlcm5hbWVzEikubm92YS5pZGVudGl0eS52MS5SZXNvbHZlVXNlcm5hbWVzUmVxdWVzdBoqLm5vdmEuaWRlbnRpdHkudjEuUmVzb2x2ZVVzZXJuYW1lc1Jlc3BvbnNlIgOQAgESYAoNVXBkYXRlUHJvZmlsZRImLm5vdmEuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaJy5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZRJTCgdHZXRKd2tzEiAubm92YS5pZGVudGl0eS52MS5HZXRKd2tzUmVxdWVzdBohLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1Jlc3BvbnNlIgOQAgESWQoJU2NhblVzZXJzEiIubm92YS5pZGVudGl0eS52MS5TY2FuVXNlcnNSZXF1ZXN0GiMubm92YS5pZGVudGl0eS52MS5TY2FuVXNlcnNSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIscBCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDRIWCg5lbWFpbF92ZXJpZmllZBgKIAEoCCJJCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBSJECg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkigQEKEFJlZ2lzdGVyUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlchIdChV2ZXJpZmljYXRpb25fcmVxdWlyZWQYAyABKAgiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJImUKE1ZlcmlmeUVtYWlsUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIbChlSZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0IhwKGlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIiwKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBINCgVlbWFpbBgBIAEoCSIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIjsKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIoChVSZXNldFBhc3N3b3JkUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChBzZXNzaW9uc19yZXZva2VkGAEgASgFIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl8KDUxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChNSZWZyZXNoVG9rZW5SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiQAoUUmVmcmVzaFRva2VuUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0Ii0KEUxvZ291dEFsbFJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAUiKQoTQ2hlY2tTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIiYKFENoZWNrU2Vzc2lvblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCCIcCg5HZXRVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCSI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIjChRCYXRjaEdldFVzZXJzUmVxdWVzdBILCgNpZHMYASADKAkiPgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiwKF1Jlc29sdmVVc2VybmFtZXNSZXF1ZXN0EhEKCXVzZXJuYW1lcxgBIAMoCSJBChhSZXNvbHZlVXNlcm5hbWVzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiLAoYR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIkEKGUdldFVzZXJCeVVzZXJuYW1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciKEAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSGQoMZGlzcGxheV9uYW1lGAEgASgJSACIAQESEAoDYmlvGAIgASgJSAGIAQESFwoKYXZhdGFyX3VybBgDIAEoCUgCiAEBQg8KDV9kaXNwbGF5X25hbWVCBgoEX2Jpb0INCgtfYXZhdGFyX3VybCI9ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIQCg5HZXRKd2tzUmVxdWVzdCIkCg9HZXRKd2tzUmVzcG9uc2USEQoJandrc19qc29uGAEgASgJIjEKEFNjYW5Vc2Vyc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIl4KEVNjYW5Vc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyEhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgEMtANCg9JZGVudGl0eVNlcnZpY2USUQoIUmVnaXN0ZXISIS5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVxdWVzdBoiLm5vdmEuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXNwb25zZRJICgVMb2dpbhIeLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXF1ZXN0Gh8ubm92YS5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlEloKC1ZlcmlmeUVtYWlsEiQubm92YS5pZGVudGl0eS52MS5WZXJpZnlFbWFpbFJlcXVlc3QaJS5ub3ZhLmlkZW50aXR5LnYxLlZlcmlmeUVtYWlsUmVzcG9uc2USbwoSUmVzZW5kVmVyaWZpY2F0aW9uEisubm92YS5pZGVudGl0eS52MS5SZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0Giwubm92YS5pZGVudGl0eS52MS5SZXNlbmRWZXJpZmljYXRpb25SZXNwb25zZRJ1ChRSZXF1ZXN0UGFzc3dvcmRSZXNldBItLm5vdmEuaWRlbnRpdHkudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0Gi4ubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlEmAKDVJlc2V0UGFzc3dvcmQSJi5ub3ZhLmlkZW50aXR5LnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2USYwoOQ2hhbmdlUGFzc3dvcmQSJy5ub3ZhLmlkZW50aXR5LnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBooLm5vdmEuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRJdCgxSZWZyZXNoVG9rZW4SJS5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEksKBkxvZ291dBIfLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVxdWVzdBogLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVzcG9uc2USVAoJTG9nb3V0QWxsEiIubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXF1ZXN0GiMubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXNwb25zZRJiCgxDaGVja1Nlc3Npb24SJS5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlc3BvbnNlIgOQAgESUwoHR2V0VXNlchIgLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEmUKDUJhdGNoR2V0VXNlcnMSJi5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2UiA5ACARJxChFHZXRVc2VyQnlVc2VybmFtZRIqLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0Gisubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlc3BvbnNlIgOQAgESbgoQUmVzb2x2ZVVzZXJuYW1lcxIpLm5vdmEuaWRlbnRpdHkudjEuUmVzb2x2ZVVzZXJuYW1lc1JlcXVlc3QaKi5ub3ZhLmlkZW50aXR5LnYxLlJlc29sdmVVc2VybmFtZXNSZXNwb25zZSIDkAIBEmAKDVVwZGF0ZVByb2ZpbGUSJi5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2USUwoHR2V0SndrcxIgLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1JlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldEp3a3NSZXNwb25zZSIDkAIBElkKCVNjYW5Vc2VycxIiLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVxdWVzdBojLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
 
 /**
  * @generated from message nova.identity.v1.User
@@ -66,6 +66,13 @@ export type User = Message<"nova.identity.v1.User"> & {
    * @generated from field: uint32 following_count = 9;
    */
   followingCount: number;
+
+  /**
+   * Whether the email address is verified; like email, only filled in when the viewer is the user.
+   *
+   * @generated from field: bool email_verified = 10;
+   */
+  emailVerified: boolean;
 };
 
 /**
@@ -136,6 +143,54 @@ export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
  */
 export type RegisterResponse = Message<"nova.identity.v1.RegisterResponse"> & {
   /**
+   * Unset when verification_required: the verification link signs the account in.
+   *
+   * @generated from field: nova.identity.v1.Tokens tokens = 1;
+   */
+  tokens?: Tokens | undefined;
+
+  /**
+   * @generated from field: nova.identity.v1.User user = 2;
+   */
+  user?: User | undefined;
+
+  /**
+   * Email verification is required: no session, the same answer for a new and a registered address.
+   *
+   * @generated from field: bool verification_required = 3;
+   */
+  verificationRequired: boolean;
+};
+
+/**
+ * Describes the message nova.identity.v1.RegisterResponse.
+ * Use `create(RegisterResponseSchema)` to create a new message.
+ */
+export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 3);
+
+/**
+ * @generated from message nova.identity.v1.VerifyEmailRequest
+ */
+export type VerifyEmailRequest = Message<"nova.identity.v1.VerifyEmailRequest"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.VerifyEmailRequest.
+ * Use `create(VerifyEmailRequestSchema)` to create a new message.
+ */
+export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 4);
+
+/**
+ * @generated from message nova.identity.v1.VerifyEmailResponse
+ */
+export type VerifyEmailResponse = Message<"nova.identity.v1.VerifyEmailResponse"> & {
+  /**
    * @generated from field: nova.identity.v1.Tokens tokens = 1;
    */
   tokens?: Tokens | undefined;
@@ -147,11 +202,147 @@ export type RegisterResponse = Message<"nova.identity.v1.RegisterResponse"> & {
 };
 
 /**
- * Describes the message nova.identity.v1.RegisterResponse.
- * Use `create(RegisterResponseSchema)` to create a new message.
+ * Describes the message nova.identity.v1.VerifyEmailResponse.
+ * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
-export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 3);
+export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 5);
+
+/**
+ * @generated from message nova.identity.v1.ResendVerificationRequest
+ */
+export type ResendVerificationRequest = Message<"nova.identity.v1.ResendVerificationRequest"> & {
+};
+
+/**
+ * Describes the message nova.identity.v1.ResendVerificationRequest.
+ * Use `create(ResendVerificationRequestSchema)` to create a new message.
+ */
+export const ResendVerificationRequestSchema: GenMessage<ResendVerificationRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 6);
+
+/**
+ * @generated from message nova.identity.v1.ResendVerificationResponse
+ */
+export type ResendVerificationResponse = Message<"nova.identity.v1.ResendVerificationResponse"> & {
+};
+
+/**
+ * Describes the message nova.identity.v1.ResendVerificationResponse.
+ * Use `create(ResendVerificationResponseSchema)` to create a new message.
+ */
+export const ResendVerificationResponseSchema: GenMessage<ResendVerificationResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 7);
+
+/**
+ * @generated from message nova.identity.v1.RequestPasswordResetRequest
+ */
+export type RequestPasswordResetRequest = Message<"nova.identity.v1.RequestPasswordResetRequest"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.RequestPasswordResetRequest.
+ * Use `create(RequestPasswordResetRequestSchema)` to create a new message.
+ */
+export const RequestPasswordResetRequestSchema: GenMessage<RequestPasswordResetRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 8);
+
+/**
+ * @generated from message nova.identity.v1.RequestPasswordResetResponse
+ */
+export type RequestPasswordResetResponse = Message<"nova.identity.v1.RequestPasswordResetResponse"> & {
+};
+
+/**
+ * Describes the message nova.identity.v1.RequestPasswordResetResponse.
+ * Use `create(RequestPasswordResetResponseSchema)` to create a new message.
+ */
+export const RequestPasswordResetResponseSchema: GenMessage<RequestPasswordResetResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 9);
+
+/**
+ * @generated from message nova.identity.v1.ResetPasswordRequest
+ */
+export type ResetPasswordRequest = Message<"nova.identity.v1.ResetPasswordRequest"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ResetPasswordRequest.
+ * Use `create(ResetPasswordRequestSchema)` to create a new message.
+ */
+export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 10);
+
+/**
+ * @generated from message nova.identity.v1.ResetPasswordResponse
+ */
+export type ResetPasswordResponse = Message<"nova.identity.v1.ResetPasswordResponse"> & {
+  /**
+   * Whose sessions ended (the gateway drops its cached session state).
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ResetPasswordResponse.
+ * Use `create(ResetPasswordResponseSchema)` to create a new message.
+ */
+export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 11);
+
+/**
+ * @generated from message nova.identity.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"nova.identity.v1.ChangePasswordRequest"> & {
+  /**
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 12);
+
+/**
+ * @generated from message nova.identity.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"nova.identity.v1.ChangePasswordResponse"> & {
+  /**
+   * @generated from field: int32 sessions_revoked = 1;
+   */
+  sessionsRevoked: number;
+};
+
+/**
+ * Describes the message nova.identity.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 13);
 
 /**
  * @generated from message nova.identity.v1.LoginRequest
@@ -175,7 +366,7 @@ export type LoginRequest = Message<"nova.identity.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 4);
+  messageDesc(file_nova_identity_v1_identity, 14);
 
 /**
  * @generated from message nova.identity.v1.LoginResponse
@@ -197,7 +388,7 @@ export type LoginResponse = Message<"nova.identity.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 5);
+  messageDesc(file_nova_identity_v1_identity, 15);
 
 /**
  * @generated from message nova.identity.v1.RefreshTokenRequest
@@ -214,7 +405,7 @@ export type RefreshTokenRequest = Message<"nova.identity.v1.RefreshTokenRequest"
  * Use `create(RefreshTokenRequestSchema)` to create a new message.
  */
 export const RefreshTokenRequestSchema: GenMessage<RefreshTokenRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 6);
+  messageDesc(file_nova_identity_v1_identity, 16);
 
 /**
  * @generated from message nova.identity.v1.RefreshTokenResponse
@@ -231,7 +422,7 @@ export type RefreshTokenResponse = Message<"nova.identity.v1.RefreshTokenRespons
  * Use `create(RefreshTokenResponseSchema)` to create a new message.
  */
 export const RefreshTokenResponseSchema: GenMessage<RefreshTokenResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 7);
+  messageDesc(file_nova_identity_v1_identity, 17);
 
 /**
  * @generated from message nova.identity.v1.LogoutRequest
@@ -244,7 +435,7 @@ export type LogoutRequest = Message<"nova.identity.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 8);
+  messageDesc(file_nova_identity_v1_identity, 18);
 
 /**
  * @generated from message nova.identity.v1.LogoutResponse
@@ -257,7 +448,7 @@ export type LogoutResponse = Message<"nova.identity.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 9);
+  messageDesc(file_nova_identity_v1_identity, 19);
 
 /**
  * @generated from message nova.identity.v1.LogoutAllRequest
@@ -270,7 +461,7 @@ export type LogoutAllRequest = Message<"nova.identity.v1.LogoutAllRequest"> & {
  * Use `create(LogoutAllRequestSchema)` to create a new message.
  */
 export const LogoutAllRequestSchema: GenMessage<LogoutAllRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 10);
+  messageDesc(file_nova_identity_v1_identity, 20);
 
 /**
  * @generated from message nova.identity.v1.LogoutAllResponse
@@ -287,7 +478,7 @@ export type LogoutAllResponse = Message<"nova.identity.v1.LogoutAllResponse"> & 
  * Use `create(LogoutAllResponseSchema)` to create a new message.
  */
 export const LogoutAllResponseSchema: GenMessage<LogoutAllResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 11);
+  messageDesc(file_nova_identity_v1_identity, 21);
 
 /**
  * @generated from message nova.identity.v1.CheckSessionRequest
@@ -304,7 +495,7 @@ export type CheckSessionRequest = Message<"nova.identity.v1.CheckSessionRequest"
  * Use `create(CheckSessionRequestSchema)` to create a new message.
  */
 export const CheckSessionRequestSchema: GenMessage<CheckSessionRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 12);
+  messageDesc(file_nova_identity_v1_identity, 22);
 
 /**
  * @generated from message nova.identity.v1.CheckSessionResponse
@@ -321,7 +512,7 @@ export type CheckSessionResponse = Message<"nova.identity.v1.CheckSessionRespons
  * Use `create(CheckSessionResponseSchema)` to create a new message.
  */
 export const CheckSessionResponseSchema: GenMessage<CheckSessionResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 13);
+  messageDesc(file_nova_identity_v1_identity, 23);
 
 /**
  * @generated from message nova.identity.v1.GetUserRequest
@@ -338,7 +529,7 @@ export type GetUserRequest = Message<"nova.identity.v1.GetUserRequest"> & {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 14);
+  messageDesc(file_nova_identity_v1_identity, 24);
 
 /**
  * @generated from message nova.identity.v1.GetUserResponse
@@ -355,7 +546,7 @@ export type GetUserResponse = Message<"nova.identity.v1.GetUserResponse"> & {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 15);
+  messageDesc(file_nova_identity_v1_identity, 25);
 
 /**
  * @generated from message nova.identity.v1.BatchGetUsersRequest
@@ -374,7 +565,7 @@ export type BatchGetUsersRequest = Message<"nova.identity.v1.BatchGetUsersReques
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 16);
+  messageDesc(file_nova_identity_v1_identity, 26);
 
 /**
  * @generated from message nova.identity.v1.BatchGetUsersResponse
@@ -393,7 +584,7 @@ export type BatchGetUsersResponse = Message<"nova.identity.v1.BatchGetUsersRespo
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 17);
+  messageDesc(file_nova_identity_v1_identity, 27);
 
 /**
  * @generated from message nova.identity.v1.ResolveUsernamesRequest
@@ -412,7 +603,7 @@ export type ResolveUsernamesRequest = Message<"nova.identity.v1.ResolveUsernames
  * Use `create(ResolveUsernamesRequestSchema)` to create a new message.
  */
 export const ResolveUsernamesRequestSchema: GenMessage<ResolveUsernamesRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 18);
+  messageDesc(file_nova_identity_v1_identity, 28);
 
 /**
  * @generated from message nova.identity.v1.ResolveUsernamesResponse
@@ -431,7 +622,7 @@ export type ResolveUsernamesResponse = Message<"nova.identity.v1.ResolveUsername
  * Use `create(ResolveUsernamesResponseSchema)` to create a new message.
  */
 export const ResolveUsernamesResponseSchema: GenMessage<ResolveUsernamesResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 19);
+  messageDesc(file_nova_identity_v1_identity, 29);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameRequest
@@ -448,7 +639,7 @@ export type GetUserByUsernameRequest = Message<"nova.identity.v1.GetUserByUserna
  * Use `create(GetUserByUsernameRequestSchema)` to create a new message.
  */
 export const GetUserByUsernameRequestSchema: GenMessage<GetUserByUsernameRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 20);
+  messageDesc(file_nova_identity_v1_identity, 30);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameResponse
@@ -465,7 +656,7 @@ export type GetUserByUsernameResponse = Message<"nova.identity.v1.GetUserByUsern
  * Use `create(GetUserByUsernameResponseSchema)` to create a new message.
  */
 export const GetUserByUsernameResponseSchema: GenMessage<GetUserByUsernameResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 21);
+  messageDesc(file_nova_identity_v1_identity, 31);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileRequest
@@ -492,7 +683,7 @@ export type UpdateProfileRequest = Message<"nova.identity.v1.UpdateProfileReques
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 22);
+  messageDesc(file_nova_identity_v1_identity, 32);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileResponse
@@ -509,7 +700,7 @@ export type UpdateProfileResponse = Message<"nova.identity.v1.UpdateProfileRespo
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 23);
+  messageDesc(file_nova_identity_v1_identity, 33);
 
 /**
  * @generated from message nova.identity.v1.GetJwksRequest
@@ -522,7 +713,7 @@ export type GetJwksRequest = Message<"nova.identity.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 24);
+  messageDesc(file_nova_identity_v1_identity, 34);
 
 /**
  * @generated from message nova.identity.v1.GetJwksResponse
@@ -539,7 +730,7 @@ export type GetJwksResponse = Message<"nova.identity.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 25);
+  messageDesc(file_nova_identity_v1_identity, 35);
 
 /**
  * @generated from message nova.identity.v1.ScanUsersRequest
@@ -565,7 +756,7 @@ export type ScanUsersRequest = Message<"nova.identity.v1.ScanUsersRequest"> & {
  * Use `create(ScanUsersRequestSchema)` to create a new message.
  */
 export const ScanUsersRequestSchema: GenMessage<ScanUsersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 26);
+  messageDesc(file_nova_identity_v1_identity, 36);
 
 /**
  * @generated from message nova.identity.v1.ScanUsersResponse
@@ -598,7 +789,7 @@ export type ScanUsersResponse = Message<"nova.identity.v1.ScanUsersResponse"> & 
  * Use `create(ScanUsersResponseSchema)` to create a new message.
  */
 export const ScanUsersResponseSchema: GenMessage<ScanUsersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 27);
+  messageDesc(file_nova_identity_v1_identity, 37);
 
 /**
  * Accounts, sessions and profiles. The acting user of Logout, LogoutAll and
@@ -623,6 +814,56 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof LoginRequestSchema;
     output: typeof LoginResponseSchema;
+  },
+  /**
+   * Email verification: a verification link's token signs the account in (single use, 24 h).
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.VerifyEmail
+   */
+  verifyEmail: {
+    methodKind: "unary";
+    input: typeof VerifyEmailRequestSchema;
+    output: typeof VerifyEmailResponseSchema;
+  },
+  /**
+   * Mails the caller a new verification link (a budget per hour).
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ResendVerification
+   */
+  resendVerification: {
+    methodKind: "unary";
+    input: typeof ResendVerificationRequestSchema;
+    output: typeof ResendVerificationResponseSchema;
+  },
+  /**
+   * Mails a reset link when the address has an account; the same answer either way.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.RequestPasswordReset
+   */
+  requestPasswordReset: {
+    methodKind: "unary";
+    input: typeof RequestPasswordResetRequestSchema;
+    output: typeof RequestPasswordResetResponseSchema;
+  },
+  /**
+   * Sets a new password with a reset token (single use, 30 min); ends every session.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ResetPassword
+   */
+  resetPassword: {
+    methodKind: "unary";
+    input: typeof ResetPasswordRequestSchema;
+    output: typeof ResetPasswordResponseSchema;
+  },
+  /**
+   * Sets a new password with the current one; ends every other session and mails the owner.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
   },
   /**
    * Rotates the refresh token. Presenting an already rotated token revokes

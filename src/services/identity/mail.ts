@@ -1,0 +1,92 @@
+/**
+ * `identity.mail`: identity's account events (events.ts, topic nova.identity.account) become
+ * mail. A mail is the effect of one event: its id is the event's (the Message-ID, the folder
+ * file's name), and the platform's processed_events row commits after the mail is handed over,
+ * so a mail is sent at least once and a redelivered event sends nothing more once recorded.
+ * The address is read from identity's own table when the mail is made (events carry no email);
+ * a one-time token is opened from its seal here and nowhere else.
+ */
+import type { Kysely, Transaction } from "kysely";
+import type { Logger } from "pino";
+import type { EventHandler } from "../../platform/events/consumer.ts";
+import type { Envelope } from "../../platform/events/envelope.ts";
+import type { Mailer } from "../../platform/mail/mailer.ts";
+import { renderMail } from "../../platform/mail/templates.ts";
+import type { Sealer } from "../../platform/security/seal.ts";
+import { ACCOUNT_TOPIC, type AccountEventType, accountEvents, sealContext } from "./events.ts";
+import { MAILS } from "./mails.ts";
+import type { IdentityTables } from "./queries.ts";
+
+export interface MailDeps {
+  mailer: Mailer;
+  sealer: Sealer;
+  /** The web client's origin: links are `<publicUrl>/verify-email?token=…` and `/reset-password?token=…`. */
+  publicUrl: string;
+  log?: Logger;
+}
+
+const PATH: Partial<Record<AccountEventType, string>> = {
+  VerificationRequested: "/verify-email",
+  PasswordResetRequested: "/reset-password",
+};
+
+function isAccountEvent(type: string): type is AccountEventType {
+  return Object.hasOwn(accountEvents, type);
+}
+
+/**
+ * The template's values for this event and user (the token opened from its seal); undefined when
+ * the seal does not open: sealed under another key (rotated, or another deployment's), it never
+ * will, so retrying is pointless; the user asks for a new link.
+ */
+function varsOf(
+  deps: MailDeps,
+  event: Envelope,
+  type: AccountEventType,
+  user: { id: string; email: string; username: string; display_name: string },
+): Record<string, string> | undefined {
+  const payload = accountEvents[type].parse(event.payload) as { sealedToken?: string; how?: string };
+  const vars: Record<string, string> = {
+    name: user.display_name || `@${user.username}`,
+    email: user.email,
+    username: user.username,
+    when: `${event.occurred_at.replace("T", " ").slice(0, 16)} UTC`,
+    how: payload.how === "reset" ? "reset with a link sent to this address" : "changed",
+    sessions: payload.how === "reset" ? "Every session was signed out." : "Every other session was signed out.",
+    resetLink: `${deps.publicUrl}/forgot-password`,
+  };
+  const path = PATH[type];
+  if (path) {
+    const token = deps.sealer.open(payload.sealedToken ?? "", sealContext(type, user.id));
+    if (!token) {
+      deps.log?.error({ event: event.id, type }, "mail not sent: its sealed token does not open with this key");
+      return undefined;
+    }
+    vars.link = `${deps.publicUrl}${path}?token=${token}`;
+  }
+  return vars;
+}
+
+export function mailConsumer(deps: MailDeps): EventHandler {
+  return {
+    name: "identity.mail",
+    schema: "identity",
+    topics: [ACCOUNT_TOPIC],
+    async handle(event: Envelope, trx: Transaction<unknown>) {
+      const type = event.type;
+      if (!isAccountEvent(type)) return;
+      const db = trx as unknown as Kysely<IdentityTables>;
+      const userId = String((event.payload as { userId?: unknown }).userId ?? "");
+      const user = await db
+        .selectFrom("identity.users")
+        .select(["id", "email", "username", "display_name"])
+        .where("id", "=", userId)
+        .executeTakeFirst();
+      if (!user) return; // the account is gone: nothing to tell anyone
+      const vars = varsOf(deps, event, type, user);
+      if (!vars) return;
+      const mail = renderMail(MAILS[type], vars);
+      await deps.mailer.send({ id: event.id, to: user.email, ...mail });
+    },
+  };
+}

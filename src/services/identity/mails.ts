@@ -1,0 +1,63 @@
+/** The mails identity sends, one template per account event (text + HTML; placeholders HTML-escaped). */
+import type { MailTemplate } from "../../platform/mail/templates.ts";
+import type { AccountEventType } from "./events.ts";
+
+const layout = (body: string) =>
+  `<!doctype html><html><body style="font-family:sans-serif;max-width:32em">${body}<p style="color:#888">— Nova</p></body></html>`;
+
+export const MAILS: Record<AccountEventType, MailTemplate> = {
+  VerificationRequested: {
+    subject: "Verify your email address for Nova",
+    text: `Hi {{name}},
+
+Confirm that {{email}} is your address by opening this link (it works once, for 24 hours):
+
+{{link}}
+
+If you did not sign up for Nova, ignore this mail.
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>Confirm that {{email}} is your address (the link works once, for 24 hours):</p>
+<p><a href="{{link}}">Verify my address</a></p>
+<p>If you did not sign up for Nova, ignore this mail.</p>`),
+  },
+  PasswordResetRequested: {
+    subject: "Reset your Nova password",
+    text: `Hi {{name}},
+
+Someone asked to reset the password of your Nova account. To choose a new one, open this link
+(it works once, for 30 minutes):
+
+{{link}}
+
+If it was not you, ignore this mail: your password stays as it is.
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>Someone asked to reset the password of your Nova account. To choose a new one (the link works once, for 30 minutes):</p>
+<p><a href="{{link}}">Reset my password</a></p>
+<p>If it was not you, ignore this mail: your password stays as it is.</p>`),
+  },
+  PasswordChanged: {
+    subject: "Your Nova password was changed",
+    text: `Hi {{name}},
+
+The password of your Nova account was {{how}} on {{when}}. {{sessions}}
+
+If it was not you, reset your password now: {{resetLink}}
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>The password of your Nova account was {{how}} on {{when}}. {{sessions}}</p>
+<p>If it was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`),
+  },
+  SignUpAttemptWithExistingEmail: {
+    subject: "Someone tried to sign up for Nova with your address",
+    text: `Hi {{name}},
+
+Someone tried to create a Nova account with {{email}}, which already has an account (@{{username}}).
+Nothing changed. If it was you, sign in instead, or reset your password: {{resetLink}}
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>Someone tried to create a Nova account with {{email}}, which already has an account (@{{username}}).
+Nothing changed. If it was you, sign in instead, or <a href="{{resetLink}}">reset your password</a>.</p>`),
+  },
+};
