@@ -9,6 +9,9 @@ import type { NovaError } from "../../platform/errors.ts";
 import type { Outbox } from "../../platform/events/outbox.ts";
 import type { BlobStore } from "./blobs.ts";
 import { mediaEvent } from "./events.ts";
+
+export { uploadKey, variantKey } from "./keys.ts";
+
 import type { MediaLimits } from "./process.ts";
 import { type MediaDb, type MediaRow, type MediaTables, markRejected, transition, type VariantRow } from "./queries.ts";
 
@@ -25,14 +28,6 @@ export interface MediaContext {
   /** The gateway's upload route, for stores that take no direct uploads: `<uploadPath>/<id>`. */
   uploadPath: string;
 }
-
-/** The raw bytes as uploaded (never served; deleted once processed or rejected). */
-export const uploadKey = (id: string) => `${id}/upload`;
-/** A processed variant (served with long cache lifetimes: a key is never rewritten with other bytes). */
-export const variantKey = (id: string, name: string) => `${id}/${name}.webp`;
-/** The names a served key may have: a variant of a media id, never the raw upload. */
-export const SERVED_KEY =
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/(w320|w640|w1080|original)\.webp$/;
 
 /** Rows as `Media`; `viewer` (the owner) also sees what was declared and why it was rejected. */
 export async function present(

@@ -8,7 +8,7 @@
  * (the gateway takes them on its upload route); read URLs are the gateway's media route.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
@@ -60,13 +60,17 @@ export function fsStore(opts: FsStoreOptions): BlobStore {
     await mkdir(dirname(target), { recursive: true });
     const tmp = join(dirname(target), `.tmp-${randomUUID()}`);
     try {
-      const file = await open(tmp, "wx", 0o644);
-      try {
-        if (Buffer.isBuffer(body)) await file.writeFile(body);
-        else await pipeline(body, file.createWriteStream({ autoClose: false }));
-        await file.sync();
-      } finally {
-        await file.close();
+      if (Buffer.isBuffer(body)) {
+        const file = await open(tmp, "wx", 0o644);
+        try {
+          await file.writeFile(body);
+          await file.sync();
+        } finally {
+          await file.close();
+        }
+      } else {
+        // `flush`: the stream fsyncs the file before it closes, as sync() does above.
+        await pipeline(body, createWriteStream(tmp, { flags: "wx", mode: 0o644, flush: true }));
       }
       await rename(tmp, target);
     } catch (err) {

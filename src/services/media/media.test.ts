@@ -6,6 +6,7 @@
  * gateway's upload route puts them; the consumer is fed the outbox's rows as the log would.
  */
 import assert from "node:assert/strict";
+import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { crc32, deflateSync } from "node:zlib";
 import { create } from "@bufbuild/protobuf";
@@ -434,7 +435,11 @@ describe("fs store", () => {
     assert.ok(head?.etag);
     assert.equal((await store.get(`${id}/original.webp`))?.toString(), "bytes");
     assert.deepEqual(await keysOf(id), [`${id}/original.webp`]);
-    await store.delete([`${id}/original.webp`, `${id}/missing.webp`]);
+    // From a stream too (the gateway's upload route streams), atomically: no temporary file is listed.
+    await store.put(`${id}/upload`, Readable.from([Buffer.from("ab"), Buffer.from("cd")]), "image/png");
+    assert.equal((await store.get(`${id}/upload`))?.toString(), "abcd");
+    assert.deepEqual(await keysOf(id), [`${id}/original.webp`, `${id}/upload`]);
+    await store.delete([`${id}/original.webp`, `${id}/upload`, `${id}/missing.webp`]);
     assert.equal(await store.get(`${id}/original.webp`), undefined);
     assert.equal(await store.head(`${id}/original.webp`), undefined);
   });
