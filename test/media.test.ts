@@ -219,3 +219,85 @@ describe("the upload route refuses, storing nothing", () => {
     assert.equal(status, 413);
   });
 });
+
+describe("posts with uploaded media", () => {
+  /** An uploaded, processed image of `token`'s user: its media id. */
+  async function readyImage(token: string, width: number): Promise<string> {
+    const png = await sharp({ create: { width, height: 300, channels: 3, background: "#884422" } })
+      .png()
+      .toBuffer();
+    const { media, upload } = await declare(token, "image/png", png.length);
+    const headers = Object.fromEntries(upload.headers.map((h) => [h.name, h.value]));
+    assert.equal((await put(token, upload.url, png, headers)).status, 204);
+    await gql(url, COMPLETE, { token, variables: { id: media.id } });
+    await eventually("READY", async () => {
+      const r = await gql(url, MEDIA, { token, variables: { id: media.id } });
+      return r.body.data?.media?.state === "READY" ? true : undefined;
+    });
+    return media.id;
+  }
+
+  const CREATE_POST = `mutation($input: CreatePostInput!) { createPost(input: $input) { id sensitive
+    media { id state alt width height blurhash variants { name width } } } }`;
+
+  test("a carousel: the author's own processed media, in order, with alt texts, hydrated", async () => {
+    const alice = await register(url);
+    const bob = await register(url);
+    const [a, b] = [await readyImage(alice.accessToken, 800), await readyImage(alice.accessToken, 400)];
+    const r = await gql(url, CREATE_POST, {
+      token: alice.accessToken,
+      variables: {
+        input: { text: "two #photos", sensitive: true, attachments: [{ mediaId: b, alt: "small" }, { mediaId: a }] },
+      },
+    });
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    const post = r.body.data.createPost;
+    assert.equal(post.sensitive, true);
+    assert.deepEqual(
+      post.media.map((m: { id: string; alt: string | null; width: number; state: string }) => [
+        m.id,
+        m.alt,
+        m.width,
+        m.state,
+      ]),
+      [
+        [b, "small", 400, "READY"],
+        [a, null, 800, "READY"],
+      ],
+    );
+    // Bob reads it hydrated the same way.
+    const seen = await gql(url, `query($id: ID!) { post(id: $id) { media { id variants { name } } } }`, {
+      token: bob.accessToken,
+      variables: { id: post.id },
+    });
+    assert.deepEqual(
+      seen.body.data.post.media.map((m: { id: string }) => m.id),
+      [b, a],
+    );
+    // Bob cannot put Alice's media in his post.
+    const stolen = await gql(url, CREATE_POST, {
+      token: bob.accessToken,
+      variables: { input: { text: "mine now", attachments: [{ mediaId: a }] } },
+    });
+    assert.equal(stolen.body.errors?.[0]?.extensions?.code, "FORBIDDEN");
+    assert.equal(stolen.body.errors?.[0]?.extensions?.field, "attachments[0].mediaId");
+  });
+
+  test("media still processing, and alt text too long, are refused naming the item", async () => {
+    const alice = await register(url);
+    const { media } = await declare(alice.accessToken, "image/png", 100);
+    const pending = await gql(url, CREATE_POST, {
+      token: alice.accessToken,
+      variables: { input: { text: "soon", attachments: [{ mediaId: media.id }] } },
+    });
+    assert.equal(pending.body.errors?.[0]?.extensions?.code, "MEDIA_NOT_READY");
+    assert.equal(pending.body.errors?.[0]?.extensions?.field, "attachments[0].mediaId");
+    const ready = await readyImage(alice.accessToken, 200);
+    const long = await gql(url, CREATE_POST, {
+      token: alice.accessToken,
+      variables: { input: { text: "alt", attachments: [{ mediaId: ready, alt: "x".repeat(1_501) }] } },
+    });
+    assert.equal(long.body.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
+    assert.equal(long.body.errors?.[0]?.extensions?.field, "attachments[0].alt");
+  });
+});

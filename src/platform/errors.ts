@@ -161,6 +161,13 @@ export const catalogue = {
     message: "no bytes were uploaded for this media",
     meaning: "`completeUpload` before the bytes were sent to the upload target (or after it expired)",
   },
+  MEDIA_NOT_READY: {
+    grpc: Code.FailedPrecondition,
+    graphql: "MEDIA_NOT_READY",
+    http: 409,
+    message: "the media is not processed yet",
+    meaning: "a post names media that is still being processed (or was rejected): wait for state READY",
+  },
   MEDIA_ALREADY_COMPLETED: {
     grpc: Code.FailedPrecondition,
     graphql: "MEDIA_ALREADY_COMPLETED",

@@ -29,7 +29,7 @@ export const modules = {
     init: async (ctx) => (await import("../services/graph/module.ts")).init(ctx),
   },
   content: {
-    deps: ["identity", "graph"],
+    deps: ["identity", "graph", "media"],
     provides: [ContentService],
     migrations: { schema: "content", dir: new URL("../services/content/migrations/", import.meta.url) },
     init: async (ctx) => (await import("../services/content/module.ts")).init(ctx),

@@ -9,7 +9,7 @@ import { invalid } from "../../platform/errors.ts";
 import { uuid } from "../../platform/validate.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
-import { call } from "../views.ts";
+import { call, type PostView } from "../views.ts";
 
 export interface MediaView {
   id: string;
@@ -93,6 +93,21 @@ export const mediaResolvers = {
       const id = mediaId(args.id, "id");
       const res = await call(ctx, () => ctx.deps.media.completeUpload({ mediaId: id }));
       return res.media ? mediaView(res.media) : null;
+    },
+  },
+  Post: {
+    /**
+     * Uploaded media (hydrated through the media loader: one GetMedia per page, whatever the number
+     * of posts and items) when the post has them, else its old client-URL items. Media that is gone
+     * (not READY any more) is left out.
+     */
+    media: async (p: PostView, _args: unknown, ctx: GatewayContext) => {
+      if (p.attachments.length === 0) return p.media;
+      const found = await call(ctx, () => ctx.loaders.media.loadMany(p.attachments.map((a) => a.mediaId)));
+      return p.attachments.flatMap((a, i) => {
+        const m = found[i];
+        return m && !(m instanceof Error) && m.state === "READY" ? [mediaView(m, a.alt || null)] : [];
+      });
     },
   },
   Media: {
