@@ -162,22 +162,30 @@ describe("posts", () => {
     const author = newUser();
     const friendName = `f${uuidv7().slice(-12)}`;
     const friend = newUser(friendName);
-    const post = await makePost(author, `hi #Nova @${friendName} @nobody_here_xyz`, [
-      { url: "https://cdn.example.com/a.jpg", mimeType: "Image/JPEG", width: 8, height: 6 },
-    ]);
+    const photo = uuidv7();
+    mediaRows.set(photo, { ownerId: author, state: "READY" });
+    const res = await as(author, () =>
+      createPost(
+        ctx,
+        create(CreatePostRequestSchema, {
+          text: `hi #Nova @${friendName} @nobody_here_xyz`,
+          attachments: [{ mediaId: photo, alt: "a photo" }],
+        }),
+      ),
+    );
+    const post = res.post as NonNullable<typeof res.post>;
 
     const row = await db
       .selectFrom("content.posts")
-      .select(["author_id", "text", "hashtags", "media", "deleted_at"])
+      .select(["author_id", "text", "hashtags", "media", "attachments", "deleted_at"])
       .select(sql<string[]>`mention_ids::text[]`.as("mention_ids"))
       .where("id", "=", post.id)
       .executeTakeFirstOrThrow();
     assert.equal(row.author_id, author);
     assert.deepEqual(row.hashtags, ["nova"]);
     assert.deepEqual(row.mention_ids, [friend]);
-    assert.deepEqual(row.media, [
-      { url: "https://cdn.example.com/a.jpg", mimeType: "image/jpeg", width: 8, height: 6 },
-    ]);
+    assert.deepEqual(row.media, []);
+    assert.deepEqual(row.attachments, [{ mediaId: photo, alt: "a photo" }]);
     const counts = await db.selectFrom("content.post_counts").selectAll().where("post_id", "=", post.id).execute();
     assert.deepEqual(counts, [{ post_id: post.id, like_count: 0, comment_count: 0, bookmark_count: 0 }]);
 
@@ -209,6 +217,11 @@ describe("posts", () => {
         code: "VALIDATION_FAILED",
         field: "media[0].url",
       },
+    );
+    // Well-formed client-supplied URL items are refused too: new posts carry uploaded media only.
+    assert.deepEqual(
+      await write("ok", [{ url: "https://cdn.example.com/a.jpg", mimeType: "image/jpeg", width: 8, height: 6 }]),
+      { code: "VALIDATION_FAILED", field: "media" },
     );
     const n = await db
       .selectFrom("content.posts")

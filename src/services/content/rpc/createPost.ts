@@ -1,5 +1,5 @@
 /**
- * CreatePost: validate the text and media, parse hashtags and @mentions, refuse a mention across a
+ * CreatePost: validate the text and the uploaded media (the old client-URL items are refused), parse hashtags and @mentions, refuse a mention across a
  * block, then write the post, its counters row, PostCreated and one Mentioned per mentioned user in
  * one transaction.
  */
@@ -28,7 +28,15 @@ import {
 export async function createPost(ctx: ContentContext, req: CreatePostRequest): Promise<CreatePostResponse> {
   const user = requireUser();
   const text = validateText("text", req.text, LIMITS.postTextMax, req.media.length > 0 || req.attachments.length > 0);
+  // Expand-contract: old posts keep their client-supplied URL items, new posts cannot make them.
   const media = validateMedia(req.media);
+  if (media.length > 0) {
+    throw new NovaError(
+      "VALIDATION_FAILED",
+      "media: client-supplied media URLs are no longer accepted for new posts; upload with createUpload and pass attachments",
+      { field: "media" },
+    );
+  }
   const attachments = await ownReadyMedia(ctx, user.userId, validateAttachments(req.attachments));
   const hashtags = parseHashtags(text);
   const mentionIds = await mentionedIds(ctx, user.userId, text);
