@@ -283,6 +283,35 @@ describe("posts with uploaded media", () => {
     assert.equal(stolen.body.errors?.[0]?.extensions?.field, "attachments[0].mediaId");
   });
 
+  test("a follower's feed shows the carousel hydrated", async () => {
+    const [alice, bob] = [await register(url), await register(url)];
+    const f = await gql(url, `mutation($id: ID!) { follow(userId: $id) { id } }`, {
+      token: bob.accessToken,
+      variables: { id: alice.user.id },
+    });
+    assert.equal(f.body.errors, undefined, JSON.stringify(f.body.errors));
+    const ids = [await readyImage(alice.accessToken, 600), await readyImage(alice.accessToken, 300)];
+    const r = await gql(url, CREATE_POST, {
+      token: alice.accessToken,
+      variables: { input: { text: "carousel", attachments: ids.map((mediaId) => ({ mediaId, alt: "x" })) } },
+    });
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    const postId = r.body.data.createPost.id;
+    const FEED = `{ feed(first: 10) { edges { node { id sensitive media { id alt width variants { name width } } } } } }`;
+    const node = await eventually("the post in bob's feed", async () => {
+      const feed = await gql(url, FEED, { token: bob.accessToken });
+      return feed.body.data?.feed?.edges?.find((e: { node: { id: string } }) => e.node.id === postId)?.node;
+    });
+    assert.deepEqual(
+      node.media.map((m: { id: string; alt: string; width: number }) => [m.id, m.alt, m.width]),
+      [
+        [ids[0], "x", 600],
+        [ids[1], "x", 300],
+      ],
+    );
+    assert.equal(node.sensitive, false);
+  });
+
   test("media still processing, and alt text too long, are refused naming the item", async () => {
     const alice = await register(url);
     const { media } = await declare(alice.accessToken, "image/png", 100);
