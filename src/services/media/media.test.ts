@@ -34,6 +34,7 @@ import { processingConsumer } from "./consumers.ts";
 import { type MediaContext, uploadKey } from "./context.ts";
 import { fsStore, validKey } from "./fs.ts";
 import { Semaphore } from "./process.ts";
+import { purgeStale } from "./purge.ts";
 import type { MediaTables } from "./queries.ts";
 import { completeUpload } from "./rpc/completeUpload.ts";
 import { createUpload } from "./rpc/createUpload.ts";
@@ -412,6 +413,32 @@ describe("bad input", () => {
     await drain(id);
     assert.equal((await getOne(owner, id))?.state, "READY");
   });
+});
+
+// ---- the cleanup
+
+test("uploads never completed, and refused ones, are deleted after 24 hours with their blobs; ready media stays", async () => {
+  const owner = uuidv7();
+  const png = await photo(40, 40).png().toBuffer();
+  const { media } = await declare(owner, "image/png", png.length);
+  const pending = (media as Media).id;
+  await store.put(uploadKey(pending), png, "image/png");
+  const refused = await upload(owner, Buffer.from("not an image"), "image/png");
+  const ready = await upload(owner, png, "image/png");
+  assert.equal(ready.media.state, "READY");
+  const fresh = (await declare(owner, "image/png", 10)).media as Media;
+  const all = [pending, refused.id, ready.id];
+  await sql`UPDATE media.media SET created_at = now() - interval '25 hours' WHERE id = ANY(${all}::uuid[])`.execute(db);
+  assert.ok((await purgeStale(db, store, 86_400_000)) >= 2);
+  const left = await sql<{
+    id: string;
+  }>`SELECT id::text AS id FROM media.media WHERE owner_id = ${owner}::uuid ORDER BY id`.execute(db);
+  assert.deepEqual(
+    left.rows.map((r) => r.id),
+    [ready.id, fresh.id].sort(),
+  );
+  assert.deepEqual(await keysOf(pending), []);
+  assert.deepEqual(await keysOf(ready.id), [`${ready.id}/original.webp`]);
 });
 
 // ---- the fs store

@@ -3,6 +3,7 @@ import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { processingConsumer } from "./consumers.ts";
 import type { MediaContext } from "./context.ts";
 import { Semaphore } from "./process.ts";
+import { purgeStale } from "./purge.ts";
 import type { MediaTables } from "./queries.ts";
 import { createMediaService } from "./service.ts";
 import { openMediaStore, UPLOAD_PATH } from "./store.ts";
@@ -20,8 +21,23 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     uploadPath: UPLOAD_PATH,
   };
   const sem = new Semaphore(ctx.config.MEDIA_CONCURRENCY);
+  const log = ctx.log.child({ component: "media" });
+  // Uploads never completed, and refused ones, are deleted 24 hours after they were declared (purge.ts).
+  const purge = async () => {
+    try {
+      const n = await purgeStale(media.writer, media.store, 86_400_000);
+      if (n) log.info({ purged: n }, "purged stale uploads");
+    } catch (err) {
+      log.warn({ err }, "purge of stale uploads failed; will retry");
+    }
+  };
+  const timer = setInterval(purge, 3_600_000);
+  timer.unref();
   return {
     services: [{ service: MediaService, impl: createMediaService(media) }],
-    consumers: [processingConsumer(media, sem, ctx.log.child({ component: "media" }))],
+    consumers: [processingConsumer(media, sem, log)],
+    async stop() {
+      clearInterval(timer);
+    },
   };
 }
