@@ -290,6 +290,9 @@ describe("posts with uploaded media", () => {
       variables: { id: alice.user.id },
     });
     assert.equal(f.body.errors, undefined, JSON.stringify(f.body.errors));
+    const FEED = `{ feed(first: 10) { edges { node { id sensitive media { id alt width variants { name width } } } } } }`;
+    // Bob reads his feed: an active reader, so fan-out writes into his timeline.
+    assert.equal((await gql(url, FEED, { token: bob.accessToken })).body.errors, undefined);
     const ids = [await readyImage(alice.accessToken, 600), await readyImage(alice.accessToken, 300)];
     const r = await gql(url, CREATE_POST, {
       token: alice.accessToken,
@@ -297,7 +300,6 @@ describe("posts with uploaded media", () => {
     });
     assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
     const postId = r.body.data.createPost.id;
-    const FEED = `{ feed(first: 10) { edges { node { id sensitive media { id alt width variants { name width } } } } } }`;
     const node = await eventually("the post in bob's feed", async () => {
       const feed = await gql(url, FEED, { token: bob.accessToken });
       return feed.body.data?.feed?.edges?.find((e: { node: { id: string } }) => e.node.id === postId)?.node;
