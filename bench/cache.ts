@@ -177,7 +177,11 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
 
     // 2. GetPost through the content service on a hot working set.
     const outbox = createOutbox({ service: "content", schema: "content" });
-    const peers = { blockedBetween: async () => new Set<string>(), resolveUsernames: async () => new Map() };
+    const peers = {
+      blockedBetween: async () => new Set<string>(),
+      resolveUsernames: async () => new Map(),
+      mediaOf: async () => new Map(),
+    };
     const seconds = quick ? 5 : 15;
     const getPost = async (name: string, c: Cache | undefined, v: number) => {
       const entity = c?.entity<PostRow>("content", "post", v);

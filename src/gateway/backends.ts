@@ -10,6 +10,7 @@ import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
 import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import { MediaService } from "../gen/nova/media/v1/media_pb.ts";
 import { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { SearchService } from "../gen/nova/search/v1/search_pb.ts";
@@ -20,6 +21,7 @@ export const backends = {
   graph: GraphService,
   content: ContentService,
   feed: FeedService,
+  media: MediaService,
   messaging: MessagingService,
   notifications: NotificationService,
   search: SearchService,

@@ -8,6 +8,7 @@ import DataLoader from "dataloader";
 import type { PostCounts, Post as PostMsg, ViewerState } from "../gen/nova/content/v1/content_pb.ts";
 import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
+import type { Media as MediaMsg } from "../gen/nova/media/v1/media_pb.ts";
 import type { Conversation, Message } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import type { Notification } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import type { BackendClients } from "./backends.ts";
@@ -26,6 +27,8 @@ export interface Loaders {
   messages: DataLoader<string, Message | undefined>;
   /** The viewer's notifications by id (GetNotifications). */
   notifications: DataLoader<string, Notification | undefined>;
+  /** Uploaded media (the viewer's own in any state, others' when READY). */
+  media: DataLoader<string, MediaMsg | undefined>;
 }
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -92,6 +95,11 @@ export function createLoaders(deps: BackendClients & { batching?: boolean }, cal
       async (notificationIds) =>
         (await call(() => deps.notifications.getNotifications({ notificationIds }))).notifications,
       (n) => n.id,
+      b,
+    ),
+    media: loader(
+      async (mediaIds) => (await call(() => deps.media.getMedia({ mediaIds }))).media,
+      (m) => m.id,
       b,
     ),
   };

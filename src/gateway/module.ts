@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { createVerifier } from "../platform/security/jwt.ts";
 import type { ModuleContext, ModuleInstance } from "../runtime/module.ts";
+import { openMediaStore } from "../services/media/store.ts";
 import { createBackendClients } from "./backends.ts";
 import { securityOptions } from "./security.ts";
 import { buildGateway } from "./server.ts";
@@ -14,6 +15,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     ? new Redis(ctx.config.REDIS_URL, { commandTimeout: 500, maxRetriesPerRequest: 1, lazyConnect: false })
     : undefined;
   redis?.on("error", (err) => ctx.log.debug({ err }, "gateway redis error"));
+  const mediaStore = openMediaStore(ctx.config);
   const app = await buildGateway({
     log: ctx.log,
     production: ctx.config.production,
@@ -24,6 +26,9 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     security: securityOptions(ctx.config),
     redis,
     bus: ctx.bus(),
+    // The fs store takes no direct uploads and has no URLs of its own: the gateway's routes do both.
+    mediaStore: mediaStore.kind === "fs" ? mediaStore : undefined,
+    mediaMaxBytes: ctx.config.MEDIA_MAX_BYTES,
   });
   const address = await app.listen({ host: ctx.config.HOST, port: ctx.config.PORT });
   ctx.log.info({ url: `${address}/graphql` }, "GraphQL gateway listening");

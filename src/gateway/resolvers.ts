@@ -8,6 +8,7 @@ import { contentResolvers } from "./content/resolvers.ts";
 import { feedResolvers } from "./feed/resolvers.ts";
 import { graphResolvers } from "./graph/resolvers.ts";
 import { identityResolvers } from "./identity/resolvers.ts";
+import { mediaResolvers } from "./media/resolvers.ts";
 import { messagingResolvers } from "./messaging/resolvers.ts";
 import { notificationResolvers } from "./notifications/resolvers.ts";
 import { searchResolvers } from "./search/resolvers.ts";
@@ -35,6 +36,7 @@ export const resolvers: IResolvers = mergeResolvers(
   graphResolvers,
   contentResolvers,
   feedResolvers,
+  mediaResolvers,
   messagingResolvers,
   notificationResolvers,
   searchResolvers,

@@ -28,6 +28,7 @@ function gateway(production: boolean, security: Partial<SecurityOptions> = {}, s
     graph: {},
     content: {},
     feed: {},
+    media: {},
     messaging: {},
     notifications: {},
     search: {},

@@ -14,11 +14,13 @@ import { counter, histogram } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
+import type { BlobStore } from "../platform/storage/blobs.ts";
 import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
 import { createLoaders } from "./loaders.ts";
 import { MailLimits } from "./mail-limits.ts";
+import { registerMediaRoutes } from "./media/routes.ts";
 import { type Protections, registerProtections } from "./protections.ts";
 import { installSubscriptions } from "./realtime/resolvers.ts";
 import { attachSubscriptions } from "./realtime/subscriptions.ts";
@@ -264,5 +266,23 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
   await registerGraphQL(app, deps, security, sessions);
   if (deps.bus) registerSubscriptions(app, deps, deps.bus, security, sessions, protections);
   registerHealth(app, deps);
+  if (deps.mediaStore) await registerMedia(app, deps, deps.mediaStore, sessions);
   return app;
+}
+
+/** The upload and file routes of a media store that cannot take uploads or serve files itself (media/routes.ts). */
+function registerMedia(app: FastifyInstance, deps: GatewayDeps, store: BlobStore, sessions: Sessions): Promise<void> {
+  return registerMediaRoutes(app, {
+    store,
+    maxBytes: deps.mediaMaxBytes ?? 20 * 1024 * 1024,
+    media: deps.media,
+    run,
+    async authenticate(req) {
+      const m = BEARER.exec(req.headers.authorization ?? "");
+      if (!m) throw new NovaError("UNAUTHENTICATED", "Authorization must be `Bearer <access token>`");
+      const user = await sessions.authenticate(m[1] as string, (fn) => run(req, fn));
+      (req.novaCall as CallContext).user = user;
+      return user.userId;
+    },
+  });
 }

@@ -44,6 +44,9 @@ export interface PostView {
   authorId: string;
   text: string;
   media: { url: string; mimeType: string; width: number; height: number }[];
+  /** Uploaded media in carousel order (Post.media hydrates them through the media loader). */
+  attachments: { mediaId: string; alt: string }[];
+  sensitive: boolean;
   hashtags: string[];
   createdAt: string;
   editedAt: string | null;
@@ -56,6 +59,8 @@ export function postView(p: PostMsg | undefined): PostView | null {
     authorId: p.authorId,
     text: p.text,
     media: p.media.map((m) => ({ url: m.url, mimeType: m.mimeType, width: m.width, height: m.height })),
+    attachments: p.attachments.map((a) => ({ mediaId: a.mediaId, alt: a.alt })),
+    sensitive: p.sensitive,
     hashtags: p.hashtags,
     createdAt: p.createdAt,
     editedAt: p.editedAt === "" ? null : p.editedAt,

@@ -99,6 +99,11 @@ const schema = z.object({
   SEARCH_FUZZY_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.3),
   SEARCH_POST_CANDIDATES: positiveInt.max(100_000).default(500),
   SEARCH_TRENDING_HALF_LIFE_HOURS: z.coerce.number().positive().max(24).default(6),
+  // Media uploads (services/media): the size and pixel limits, processing concurrency, upload expiry.
+  MEDIA_MAX_BYTES: positiveInt.max(1024 * 1024 * 1024).default(20 * 1024 * 1024),
+  MEDIA_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
+  MEDIA_CONCURRENCY: positiveInt.max(64).default(2),
+  MEDIA_UPLOAD_EXPIRY_S: positiveInt.max(7 * 86_400).default(3_600),
   // The gateway's edges (README "Security limits").
   GATEWAY_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
   GATEWAY_MAX_DEPTH: positiveInt.max(100).default(10),

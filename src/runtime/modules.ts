@@ -7,6 +7,7 @@ import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
 import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
+import { MediaService } from "../gen/nova/media/v1/media_pb.ts";
 import { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
 import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { SearchService } from "../gen/nova/search/v1/search_pb.ts";
@@ -29,10 +30,18 @@ export const modules = {
     init: async (ctx) => (await import("../services/graph/module.ts")).init(ctx),
   },
   content: {
-    deps: ["identity", "graph"],
+    deps: ["identity", "graph", "media"],
     provides: [ContentService],
     migrations: { schema: "content", dir: new URL("../services/content/migrations/", import.meta.url) },
     init: async (ctx) => (await import("../services/content/module.ts")).init(ctx),
+  },
+  // Uploads, their checks and processing into variants (a consumer of its own events), the blobs.
+  media: {
+    deps: [],
+    provides: [MediaService],
+    migrations: { schema: "media", dir: new URL("../services/media/migrations/", import.meta.url) },
+    consumes: ["nova.media.media"],
+    init: async (ctx) => (await import("../services/media/module.ts")).init(ctx),
   },
   feed: {
     deps: [],
@@ -82,7 +91,7 @@ export const modules = {
     init: async (ctx) => (await import("../services/search/module.ts")).init(ctx),
   },
   gateway: {
-    deps: ["identity", "graph", "content", "feed", "messaging", "notifications", "search"],
+    deps: ["identity", "graph", "content", "feed", "media", "messaging", "notifications", "search"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
   },
   // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the

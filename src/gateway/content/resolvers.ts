@@ -113,7 +113,12 @@ function commentMutation(rpc: "likeComment" | "unlikeComment") {
 }
 
 type Args<T> = { input: T };
-type NewPost = { text: string; media?: { url: string; mimeType: string; width: number; height: number }[] | null };
+type NewPost = {
+  text: string;
+  media?: { url: string; mimeType: string; width: number; height: number }[] | null;
+  attachments?: { mediaId: string; alt?: string | null }[] | null;
+  sensitive?: boolean | null;
+};
 
 export const contentResolvers = {
   User: {
@@ -148,7 +153,14 @@ export const contentResolvers = {
   Mutation: {
     createPost: async (_root: unknown, { input }: Args<NewPost>, ctx: GatewayContext) => {
       requireViewer(ctx);
-      const res = await call(ctx, () => ctx.deps.content.createPost({ text: input.text, media: input.media ?? [] }));
+      const res = await call(ctx, () =>
+        ctx.deps.content.createPost({
+          text: input.text,
+          media: input.media ?? [],
+          attachments: (input.attachments ?? []).map((a) => ({ mediaId: a.mediaId, alt: a.alt ?? "" })),
+          sensitive: input.sensitive ?? false,
+        }),
+      );
       return postView(res.post);
     },
     editPost: async (_root: unknown, args: { id: string; text: string }, ctx: GatewayContext) => {

@@ -67,7 +67,16 @@ const peers: ContentPeers = {
   async resolveUsernames(names) {
     return new Map(names.flatMap((n) => (usernames.has(n) ? [[n, usernames.get(n) as string] as const] : [])));
   },
+  async mediaOf(ids) {
+    return new Map(
+      ids.flatMap((id) =>
+        mediaRows.has(id) ? [[id, mediaRows.get(id) as { ownerId: string; state: string }] as const] : [],
+      ),
+    );
+  },
 };
+/** The media service as content sees it: media id -> owner and state. */
+const mediaRows = new Map<string, { ownerId: string; state: string }>();
 
 let ctx: ContentContext;
 const changed: string[][] = [];
@@ -162,22 +171,30 @@ describe("posts", () => {
     const author = newUser();
     const friendName = `f${uuidv7().slice(-12)}`;
     const friend = newUser(friendName);
-    const post = await makePost(author, `hi #Nova @${friendName} @nobody_here_xyz`, [
-      { url: "https://cdn.example.com/a.jpg", mimeType: "Image/JPEG", width: 8, height: 6 },
-    ]);
+    const photo = uuidv7();
+    mediaRows.set(photo, { ownerId: author, state: "READY" });
+    const res = await as(author, () =>
+      createPost(
+        ctx,
+        create(CreatePostRequestSchema, {
+          text: `hi #Nova @${friendName} @nobody_here_xyz`,
+          attachments: [{ mediaId: photo, alt: "a photo" }],
+        }),
+      ),
+    );
+    const post = res.post as NonNullable<typeof res.post>;
 
     const row = await db
       .selectFrom("content.posts")
-      .select(["author_id", "text", "hashtags", "media", "deleted_at"])
+      .select(["author_id", "text", "hashtags", "media", "attachments", "deleted_at"])
       .select(sql<string[]>`mention_ids::text[]`.as("mention_ids"))
       .where("id", "=", post.id)
       .executeTakeFirstOrThrow();
     assert.equal(row.author_id, author);
     assert.deepEqual(row.hashtags, ["nova"]);
     assert.deepEqual(row.mention_ids, [friend]);
-    assert.deepEqual(row.media, [
-      { url: "https://cdn.example.com/a.jpg", mimeType: "image/jpeg", width: 8, height: 6 },
-    ]);
+    assert.deepEqual(row.media, []);
+    assert.deepEqual(row.attachments, [{ mediaId: photo, alt: "a photo" }]);
     const counts = await db.selectFrom("content.post_counts").selectAll().where("post_id", "=", post.id).execute();
     assert.deepEqual(counts, [{ post_id: post.id, like_count: 0, comment_count: 0, bookmark_count: 0 }]);
 
@@ -209,6 +226,11 @@ describe("posts", () => {
         code: "VALIDATION_FAILED",
         field: "media[0].url",
       },
+    );
+    // Well-formed client-supplied URL items are refused too: new posts carry uploaded media only.
+    assert.deepEqual(
+      await write("ok", [{ url: "https://cdn.example.com/a.jpg", mimeType: "image/jpeg", width: 8, height: 6 }]),
+      { code: "VALIDATION_FAILED", field: "media" },
     );
     const n = await db
       .selectFrom("content.posts")
@@ -417,4 +439,78 @@ test("the README's event list for nova.content.post is the declared one", () => 
   assert.ok(m?.[1], "README names content's events");
   const listed = [...m[1].matchAll(/\b(Post[A-Z]\w+|Comment[A-Z]\w+|Mentioned)\b/g)].map((x) => x[1]);
   assert.deepEqual([...listed].sort(), [...POST_EVENT_TYPES].sort());
+});
+
+describe("posts with uploaded media", () => {
+  test("uploaded media: only the author's own READY media, at most 10, alt text at most 1,500 characters", async () => {
+    const [author, other] = [newUser(), newUser()];
+    const mine = [uuidv7(), uuidv7()];
+    for (const id of mine) mediaRows.set(id, { ownerId: author, state: "READY" });
+    const processing = uuidv7();
+    mediaRows.set(processing, { ownerId: author, state: "PROCESSING" });
+    const theirs = uuidv7();
+    mediaRows.set(theirs, { ownerId: other, state: "READY" });
+    const write = (attachments: { mediaId: string; alt?: string }[], text = "") =>
+      errorOf(
+        as(author, () =>
+          createPost(
+            ctx,
+            create(CreatePostRequestSchema, {
+              text,
+              attachments: attachments.map((a) => ({ mediaId: a.mediaId, alt: a.alt ?? "" })),
+            }),
+          ),
+        ),
+      );
+    assert.deepEqual(await write([{ mediaId: mine[0] as string }, { mediaId: theirs }]), {
+      code: "FORBIDDEN",
+      field: "attachments[1].mediaId",
+    });
+    assert.deepEqual(await write([{ mediaId: processing }]), {
+      code: "MEDIA_NOT_READY",
+      field: "attachments[0].mediaId",
+    });
+    assert.deepEqual(await write([{ mediaId: uuidv7() }]), { code: "NOT_FOUND", field: "attachments[0].mediaId" });
+    assert.deepEqual(await write([{ mediaId: mine[0] as string }, { mediaId: mine[0] as string }]), {
+      code: "VALIDATION_FAILED",
+      field: "attachments[1].mediaId",
+    });
+    assert.deepEqual(await write(Array.from({ length: 11 }, () => ({ mediaId: uuidv7() }))), {
+      code: "VALIDATION_FAILED",
+      field: "attachments",
+    });
+    assert.deepEqual(await write([{ mediaId: mine[0] as string, alt: "a".repeat(1_501) }]), {
+      code: "VALIDATION_FAILED",
+      field: "attachments[0].alt",
+    });
+    const none = await db
+      .selectFrom("content.posts")
+      .select(sql<number>`count(*)::int`.as("n"))
+      .where("author_id", "=", author)
+      .executeTakeFirstOrThrow();
+    assert.equal(none.n, 0);
+
+    // A carousel with alt texts, marked sensitive; no text needed.
+    const res = await as(author, () =>
+      createPost(
+        ctx,
+        create(CreatePostRequestSchema, {
+          text: "",
+          sensitive: true,
+          attachments: [
+            { mediaId: mine[1] as string, alt: "a red door" },
+            { mediaId: mine[0] as string, alt: "é".repeat(1_500) },
+          ],
+        }),
+      ),
+    );
+    assert.deepEqual(
+      res.post?.attachments.map((a) => [a.mediaId, a.alt.length]),
+      [
+        [mine[1], 10],
+        [mine[0], 1_500],
+      ],
+    );
+    assert.equal(res.post?.sensitive, true);
+  });
 });

@@ -16,6 +16,11 @@ export interface ContentPeers {
   blockedBetween(viewerId: string, authorIds: string[], fresh?: boolean): Promise<Set<string>>;
   /** Existing users by username -> id. */
   resolveUsernames(usernames: string[]): Promise<Map<string, string>>;
+  /**
+   * The media service's answer for these ids, as the caller sees them (their own in any state,
+   * others' only when READY): owner and state by id; unknown ids are absent.
+   */
+  mediaOf(ids: string[]): Promise<Map<string, { ownerId: string; state: string }>>;
 }
 
 export interface ContentDeps {

@@ -19,6 +19,8 @@ export function toPost(r: PostRow): Post {
     mentionIds: r.mention_ids,
     createdAt: r.created_at,
     editedAt: r.edited_at ?? "",
+    attachments: r.attachments ?? [],
+    sensitive: r.sensitive ?? false,
   });
 }
 

@@ -2,6 +2,7 @@ import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { ContentService, type PostCounts, PostCountsSchema } from "../../gen/nova/content/v1/content_pb.ts";
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import type { ContentPeers } from "./context.ts";
 import { purgeDeleted } from "./purge.ts";
@@ -18,6 +19,7 @@ const pairKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const graph = ctx.client(GraphService);
   const identity = ctx.client(IdentityService);
+  const media = ctx.client(MediaService);
   const blocks = ctx.cache().entity<{ blocked: boolean }>("graph", "blocked", 1);
   /** Of `ids`, those across a block from the caller, asked of the graph's primary. */
   const ask = async (ids: string[]): Promise<Set<string>> => {
@@ -37,6 +39,11 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       const out = new Set<string>();
       for (const [k, v] of found) if (v.blocked) out.add(byKey.get(k) as string);
       return out;
+    },
+    async mediaOf(ids) {
+      // As the caller (the author): their own media in any state, others' only when READY.
+      const res = await media.getMedia({ mediaIds: ids });
+      return new Map(res.media.map((m) => [m.id, { ownerId: m.ownerId, state: m.state }]));
     },
     async resolveUsernames(usernames) {
       if (usernames.length === 0) return new Map();

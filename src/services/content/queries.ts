@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ColumnType, Generated, Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
 import { type PostCounts, PostCountsSchema } from "../../gen/nova/content/v1/content_pb.ts";
-import type { MediaInput } from "./validation.ts";
+import type { AttachmentInput, MediaInput } from "./validation.ts";
 
 /** The tables as node-postgres reads them (uuid as text, bigint as text, timestamptz as Date). */
 export interface PostsTable {
@@ -15,6 +15,8 @@ export interface PostsTable {
   author_id: string;
   text: string;
   media: ColumnType<MediaInput[], string, string>;
+  attachments: ColumnType<AttachmentInput[], string, string>;
+  sensitive: Generated<boolean>;
   hashtags: string[];
   mention_ids: string[];
   created_at: Generated<Date>;
@@ -86,6 +88,9 @@ export interface PostRow {
   author_id: string;
   text: string;
   media: MediaInput[];
+  /** Absent in rows cached before attachments existed. */
+  attachments?: AttachmentInput[];
+  sensitive?: boolean;
   hashtags: string[];
   mention_ids: string[];
   /** RFC 3339 (rows are cached as JSON). */
@@ -121,6 +126,8 @@ const POST_FIELDS = [
   sql<string>`author_id::text`.as("author_id"),
   sql<string>`text`.as("text"),
   sql<MediaInput[]>`media`.as("media"),
+  sql<AttachmentInput[]>`attachments`.as("attachments"),
+  sql<boolean>`sensitive`.as("sensitive"),
   sql<string[]>`hashtags`.as("hashtags"),
   sql<string[]>`mention_ids::text[]`.as("mention_ids"),
   sql<string>`to_json(created_at) #>> '{}'`.as("created_at"),
@@ -142,14 +149,18 @@ export interface NewPost {
   authorId: string;
   text: string;
   media: MediaInput[];
+  attachments?: AttachmentInput[];
+  sensitive?: boolean;
   hashtags: string[];
   mentionIds: string[];
 }
 
 /** Inserts a post and its (zero) counters row. */
 export async function insertPost(trx: ContentTrx, p: NewPost): Promise<PostRow> {
-  const r = await sql<PostRow>`INSERT INTO content.posts (author_id, text, media, hashtags, mention_ids)
-    VALUES (${p.authorId}::uuid, ${p.text}, ${JSON.stringify(p.media)}::jsonb, ${p.hashtags}::text[], ${p.mentionIds}::uuid[])
+  const r =
+    await sql<PostRow>`INSERT INTO content.posts (author_id, text, media, attachments, sensitive, hashtags, mention_ids)
+    VALUES (${p.authorId}::uuid, ${p.text}, ${JSON.stringify(p.media)}::jsonb, ${JSON.stringify(p.attachments ?? [])}::jsonb,
+      ${p.sensitive ?? false}, ${p.hashtags}::text[], ${p.mentionIds}::uuid[])
     RETURNING ${POST_COLUMNS}`.execute(trx);
   const row = r.rows[0] as PostRow;
   await sql`INSERT INTO content.post_counts (post_id) VALUES (${row.id}::uuid)`.execute(trx);

@@ -3,7 +3,7 @@
  * value or throws a VALIDATION_FAILED error that names the field.
  */
 import { invalid } from "../../platform/errors.ts";
-import { text } from "../../platform/validate.ts";
+import { text, uuid } from "../../platform/validate.ts";
 
 export const LIMITS = {
   postTextMax: 2_000,
@@ -11,6 +11,7 @@ export const LIMITS = {
   mediaMax: 10,
   mediaUrlMax: 2_048,
   mediaDimensionMax: 16_384,
+  altMax: 1_500,
   hashtagMax: 64,
   batchMax: 100,
 } as const;
@@ -49,6 +50,26 @@ export function validateMedia(media: MediaInput[]): MediaInput[] {
       }
     }
     return { url: u.toString(), mimeType: mime, width: m.width, height: m.height };
+  });
+}
+
+/** An uploaded media item of a post: the media service's id and its text alternative. */
+export interface AttachmentInput {
+  mediaId: string;
+  alt: string;
+}
+
+/** At most 10 distinct media ids, each with an alt text of at most 1,500 characters (may be empty). */
+export function validateAttachments(items: readonly AttachmentInput[]): AttachmentInput[] {
+  if (items.length > LIMITS.mediaMax) throw invalid("attachments", `must have at most ${LIMITS.mediaMax} items`);
+  const seen = new Set<string>();
+  return items.map((a, i) => {
+    const f = `attachments[${i}]`;
+    const mediaId = uuid(`${f}.mediaId`, a.mediaId, "a media id");
+    if (seen.has(mediaId)) throw invalid(`${f}.mediaId`, "is already in this post");
+    seen.add(mediaId);
+    const alt = text(`${f}.alt`, a.alt, { max: LIMITS.altMax, multiline: true, optional: true });
+    return { mediaId, alt };
   });
 }
 

@@ -1,5 +1,5 @@
 /**
- * CreatePost: validate the text and media, parse hashtags and @mentions, refuse a mention across a
+ * CreatePost: validate the text and the uploaded media (the old client-URL items are refused), parse hashtags and @mentions, refuse a mention across a
  * block, then write the post, its counters row, PostCreated and one Mentioned per mentioned user in
  * one transaction.
  */
@@ -15,16 +15,41 @@ import type { ContentContext } from "../context.ts";
 import { postEvent, writePostEvents } from "../events.ts";
 import { toPost } from "../messages.ts";
 import { insertPost } from "../queries.ts";
-import { LIMITS, parseHashtags, parseMentions, validateMedia, validateText } from "../validation.ts";
+import {
+  type AttachmentInput,
+  LIMITS,
+  parseHashtags,
+  parseMentions,
+  validateAttachments,
+  validateMedia,
+  validateText,
+} from "../validation.ts";
 
 export async function createPost(ctx: ContentContext, req: CreatePostRequest): Promise<CreatePostResponse> {
   const user = requireVerifiedUser();
-  const text = validateText("text", req.text, LIMITS.postTextMax, req.media.length > 0);
+  const text = validateText("text", req.text, LIMITS.postTextMax, req.media.length > 0 || req.attachments.length > 0);
+  // Expand-contract: old posts keep their client-supplied URL items, new posts cannot make them.
   const media = validateMedia(req.media);
+  if (media.length > 0) {
+    throw new NovaError(
+      "VALIDATION_FAILED",
+      "media: client-supplied media URLs are no longer accepted for new posts; upload with createUpload and pass attachments",
+      { field: "media" },
+    );
+  }
+  const attachments = await ownReadyMedia(ctx, user.userId, validateAttachments(req.attachments));
   const hashtags = parseHashtags(text);
   const mentionIds = await mentionedIds(ctx, user.userId, text);
   const post = await ctx.writer.transaction().execute(async (trx) => {
-    const row = await insertPost(trx, { authorId: user.userId, text, media, hashtags, mentionIds });
+    const row = await insertPost(trx, {
+      authorId: user.userId,
+      text,
+      media,
+      attachments,
+      sensitive: req.sensitive,
+      hashtags,
+      mentionIds,
+    });
     await writePostEvents(
       ctx.outbox,
       trx,
@@ -34,7 +59,7 @@ export async function createPost(ctx: ContentContext, req: CreatePostRequest): P
         text,
         hashtags,
         mentionIds,
-        mediaCount: media.length,
+        mediaCount: media.length + attachments.length,
         createdAt: row.created_at,
       }),
       ...mentionIds.map((id) =>
@@ -54,4 +79,26 @@ async function mentionedIds(ctx: ContentContext, authorId: string, text: string)
     throw new NovaError("FORBIDDEN", "text: cannot mention a user across a block", { field: "text" });
   }
   return ids;
+}
+
+/**
+ * A post carries only its author's own processed media: each id must be the caller's, READY (one
+ * GetMedia for all of them). Someone else's media is FORBIDDEN (or unknown: NOT_FOUND), media still
+ * being processed MEDIA_NOT_READY, each naming the item's field.
+ */
+async function ownReadyMedia(
+  ctx: ContentContext,
+  authorId: string,
+  items: AttachmentInput[],
+): Promise<AttachmentInput[]> {
+  if (items.length === 0) return items;
+  const found = await ctx.peers.mediaOf(items.map((a) => a.mediaId));
+  items.forEach((a, i) => {
+    const field = `attachments[${i}].mediaId`;
+    const m = found.get(a.mediaId);
+    if (!m) throw new NovaError("NOT_FOUND", `${field}: no such media`, { field });
+    if (m.ownerId !== authorId) throw new NovaError("FORBIDDEN", `${field}: this media is someone else's`, { field });
+    if (m.state !== "READY") throw new NovaError("MEDIA_NOT_READY", `${field}: the media is ${m.state}`, { field });
+  });
+  return items;
 }

@@ -28,7 +28,7 @@ export async function editPost(ctx: ContentContext, req: EditPostRequest): Promi
     if (row.author_id !== user.userId) {
       throw new NovaError("FORBIDDEN", "only the author can edit a post", { field: "postId" });
     }
-    if (text === "" && row.media.length === 0)
+    if (text === "" && row.media.length === 0 && (row.attachments ?? []).length === 0)
       throw new NovaError("VALIDATION_FAILED", "text: is required", { field: "text" });
     if (row.text === text) return row;
     const hashtags = parseHashtags(text);

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/content/v1/content.proto.
  */
 export const file_nova_content_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("Ch1ub3ZhL2NvbnRlbnQvdjEvY29udGVudC5wcm90bxIPbm92YS5jb250ZW50LnYxIkYKBU1lZGlhEgsKA3VybBgBIAEoCRIRCgltaW1lX3R5cGUYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNIqgBCgRQb3N0EgoKAmlkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEiUKBW1lZGlhGAQgAygLMhYubm92YS5jb250ZW50LnYxLk1lZGlhEhAKCGhhc2h0YWdzGAUgAygJEhMKC21lbnRpb25faWRzGAYgAygJEhIKCmNyZWF0ZWRfYXQYByABKAkSEQoJZWRpdGVkX2F0GAggASgJIoIBCgdDb21tZW50EgoKAmlkGAEgASgJEg8KB3Bvc3RfaWQYAiABKAkSEQoJYXV0aG9yX2lkGAMgASgJEhEKCXBhcmVudF9pZBgEIAEoCRIMCgR0ZXh0GAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAkSEgoKbGlrZV9jb3VudBgHIAEoDSJgCgpQb3N0Q291bnRzEg8KB3Bvc3RfaWQYASABKAkSEgoKbGlrZV9jb3VudBgCIAEoDRIVCg1jb21tZW50X2NvdW50GAMgASgNEhYKDmJvb2ttYXJrX2NvdW50GAQgASgNIjcKDUNvbW1lbnRDb3VudHMSEgoKY29tbWVudF9pZBgBIAEoCRISCgpsaWtlX2NvdW50GAIgASgNIiIKD0xpa2VQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIj8KEExpa2VQb3N0UmVzcG9uc2USKwoGY291bnRzGAEgASgLMhsubm92YS5jb250ZW50LnYxLlBvc3RDb3VudHMiJAoRVW5saWtlUG9zdFJlcXVlc3QSDwoHcG9zdF9pZBgBIAEoCSJBChJVbmxpa2VQb3N0UmVzcG9uc2USKwoGY291bnRzGAEgASgLMhsubm92YS5jb250ZW50LnYxLlBvc3RDb3VudHMiJgoTQm9va21hcmtQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIkMKFEJvb2ttYXJrUG9zdFJlc3BvbnNlEisKBmNvdW50cxgBIAEoCzIbLm5vdmEuY29udGVudC52MS5Qb3N0Q291bnRzIigKFVVuYm9va21hcmtQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIkUKFlVuYm9va21hcmtQb3N0UmVzcG9uc2USKwoGY291bnRzGAEgASgLMhsubm92YS5jb250ZW50LnYxLlBvc3RDb3VudHMiKAoSTGlrZUNvbW1lbnRSZXF1ZXN0EhIKCmNvbW1lbnRfaWQYASABKAkicAoTTGlrZUNvbW1lbnRSZXNwb25zZRIuCgZjb3VudHMYASABKAsyHi5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudENvdW50cxIpCgdjb21tZW50GAIgASgLMhgubm92YS5jb250ZW50LnYxLkNvbW1lbnQiKgoUVW5saWtlQ29tbWVudFJlcXVlc3QSEgoKY29tbWVudF9pZBgBIAEoCSJyChVVbmxpa2VDb21tZW50UmVzcG9uc2USLgoGY291bnRzGAEgASgLMh4ubm92YS5jb250ZW50LnYxLkNvbW1lbnRDb3VudHMSKQoHY29tbWVudBgCIAEoCzIYLm5vdmEuY29udGVudC52MS5Db21tZW50IkgKEUNyZWF0ZVBvc3RSZXF1ZXN0EgwKBHRleHQYASABKAkSJQoFbWVkaWEYAiADKAsyFi5ub3ZhLmNvbnRlbnQudjEuTWVkaWEiOQoSQ3JlYXRlUG9zdFJlc3BvbnNlEiMKBHBvc3QYASABKAsyFS5ub3ZhLmNvbnRlbnQudjEuUG9zdCIwCg9FZGl0UG9zdFJlcXVlc3QSDwoHcG9zdF9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJIjcKEEVkaXRQb3N0UmVzcG9uc2USIwoEcG9zdBgBIAEoCzIVLm5vdmEuY29udGVudC52MS5Qb3N0IiQKEURlbGV0ZVBvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiFAoSRGVsZXRlUG9zdFJlc3BvbnNlIiEKDkdldFBvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiNgoPR2V0UG9zdFJlc3BvbnNlEiMKBHBvc3QYASABKAsyFS5ub3ZhLmNvbnRlbnQudjEuUG9zdCIjCg9HZXRQb3N0c1JlcXVlc3QSEAoIcG9zdF9pZHMYASADKAkiOAoQR2V0UG9zdHNSZXNwb25zZRIkCgVwb3N0cxgBIAMoCzIVLm5vdmEuY29udGVudC52MS5Qb3N0Ii0KCFBvc3RFZGl0EgwKBHRleHQYASABKAkSEwoLcmVwbGFjZWRfYXQYAiABKAkiJwoUTGlzdFBvc3RFZGl0c1JlcXVlc3QSDwoHcG9zdF9pZBgBIAEoCSJBChVMaXN0UG9zdEVkaXRzUmVzcG9uc2USKAoFZWRpdHMYASADKAsyGS5ub3ZhLmNvbnRlbnQudjEuUG9zdEVkaXQiRgoUTGlzdFVzZXJQb3N0c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZjdXJzb3IYAiABKAkSDQoFbGltaXQYAyABKA0iPgoVTGlzdFVzZXJQb3N0c1Jlc3BvbnNlEhAKCHBvc3RfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJIkgKFENyZWF0ZUNvbW1lbnRSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkSDAoEdGV4dBgCIAEoCRIRCglwYXJlbnRfaWQYAyABKAkiQgoVQ3JlYXRlQ29tbWVudFJlc3BvbnNlEikKB2NvbW1lbnQYASABKAsyGC5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudCIqChREZWxldGVDb21tZW50UmVxdWVzdBISCgpjb21tZW50X2lkGAEgASgJIhcKFURlbGV0ZUNvbW1lbnRSZXNwb25zZSJFChNMaXN0Q29tbWVudHNSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIlcKFExpc3RDb21tZW50c1Jlc3BvbnNlEioKCGNvbW1lbnRzGAEgAygLMhgubm92YS5jb250ZW50LnYxLkNvbW1lbnQSEwoLbmV4dF9jdXJzb3IYAiABKAkiNQoUTGlzdEJvb2ttYXJrc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIk8KFUxpc3RCb29rbWFya3NSZXNwb25zZRIQCghwb3N0X2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIiQKEEdldENvdW50c1JlcXVlc3QSEAoIcG9zdF9pZHMYASADKAkiQAoRR2V0Q291bnRzUmVzcG9uc2USKwoGY291bnRzGAEgAygLMhsubm92YS5jb250ZW50LnYxLlBvc3RDb3VudHMiKQoVR2V0Vmlld2VyU3RhdGVSZXF1ZXN0EhAKCHBvc3RfaWRzGAEgAygJIkEKC1ZpZXdlclN0YXRlEg8KB3Bvc3RfaWQYASABKAkSDQoFbGlrZWQYAiABKAgSEgoKYm9va21hcmtlZBgDIAEoCCJGChZHZXRWaWV3ZXJTdGF0ZVJlc3BvbnNlEiwKBnN0YXRlcxgBIAMoCzIcLm5vdmEuY29udGVudC52MS5WaWV3ZXJTdGF0ZSIxChBTY2FuUG9zdHNSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJdChFTY2FuUG9zdHNSZXNwb25zZRIkCgVwb3N0cxgBIAMoCzIVLm5vdmEuY29udGVudC52MS5Qb3N0EhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgEMsUOCg5Db250ZW50U2VydmljZRJVCgpDcmVhdGVQb3N0EiIubm92YS5jb250ZW50LnYxLkNyZWF0ZVBvc3RSZXF1ZXN0GiMubm92YS5jb250ZW50LnYxLkNyZWF0ZVBvc3RSZXNwb25zZRJPCghFZGl0UG9zdBIgLm5vdmEuY29udGVudC52MS5FZGl0UG9zdFJlcXVlc3QaIS5ub3ZhLmNvbnRlbnQudjEuRWRpdFBvc3RSZXNwb25zZRJVCgpEZWxldGVQb3N0EiIubm92YS5jb250ZW50LnYxLkRlbGV0ZVBvc3RSZXF1ZXN0GiMubm92YS5jb250ZW50LnYxLkRlbGV0ZVBvc3RSZXNwb25zZRJRCgdHZXRQb3N0Eh8ubm92YS5jb250ZW50LnYxLkdldFBvc3RSZXF1ZXN0GiAubm92YS5jb250ZW50LnYxLkdldFBvc3RSZXNwb25zZSIDkAIBElQKCEdldFBvc3RzEiAubm92YS5jb250ZW50LnYxLkdldFBvc3RzUmVxdWVzdBohLm5vdmEuY29udGVudC52MS5HZXRQb3N0c1Jlc3BvbnNlIgOQAgESYwoNTGlzdFBvc3RFZGl0cxIlLm5vdmEuY29udGVudC52MS5MaXN0UG9zdEVkaXRzUmVxdWVzdBomLm5vdmEuY29udGVudC52MS5MaXN0UG9zdEVkaXRzUmVzcG9uc2UiA5ACARJjCg1MaXN0VXNlclBvc3RzEiUubm92YS5jb250ZW50LnYxLkxpc3RVc2VyUG9zdHNSZXF1ZXN0GiYubm92YS5jb250ZW50LnYxLkxpc3RVc2VyUG9zdHNSZXNwb25zZSIDkAIBEl4KDUNyZWF0ZUNvbW1lbnQSJS5ub3ZhLmNvbnRlbnQudjEuQ3JlYXRlQ29tbWVudFJlcXVlc3QaJi5ub3ZhLmNvbnRlbnQudjEuQ3JlYXRlQ29tbWVudFJlc3BvbnNlEl4KDURlbGV0ZUNvbW1lbnQSJS5ub3ZhLmNvbnRlbnQudjEuRGVsZXRlQ29tbWVudFJlcXVlc3QaJi5ub3ZhLmNvbnRlbnQudjEuRGVsZXRlQ29tbWVudFJlc3BvbnNlEmAKDExpc3RDb21tZW50cxIkLm5vdmEuY29udGVudC52MS5MaXN0Q29tbWVudHNSZXF1ZXN0GiUubm92YS5jb250ZW50LnYxLkxpc3RDb21tZW50c1Jlc3BvbnNlIgOQAgESTwoITGlrZVBvc3QSIC5ub3ZhLmNvbnRlbnQudjEuTGlrZVBvc3RSZXF1ZXN0GiEubm92YS5jb250ZW50LnYxLkxpa2VQb3N0UmVzcG9uc2USVQoKVW5saWtlUG9zdBIiLm5vdmEuY29udGVudC52MS5Vbmxpa2VQb3N0UmVxdWVzdBojLm5vdmEuY29udGVudC52MS5Vbmxpa2VQb3N0UmVzcG9uc2USWwoMQm9va21hcmtQb3N0EiQubm92YS5jb250ZW50LnYxLkJvb2ttYXJrUG9zdFJlcXVlc3QaJS5ub3ZhLmNvbnRlbnQudjEuQm9va21hcmtQb3N0UmVzcG9uc2USYQoOVW5ib29rbWFya1Bvc3QSJi5ub3ZhLmNvbnRlbnQudjEuVW5ib29rbWFya1Bvc3RSZXF1ZXN0Gicubm92YS5jb250ZW50LnYxLlVuYm9va21hcmtQb3N0UmVzcG9uc2USWAoLTGlrZUNvbW1lbnQSIy5ub3ZhLmNvbnRlbnQudjEuTGlrZUNvbW1lbnRSZXF1ZXN0GiQubm92YS5jb250ZW50LnYxLkxpa2VDb21tZW50UmVzcG9uc2USXgoNVW5saWtlQ29tbWVudBIlLm5vdmEuY29udGVudC52MS5Vbmxpa2VDb21tZW50UmVxdWVzdBomLm5vdmEuY29udGVudC52MS5Vbmxpa2VDb21tZW50UmVzcG9uc2USYwoNTGlzdEJvb2ttYXJrcxIlLm5vdmEuY29udGVudC52MS5MaXN0Qm9va21hcmtzUmVxdWVzdBomLm5vdmEuY29udGVudC52MS5MaXN0Qm9va21hcmtzUmVzcG9uc2UiA5ACARJXCglHZXRDb3VudHMSIS5ub3ZhLmNvbnRlbnQudjEuR2V0Q291bnRzUmVxdWVzdBoiLm5vdmEuY29udGVudC52MS5HZXRDb3VudHNSZXNwb25zZSIDkAIBEmYKDkdldFZpZXdlclN0YXRlEiYubm92YS5jb250ZW50LnYxLkdldFZpZXdlclN0YXRlUmVxdWVzdBonLm5vdmEuY29udGVudC52MS5HZXRWaWV3ZXJTdGF0ZVJlc3BvbnNlIgOQAgESVwoJU2NhblBvc3RzEiEubm92YS5jb250ZW50LnYxLlNjYW5Qb3N0c1JlcXVlc3QaIi5ub3ZhLmNvbnRlbnQudjEuU2NhblBvc3RzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("Ch1ub3ZhL2NvbnRlbnQvdjEvY29udGVudC5wcm90bxIPbm92YS5jb250ZW50LnYxIkYKBU1lZGlhEgsKA3VybBgBIAEoCRIRCgltaW1lX3R5cGUYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNIi8KDlBvc3RBdHRhY2htZW50EhAKCG1lZGlhX2lkGAEgASgJEgsKA2FsdBgCIAEoCSLxAQoEUG9zdBIKCgJpZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIlCgVtZWRpYRgEIAMoCzIWLm5vdmEuY29udGVudC52MS5NZWRpYRIQCghoYXNodGFncxgFIAMoCRITCgttZW50aW9uX2lkcxgGIAMoCRISCgpjcmVhdGVkX2F0GAcgASgJEhEKCWVkaXRlZF9hdBgIIAEoCRI0CgthdHRhY2htZW50cxgJIAMoCzIfLm5vdmEuY29udGVudC52MS5Qb3N0QXR0YWNobWVudBIRCglzZW5zaXRpdmUYCiABKAgiggEKB0NvbW1lbnQSCgoCaWQYASABKAkSDwoHcG9zdF9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSEQoJcGFyZW50X2lkGAQgASgJEgwKBHRleHQYBSABKAkSEgoKY3JlYXRlZF9hdBgGIAEoCRISCgpsaWtlX2NvdW50GAcgASgNImAKClBvc3RDb3VudHMSDwoHcG9zdF9pZBgBIAEoCRISCgpsaWtlX2NvdW50GAIgASgNEhUKDWNvbW1lbnRfY291bnQYAyABKA0SFgoOYm9va21hcmtfY291bnQYBCABKA0iNwoNQ29tbWVudENvdW50cxISCgpjb21tZW50X2lkGAEgASgJEhIKCmxpa2VfY291bnQYAiABKA0iIgoPTGlrZVBvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiPwoQTGlrZVBvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyIkChFVbmxpa2VQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIkEKElVubGlrZVBvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyImChNCb29rbWFya1Bvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiQwoUQm9va21hcmtQb3N0UmVzcG9uc2USKwoGY291bnRzGAEgASgLMhsubm92YS5jb250ZW50LnYxLlBvc3RDb3VudHMiKAoVVW5ib29rbWFya1Bvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiRQoWVW5ib29rbWFya1Bvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyIoChJMaWtlQ29tbWVudFJlcXVlc3QSEgoKY29tbWVudF9pZBgBIAEoCSJwChNMaWtlQ29tbWVudFJlc3BvbnNlEi4KBmNvdW50cxgBIAEoCzIeLm5vdmEuY29udGVudC52MS5Db21tZW50Q291bnRzEikKB2NvbW1lbnQYAiABKAsyGC5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudCIqChRVbmxpa2VDb21tZW50UmVxdWVzdBISCgpjb21tZW50X2lkGAEgASgJInIKFVVubGlrZUNvbW1lbnRSZXNwb25zZRIuCgZjb3VudHMYASABKAsyHi5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudENvdW50cxIpCgdjb21tZW50GAIgASgLMhgubm92YS5jb250ZW50LnYxLkNvbW1lbnQikQEKEUNyZWF0ZVBvc3RSZXF1ZXN0EgwKBHRleHQYASABKAkSJQoFbWVkaWEYAiADKAsyFi5ub3ZhLmNvbnRlbnQudjEuTWVkaWESNAoLYXR0YWNobWVudHMYAyADKAsyHy5ub3ZhLmNvbnRlbnQudjEuUG9zdEF0dGFjaG1lbnQSEQoJc2Vuc2l0aXZlGAQgASgIIjkKEkNyZWF0ZVBvc3RSZXNwb25zZRIjCgRwb3N0GAEgASgLMhUubm92YS5jb250ZW50LnYxLlBvc3QiMAoPRWRpdFBvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkSDAoEdGV4dBgCIAEoCSI3ChBFZGl0UG9zdFJlc3BvbnNlEiMKBHBvc3QYASABKAsyFS5ub3ZhLmNvbnRlbnQudjEuUG9zdCIkChFEZWxldGVQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIhQKEkRlbGV0ZVBvc3RSZXNwb25zZSIhCg5HZXRQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIjYKD0dldFBvc3RSZXNwb25zZRIjCgRwb3N0GAEgASgLMhUubm92YS5jb250ZW50LnYxLlBvc3QiIwoPR2V0UG9zdHNSZXF1ZXN0EhAKCHBvc3RfaWRzGAEgAygJIjgKEEdldFBvc3RzUmVzcG9uc2USJAoFcG9zdHMYASADKAsyFS5ub3ZhLmNvbnRlbnQudjEuUG9zdCItCghQb3N0RWRpdBIMCgR0ZXh0GAEgASgJEhMKC3JlcGxhY2VkX2F0GAIgASgJIicKFExpc3RQb3N0RWRpdHNSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiQQoVTGlzdFBvc3RFZGl0c1Jlc3BvbnNlEigKBWVkaXRzGAEgAygLMhkubm92YS5jb250ZW50LnYxLlBvc3RFZGl0IkYKFExpc3RVc2VyUG9zdHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIj4KFUxpc3RVc2VyUG9zdHNSZXNwb25zZRIQCghwb3N0X2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCSJIChRDcmVhdGVDb21tZW50UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJEgwKBHRleHQYAiABKAkSEQoJcGFyZW50X2lkGAMgASgJIkIKFUNyZWF0ZUNvbW1lbnRSZXNwb25zZRIpCgdjb21tZW50GAEgASgLMhgubm92YS5jb250ZW50LnYxLkNvbW1lbnQiKgoURGVsZXRlQ29tbWVudFJlcXVlc3QSEgoKY29tbWVudF9pZBgBIAEoCSIXChVEZWxldGVDb21tZW50UmVzcG9uc2UiRQoTTGlzdENvbW1lbnRzUmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJEg4KBmN1cnNvchgCIAEoCRINCgVsaW1pdBgDIAEoDSJXChRMaXN0Q29tbWVudHNSZXNwb25zZRIqCghjb21tZW50cxgBIAMoCzIYLm5vdmEuY29udGVudC52MS5Db21tZW50EhMKC25leHRfY3Vyc29yGAIgASgJIjUKFExpc3RCb29rbWFya3NSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJPChVMaXN0Qm9va21hcmtzUmVzcG9uc2USEAoIcG9zdF9pZHMYASADKAkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSIkChBHZXRDb3VudHNSZXF1ZXN0EhAKCHBvc3RfaWRzGAEgAygJIkAKEUdldENvdW50c1Jlc3BvbnNlEisKBmNvdW50cxgBIAMoCzIbLm5vdmEuY29udGVudC52MS5Qb3N0Q291bnRzIikKFUdldFZpZXdlclN0YXRlUmVxdWVzdBIQCghwb3N0X2lkcxgBIAMoCSJBCgtWaWV3ZXJTdGF0ZRIPCgdwb3N0X2lkGAEgASgJEg0KBWxpa2VkGAIgASgIEhIKCmJvb2ttYXJrZWQYAyABKAgiRgoWR2V0Vmlld2VyU3RhdGVSZXNwb25zZRIsCgZzdGF0ZXMYASADKAsyHC5ub3ZhLmNvbnRlbnQudjEuVmlld2VyU3RhdGUiMQoQU2NhblBvc3RzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iXQoRU2NhblBvc3RzUmVzcG9uc2USJAoFcG9zdHMYASADKAsyFS5ub3ZhLmNvbnRlbnQudjEuUG9zdBITCgtuZXh0X2N1cnNvchgCIAEoCRINCgV0b3RhbBgDIAEoBDLFDgoOQ29udGVudFNlcnZpY2USVQoKQ3JlYXRlUG9zdBIiLm5vdmEuY29udGVudC52MS5DcmVhdGVQb3N0UmVxdWVzdBojLm5vdmEuY29udGVudC52MS5DcmVhdGVQb3N0UmVzcG9uc2USTwoIRWRpdFBvc3QSIC5ub3ZhLmNvbnRlbnQudjEuRWRpdFBvc3RSZXF1ZXN0GiEubm92YS5jb250ZW50LnYxLkVkaXRQb3N0UmVzcG9uc2USVQoKRGVsZXRlUG9zdBIiLm5vdmEuY29udGVudC52MS5EZWxldGVQb3N0UmVxdWVzdBojLm5vdmEuY29udGVudC52MS5EZWxldGVQb3N0UmVzcG9uc2USUQoHR2V0UG9zdBIfLm5vdmEuY29udGVudC52MS5HZXRQb3N0UmVxdWVzdBogLm5vdmEuY29udGVudC52MS5HZXRQb3N0UmVzcG9uc2UiA5ACARJUCghHZXRQb3N0cxIgLm5vdmEuY29udGVudC52MS5HZXRQb3N0c1JlcXVlc3QaIS5ub3ZhLmNvbnRlbnQudjEuR2V0UG9zdHNSZXNwb25zZSIDkAIBEmMKDUxpc3RQb3N0RWRpdHMSJS5ub3ZhLmNvbnRlbnQudjEuTGlzdFBvc3RFZGl0c1JlcXVlc3QaJi5ub3ZhLmNvbnRlbnQudjEuTGlzdFBvc3RFZGl0c1Jlc3BvbnNlIgOQAgESYwoNTGlzdFVzZXJQb3N0cxIlLm5vdmEuY29udGVudC52MS5MaXN0VXNlclBvc3RzUmVxdWVzdBomLm5vdmEuY29udGVudC52MS5MaXN0VXNlclBvc3RzUmVzcG9uc2UiA5ACARJeCg1DcmVhdGVDb21tZW50EiUubm92YS5jb250ZW50LnYxLkNyZWF0ZUNvbW1lbnRSZXF1ZXN0GiYubm92YS5jb250ZW50LnYxLkNyZWF0ZUNvbW1lbnRSZXNwb25zZRJeCg1EZWxldGVDb21tZW50EiUubm92YS5jb250ZW50LnYxLkRlbGV0ZUNvbW1lbnRSZXF1ZXN0GiYubm92YS5jb250ZW50LnYxLkRlbGV0ZUNvbW1lbnRSZXNwb25zZRJgCgxMaXN0Q29tbWVudHMSJC5ub3ZhLmNvbnRlbnQudjEuTGlzdENvbW1lbnRzUmVxdWVzdBolLm5vdmEuY29udGVudC52MS5MaXN0Q29tbWVudHNSZXNwb25zZSIDkAIBEk8KCExpa2VQb3N0EiAubm92YS5jb250ZW50LnYxLkxpa2VQb3N0UmVxdWVzdBohLm5vdmEuY29udGVudC52MS5MaWtlUG9zdFJlc3BvbnNlElUKClVubGlrZVBvc3QSIi5ub3ZhLmNvbnRlbnQudjEuVW5saWtlUG9zdFJlcXVlc3QaIy5ub3ZhLmNvbnRlbnQudjEuVW5saWtlUG9zdFJlc3BvbnNlElsKDEJvb2ttYXJrUG9zdBIkLm5vdmEuY29udGVudC52MS5Cb29rbWFya1Bvc3RSZXF1ZXN0GiUubm92YS5jb250ZW50LnYxLkJvb2ttYXJrUG9zdFJlc3BvbnNlEmEKDlVuYm9va21hcmtQb3N0EiYubm92YS5jb250ZW50LnYxLlVuYm9va21hcmtQb3N0UmVxdWVzdBonLm5vdmEuY29udGVudC52MS5VbmJvb2ttYXJrUG9zdFJlc3BvbnNlElgKC0xpa2VDb21tZW50EiMubm92YS5jb250ZW50LnYxLkxpa2VDb21tZW50UmVxdWVzdBokLm5vdmEuY29udGVudC52MS5MaWtlQ29tbWVudFJlc3BvbnNlEl4KDVVubGlrZUNvbW1lbnQSJS5ub3ZhLmNvbnRlbnQudjEuVW5saWtlQ29tbWVudFJlcXVlc3QaJi5ub3ZhLmNvbnRlbnQudjEuVW5saWtlQ29tbWVudFJlc3BvbnNlEmMKDUxpc3RCb29rbWFya3MSJS5ub3ZhLmNvbnRlbnQudjEuTGlzdEJvb2ttYXJrc1JlcXVlc3QaJi5ub3ZhLmNvbnRlbnQudjEuTGlzdEJvb2ttYXJrc1Jlc3BvbnNlIgOQAgESVwoJR2V0Q291bnRzEiEubm92YS5jb250ZW50LnYxLkdldENvdW50c1JlcXVlc3QaIi5ub3ZhLmNvbnRlbnQudjEuR2V0Q291bnRzUmVzcG9uc2UiA5ACARJmCg5HZXRWaWV3ZXJTdGF0ZRImLm5vdmEuY29udGVudC52MS5HZXRWaWV3ZXJTdGF0ZVJlcXVlc3QaJy5ub3ZhLmNvbnRlbnQudjEuR2V0Vmlld2VyU3RhdGVSZXNwb25zZSIDkAIBElcKCVNjYW5Qb3N0cxIhLm5vdmEuY29udGVudC52MS5TY2FuUG9zdHNSZXF1ZXN0GiIubm92YS5jb250ZW50LnYxLlNjYW5Qb3N0c1Jlc3BvbnNlIgOQAgFiBnByb3RvMw");
 
 /**
  * @generated from message nova.content.v1.Media
@@ -47,6 +47,32 @@ export type Media = Message<"nova.content.v1.Media"> & {
  */
 export const MediaSchema: GenMessage<Media> = /*@__PURE__*/
   messageDesc(file_nova_content_v1_content, 0);
+
+/**
+ * Uploaded media in a post (the media service's id; hydrated through its GetMedia).
+ *
+ * @generated from message nova.content.v1.PostAttachment
+ */
+export type PostAttachment = Message<"nova.content.v1.PostAttachment"> & {
+  /**
+   * @generated from field: string media_id = 1;
+   */
+  mediaId: string;
+
+  /**
+   * The text alternative; at most 1,500 characters.
+   *
+   * @generated from field: string alt = 2;
+   */
+  alt: string;
+};
+
+/**
+ * Describes the message nova.content.v1.PostAttachment.
+ * Use `create(PostAttachmentSchema)` to create a new message.
+ */
+export const PostAttachmentSchema: GenMessage<PostAttachment> = /*@__PURE__*/
+  messageDesc(file_nova_content_v1_content, 1);
 
 /**
  * @generated from message nova.content.v1.Post
@@ -99,6 +125,20 @@ export type Post = Message<"nova.content.v1.Post"> & {
    * @generated from field: string edited_at = 8;
    */
   editedAt: string;
+
+  /**
+   * Uploaded media, in carousel order (at most 10).
+   *
+   * @generated from field: repeated nova.content.v1.PostAttachment attachments = 9;
+   */
+  attachments: PostAttachment[];
+
+  /**
+   * The author marked the media sensitive (clients blur it until tapped).
+   *
+   * @generated from field: bool sensitive = 10;
+   */
+  sensitive: boolean;
 };
 
 /**
@@ -106,7 +146,7 @@ export type Post = Message<"nova.content.v1.Post"> & {
  * Use `create(PostSchema)` to create a new message.
  */
 export const PostSchema: GenMessage<Post> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 1);
+  messageDesc(file_nova_content_v1_content, 2);
 
 /**
  * @generated from message nova.content.v1.Comment
@@ -155,7 +195,7 @@ export type Comment = Message<"nova.content.v1.Comment"> & {
  * Use `create(CommentSchema)` to create a new message.
  */
 export const CommentSchema: GenMessage<Comment> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 2);
+  messageDesc(file_nova_content_v1_content, 3);
 
 /**
  * @generated from message nova.content.v1.PostCounts
@@ -187,7 +227,7 @@ export type PostCounts = Message<"nova.content.v1.PostCounts"> & {
  * Use `create(PostCountsSchema)` to create a new message.
  */
 export const PostCountsSchema: GenMessage<PostCounts> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 3);
+  messageDesc(file_nova_content_v1_content, 4);
 
 /**
  * @generated from message nova.content.v1.CommentCounts
@@ -209,7 +249,7 @@ export type CommentCounts = Message<"nova.content.v1.CommentCounts"> & {
  * Use `create(CommentCountsSchema)` to create a new message.
  */
 export const CommentCountsSchema: GenMessage<CommentCounts> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 4);
+  messageDesc(file_nova_content_v1_content, 5);
 
 /**
  * @generated from message nova.content.v1.LikePostRequest
@@ -226,7 +266,7 @@ export type LikePostRequest = Message<"nova.content.v1.LikePostRequest"> & {
  * Use `create(LikePostRequestSchema)` to create a new message.
  */
 export const LikePostRequestSchema: GenMessage<LikePostRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 5);
+  messageDesc(file_nova_content_v1_content, 6);
 
 /**
  * @generated from message nova.content.v1.LikePostResponse
@@ -243,7 +283,7 @@ export type LikePostResponse = Message<"nova.content.v1.LikePostResponse"> & {
  * Use `create(LikePostResponseSchema)` to create a new message.
  */
 export const LikePostResponseSchema: GenMessage<LikePostResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 6);
+  messageDesc(file_nova_content_v1_content, 7);
 
 /**
  * @generated from message nova.content.v1.UnlikePostRequest
@@ -260,7 +300,7 @@ export type UnlikePostRequest = Message<"nova.content.v1.UnlikePostRequest"> & {
  * Use `create(UnlikePostRequestSchema)` to create a new message.
  */
 export const UnlikePostRequestSchema: GenMessage<UnlikePostRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 7);
+  messageDesc(file_nova_content_v1_content, 8);
 
 /**
  * @generated from message nova.content.v1.UnlikePostResponse
@@ -277,7 +317,7 @@ export type UnlikePostResponse = Message<"nova.content.v1.UnlikePostResponse"> &
  * Use `create(UnlikePostResponseSchema)` to create a new message.
  */
 export const UnlikePostResponseSchema: GenMessage<UnlikePostResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 8);
+  messageDesc(file_nova_content_v1_content, 9);
 
 /**
  * @generated from message nova.content.v1.BookmarkPostRequest
@@ -294,7 +334,7 @@ export type BookmarkPostRequest = Message<"nova.content.v1.BookmarkPostRequest">
  * Use `create(BookmarkPostRequestSchema)` to create a new message.
  */
 export const BookmarkPostRequestSchema: GenMessage<BookmarkPostRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 9);
+  messageDesc(file_nova_content_v1_content, 10);
 
 /**
  * @generated from message nova.content.v1.BookmarkPostResponse
@@ -311,7 +351,7 @@ export type BookmarkPostResponse = Message<"nova.content.v1.BookmarkPostResponse
  * Use `create(BookmarkPostResponseSchema)` to create a new message.
  */
 export const BookmarkPostResponseSchema: GenMessage<BookmarkPostResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 10);
+  messageDesc(file_nova_content_v1_content, 11);
 
 /**
  * @generated from message nova.content.v1.UnbookmarkPostRequest
@@ -328,7 +368,7 @@ export type UnbookmarkPostRequest = Message<"nova.content.v1.UnbookmarkPostReque
  * Use `create(UnbookmarkPostRequestSchema)` to create a new message.
  */
 export const UnbookmarkPostRequestSchema: GenMessage<UnbookmarkPostRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 11);
+  messageDesc(file_nova_content_v1_content, 12);
 
 /**
  * @generated from message nova.content.v1.UnbookmarkPostResponse
@@ -345,7 +385,7 @@ export type UnbookmarkPostResponse = Message<"nova.content.v1.UnbookmarkPostResp
  * Use `create(UnbookmarkPostResponseSchema)` to create a new message.
  */
 export const UnbookmarkPostResponseSchema: GenMessage<UnbookmarkPostResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 12);
+  messageDesc(file_nova_content_v1_content, 13);
 
 /**
  * @generated from message nova.content.v1.LikeCommentRequest
@@ -362,7 +402,7 @@ export type LikeCommentRequest = Message<"nova.content.v1.LikeCommentRequest"> &
  * Use `create(LikeCommentRequestSchema)` to create a new message.
  */
 export const LikeCommentRequestSchema: GenMessage<LikeCommentRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 13);
+  messageDesc(file_nova_content_v1_content, 14);
 
 /**
  * @generated from message nova.content.v1.LikeCommentResponse
@@ -384,7 +424,7 @@ export type LikeCommentResponse = Message<"nova.content.v1.LikeCommentResponse">
  * Use `create(LikeCommentResponseSchema)` to create a new message.
  */
 export const LikeCommentResponseSchema: GenMessage<LikeCommentResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 14);
+  messageDesc(file_nova_content_v1_content, 15);
 
 /**
  * @generated from message nova.content.v1.UnlikeCommentRequest
@@ -401,7 +441,7 @@ export type UnlikeCommentRequest = Message<"nova.content.v1.UnlikeCommentRequest
  * Use `create(UnlikeCommentRequestSchema)` to create a new message.
  */
 export const UnlikeCommentRequestSchema: GenMessage<UnlikeCommentRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 15);
+  messageDesc(file_nova_content_v1_content, 16);
 
 /**
  * @generated from message nova.content.v1.UnlikeCommentResponse
@@ -423,7 +463,7 @@ export type UnlikeCommentResponse = Message<"nova.content.v1.UnlikeCommentRespon
  * Use `create(UnlikeCommentResponseSchema)` to create a new message.
  */
 export const UnlikeCommentResponseSchema: GenMessage<UnlikeCommentResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 16);
+  messageDesc(file_nova_content_v1_content, 17);
 
 /**
  * @generated from message nova.content.v1.CreatePostRequest
@@ -437,11 +477,23 @@ export type CreatePostRequest = Message<"nova.content.v1.CreatePostRequest"> & {
   text: string;
 
   /**
-   * At most 10.
+   * At most 10. Deprecated: client-supplied URLs; use attachments.
    *
    * @generated from field: repeated nova.content.v1.Media media = 2;
    */
   media: Media[];
+
+  /**
+   * At most 10 of the caller's own READY media (media service), in carousel order.
+   *
+   * @generated from field: repeated nova.content.v1.PostAttachment attachments = 3;
+   */
+  attachments: PostAttachment[];
+
+  /**
+   * @generated from field: bool sensitive = 4;
+   */
+  sensitive: boolean;
 };
 
 /**
@@ -449,7 +501,7 @@ export type CreatePostRequest = Message<"nova.content.v1.CreatePostRequest"> & {
  * Use `create(CreatePostRequestSchema)` to create a new message.
  */
 export const CreatePostRequestSchema: GenMessage<CreatePostRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 17);
+  messageDesc(file_nova_content_v1_content, 18);
 
 /**
  * @generated from message nova.content.v1.CreatePostResponse
@@ -466,7 +518,7 @@ export type CreatePostResponse = Message<"nova.content.v1.CreatePostResponse"> &
  * Use `create(CreatePostResponseSchema)` to create a new message.
  */
 export const CreatePostResponseSchema: GenMessage<CreatePostResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 18);
+  messageDesc(file_nova_content_v1_content, 19);
 
 /**
  * @generated from message nova.content.v1.EditPostRequest
@@ -488,7 +540,7 @@ export type EditPostRequest = Message<"nova.content.v1.EditPostRequest"> & {
  * Use `create(EditPostRequestSchema)` to create a new message.
  */
 export const EditPostRequestSchema: GenMessage<EditPostRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 19);
+  messageDesc(file_nova_content_v1_content, 20);
 
 /**
  * @generated from message nova.content.v1.EditPostResponse
@@ -505,7 +557,7 @@ export type EditPostResponse = Message<"nova.content.v1.EditPostResponse"> & {
  * Use `create(EditPostResponseSchema)` to create a new message.
  */
 export const EditPostResponseSchema: GenMessage<EditPostResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 20);
+  messageDesc(file_nova_content_v1_content, 21);
 
 /**
  * @generated from message nova.content.v1.DeletePostRequest
@@ -522,7 +574,7 @@ export type DeletePostRequest = Message<"nova.content.v1.DeletePostRequest"> & {
  * Use `create(DeletePostRequestSchema)` to create a new message.
  */
 export const DeletePostRequestSchema: GenMessage<DeletePostRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 21);
+  messageDesc(file_nova_content_v1_content, 22);
 
 /**
  * @generated from message nova.content.v1.DeletePostResponse
@@ -535,7 +587,7 @@ export type DeletePostResponse = Message<"nova.content.v1.DeletePostResponse"> &
  * Use `create(DeletePostResponseSchema)` to create a new message.
  */
 export const DeletePostResponseSchema: GenMessage<DeletePostResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 22);
+  messageDesc(file_nova_content_v1_content, 23);
 
 /**
  * @generated from message nova.content.v1.GetPostRequest
@@ -552,7 +604,7 @@ export type GetPostRequest = Message<"nova.content.v1.GetPostRequest"> & {
  * Use `create(GetPostRequestSchema)` to create a new message.
  */
 export const GetPostRequestSchema: GenMessage<GetPostRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 23);
+  messageDesc(file_nova_content_v1_content, 24);
 
 /**
  * @generated from message nova.content.v1.GetPostResponse
@@ -569,7 +621,7 @@ export type GetPostResponse = Message<"nova.content.v1.GetPostResponse"> & {
  * Use `create(GetPostResponseSchema)` to create a new message.
  */
 export const GetPostResponseSchema: GenMessage<GetPostResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 24);
+  messageDesc(file_nova_content_v1_content, 25);
 
 /**
  * @generated from message nova.content.v1.GetPostsRequest
@@ -588,7 +640,7 @@ export type GetPostsRequest = Message<"nova.content.v1.GetPostsRequest"> & {
  * Use `create(GetPostsRequestSchema)` to create a new message.
  */
 export const GetPostsRequestSchema: GenMessage<GetPostsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 25);
+  messageDesc(file_nova_content_v1_content, 26);
 
 /**
  * @generated from message nova.content.v1.GetPostsResponse
@@ -608,7 +660,7 @@ export type GetPostsResponse = Message<"nova.content.v1.GetPostsResponse"> & {
  * Use `create(GetPostsResponseSchema)` to create a new message.
  */
 export const GetPostsResponseSchema: GenMessage<GetPostsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 26);
+  messageDesc(file_nova_content_v1_content, 27);
 
 /**
  * @generated from message nova.content.v1.PostEdit
@@ -632,7 +684,7 @@ export type PostEdit = Message<"nova.content.v1.PostEdit"> & {
  * Use `create(PostEditSchema)` to create a new message.
  */
 export const PostEditSchema: GenMessage<PostEdit> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 27);
+  messageDesc(file_nova_content_v1_content, 28);
 
 /**
  * @generated from message nova.content.v1.ListPostEditsRequest
@@ -649,7 +701,7 @@ export type ListPostEditsRequest = Message<"nova.content.v1.ListPostEditsRequest
  * Use `create(ListPostEditsRequestSchema)` to create a new message.
  */
 export const ListPostEditsRequestSchema: GenMessage<ListPostEditsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 28);
+  messageDesc(file_nova_content_v1_content, 29);
 
 /**
  * @generated from message nova.content.v1.ListPostEditsResponse
@@ -668,7 +720,7 @@ export type ListPostEditsResponse = Message<"nova.content.v1.ListPostEditsRespon
  * Use `create(ListPostEditsResponseSchema)` to create a new message.
  */
 export const ListPostEditsResponseSchema: GenMessage<ListPostEditsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 29);
+  messageDesc(file_nova_content_v1_content, 30);
 
 /**
  * @generated from message nova.content.v1.ListUserPostsRequest
@@ -697,7 +749,7 @@ export type ListUserPostsRequest = Message<"nova.content.v1.ListUserPostsRequest
  * Use `create(ListUserPostsRequestSchema)` to create a new message.
  */
 export const ListUserPostsRequestSchema: GenMessage<ListUserPostsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 30);
+  messageDesc(file_nova_content_v1_content, 31);
 
 /**
  * @generated from message nova.content.v1.ListUserPostsResponse
@@ -721,7 +773,7 @@ export type ListUserPostsResponse = Message<"nova.content.v1.ListUserPostsRespon
  * Use `create(ListUserPostsResponseSchema)` to create a new message.
  */
 export const ListUserPostsResponseSchema: GenMessage<ListUserPostsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 31);
+  messageDesc(file_nova_content_v1_content, 32);
 
 /**
  * @generated from message nova.content.v1.CreateCommentRequest
@@ -750,7 +802,7 @@ export type CreateCommentRequest = Message<"nova.content.v1.CreateCommentRequest
  * Use `create(CreateCommentRequestSchema)` to create a new message.
  */
 export const CreateCommentRequestSchema: GenMessage<CreateCommentRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 32);
+  messageDesc(file_nova_content_v1_content, 33);
 
 /**
  * @generated from message nova.content.v1.CreateCommentResponse
@@ -767,7 +819,7 @@ export type CreateCommentResponse = Message<"nova.content.v1.CreateCommentRespon
  * Use `create(CreateCommentResponseSchema)` to create a new message.
  */
 export const CreateCommentResponseSchema: GenMessage<CreateCommentResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 33);
+  messageDesc(file_nova_content_v1_content, 34);
 
 /**
  * @generated from message nova.content.v1.DeleteCommentRequest
@@ -784,7 +836,7 @@ export type DeleteCommentRequest = Message<"nova.content.v1.DeleteCommentRequest
  * Use `create(DeleteCommentRequestSchema)` to create a new message.
  */
 export const DeleteCommentRequestSchema: GenMessage<DeleteCommentRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 34);
+  messageDesc(file_nova_content_v1_content, 35);
 
 /**
  * @generated from message nova.content.v1.DeleteCommentResponse
@@ -797,7 +849,7 @@ export type DeleteCommentResponse = Message<"nova.content.v1.DeleteCommentRespon
  * Use `create(DeleteCommentResponseSchema)` to create a new message.
  */
 export const DeleteCommentResponseSchema: GenMessage<DeleteCommentResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 35);
+  messageDesc(file_nova_content_v1_content, 36);
 
 /**
  * @generated from message nova.content.v1.ListCommentsRequest
@@ -826,7 +878,7 @@ export type ListCommentsRequest = Message<"nova.content.v1.ListCommentsRequest">
  * Use `create(ListCommentsRequestSchema)` to create a new message.
  */
 export const ListCommentsRequestSchema: GenMessage<ListCommentsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 36);
+  messageDesc(file_nova_content_v1_content, 37);
 
 /**
  * @generated from message nova.content.v1.ListCommentsResponse
@@ -850,7 +902,7 @@ export type ListCommentsResponse = Message<"nova.content.v1.ListCommentsResponse
  * Use `create(ListCommentsResponseSchema)` to create a new message.
  */
 export const ListCommentsResponseSchema: GenMessage<ListCommentsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 37);
+  messageDesc(file_nova_content_v1_content, 38);
 
 /**
  * @generated from message nova.content.v1.ListBookmarksRequest
@@ -872,7 +924,7 @@ export type ListBookmarksRequest = Message<"nova.content.v1.ListBookmarksRequest
  * Use `create(ListBookmarksRequestSchema)` to create a new message.
  */
 export const ListBookmarksRequestSchema: GenMessage<ListBookmarksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 38);
+  messageDesc(file_nova_content_v1_content, 39);
 
 /**
  * @generated from message nova.content.v1.ListBookmarksResponse
@@ -901,7 +953,7 @@ export type ListBookmarksResponse = Message<"nova.content.v1.ListBookmarksRespon
  * Use `create(ListBookmarksResponseSchema)` to create a new message.
  */
 export const ListBookmarksResponseSchema: GenMessage<ListBookmarksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 39);
+  messageDesc(file_nova_content_v1_content, 40);
 
 /**
  * @generated from message nova.content.v1.GetCountsRequest
@@ -920,7 +972,7 @@ export type GetCountsRequest = Message<"nova.content.v1.GetCountsRequest"> & {
  * Use `create(GetCountsRequestSchema)` to create a new message.
  */
 export const GetCountsRequestSchema: GenMessage<GetCountsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 40);
+  messageDesc(file_nova_content_v1_content, 41);
 
 /**
  * @generated from message nova.content.v1.GetCountsResponse
@@ -939,7 +991,7 @@ export type GetCountsResponse = Message<"nova.content.v1.GetCountsResponse"> & {
  * Use `create(GetCountsResponseSchema)` to create a new message.
  */
 export const GetCountsResponseSchema: GenMessage<GetCountsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 41);
+  messageDesc(file_nova_content_v1_content, 42);
 
 /**
  * @generated from message nova.content.v1.GetViewerStateRequest
@@ -958,7 +1010,7 @@ export type GetViewerStateRequest = Message<"nova.content.v1.GetViewerStateReque
  * Use `create(GetViewerStateRequestSchema)` to create a new message.
  */
 export const GetViewerStateRequestSchema: GenMessage<GetViewerStateRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 42);
+  messageDesc(file_nova_content_v1_content, 43);
 
 /**
  * @generated from message nova.content.v1.ViewerState
@@ -985,7 +1037,7 @@ export type ViewerState = Message<"nova.content.v1.ViewerState"> & {
  * Use `create(ViewerStateSchema)` to create a new message.
  */
 export const ViewerStateSchema: GenMessage<ViewerState> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 43);
+  messageDesc(file_nova_content_v1_content, 44);
 
 /**
  * @generated from message nova.content.v1.GetViewerStateResponse
@@ -1002,7 +1054,7 @@ export type GetViewerStateResponse = Message<"nova.content.v1.GetViewerStateResp
  * Use `create(GetViewerStateResponseSchema)` to create a new message.
  */
 export const GetViewerStateResponseSchema: GenMessage<GetViewerStateResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 44);
+  messageDesc(file_nova_content_v1_content, 45);
 
 /**
  * @generated from message nova.content.v1.ScanPostsRequest
@@ -1028,7 +1080,7 @@ export type ScanPostsRequest = Message<"nova.content.v1.ScanPostsRequest"> & {
  * Use `create(ScanPostsRequestSchema)` to create a new message.
  */
 export const ScanPostsRequestSchema: GenMessage<ScanPostsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 45);
+  messageDesc(file_nova_content_v1_content, 46);
 
 /**
  * @generated from message nova.content.v1.ScanPostsResponse
@@ -1061,7 +1113,7 @@ export type ScanPostsResponse = Message<"nova.content.v1.ScanPostsResponse"> & {
  * Use `create(ScanPostsResponseSchema)` to create a new message.
  */
 export const ScanPostsResponseSchema: GenMessage<ScanPostsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 46);
+  messageDesc(file_nova_content_v1_content, 47);
 
 /**
  * Posts, comments, likes and bookmarks. The acting user of every write (and

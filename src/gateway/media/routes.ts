@@ -1,0 +1,133 @@
+/**
+ * The gateway's media routes, for a store that cannot take uploads or serve files itself (the fs
+ * store of embedded mode; with S3, uploads go straight to the store with a presigned PUT and files
+ * are read from its public base URL, and these routes are not registered).
+ *
+ * - `PUT /media/upload/:id`: the bytes of an upload the bearer declared with createUpload. Streamed
+ *   to the store, never buffered whole, up to the media size limit (not the 1 MB GraphQL body
+ *   limit); Content-Type and Content-Length must be what createUpload declared, and no more bytes
+ *   than declared are taken. 204 when stored; then completeUpload.
+ * - `GET /media/<id>/<variant>.webp`: a processed variant, with
+ *   `Cache-Control: public, max-age=31536000, immutable` (a key is never rewritten with other
+ *   bytes) and an ETag (304 on If-None-Match). The raw upload is never served.
+ */
+import { Transform, type TransformCallback } from "node:stream";
+import type { Client } from "@connectrpc/connect";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
+import { catalogue, type ErrorCode, fromError, NovaError } from "../../platform/errors.ts";
+import type { BlobStore } from "../../platform/storage/blobs.ts";
+import { isUuid } from "../../platform/validate.ts";
+import { SERVED_KEY, uploadKey } from "../../services/media/keys.ts";
+import { MEDIA_PATH, UPLOAD_PATH } from "../../services/media/store.ts";
+
+export interface MediaRoutesOptions {
+  store: BlobStore;
+  maxBytes: number;
+  media: Client<typeof MediaService>;
+  /** Verifies the request's bearer token and sets its call's user (throws a NovaError otherwise). */
+  authenticate(req: FastifyRequest): Promise<string>;
+  /** Runs a backend call inside the request's deadline, claims and trace. */
+  run<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T>;
+}
+
+const fail = (code: ErrorCode, field: string, message: string) =>
+  new NovaError(code, `${field}: ${message}`, { field });
+
+function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  const e = fromError(err);
+  const status = e.code === "INTERNAL" ? 500 : catalogue[e.code].http;
+  if (status === 401) reply.header("www-authenticate", `Bearer error="invalid_token"`);
+  return reply.code(status).send({
+    errors: [{ message: status === 500 ? "internal error" : e.message, extensions: { code: e.code, field: e.field } }],
+  });
+}
+
+/** Passes at most `limit` bytes through and counts them; one byte more fails the stream. */
+class Limit extends Transform {
+  count = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.count += chunk.length;
+    if (this.count > this.limit) done(fail("MEDIA_SIZE_MISMATCH", "byteSize", "more bytes than declared"));
+    else done(null, chunk);
+  }
+}
+
+async function receive(opts: MediaRoutesOptions, req: FastifyRequest, body: NodeJS.ReadableStream): Promise<void> {
+  const user = await opts.authenticate(req);
+  const id = (req.params as { id: string }).id.toLowerCase();
+  if (!isUuid(id)) throw fail("VALIDATION_FAILED", "id", "must be a media id");
+  const res = await opts.run(req, () => opts.media.getMedia({ mediaIds: [id] }));
+  const m = res.media[0];
+  if (!m) throw fail("NOT_FOUND", "id", "no such media");
+  if (m.ownerId !== user) throw fail("FORBIDDEN", "id", "this media is someone else's");
+  if (m.state !== "PENDING") throw new NovaError("MEDIA_ALREADY_COMPLETED", undefined, { field: "id" });
+  const type = String(req.headers["content-type"] ?? "")
+    .split(";")[0]
+    ?.trim()
+    .toLowerCase();
+  if (type !== m.contentType)
+    throw fail("MEDIA_TYPE_MISMATCH", "contentType", `createUpload declared ${m.contentType}`);
+  const length = req.headers["content-length"];
+  if (length !== undefined && /^\d+$/.test(length) && Number(length) > opts.maxBytes) {
+    throw fail("MEDIA_TOO_LARGE", "byteSize", `at most ${opts.maxBytes} bytes`);
+  }
+  const declared = Number(m.byteSize);
+  if (length === undefined || Number(length) !== declared) {
+    throw fail("MEDIA_SIZE_MISMATCH", "byteSize", `Content-Length must be the ${declared} bytes declared`);
+  }
+  const limit = new Limit(declared);
+  // A client that goes away mid-upload fails the write (pipe() alone would leave it waiting).
+  body.once("error", (err) => limit.destroy(err as Error));
+  req.raw.once("close", () => {
+    if (!req.raw.complete) limit.destroy(fail("MEDIA_SIZE_MISMATCH", "byteSize", "the upload was cut off"));
+  });
+  try {
+    await opts.store.put(uploadKey(id), body.pipe(limit), m.contentType);
+    if (limit.count !== declared) throw fail("MEDIA_SIZE_MISMATCH", "byteSize", `received ${limit.count} bytes`);
+  } catch (err) {
+    await opts.store.delete([uploadKey(id)]);
+    throw err;
+  }
+}
+
+async function serve(store: BlobStore, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const key = (req.params as { "*": string })["*"];
+  const head = SERVED_KEY.test(key) ? await store.head(key) : undefined;
+  if (!head) return sendError(reply, fail("NOT_FOUND", "key", "no such file"));
+  reply
+    .header("cache-control", "public, max-age=31536000, immutable")
+    .header("cross-origin-resource-policy", "cross-origin")
+    .header("x-content-type-options", "nosniff");
+  if (head.etag) reply.header("etag", head.etag);
+  const match = req.headers["if-none-match"];
+  if (head.etag && match?.split(",").some((t) => t.trim() === head.etag || t.trim() === "*")) {
+    return reply.code(304).send();
+  }
+  const stream = await store.stream(key);
+  if (!stream) return sendError(reply, fail("NOT_FOUND", "key", "no such file"));
+  return reply
+    .header("content-type", head.contentType ?? "application/octet-stream")
+    .header("content-length", String(head.size))
+    .send(stream);
+}
+
+export async function registerMediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions): Promise<void> {
+  await app.register(async (scope) => {
+    // The body is the upload's stream, whatever its type: receive() checks the type and counts the bytes.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+    scope.put(`${UPLOAD_PATH}/:id`, { bodyLimit: opts.maxBytes }, async (req, reply) => {
+      try {
+        await receive(opts, req, req.body as NodeJS.ReadableStream);
+        return reply.code(204).send();
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    });
+  });
+  app.get(`${MEDIA_PATH}/*`, (req, reply) => serve(opts.store, req, reply));
+}

@@ -1,0 +1,92 @@
+/**
+ * What every media handler and the processing consumer work with, the blob keys, and the two
+ * shared steps: presenting rows as `Media` messages and rejecting an upload.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { Transaction } from "kysely";
+import { type Media, MediaSchema } from "../../gen/nova/media/v1/media_pb.ts";
+import type { NovaError } from "../../platform/errors.ts";
+import type { Outbox } from "../../platform/events/outbox.ts";
+import type { BlobStore } from "../../platform/storage/blobs.ts";
+import { mediaEvent } from "./events.ts";
+
+export { uploadKey, variantKey } from "./keys.ts";
+
+import type { MediaLimits } from "./process.ts";
+import { type MediaDb, type MediaRow, type MediaTables, markRejected, transition, type VariantRow } from "./queries.ts";
+
+export interface MediaContext {
+  writer: MediaDb;
+  reader: MediaDb;
+  outbox: Outbox;
+  store: BlobStore;
+  limits: MediaLimits;
+  /** How long an upload target stays valid. */
+  uploadExpiryS: number;
+  /** How long a read URL stays valid (S3 presigned URLs; the fs store's never expire). */
+  readUrlExpiryS: number;
+  /** The gateway's upload route, for stores that take no direct uploads: `<uploadPath>/<id>`. */
+  uploadPath: string;
+}
+
+/** Rows as `Media`; `viewer` (the owner) also sees what was declared and why it was rejected. */
+export async function present(
+  ctx: MediaContext,
+  rows: MediaRow[],
+  variants: VariantRow[],
+  viewer: string | undefined,
+): Promise<Media[]> {
+  const out: Media[] = [];
+  for (const r of rows) {
+    const own = viewer !== undefined && viewer === r.owner_id;
+    const mine = variants.filter((v) => v.media_id === r.id);
+    out.push(
+      create(MediaSchema, {
+        id: r.id,
+        ownerId: r.owner_id,
+        kind: r.kind,
+        state: r.state,
+        variants: await Promise.all(
+          mine.map(async (v) => ({
+            name: v.name,
+            url: await ctx.store.readUrl(v.blob_key, ctx.readUrlExpiryS),
+            width: v.width,
+            height: v.height,
+            contentType: v.content_type,
+          })),
+        ),
+        blurhash: r.blurhash ?? "",
+        width: r.width ?? 0,
+        height: r.height ?? 0,
+        rejectReason: own ? (r.reject_reason ?? "") : "",
+        rejectField: own ? (r.reject_field ?? "") : "",
+        contentType: own ? r.content_type : "",
+        byteSize: own ? BigInt(r.byte_size) : 0n,
+        createdAt: r.created_at.toISOString(),
+        animated: r.animated,
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Inside `trx`: marks the upload REJECTED with the error's code and field and writes MediaRejected
+ * (the consumer then deletes its blobs: nothing refused stays stored). Media that is READY or
+ * REJECTED already is left as it is (false).
+ */
+export async function reject(
+  trx: Transaction<MediaTables>,
+  outbox: Outbox,
+  row: MediaRow,
+  err: NovaError,
+): Promise<boolean> {
+  if (!(await transition(trx, row.id, ["PENDING", "UPLOADED", "PROCESSING"], "PROCESSING"))) return false;
+  const field = err.field ?? "file";
+  await markRejected(trx, row.id, err.code, field);
+  await outbox.emit(
+    trx as unknown as Transaction<unknown>,
+    mediaEvent("MediaRejected", { mediaId: row.id, ownerId: row.owner_id, reason: err.code, field }, row.owner_id),
+  );
+  return true;
+}

@@ -1,0 +1,490 @@
+/**
+ * The media service's handlers and its processing consumer on real PostgreSQL (the harness's
+ * database) and the fs store in a temporary folder, called directly as signed-in users. Every
+ * image is made at test time with sharp (or by hand, byte by byte, for what sharp will not write:
+ * a decompression bomb, a truncated JPEG, a polyglot, a HEIC header). The bytes are put where the
+ * gateway's upload route puts them; the consumer is fed the outbox's rows as the log would.
+ */
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import { crc32, deflateSync } from "node:zlib";
+import { create } from "@bufbuild/protobuf";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import pino from "pino";
+import sharp from "sharp";
+import { services, tempDir } from "../../../test/helpers.ts";
+import {
+  CompleteUploadRequestSchema,
+  CreateUploadRequestSchema,
+  GetMediaRequestSchema,
+  type Media,
+} from "../../gen/nova/media/v1/media_pb.ts";
+import { migrate } from "../../platform/db/migrator.ts";
+import { NovaError } from "../../platform/errors.ts";
+import { applyOnce } from "../../platform/events/consumer.ts";
+import type { Envelope } from "../../platform/events/envelope.ts";
+import { createOutbox } from "../../platform/events/outbox.ts";
+import { eventTables } from "../../platform/events/sets.ts";
+import { runWithCall } from "../../platform/rpc/context.ts";
+import type { BlobStore } from "../../platform/storage/blobs.ts";
+import { fsStore, validKey } from "../../platform/storage/fs.ts";
+import { uuidv7 } from "../../platform/validate.ts";
+import { processingConsumer } from "./consumers.ts";
+import { type MediaContext, uploadKey } from "./context.ts";
+import { Semaphore } from "./process.ts";
+import { purgeStale } from "./purge.ts";
+import type { MediaTables } from "./queries.ts";
+import { completeUpload } from "./rpc/completeUpload.ts";
+import { createUpload } from "./rpc/createUpload.ts";
+import { getMedia } from "./rpc/getMedia.ts";
+
+const pool = new pg.Pool({ connectionString: (await services()).postgres, max: 3 });
+const db = new Kysely<MediaTables>({ dialect: new PostgresDialect({ pool }) });
+const root = tempDir("nova-media-");
+const store: BlobStore = fsStore({ root });
+const ctx: MediaContext = {
+  writer: db,
+  reader: db,
+  outbox: createOutbox({ service: "media", schema: "media" }),
+  store,
+  limits: { maxBytes: 8 * 1024 * 1024, maxPixels: 40_000_000 },
+  uploadExpiryS: 600,
+  readUrlExpiryS: 600,
+  uploadPath: "/media/upload",
+};
+const consumer = processingConsumer(ctx, new Semaphore(2), pino({ level: "silent" }));
+
+before(() =>
+  migrate(pool, [{ schema: "media", dir: new URL("./migrations/", import.meta.url) }, eventTables("media")]),
+);
+after(() => db.destroy());
+
+// ---- factories
+
+const as = <T>(userId: string, fn: () => Promise<T>) => runWithCall({ user: { userId, sessionId: "s" } }, fn);
+
+async function declare(owner: string, contentType: string, byteSize: number, kind = "IMAGE") {
+  const res = await as(owner, () =>
+    createUpload(ctx, create(CreateUploadRequestSchema, { kind, contentType, byteSize: BigInt(byteSize) })),
+  );
+  assert.ok(res.media?.id);
+  return res;
+}
+
+const complete = (user: string, mediaId: string) =>
+  as(user, () => completeUpload(ctx, create(CompleteUploadRequestSchema, { mediaId })));
+
+const getOne = async (viewer: string, id: string): Promise<Media | undefined> =>
+  (await as(viewer, () => getMedia(ctx, create(GetMediaRequestSchema, { mediaIds: [id] })))).media?.[0] as
+    | Media
+    | undefined;
+
+/** Feeds the consumer every event of the media in the outbox until none is new (as the log would). */
+async function drain(mediaId: string) {
+  let seen = -1;
+  for (;;) {
+    const rows = await sql<{
+      envelope: Envelope;
+    }>`SELECT envelope FROM media.outbox WHERE key = ${mediaId} ORDER BY seq`.execute(db);
+    if (rows.rows.length === seen) return;
+    seen = rows.rows.length;
+    for (const r of rows.rows) await applyOnce(db as unknown as Kysely<unknown>, consumer, r.envelope);
+  }
+}
+
+/** Declared, bytes in the store, completed, processed: the media as its owner then sees it. */
+async function upload(owner: string, bytes: Buffer, contentType: string) {
+  const { media } = await declare(owner, contentType, bytes.length);
+  const id = (media as Media).id;
+  await store.put(uploadKey(id), bytes, contentType);
+  let error: NovaError | undefined;
+  try {
+    await complete(owner, id);
+  } catch (err) {
+    if (!(err instanceof NovaError)) throw err;
+    error = err;
+  }
+  await drain(id);
+  return { id, error, media: (await getOne(owner, id)) as Media };
+}
+
+async function keysOf(id: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const k of store.list(`${id}/`)) keys.push(k);
+  return keys;
+}
+
+async function assertCode(p: Promise<unknown>, code: string, field?: string) {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof NovaError, String(err));
+    assert.equal(err.code, code, err.message);
+    if (field !== undefined) assert.equal(err.field, field);
+    return true;
+  });
+}
+
+/** A refused upload: the coded error naming the field, REJECTED with that code, and no blob left. */
+async function assertRefused(bytes: Buffer, declared: string, code: string, field: string, sync = true) {
+  const owner = uuidv7();
+  const r = await upload(owner, bytes, declared);
+  if (sync) {
+    assert.ok(r.error, `expected ${code} from completeUpload`);
+    assert.equal(r.error.code, code, r.error.message);
+    assert.equal(r.error.field, field);
+  } else assert.equal(r.error, undefined);
+  assert.equal(r.media.state, "REJECTED");
+  assert.equal(r.media.rejectReason, code);
+  assert.equal(r.media.rejectField, field);
+  assert.equal(r.media.variants.length, 0);
+  assert.deepEqual(await keysOf(r.id), []);
+}
+
+/** A photo with detail (noise), so encoders have work and truncation cuts real data. */
+function photo(width: number, height: number) {
+  const raw = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 24;
+  return sharp(raw, { raw: { width, height, channels: 3 } });
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([len, body, crc]);
+}
+
+/** A real decompression bomb: a 20,000 × 20,000 1-bit PNG of zeros (~50 KB on disk, 400 Mpx). */
+function bombPng(): Buffer {
+  const w = 20_000;
+  const h = 20_000;
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 0; // greyscale
+  const rows = Buffer.alloc((1 + w / 8) * h); // filter byte + 2,500 bytes per row, all zero
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", ihdr),
+    pngChunk("IDAT", deflateSync(rows, { level: 9 })),
+    pngChunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+// ---- the happy path
+
+describe("upload → processed", () => {
+  test("a JPEG with EXIF GPS and an orientation: variants of the right widths, oriented, with no metadata left", async () => {
+    const jpeg = await photo(1600, 1200)
+      .jpeg({ quality: 90 })
+      .withExif({
+        IFD0: { Make: "NovaCam", Model: "Test 1", Copyright: "someone" },
+        IFD3: {
+          GPSLatitudeRef: "N",
+          GPSLatitude: "48/1 51/1 24/1",
+          GPSLongitudeRef: "E",
+          GPSLongitude: "2/1 21/1 3/1",
+        },
+      })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const input = await sharp(jpeg).metadata();
+    assert.ok(input.exif?.includes(Buffer.from("NovaCam")), "the input carries EXIF");
+    assert.equal(input.orientation, 6);
+
+    const owner = uuidv7();
+    const r = await upload(owner, jpeg, "image/jpeg");
+    assert.equal(r.error, undefined);
+    assert.equal(r.media.state, "READY");
+    // Orientation 6 is a quarter turn: 1600 × 1200 shows as 1200 × 1600.
+    assert.equal(r.media.width, 1200);
+    assert.equal(r.media.height, 1600);
+    assert.ok(r.media.blurhash.length >= 6);
+    assert.deepEqual(
+      r.media.variants.map((v) => [v.name, v.width, v.height]),
+      [
+        ["w320", 320, 427],
+        ["w640", 640, 853],
+        ["w1080", 1080, 1440],
+        ["original", 1200, 1600],
+      ],
+    );
+    for (const v of r.media.variants) {
+      assert.match(v.url, new RegExp(`^/media/${r.id}/${v.name}\\.webp$`));
+      const bytes = await store.get(v.url.replace("/media/", ""));
+      assert.ok(bytes);
+      const meta = await sharp(bytes).metadata();
+      assert.equal(meta.format, "webp");
+      assert.equal(meta.width, v.width);
+      assert.equal(meta.height, v.height);
+      assert.equal(meta.exif, undefined, `${v.name} has no EXIF`);
+      assert.equal(meta.xmp, undefined);
+      assert.equal(meta.iptc, undefined);
+      assert.equal(meta.icc, undefined);
+      assert.ok(!bytes.includes(Buffer.from("NovaCam")) && !bytes.includes(Buffer.from("GPS")));
+      assert.equal(meta.orientation, undefined);
+    }
+    // The raw upload (with its EXIF) is gone once READY; only the variants stay.
+    assert.deepEqual(
+      (await keysOf(r.id)).sort(),
+      ["original", "w1080", "w320", "w640"].map((n) => `${r.id}/${n}.webp`),
+    );
+    // Anyone sees ready media (for posts), without what the owner declared.
+    const other = await getOne(uuidv7(), r.id);
+    assert.equal(other?.state, "READY");
+    assert.equal(other?.contentType, "");
+    assert.equal(other?.variants.length, 4);
+    const events = await sql<{
+      type: string;
+    }>`SELECT envelope->>'type' AS type FROM media.outbox WHERE key = ${r.id} ORDER BY seq`.execute(db);
+    assert.deepEqual(
+      events.rows.map((e) => e.type),
+      ["MediaUploaded", "MediaProcessed"],
+    );
+  });
+
+  test("small images are never upscaled; PNG, WebP, AVIF and GIF are accepted", async () => {
+    const cases: [string, Buffer][] = [
+      ["image/png", await photo(500, 300).png().toBuffer()],
+      ["image/webp", await photo(500, 300).webp().toBuffer()],
+      ["image/avif", await photo(500, 300).avif().toBuffer()],
+      ["image/gif", await photo(500, 300).gif().toBuffer()],
+    ];
+    for (const [type, bytes] of cases) {
+      const r = await upload(uuidv7(), bytes, type);
+      assert.equal(r.media.state, "READY", `${type}: ${r.media.rejectReason}`);
+      assert.deepEqual(
+        r.media.variants.map((v) => [v.name, v.width, v.height]),
+        [
+          ["w320", 320, 192],
+          ["original", 500, 300],
+        ],
+        type,
+      );
+    }
+  });
+
+  test("an animated GIF stays animated (as WebP)", async () => {
+    const frames = await Promise.all(
+      [0, 80, 160].map((g) =>
+        sharp({ create: { width: 400, height: 200, channels: 3, background: { r: g, g: 0, b: 255 - g } } })
+          .png()
+          .toBuffer(),
+      ),
+    );
+    const gif = await sharp(frames, { join: { animated: true } })
+      .gif({ delay: [100, 100, 100] })
+      .toBuffer();
+    assert.equal((await sharp(gif).metadata()).pages, 3);
+    const r = await upload(uuidv7(), gif, "image/gif");
+    assert.equal(r.media.state, "READY", r.media.rejectReason);
+    assert.equal(r.media.animated, true);
+    assert.equal(r.media.width, 400);
+    assert.equal(r.media.height, 200);
+    for (const v of r.media.variants) {
+      const meta = await sharp((await store.get(v.url.replace("/media/", ""))) as Buffer, {
+        animated: true,
+      }).metadata();
+      assert.equal(meta.format, "webp");
+      assert.equal(meta.pages, 3, `${v.name} keeps its frames`);
+      assert.equal(meta.pageHeight, v.height);
+    }
+  });
+});
+
+// ---- bad input: each a coded error naming the field, nothing stored
+
+describe("bad input", () => {
+  test("createUpload: zero bytes, oversize, SVG, HEIC, anything else, video", async () => {
+    const u = uuidv7();
+    await assertCode(declare(u, "image/jpeg", 0), "MEDIA_EMPTY", "byteSize");
+    await assertCode(declare(u, "image/jpeg", 8 * 1024 * 1024 + 1), "MEDIA_TOO_LARGE", "byteSize");
+    await assertCode(declare(u, "image/svg+xml", 100), "MEDIA_TYPE_UNSUPPORTED", "contentType");
+    await assertCode(declare(u, "image/heic", 100), "MEDIA_HEIC_UNSUPPORTED", "contentType");
+    await assertCode(declare(u, "application/pdf", 100), "MEDIA_TYPE_UNSUPPORTED", "contentType");
+    await assertCode(declare(u, "image/jpeg", 100, "VIDEO"), "VALIDATION_FAILED", "kind");
+    await assertCode(declare(u, "image/jpeg", 100, "SOUND"), "VALIDATION_FAILED", "kind");
+    const n = await sql<{ n: number }>`SELECT count(*)::int AS n FROM media.media WHERE owner_id = ${u}::uuid`.execute(
+      db,
+    );
+    assert.equal(n.rows[0]?.n, 0);
+  });
+
+  test("a PNG declared as JPEG", async () => {
+    await assertRefused(await photo(64, 64).png().toBuffer(), "image/jpeg", "MEDIA_TYPE_MISMATCH", "contentType");
+  });
+
+  test("a lying content type: text declared as PNG", async () => {
+    await assertRefused(
+      Buffer.from("hello, this is not an image at all\n"),
+      "image/png",
+      "MEDIA_TYPE_UNSUPPORTED",
+      "file",
+    );
+  });
+
+  test("an SVG with a script, declared as PNG", async () => {
+    const svg = Buffer.from(
+      `<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script><rect width="10" height="10"/></svg>`,
+    );
+    await assertRefused(svg, "image/png", "MEDIA_TYPE_UNSUPPORTED", "file");
+  });
+
+  test("HEIC bytes (an ftyp heic box), declared as JPEG", async () => {
+    const heic = Buffer.concat([
+      Buffer.from([0, 0, 0, 0x18]),
+      Buffer.from("ftypheic", "latin1"),
+      Buffer.from([0, 0, 0, 0]),
+      Buffer.from("mif1heic", "latin1"),
+      Buffer.alloc(64),
+    ]);
+    await assertRefused(heic, "image/jpeg", "MEDIA_HEIC_UNSUPPORTED", "file");
+  });
+
+  test("a truncated JPEG", async () => {
+    const jpeg = await photo(800, 600).jpeg().toBuffer();
+    await assertRefused(jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), "image/jpeg", "MEDIA_CORRUPT", "file");
+  });
+
+  test("a polyglot: a JPEG that is also a ZIP", async () => {
+    const jpeg = await photo(100, 100).jpeg().toBuffer();
+    // A ZIP's local header and end-of-central-directory record after the JPEG's end.
+    const zip = Buffer.concat([
+      Buffer.from("PK\x03\x04", "latin1"),
+      Buffer.alloc(26),
+      Buffer.from("PK\x05\x06", "latin1"),
+      Buffer.alloc(18),
+    ]);
+    await assertRefused(Buffer.concat([jpeg, zip]), "image/jpeg", "MEDIA_CORRUPT", "file");
+  });
+
+  test("a 20,000 × 20,000 image bomb", async () => {
+    await assertRefused(bombPng(), "image/png", "MEDIA_TOO_MANY_PIXELS", "file");
+  });
+
+  test("bytes that differ from the size declared, and zero bytes sent", async () => {
+    const owner = uuidv7();
+    const png = await photo(32, 32).png().toBuffer();
+    const { media } = await declare(owner, "image/png", png.length + 10);
+    const id = (media as Media).id;
+    await store.put(uploadKey(id), png, "image/png");
+    await assertCode(complete(owner, id), "MEDIA_SIZE_MISMATCH", "byteSize");
+    await drain(id);
+    assert.deepEqual(await keysOf(id), []);
+    const empty = await declare(owner, "image/png", 10);
+    await store.put(uploadKey((empty.media as Media).id), Buffer.alloc(0), "image/png");
+    await assertCode(complete(owner, (empty.media as Media).id), "MEDIA_SIZE_MISMATCH", "byteSize");
+  });
+
+  test("an image that passes the header checks but cannot be decoded is rejected by the consumer", async () => {
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(64, 0);
+    ihdr.writeUInt32BE(64, 4);
+    ihdr[8] = 8;
+    ihdr[9] = 2;
+    const broken = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      pngChunk("IHDR", ihdr),
+      pngChunk("IDAT", Buffer.from("this is not a zlib stream at all", "latin1")),
+      pngChunk("IEND", Buffer.alloc(0)),
+    ]);
+    await assertRefused(broken, "image/png", "MEDIA_CORRUPT", "file", false);
+  });
+
+  test("completed twice, someone else's media, and no bytes yet", async () => {
+    const owner = uuidv7();
+    const png = await photo(32, 32).png().toBuffer();
+    const { media } = await declare(owner, "image/png", png.length);
+    const id = (media as Media).id;
+    await assertCode(complete(owner, id), "MEDIA_NOT_UPLOADED", "id");
+    await store.put(uploadKey(id), png, "image/png");
+    await assertCode(complete(uuidv7(), id), "FORBIDDEN", "id");
+    await complete(owner, id);
+    await assertCode(complete(owner, id), "MEDIA_ALREADY_COMPLETED", "id");
+    await assertCode(complete(owner, uuidv7()), "NOT_FOUND", "id");
+    await assertCode(complete(owner, "nope"), "VALIDATION_FAILED", "id");
+    // Not ready yet: only the owner sees it.
+    assert.equal((await getOne(owner, id))?.state, "UPLOADED");
+    assert.equal(await getOne(uuidv7(), id), undefined);
+    await drain(id);
+    assert.equal((await getOne(owner, id))?.state, "READY");
+  });
+});
+
+// ---- the cleanup
+
+test("uploads never completed, and refused ones, are deleted after 24 hours with their blobs; ready media stays", async () => {
+  const owner = uuidv7();
+  const png = await photo(40, 40).png().toBuffer();
+  const { media } = await declare(owner, "image/png", png.length);
+  const pending = (media as Media).id;
+  await store.put(uploadKey(pending), png, "image/png");
+  const refused = await upload(owner, Buffer.from("not an image"), "image/png");
+  const ready = await upload(owner, png, "image/png");
+  assert.equal(ready.media.state, "READY");
+  const fresh = (await declare(owner, "image/png", 10)).media as Media;
+  const all = [pending, refused.id, ready.id];
+  await sql`UPDATE media.media SET created_at = now() - interval '25 hours' WHERE id = ANY(${all}::uuid[])`.execute(db);
+  assert.ok((await purgeStale(db, store, 86_400_000)) >= 2);
+  const left = await sql<{
+    id: string;
+  }>`SELECT id::text AS id FROM media.media WHERE owner_id = ${owner}::uuid ORDER BY id`.execute(db);
+  assert.deepEqual(
+    left.rows.map((r) => r.id),
+    [ready.id, fresh.id].sort(),
+  );
+  assert.deepEqual(await keysOf(pending), []);
+  assert.deepEqual(await keysOf(ready.id), [`${ready.id}/original.webp`]);
+});
+
+// ---- the fs store
+
+describe("fs store", () => {
+  test("keys cannot leave the folder", async () => {
+    for (const bad of ["", "../x", "a/../../b", "/etc/passwd", "a//b", "a/./b", ".tmp-x", "a\\b", "a/b\0"]) {
+      assert.equal(validKey(bad), false, bad);
+      await assert.rejects(store.put(bad, Buffer.from("x"), "text/plain"));
+      await assert.rejects(store.get(bad));
+    }
+    assert.equal(validKey(`${uuidv7()}/w320.webp`), true);
+  });
+
+  test("put, head, get, list and delete", async () => {
+    const id = uuidv7();
+    await store.put(`${id}/original.webp`, Buffer.from("bytes"), "image/webp");
+    const head = await store.head(`${id}/original.webp`);
+    assert.equal(head?.size, 5);
+    assert.equal(head?.contentType, "image/webp");
+    assert.ok(head?.etag);
+    assert.equal((await store.get(`${id}/original.webp`))?.toString(), "bytes");
+    assert.deepEqual(await keysOf(id), [`${id}/original.webp`]);
+    // From a stream too (the gateway's upload route streams), atomically: no temporary file is listed.
+    await store.put(`${id}/upload`, Readable.from([Buffer.from("ab"), Buffer.from("cd")]), "image/png");
+    assert.equal((await store.get(`${id}/upload`))?.toString(), "abcd");
+    assert.deepEqual(await keysOf(id), [`${id}/original.webp`, `${id}/upload`]);
+    await store.delete([`${id}/original.webp`, `${id}/upload`, `${id}/missing.webp`]);
+    assert.equal(await store.get(`${id}/original.webp`), undefined);
+    assert.equal(await store.head(`${id}/original.webp`), undefined);
+  });
+});
+
+test("the semaphore holds at most n at once", async () => {
+  const sem = new Semaphore(2);
+  let active = 0;
+  let most = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, () =>
+      sem.run(async () => {
+        active += 1;
+        most = Math.max(most, active);
+        await new Promise((r) => setTimeout(r, 5));
+        active -= 1;
+      }),
+    ),
+  );
+  assert.equal(most, 2);
+});

@@ -1,0 +1,129 @@
+/**
+ * The media service's SQL over its tables (schema `media`, migrations/).
+ */
+import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
+
+export type MediaState = "PENDING" | "UPLOADED" | "PROCESSING" | "READY" | "REJECTED";
+
+/** The tables, as node-postgres reads them (bigint as text). */
+export type MediaTables = {
+  "media.media": {
+    id: string;
+    owner_id: string;
+    kind: string;
+    state: Generated<MediaState>;
+    content_type: string;
+    byte_size: string;
+    width: number | null;
+    height: number | null;
+    blurhash: string | null;
+    animated: Generated<boolean>;
+    reject_reason: string | null;
+    reject_field: string | null;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  "media.variants": {
+    media_id: string;
+    name: string;
+    blob_key: string;
+    width: number;
+    height: number;
+    content_type: string;
+    byte_size: string;
+  };
+};
+
+export type MediaDb = Kysely<MediaTables>;
+type Db = MediaDb | Transaction<MediaTables>;
+
+export type MediaRow = Selectable<MediaTables["media.media"]>;
+export type VariantRow = Selectable<MediaTables["media.variants"]>;
+
+export async function insertMedia(
+  db: Db,
+  row: { id: string; ownerId: string; kind: string; contentType: string; byteSize: number },
+): Promise<MediaRow> {
+  return db
+    .insertInto("media.media")
+    .values({
+      id: row.id,
+      owner_id: row.ownerId,
+      kind: row.kind,
+      content_type: row.contentType,
+      byte_size: String(row.byteSize),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** One media row, locked for the rest of `trx` when `lock`. */
+export async function mediaById(db: Db, id: string, lock = false): Promise<MediaRow | undefined> {
+  let q = db.selectFrom("media.media").selectAll().where("id", "=", id);
+  if (lock) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** Media rows by id, in the order of `ids` (unknown ids left out). */
+export async function mediaByIds(db: Db, ids: string[]): Promise<MediaRow[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom("media.media").selectAll().where("id", "in", ids).execute();
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+/** The variants of these media, smallest first within each. */
+export async function variantsOf(db: Db, ids: string[]): Promise<VariantRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom("media.variants")
+    .selectAll()
+    .where("media_id", "in", ids)
+    .orderBy("media_id")
+    .orderBy(sql`name = 'original'`)
+    .orderBy("width")
+    .execute();
+}
+
+/** Moves a media row from one state to the next; false when it was not in `from` any more. */
+export async function transition(db: Db, id: string, from: MediaState[], to: MediaState): Promise<boolean> {
+  const r = await db
+    .updateTable("media.media")
+    .set({ state: to, updated_at: sql`now()` })
+    .where("id", "=", id)
+    .where("state", "in", from)
+    .executeTakeFirst();
+  return r.numUpdatedRows > 0n;
+}
+
+export async function markReady(
+  db: Db,
+  id: string,
+  p: { width: number; height: number; blurhash: string; animated: boolean },
+  variants: Omit<VariantRow, "media_id">[],
+): Promise<void> {
+  await db
+    .insertInto("media.variants")
+    .values(variants.map((v) => ({ ...v, media_id: id })))
+    .execute();
+  await db
+    .updateTable("media.media")
+    .set({
+      state: "READY",
+      width: p.width,
+      height: p.height,
+      blurhash: p.blurhash,
+      animated: p.animated,
+      updated_at: sql`now()`,
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function markRejected(db: Db, id: string, reason: string, field: string): Promise<void> {
+  await db
+    .updateTable("media.media")
+    .set({ state: "REJECTED", reject_reason: reason, reject_field: field, updated_at: sql`now()` })
+    .where("id", "=", id)
+    .execute();
+}

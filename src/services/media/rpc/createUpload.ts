@@ -1,0 +1,45 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { CreateUploadRequest, CreateUploadResponseSchema } from "../../../gen/nova/media/v1/media_pb.ts";
+import { invalid, NovaError } from "../../../platform/errors.ts";
+import { requireUser } from "../../../platform/rpc/context.ts";
+import { uuidv7 } from "../../../platform/validate.ts";
+import { type MediaContext, present, uploadKey } from "../context.ts";
+import { checkDeclaredType } from "../process.ts";
+import { insertMedia } from "../queries.ts";
+
+/**
+ * CreateUpload: declares an upload of the caller (kind, content type, exact byte size), stores it
+ * PENDING and answers where its bytes go: the store's presigned PUT when it takes direct uploads
+ * (S3), else the gateway's upload route.
+ */
+export async function createUpload(
+  ctx: MediaContext,
+  req: CreateUploadRequest,
+): Promise<MessageInitShape<typeof CreateUploadResponseSchema>> {
+  const user = requireUser().userId;
+  const kind = req.kind.trim().toUpperCase();
+  if (kind === "VIDEO") throw invalid("kind", "video uploads are not accepted yet");
+  if (kind !== "IMAGE") throw invalid("kind", "must be IMAGE");
+  const contentType = checkDeclaredType(req.contentType);
+  if (req.byteSize === 0n) throw new NovaError("MEDIA_EMPTY", "byteSize: the file is empty", { field: "byteSize" });
+  if (req.byteSize > BigInt(ctx.limits.maxBytes)) {
+    throw new NovaError("MEDIA_TOO_LARGE", `byteSize: at most ${ctx.limits.maxBytes} bytes`, { field: "byteSize" });
+  }
+  const byteSize = Number(req.byteSize);
+  const id = uuidv7();
+  const row = await insertMedia(ctx.writer, { id, ownerId: user, kind, contentType, byteSize });
+  const direct = await ctx.store.directUpload(uploadKey(id), contentType, byteSize, ctx.uploadExpiryS);
+  const expiresAt = direct?.expiresAt ?? new Date(Date.now() + ctx.uploadExpiryS * 1000);
+  const [media] = await present(ctx, [row], [], user);
+  return {
+    media,
+    target: direct
+      ? { url: direct.url, method: direct.method, headers: direct.headers, expiresAt: expiresAt.toISOString() }
+      : {
+          url: `${ctx.uploadPath}/${id}`,
+          method: "PUT",
+          headers: { "content-type": contentType, "content-length": String(byteSize) },
+          expiresAt: expiresAt.toISOString(),
+        },
+  };
+}
