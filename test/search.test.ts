@@ -510,10 +510,10 @@ describe("search", () => {
     const before = await post(author, `before #${tag}`);
     await eventually("indexed", async () => (await ids(tag, "POSTS")).includes(before));
     await nova.stop();
-    // Writes while no search module runs: content alone (with identity, graph and the relay).
+    // Writes while no search module runs: content alone (with identity, graph, media and the relay).
     const writers = await startNova({
       mode: "embedded",
-      targets: resolveTargets(["identity", "graph", "content", "relay"]),
+      targets: resolveTargets(["identity", "graph", "content", "media", "relay"]),
       config: loadConfig({
         DATABASE_URL: s.postgres,
         NOVA_DATA_DIR: tempDir(),

@@ -17,7 +17,7 @@ import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { counter } from "../../platform/observability/metrics.ts";
 import { type MediaContext, reject, uploadKey, variantKey } from "./context.ts";
-import { MEDIA_TOPIC, MediaUploadedSchema, mediaEvent } from "./events.ts";
+import { MEDIA_EVENTS, MEDIA_TOPIC, mediaEvent } from "./events.ts";
 import { processImage, type Semaphore } from "./process.ts";
 import { type MediaTables, markReady, mediaById, transition } from "./queries.ts";
 
@@ -57,7 +57,7 @@ async function processUploaded(
   event: Envelope,
   trx: Transaction<MediaTables>,
 ): Promise<void> {
-  const p = MediaUploadedSchema.parse(event.payload);
+  const p = MEDIA_EVENTS.payload("MediaUploaded", event);
   const row = await mediaById(trx, p.mediaId);
   if (!row || (row.state !== "UPLOADED" && row.state !== "PROCESSING")) return;
   await transition(ctx.writer, row.id, ["UPLOADED"], "PROCESSING");

@@ -2,75 +2,51 @@
  * The events the media service writes, all on topic nova.media.media keyed by the media id:
  * MediaUploaded (CompleteUpload accepted the bytes; the processing consumer reads it),
  * MediaProcessed (variants made, READY) and MediaRejected (REJECTED, with the reason code).
+ * Writers build them with `mediaEvent`; a consumer reads them with `MEDIA_EVENTS.payload`.
  */
 import { z } from "zod";
-import { topicOf } from "../../platform/events/envelope.ts";
-import type { NewEvent } from "../../platform/events/outbox.ts";
+import { type DeclaredEvent, defineEvents, payloadId } from "../../platform/events/declare.ts";
 
-export const MEDIA_AGGREGATE = "media";
-export const MEDIA_TOPIC = topicOf("media", MEDIA_AGGREGATE);
+export const MEDIA_AGGREGATE = "media" as const;
 
-export const MediaUploadedSchema = z.object({
-  mediaId: z.string(),
-  ownerId: z.string(),
-  kind: z.string(),
-  /** The type sniffed from the bytes at completion (it matched the declared one). */
-  contentType: z.string(),
-  byteSize: z.number().int(),
-});
-export type MediaUploaded = z.infer<typeof MediaUploadedSchema>;
-
-export const MediaProcessedSchema = z.object({
-  mediaId: z.string(),
-  ownerId: z.string(),
-  width: z.number().int(),
-  height: z.number().int(),
-  blurhash: z.string(),
-  animated: z.boolean(),
-  variants: z.array(z.object({ name: z.string(), width: z.number().int(), height: z.number().int() })),
-});
-export type MediaProcessed = z.infer<typeof MediaProcessedSchema>;
-
-export const MediaRejectedSchema = z.object({
-  mediaId: z.string(),
-  ownerId: z.string(),
-  /** A MEDIA_* code of the error catalogue. */
-  reason: z.string(),
-  field: z.string(),
-});
-export type MediaRejected = z.infer<typeof MediaRejectedSchema>;
-
-export const MEDIA_EVENTS = {
-  MediaUploaded: {
-    type: "MediaUploaded",
-    aggregateType: MEDIA_AGGREGATE,
-    topic: MEDIA_TOPIC,
-    payload: MediaUploadedSchema,
-  },
-  MediaProcessed: {
-    type: "MediaProcessed",
-    aggregateType: MEDIA_AGGREGATE,
-    topic: MEDIA_TOPIC,
-    payload: MediaProcessedSchema,
-  },
-  MediaRejected: {
-    type: "MediaRejected",
-    aggregateType: MEDIA_AGGREGATE,
-    topic: MEDIA_TOPIC,
-    payload: MediaRejectedSchema,
-  },
+export const mediaEvents = {
+  MediaUploaded: z.object({
+    mediaId: payloadId("a media id"),
+    ownerId: payloadId("a user id"),
+    kind: z.string(),
+    /** The type sniffed from the bytes at completion (it matched the declared one). */
+    contentType: z.string(),
+    byteSize: z.number().int(),
+  }),
+  MediaProcessed: z.object({
+    mediaId: payloadId("a media id"),
+    ownerId: payloadId("a user id"),
+    width: z.number().int(),
+    height: z.number().int(),
+    blurhash: z.string(),
+    animated: z.boolean(),
+    variants: z.array(z.object({ name: z.string(), width: z.number().int(), height: z.number().int() })),
+  }),
+  MediaRejected: z.object({
+    mediaId: payloadId("a media id"),
+    ownerId: payloadId("a user id"),
+    /** A MEDIA_* code of the error catalogue. */
+    reason: z.string(),
+    field: z.string(),
+  }),
 } as const;
+export type MediaEventType = keyof typeof mediaEvents;
+export type MediaPayload<T extends MediaEventType> = z.input<(typeof mediaEvents)[T]>;
 
-type Payloads = { MediaUploaded: MediaUploaded; MediaProcessed: MediaProcessed; MediaRejected: MediaRejected };
+/** The declaration: topic nova.media.media, keyed by the media id. */
+export const MEDIA_EVENTS = defineEvents("media", MEDIA_AGGREGATE, mediaEvents, (p) => p.mediaId);
+export const MEDIA_TOPIC = MEDIA_EVENTS.topic;
 
-/** An event of this service for the outbox, its payload checked against the declared schema. */
-export function mediaEvent<T extends keyof Payloads>(type: T, payload: Payloads[T], actorId: string | null): NewEvent {
-  const def = MEDIA_EVENTS[type];
-  return {
-    type: def.type,
-    aggregateType: MEDIA_AGGREGATE,
-    aggregateId: payload.mediaId,
-    actorId,
-    payload: def.payload.parse(payload) as Record<string, unknown>,
-  };
+/** An event of this service for the outbox, its payload typed by the declared schema. */
+export function mediaEvent<T extends MediaEventType>(
+  type: T,
+  payload: MediaPayload<T>,
+  actorId: string | null,
+): DeclaredEvent<typeof MEDIA_AGGREGATE, T> {
+  return MEDIA_EVENTS.event(type, actorId, payload);
 }
