@@ -11,8 +11,12 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
+import { Database } from "../src/platform/db/pool.ts";
+import { createOutbox } from "../src/platform/events/outbox.ts";
 import type { Nova } from "../src/runtime/app.ts";
-import { gql, register, startInProcess, tempDir } from "./helpers.ts";
+import { purgeDeleted } from "../src/services/content/purge.ts";
+import type { ContentTables } from "../src/services/content/queries.ts";
+import { gql, register, services, startInProcess, tempDir } from "./helpers.ts";
 
 const CREATE = `mutation($input: CreateUploadInput!) {
   createUpload(input: $input) { media { id kind state } upload { url method headers { name value } expiresAt } }
@@ -312,6 +316,46 @@ describe("posts with uploaded media", () => {
       ],
     );
     assert.equal(node.sensitive, false);
+  });
+
+  test("a purged post takes its media with it: rows gone, no blob left in the folder", async () => {
+    const alice = await register(url);
+    const [kept, carried] = [await readyImage(alice.accessToken, 300), await readyImage(alice.accessToken, 200)];
+    const r = await gql(url, CREATE_POST, {
+      token: alice.accessToken,
+      variables: { input: { text: "short-lived", attachments: [{ mediaId: carried }] } },
+    });
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    const postId = r.body.data.createPost.id;
+    assert.ok(filesOf(carried).length > 0, "the variants are stored");
+    const del = await gql(url, "mutation($id: ID!) { deletePost(id: $id) }", {
+      token: alice.accessToken,
+      variables: { id: postId },
+    });
+    assert.equal(del.body.errors, undefined, JSON.stringify(del.body.errors));
+    // The retention passed: the purge job hard-deletes it and writes PostPurged with its media.
+    const database = new Database({
+      writerUrl: (await services()).postgres,
+      poolMax: 1,
+      applicationName: "media-test",
+    });
+    try {
+      await database.writerPool.query(
+        "UPDATE content.posts SET deleted_at = now() - interval '31 days' WHERE id = $1",
+        [postId],
+      );
+      const outbox = createOutbox({ service: "content", schema: "content" });
+      assert.ok((await purgeDeleted(database.kysely<ContentTables>().writer, outbox, 30 * 86_400_000)) >= 1);
+    } finally {
+      await database.close();
+    }
+    await eventually("the media erased with the post", async () => {
+      const m = await gql(url, MEDIA, { token: alice.accessToken, variables: { id: carried } });
+      return m.body.data.media === null && filesOf(carried).length === 0 ? true : undefined;
+    });
+    const other = await gql(url, MEDIA, { token: alice.accessToken, variables: { id: kept } });
+    assert.equal(other.body.data.media.state, "READY", "media the post did not carry stay");
+    assert.ok(filesOf(kept).length > 0);
   });
 
   test("media still processing, and alt text too long, are refused naming the item", async () => {

@@ -35,12 +35,13 @@ export const modules = {
     migrations: { schema: "content", dir: new URL("../services/content/migrations/", import.meta.url) },
     init: async (ctx) => (await import("../services/content/module.ts")).init(ctx),
   },
-  // Uploads, their checks and processing into variants (a consumer of its own events), the blobs.
+  // Uploads, their checks and processing into variants (a consumer of its own events), the blobs;
+  // a purged post's media go with it (content's PostPurged).
   media: {
     deps: [],
     provides: [MediaService],
     migrations: { schema: "media", dir: new URL("../services/media/migrations/", import.meta.url) },
-    consumes: ["nova.media.media"],
+    consumes: ["nova.media.media", "nova.content.post"],
     init: async (ctx) => (await import("../services/media/module.ts")).init(ctx),
   },
   feed: {

@@ -34,7 +34,12 @@ export const postEventSchemas = {
   /** Soft-deleted by its author or an admin (`deletedBy`). */
   PostDeleted: z.object({ postId: id, authorId: id, deletedBy: id }),
   /** Hard-deleted by the purge job, after CONTENT_PURGE_AFTER_DAYS; the actor is the author. */
-  PostPurged: z.object({ postId: id, authorId: id }),
+  PostPurged: z.object({
+    postId: id,
+    authorId: id,
+    /** The uploaded media the post carried: the media service erases them and their blobs. */
+    mediaIds: z.array(id).default([]),
+  }),
   /** `parentId`: the top-level comment it replies to (replies are one level deep), or null. */
   CommentCreated: z.object({
     postId: id,

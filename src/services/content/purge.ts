@@ -25,7 +25,9 @@ export async function purgeDeleted(db: ContentDb, outbox: Outbox, olderThanMs: n
       await writePostEvents(
         outbox,
         trx,
-        ...posts.map((p) => postEvent("PostPurged", p.author_id, { postId: p.id, authorId: p.author_id })),
+        ...posts.map((p) =>
+          postEvent("PostPurged", p.author_id, { postId: p.id, authorId: p.author_id, mediaIds: p.media_ids }),
+        ),
       );
       return posts.length;
     });

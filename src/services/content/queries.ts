@@ -406,8 +406,10 @@ export async function purgeablePosts(
   trx: ContentTrx,
   olderThanMs: number,
   batch: number,
-): Promise<{ id: string; author_id: string }[]> {
-  const r = await sql<{ id: string; author_id: string }>`SELECT id::text AS id, author_id::text AS author_id
+): Promise<{ id: string; author_id: string; media_ids: string[] }[]> {
+  const r = await sql<{ id: string; author_id: string; media_ids: string[] }>`SELECT id::text AS id,
+      author_id::text AS author_id,
+      ARRAY(SELECT a->>'mediaId' FROM jsonb_array_elements(attachments) AS a) AS media_ids
     FROM content.posts WHERE deleted_at < now() - make_interval(secs => ${olderThanMs / 1000})
     ORDER BY deleted_at LIMIT ${batch} FOR UPDATE SKIP LOCKED`.execute(trx);
   return r.rows;

@@ -16,10 +16,11 @@ import { NovaError } from "../../platform/errors.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { counter } from "../../platform/observability/metrics.ts";
+import { POST_EVENTS } from "../content/events.ts";
 import { type MediaContext, reject, uploadKey, variantKey } from "./context.ts";
 import { MEDIA_EVENTS, MEDIA_TOPIC, mediaEvent } from "./events.ts";
 import { processImage, type Semaphore } from "./process.ts";
-import { type MediaTables, markReady, mediaById, transition } from "./queries.ts";
+import { deleteOwnedMedia, type MediaTables, markReady, mediaById, transition } from "./queries.ts";
 
 const outcomes = counter("nova_media_processed_total", "Uploads processed, by outcome (ready or the reject code)", [
   "outcome",
@@ -40,6 +41,31 @@ export function processingConsumer(ctx: MediaContext, sem: Semaphore, log: Logge
         case "MediaRejected":
           return deleteAll(ctx, event.aggregate_id);
       }
+    },
+  };
+}
+
+const purged = counter("nova_media_purged_total", "Media erased with the post that carried them");
+
+/** content's purge of a post (after its soft-delete retention): the media it carried. */
+const purgedPost = POST_EVENTS.reader({ PostPurged: { authorId: true, mediaIds: "optional" } });
+
+/**
+ * The media of a purged post go with it: their rows (only the author's own: a post can carry no
+ * one else's) and every blob under them. Deleting blobs is repeatable, so a redelivery is harmless.
+ */
+export function postPurgeConsumer(ctx: MediaContext): EventHandler {
+  return {
+    name: "media.post-purge",
+    schema: "media",
+    topics: [POST_EVENTS.topic],
+    async handle(event, trx) {
+      const e = purgedPost(event);
+      if (!e) return;
+      const t = trx as unknown as Transaction<MediaTables>;
+      const ids = await deleteOwnedMedia(t, e.payload.authorId, e.payload.mediaIds ?? []);
+      for (const id of ids) await deleteAll(ctx, id);
+      if (ids.length) purged.inc(ids.length);
     },
   };
 }

@@ -1,6 +1,6 @@
 import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import { processingConsumer } from "./consumers.ts";
+import { postPurgeConsumer, processingConsumer } from "./consumers.ts";
 import type { MediaContext } from "./context.ts";
 import { Semaphore } from "./process.ts";
 import { purgeStale } from "./purge.ts";
@@ -38,7 +38,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   timer.unref();
   return {
     services: [{ service: MediaService, impl: createMediaService(media) }],
-    consumers: [processingConsumer(media, sem, log)],
+    consumers: [processingConsumer(media, sem, log), postPurgeConsumer(media)],
     async stop() {
       clearInterval(timer);
       if ("close" in store) store.close();

@@ -127,3 +127,15 @@ export async function markRejected(db: Db, id: string, reason: string, field: st
     .where("id", "=", id)
     .execute();
 }
+
+/** Deletes `ownerId`'s media among `ids` (their variants go with them); answers the ids deleted. */
+export async function deleteOwnedMedia(db: Db, ownerId: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .deleteFrom("media.media")
+    .where("owner_id", "=", ownerId)
+    .where("id", "in", ids)
+    .returning("id")
+    .execute();
+  return rows.map((r) => r.id);
+}
