@@ -260,11 +260,12 @@ export async function pushStream<V>(
   const subs = new Map<string, Promise<() => void>>();
   let wake: (() => void) | undefined;
   let done = false;
+  let counted = false;
 
   const stop = () => {
     if (done) return;
     done = true;
-    active.dec();
+    if (counted) active.dec();
     for (const s of subs.values())
       void s.then(
         (off) => off(),
@@ -306,12 +307,16 @@ export async function pushStream<V>(
     },
   };
   for (const c of channels) handle.add(c);
-  active.inc();
   try {
     await Promise.all(subs.values());
   } catch (err) {
     stop();
     throw err;
+  }
+  // Counted once its channels are subscribed: an active subscription gets what is published from then on.
+  if (!done) {
+    active.inc();
+    counted = true;
   }
 
   const iterator: AsyncIterableIterator<V> = {
