@@ -60,6 +60,28 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 ENTRYPOINT ["node"]
 
+# ---------------------------------------------------------------- media runtime
+# The media target makes video posters and strips video metadata with ffmpeg,
+# which distroless has no place for: its image is Debian slim with Node.js and
+# Debian's ffmpeg, run as the same numeric nonroot user with a read-only root
+# filesystem. Every other target runs the distroless image below; the media
+# target run there has video off (VIDEO uploads answer MEDIA_VIDEO_UNAVAILABLE).
+FROM ${NODE_IMAGE} AS media
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=app --chown=0:0 /app /app
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    NOVA_DATA_DIR=/tmp/nova \
+    TMPDIR=/tmp
+USER 65532:65532
+EXPOSE 50051 9090
+ENTRYPOINT ["node", "bin/nova.mjs"]
+CMD ["serve", "--target=media"]
+
 # ---------------------------------------------------------------- runtime (last: the default target)
 FROM ${RUNTIME_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="nova" \

@@ -216,7 +216,9 @@ function selects(sel: LabelSelector, labels: Labels): boolean {
 
 const podLabels = (d: Deployment) => d.spec.template.metadata.labels;
 const novaContainer = (d: Deployment) => d.spec.template.spec.containers.find((c) => c.name === "nova");
-const isNovaImage = (c: Container) => /^([^/]+\/)*nova(:|@|$)/.test(c.image);
+const isNovaImage = (c: Container, name = "nova(-media)?") => new RegExp(`^([^/]+/)*${name}(:|@|$)`).test(c.image);
+/** The image a target's container runs: media's has ffmpeg for video (the Dockerfile's `media` stage). */
+const imageOf = (module: ModuleName) => (module === "media" ? "nova-media" : "nova");
 
 function deploymentOf(docs: Doc[], module: string): Deployment | undefined {
   const found = ofKind<Deployment>(docs, "Deployment").filter(
@@ -350,7 +352,7 @@ function checkTarget(docs: Doc[], module: ModuleName, overlay: string): void {
   const pod = dep.spec.template.spec;
   const c = novaContainer(dep);
   assert.ok(c, `${at}: Deployment ${dep.metadata.name} has no container named nova`);
-  assert.ok(isNovaImage(c), `${at}: the container runs the nova image (got ${c.image})`);
+  assert.ok(isNovaImage(c, imageOf(module)), `${at}: the container runs the ${imageOf(module)} image (got ${c.image})`);
   assert.deepEqual(c.args, ["serve", `--target=${module}`], `${at}: runs \`nova serve --target=${module}\``);
   assert.ok(selects({ matchLabels: dep.spec.selector.matchLabels }, podLabels(dep)), `${at}: selector matches pods`);
   const role = dep.metadata.labels?.["nova.dev/role"] ?? "";

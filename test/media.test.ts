@@ -6,10 +6,12 @@
  * naming the field, and nothing they refuse is stored.
  */
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import sharp from "sharp";
 import { Database } from "../src/platform/db/pool.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
@@ -23,7 +25,8 @@ const CREATE = `mutation($input: CreateUploadInput!) {
 }`;
 const COMPLETE = `mutation($id: ID!) { completeUpload(id: $id) { id state } }`;
 const MEDIA = `query($id: ID!) { media(id: $id) {
-  id kind state width height blurhash animated rejectReason rejectField url mimeType variants { name url width height }
+  id kind state width height blurhash animated duration rejectReason rejectField url mimeType
+  variants { name url width height contentType }
 } }`;
 
 let nova: Nova;
@@ -48,8 +51,8 @@ async function eventually<T>(what: string, get: () => Promise<T | undefined>, ms
   assert.fail(`timed out: ${what}`);
 }
 
-async function declare(token: string, contentType: string, byteSize: number) {
-  const r = await gql(url, CREATE, { token, variables: { input: { kind: "IMAGE", contentType, byteSize } } });
+async function declare(token: string, contentType: string, byteSize: number, kind = "IMAGE") {
+  const r = await gql(url, CREATE, { token, variables: { input: { kind, contentType, byteSize } } });
   assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
   return r.body.data.createUpload as {
     media: { id: string; state: string };
@@ -137,8 +140,47 @@ describe("embedded upload → processed → served", () => {
     assert.equal(twice.body.errors?.[0]?.extensions?.code, "MEDIA_ALREADY_COMPLETED");
     assert.equal(twice.body.errors?.[0]?.extensions?.field, "id");
   });
-});
 
+  test("a short MP4 goes through as VIDEO; its clip is served with byte ranges, its poster as WebP", async () => {
+    const alice = await register(url);
+    const file = join(tempDir("nova-clip-"), "clip.mp4");
+    const pattern = ["-f", "lavfi", "-i", "testsrc=duration=1:size=320x240:rate=25"];
+    await promisify(execFile)("ffmpeg", ["-v", "error", ...pattern, "-c:v", "libx264", "-pix_fmt", "yuv420p", file]);
+    const mp4 = readFileSync(file);
+    const { media, upload } = await declare(alice.accessToken, "video/mp4", mp4.length, "VIDEO");
+    const headers = Object.fromEntries(upload.headers.map((h) => [h.name, h.value]));
+    assert.equal((await put(alice.accessToken, upload.url, mp4, headers)).status, 204);
+    const done = await gql(url, COMPLETE, { token: alice.accessToken, variables: { id: media.id } });
+    assert.equal(done.body.data?.completeUpload?.state, "UPLOADED", JSON.stringify(done.body));
+    const ready = await eventually("READY", async () => {
+      const m = (await gql(url, MEDIA, { token: alice.accessToken, variables: { id: media.id } })).body.data?.media;
+      return m?.state === "READY" || m?.state === "REJECTED" ? m : undefined;
+    });
+    assert.equal(ready.state, "READY", JSON.stringify(ready));
+    assert.equal(ready.kind, "VIDEO");
+    assert.equal(ready.duration, 1);
+    const names = ready.variants.map((v: { name: string; contentType: string }) => [v.name, v.contentType]);
+    assert.deepEqual(names, [
+      ["original", "image/webp"],
+      ["video", "video/mp4"],
+    ]);
+    const clipUrl = `${origin}${ready.variants[1].url}`;
+    const whole = await fetch(clipUrl);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get("accept-ranges"), "bytes");
+    assert.equal(whole.headers.get("content-type"), "video/mp4");
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    const part = await fetch(clipUrl, { headers: { range: "bytes=100-199" } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get("content-range"), `bytes 100-199/${bytes.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(100, 200));
+    const tail = await fetch(clipUrl, { headers: { range: "bytes=-10" } });
+    assert.deepEqual(Buffer.from(await tail.arrayBuffer()), bytes.subarray(bytes.length - 10));
+    const past = await fetch(clipUrl, { headers: { range: `bytes=${bytes.length}-` } });
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get("content-range"), `bytes */${bytes.length}`);
+  });
+});
 describe("the upload route refuses, storing nothing", () => {
   test("no token, someone else's upload, wrong type, wrong or missing length, more bytes, already completed", async () => {
     const alice = await register(url);
@@ -201,7 +243,8 @@ describe("the upload route refuses, storing nothing", () => {
     });
     assert.equal(anon.body.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
 
-    // A Content-Length above the limit is refused before any byte is read.
+    // A Content-Length above the route's limit (the larger of the image and video limits: 50 MB) is
+    // refused before any byte is read.
     const { upload } = await declare(alice.accessToken, "image/png", 100);
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(`${origin}${upload.url}`, {
@@ -209,7 +252,7 @@ describe("the upload route refuses, storing nothing", () => {
         headers: {
           authorization: `Bearer ${alice.accessToken}`,
           "content-type": "image/png",
-          "content-length": String(21 * 1024 * 1024),
+          "content-length": String(51 * 1024 * 1024),
         },
       });
       req.on("response", (res) => {

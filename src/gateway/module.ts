@@ -28,7 +28,8 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     bus: ctx.bus(),
     // The fs store takes no direct uploads and has no URLs of its own: the gateway's routes do both.
     mediaStore: mediaStore.kind === "fs" ? mediaStore : undefined,
-    mediaMaxBytes: ctx.config.MEDIA_MAX_BYTES,
+    // The upload route takes the larger of the two limits; createUpload holds each kind to its own.
+    mediaMaxBytes: Math.max(ctx.config.MEDIA_MAX_BYTES, ctx.config.MEDIA_VIDEO_MAX_BYTES),
   });
   const address = await app.listen({ host: ctx.config.HOST, port: ctx.config.PORT });
   ctx.log.info({ url: `${address}/graphql` }, "GraphQL gateway listening");

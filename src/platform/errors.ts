@@ -118,7 +118,7 @@ export const catalogue = {
     graphql: "MEDIA_TOO_LARGE",
     http: 413,
     message: "the file is too large",
-    meaning: "an upload above `MEDIA_MAX_BYTES`",
+    meaning: "an upload above `MEDIA_MAX_BYTES` (a video: `MEDIA_VIDEO_MAX_BYTES`)",
   },
   MEDIA_SIZE_MISMATCH: {
     grpc: Code.InvalidArgument,
@@ -132,7 +132,8 @@ export const catalogue = {
     graphql: "MEDIA_TYPE_UNSUPPORTED",
     http: 415,
     message: "this type of file is not accepted",
-    meaning: "not JPEG, PNG, WebP, AVIF or GIF (SVG, documents, anything else), declared or found in the bytes",
+    meaning:
+      "not JPEG, PNG, WebP, AVIF or GIF, nor MP4, QuickTime or WebM video in codecs browsers play (SVG, HEVC, documents, anything else), declared or found in the bytes",
   },
   MEDIA_TYPE_MISMATCH: {
     grpc: Code.InvalidArgument,
@@ -155,11 +156,25 @@ export const catalogue = {
     message: "the image has too many pixels",
     meaning: "width × height above `MEDIA_MAX_PIXELS` (decompression bombs included)",
   },
+  MEDIA_TOO_LONG: {
+    grpc: Code.InvalidArgument,
+    graphql: "MEDIA_TOO_LONG",
+    http: 400,
+    message: "the video is too long",
+    meaning: "a video longer than `MEDIA_VIDEO_MAX_S` seconds",
+  },
+  MEDIA_VIDEO_UNAVAILABLE: {
+    grpc: Code.FailedPrecondition,
+    graphql: "MEDIA_VIDEO_UNAVAILABLE",
+    http: 409,
+    message: "this server takes no video",
+    meaning: "a video upload where the media service runs without ffmpeg (an image without it): send photos",
+  },
   MEDIA_CORRUPT: {
     grpc: Code.InvalidArgument,
     graphql: "MEDIA_CORRUPT",
     http: 400,
-    message: "the image cannot be decoded",
+    message: "the file cannot be decoded",
     meaning: "the bytes are truncated or damaged, or are more than one file at once (a polyglot)",
   },
   MEDIA_NOT_UPLOADED: {

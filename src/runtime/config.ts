@@ -104,6 +104,11 @@ const schema = z.object({
   MEDIA_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
   MEDIA_CONCURRENCY: positiveInt.max(64).default(2),
   MEDIA_UPLOAD_EXPIRY_S: positiveInt.max(7 * 86_400).default(3_600),
+  // Short video (services/media/video.ts): on where ffmpeg and ffprobe run (these paths, else PATH).
+  MEDIA_VIDEO_MAX_BYTES: positiveInt.max(1024 * 1024 * 1024).default(50 * 1024 * 1024),
+  MEDIA_VIDEO_MAX_S: positiveInt.max(3_600).default(60),
+  MEDIA_FFMPEG: z.string().min(1).default("ffmpeg"),
+  MEDIA_FFPROBE: z.string().min(1).default("ffprobe"),
   // The gateway's edges (README "Security limits").
   GATEWAY_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
   GATEWAY_MAX_DEPTH: positiveInt.max(100).default(10),

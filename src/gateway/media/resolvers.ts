@@ -20,10 +20,11 @@ export interface MediaView {
   mimeType: string;
   width: number;
   height: number;
-  variants: { name: string; url: string; width: number; height: number }[];
+  variants: { name: string; url: string; width: number; height: number; contentType: string }[];
   blurhash: string | null;
   alt: string | null;
   animated: boolean;
+  duration: number | null;
   rejectReason: string | null;
   rejectField: string | null;
 }
@@ -38,10 +39,17 @@ export function mediaView(m: MediaMsg, alt: string | null = null): MediaView {
     mimeType: original?.contentType ?? m.contentType,
     width: m.width,
     height: m.height,
-    variants: m.variants.map((v) => ({ name: v.name, url: v.url, width: v.width, height: v.height })),
+    variants: m.variants.map((v) => ({
+      name: v.name,
+      url: v.url,
+      width: v.width,
+      height: v.height,
+      contentType: v.contentType,
+    })),
     blurhash: m.blurhash || null,
     alt,
     animated: m.animated,
+    duration: m.durationMs ? m.durationMs / 1000 : null,
     rejectReason: m.rejectReason || null,
     rejectField: m.rejectField || null,
   };

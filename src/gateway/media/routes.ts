@@ -7,16 +7,18 @@
  *   to the store, never buffered whole, up to the media size limit (not the 1 MB GraphQL body
  *   limit); Content-Type and Content-Length must be what createUpload declared, and no more bytes
  *   than declared are taken. 204 when stored; then completeUpload.
- * - `GET /media/<id>/<variant>.webp`: a processed variant, with
- *   `Cache-Control: public, max-age=31536000, immutable` (a key is never rewritten with other
- *   bytes) and an ETag (304 on If-None-Match). The raw upload is never served.
+ * - `GET /media/<id>/<variant>.webp` (and a video's `video.mp4` / `video.webm`): a processed
+ *   variant, with `Cache-Control: public, max-age=31536000, immutable` (a key is never rewritten
+ *   with other bytes), an ETag (304 on If-None-Match) and one byte range on request (206: a
+ *   browser's video player seeks with ranges, and Safari plays nothing without them). The raw
+ *   upload is never served.
  */
 import { Transform, type TransformCallback } from "node:stream";
 import type { Client } from "@connectrpc/connect";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import { catalogue, type ErrorCode, fromError, NovaError } from "../../platform/errors.ts";
-import type { BlobStore } from "../../platform/storage/blobs.ts";
+import type { BlobStore, ByteRange } from "../../platform/storage/blobs.ts";
 import { isUuid } from "../../platform/validate.ts";
 import { SERVED_KEY, uploadKey } from "../../services/media/keys.ts";
 import { MEDIA_PATH, UPLOAD_PATH } from "../../services/media/store.ts";
@@ -94,6 +96,25 @@ async function receive(opts: MediaRoutesOptions, req: FastifyRequest, body: Node
   }
 }
 
+/**
+ * The one range a `Range: bytes=…` header asks of `size` bytes (`a-b`, `a-`, `-n`); undefined means
+ * the whole blob (no header, another unit, several ranges: RFC 9110 lets a server ignore Range),
+ * "unsatisfiable" a range that starts past the end (416).
+ */
+export function byteRange(header: string | undefined, size: number): ByteRange | "unsatisfiable" | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? "");
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  const [first, last] = [m[1] as string, m[2] as string];
+  if (first === "") {
+    const n = Math.min(Number(last), size);
+    return n === 0 ? "unsatisfiable" : { start: size - n, end: size - 1 };
+  }
+  const start = Number(first);
+  if (start >= size) return "unsatisfiable";
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+  return end < start ? undefined : { start, end };
+}
+
 async function serve(store: BlobStore, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const key = (req.params as { "*": string })["*"];
   const head = SERVED_KEY.test(key) ? await store.head(key) : undefined;
@@ -107,11 +128,16 @@ async function serve(store: BlobStore, req: FastifyRequest, reply: FastifyReply)
   if (head.etag && match?.split(",").some((t) => t.trim() === head.etag || t.trim() === "*")) {
     return reply.code(304).send();
   }
-  const stream = await store.stream(key);
+  reply.header("accept-ranges", "bytes").header("content-type", head.contentType ?? "application/octet-stream");
+  const range = byteRange(req.headers.range, head.size);
+  if (range === "unsatisfiable") return reply.code(416).header("content-range", `bytes */${head.size}`).send();
+  const stream = await store.stream(key, range);
   if (!stream) return sendError(reply, fail("NOT_FOUND", "key", "no such file"));
+  if (!range) return reply.header("content-length", String(head.size)).send(stream);
   return reply
-    .header("content-type", head.contentType ?? "application/octet-stream")
-    .header("content-length", String(head.size))
+    .code(206)
+    .header("content-range", `bytes ${range.start}-${range.end}/${head.size}`)
+    .header("content-length", String(range.end - range.start + 1))
     .send(stream);
 }
 

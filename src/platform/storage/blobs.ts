@@ -14,6 +14,12 @@ export interface DirectUpload {
   expiresAt: Date;
 }
 
+/** Bytes `start` to `end` of a blob, both inclusive (as HTTP's Range counts them). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export interface BlobInfo {
   size: number;
   contentType: string | undefined;
@@ -36,8 +42,8 @@ export interface BlobStore {
   put(key: string, body: Buffer | Readable, contentType: string): Promise<void>;
   /** The bytes, or undefined when there is no such blob. */
   get(key: string): Promise<Buffer | undefined>;
-  /** A stream of the bytes (for serving), or undefined. */
-  stream(key: string): Promise<Readable | undefined>;
+  /** A stream of the bytes (for serving), or of bytes start..end (inclusive) of them; undefined when missing. */
+  stream(key: string, range?: ByteRange): Promise<Readable | undefined>;
   head(key: string): Promise<BlobInfo | undefined>;
   /** Deletes the keys; a missing key is not an error. */
   delete(keys: string[]): Promise<void>;

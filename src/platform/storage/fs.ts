@@ -35,6 +35,8 @@ const TYPES: Record<string, string> = {
   png: "image/png",
   gif: "image/gif",
   avif: "image/avif",
+  mp4: "video/mp4",
+  webm: "video/webm",
 };
 
 /** The content type a key's extension says (the fs store keeps no metadata besides the bytes). */
@@ -109,7 +111,7 @@ export function fsStore(opts: FsStoreOptions): BlobStore {
         throw err;
       }
     },
-    async stream(key) {
+    async stream(key, range) {
       const p = pathOf(key);
       try {
         await stat(p);
@@ -117,7 +119,7 @@ export function fsStore(opts: FsStoreOptions): BlobStore {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         throw err;
       }
-      return createReadStream(p) as Readable;
+      return createReadStream(p, range) as Readable;
     },
     async head(key): Promise<BlobInfo | undefined> {
       try {

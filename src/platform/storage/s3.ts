@@ -145,9 +145,10 @@ export function s3Store(opts: S3StoreOptions): S3BlobStore {
       }
     },
 
-    async stream(key) {
+    async stream(key, range) {
       try {
-        const r = await client.send(new GetObjectCommand({ Bucket, Key: key }));
+        const Range = range ? `bytes=${range.start}-${range.end}` : undefined;
+        const r = await client.send(new GetObjectCommand({ Bucket, Key: key, Range }));
         if (!r.Body) return Readable.from([]);
         return r.Body as Readable;
       } catch (err) {

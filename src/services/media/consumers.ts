@@ -21,6 +21,7 @@ import { type MediaContext, reject, uploadKey, variantKey } from "./context.ts";
 import { MEDIA_EVENTS, MEDIA_TOPIC, mediaEvent } from "./events.ts";
 import { processImage, type Semaphore } from "./process.ts";
 import { deleteOwnedMedia, type MediaTables, markReady, mediaById, transition } from "./queries.ts";
+import { processVideo } from "./video.ts";
 
 const outcomes = counter("nova_media_processed_total", "Uploads processed, by outcome (ready or the reject code)", [
   "outcome",
@@ -95,7 +96,8 @@ async function processUploaded(
   }
   let processed: Awaited<ReturnType<typeof processImage>>;
   try {
-    processed = await sem.run(() => processImage(bytes, row.content_type, ctx.limits));
+    const process = row.kind === "VIDEO" ? processVideo : processImage;
+    processed = await sem.run(() => process(bytes, row.content_type, ctx.limits));
   } catch (err) {
     if (!(err instanceof NovaError)) throw err;
     log.info({ mediaId: row.id, code: err.code }, "upload rejected");
@@ -103,15 +105,16 @@ async function processUploaded(
     outcomes.inc({ outcome: err.code });
     return;
   }
-  for (const v of processed.variants) await ctx.store.put(variantKey(row.id, v.name), v.bytes, v.contentType);
-  const { width, height, blurhash, animated } = processed;
+  for (const v of processed.variants)
+    await ctx.store.put(variantKey(row.id, v.name, v.contentType), v.bytes, v.contentType);
+  const { width, height, blurhash, animated, durationMs } = processed;
   await markReady(
     trx,
     row.id,
-    { width, height, blurhash, animated },
+    { width, height, blurhash, animated, durationMs },
     processed.variants.map((v) => ({
       name: v.name,
-      blob_key: variantKey(row.id, v.name),
+      blob_key: variantKey(row.id, v.name, v.contentType),
       width: v.width,
       height: v.height,
       content_type: v.contentType,
@@ -123,7 +126,7 @@ async function processUploaded(
     trx as unknown as Transaction<unknown>,
     mediaEvent(
       "MediaProcessed",
-      { mediaId: row.id, ownerId: row.owner_id, width, height, blurhash, animated, variants },
+      { mediaId: row.id, ownerId: row.owner_id, width, height, blurhash, animated, durationMs, variants },
       row.owner_id,
     ),
   );

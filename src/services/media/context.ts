@@ -64,6 +64,7 @@ export async function present(
         byteSize: own ? BigInt(r.byte_size) : 0n,
         createdAt: r.created_at.toISOString(),
         animated: r.animated,
+        durationMs: r.duration_ms ?? 0,
       }),
     );
   }

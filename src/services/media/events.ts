@@ -25,6 +25,8 @@ export const mediaEvents = {
     height: z.number().int(),
     blurhash: z.string(),
     animated: z.boolean(),
+    /** A video's length (added with video: absent on an image, and in events written before). */
+    durationMs: z.number().int().positive().optional(),
     variants: z.array(z.object({ name: z.string(), width: z.number().int(), height: z.number().int() })),
   }),
   MediaRejected: z.object({

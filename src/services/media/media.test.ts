@@ -6,8 +6,12 @@
  * gateway's upload route puts them; the consumer is fed the outbox's rows as the log would.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { crc32, deflateSync } from "node:zlib";
 import { create } from "@bufbuild/protobuf";
 import { Kysely, PostgresDialect, sql } from "kysely";
@@ -39,6 +43,7 @@ import type { MediaTables } from "./queries.ts";
 import { completeUpload } from "./rpc/completeUpload.ts";
 import { createUpload } from "./rpc/createUpload.ts";
 import { getMedia } from "./rpc/getMedia.ts";
+import { videoTools } from "./video.ts";
 
 const pool = new pg.Pool({ connectionString: (await services()).postgres, max: 3 });
 const db = new Kysely<MediaTables>({ dialect: new PostgresDialect({ pool }) });
@@ -49,7 +54,15 @@ const ctx: MediaContext = {
   reader: db,
   outbox: createOutbox({ service: "media", schema: "media" }),
   store,
-  limits: { maxBytes: 8 * 1024 * 1024, maxPixels: 40_000_000 },
+  limits: {
+    maxBytes: 8 * 1024 * 1024,
+    maxPixels: 40_000_000,
+    // A test fails here when the machine has no ffmpeg (the installer's bootstrap brings it), never skips.
+    video: videoTools(
+      { MEDIA_FFMPEG: "ffmpeg", MEDIA_FFPROBE: "ffprobe" },
+      { maxBytes: 4 * 1024 * 1024, maxSeconds: 60 },
+    ),
+  },
   uploadExpiryS: 600,
   readUrlExpiryS: 600,
   uploadPath: "/media/upload",
@@ -96,7 +109,12 @@ async function drain(mediaId: string) {
 
 /** Declared, bytes in the store, completed, processed: the media as its owner then sees it. */
 async function upload(owner: string, bytes: Buffer, contentType: string) {
-  const { media } = await declare(owner, contentType, bytes.length);
+  const { media } = await declare(
+    owner,
+    contentType,
+    bytes.length,
+    contentType.startsWith("video/") ? "VIDEO" : "IMAGE",
+  );
   const id = (media as Media).id;
   await store.put(uploadKey(id), bytes, contentType);
   let error: NovaError | undefined;
@@ -306,7 +324,20 @@ describe("bad input", () => {
     await assertCode(declare(u, "image/svg+xml", 100), "MEDIA_TYPE_UNSUPPORTED", "contentType");
     await assertCode(declare(u, "image/heic", 100), "MEDIA_HEIC_UNSUPPORTED", "contentType");
     await assertCode(declare(u, "application/pdf", 100), "MEDIA_TYPE_UNSUPPORTED", "contentType");
-    await assertCode(declare(u, "image/jpeg", 100, "VIDEO"), "VALIDATION_FAILED", "kind");
+    await assertCode(declare(u, "image/jpeg", 100, "VIDEO"), "MEDIA_TYPE_UNSUPPORTED", "contentType");
+    await assertCode(declare(u, "video/mp4", 100, "IMAGE"), "MEDIA_TYPE_UNSUPPORTED", "contentType");
+    await assertCode(declare(u, "video/mp4", 4 * 1024 * 1024 + 1, "VIDEO"), "MEDIA_TOO_LARGE", "byteSize");
+    await assertCode(declare(u, "video/x-msvideo", 100, "VIDEO"), "MEDIA_TYPE_UNSUPPORTED", "contentType");
+    await assertCode(
+      as(u, () =>
+        createUpload(
+          { ...ctx, limits: { ...ctx.limits, video: undefined } },
+          create(CreateUploadRequestSchema, { kind: "VIDEO", contentType: "video/mp4", byteSize: 100n }),
+        ),
+      ),
+      "MEDIA_VIDEO_UNAVAILABLE",
+      "kind",
+    );
     await assertCode(declare(u, "image/jpeg", 100, "SOUND"), "VALIDATION_FAILED", "kind");
     const n = await sql<{ n: number }>`SELECT count(*)::int AS n FROM media.media WHERE owner_id = ${u}::uuid`.execute(
       db,
@@ -442,6 +473,165 @@ test("uploads never completed, and refused ones, are deleted after 24 hours with
 });
 
 // ---- the fs store
+
+// ---- video
+
+const ffmpegRun = promisify(execFile);
+
+/** A clip made by ffmpeg at test time: a moving test pattern (with a tone unless `silent`). */
+async function clip(opts: {
+  seconds?: number;
+  size?: string;
+  rate?: number;
+  format?: string;
+  codec?: string[];
+  extra?: string[];
+  silent?: boolean;
+  audioOnly?: boolean;
+}) {
+  const dir = tempDir("nova-clip-");
+  const out = join(dir, `clip.${opts.format ?? "mp4"}`);
+  const seconds = opts.seconds ?? 2;
+  const picture = [
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc=duration=${seconds}:size=${opts.size ?? "640x360"}:rate=${opts.rate ?? 25}`,
+  ];
+  const tone = ["-f", "lavfi", "-i", `sine=frequency=440:duration=${seconds}`];
+  const inputs = opts.audioOnly ? tone : opts.silent ? picture : [...picture, ...tone];
+  const codec = opts.audioOnly
+    ? ["-c:a", "aac"]
+    : (opts.codec ?? ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]);
+  await ffmpegRun("ffmpeg", [
+    "-v",
+    "error",
+    "-y",
+    ...inputs,
+    ...codec,
+    ...(opts.extra ?? []),
+    "-f",
+    opts.format ?? "mp4",
+    out,
+  ]);
+  return readFileSync(out);
+}
+
+async function probeTags(bytes: Buffer) {
+  const dir = tempDir("nova-probe-");
+  const file = join(dir, "v");
+  writeFileSync(file, bytes);
+  const { stdout } = await ffmpegRun("ffprobe", [
+    "-v",
+    "error",
+    "-print_format",
+    "json",
+    "-show_format",
+    "-show_streams",
+    file,
+  ]);
+  return JSON.parse(stdout) as {
+    format: { tags?: Record<string, string>; format_name: string; duration: string };
+    streams: { codec_name: string; tags?: Record<string, string> }[];
+  };
+}
+
+describe("video", () => {
+  test("an MP4 with a location and a title: remuxed with no metadata, a poster with variants, its duration", async () => {
+    const input = await clip({
+      extra: [
+        "-metadata",
+        "location=+48.8577+002.2950/",
+        "-metadata",
+        "title=secret title",
+        "-metadata:s:v:0",
+        "handler_name=SecretCam",
+      ],
+    });
+    assert.equal((await probeTags(input)).format.tags?.location, "+48.8577+002.2950/", "the input carries a location");
+    const owner = uuidv7();
+    const r = await upload(owner, input, "video/mp4");
+    assert.equal(r.error, undefined);
+    assert.equal(r.media.state, "READY", r.media.rejectReason);
+    assert.equal(r.media.kind, "VIDEO");
+    assert.equal(r.media.durationMs, 2000);
+    assert.deepEqual([r.media.width, r.media.height], [640, 360]);
+    assert.ok(r.media.blurhash.length >= 6);
+    assert.deepEqual(
+      r.media.variants.map((v) => [v.name, v.width, v.height, v.contentType]),
+      [
+        ["w320", 320, 180, "image/webp"],
+        ["original", 640, 360, "image/webp"],
+        ["video", 640, 360, "video/mp4"],
+      ],
+    );
+    assert.deepEqual((await keysOf(r.id)).sort(), [`${r.id}/original.webp`, `${r.id}/video.mp4`, `${r.id}/w320.webp`]);
+    const stream = (await store.get(`${r.id}/video.mp4`)) as Buffer;
+    const out = await probeTags(stream);
+    assert.deepEqual(
+      out.streams.map((s) => s.codec_name),
+      ["h264", "aac"],
+    );
+    assert.equal(out.format.tags?.location, undefined);
+    assert.equal(out.format.tags?.title, undefined);
+    assert.ok(!stream.includes("SecretCam") && !stream.includes("secret title") && !stream.includes("+48.8577"));
+    // faststart: the index (moov) comes before the pictures (mdat), so playback starts at once.
+    assert.ok(stream.indexOf("moov") < stream.indexOf("mdat"));
+    const poster = await sharp((await store.get(`${r.id}/original.webp`)) as Buffer).metadata();
+    assert.deepEqual([poster.format, poster.width, poster.height, poster.exif], ["webp", 640, 360, undefined]);
+  });
+
+  test("WebM (VP9 + Opus) stays WebM; QuickTime becomes MP4", async () => {
+    const webm = await clip({
+      format: "webm",
+      size: "320x240",
+      codec: ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"],
+    });
+    const w = await upload(uuidv7(), webm, "video/webm");
+    assert.equal(w.media.state, "READY", w.media.rejectReason);
+    assert.deepEqual(
+      w.media.variants.map((v) => [v.name, v.contentType]),
+      [
+        ["original", "image/webp"],
+        ["video", "video/webm"],
+      ],
+    );
+    assert.match(
+      (await probeTags((await store.get(`${w.id}/video.webm`)) as Buffer)).format.format_name,
+      /webm|matroska/,
+    );
+    const mov = await upload(uuidv7(), await clip({ format: "mov", size: "320x240" }), "video/quicktime");
+    assert.equal(mov.media.state, "READY", mov.media.rejectReason);
+    assert.equal(mov.media.variants.at(-1)?.contentType, "video/mp4");
+    assert.deepEqual(await keysOf(mov.id).then((k) => k.filter((x) => x.endsWith(".mp4"))), [`${mov.id}/video.mp4`]);
+  });
+
+  test("refused: too long, no picture, a codec browsers do not play, an image declared as video, MP4 declared as WebM", async () => {
+    await assertRefused(
+      await clip({ seconds: 61, size: "64x64", rate: 1, silent: true }),
+      "video/mp4",
+      "MEDIA_TOO_LONG",
+      "file",
+    );
+    await assertRefused(await clip({ audioOnly: true }), "video/mp4", "MEDIA_TYPE_UNSUPPORTED", "file");
+    await assertRefused(
+      await clip({ size: "320x240", codec: ["-c:v", "mpeg4", "-c:a", "aac"] }),
+      "video/mp4",
+      "MEDIA_TYPE_UNSUPPORTED",
+      "file",
+    );
+    await assertRefused(await photo(64, 64).jpeg().toBuffer(), "video/mp4", "MEDIA_TYPE_UNSUPPORTED", "file");
+    await assertRefused(await clip({ size: "320x240" }), "video/webm", "MEDIA_TYPE_MISMATCH", "contentType");
+  });
+
+  test("truncated: without its index at completeUpload, with it when the consumer remuxes", async () => {
+    const whole = await clip({ size: "320x240" });
+    // ffmpeg writes the index (moov) last: cut, the file has none and cannot be probed.
+    await assertRefused(whole.subarray(0, Math.floor(whole.length / 2)), "video/mp4", "MEDIA_CORRUPT", "file");
+    const fast = await clip({ size: "320x240", extra: ["-movflags", "+faststart"] });
+    await assertRefused(fast.subarray(0, Math.floor(fast.length * 0.6)), "video/mp4", "MEDIA_CORRUPT", "file", false);
+  });
+});
 
 describe("fs store", () => {
   test("keys cannot leave the folder", async () => {

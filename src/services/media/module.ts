@@ -7,6 +7,7 @@ import { purgeStale } from "./purge.ts";
 import type { MediaTables } from "./queries.ts";
 import { createMediaService } from "./service.ts";
 import { openMediaStore, UPLOAD_PATH } from "./store.ts";
+import { videoTools } from "./video.ts";
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const db = ctx.db().kysely<MediaTables>();
@@ -18,13 +19,21 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     reader: db.reader,
     outbox: ctx.outbox(),
     store,
-    limits: { maxBytes: ctx.config.MEDIA_MAX_BYTES, maxPixels: ctx.config.MEDIA_MAX_PIXELS },
+    limits: {
+      maxBytes: ctx.config.MEDIA_MAX_BYTES,
+      maxPixels: ctx.config.MEDIA_MAX_PIXELS,
+      video: videoTools(ctx.config, {
+        maxBytes: ctx.config.MEDIA_VIDEO_MAX_BYTES,
+        maxSeconds: ctx.config.MEDIA_VIDEO_MAX_S,
+      }),
+    },
     uploadExpiryS: ctx.config.MEDIA_UPLOAD_EXPIRY_S,
     readUrlExpiryS: 7 * 86_400,
     uploadPath: UPLOAD_PATH,
   };
   const sem = new Semaphore(ctx.config.MEDIA_CONCURRENCY);
   const log = ctx.log.child({ component: "media" });
+  if (!media.limits.video) log.warn("no ffmpeg/ffprobe here (MEDIA_FFMPEG, MEDIA_FFPROBE): video uploads are refused");
   // Uploads never completed, and refused ones, are deleted 24 hours after they were declared (purge.ts).
   const purge = async () => {
     try {

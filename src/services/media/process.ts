@@ -19,10 +19,20 @@ export type AcceptedType = (typeof ACCEPTED_TYPES)[number];
 export const HEIC_TYPES = ["image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"];
 export const VARIANT_WIDTHS = [320, 640, 1080] as const;
 
+/** Short video's limits and the programs that process it (video.ts). */
+export interface VideoLimits {
+  maxBytes: number;
+  maxSeconds: number;
+  ffmpeg: string;
+  ffprobe: string;
+}
+
 export interface MediaLimits {
   maxBytes: number;
   /** width × height (× frames, for animations) above which an image is refused. */
   maxPixels: number;
+  /** Short video's limits and tools; undefined when video is off (no ffmpeg here: video.ts). */
+  video?: VideoLimits;
 }
 
 export interface Inspected {
@@ -36,7 +46,8 @@ export interface OutputVariant {
   name: string;
   width: number;
   height: number;
-  contentType: "image/webp";
+  /** image/webp; a video's `video` variant is video/mp4 or video/webm. */
+  contentType: string;
   bytes: Buffer;
 }
 
@@ -45,6 +56,8 @@ export interface Processed {
   height: number;
   blurhash: string;
   animated: boolean;
+  /** A video's length; undefined for an image. */
+  durationMs?: number;
   variants: OutputVariant[];
 }
 

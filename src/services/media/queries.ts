@@ -18,6 +18,7 @@ export type MediaTables = {
     height: number | null;
     blurhash: string | null;
     animated: Generated<boolean>;
+    duration_ms: number | null;
     reject_reason: string | null;
     reject_field: string | null;
     created_at: Generated<Date>;
@@ -72,7 +73,7 @@ export async function mediaByIds(db: Db, ids: string[]): Promise<MediaRow[]> {
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
-/** The variants of these media, smallest first within each. */
+/** The variants of these media: smallest first within each, then the original, then a video's stream. */
 export async function variantsOf(db: Db, ids: string[]): Promise<VariantRow[]> {
   if (ids.length === 0) return [];
   return db
@@ -80,6 +81,7 @@ export async function variantsOf(db: Db, ids: string[]): Promise<VariantRow[]> {
     .selectAll()
     .where("media_id", "in", ids)
     .orderBy("media_id")
+    .orderBy(sql`name = 'video'`)
     .orderBy(sql`name = 'original'`)
     .orderBy("width")
     .execute();
@@ -99,7 +101,7 @@ export async function transition(db: Db, id: string, from: MediaState[], to: Med
 export async function markReady(
   db: Db,
   id: string,
-  p: { width: number; height: number; blurhash: string; animated: boolean },
+  p: { width: number; height: number; blurhash: string; animated: boolean; durationMs?: number },
   variants: Omit<VariantRow, "media_id">[],
 ): Promise<void> {
   await db
@@ -114,6 +116,7 @@ export async function markReady(
       height: p.height,
       blurhash: p.blurhash,
       animated: p.animated,
+      duration_ms: p.durationMs ?? null,
       updated_at: sql`now()`,
     })
     .where("id", "=", id)

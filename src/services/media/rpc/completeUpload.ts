@@ -8,6 +8,7 @@ import { type MediaContext, present, reject, uploadKey } from "../context.ts";
 import { mediaEvent } from "../events.ts";
 import { inspect } from "../process.ts";
 import { type MediaRow, mediaById, transition } from "../queries.ts";
+import { probeVideo } from "../video.ts";
 
 /** The caller's own PENDING upload, or the coded error that says why not. */
 export async function ownPendingUpload(ctx: MediaContext, mediaId: string, field = "id"): Promise<MediaRow> {
@@ -41,7 +42,8 @@ export async function completeUpload(
       });
     }
     const bytes = (await ctx.store.get(uploadKey(row.id))) ?? Buffer.alloc(0);
-    contentType = (await inspect(bytes, row.content_type, ctx.limits)).contentType;
+    const check = row.kind === "VIDEO" ? probeVideo : inspect;
+    contentType = (await check(bytes, row.content_type, ctx.limits)).contentType;
   } catch (err) {
     if (!(err instanceof NovaError)) throw err;
     await ctx.writer.transaction().execute((trx) => reject(trx, ctx.outbox, row, err));

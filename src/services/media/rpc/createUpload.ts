@@ -6,9 +6,11 @@ import { uuidv7 } from "../../../platform/validate.ts";
 import { type MediaContext, present, uploadKey } from "../context.ts";
 import { checkDeclaredType } from "../process.ts";
 import { insertMedia } from "../queries.ts";
+import { checkDeclaredVideo } from "../video.ts";
 
 /**
- * CreateUpload: declares an upload of the caller (kind, content type, exact byte size), stores it
+ * CreateUpload: declares an upload of the caller (kind, content type, exact byte size: each kind
+ * has its types and size limit), stores it
  * PENDING and answers where its bytes go: the store's presigned PUT when it takes direct uploads
  * (S3), else the gateway's upload route.
  */
@@ -18,12 +20,15 @@ export async function createUpload(
 ): Promise<MessageInitShape<typeof CreateUploadResponseSchema>> {
   const user = requireUser().userId;
   const kind = req.kind.trim().toUpperCase();
-  if (kind === "VIDEO") throw invalid("kind", "video uploads are not accepted yet");
-  if (kind !== "IMAGE") throw invalid("kind", "must be IMAGE");
-  const contentType = checkDeclaredType(req.contentType);
+  if (kind !== "IMAGE" && kind !== "VIDEO") throw invalid("kind", "must be IMAGE or VIDEO");
+  const video = kind === "VIDEO";
+  const contentType = video
+    ? checkDeclaredVideo(req.contentType, ctx.limits.video)
+    : checkDeclaredType(req.contentType);
+  const maxBytes = video ? (ctx.limits.video?.maxBytes ?? 0) : ctx.limits.maxBytes;
   if (req.byteSize === 0n) throw new NovaError("MEDIA_EMPTY", "byteSize: the file is empty", { field: "byteSize" });
-  if (req.byteSize > BigInt(ctx.limits.maxBytes)) {
-    throw new NovaError("MEDIA_TOO_LARGE", `byteSize: at most ${ctx.limits.maxBytes} bytes`, { field: "byteSize" });
+  if (req.byteSize > BigInt(maxBytes)) {
+    throw new NovaError("MEDIA_TOO_LARGE", `byteSize: at most ${maxBytes} bytes`, { field: "byteSize" });
   }
   const byteSize = Number(req.byteSize);
   const id = uuidv7();

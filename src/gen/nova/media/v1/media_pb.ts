@@ -10,21 +10,23 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/media/v1/media.proto.
  */
 export const file_nova_media_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("Chlub3ZhL21lZGlhL3YxL21lZGlhLnByb3RvEg1ub3ZhLm1lZGlhLnYxIkwKE0NyZWF0ZVVwbG9hZFJlcXVlc3QSDAoEa2luZBgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSEQoJYnl0ZV9zaXplGAMgASgEIqoBCgxVcGxvYWRUYXJnZXQSCwoDdXJsGAEgASgJEg4KBm1ldGhvZBgCIAEoCRI5CgdoZWFkZXJzGAMgAygLMigubm92YS5tZWRpYS52MS5VcGxvYWRUYXJnZXQuSGVhZGVyc0VudHJ5EhIKCmV4cGlyZXNfYXQYBCABKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiaAoUQ3JlYXRlVXBsb2FkUmVzcG9uc2USIwoFbWVkaWEYASABKAsyFC5ub3ZhLm1lZGlhLnYxLk1lZGlhEisKBnRhcmdldBgCIAEoCzIbLm5vdmEubWVkaWEudjEuVXBsb2FkVGFyZ2V0IikKFUNvbXBsZXRlVXBsb2FkUmVxdWVzdBIQCghtZWRpYV9pZBgBIAEoCSI9ChZDb21wbGV0ZVVwbG9hZFJlc3BvbnNlEiMKBW1lZGlhGAEgASgLMhQubm92YS5tZWRpYS52MS5NZWRpYSIkCg9HZXRNZWRpYVJlcXVlc3QSEQoJbWVkaWFfaWRzGAEgAygJIjcKEEdldE1lZGlhUmVzcG9uc2USIwoFbWVkaWEYASADKAsyFC5ub3ZhLm1lZGlhLnYxLk1lZGlhIlkKB1ZhcmlhbnQSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNEhQKDGNvbnRlbnRfdHlwZRgFIAEoCSKZAgoFTWVkaWESCgoCaWQYASABKAkSEAoIb3duZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRINCgVzdGF0ZRgEIAEoCRIoCgh2YXJpYW50cxgFIAMoCzIWLm5vdmEubWVkaWEudjEuVmFyaWFudBIQCghibHVyaGFzaBgGIAEoCRINCgV3aWR0aBgHIAEoDRIOCgZoZWlnaHQYCCABKA0SFQoNcmVqZWN0X3JlYXNvbhgJIAEoCRIUCgxjb250ZW50X3R5cGUYCiABKAkSEQoJYnl0ZV9zaXplGAsgASgEEhIKCmNyZWF0ZWRfYXQYDCABKAkSEAoIYW5pbWF0ZWQYDSABKAgSFAoMcmVqZWN0X2ZpZWxkGA4gASgJMpgCCgxNZWRpYVNlcnZpY2USVwoMQ3JlYXRlVXBsb2FkEiIubm92YS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXF1ZXN0GiMubm92YS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXNwb25zZRJdCg5Db21wbGV0ZVVwbG9hZBIkLm5vdmEubWVkaWEudjEuQ29tcGxldGVVcGxvYWRSZXF1ZXN0GiUubm92YS5tZWRpYS52MS5Db21wbGV0ZVVwbG9hZFJlc3BvbnNlElAKCEdldE1lZGlhEh4ubm92YS5tZWRpYS52MS5HZXRNZWRpYVJlcXVlc3QaHy5ub3ZhLm1lZGlhLnYxLkdldE1lZGlhUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("Chlub3ZhL21lZGlhL3YxL21lZGlhLnByb3RvEg1ub3ZhLm1lZGlhLnYxIkwKE0NyZWF0ZVVwbG9hZFJlcXVlc3QSDAoEa2luZBgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSEQoJYnl0ZV9zaXplGAMgASgEIqoBCgxVcGxvYWRUYXJnZXQSCwoDdXJsGAEgASgJEg4KBm1ldGhvZBgCIAEoCRI5CgdoZWFkZXJzGAMgAygLMigubm92YS5tZWRpYS52MS5VcGxvYWRUYXJnZXQuSGVhZGVyc0VudHJ5EhIKCmV4cGlyZXNfYXQYBCABKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiaAoUQ3JlYXRlVXBsb2FkUmVzcG9uc2USIwoFbWVkaWEYASABKAsyFC5ub3ZhLm1lZGlhLnYxLk1lZGlhEisKBnRhcmdldBgCIAEoCzIbLm5vdmEubWVkaWEudjEuVXBsb2FkVGFyZ2V0IikKFUNvbXBsZXRlVXBsb2FkUmVxdWVzdBIQCghtZWRpYV9pZBgBIAEoCSI9ChZDb21wbGV0ZVVwbG9hZFJlc3BvbnNlEiMKBW1lZGlhGAEgASgLMhQubm92YS5tZWRpYS52MS5NZWRpYSIkCg9HZXRNZWRpYVJlcXVlc3QSEQoJbWVkaWFfaWRzGAEgAygJIjcKEEdldE1lZGlhUmVzcG9uc2USIwoFbWVkaWEYASADKAsyFC5ub3ZhLm1lZGlhLnYxLk1lZGlhIlkKB1ZhcmlhbnQSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNEhQKDGNvbnRlbnRfdHlwZRgFIAEoCSKuAgoFTWVkaWESCgoCaWQYASABKAkSEAoIb3duZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRINCgVzdGF0ZRgEIAEoCRIoCgh2YXJpYW50cxgFIAMoCzIWLm5vdmEubWVkaWEudjEuVmFyaWFudBIQCghibHVyaGFzaBgGIAEoCRINCgV3aWR0aBgHIAEoDRIOCgZoZWlnaHQYCCABKA0SFQoNcmVqZWN0X3JlYXNvbhgJIAEoCRIUCgxjb250ZW50X3R5cGUYCiABKAkSEQoJYnl0ZV9zaXplGAsgASgEEhIKCmNyZWF0ZWRfYXQYDCABKAkSEAoIYW5pbWF0ZWQYDSABKAgSFAoMcmVqZWN0X2ZpZWxkGA4gASgJEhMKC2R1cmF0aW9uX21zGA8gASgNMpgCCgxNZWRpYVNlcnZpY2USVwoMQ3JlYXRlVXBsb2FkEiIubm92YS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXF1ZXN0GiMubm92YS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXNwb25zZRJdCg5Db21wbGV0ZVVwbG9hZBIkLm5vdmEubWVkaWEudjEuQ29tcGxldGVVcGxvYWRSZXF1ZXN0GiUubm92YS5tZWRpYS52MS5Db21wbGV0ZVVwbG9hZFJlc3BvbnNlElAKCEdldE1lZGlhEh4ubm92YS5tZWRpYS52MS5HZXRNZWRpYVJlcXVlc3QaHy5ub3ZhLm1lZGlhLnYxLkdldE1lZGlhUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
 
 /**
  * @generated from message nova.media.v1.CreateUploadRequest
  */
 export type CreateUploadRequest = Message<"nova.media.v1.CreateUploadRequest"> & {
   /**
-   * IMAGE (VIDEO is not accepted yet).
+   * IMAGE or VIDEO (refused with MEDIA_VIDEO_UNAVAILABLE where the media
+   * service has no ffmpeg).
    *
    * @generated from field: string kind = 1;
    */
   kind: string;
 
   /**
-   * The MIME type the bytes will have (image/jpeg, image/png, image/webp, image/avif, image/gif).
+   * The MIME type the bytes will have: image/jpeg, image/png, image/webp,
+   * image/avif, image/gif; video/mp4, video/quicktime, video/webm.
    *
    * @generated from field: string content_type = 2;
    */
@@ -180,7 +182,8 @@ export const GetMediaResponseSchema: GenMessage<GetMediaResponse> = /*@__PURE__*
  */
 export type Variant = Message<"nova.media.v1.Variant"> & {
   /**
-   * w320, w640, w1080 or original.
+   * w320, w640, w1080 or original (for a VIDEO: its poster frame), and
+   * `video` (a VIDEO's stream, video/mp4 or video/webm).
    *
    * @generated from field: string name = 1;
    */
@@ -229,7 +232,7 @@ export type Media = Message<"nova.media.v1.Media"> & {
   ownerId: string;
 
   /**
-   * IMAGE.
+   * IMAGE or VIDEO.
    *
    * @generated from field: string kind = 3;
    */
@@ -243,7 +246,8 @@ export type Media = Message<"nova.media.v1.Media"> & {
   state: string;
 
   /**
-   * Smallest first, the re-encoded original last; empty until READY.
+   * Smallest first, then the re-encoded original, then a video's stream;
+   * empty until READY.
    *
    * @generated from field: repeated nova.media.v1.Variant variants = 5;
    */
@@ -303,6 +307,13 @@ export type Media = Message<"nova.media.v1.Media"> & {
    * @generated from field: string reject_field = 14;
    */
   rejectField: string;
+
+  /**
+   * A VIDEO's length in milliseconds once READY; 0 for an image.
+   *
+   * @generated from field: uint32 duration_ms = 15;
+   */
+  durationMs: number;
 };
 
 /**
