@@ -45,6 +45,7 @@ const SECRET_STAND_INS: Record<(typeof SECRET_VARS)[number], string> = {
   S3_ACCESS_KEY_ID: "stand-in-access-key",
   S3_SECRET_ACCESS_KEY: "stand-in-secret-key",
   SMTP_URL: "smtp://mail:587",
+  PUSH_VAPID_PRIVATE_KEY: "standInVapidPrivateKey-standInVapidPrivateK",
 };
 
 // ---------------------------------------------------------------- types

@@ -105,6 +105,14 @@ export const catalogue = {
     message: "a limit has been reached",
     meaning: "a size limit of the data would be passed (a group's number of members)",
   },
+  PUSH_UNAVAILABLE: {
+    grpc: Code.FailedPrecondition,
+    graphql: "PUSH_UNAVAILABLE",
+    http: 409,
+    message: "Web Push is not configured on this server",
+    meaning:
+      "a WEB push subscription where the server has no VAPID keys (`PUSH_VAPID_PUBLIC_KEY`, `PUSH_VAPID_PRIVATE_KEY`)",
+  },
   // Media uploads (services/media): each names the field at fault (`byteSize`, `contentType`, `file`, `id`).
   MEDIA_EMPTY: {
     grpc: Code.InvalidArgument,

@@ -21,6 +21,7 @@ export const SECRET_VARS = [
   "S3_ACCESS_KEY_ID",
   "S3_SECRET_ACCESS_KEY",
   "SMTP_URL",
+  "PUSH_VAPID_PRIVATE_KEY",
 ] as const;
 
 const httpUrl = z
@@ -90,6 +91,24 @@ const schema = z.object({
   // Notifications (README "Notifications").
   NOTIFICATIONS_GROUP_WINDOW_HOURS: positiveInt.max(24 * 30).default(24),
   NOTIFICATIONS_MAX_DEVICES: positiveInt.max(100).default(10),
+  // Web Push (services/notifications/webpush.ts): the VAPID key pair, base64url as `web-push
+  // generate-vapid-keys` prints it. Unset outside production: made once into <NOVA_DATA_DIR>/push/.
+  PUSH_VAPID_PUBLIC_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{87}$/, "expected a base64url uncompressed P-256 public key (87 characters)")
+    .optional(),
+  PUSH_VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, "expected a base64url P-256 private key (43 characters)")
+    .optional(),
+  PUSH_VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:\S+@\S+|https:\/\/\S+)$/, "expected mailto:<address> or an https URL")
+    .default("mailto:admin@localhost"),
+  // A CA (PEM file) to trust for push endpoints besides the system's: a private push service, tests.
+  PUSH_CA_FILE: z.string().min(1).optional(),
+  // Tests only (refused in production): Web Push endpoints on loopback are allowed.
+  PUSH_ALLOW_LOOPBACK: z.enum(["true", "false"]).default("false"),
   // Search (README "Search").
   SEARCH_BACKEND: z.enum(["postgres"]).default("postgres"),
   SEARCH_LANGUAGE: z
@@ -232,7 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { identit
       problems.push(`${name}: ${issue.message}${got}`);
     }
   }
-  if (parsed.success) problems.push(...s3Problems(parsed.data));
+  if (parsed.success) problems.push(...s3Problems(parsed.data), ...pushProblems(parsed.data));
   if (problems.length) throw new ConfigError(problems);
   const e = parsed.data as Env;
   const dataDir = resolve(e.NOVA_DATA_DIR);
@@ -264,6 +283,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { identit
 }
 
 /** S3 settings that only make sense together. */
+function pushProblems(e: Env): string[] {
+  const out: string[] = [];
+  if ((e.PUSH_VAPID_PUBLIC_KEY === undefined) !== (e.PUSH_VAPID_PRIVATE_KEY === undefined))
+    out.push("PUSH_VAPID_PUBLIC_KEY: set both VAPID keys or neither");
+  if (e.PUSH_ALLOW_LOOPBACK === "true" && e.NODE_ENV === "production")
+    out.push("PUSH_ALLOW_LOOPBACK: a test setting, refused in production");
+  return out;
+}
+
 function s3Problems(e: Env): string[] {
   const out: string[] = [];
   const orphans = (["S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_FORCE_PATH_STYLE"] as const).filter(

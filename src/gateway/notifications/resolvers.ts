@@ -141,6 +141,16 @@ function prefsOf(
   };
 }
 
+/** APNS/FCM give `token`; WEB gives the PushSubscription's endpoint and keys. */
+type PushTokenInput = {
+  platform: string;
+  deviceId: string;
+  token?: string | null;
+  endpoint?: string | null;
+  p256dh?: string | null;
+  auth?: string | null;
+};
+
 export const notificationResolvers = {
   Notification: {
     actors: (n: NotificationView, _args: unknown, ctx: GatewayContext) => loadUserViews(ctx, n.actorIds),
@@ -156,6 +166,10 @@ export const notificationResolvers = {
     notificationPreferences: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
       requireViewer(ctx);
       return prefsOf((await call(ctx, () => ctx.deps.notifications.getPreferences({}))).preferences);
+    },
+    pushSettings: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
+      const res = await call(ctx, () => ctx.deps.notifications.getPushSettings({}));
+      return { webPushPublicKey: res.webPushPublicKey || null };
     },
   },
   Mutation: {
@@ -188,13 +202,18 @@ export const notificationResolvers = {
       );
       return prefsOf(res.preferences);
     },
-    registerPushToken: async (
-      _root: unknown,
-      { input }: { input: { platform: string; token: string; deviceId: string } },
-      ctx: GatewayContext,
-    ) => {
+    registerPushToken: async (_root: unknown, { input }: { input: PushTokenInput }, ctx: GatewayContext) => {
       requireViewer(ctx);
-      const res = await call(ctx, () => ctx.deps.notifications.registerPushToken(input));
+      const res = await call(ctx, () =>
+        ctx.deps.notifications.registerPushToken({
+          platform: input.platform,
+          deviceId: input.deviceId,
+          token: input.token ?? "",
+          endpoint: input.endpoint ?? "",
+          p256dh: input.p256dh ?? "",
+          auth: input.auth ?? "",
+        }),
+      );
       return res.device;
     },
     unregisterPushToken: async (_root: unknown, args: { deviceId: string }, ctx: GatewayContext) => {

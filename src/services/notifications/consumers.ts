@@ -42,7 +42,7 @@ import { POST_EVENTS } from "../content/events.ts";
 import { GRAPH_EVENTS } from "../graph/events.ts";
 import { MESSAGING } from "../messaging/events.ts";
 import { NOTIFICATION_EVENTS, NOTIFICATION_TOPIC, notificationCreated } from "./events.ts";
-import { type PushResult, type PushSender, pushAttempts } from "./push.ts";
+import { type PushResult, type PushSenders, pushAttempts } from "./push.ts";
 import {
   type AppliedRow,
   applyActivities,
@@ -283,7 +283,7 @@ const announcedOf = NOTIFICATION_EVENTS.reader({
 });
 type Announced = NonNullable<ReturnType<typeof announcedOf>>["payload"];
 
-export function pushConsumer(deps: { sender: PushSender; log: Logger }): EventHandler {
+export function pushConsumer(deps: { senders: PushSenders; log: Logger }): EventHandler {
   /** The recipients' devices and unread counts in one query, then one push per device and event, in order. */
   async function apply(events: Envelope[], trx: Transaction<unknown>) {
     const list = events.flatMap((e) => announcedOf(e)?.payload ?? []);
@@ -311,10 +311,11 @@ export function pushConsumer(deps: { sender: PushSender; log: Logger }): EventHa
 }
 
 /** One attempt to push a notification to one device; a sender that throws counts as failed. */
-async function pushOne(deps: { sender: PushSender; log: Logger }, d: PushDevice, n: Announced): Promise<PushResult> {
+async function pushOne(deps: { senders: PushSenders; log: Logger }, d: PushDevice, n: Announced): Promise<PushResult> {
+  const sender = deps.senders[d.platform];
   let result: PushResult;
   try {
-    result = await deps.sender.send({
+    result = await sender.send({
       platform: d.platform,
       token: d.token,
       deviceId: d.device_id,
@@ -324,11 +325,12 @@ async function pushOne(deps: { sender: PushSender; log: Logger }, d: PushDevice,
       actorCount: n.actorCount,
       collapseKey: n.notificationId,
       badge: d.badge,
+      keys: d.p256dh && d.auth ? { p256dh: d.p256dh, auth: d.auth } : undefined,
     });
   } catch (err) {
     deps.log.warn({ err, deviceId: d.device_id, platform: d.platform }, "push failed");
     result = "failed";
   }
-  pushAttempts.inc({ platform: d.platform, sender: deps.sender.name, result });
+  pushAttempts.inc({ platform: d.platform, sender: sender.name, result });
   return result;
 }

@@ -1,9 +1,11 @@
 /**
- * Push delivery: the PushSender the push consumer (`notifications.push`,
- * consumers.ts) hands each device's push to, and its attempts counter.
+ * Push delivery: the PushSender of each platform the push consumer
+ * (`notifications.push`, consumers.ts) hands each device's push to, and its
+ * attempts counter.
  *
- * Real APNs / FCM delivery needs provider credentials (an APNs auth key, an FCM
- * service account), which Nova does not have: the shipped sender only logs.
+ * WEB is delivered (webpush.ts). APNs and FCM delivery needs provider
+ * credentials (an APNs auth key, an FCM service account) Nova does not have:
+ * their sender logs, and a real one plugs in here behind the same interface.
  */
 import type { Logger } from "pino";
 import { counter } from "../../platform/observability/metrics.ts";
@@ -21,9 +23,14 @@ export interface PushMessage {
   collapseKey: string;
   /** The recipient's unread count, for the app icon badge. */
   badge: number;
+  /** WEB: the subscription's keys the payload is encrypted to. */
+  keys?: { p256dh: string; auth: string };
 }
 
 export type PushResult = "sent" | "invalid_token" | "failed";
+
+/** The sender of each platform. */
+export type PushSenders = Record<Platform, PushSender>;
 
 /** A push provider. Implementations must never log a full token. */
 export interface PushSender {

@@ -43,6 +43,8 @@ export type NotificationsTables = {
     device_id: string;
     platform: Platform;
     token: string;
+    p256dh: string | null;
+    auth: string | null;
     created_at: Date;
     updated_at: Date;
   };
@@ -157,17 +159,26 @@ export interface DeviceRow {
  */
 export async function registerToken(
   trx: Transaction<unknown>,
-  a: { user: string; deviceId: string; platform: Platform; token: string; maxDevices: number },
+  a: {
+    user: string;
+    deviceId: string;
+    platform: Platform;
+    token: string;
+    maxDevices: number;
+    /** WEB: the subscription's keys. */
+    keys?: { p256dh: string; auth: string };
+  },
 ): Promise<DeviceRow | undefined> {
   const { user, deviceId, platform, token } = a;
+  const [p256dh, auth] = [a.keys?.p256dh ?? null, a.keys?.auth ?? null];
   await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`notifications:push:${user}`}, 0))`.execute(trx);
   await sql`DELETE FROM notifications.push_tokens WHERE token = ${token}
     AND NOT (user_id = ${user}::uuid AND device_id = ${deviceId})`.execute(trx);
   const r = await sql<DeviceRow>`
-    INSERT INTO notifications.push_tokens AS t (user_id, device_id, platform, token)
-    VALUES (${user}::uuid, ${deviceId}, ${platform}, ${token})
+    INSERT INTO notifications.push_tokens AS t (user_id, device_id, platform, token, p256dh, auth)
+    VALUES (${user}::uuid, ${deviceId}, ${platform}, ${token}, ${p256dh}, ${auth})
     ON CONFLICT (user_id, device_id) DO UPDATE SET platform = excluded.platform, token = excluded.token,
-      updated_at = now()
+      p256dh = excluded.p256dh, auth = excluded.auth, updated_at = now()
     RETURNING device_id, platform, created_at, updated_at`.execute(trx);
   await sql`DELETE FROM notifications.push_tokens WHERE user_id = ${user}::uuid AND device_id IN (
       SELECT device_id FROM notifications.push_tokens WHERE user_id = ${user}::uuid
@@ -269,6 +280,9 @@ export interface PushDevice {
   device_id: string;
   platform: Platform;
   token: string;
+  /** WEB: the subscription's keys (null otherwise). */
+  p256dh: string | null;
+  auth: string | null;
   /** The user's unread count. */
   badge: number;
 }
@@ -276,7 +290,7 @@ export interface PushDevice {
 /** The devices of `users` with each user's unread count, in one query. */
 export async function pushDevices(trx: Transaction<unknown>, users: string[]): Promise<PushDevice[]> {
   const r = await sql<PushDevice>`
-    SELECT t.user_id::text AS user_id, t.device_id, t.platform, t.token,
+    SELECT t.user_id::text AS user_id, t.device_id, t.platform, t.token, t.p256dh, t.auth,
       (SELECT count(*)::int FROM notifications.notifications
         WHERE user_id = t.user_id AND read_at IS NULL) AS badge
     FROM notifications.push_tokens t WHERE t.user_id = ANY(${users}::uuid[])

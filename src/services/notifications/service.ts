@@ -10,6 +10,7 @@ import type { Kysely } from "kysely";
 import type { NotificationService } from "../../gen/nova/notifications/v1/notifications_pb.ts";
 import { getNotifications } from "./rpc/getNotifications.ts";
 import { getPreferences } from "./rpc/getPreferences.ts";
+import { getPushSettings } from "./rpc/getPushSettings.ts";
 import { getUnreadCount } from "./rpc/getUnreadCount.ts";
 import { listNotifications } from "./rpc/listNotifications.ts";
 import { markAllRead } from "./rpc/markAllRead.ts";
@@ -22,6 +23,10 @@ export interface NotificationsDeps {
   db: { writer: Kysely<unknown>; reader: Kysely<unknown> };
   /** Devices kept per user; registering one more drops the least recently registered. */
   maxDevices: number;
+  /** The VAPID public key; undefined: Web Push is off (WEB devices are refused). */
+  webPushPublicKey?: string;
+  /** Tests only: Web Push endpoints on loopback are taken. */
+  allowLoopback?: boolean;
 }
 
 export function createNotificationService(deps: NotificationsDeps): ServiceImpl<typeof NotificationService> {
@@ -34,7 +39,12 @@ export function createNotificationService(deps: NotificationsDeps): ServiceImpl<
     markAllRead: markAllRead(writer),
     getPreferences: getPreferences(writer),
     updatePreferences: updatePreferences(writer),
-    registerPushToken: registerPushToken(writer, deps.maxDevices),
+    registerPushToken: registerPushToken(writer, {
+      maxDevices: deps.maxDevices,
+      webPush: deps.webPushPublicKey !== undefined,
+      allowLoopback: deps.allowLoopback ?? false,
+    }),
+    getPushSettings: getPushSettings(deps.webPushPublicKey),
     unregisterPushToken: unregisterPushToken(writer),
   };
 }

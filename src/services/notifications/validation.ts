@@ -1,16 +1,18 @@
 /** Input rules of the notifications service. Every failure is VALIDATION_FAILED naming the field. */
 import { invalid } from "../../platform/errors.ts";
+import { hostProblem } from "../../platform/security/outbound.ts";
 import { uuids } from "../../platform/validate.ts";
 
 export const LIMITS = {
   batchMax: 100,
   deviceIdMax: 128,
+  endpointMax: 2048,
 } as const;
 
 export const TYPES = ["FOLLOW", "LIKE", "COMMENT", "MENTION", "MESSAGE"] as const;
 export type NotificationType = (typeof TYPES)[number];
 
-export const PLATFORMS = ["APNS", "FCM"] as const;
+export const PLATFORMS = ["APNS", "FCM", "WEB"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
 /** 1 to 100 notification ids (named by index when bad), without duplicates. */
@@ -56,4 +58,46 @@ export function validateDeviceId(value: string, field = "deviceId"): string {
 /** A token shown in logs: its platform and first characters only. */
 export function redactToken(token: string): string {
   return token.length <= 8 ? "…" : `${token.slice(0, 6)}…(${token.length})`;
+}
+
+/** Bytes of a base64url field, named when it is not base64url of `size` bytes. */
+function base64url(value: string, field: string, size: number, what: string): Buffer {
+  const v = value.trim();
+  const bytes = /^[A-Za-z0-9_-]+={0,2}$/.test(v) ? Buffer.from(v, "base64url") : Buffer.alloc(0);
+  if (bytes.length !== size) throw invalid(field, `must be ${what} (${size} bytes, base64url)`);
+  return bytes;
+}
+
+export interface WebSubscription {
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+}
+
+/**
+ * A browser's PushSubscription: an https endpoint on a public host (the server will POST to it:
+ * no internal address may be named; `allowLoopback` is the tests' setting), the P-256 public key
+ * (an uncompressed point) and the 16-byte auth secret.
+ */
+export function validateWebSubscription(
+  s: { endpoint: string; p256dh: string; auth: string },
+  allowLoopback: boolean,
+): WebSubscription {
+  const raw = s.endpoint.trim();
+  if (raw.length === 0) throw invalid("endpoint", "is required for WEB");
+  if (raw.length > LIMITS.endpointMax) throw invalid("endpoint", `must be at most ${LIMITS.endpointMax} characters`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid("endpoint", "must be an https URL");
+  }
+  if (url.protocol !== "https:") throw invalid("endpoint", "must be an https URL");
+  if (url.username || url.password || url.hash) throw invalid("endpoint", "must have no credentials or fragment");
+  const problem = hostProblem(url, allowLoopback);
+  if (problem) throw invalid("endpoint", `host ${problem}`);
+  const key = base64url(s.p256dh, "p256dh", 65, "an uncompressed P-256 public key");
+  if (key[0] !== 0x04) throw invalid("p256dh", "must be an uncompressed P-256 public key (65 bytes, base64url)");
+  base64url(s.auth, "auth", 16, "the subscription's auth secret");
+  return { endpoint: url.href, p256dh: s.p256dh.trim(), auth: s.auth.trim() };
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/notifications/v1/notifications.proto.
  */
 export const file_nova_notifications_v1_notifications: GenFile = /*@__PURE__*/
-  fileDesc("Cilub3ZhL25vdGlmaWNhdGlvbnMvdjEvbm90aWZpY2F0aW9ucy5wcm90bxIVbm92YS5ub3RpZmljYXRpb25zLnYxIsMBCgxOb3RpZmljYXRpb24SCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIRCglhY3Rvcl9pZHMYAyADKAkSEwoLYWN0b3JfY291bnQYBCABKA0SEgoKc3ViamVjdF9pZBgFIAEoCRIPCgdwb3N0X2lkGAYgASgJEgwKBHJlYWQYByABKAgSEgoKY3JlYXRlZF9hdBgIIAEoCRISCgp1cGRhdGVkX2F0GAkgASgJEhYKDmFjdGl2aXR5X2NvdW50GAogASgNIl4KC1ByZWZlcmVuY2VzEg4KBmZvbGxvdxgBIAEoCBIMCgRsaWtlGAIgASgIEg8KB2NvbW1lbnQYAyABKAgSDwoHbWVudGlvbhgEIAEoCBIPCgdtZXNzYWdlGAUgASgIIlkKClB1c2hEZXZpY2USEQoJZGV2aWNlX2lkGAEgASgJEhAKCHBsYXRmb3JtGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEgoKdXBkYXRlZF9hdBgEIAEoCSI5ChhMaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIlsKGUxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USGAoQbm90aWZpY2F0aW9uX2lkcxgBIAMoCRIPCgdjdXJzb3JzGAIgAygJEhMKC25leHRfY3Vyc29yGAMgASgJIjMKF0dldE5vdGlmaWNhdGlvbnNSZXF1ZXN0EhgKEG5vdGlmaWNhdGlvbl9pZHMYASADKAkiVgoYR2V0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjoKDW5vdGlmaWNhdGlvbnMYASADKAsyIy5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuTm90aWZpY2F0aW9uIhcKFUdldFVucmVhZENvdW50UmVxdWVzdCIuChZHZXRVbnJlYWRDb3VudFJlc3BvbnNlEhQKDHVucmVhZF9jb3VudBgBIAEoDSIrCg9NYXJrUmVhZFJlcXVlc3QSGAoQbm90aWZpY2F0aW9uX2lkcxgBIAMoCSI4ChBNYXJrUmVhZFJlc3BvbnNlEg4KBm1hcmtlZBgBIAEoDRIUCgx1bnJlYWRfY291bnQYAiABKA0iFAoSTWFya0FsbFJlYWRSZXF1ZXN0IjsKE01hcmtBbGxSZWFkUmVzcG9uc2USDgoGbWFya2VkGAEgASgNEhQKDHVucmVhZF9jb3VudBgCIAEoDSIXChVHZXRQcmVmZXJlbmNlc1JlcXVlc3QiUQoWR2V0UHJlZmVyZW5jZXNSZXNwb25zZRI3CgtwcmVmZXJlbmNlcxgBIAEoCzIiLm5vdmEubm90aWZpY2F0aW9ucy52MS5QcmVmZXJlbmNlcyK8AQoYVXBkYXRlUHJlZmVyZW5jZXNSZXF1ZXN0EhMKBmZvbGxvdxgBIAEoCEgAiAEBEhEKBGxpa2UYAiABKAhIAYgBARIUCgdjb21tZW50GAMgASgISAKIAQESFAoHbWVudGlvbhgEIAEoCEgDiAEBEhQKB21lc3NhZ2UYBSABKAhIBIgBAUIJCgdfZm9sbG93QgcKBV9saWtlQgoKCF9jb21tZW50QgoKCF9tZW50aW9uQgoKCF9tZXNzYWdlIlQKGVVwZGF0ZVByZWZlcmVuY2VzUmVzcG9uc2USNwoLcHJlZmVyZW5jZXMYASABKAsyIi5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuUHJlZmVyZW5jZXMiTgoYUmVnaXN0ZXJQdXNoVG9rZW5SZXF1ZXN0EhAKCHBsYXRmb3JtGAEgASgJEg0KBXRva2VuGAIgASgJEhEKCWRldmljZV9pZBgDIAEoCSJOChlSZWdpc3RlclB1c2hUb2tlblJlc3BvbnNlEjEKBmRldmljZRgBIAEoCzIhLm5vdmEubm90aWZpY2F0aW9ucy52MS5QdXNoRGV2aWNlIi8KGlVucmVnaXN0ZXJQdXNoVG9rZW5SZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSIuChtVbnJlZ2lzdGVyUHVzaFRva2VuUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCDKlCAoTTm90aWZpY2F0aW9uU2VydmljZRJ7ChFMaXN0Tm90aWZpY2F0aW9ucxIvLm5vdmEubm90aWZpY2F0aW9ucy52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaMC5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZSIDkAIBEngKEEdldE5vdGlmaWNhdGlvbnMSLi5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuR2V0Tm90aWZpY2F0aW9uc1JlcXVlc3QaLy5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuR2V0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlIgOQAgEScgoOR2V0VW5yZWFkQ291bnQSLC5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuR2V0VW5yZWFkQ291bnRSZXF1ZXN0Gi0ubm92YS5ub3RpZmljYXRpb25zLnYxLkdldFVucmVhZENvdW50UmVzcG9uc2UiA5ACARJbCghNYXJrUmVhZBImLm5vdmEubm90aWZpY2F0aW9ucy52MS5NYXJrUmVhZFJlcXVlc3QaJy5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuTWFya1JlYWRSZXNwb25zZRJkCgtNYXJrQWxsUmVhZBIpLm5vdmEubm90aWZpY2F0aW9ucy52MS5NYXJrQWxsUmVhZFJlcXVlc3QaKi5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuTWFya0FsbFJlYWRSZXNwb25zZRJyCg5HZXRQcmVmZXJlbmNlcxIsLm5vdmEubm90aWZpY2F0aW9ucy52MS5HZXRQcmVmZXJlbmNlc1JlcXVlc3QaLS5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuR2V0UHJlZmVyZW5jZXNSZXNwb25zZSIDkAIBEnYKEVVwZGF0ZVByZWZlcmVuY2VzEi8ubm92YS5ub3RpZmljYXRpb25zLnYxLlVwZGF0ZVByZWZlcmVuY2VzUmVxdWVzdBowLm5vdmEubm90aWZpY2F0aW9ucy52MS5VcGRhdGVQcmVmZXJlbmNlc1Jlc3BvbnNlEnYKEVJlZ2lzdGVyUHVzaFRva2VuEi8ubm92YS5ub3RpZmljYXRpb25zLnYxLlJlZ2lzdGVyUHVzaFRva2VuUmVxdWVzdBowLm5vdmEubm90aWZpY2F0aW9ucy52MS5SZWdpc3RlclB1c2hUb2tlblJlc3BvbnNlEnwKE1VucmVnaXN0ZXJQdXNoVG9rZW4SMS5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuVW5yZWdpc3RlclB1c2hUb2tlblJlcXVlc3QaMi5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuVW5yZWdpc3RlclB1c2hUb2tlblJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Cilub3ZhL25vdGlmaWNhdGlvbnMvdjEvbm90aWZpY2F0aW9ucy5wcm90bxIVbm92YS5ub3RpZmljYXRpb25zLnYxIsMBCgxOb3RpZmljYXRpb24SCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIRCglhY3Rvcl9pZHMYAyADKAkSEwoLYWN0b3JfY291bnQYBCABKA0SEgoKc3ViamVjdF9pZBgFIAEoCRIPCgdwb3N0X2lkGAYgASgJEgwKBHJlYWQYByABKAgSEgoKY3JlYXRlZF9hdBgIIAEoCRISCgp1cGRhdGVkX2F0GAkgASgJEhYKDmFjdGl2aXR5X2NvdW50GAogASgNIl4KC1ByZWZlcmVuY2VzEg4KBmZvbGxvdxgBIAEoCBIMCgRsaWtlGAIgASgIEg8KB2NvbW1lbnQYAyABKAgSDwoHbWVudGlvbhgEIAEoCBIPCgdtZXNzYWdlGAUgASgIIlkKClB1c2hEZXZpY2USEQoJZGV2aWNlX2lkGAEgASgJEhAKCHBsYXRmb3JtGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEgoKdXBkYXRlZF9hdBgEIAEoCSI5ChhMaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIlsKGUxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USGAoQbm90aWZpY2F0aW9uX2lkcxgBIAMoCRIPCgdjdXJzb3JzGAIgAygJEhMKC25leHRfY3Vyc29yGAMgASgJIjMKF0dldE5vdGlmaWNhdGlvbnNSZXF1ZXN0EhgKEG5vdGlmaWNhdGlvbl9pZHMYASADKAkiVgoYR2V0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjoKDW5vdGlmaWNhdGlvbnMYASADKAsyIy5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuTm90aWZpY2F0aW9uIhcKFUdldFVucmVhZENvdW50UmVxdWVzdCIuChZHZXRVbnJlYWRDb3VudFJlc3BvbnNlEhQKDHVucmVhZF9jb3VudBgBIAEoDSIrCg9NYXJrUmVhZFJlcXVlc3QSGAoQbm90aWZpY2F0aW9uX2lkcxgBIAMoCSI4ChBNYXJrUmVhZFJlc3BvbnNlEg4KBm1hcmtlZBgBIAEoDRIUCgx1bnJlYWRfY291bnQYAiABKA0iFAoSTWFya0FsbFJlYWRSZXF1ZXN0IjsKE01hcmtBbGxSZWFkUmVzcG9uc2USDgoGbWFya2VkGAEgASgNEhQKDHVucmVhZF9jb3VudBgCIAEoDSIXChVHZXRQcmVmZXJlbmNlc1JlcXVlc3QiUQoWR2V0UHJlZmVyZW5jZXNSZXNwb25zZRI3CgtwcmVmZXJlbmNlcxgBIAEoCzIiLm5vdmEubm90aWZpY2F0aW9ucy52MS5QcmVmZXJlbmNlcyK8AQoYVXBkYXRlUHJlZmVyZW5jZXNSZXF1ZXN0EhMKBmZvbGxvdxgBIAEoCEgAiAEBEhEKBGxpa2UYAiABKAhIAYgBARIUCgdjb21tZW50GAMgASgISAKIAQESFAoHbWVudGlvbhgEIAEoCEgDiAEBEhQKB21lc3NhZ2UYBSABKAhIBIgBAUIJCgdfZm9sbG93QgcKBV9saWtlQgoKCF9jb21tZW50QgoKCF9tZW50aW9uQgoKCF9tZXNzYWdlIlQKGVVwZGF0ZVByZWZlcmVuY2VzUmVzcG9uc2USNwoLcHJlZmVyZW5jZXMYASABKAsyIi5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuUHJlZmVyZW5jZXMifgoYUmVnaXN0ZXJQdXNoVG9rZW5SZXF1ZXN0EhAKCHBsYXRmb3JtGAEgASgJEg0KBXRva2VuGAIgASgJEhEKCWRldmljZV9pZBgDIAEoCRIQCghlbmRwb2ludBgEIAEoCRIOCgZwMjU2ZGgYBSABKAkSDAoEYXV0aBgGIAEoCSJOChlSZWdpc3RlclB1c2hUb2tlblJlc3BvbnNlEjEKBmRldmljZRgBIAEoCzIhLm5vdmEubm90aWZpY2F0aW9ucy52MS5QdXNoRGV2aWNlIhgKFkdldFB1c2hTZXR0aW5nc1JlcXVlc3QiNgoXR2V0UHVzaFNldHRpbmdzUmVzcG9uc2USGwoTd2ViX3B1c2hfcHVibGljX2tleRgBIAEoCSIvChpVbnJlZ2lzdGVyUHVzaFRva2VuUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiLgobVW5yZWdpc3RlclB1c2hUb2tlblJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgynAkKE05vdGlmaWNhdGlvblNlcnZpY2USewoRTGlzdE5vdGlmaWNhdGlvbnMSLy5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0GjAubm92YS5ub3RpZmljYXRpb25zLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2UiA5ACARJ4ChBHZXROb3RpZmljYXRpb25zEi4ubm92YS5ub3RpZmljYXRpb25zLnYxLkdldE5vdGlmaWNhdGlvbnNSZXF1ZXN0Gi8ubm92YS5ub3RpZmljYXRpb25zLnYxLkdldE5vdGlmaWNhdGlvbnNSZXNwb25zZSIDkAIBEnIKDkdldFVucmVhZENvdW50Eiwubm92YS5ub3RpZmljYXRpb25zLnYxLkdldFVucmVhZENvdW50UmVxdWVzdBotLm5vdmEubm90aWZpY2F0aW9ucy52MS5HZXRVbnJlYWRDb3VudFJlc3BvbnNlIgOQAgESWwoITWFya1JlYWQSJi5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuTWFya1JlYWRSZXF1ZXN0Gicubm92YS5ub3RpZmljYXRpb25zLnYxLk1hcmtSZWFkUmVzcG9uc2USZAoLTWFya0FsbFJlYWQSKS5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuTWFya0FsbFJlYWRSZXF1ZXN0Gioubm92YS5ub3RpZmljYXRpb25zLnYxLk1hcmtBbGxSZWFkUmVzcG9uc2UScgoOR2V0UHJlZmVyZW5jZXMSLC5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuR2V0UHJlZmVyZW5jZXNSZXF1ZXN0Gi0ubm92YS5ub3RpZmljYXRpb25zLnYxLkdldFByZWZlcmVuY2VzUmVzcG9uc2UiA5ACARJ2ChFVcGRhdGVQcmVmZXJlbmNlcxIvLm5vdmEubm90aWZpY2F0aW9ucy52MS5VcGRhdGVQcmVmZXJlbmNlc1JlcXVlc3QaMC5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuVXBkYXRlUHJlZmVyZW5jZXNSZXNwb25zZRJ2ChFSZWdpc3RlclB1c2hUb2tlbhIvLm5vdmEubm90aWZpY2F0aW9ucy52MS5SZWdpc3RlclB1c2hUb2tlblJlcXVlc3QaMC5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuUmVnaXN0ZXJQdXNoVG9rZW5SZXNwb25zZRJ8ChNVbnJlZ2lzdGVyUHVzaFRva2VuEjEubm92YS5ub3RpZmljYXRpb25zLnYxLlVucmVnaXN0ZXJQdXNoVG9rZW5SZXF1ZXN0GjIubm92YS5ub3RpZmljYXRpb25zLnYxLlVucmVnaXN0ZXJQdXNoVG9rZW5SZXNwb25zZRJ1Cg9HZXRQdXNoU2V0dGluZ3MSLS5ub3ZhLm5vdGlmaWNhdGlvbnMudjEuR2V0UHVzaFNldHRpbmdzUmVxdWVzdBouLm5vdmEubm90aWZpY2F0aW9ucy52MS5HZXRQdXNoU2V0dGluZ3NSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * @generated from message nova.notifications.v1.Notification
@@ -135,7 +135,7 @@ export type PushDevice = Message<"nova.notifications.v1.PushDevice"> & {
   deviceId: string;
 
   /**
-   * APNS or FCM.
+   * APNS, FCM or WEB.
    *
    * @generated from field: string platform = 2;
    */
@@ -443,13 +443,15 @@ export const UpdatePreferencesResponseSchema: GenMessage<UpdatePreferencesRespon
  */
 export type RegisterPushTokenRequest = Message<"nova.notifications.v1.RegisterPushTokenRequest"> & {
   /**
-   * APNS or FCM.
+   * APNS, FCM or WEB.
    *
    * @generated from field: string platform = 1;
    */
   platform: string;
 
   /**
+   * APNS and FCM: the provider's token. WEB: empty (the endpoint is the token).
+   *
    * @generated from field: string token = 2;
    */
   token: string;
@@ -460,6 +462,25 @@ export type RegisterPushTokenRequest = Message<"nova.notifications.v1.RegisterPu
    * @generated from field: string device_id = 3;
    */
   deviceId: string;
+
+  /**
+   * WEB only, the browser's PushSubscription: its endpoint (an https URL of
+   * a public address) and keys (base64url: p256dh the P-256 public key, auth
+   * the 16-byte secret).
+   *
+   * @generated from field: string endpoint = 4;
+   */
+  endpoint: string;
+
+  /**
+   * @generated from field: string p256dh = 5;
+   */
+  p256dh: string;
+
+  /**
+   * @generated from field: string auth = 6;
+   */
+  auth: string;
 };
 
 /**
@@ -487,6 +508,39 @@ export const RegisterPushTokenResponseSchema: GenMessage<RegisterPushTokenRespon
   messageDesc(file_nova_notifications_v1_notifications, 18);
 
 /**
+ * @generated from message nova.notifications.v1.GetPushSettingsRequest
+ */
+export type GetPushSettingsRequest = Message<"nova.notifications.v1.GetPushSettingsRequest"> & {
+};
+
+/**
+ * Describes the message nova.notifications.v1.GetPushSettingsRequest.
+ * Use `create(GetPushSettingsRequestSchema)` to create a new message.
+ */
+export const GetPushSettingsRequestSchema: GenMessage<GetPushSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_nova_notifications_v1_notifications, 19);
+
+/**
+ * @generated from message nova.notifications.v1.GetPushSettingsResponse
+ */
+export type GetPushSettingsResponse = Message<"nova.notifications.v1.GetPushSettingsResponse"> & {
+  /**
+   * The VAPID public key (base64url, an uncompressed P-256 point): the
+   * applicationServerKey of PushManager.subscribe(); empty when Web Push is off.
+   *
+   * @generated from field: string web_push_public_key = 1;
+   */
+  webPushPublicKey: string;
+};
+
+/**
+ * Describes the message nova.notifications.v1.GetPushSettingsResponse.
+ * Use `create(GetPushSettingsResponseSchema)` to create a new message.
+ */
+export const GetPushSettingsResponseSchema: GenMessage<GetPushSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_nova_notifications_v1_notifications, 20);
+
+/**
  * @generated from message nova.notifications.v1.UnregisterPushTokenRequest
  */
 export type UnregisterPushTokenRequest = Message<"nova.notifications.v1.UnregisterPushTokenRequest"> & {
@@ -501,7 +555,7 @@ export type UnregisterPushTokenRequest = Message<"nova.notifications.v1.Unregist
  * Use `create(UnregisterPushTokenRequestSchema)` to create a new message.
  */
 export const UnregisterPushTokenRequestSchema: GenMessage<UnregisterPushTokenRequest> = /*@__PURE__*/
-  messageDesc(file_nova_notifications_v1_notifications, 19);
+  messageDesc(file_nova_notifications_v1_notifications, 21);
 
 /**
  * @generated from message nova.notifications.v1.UnregisterPushTokenResponse
@@ -520,7 +574,7 @@ export type UnregisterPushTokenResponse = Message<"nova.notifications.v1.Unregis
  * Use `create(UnregisterPushTokenResponseSchema)` to create a new message.
  */
 export const UnregisterPushTokenResponseSchema: GenMessage<UnregisterPushTokenResponse> = /*@__PURE__*/
-  messageDesc(file_nova_notifications_v1_notifications, 20);
+  messageDesc(file_nova_notifications_v1_notifications, 22);
 
 /**
  * The notification inbox, built from the graph's, content's and messaging's
@@ -621,6 +675,16 @@ export const NotificationService: GenService<{
     methodKind: "unary";
     input: typeof UnregisterPushTokenRequestSchema;
     output: typeof UnregisterPushTokenResponseSchema;
+  },
+  /**
+   * What a client needs to subscribe to pushes: the Web Push (VAPID) public key.
+   *
+   * @generated from rpc nova.notifications.v1.NotificationService.GetPushSettings
+   */
+  getPushSettings: {
+    methodKind: "unary";
+    input: typeof GetPushSettingsRequestSchema;
+    output: typeof GetPushSettingsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nova_notifications_v1_notifications, 0);
