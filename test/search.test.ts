@@ -198,7 +198,8 @@ describe("search", () => {
     assert.deepEqual(walked, first, "no duplicates, no gaps, same order");
     const stale = await gql(url, SEARCH, { variables: { q: `${t} other`, t: "POSTS", f: 5, a: cursor } });
     assert.equal(stale.body.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", "a cursor of another query is refused");
-    assert.equal(stale.body.errors?.[0]?.extensions?.field, "cursor");
+    // Named as the client sent it: the list's `after` argument.
+    assert.equal(stale.body.errors?.[0]?.extensions?.field, "after");
   });
 
   test("trending: three authors once each beat one author six times", async () => {

@@ -137,10 +137,23 @@ export interface ListSteps<P, A, T, H, R, N> {
   present(kept: R): (N | null | undefined)[];
 }
 
+/**
+ * A refused page cursor names the list's GraphQL argument, `after` (the services call it `cursor`):
+ * the field a client must fix is the one it sent.
+ */
+function cursorAsAfter(err: unknown): never {
+  const e = err as Error & { extensions?: { field?: string } };
+  if (e.extensions?.field === "cursor") {
+    e.extensions.field = "after";
+    e.message = e.message.replace(/^cursor\b/, "after");
+  }
+  throw e;
+}
+
 /** The resolver of a list field from its steps: a connection of the presented nodes over the skeleton's cursors. */
 export function listField<P, A, T, H, R, N>(steps: ListSteps<P, A, T, H, R, N>) {
   return async (parent: P, args: A, ctx: GatewayContext) => {
-    const skeleton = await steps.skeleton(ctx, args, parent);
+    const skeleton = await steps.skeleton(ctx, args, parent).catch(cursorAsAfter);
     const hydrated = await steps.hydrate(ctx, skeleton);
     return connection(steps.present(steps.rules(hydrated)), skeleton.cursors, skeleton.next);
   };

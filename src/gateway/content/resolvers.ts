@@ -7,6 +7,7 @@
 import type { IResolvers } from "mercurius";
 import type { Comment as CommentMsg, Post as PostMsg } from "../../gen/nova/content/v1/content_pb.ts";
 import type { Relationship } from "../../gen/nova/graph/v1/graph_pb.ts";
+import type { User as UserMsg } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import { encodeCursor } from "../../platform/paging.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
@@ -18,6 +19,7 @@ import {
   hiddenBy,
   hydratePosts,
   listField,
+  loadAll,
   orNull,
   type Page,
   type PostView,
@@ -85,6 +87,26 @@ const comments = listField({
   present: (kept: CommentMsg[]) => kept.map(commentView),
 });
 
+/** Skeleton: one page of who liked a post. */
+async function likersSkeleton(ctx: GatewayContext, args: Page, p: PostView): Promise<Skeleton> {
+  const res = await call(ctx, () => ctx.deps.content.listPostLikers({ postId: p.id, ...pageArgs(args) }));
+  return { items: res.userIds, cursors: res.cursors, next: res.nextCursor };
+}
+
+/** Likers: the users and the viewer's relationships to them; blocks either way hide a liker, mutes do not. */
+const likers = listField({
+  skeleton: likersSkeleton,
+  hydrate: async (ctx: GatewayContext, page: Skeleton) => ({
+    users: await loadAll(ctx, ctx.loaders.users, page.items),
+    relationships: await viewerRelationships(ctx, page.items),
+  }),
+  rules: (h: { users: (UserMsg | undefined)[]; relationships: (Relationship | undefined)[] }) => {
+    const hidden = hiddenBy(h.relationships, false);
+    return h.users.map((u) => (u && !hidden.has(u.id) ? u : undefined));
+  },
+  present: (users: (UserMsg | undefined)[]) => users.map((u) => userView(u)),
+});
+
 async function postAfter(ctx: GatewayContext, id: string) {
   const p = postView(await call(ctx, () => ctx.loaders.posts.load(id)));
   if (!p) throw toGraphQLError(new NovaError("NOT_FOUND", "post not found", { field: "postId" }));
@@ -139,6 +161,12 @@ export const contentResolvers = {
     viewerHasBookmarked: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
       ctx.user ? ((await call(ctx, () => ctx.loaders.viewerState.load(p.id)))?.bookmarked ?? false) : false,
     comments,
+    likers,
+    edits: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.deps.content.listPostEdits({ postId: p.id }))).edits.map((e) => ({
+        text: e.text,
+        replacedAt: e.replacedAt,
+      })),
   },
   Comment: {
     author: async (c: { authorId: string }, _args: unknown, ctx: GatewayContext) =>

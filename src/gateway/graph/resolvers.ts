@@ -26,6 +26,18 @@ async function followingSkeleton(ctx: GatewayContext, args: Page, u: Parent): Pr
   return { items: res.userIds, cursors: res.cursors, next: res.nextCursor };
 }
 
+/** Skeleton: one page of the accounts the viewer blocks or mutes (their own list only). */
+const ownListSkeleton =
+  (rpc: "listBlocked" | "listMuted") =>
+  async (ctx: GatewayContext, args: Page): Promise<Skeleton> => {
+    requireViewer(ctx);
+    const graph = ctx.deps.graph;
+    const res = await call<{ userIds: string[]; cursors: string[]; nextCursor: string }>(ctx, () =>
+      rpc === "listBlocked" ? graph.listBlocked(pageArgs(args)) : graph.listMuted(pageArgs(args)),
+    );
+    return { items: res.userIds, cursors: res.cursors, next: res.nextCursor };
+  };
+
 /** Hydrate: the users in one batch (a user gone since the skeleton was read is dropped). */
 const hydrateUsers = (ctx: GatewayContext, page: Skeleton) => loadAll(ctx, ctx.loaders.users, page.items);
 
@@ -79,6 +91,10 @@ export const graphResolvers = {
     },
     followers: userList(followersSkeleton),
     following: userList(followingSkeleton),
+  },
+  Query: {
+    blockedUsers: userList(ownListSkeleton("listBlocked")),
+    mutedUsers: userList(ownListSkeleton("listMuted")),
   },
   Mutation: {
     follow: relationshipMutation("follow"),

@@ -47,6 +47,8 @@ export interface CommentsTable {
 export interface PostLikesTable {
   post_id: string;
   user_id: string;
+  /** bigint, read as text: the likers list's order. */
+  seq: Generated<string>;
   created_at: Generated<Date>;
 }
 
@@ -303,6 +305,15 @@ export function bookmarksQuery(db: ContentDb, userId: string) {
     .innerJoin("content.posts as p", (j) => j.onRef("p.id", "=", "b.post_id").on("p.deleted_at", "is", null))
     .select(["b.post_id", "b.seq"])
     .where("b.user_id", "=", userId);
+}
+
+/** The likers of a live post, for keysetPage on `l.seq`. */
+export function likersQuery(db: ContentDb, postId: string) {
+  return db
+    .selectFrom("content.post_likes as l")
+    .innerJoin("content.posts as p", (j) => j.onRef("p.id", "=", "l.post_id").on("p.deleted_at", "is", null))
+    .select(["l.user_id", "l.seq"])
+    .where("l.post_id", "=", postId);
 }
 
 /** Whether the user likes and bookmarks each post, in the order of `ids`. */

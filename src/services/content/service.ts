@@ -26,6 +26,7 @@ import { likePost } from "./rpc/likePost.ts";
 import { listBookmarks } from "./rpc/listBookmarks.ts";
 import { listComments } from "./rpc/listComments.ts";
 import { listPostEdits } from "./rpc/listPostEdits.ts";
+import { listPostLikers } from "./rpc/listPostLikers.ts";
 import { listUserPosts } from "./rpc/listUserPosts.ts";
 import { scanPosts } from "./rpc/scanPosts.ts";
 import { unbookmarkPost } from "./rpc/unbookmarkPost.ts";
@@ -52,6 +53,7 @@ export function createContentService(deps: ContentDeps, cache?: PostCache): Serv
     likeComment: (req) => likeComment(ctx, req),
     unlikeComment: (req) => unlikeComment(ctx, req),
     listBookmarks: (req) => listBookmarks(ctx, req),
+    listPostLikers: (req) => listPostLikers(ctx, req),
     getCounts: (req) => getCounts(ctx, req),
     getViewerState: (req) => getViewerState(ctx, req),
     scanPosts: (req) => scanPosts(ctx, req),

@@ -17,11 +17,15 @@ interface FollowsTable {
 interface BlocksTable {
   blocker_id: string;
   blocked_id: string;
+  /** bigint, read as text: the owner's list order (ListBlocked). */
+  seq: Generated<string>;
   created_at: Generated<Date>;
 }
 interface MutesTable {
   muter_id: string;
   muted_id: string;
+  /** bigint, read as text: the owner's list order (ListMuted). */
+  seq: Generated<string>;
   created_at: Generated<Date>;
 }
 interface CountsTable {
@@ -200,6 +204,26 @@ export function followsPage(
       : follows.select(["f.followee_id as id", "f.seq"]).where("f.follower_id", "=", userId),
     { key: "f.seq", after: before, limit, position: (x) => x.seq },
   );
+}
+
+/** A page of the accounts `userId` blocked or muted, newest first by `seq`. */
+export function ownListPage(
+  db: GraphDb,
+  which: "blocked" | "muted",
+  userId: string,
+  before: string | undefined,
+  limit: number,
+): Promise<Page<{ id: string; seq: string }>> {
+  const position = (x: { id: string; seq: string }) => x.seq;
+  return which === "blocked"
+    ? keysetPage(
+        db.selectFrom("graph.blocks as b").select(["b.blocked_id as id", "b.seq"]).where("b.blocker_id", "=", userId),
+        { key: "b.seq", after: before, limit, position },
+      )
+    : keysetPage(
+        db.selectFrom("graph.mutes as m").select(["m.muted_id as id", "m.seq"]).where("m.muter_id", "=", userId),
+        { key: "m.seq", after: before, limit, position },
+      );
 }
 
 /** A page of every block in (blocker, blocked) order, after the pair `after`. */

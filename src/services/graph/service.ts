@@ -13,8 +13,10 @@ import { block } from "./rpc/block.ts";
 import { follow } from "./rpc/follow.ts";
 import { getCounts } from "./rpc/getCounts.ts";
 import { getRelationships } from "./rpc/getRelationships.ts";
+import { listBlocked } from "./rpc/listBlocked.ts";
 import { listFollowers } from "./rpc/listFollowers.ts";
 import { listFollowing } from "./rpc/listFollowing.ts";
+import { listMuted } from "./rpc/listMuted.ts";
 import { mute } from "./rpc/mute.ts";
 import { scanBlocks } from "./rpc/scanBlocks.ts";
 import { unblock } from "./rpc/unblock.ts";
@@ -33,6 +35,8 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
     mute: mute(deps),
     unmute: unmute(deps),
     listFollowers: listFollowers(deps),
+    listBlocked: listBlocked(deps),
+    listMuted: listMuted(deps),
     listFollowing: listFollowing(deps),
     getRelationships: getRelationships(deps),
     getCounts: getCounts(deps),

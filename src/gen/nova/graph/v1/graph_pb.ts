@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/graph/v1/graph.proto.
  */
 export const file_nova_graph_v1_graph: GenFile = /*@__PURE__*/
-  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIkYKFExpc3RGb2xsb3dpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIn0KDFJlbGF0aW9uc2hpcBIPCgd1c2VyX2lkGAEgASgJEhEKCWZvbGxvd2luZxgCIAEoCBITCgtmb2xsb3dlZF9ieRgDIAEoCBIQCghibG9ja2luZxgEIAEoCBISCgpibG9ja2VkX2J5GAUgASgIEg4KBm11dGluZxgGIAEoCCI6ChdHZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCRINCgVmcmVzaBgCIAEoCCJOChhHZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2USMgoNcmVsYXRpb25zaGlwcxgBIAMoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwIkoKBkNvdW50cxIPCgd1c2VyX2lkGAEgASgJEhYKDmZvbGxvd2VyX2NvdW50GAIgASgNEhcKD2ZvbGxvd2luZ19jb3VudBgDIAEoDSIkChBHZXRDb3VudHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIjoKEUdldENvdW50c1Jlc3BvbnNlEiUKBmNvdW50cxgBIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIjIKEVNjYW5CbG9ja3NSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSIvCgVCbG9jaxISCgpibG9ja2VyX2lkGAEgASgJEhIKCmJsb2NrZWRfaWQYAiABKAkiXgoSU2NhbkJsb2Nrc1Jlc3BvbnNlEiQKBmJsb2NrcxgBIAMoCzIULm5vdmEuZ3JhcGgudjEuQmxvY2sSEwoLbmV4dF9jdXJzb3IYAiABKAkSDQoFdG90YWwYAyABKAQykQcKDEdyYXBoU2VydmljZRJFCgZGb2xsb3cSHC5ub3ZhLmdyYXBoLnYxLkZvbGxvd1JlcXVlc3QaHS5ub3ZhLmdyYXBoLnYxLkZvbGxvd1Jlc3BvbnNlEksKCFVuZm9sbG93Eh4ubm92YS5ncmFwaC52MS5VbmZvbGxvd1JlcXVlc3QaHy5ub3ZhLmdyYXBoLnYxLlVuZm9sbG93UmVzcG9uc2USQgoFQmxvY2sSGy5ub3ZhLmdyYXBoLnYxLkJsb2NrUmVxdWVzdBocLm5vdmEuZ3JhcGgudjEuQmxvY2tSZXNwb25zZRJICgdVbmJsb2NrEh0ubm92YS5ncmFwaC52MS5VbmJsb2NrUmVxdWVzdBoeLm5vdmEuZ3JhcGgudjEuVW5ibG9ja1Jlc3BvbnNlEj8KBE11dGUSGi5ub3ZhLmdyYXBoLnYxLk11dGVSZXF1ZXN0Ghsubm92YS5ncmFwaC52MS5NdXRlUmVzcG9uc2USRQoGVW5tdXRlEhwubm92YS5ncmFwaC52MS5Vbm11dGVSZXF1ZXN0Gh0ubm92YS5ncmFwaC52MS5Vbm11dGVSZXNwb25zZRJfCg1MaXN0Rm9sbG93ZXJzEiMubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBokLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlIgOQAgESXwoNTGlzdEZvbGxvd2luZxIjLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1JlcXVlc3QaJC5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdSZXNwb25zZSIDkAIBEmgKEEdldFJlbGF0aW9uc2hpcHMSJi5ub3ZhLmdyYXBoLnYxLkdldFJlbGF0aW9uc2hpcHNSZXF1ZXN0Gicubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2UiA5ACARJTCglHZXRDb3VudHMSHy5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1JlcXVlc3QaIC5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1Jlc3BvbnNlIgOQAgESVgoKU2NhbkJsb2NrcxIgLm5vdmEuZ3JhcGgudjEuU2NhbkJsb2Nrc1JlcXVlc3QaIS5ub3ZhLmdyYXBoLnYxLlNjYW5CbG9ja3NSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjMKEkxpc3RCbG9ja2VkUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTQoTTGlzdEJsb2NrZWRSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjEKEExpc3RNdXRlZFJlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIksKEUxpc3RNdXRlZFJlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiRgoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZjdXJzb3IYAiABKAkSDQoFbGltaXQYAyABKA0iTwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkifQoMUmVsYXRpb25zaGlwEg8KB3VzZXJfaWQYASABKAkSEQoJZm9sbG93aW5nGAIgASgIEhMKC2ZvbGxvd2VkX2J5GAMgASgIEhAKCGJsb2NraW5nGAQgASgIEhIKCmJsb2NrZWRfYnkYBSABKAgSDgoGbXV0aW5nGAYgASgIIjoKF0dldFJlbGF0aW9uc2hpcHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJEg0KBWZyZXNoGAIgASgIIk4KGEdldFJlbGF0aW9uc2hpcHNSZXNwb25zZRIyCg1yZWxhdGlvbnNoaXBzGAEgAygLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXAiSgoGQ291bnRzEg8KB3VzZXJfaWQYASABKAkSFgoOZm9sbG93ZXJfY291bnQYAiABKA0SFwoPZm9sbG93aW5nX2NvdW50GAMgASgNIiQKEEdldENvdW50c1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiOgoRR2V0Q291bnRzUmVzcG9uc2USJQoGY291bnRzGAEgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiMgoRU2NhbkJsb2Nrc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIi8KBUJsb2NrEhIKCmJsb2NrZXJfaWQYASABKAkSEgoKYmxvY2tlZF9pZBgCIAEoCSJeChJTY2FuQmxvY2tzUmVzcG9uc2USJAoGYmxvY2tzGAEgAygLMhQubm92YS5ncmFwaC52MS5CbG9jaxITCgtuZXh0X2N1cnNvchgCIAEoCRINCgV0b3RhbBgDIAEoBDLBCAoMR3JhcGhTZXJ2aWNlEkUKBkZvbGxvdxIcLm5vdmEuZ3JhcGgudjEuRm9sbG93UmVxdWVzdBodLm5vdmEuZ3JhcGgudjEuRm9sbG93UmVzcG9uc2USSwoIVW5mb2xsb3cSHi5ub3ZhLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBofLm5vdmEuZ3JhcGgudjEuVW5mb2xsb3dSZXNwb25zZRJCCgVCbG9jaxIbLm5vdmEuZ3JhcGgudjEuQmxvY2tSZXF1ZXN0Ghwubm92YS5ncmFwaC52MS5CbG9ja1Jlc3BvbnNlEkgKB1VuYmxvY2sSHS5ub3ZhLmdyYXBoLnYxLlVuYmxvY2tSZXF1ZXN0Gh4ubm92YS5ncmFwaC52MS5VbmJsb2NrUmVzcG9uc2USPwoETXV0ZRIaLm5vdmEuZ3JhcGgudjEuTXV0ZVJlcXVlc3QaGy5ub3ZhLmdyYXBoLnYxLk11dGVSZXNwb25zZRJFCgZVbm11dGUSHC5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlcXVlc3QaHS5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlc3BvbnNlEl8KDUxpc3RGb2xsb3dlcnMSIy5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXF1ZXN0GiQubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiA5ACARJfCg1MaXN0Rm9sbG93aW5nEiMubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBokLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1Jlc3BvbnNlIgOQAgESWQoLTGlzdEJsb2NrZWQSIS5ub3ZhLmdyYXBoLnYxLkxpc3RCbG9ja2VkUmVxdWVzdBoiLm5vdmEuZ3JhcGgudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKCUxpc3RNdXRlZBIfLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVxdWVzdBogLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVzcG9uc2UiA5ACARJoChBHZXRSZWxhdGlvbnNoaXBzEiYubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBonLm5vdmEuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIgOQAgESUwoJR2V0Q291bnRzEh8ubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiAubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXNwb25zZSIDkAIBElYKClNjYW5CbG9ja3MSIC5ub3ZhLmdyYXBoLnYxLlNjYW5CbG9ja3NSZXF1ZXN0GiEubm92YS5ncmFwaC52MS5TY2FuQmxvY2tzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
 
 /**
  * @generated from message nova.graph.v1.FollowRequest
@@ -354,6 +354,112 @@ export const ListFollowersResponseSchema: GenMessage<ListFollowersResponse> = /*
   messageDesc(file_nova_graph_v1_graph, 13);
 
 /**
+ * @generated from message nova.graph.v1.ListBlockedRequest
+ */
+export type ListBlockedRequest = Message<"nova.graph.v1.ListBlockedRequest"> & {
+  /**
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * 1 to 100; 0 means 20.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message nova.graph.v1.ListBlockedRequest.
+ * Use `create(ListBlockedRequestSchema)` to create a new message.
+ */
+export const ListBlockedRequestSchema: GenMessage<ListBlockedRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 14);
+
+/**
+ * @generated from message nova.graph.v1.ListBlockedResponse
+ */
+export type ListBlockedResponse = Message<"nova.graph.v1.ListBlockedResponse"> & {
+  /**
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+
+  /**
+   * Empty when there is no further page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+
+  /**
+   * @generated from field: repeated string cursors = 3;
+   */
+  cursors: string[];
+};
+
+/**
+ * Describes the message nova.graph.v1.ListBlockedResponse.
+ * Use `create(ListBlockedResponseSchema)` to create a new message.
+ */
+export const ListBlockedResponseSchema: GenMessage<ListBlockedResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 15);
+
+/**
+ * @generated from message nova.graph.v1.ListMutedRequest
+ */
+export type ListMutedRequest = Message<"nova.graph.v1.ListMutedRequest"> & {
+  /**
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * 1 to 100; 0 means 20.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message nova.graph.v1.ListMutedRequest.
+ * Use `create(ListMutedRequestSchema)` to create a new message.
+ */
+export const ListMutedRequestSchema: GenMessage<ListMutedRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 16);
+
+/**
+ * @generated from message nova.graph.v1.ListMutedResponse
+ */
+export type ListMutedResponse = Message<"nova.graph.v1.ListMutedResponse"> & {
+  /**
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+
+  /**
+   * Empty when there is no further page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+
+  /**
+   * @generated from field: repeated string cursors = 3;
+   */
+  cursors: string[];
+};
+
+/**
+ * Describes the message nova.graph.v1.ListMutedResponse.
+ * Use `create(ListMutedResponseSchema)` to create a new message.
+ */
+export const ListMutedResponseSchema: GenMessage<ListMutedResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 17);
+
+/**
  * @generated from message nova.graph.v1.ListFollowingRequest
  */
 export type ListFollowingRequest = Message<"nova.graph.v1.ListFollowingRequest"> & {
@@ -378,7 +484,7 @@ export type ListFollowingRequest = Message<"nova.graph.v1.ListFollowingRequest">
  * Use `create(ListFollowingRequestSchema)` to create a new message.
  */
 export const ListFollowingRequestSchema: GenMessage<ListFollowingRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 14);
+  messageDesc(file_nova_graph_v1_graph, 18);
 
 /**
  * @generated from message nova.graph.v1.ListFollowingResponse
@@ -405,7 +511,7 @@ export type ListFollowingResponse = Message<"nova.graph.v1.ListFollowingResponse
  * Use `create(ListFollowingResponseSchema)` to create a new message.
  */
 export const ListFollowingResponseSchema: GenMessage<ListFollowingResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 15);
+  messageDesc(file_nova_graph_v1_graph, 19);
 
 /**
  * @generated from message nova.graph.v1.Relationship
@@ -457,7 +563,7 @@ export type Relationship = Message<"nova.graph.v1.Relationship"> & {
  * Use `create(RelationshipSchema)` to create a new message.
  */
 export const RelationshipSchema: GenMessage<Relationship> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 16);
+  messageDesc(file_nova_graph_v1_graph, 20);
 
 /**
  * @generated from message nova.graph.v1.GetRelationshipsRequest
@@ -484,7 +590,7 @@ export type GetRelationshipsRequest = Message<"nova.graph.v1.GetRelationshipsReq
  * Use `create(GetRelationshipsRequestSchema)` to create a new message.
  */
 export const GetRelationshipsRequestSchema: GenMessage<GetRelationshipsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 17);
+  messageDesc(file_nova_graph_v1_graph, 21);
 
 /**
  * @generated from message nova.graph.v1.GetRelationshipsResponse
@@ -503,7 +609,7 @@ export type GetRelationshipsResponse = Message<"nova.graph.v1.GetRelationshipsRe
  * Use `create(GetRelationshipsResponseSchema)` to create a new message.
  */
 export const GetRelationshipsResponseSchema: GenMessage<GetRelationshipsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 18);
+  messageDesc(file_nova_graph_v1_graph, 22);
 
 /**
  * @generated from message nova.graph.v1.Counts
@@ -530,7 +636,7 @@ export type Counts = Message<"nova.graph.v1.Counts"> & {
  * Use `create(CountsSchema)` to create a new message.
  */
 export const CountsSchema: GenMessage<Counts> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 19);
+  messageDesc(file_nova_graph_v1_graph, 23);
 
 /**
  * @generated from message nova.graph.v1.GetCountsRequest
@@ -549,7 +655,7 @@ export type GetCountsRequest = Message<"nova.graph.v1.GetCountsRequest"> & {
  * Use `create(GetCountsRequestSchema)` to create a new message.
  */
 export const GetCountsRequestSchema: GenMessage<GetCountsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 20);
+  messageDesc(file_nova_graph_v1_graph, 24);
 
 /**
  * @generated from message nova.graph.v1.GetCountsResponse
@@ -566,7 +672,7 @@ export type GetCountsResponse = Message<"nova.graph.v1.GetCountsResponse"> & {
  * Use `create(GetCountsResponseSchema)` to create a new message.
  */
 export const GetCountsResponseSchema: GenMessage<GetCountsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 21);
+  messageDesc(file_nova_graph_v1_graph, 25);
 
 /**
  * @generated from message nova.graph.v1.ScanBlocksRequest
@@ -592,7 +698,7 @@ export type ScanBlocksRequest = Message<"nova.graph.v1.ScanBlocksRequest"> & {
  * Use `create(ScanBlocksRequestSchema)` to create a new message.
  */
 export const ScanBlocksRequestSchema: GenMessage<ScanBlocksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 22);
+  messageDesc(file_nova_graph_v1_graph, 26);
 
 /**
  * @generated from message nova.graph.v1.Block
@@ -614,7 +720,7 @@ export type Block = Message<"nova.graph.v1.Block"> & {
  * Use `create(BlockSchema)` to create a new message.
  */
 export const BlockSchema: GenMessage<Block> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 23);
+  messageDesc(file_nova_graph_v1_graph, 27);
 
 /**
  * @generated from message nova.graph.v1.ScanBlocksResponse
@@ -645,7 +751,7 @@ export type ScanBlocksResponse = Message<"nova.graph.v1.ScanBlocksResponse"> & {
  * Use `create(ScanBlocksResponseSchema)` to create a new message.
  */
 export const ScanBlocksResponseSchema: GenMessage<ScanBlocksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 24);
+  messageDesc(file_nova_graph_v1_graph, 28);
 
 /**
  * The follow graph, blocks and mutes. The acting user of every write (and
@@ -725,6 +831,24 @@ export const GraphService: GenService<{
     methodKind: "unary";
     input: typeof ListFollowingRequestSchema;
     output: typeof ListFollowingResponseSchema;
+  },
+  /**
+   * The caller's own blocks and mutes: user ids, newest first, and a cursor.
+   *
+   * @generated from rpc nova.graph.v1.GraphService.ListBlocked
+   */
+  listBlocked: {
+    methodKind: "unary";
+    input: typeof ListBlockedRequestSchema;
+    output: typeof ListBlockedResponseSchema;
+  },
+  /**
+   * @generated from rpc nova.graph.v1.GraphService.ListMuted
+   */
+  listMuted: {
+    methodKind: "unary";
+    input: typeof ListMutedRequestSchema;
+    output: typeof ListMutedResponseSchema;
   },
   /**
    * The caller's relationship to each target.

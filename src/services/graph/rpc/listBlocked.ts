@@ -1,0 +1,10 @@
+/** ListBlocked: the accounts the caller blocked, newest first (the caller's own list only). */
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { GraphService } from "../../../gen/nova/graph/v1/graph_pb.ts";
+import { requireUser } from "../../../platform/rpc/context.ts";
+import type { GraphDeps } from "../deps.ts";
+import { listOwn } from "../list.ts";
+
+export function listBlocked(deps: GraphDeps): ServiceImpl<typeof GraphService>["listBlocked"] {
+  return (req) => listOwn(deps, "blocked", requireUser().userId, req);
+}
