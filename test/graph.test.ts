@@ -222,7 +222,7 @@ describe("followers pagination", () => {
     assert.deepEqual(errorOf(first101), { code: "BAD_USER_INPUT", field: "first" });
     for (const after of ["zz!", Buffer.from("99999999999999999999").toString("base64url")]) {
       const bad = await gql(url, FOLLOWERS, { variables: { u: a.user.username, first: 5, after } });
-      assert.deepEqual(errorOf(bad), { code: "BAD_USER_INPUT", field: "cursor" }, after);
+      assert.deepEqual(errorOf(bad), { code: "BAD_USER_INPUT", field: "after" }, after);
     }
   });
 });

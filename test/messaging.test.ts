@@ -587,7 +587,7 @@ describe("the inbox", () => {
     assert.equal(top.edges[0]?.node.unreadCount, 2);
     for (const after of ["zz!", Buffer.from("0").toString("base64url")]) {
       const bad = await gql(url, Q, { token: me.accessToken, variables: { first: 2, after } });
-      assert.deepEqual(errorOf(bad), { code: "BAD_USER_INPUT", field: "cursor" });
+      assert.deepEqual(errorOf(bad), { code: "BAD_USER_INPUT", field: "after" });
     }
     assert.deepEqual(errorOf(await gql(url, Q, { token: me.accessToken, variables: { first: 51 } })), {
       code: "BAD_USER_INPUT",

@@ -230,7 +230,7 @@ describe("notifications through the gateway (embedded)", () => {
       ["mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) }", { ids: ["nope"] }, "notificationIds[0]"],
       ["mutation($ids: [ID!]) { markNotificationsRead(ids: $ids, all: true) }", { ids: [randomUUID()] }, "ids"],
       ["query { notifications(first: 0) { edges { cursor } } }", {}, "first"],
-      ['query { notifications(after: "zzz") { edges { cursor } } }', {}, "cursor"],
+      ['query { notifications(after: "zzz") { edges { cursor } } }', {}, "after"],
     ];
     for (const [q, variables, field] of cases) {
       assert.deepEqual(

@@ -6,7 +6,7 @@
  */
 import DataLoader from "dataloader";
 import type { PostCounts, Post as PostMsg, ViewerState } from "../gen/nova/content/v1/content_pb.ts";
-import type { Counts, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
+import type { Counts, MutedWord, Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import type { Media as MediaMsg } from "../gen/nova/media/v1/media_pb.ts";
 import type { Conversation, Message } from "../gen/nova/messaging/v1/messaging_pb.ts";
@@ -29,6 +29,8 @@ export interface Loaders {
   notifications: DataLoader<string, Notification | undefined>;
   /** Uploaded media (the viewer's own in any state, others' when READY). */
   media: DataLoader<string, MediaMsg | undefined>;
+  /** The viewer's muted words (keyed by the viewer: one call per request). */
+  mutedWords: DataLoader<string, MutedWord[]>;
 }
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -102,5 +104,9 @@ export function createLoaders(deps: BackendClients & { batching?: boolean }, cal
       (m) => m.id,
       b,
     ),
+    mutedWords: new DataLoader<string, MutedWord[]>(async (viewers) => {
+      const words = (await call(() => deps.graph.listMutedWords({}))).words;
+      return viewers.map(() => words);
+    }),
   };
 }

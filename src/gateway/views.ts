@@ -12,6 +12,7 @@ import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { pageSize } from "../platform/paging.ts";
 import type { GatewayContext } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
+import { type MutedText, mutedWordTest } from "./muted-words.ts";
 
 export interface UserView {
   id: string;
@@ -197,6 +198,8 @@ export function hiddenBy(relationships: (Relationship | undefined)[], mutes = tr
 export interface HydratedPosts {
   posts: (PostMsg | undefined)[];
   relationships: (Relationship | undefined)[];
+  /** The viewer's muted words, on the lists they apply to (feed, explore, hashtag pages). */
+  muted?: MutedText;
 }
 
 /**
@@ -214,10 +217,26 @@ export async function hydratePosts(ctx: GatewayContext, postIds: string[]): Prom
 
 /**
  * The rule of post lists, the one place it is applied (content's GetPosts does not ask the graph):
- * a post whose author the viewer mutes, blocks or is blocked by is dropped.
+ * a post whose author the viewer mutes, blocks or is blocked by is dropped, and one carrying a word
+ * the viewer muted where muted words were hydrated.
  */
-export function postRules({ posts, relationships }: HydratedPosts): (PostMsg | undefined)[] {
-  return withoutAuthors(posts, hiddenBy(relationships));
+export function postRules({ posts, relationships, muted }: HydratedPosts): (PostMsg | undefined)[] {
+  const kept = withoutAuthors(posts, hiddenBy(relationships));
+  return muted ? kept.map((p) => (p && !muted(p.text) ? p : undefined)) : kept;
+}
+
+/** The signed-in viewer's muted words (one ListMutedWords per request, through its loader); none signed out. */
+export async function viewerMutedText(ctx: GatewayContext): Promise<MutedText | undefined> {
+  const viewer = ctx.user?.userId;
+  if (!viewer) return undefined;
+  const words = await call(ctx, () => ctx.loaders.mutedWords.load(viewer));
+  return mutedWordTest(words.map((w) => w.phrase));
+}
+
+/** Hydrates post ids for the lists muted words apply to: the posts, relationships and the viewer's muted words. */
+async function hydrateFeedPosts(ctx: GatewayContext, postIds: string[]): Promise<HydratedPosts> {
+  const [hydrated, muted] = await Promise.all([hydratePosts(ctx, postIds), viewerMutedText(ctx)]);
+  return { ...hydrated, muted };
 }
 
 /** The rule of lists the viewer chose to open (a profile's posts, their bookmarks): only blocks hide. */
@@ -231,16 +250,16 @@ function withoutAuthors<T extends { authorId: string }>(items: (T | undefined)[]
 
 export const presentPosts = (posts: (PostMsg | undefined)[]) => posts.map((p) => postView(p));
 
-/** Post ids through hydrate, rules and present (a list's steps, and a pushed post's in realtime/). */
+/** Post ids through hydrate, rules and present (a list's steps, and a pushed feed post's in realtime/). */
 export async function hydratePostViews(ctx: GatewayContext, ids: string[]): Promise<(PostView | null)[]> {
-  return presentPosts(postRules(await hydratePosts(ctx, ids)));
+  return presentPosts(postRules(await hydrateFeedPosts(ctx, ids)));
 }
 
-/** The steps of a list of post ids the viewer may see (feed, explore, hashtag and post search). */
+/** The steps of a list of post ids the viewer may see, muted words applied (feed, explore, hashtag pages). */
 export function postList<P, A>(skeleton: (ctx: GatewayContext, args: A, parent: P) => Promise<Skeleton>) {
   return listField({
     skeleton,
-    hydrate: (ctx, page) => hydratePosts(ctx, page.items),
+    hydrate: (ctx, page) => hydrateFeedPosts(ctx, page.items),
     rules: postRules,
     present: presentPosts,
   });

@@ -5,7 +5,7 @@
  * mutations, which answer with the user as the change left them.
  */
 import type { IResolvers } from "mercurius";
-import type { Counts, Relationship } from "../../gen/nova/graph/v1/graph_pb.ts";
+import type { Counts, MutedWord, Relationship } from "../../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
@@ -46,6 +46,13 @@ const presentUsers = (users: (User | undefined)[]) => users.map((x) => userView(
 /** Followers and following: no rules step of the gateway's. */
 const userList = (skeleton: (ctx: GatewayContext, args: Page, u: Parent) => Promise<Skeleton>) =>
   listField({ skeleton, hydrate: hydrateUsers, rules: keepAll, present: presentUsers });
+
+const mutedWordView = (w: MutedWord) => ({
+  id: w.id,
+  phrase: w.phrase,
+  expiresAt: w.expiresAt || null,
+  createdAt: w.createdAt,
+});
 
 /** Loads the target user after a relationship change; a vanished user is NOT_FOUND. */
 async function userAfter(ctx: GatewayContext, id: string) {
@@ -95,8 +102,24 @@ export const graphResolvers = {
   Query: {
     blockedUsers: userList(ownListSkeleton("listBlocked")),
     mutedUsers: userList(ownListSkeleton("listMuted")),
+    mutedWords: async (_root: unknown, _args: unknown, ctx: GatewayContext) =>
+      (await call(ctx, () => ctx.loaders.mutedWords.load(requireViewer(ctx).userId))).map(mutedWordView),
   },
   Mutation: {
+    addMutedWord: async (_root: unknown, args: { phrase: string; expiresAt?: string | null }, ctx: GatewayContext) => {
+      const viewer = requireViewer(ctx).userId;
+      const res = await call(ctx, () =>
+        ctx.deps.graph.addMutedWord({ phrase: args.phrase, expiresAt: args.expiresAt ?? "" }),
+      );
+      ctx.loaders.mutedWords.clear(viewer);
+      return res.word ? mutedWordView(res.word) : null;
+    },
+    removeMutedWord: async (_root: unknown, args: { id: string }, ctx: GatewayContext) => {
+      const viewer = requireViewer(ctx).userId;
+      const res = await call(ctx, () => ctx.deps.graph.removeMutedWord({ id: args.id }));
+      ctx.loaders.mutedWords.clear(viewer);
+      return res.removed;
+    },
     follow: relationshipMutation("follow"),
     unfollow: relationshipMutation("unfollow"),
     block: relationshipMutation("block"),

@@ -21,6 +21,7 @@ import {
   pageArgs,
   postView,
   type Skeleton,
+  viewerMutedText,
 } from "../views.ts";
 
 export interface NotificationView {
@@ -50,7 +51,7 @@ async function inboxSkeleton(ctx: GatewayContext, args: Page): Promise<Skeleton>
 
 interface HydratedNotifications {
   notifications: (NotificationMsg | undefined)[];
-  /** The posts of post notifications that are still there (content drops deleted and hidden ones). */
+  /** The posts of post notifications still there and shown (content drops deleted ones; muted words hide). */
   livePosts: Set<string>;
   /** The viewer's relationships to the notifications' actors. */
   relationships: (Relationship | undefined)[];
@@ -66,11 +67,14 @@ async function hydrateInbox(ctx: GatewayContext, ids: string[]): Promise<Hydrate
     ...new Set(notifications.flatMap((n) => (n && POST_TYPES.has(n.type) && n.postId ? [n.postId] : []))),
   ];
   const actorIds = [...new Set(notifications.flatMap((n) => n?.actorIds ?? []))];
-  const [posts, relationships] = await Promise.all([
+  const [posts, relationships, muted] = await Promise.all([
     loadAll(ctx, ctx.loaders.posts, postIds),
     loadAll(ctx, ctx.loaders.relationships, actorIds),
+    viewerMutedText(ctx),
   ]);
-  return { notifications, livePosts: new Set(postIds.filter((_, i) => posts[i])), relationships };
+  // A post carrying a word the viewer muted counts as hidden: its notifications go too.
+  const shown = (p: (typeof posts)[number]) => p !== undefined && !muted?.(p.text);
+  return { notifications, livePosts: new Set(postIds.filter((_, i) => shown(posts[i]))), relationships };
 }
 
 type Kept = { n: NotificationMsg; visible: string[] } | null;

@@ -28,6 +28,13 @@ interface MutesTable {
   seq: Generated<string>;
   created_at: Generated<Date>;
 }
+interface MutedWordsTable {
+  id: string;
+  user_id: string;
+  phrase: string;
+  expires_at: Date | null;
+  created_at: Generated<Date>;
+}
 interface CountsTable {
   user_id: string;
   follower_count: Generated<number>;
@@ -38,6 +45,7 @@ export interface GraphTables {
   "graph.blocks": BlocksTable;
   "graph.mutes": MutesTable;
   "graph.counts": CountsTable;
+  "graph.muted_words": MutedWordsTable;
 }
 
 /** The pool or the caller's transaction (a Transaction is a Kysely). */
@@ -243,4 +251,42 @@ export function blocksPage(
 
 export async function countBlocks(db: GraphDb): Promise<bigint> {
   return BigInt((await sql<{ n: string }>`SELECT count(*) AS n FROM graph.blocks`.execute(db)).rows[0]?.n ?? 0);
+}
+
+// ---- muted words
+
+export type MutedWordRow = { id: string; phrase: string; expires_at: Date | null; created_at: Date };
+
+/** The user's unexpired muted words, oldest first. */
+export function mutedWords(db: GraphDb, userId: string): Promise<MutedWordRow[]> {
+  return db
+    .selectFrom("graph.muted_words")
+    .select(["id", "phrase", "expires_at", "created_at"])
+    .where("user_id", "=", userId)
+    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", sql<Date>`now()`)]))
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
+}
+
+/** Adds the phrase, or sets the expiry of the one the user already has (compared case-folded). */
+export async function upsertMutedWord(
+  db: GraphDb,
+  w: { id: string; userId: string; phrase: string; expiresAt: Date | null },
+): Promise<MutedWordRow> {
+  const r = await sql<MutedWordRow>`
+    INSERT INTO graph.muted_words (id, user_id, phrase, expires_at)
+    VALUES (${w.id}::uuid, ${w.userId}::uuid, ${w.phrase}, ${w.expiresAt})
+    ON CONFLICT (user_id, lower(phrase)) DO UPDATE SET expires_at = excluded.expires_at
+    RETURNING id::text AS id, phrase, expires_at, created_at`.execute(db);
+  return r.rows[0] as MutedWordRow;
+}
+
+export async function deleteMutedWord(db: GraphDb, userId: string, id: string): Promise<boolean> {
+  const r = await db
+    .deleteFrom("graph.muted_words")
+    .where("user_id", "=", userId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return r.numDeletedRows > 0n;
 }

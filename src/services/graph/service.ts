@@ -18,6 +18,7 @@ import { listFollowers } from "./rpc/listFollowers.ts";
 import { listFollowing } from "./rpc/listFollowing.ts";
 import { listMuted } from "./rpc/listMuted.ts";
 import { mute } from "./rpc/mute.ts";
+import { addMutedWord, listMutedWords, removeMutedWord } from "./rpc/mutedWords.ts";
 import { scanBlocks } from "./rpc/scanBlocks.ts";
 import { unblock } from "./rpc/unblock.ts";
 import { unfollow } from "./rpc/unfollow.ts";
@@ -37,6 +38,9 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
     listFollowers: listFollowers(deps),
     listBlocked: listBlocked(deps),
     listMuted: listMuted(deps),
+    listMutedWords: listMutedWords(deps),
+    addMutedWord: addMutedWord(deps),
+    removeMutedWord: removeMutedWord(deps),
     listFollowing: listFollowing(deps),
     getRelationships: getRelationships(deps),
     getCounts: getCounts(deps),

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/graph/v1/graph.proto.
  */
 export const file_nova_graph_v1_graph: GenFile = /*@__PURE__*/
-  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjMKEkxpc3RCbG9ja2VkUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTQoTTGlzdEJsb2NrZWRSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjEKEExpc3RNdXRlZFJlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIksKEUxpc3RNdXRlZFJlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiRgoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZjdXJzb3IYAiABKAkSDQoFbGltaXQYAyABKA0iTwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkifQoMUmVsYXRpb25zaGlwEg8KB3VzZXJfaWQYASABKAkSEQoJZm9sbG93aW5nGAIgASgIEhMKC2ZvbGxvd2VkX2J5GAMgASgIEhAKCGJsb2NraW5nGAQgASgIEhIKCmJsb2NrZWRfYnkYBSABKAgSDgoGbXV0aW5nGAYgASgIIjoKF0dldFJlbGF0aW9uc2hpcHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJEg0KBWZyZXNoGAIgASgIIk4KGEdldFJlbGF0aW9uc2hpcHNSZXNwb25zZRIyCg1yZWxhdGlvbnNoaXBzGAEgAygLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXAiSgoGQ291bnRzEg8KB3VzZXJfaWQYASABKAkSFgoOZm9sbG93ZXJfY291bnQYAiABKA0SFwoPZm9sbG93aW5nX2NvdW50GAMgASgNIiQKEEdldENvdW50c1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiOgoRR2V0Q291bnRzUmVzcG9uc2USJQoGY291bnRzGAEgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiMgoRU2NhbkJsb2Nrc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIi8KBUJsb2NrEhIKCmJsb2NrZXJfaWQYASABKAkSEgoKYmxvY2tlZF9pZBgCIAEoCSJeChJTY2FuQmxvY2tzUmVzcG9uc2USJAoGYmxvY2tzGAEgAygLMhQubm92YS5ncmFwaC52MS5CbG9jaxITCgtuZXh0X2N1cnNvchgCIAEoCRINCgV0b3RhbBgDIAEoBDLBCAoMR3JhcGhTZXJ2aWNlEkUKBkZvbGxvdxIcLm5vdmEuZ3JhcGgudjEuRm9sbG93UmVxdWVzdBodLm5vdmEuZ3JhcGgudjEuRm9sbG93UmVzcG9uc2USSwoIVW5mb2xsb3cSHi5ub3ZhLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBofLm5vdmEuZ3JhcGgudjEuVW5mb2xsb3dSZXNwb25zZRJCCgVCbG9jaxIbLm5vdmEuZ3JhcGgudjEuQmxvY2tSZXF1ZXN0Ghwubm92YS5ncmFwaC52MS5CbG9ja1Jlc3BvbnNlEkgKB1VuYmxvY2sSHS5ub3ZhLmdyYXBoLnYxLlVuYmxvY2tSZXF1ZXN0Gh4ubm92YS5ncmFwaC52MS5VbmJsb2NrUmVzcG9uc2USPwoETXV0ZRIaLm5vdmEuZ3JhcGgudjEuTXV0ZVJlcXVlc3QaGy5ub3ZhLmdyYXBoLnYxLk11dGVSZXNwb25zZRJFCgZVbm11dGUSHC5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlcXVlc3QaHS5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlc3BvbnNlEl8KDUxpc3RGb2xsb3dlcnMSIy5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXF1ZXN0GiQubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiA5ACARJfCg1MaXN0Rm9sbG93aW5nEiMubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBokLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1Jlc3BvbnNlIgOQAgESWQoLTGlzdEJsb2NrZWQSIS5ub3ZhLmdyYXBoLnYxLkxpc3RCbG9ja2VkUmVxdWVzdBoiLm5vdmEuZ3JhcGgudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKCUxpc3RNdXRlZBIfLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVxdWVzdBogLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVzcG9uc2UiA5ACARJoChBHZXRSZWxhdGlvbnNoaXBzEiYubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVxdWVzdBonLm5vdmEuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlIgOQAgESUwoJR2V0Q291bnRzEh8ubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiAubm92YS5ncmFwaC52MS5HZXRDb3VudHNSZXNwb25zZSIDkAIBElYKClNjYW5CbG9ja3MSIC5ub3ZhLmdyYXBoLnYxLlNjYW5CbG9ja3NSZXF1ZXN0GiEubm92YS5ncmFwaC52MS5TY2FuQmxvY2tzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjMKEkxpc3RCbG9ja2VkUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTQoTTGlzdEJsb2NrZWRSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjEKEExpc3RNdXRlZFJlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIksKEUxpc3RNdXRlZFJlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiRgoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZjdXJzb3IYAiABKAkSDQoFbGltaXQYAyABKA0iTwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkifQoMUmVsYXRpb25zaGlwEg8KB3VzZXJfaWQYASABKAkSEQoJZm9sbG93aW5nGAIgASgIEhMKC2ZvbGxvd2VkX2J5GAMgASgIEhAKCGJsb2NraW5nGAQgASgIEhIKCmJsb2NrZWRfYnkYBSABKAgSDgoGbXV0aW5nGAYgASgIIjoKF0dldFJlbGF0aW9uc2hpcHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJEg0KBWZyZXNoGAIgASgIIk4KGEdldFJlbGF0aW9uc2hpcHNSZXNwb25zZRIyCg1yZWxhdGlvbnNoaXBzGAEgAygLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXAiSgoGQ291bnRzEg8KB3VzZXJfaWQYASABKAkSFgoOZm9sbG93ZXJfY291bnQYAiABKA0SFwoPZm9sbG93aW5nX2NvdW50GAMgASgNIiQKEEdldENvdW50c1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiOgoRR2V0Q291bnRzUmVzcG9uc2USJQoGY291bnRzGAEgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiMgoRU2NhbkJsb2Nrc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIi8KBUJsb2NrEhIKCmJsb2NrZXJfaWQYASABKAkSEgoKYmxvY2tlZF9pZBgCIAEoCSJeChJTY2FuQmxvY2tzUmVzcG9uc2USJAoGYmxvY2tzGAEgAygLMhQubm92YS5ncmFwaC52MS5CbG9jaxITCgtuZXh0X2N1cnNvchgCIAEoCRINCgV0b3RhbBgDIAEoBCJPCglNdXRlZFdvcmQSCgoCaWQYASABKAkSDgoGcGhyYXNlGAIgASgJEhIKCmV4cGlyZXNfYXQYAyABKAkSEgoKY3JlYXRlZF9hdBgEIAEoCSIXChVMaXN0TXV0ZWRXb3Jkc1JlcXVlc3QiQQoWTGlzdE11dGVkV29yZHNSZXNwb25zZRInCgV3b3JkcxgBIAMoCzIYLm5vdmEuZ3JhcGgudjEuTXV0ZWRXb3JkIjkKE0FkZE11dGVkV29yZFJlcXVlc3QSDgoGcGhyYXNlGAEgASgJEhIKCmV4cGlyZXNfYXQYAiABKAkiPgoUQWRkTXV0ZWRXb3JkUmVzcG9uc2USJgoEd29yZBgBIAEoCzIYLm5vdmEuZ3JhcGgudjEuTXV0ZWRXb3JkIiQKFlJlbW92ZU11dGVkV29yZFJlcXVlc3QSCgoCaWQYASABKAkiKgoXUmVtb3ZlTXV0ZWRXb3JkUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCDLgCgoMR3JhcGhTZXJ2aWNlEkUKBkZvbGxvdxIcLm5vdmEuZ3JhcGgudjEuRm9sbG93UmVxdWVzdBodLm5vdmEuZ3JhcGgudjEuRm9sbG93UmVzcG9uc2USSwoIVW5mb2xsb3cSHi5ub3ZhLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBofLm5vdmEuZ3JhcGgudjEuVW5mb2xsb3dSZXNwb25zZRJCCgVCbG9jaxIbLm5vdmEuZ3JhcGgudjEuQmxvY2tSZXF1ZXN0Ghwubm92YS5ncmFwaC52MS5CbG9ja1Jlc3BvbnNlEkgKB1VuYmxvY2sSHS5ub3ZhLmdyYXBoLnYxLlVuYmxvY2tSZXF1ZXN0Gh4ubm92YS5ncmFwaC52MS5VbmJsb2NrUmVzcG9uc2USPwoETXV0ZRIaLm5vdmEuZ3JhcGgudjEuTXV0ZVJlcXVlc3QaGy5ub3ZhLmdyYXBoLnYxLk11dGVSZXNwb25zZRJFCgZVbm11dGUSHC5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlcXVlc3QaHS5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlc3BvbnNlEl8KDUxpc3RGb2xsb3dlcnMSIy5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXF1ZXN0GiQubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiA5ACARJfCg1MaXN0Rm9sbG93aW5nEiMubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBokLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1Jlc3BvbnNlIgOQAgESWQoLTGlzdEJsb2NrZWQSIS5ub3ZhLmdyYXBoLnYxLkxpc3RCbG9ja2VkUmVxdWVzdBoiLm5vdmEuZ3JhcGgudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKCUxpc3RNdXRlZBIfLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVxdWVzdBogLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVzcG9uc2UiA5ACARJiCg5MaXN0TXV0ZWRXb3JkcxIkLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkV29yZHNSZXF1ZXN0GiUubm92YS5ncmFwaC52MS5MaXN0TXV0ZWRXb3Jkc1Jlc3BvbnNlIgOQAgESVwoMQWRkTXV0ZWRXb3JkEiIubm92YS5ncmFwaC52MS5BZGRNdXRlZFdvcmRSZXF1ZXN0GiMubm92YS5ncmFwaC52MS5BZGRNdXRlZFdvcmRSZXNwb25zZRJgCg9SZW1vdmVNdXRlZFdvcmQSJS5ub3ZhLmdyYXBoLnYxLlJlbW92ZU11dGVkV29yZFJlcXVlc3QaJi5ub3ZhLmdyYXBoLnYxLlJlbW92ZU11dGVkV29yZFJlc3BvbnNlEmgKEEdldFJlbGF0aW9uc2hpcHMSJi5ub3ZhLmdyYXBoLnYxLkdldFJlbGF0aW9uc2hpcHNSZXF1ZXN0Gicubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2UiA5ACARJTCglHZXRDb3VudHMSHy5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1JlcXVlc3QaIC5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1Jlc3BvbnNlIgOQAgESVgoKU2NhbkJsb2NrcxIgLm5vdmEuZ3JhcGgudjEuU2NhbkJsb2Nrc1JlcXVlc3QaIS5ub3ZhLmdyYXBoLnYxLlNjYW5CbG9ja3NSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * @generated from message nova.graph.v1.FollowRequest
@@ -754,6 +754,151 @@ export const ScanBlocksResponseSchema: GenMessage<ScanBlocksResponse> = /*@__PUR
   messageDesc(file_nova_graph_v1_graph, 28);
 
 /**
+ * @generated from message nova.graph.v1.MutedWord
+ */
+export type MutedWord = Message<"nova.graph.v1.MutedWord"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string phrase = 2;
+   */
+  phrase: string;
+
+  /**
+   * RFC 3339; empty: never expires.
+   *
+   * @generated from field: string expires_at = 3;
+   */
+  expiresAt: string;
+
+  /**
+   * @generated from field: string created_at = 4;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message nova.graph.v1.MutedWord.
+ * Use `create(MutedWordSchema)` to create a new message.
+ */
+export const MutedWordSchema: GenMessage<MutedWord> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 29);
+
+/**
+ * @generated from message nova.graph.v1.ListMutedWordsRequest
+ */
+export type ListMutedWordsRequest = Message<"nova.graph.v1.ListMutedWordsRequest"> & {
+};
+
+/**
+ * Describes the message nova.graph.v1.ListMutedWordsRequest.
+ * Use `create(ListMutedWordsRequestSchema)` to create a new message.
+ */
+export const ListMutedWordsRequestSchema: GenMessage<ListMutedWordsRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 30);
+
+/**
+ * @generated from message nova.graph.v1.ListMutedWordsResponse
+ */
+export type ListMutedWordsResponse = Message<"nova.graph.v1.ListMutedWordsResponse"> & {
+  /**
+   * Oldest first; at most 100.
+   *
+   * @generated from field: repeated nova.graph.v1.MutedWord words = 1;
+   */
+  words: MutedWord[];
+};
+
+/**
+ * Describes the message nova.graph.v1.ListMutedWordsResponse.
+ * Use `create(ListMutedWordsResponseSchema)` to create a new message.
+ */
+export const ListMutedWordsResponseSchema: GenMessage<ListMutedWordsResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 31);
+
+/**
+ * @generated from message nova.graph.v1.AddMutedWordRequest
+ */
+export type AddMutedWordRequest = Message<"nova.graph.v1.AddMutedWordRequest"> & {
+  /**
+   * 1 to 100 characters, one line.
+   *
+   * @generated from field: string phrase = 1;
+   */
+  phrase: string;
+
+  /**
+   * RFC 3339, in the future; empty: never expires.
+   *
+   * @generated from field: string expires_at = 2;
+   */
+  expiresAt: string;
+};
+
+/**
+ * Describes the message nova.graph.v1.AddMutedWordRequest.
+ * Use `create(AddMutedWordRequestSchema)` to create a new message.
+ */
+export const AddMutedWordRequestSchema: GenMessage<AddMutedWordRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 32);
+
+/**
+ * @generated from message nova.graph.v1.AddMutedWordResponse
+ */
+export type AddMutedWordResponse = Message<"nova.graph.v1.AddMutedWordResponse"> & {
+  /**
+   * @generated from field: nova.graph.v1.MutedWord word = 1;
+   */
+  word?: MutedWord | undefined;
+};
+
+/**
+ * Describes the message nova.graph.v1.AddMutedWordResponse.
+ * Use `create(AddMutedWordResponseSchema)` to create a new message.
+ */
+export const AddMutedWordResponseSchema: GenMessage<AddMutedWordResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 33);
+
+/**
+ * @generated from message nova.graph.v1.RemoveMutedWordRequest
+ */
+export type RemoveMutedWordRequest = Message<"nova.graph.v1.RemoveMutedWordRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message nova.graph.v1.RemoveMutedWordRequest.
+ * Use `create(RemoveMutedWordRequestSchema)` to create a new message.
+ */
+export const RemoveMutedWordRequestSchema: GenMessage<RemoveMutedWordRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 34);
+
+/**
+ * @generated from message nova.graph.v1.RemoveMutedWordResponse
+ */
+export type RemoveMutedWordResponse = Message<"nova.graph.v1.RemoveMutedWordResponse"> & {
+  /**
+   * False when the caller had no such muted word.
+   *
+   * @generated from field: bool removed = 1;
+   */
+  removed: boolean;
+};
+
+/**
+ * Describes the message nova.graph.v1.RemoveMutedWordResponse.
+ * Use `create(RemoveMutedWordResponseSchema)` to create a new message.
+ */
+export const RemoveMutedWordResponseSchema: GenMessage<RemoveMutedWordResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 35);
+
+/**
  * The follow graph, blocks and mutes. The acting user of every write (and
  * the viewer of GetRelationships) is taken from the caller's verified claims
  * in the request metadata, never from the request body. Writes are
@@ -849,6 +994,36 @@ export const GraphService: GenService<{
     methodKind: "unary";
     input: typeof ListMutedRequestSchema;
     output: typeof ListMutedResponseSchema;
+  },
+  /**
+   * The caller's muted words: phrases (whole word, case-insensitive) that hide
+   * matching posts from their feed, explore, hashtag pages and notifications.
+   * Expired ones are left out.
+   *
+   * @generated from rpc nova.graph.v1.GraphService.ListMutedWords
+   */
+  listMutedWords: {
+    methodKind: "unary";
+    input: typeof ListMutedWordsRequestSchema;
+    output: typeof ListMutedWordsResponseSchema;
+  },
+  /**
+   * Adds a phrase, or changes the expiry of one the caller already mutes.
+   *
+   * @generated from rpc nova.graph.v1.GraphService.AddMutedWord
+   */
+  addMutedWord: {
+    methodKind: "unary";
+    input: typeof AddMutedWordRequestSchema;
+    output: typeof AddMutedWordResponseSchema;
+  },
+  /**
+   * @generated from rpc nova.graph.v1.GraphService.RemoveMutedWord
+   */
+  removeMutedWord: {
+    methodKind: "unary";
+    input: typeof RemoveMutedWordRequestSchema;
+    output: typeof RemoveMutedWordResponseSchema;
   },
   /**
    * The caller's relationship to each target.
