@@ -158,9 +158,9 @@ export async function inspect(bytes: Buffer, declared: string, limits: MediaLimi
 export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  constructor(private readonly n: number) {}
+  constructor(readonly size: number) {}
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.n) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.active += 1;
     try {
       return await fn();
