@@ -16,7 +16,7 @@
  * rounds. Every measure is taken twice (round 1 and 2) on the shared machine.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { ensureServices, overPrimarySocket, servicePids } from "../scripts/services.ts";
@@ -346,32 +346,37 @@ async function feedWithMedia(c: Client, db: ScratchDb, meter: Meter, size: Size)
 
 async function embeddedMode(s: Awaited<ReturnType<typeof ensureServices>>, files: Buffer[], size: Size, procs: Proc[]) {
   const db = await scratchDatabase(s.postgres, { poolMax: 2, applicationName: "bench-media" });
+  // Its own data folder (the fs store's photos), removed afterwards.
+  const dataDir = join(root, ".nova-bench", `media-${randomBytes(3).toString("hex")}`);
+  let p: Proc | undefined;
   try {
     const port = await freePort();
     const admin = await freePort();
-    const p = nova(["start"], {
+    p = nova(["start"], {
       ...OPEN,
       DATABASE_URL: overPrimarySocket(db.url(s.postgres)),
       PORT: String(port),
       ADMIN_PORT: String(admin),
-      NOVA_DATA_DIR: join(root, ".nova-bench", `media-${randomBytes(3).toString("hex")}`),
+      NOVA_DATA_DIR: dataDir,
     });
+    const started = p;
     procs.push(p);
     const base = `http://127.0.0.1:${port}`;
     await waitHttp(`${base}/healthz`, p, 120_000);
-    const meter = cpuMeter(() => ({ nova: [p.child.pid], postgres: [servicePids().postgres] }));
+    const meter = cpuMeter(() => ({ nova: [started.child.pid], postgres: [servicePids().postgres] }));
     const gqlUrl = `${base}/graphql`;
     const tokens = [];
     for (let i = 0; i < 4; i++) tokens.push((await register(gqlUrl, "uploader")).token);
     const c = { gql: gqlUrl, base, tokens, metrics: `http://127.0.0.1:${admin}/metrics` };
     const m = PARTS.includes("uploads")
-      ? await measureMode("embedded", c, db, meter, files, size, () => p.child.pid)
+      ? await measureMode("embedded", c, db, meter, files, size, () => started.child.pid)
       : undefined;
     const feed = PARTS.includes("feed") ? await feedWithMedia(c, db, meter, size) : undefined;
-    await stop(p);
     return { ...m, feed };
   } finally {
+    if (p) await stop(p);
     await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
