@@ -21,6 +21,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   search: async () => (await import("./search.ts")).run(process.argv.includes("--quick")),
   rpc: async () => (await import("./rpc.ts")).run(process.argv.includes("--quick")),
   closed: async () => (await import("./closed.ts")).run(process.argv.includes("--quick"), against),
+  media: async () => (await import("./media.ts")).run(process.argv.includes("--quick")),
 };
 
 const name = argv.find((a, i) => !a.startsWith("-") && (againstAt < 0 || i !== againstAt + 1));

@@ -1,12 +1,16 @@
 /**
  * The media service's consumer `media.process`, on its own topic (nova.media.media):
  *
- * - MediaUploaded: PROCESSING (committed at once, so the owner's poll sees it), then the bytes are
- *   decoded and re-encoded under the semaphore (process.ts), the variants written to the store, and
- *   READY with the variants' rows and MediaProcessed committed with the processed_events row. A
- *   redelivery finds the media READY or REJECTED and does nothing; a crash before the commit
- *   leaves it PROCESSING and the retry writes the same keys again. A refused image is REJECTED with
- *   its code and field, and MediaRejected.
+ * - MediaUploaded: hands the upload to the processor and returns, so the consumer's transaction
+ *   (and the batch it belongs to) commits at once: no transaction is open while sharp runs. The
+ *   processor claims the row (PROCESSING, committed at once, so the owner's poll sees it), decodes
+ *   and re-encodes outside any transaction under the semaphore (process.ts), writes the variants to
+ *   the store, and finishes in a short transaction: READY with the variants' rows and MediaProcessed,
+ *   only if the row is still PROCESSING (locked), so a second run of the same upload (a redelivery,
+ *   the resume sweep, another replica) writes the same keys and emits nothing: exactly once. A
+ *   refused image is REJECTED with its code and field, and MediaRejected.
+ * - An upload whose processing stopped (a crash, a store outage) stays UPLOADED or PROCESSING; the
+ *   resume sweep (`resume`, run periodically by module.ts) takes those untouched for LEASE_MS again.
  * - MediaProcessed: deletes the raw upload (only once READY is committed, so a retry always finds it).
  * - MediaRejected: deletes every blob of the media (nothing refused stays stored).
  */
@@ -14,20 +18,40 @@ import type { Transaction } from "kysely";
 import type { Logger } from "pino";
 import { NovaError } from "../../platform/errors.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
-import type { Envelope } from "../../platform/events/envelope.ts";
 import { counter } from "../../platform/observability/metrics.ts";
 import { POST_EVENTS } from "../content/events.ts";
 import { type MediaContext, reject, uploadKey, variantKey } from "./context.ts";
 import { MEDIA_EVENTS, MEDIA_TOPIC, mediaEvent } from "./events.ts";
-import { processImage, type Semaphore } from "./process.ts";
-import { deleteOwnedMedia, type MediaTables, markReady, mediaById, transition } from "./queries.ts";
+import { type Processed, processImage, Semaphore } from "./process.ts";
+import {
+  claimForProcessing,
+  deleteOwnedMedia,
+  type MediaRow,
+  type MediaTables,
+  markReady,
+  mediaById,
+  unfinishedClaims,
+} from "./queries.ts";
 import { processVideo } from "./video.ts";
 
 const outcomes = counter("nova_media_processed_total", "Uploads processed, by outcome (ready or the reject code)", [
   "outcome",
 ]);
 
-export function processingConsumer(ctx: MediaContext, sem: Semaphore, log: Logger): EventHandler {
+/** An upload claimed this long ago and not finished is taken again by the resume sweep. */
+export const LEASE_MS = 120_000;
+
+export interface ProcessingConsumer extends EventHandler {
+  /** Resolves once every upload handed to the processor so far is finished (or has failed). */
+  idle(): Promise<void>;
+  /** The resume sweep: processes uploads whose processing stopped; answers how many it took. */
+  resume(olderThanMs?: number): Promise<number>;
+  /** Takes no new uploads and waits for those in flight (the ones queued are left to the sweep). */
+  stop(): Promise<void>;
+}
+
+export function processingConsumer(ctx: MediaContext, sem: Semaphore, log: Logger): ProcessingConsumer {
+  const p = processor(ctx, sem, log);
   return {
     name: "media.process",
     schema: "media",
@@ -35,15 +59,120 @@ export function processingConsumer(ctx: MediaContext, sem: Semaphore, log: Logge
     async handle(event, trx) {
       const t = trx as unknown as Transaction<MediaTables>;
       switch (event.type) {
-        case "MediaUploaded":
-          return processUploaded(ctx, sem, log, event, t);
+        case "MediaUploaded": {
+          const row = await mediaById(t, MEDIA_EVENTS.payload("MediaUploaded", event).mediaId);
+          if (row && (row.state === "UPLOADED" || row.state === "PROCESSING")) p.start(row.id);
+          return;
+        }
         case "MediaProcessed":
           return ctx.store.delete([uploadKey(event.aggregate_id)]);
         case "MediaRejected":
           return deleteAll(ctx, event.aggregate_id);
       }
     },
+    idle: p.idle,
+    async resume(olderThanMs = LEASE_MS) {
+      const ids = (await unfinishedClaims(ctx.writer, olderThanMs, 100)).filter((id) => !p.running(id));
+      for (const id of ids) p.start(id);
+      return ids.length;
+    },
+    stop: p.stop,
   };
+}
+
+/**
+ * Runs uploads in the background, one run per media id at a time. The semaphore bounds the
+ * decoding; `jobs` (twice its size) bounds the runs that hold bytes, so the store's reads and
+ * writes overlap the decoding without letting a backlog's bytes pile up in memory.
+ */
+function processor(ctx: MediaContext, sem: Semaphore, log: Logger) {
+  const inFlight = new Map<string, Promise<void>>();
+  const jobs = new Semaphore(sem.size * 2);
+  let stopping = false;
+  const run = async (id: string) => {
+    if (stopping) return;
+    try {
+      await processUpload(ctx, sem, log, id);
+    } catch (err) {
+      // A store or database failure: the row stays claimed and the resume sweep tries again.
+      log.warn({ err, mediaId: id }, "processing failed; the resume sweep will retry");
+    }
+  };
+  return {
+    running: (id: string) => inFlight.has(id),
+    start(id: string) {
+      if (inFlight.has(id) || stopping) return;
+      const done = jobs.run(() => run(id)).finally(() => inFlight.delete(id));
+      inFlight.set(id, done);
+    },
+    async idle() {
+      while (inFlight.size > 0) await Promise.all(inFlight.values());
+    },
+    async stop() {
+      stopping = true;
+      await Promise.all(inFlight.values());
+    },
+  };
+}
+
+async function processUpload(ctx: MediaContext, sem: Semaphore, log: Logger, id: string): Promise<void> {
+  const row = await claimForProcessing(ctx.writer, id);
+  if (!row) return;
+  const bytes = await ctx.store.get(uploadKey(row.id));
+  if (!bytes) return refuse(ctx, row, new NovaError("MEDIA_NOT_UPLOADED", undefined, { field: "id" }));
+  let processed: Processed;
+  try {
+    const process = row.kind === "VIDEO" ? processVideo : processImage;
+    processed = await sem.run(() => process(bytes, row.content_type, ctx.limits));
+  } catch (err) {
+    if (!(err instanceof NovaError)) throw err;
+    log.info({ mediaId: row.id, code: err.code }, "upload rejected");
+    return refuse(ctx, row, err);
+  }
+  // Same keys on every run: a second run overwrites the first's blobs with the same bytes' variants.
+  await Promise.all(processed.variants.map((v) => ctx.store.put(variantKey(row.id, v.name, v.contentType), v.bytes, v.contentType)));
+  if (await finish(ctx, row, processed)) outcomes.inc({ outcome: "ready" });
+}
+
+/** The short transaction: READY, the variants' rows and MediaProcessed, once (false: another run finished it). */
+async function finish(ctx: MediaContext, row: MediaRow, processed: Processed): Promise<boolean> {
+  const { width, height, blurhash, animated, durationMs } = processed;
+  return ctx.writer.transaction().execute(async (trx) => {
+    if ((await mediaById(trx, row.id, true))?.state !== "PROCESSING") return false;
+    await markReady(
+      trx,
+      row.id,
+      { width, height, blurhash, animated, durationMs },
+      processed.variants.map((v) => ({
+        name: v.name,
+        blob_key: variantKey(row.id, v.name, v.contentType),
+        width: v.width,
+        height: v.height,
+        content_type: v.contentType,
+        byte_size: String(v.bytes.length),
+      })),
+    );
+    const variants = processed.variants.map((v) => ({ name: v.name, width: v.width, height: v.height }));
+    await ctx.outbox.emit(
+      trx as unknown as Transaction<unknown>,
+      mediaEvent(
+        "MediaProcessed",
+        { mediaId: row.id, ownerId: row.owner_id, width, height, blurhash, animated, durationMs, variants },
+        row.owner_id,
+      ),
+    );
+    return true;
+  });
+}
+
+/** REJECTED with the error's code and MediaRejected, in a short transaction (once: reject() checks the state). */
+async function refuse(ctx: MediaContext, row: MediaRow, err: NovaError): Promise<void> {
+  const done = await ctx.writer.transaction().execute(async (trx) => {
+    const current = await mediaById(trx, row.id, true);
+    if (current?.state !== "PROCESSING") return false;
+    return reject(trx, ctx.outbox, current, err);
+  });
+  if (done) outcomes.inc({ outcome: err.code });
 }
 
 const purged = counter("nova_media_purged_total", "Media erased with the post that carried them");
@@ -75,60 +204,4 @@ async function deleteAll(ctx: MediaContext, id: string): Promise<void> {
   const keys: string[] = [];
   for await (const key of ctx.store.list(`${id}/`)) keys.push(key);
   await ctx.store.delete(keys);
-}
-
-async function processUploaded(
-  ctx: MediaContext,
-  sem: Semaphore,
-  log: Logger,
-  event: Envelope,
-  trx: Transaction<MediaTables>,
-): Promise<void> {
-  const p = MEDIA_EVENTS.payload("MediaUploaded", event);
-  const row = await mediaById(trx, p.mediaId);
-  if (!row || (row.state !== "UPLOADED" && row.state !== "PROCESSING")) return;
-  await transition(ctx.writer, row.id, ["UPLOADED"], "PROCESSING");
-  const bytes = await ctx.store.get(uploadKey(row.id));
-  if (!bytes) {
-    await reject(trx, ctx.outbox, row, new NovaError("MEDIA_NOT_UPLOADED", undefined, { field: "id" }));
-    outcomes.inc({ outcome: "MEDIA_NOT_UPLOADED" });
-    return;
-  }
-  let processed: Awaited<ReturnType<typeof processImage>>;
-  try {
-    const process = row.kind === "VIDEO" ? processVideo : processImage;
-    processed = await sem.run(() => process(bytes, row.content_type, ctx.limits));
-  } catch (err) {
-    if (!(err instanceof NovaError)) throw err;
-    log.info({ mediaId: row.id, code: err.code }, "upload rejected");
-    await reject(trx, ctx.outbox, row, err);
-    outcomes.inc({ outcome: err.code });
-    return;
-  }
-  for (const v of processed.variants)
-    await ctx.store.put(variantKey(row.id, v.name, v.contentType), v.bytes, v.contentType);
-  const { width, height, blurhash, animated, durationMs } = processed;
-  await markReady(
-    trx,
-    row.id,
-    { width, height, blurhash, animated, durationMs },
-    processed.variants.map((v) => ({
-      name: v.name,
-      blob_key: variantKey(row.id, v.name, v.contentType),
-      width: v.width,
-      height: v.height,
-      content_type: v.contentType,
-      byte_size: String(v.bytes.length),
-    })),
-  );
-  const variants = processed.variants.map((v) => ({ name: v.name, width: v.width, height: v.height }));
-  await ctx.outbox.emit(
-    trx as unknown as Transaction<unknown>,
-    mediaEvent(
-      "MediaProcessed",
-      { mediaId: row.id, ownerId: row.owner_id, width, height, blurhash, animated, durationMs, variants },
-      row.owner_id,
-    ),
-  );
-  outcomes.inc({ outcome: "ready" });
 }

@@ -39,7 +39,7 @@ import { processingConsumer } from "./consumers.ts";
 import { type MediaContext, uploadKey } from "./context.ts";
 import { Semaphore } from "./process.ts";
 import { purgeStale } from "./purge.ts";
-import type { MediaTables } from "./queries.ts";
+import { type MediaTables, unfinishedClaims } from "./queries.ts";
 import { completeUpload } from "./rpc/completeUpload.ts";
 import { createUpload } from "./rpc/createUpload.ts";
 import { getMedia } from "./rpc/getMedia.ts";
@@ -94,7 +94,10 @@ const getOne = async (viewer: string, id: string): Promise<Media | undefined> =>
     | Media
     | undefined;
 
-/** Feeds the consumer every event of the media in the outbox until none is new (as the log would). */
+/**
+ * Feeds the consumer every event of the media in the outbox until none is new (as the log would),
+ * waiting for the processing it started in the background.
+ */
 async function drain(mediaId: string) {
   let seen = -1;
   for (;;) {
@@ -104,6 +107,7 @@ async function drain(mediaId: string) {
     if (rows.rows.length === seen) return;
     seen = rows.rows.length;
     for (const r of rows.rows) await applyOnce(db as unknown as Kysely<unknown>, consumer, r.envelope);
+    await consumer.idle();
   }
 }
 
@@ -443,6 +447,65 @@ describe("bad input", () => {
     assert.equal(await getOne(uuidv7(), id), undefined);
     await drain(id);
     assert.equal((await getOne(owner, id))?.state, "READY");
+  });
+});
+
+// ---- processing outside the consumer's transaction
+
+/** Declared, bytes in the store and completed (MediaUploaded in the outbox), not processed yet. */
+async function completed(owner: string) {
+  const png = await photo(400, 300).png().toBuffer();
+  const { media } = await declare(owner, "image/png", png.length);
+  const id = (media as Media).id;
+  await store.put(uploadKey(id), png, "image/png");
+  await complete(owner, id);
+  const rows = await sql<{ envelope: Envelope }>`
+    SELECT envelope FROM media.outbox WHERE key = ${id} ORDER BY seq`.execute(db);
+  return { id, uploaded: (rows.rows[0] as { envelope: Envelope }).envelope };
+}
+
+const eventsOf = async (id: string, type: string) =>
+  (
+    await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM media.outbox WHERE key = ${id} AND envelope->>'type' = ${type}`.execute(db)
+  ).rows[0]?.n;
+
+describe("processing outside the consumer's transaction", () => {
+  test("the consumer commits before the image is decoded: no transaction is held while sharp runs", async () => {
+    // A semaphore held by the test: the image cannot be decoded until it lets go.
+    const gate = new Semaphore(1);
+    let release = () => {};
+    const held = gate.run(() => new Promise<void>((r) => (release = r)));
+    const gated = processingConsumer(ctx, gate, pino({ level: "silent" }));
+    const { id, uploaded } = await completed(uuidv7());
+    // applyOnce answers once its transaction committed. Before, the handler decoded inside that
+    // transaction, so this waited for the gate forever.
+    assert.equal(await applyOnce(db as unknown as Kysely<unknown>, gated, uploaded), "applied");
+    assert.equal((await getOne(uuidv7(), id))?.state, undefined, "not READY while the gate is held");
+    release();
+    await held;
+    await gated.idle();
+    assert.equal((await getOne(uuidv7(), id))?.state, "READY");
+    assert.equal(await eventsOf(id, "MediaProcessed"), 1);
+  });
+
+  test("a claim left by a crash is resumed; two runs of the same upload finish it once", async () => {
+    const { id, uploaded } = await completed(uuidv7());
+    // A crash after the event was consumed and the row claimed: PROCESSING, the event already handled.
+    await sql`UPDATE media.media SET state = 'PROCESSING', updated_at = now() - interval '1 hour'
+              WHERE id = ${id}`.execute(db);
+    const a = processingConsumer(ctx, new Semaphore(1), pino({ level: "silent" }));
+    const b = processingConsumer(ctx, new Semaphore(1), pino({ level: "silent" }));
+    assert.ok((await a.resume(60_000)) >= 1);
+    // A redelivery (to another replica) races the resumed run.
+    await applyOnce(db as unknown as Kysely<unknown>, b, uploaded);
+    await Promise.all([a.idle(), b.idle()]);
+    assert.equal((await getOne(uuidv7(), id))?.state, "READY");
+    assert.equal(await eventsOf(id, "MediaProcessed"), 1, "MediaProcessed once");
+    const variants = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM media.variants WHERE media_id = ${id}`.execute(db);
+    assert.equal(variants.rows[0]?.n, 2, "w320 and original (400 wide), once");
+    assert.ok(!(await unfinishedClaims(db, 0, 10_000)).includes(id), "nothing left to resume");
   });
 });
 

@@ -1,6 +1,6 @@
 import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import { postPurgeConsumer, processingConsumer } from "./consumers.ts";
+import { LEASE_MS, postPurgeConsumer, processingConsumer } from "./consumers.ts";
 import type { MediaContext } from "./context.ts";
 import { Semaphore } from "./process.ts";
 import { purgeStale } from "./purge.ts";
@@ -45,11 +45,25 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   };
   const timer = setInterval(purge, 3_600_000);
   timer.unref();
+  // Uploads whose processing stopped (a crash between the claim and READY) are taken again.
+  const processing = processingConsumer(media, sem, log);
+  const resume = async () => {
+    try {
+      const n = await processing.resume();
+      if (n) log.info({ resumed: n }, "resumed unfinished uploads");
+    } catch (err) {
+      log.warn({ err }, "resuming unfinished uploads failed; will retry");
+    }
+  };
+  const resumer = setInterval(resume, LEASE_MS / 2);
+  resumer.unref();
   return {
     services: [{ service: MediaService, impl: createMediaService(media) }],
-    consumers: [processingConsumer(media, sem, log), postPurgeConsumer(media)],
+    consumers: [processing, postPurgeConsumer(media)],
     async stop() {
       clearInterval(timer);
+      clearInterval(resumer);
+      await processing.stop();
       if ("close" in store) store.close();
     },
   };

@@ -40,6 +40,8 @@ export interface Inspected {
   width: number;
   height: number;
   pages: number;
+  /** The EXIF orientation (1 to 8; 1 when there is none). */
+  orientation: number;
 }
 
 export interface OutputVariant {
@@ -164,16 +166,16 @@ export async function inspect(bytes: Buffer, declared: string, limits: MediaLimi
   if (width * height * pages > limits.maxPixels) {
     throw fail("MEDIA_TOO_MANY_PIXELS", "file", `${width}×${height}${pages > 1 ? `×${pages}` : ""} is over the limit`);
   }
-  return { contentType, width, height, pages };
+  return { contentType, width, height, pages, orientation: meta.orientation ?? 1 };
 }
 
 /** A counting semaphore: at most `n` holders at once, the rest wait in order. */
 export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  constructor(private readonly n: number) {}
+  constructor(readonly size: number) {}
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.n) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.active += 1;
     try {
       return await fn();
@@ -185,28 +187,48 @@ export class Semaphore {
   }
 }
 
-/** Decodes, checks and re-encodes an image (inspect first); a decoding failure is MEDIA_CORRUPT. */
+/**
+ * WebP effort of the re-encoded original: at full size, effort 4 took three quarters of an image's
+ * CPU (bench/media.ts) for no smaller file than effort 2 on photos; the widths keep effort 4 (cheap
+ * at their size, and they are what feeds serve).
+ */
+const ORIGINAL_EFFORT = 2;
+
+/**
+ * Decodes, checks and re-encodes an image (inspect first); a decoding failure is MEDIA_CORRUPT.
+ * Every output is its own pipeline, run at once: each decodes the file again, which for a JPEG is
+ * the cheap part (shrink-on-load decodes the small widths at a fraction of the size; one shared
+ * decode with clone() measured no less CPU), and one image then uses every core while the queue is
+ * short, which is what the upload → READY latency needs.
+ */
 export async function processImage(bytes: Buffer, declared: string, limits: MediaLimits): Promise<Processed> {
   const info = await inspect(bytes, declared, limits);
   const animated = info.contentType === "image/gif" || info.contentType === "image/webp" ? info.pages > 1 : false;
   const open = (all: boolean) =>
     sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: "truncated", animated: all && animated }).rotate();
   try {
-    const original = await open(true).webp({ quality: 90, effort: 4 }).toBuffer({ resolveWithObject: true });
+    // The width once oriented, from the header: EXIF orientations 5 to 8 turn the image a quarter.
+    const orientedWidth = info.orientation >= 5 ? info.height : info.width;
+    const widths = VARIANT_WIDTHS.filter((w) => w < orientedWidth);
+    const [original, blurhash, ...sized] = await Promise.all([
+      open(true).webp({ quality: 90, effort: ORIGINAL_EFFORT }).toBuffer({ resolveWithObject: true }),
+      blurhashOf(open(false)),
+      ...widths.map((w) =>
+        open(true)
+          .resize({ width: w, withoutEnlargement: true })
+          .webp({ quality: 80, effort: 4 })
+          .toBuffer({ resolveWithObject: true }),
+      ),
+    ]);
     const width = original.info.width;
     const height = animated ? (original.info.pageHeight ?? info.height) : original.info.height;
-    const variants: OutputVariant[] = [];
-    for (const w of VARIANT_WIDTHS) {
-      if (w >= width) break;
-      const out = await open(true)
-        .resize({ width: w, withoutEnlargement: true })
-        .webp({ quality: 80, effort: 4 })
-        .toBuffer({ resolveWithObject: true });
+    const variants: OutputVariant[] = sized.map((out, i) => {
+      const w = widths[i] as number;
       const h = animated ? (out.info.pageHeight ?? Math.round((height * w) / width)) : out.info.height;
-      variants.push({ name: `w${w}`, width: out.info.width, height: h, contentType: "image/webp", bytes: out.data });
-    }
+      return { name: `w${w}`, width: out.info.width, height: h, contentType: "image/webp", bytes: out.data };
+    });
     variants.push({ name: "original", width, height, contentType: "image/webp", bytes: original.data });
-    return { width, height, animated, blurhash: await blurhashOf(open(false)), variants };
+    return { width, height, animated, blurhash, variants };
   } catch (err) {
     if (err instanceof NovaError) throw err;
     const message = (err as Error).message ?? "";

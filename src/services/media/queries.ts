@@ -142,3 +142,30 @@ export async function deleteOwnedMedia(db: Db, ownerId: string, ids: string[]): 
     .execute();
   return rows.map((r) => r.id);
 }
+
+/**
+ * Claims an upload for processing: PROCESSING with a fresh updated_at (the lease the resume sweep
+ * reads). Answers the row, or undefined when it is READY or REJECTED already (nothing to do).
+ */
+export async function claimForProcessing(db: Db, id: string): Promise<MediaRow | undefined> {
+  return db
+    .updateTable("media.media")
+    .set({ state: "PROCESSING", updated_at: sql`now()` })
+    .where("id", "=", id)
+    .where("state", "in", ["UPLOADED", "PROCESSING"])
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Uploads completed or claimed, untouched for `olderThanMs`: their processing stopped (a crash). */
+export async function unfinishedClaims(db: Db, olderThanMs: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom("media.media")
+    .select("id")
+    .where("state", "in", ["UPLOADED", "PROCESSING"])
+    .where("updated_at", "<", sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
+    .orderBy("updated_at")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
+}
