@@ -29,6 +29,8 @@ export interface Loaders {
   notifications: DataLoader<string, Notification | undefined>;
   /** Uploaded media (the viewer's own in any state, others' when READY). */
   media: DataLoader<string, MediaMsg | undefined>;
+  /** Media of messages, by `messageMediaKey` (the conversation it is read through and the media id). */
+  messageMedia: DataLoader<string, MediaMsg | undefined>;
 }
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -47,6 +49,9 @@ function loader<V>(
     { maxBatchSize: 100, batch },
   );
 }
+
+/** The key of the message-media loader: the conversation the media is read through, and its id. */
+export const messageMediaKey = (conversationId: string, mediaId: string) => `${conversationId}:${mediaId}`;
 
 export function createLoaders(deps: BackendClients & { batching?: boolean }, call: Call): Loaders {
   const b = deps.batching !== false;
@@ -100,6 +105,15 @@ export function createLoaders(deps: BackendClients & { batching?: boolean }, cal
     media: loader(
       async (mediaIds) => (await call(() => deps.media.getMedia({ mediaIds }))).media,
       (m) => m.id,
+      b,
+    ),
+    messageMedia: loader(
+      async (keys) => {
+        const pairs = keys.map((k) => k.split(":") as [string, string]);
+        const req = { conversationIds: pairs.map((p) => p[0]), mediaIds: pairs.map((p) => p[1]) };
+        return (await call(() => deps.media.getMedia(req))).media;
+      },
+      (m) => messageMediaKey(m.conversationId, m.id),
       b,
     ),
   };

@@ -14,7 +14,7 @@ import { counter, histogram } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
-import type { BlobStore } from "../platform/storage/blobs.ts";
+import type { FsBlobStore } from "../platform/storage/fs.ts";
 import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
@@ -271,7 +271,7 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
 }
 
 /** The upload and file routes of a media store that cannot take uploads or serve files itself (media/routes.ts). */
-function registerMedia(app: FastifyInstance, deps: GatewayDeps, store: BlobStore, sessions: Sessions): Promise<void> {
+function registerMedia(app: FastifyInstance, deps: GatewayDeps, store: FsBlobStore, sessions: Sessions): Promise<void> {
   return registerMediaRoutes(app, {
     store,
     maxBytes: deps.mediaMaxBytes ?? 20 * 1024 * 1024,

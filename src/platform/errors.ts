@@ -176,6 +176,21 @@ export const catalogue = {
     message: "the media is not processed yet",
     meaning: "a post names media that is still being processed (or was rejected): wait for state READY",
   },
+  MEDIA_ALREADY_ATTACHED: {
+    grpc: Code.FailedPrecondition,
+    graphql: "MEDIA_ALREADY_ATTACHED",
+    http: 409,
+    message: "this media is already in another conversation",
+    meaning: "a message names media sent in another conversation already (message media stays private to one)",
+  },
+  MEDIA_WRONG_PURPOSE: {
+    grpc: Code.FailedPrecondition,
+    graphql: "MEDIA_WRONG_PURPOSE",
+    http: 409,
+    message: "this media was uploaded for something else",
+    meaning:
+      "a post names media uploaded with purpose MESSAGE (private), or a message names media uploaded for posts (public)",
+  },
   MEDIA_ALREADY_COMPLETED: {
     grpc: Code.FailedPrecondition,
     graphql: "MEDIA_ALREADY_COMPLETED",

@@ -10,19 +10,23 @@
  * - `GET /media/<id>/<variant>.webp`: a processed variant, with
  *   `Cache-Control: public, max-age=31536000, immutable` (a key is never rewritten with other
  *   bytes) and an ETag (304 on If-None-Match). The raw upload is never served.
+ * - `GET /media/<id>/private/<variant>.webp?expires=…&signature=…`: a variant of message media,
+ *   only with the store's valid, unexpired signature (which only a member's read of the message
+ *   obtains, from the media service); otherwise 403 FORBIDDEN and no bytes. Cached privately until
+ *   the signature expires.
  */
 import { Transform, type TransformCallback } from "node:stream";
 import type { Client } from "@connectrpc/connect";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import { catalogue, type ErrorCode, fromError, NovaError } from "../../platform/errors.ts";
-import type { BlobStore } from "../../platform/storage/blobs.ts";
+import type { FsBlobStore } from "../../platform/storage/fs.ts";
 import { isUuid } from "../../platform/validate.ts";
-import { SERVED_KEY, uploadKey } from "../../services/media/keys.ts";
+import { PRIVATE_KEY, SERVED_KEY, uploadKey } from "../../services/media/keys.ts";
 import { MEDIA_PATH, UPLOAD_PATH } from "../../services/media/store.ts";
 
 export interface MediaRoutesOptions {
-  store: BlobStore;
+  store: FsBlobStore;
   maxBytes: number;
   media: Client<typeof MediaService>;
   /** Verifies the request's bearer token and sets its call's user (throws a NovaError otherwise). */
@@ -94,12 +98,25 @@ async function receive(opts: MediaRoutesOptions, req: FastifyRequest, body: Node
   }
 }
 
-async function serve(store: BlobStore, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+/** The Cache-Control of a served key, or the error that refuses it (an unsigned or badly signed private key). */
+function access(store: FsBlobStore, key: string, query: Record<string, string | undefined>): string | NovaError {
+  if (SERVED_KEY.test(key)) return "public, max-age=31536000, immutable";
+  if (!PRIVATE_KEY.test(key)) return fail("NOT_FOUND", "key", "no such file");
+  const { expires = "", signature = "" } = query;
+  if (!store.verifySigned(key, expires, signature)) {
+    return fail("FORBIDDEN", "signature", "a message's media is readable only through its members' signed URLs");
+  }
+  return `private, max-age=${Math.max(0, Number(expires) - Math.floor(Date.now() / 1000))}`;
+}
+
+async function serve(store: FsBlobStore, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const key = (req.params as { "*": string })["*"];
-  const head = SERVED_KEY.test(key) ? await store.head(key) : undefined;
+  const cacheControl = access(store, key, req.query as Record<string, string | undefined>);
+  if (cacheControl instanceof NovaError) return sendError(reply, cacheControl);
+  const head = await store.head(key);
   if (!head) return sendError(reply, fail("NOT_FOUND", "key", "no such file"));
   reply
-    .header("cache-control", "public, max-age=31536000, immutable")
+    .header("cache-control", cacheControl)
     .header("cross-origin-resource-policy", "cross-origin")
     .header("x-content-type-options", "nosniff");
   if (head.etag) reply.header("etag", head.etag);

@@ -103,7 +103,8 @@ async function processUploaded(
     outcomes.inc({ outcome: err.code });
     return;
   }
-  for (const v of processed.variants) await ctx.store.put(variantKey(row.id, v.name), v.bytes, v.contentType);
+  for (const v of processed.variants)
+    await ctx.store.put(variantKey(row.id, v.name, row.purpose === "MESSAGE"), v.bytes, v.contentType);
   const { width, height, blurhash, animated } = processed;
   await markReady(
     trx,
@@ -111,7 +112,7 @@ async function processUploaded(
     { width, height, blurhash, animated },
     processed.variants.map((v) => ({
       name: v.name,
-      blob_key: variantKey(row.id, v.name),
+      blob_key: variantKey(row.id, v.name, row.purpose === "MESSAGE"),
       width: v.width,
       height: v.height,
       content_type: v.contentType,

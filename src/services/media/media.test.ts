@@ -52,6 +52,7 @@ const ctx: MediaContext = {
   limits: { maxBytes: 8 * 1024 * 1024, maxPixels: 40_000_000 },
   uploadExpiryS: 600,
   readUrlExpiryS: 600,
+  privateUrlExpiryS: 60,
   uploadPath: "/media/upload",
 };
 const consumer = processingConsumer(ctx, new Semaphore(2), pino({ level: "silent" }));

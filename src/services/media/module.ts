@@ -21,6 +21,8 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     limits: { maxBytes: ctx.config.MEDIA_MAX_BYTES, maxPixels: ctx.config.MEDIA_MAX_PIXELS },
     uploadExpiryS: ctx.config.MEDIA_UPLOAD_EXPIRY_S,
     readUrlExpiryS: 7 * 86_400,
+    // Message media: a member's read of the message gets URLs that work for 15 minutes.
+    privateUrlExpiryS: 900,
     uploadPath: UPLOAD_PATH,
   };
   const sem = new Semaphore(ctx.config.MEDIA_CONCURRENCY);

@@ -4,6 +4,7 @@
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 
 export type MediaState = "PENDING" | "UPLOADED" | "PROCESSING" | "READY" | "REJECTED";
+export type MediaPurpose = "POST" | "MESSAGE";
 
 /** The tables, as node-postgres reads them (bigint as text). */
 export type MediaTables = {
@@ -22,6 +23,11 @@ export type MediaTables = {
     reject_field: string | null;
     created_at: Generated<Date>;
     updated_at: Generated<Date>;
+    /** POST (public) or MESSAGE (private to the members of conversation_id). */
+    purpose: Generated<MediaPurpose>;
+    conversation_id: string | null;
+    /** When AttachMedia first put it on a post or in a message (null: never attached). */
+    attached_at: Date | null;
   };
   "media.variants": {
     media_id: string;
@@ -42,7 +48,7 @@ export type VariantRow = Selectable<MediaTables["media.variants"]>;
 
 export async function insertMedia(
   db: Db,
-  row: { id: string; ownerId: string; kind: string; contentType: string; byteSize: number },
+  row: { id: string; ownerId: string; kind: string; contentType: string; byteSize: number; purpose: MediaPurpose },
 ): Promise<MediaRow> {
   return db
     .insertInto("media.media")
@@ -52,6 +58,7 @@ export async function insertMedia(
       kind: row.kind,
       content_type: row.contentType,
       byte_size: String(row.byteSize),
+      purpose: row.purpose,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -64,10 +71,12 @@ export async function mediaById(db: Db, id: string, lock = false): Promise<Media
   return q.executeTakeFirst();
 }
 
-/** Media rows by id, in the order of `ids` (unknown ids left out). */
-export async function mediaByIds(db: Db, ids: string[]): Promise<MediaRow[]> {
+/** Media rows by id, in the order of `ids` (unknown ids left out), locked for the rest of `trx` when `lock`. */
+export async function mediaByIds(db: Db, ids: string[], lock = false): Promise<MediaRow[]> {
   if (ids.length === 0) return [];
-  const rows = await db.selectFrom("media.media").selectAll().where("id", "in", ids).execute();
+  let q = db.selectFrom("media.media").selectAll().where("id", "in", ids);
+  if (lock) q = q.orderBy("id").forUpdate();
+  const rows = await q.execute();
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
@@ -138,4 +147,14 @@ export async function deleteOwnedMedia(db: Db, ownerId: string, ids: string[]): 
     .returning("id")
     .execute();
   return rows.map((r) => r.id);
+}
+
+/** Marks media attached (the first time only), to `conversationId` when it is a message's. */
+export async function markAttached(db: Db, ids: string[], conversationId: string | null): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("media.media")
+    .set({ attached_at: sql`coalesce(attached_at, now())`, conversation_id: conversationId })
+    .where("id", "in", ids)
+    .execute();
 }

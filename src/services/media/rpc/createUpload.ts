@@ -5,7 +5,14 @@ import { requireUser } from "../../../platform/rpc/context.ts";
 import { uuidv7 } from "../../../platform/validate.ts";
 import { type MediaContext, present, uploadKey } from "../context.ts";
 import { checkDeclaredType } from "../process.ts";
-import { insertMedia } from "../queries.ts";
+import { insertMedia, type MediaPurpose } from "../queries.ts";
+
+/** POST (the default) or MESSAGE. */
+function purposeOf(value: string): MediaPurpose {
+  const p = value.trim().toUpperCase() || "POST";
+  if (p !== "POST" && p !== "MESSAGE") throw invalid("purpose", "must be POST or MESSAGE");
+  return p;
+}
 
 /**
  * CreateUpload: declares an upload of the caller (kind, content type, exact byte size), stores it
@@ -21,13 +28,14 @@ export async function createUpload(
   if (kind === "VIDEO") throw invalid("kind", "video uploads are not accepted yet");
   if (kind !== "IMAGE") throw invalid("kind", "must be IMAGE");
   const contentType = checkDeclaredType(req.contentType);
+  const purpose = purposeOf(req.purpose);
   if (req.byteSize === 0n) throw new NovaError("MEDIA_EMPTY", "byteSize: the file is empty", { field: "byteSize" });
   if (req.byteSize > BigInt(ctx.limits.maxBytes)) {
     throw new NovaError("MEDIA_TOO_LARGE", `byteSize: at most ${ctx.limits.maxBytes} bytes`, { field: "byteSize" });
   }
   const byteSize = Number(req.byteSize);
   const id = uuidv7();
-  const row = await insertMedia(ctx.writer, { id, ownerId: user, kind, contentType, byteSize });
+  const row = await insertMedia(ctx.writer, { id, ownerId: user, kind, contentType, byteSize, purpose });
   const direct = await ctx.store.directUpload(uploadKey(id), contentType, byteSize, ctx.uploadExpiryS);
   const expiresAt = direct?.expiresAt ?? new Date(Date.now() + ctx.uploadExpiryS * 1000);
   const [media] = await present(ctx, [row], [], user);
