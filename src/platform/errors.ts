@@ -191,6 +191,14 @@ export const catalogue = {
     meaning:
       "a post names media uploaded with purpose MESSAGE (private), or a message names media uploaded for posts (public)",
   },
+  QUOTA_EXCEEDED: {
+    grpc: Code.ResourceExhausted,
+    graphql: "QUOTA_EXCEEDED",
+    http: 429,
+    message: "an upload quota has been reached",
+    meaning:
+      "`createUpload` past the user's quota: `byteSize` (bytes declared in 24 hours, `MEDIA_QUOTA_BYTES_PER_DAY`) or `files` (uploads in an hour, `MEDIA_QUOTA_FILES_PER_HOUR`)",
+  },
   MEDIA_ALREADY_COMPLETED: {
     grpc: Code.FailedPrecondition,
     graphql: "MEDIA_ALREADY_COMPLETED",

@@ -104,6 +104,9 @@ const schema = z.object({
   MEDIA_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
   MEDIA_CONCURRENCY: positiveInt.max(64).default(2),
   MEDIA_UPLOAD_EXPIRY_S: positiveInt.max(7 * 86_400).default(3_600),
+  // Per-user upload quotas, counted over what createUpload declared (QUOTA_EXCEEDED past them).
+  MEDIA_QUOTA_BYTES_PER_DAY: positiveInt.max(1024 * 1024 * 1024 * 1024).default(500 * 1024 * 1024),
+  MEDIA_QUOTA_FILES_PER_HOUR: positiveInt.max(100_000).default(100),
   // The gateway's edges (README "Security limits").
   GATEWAY_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
   GATEWAY_MAX_DEPTH: positiveInt.max(100).default(10),

@@ -27,6 +27,8 @@ export interface MediaContext {
   readUrlExpiryS: number;
   /** How long a signed URL of private (message) media stays valid, in both stores. */
   privateUrlExpiryS: number;
+  /** Per-user upload quotas over what createUpload declared. */
+  quota: { bytesPerDay: number; filesPerHour: number };
   /** The gateway's upload route, for stores that take no direct uploads: `<uploadPath>/<id>`. */
   uploadPath: string;
 }

@@ -54,6 +54,7 @@ const ctx: MediaContext = {
   readUrlExpiryS: 600,
   privateUrlExpiryS: 60,
   uploadPath: "/media/upload",
+  quota: { bytesPerDay: 1024 * 1024 * 1024, filesPerHour: 10_000 },
 };
 const consumer = processingConsumer(ctx, new Semaphore(2), pino({ level: "silent" }));
 
@@ -440,6 +441,64 @@ test("uploads never completed, and refused ones, are deleted after 24 hours with
   );
   assert.deepEqual(await keysOf(pending), []);
   assert.deepEqual(await keysOf(ready.id), [`${ready.id}/original.webp`]);
+});
+
+test("quotas: files per hour and bytes per day, each a coded error naming its field, nothing stored", async () => {
+  const small: MediaContext = { ...ctx, quota: { bytesPerDay: 1_000, filesPerHour: 3 } };
+  const owner = uuidv7();
+  const count = async () =>
+    Number(
+      (await sql<{ n: string }>`SELECT count(*) AS n FROM media.media WHERE owner_id = ${owner}::uuid`.execute(db))
+        .rows[0]?.n,
+    );
+  const make = (byteSize: number) =>
+    as(owner, () =>
+      createUpload(
+        small,
+        create(CreateUploadRequestSchema, { kind: "IMAGE", contentType: "image/png", byteSize: BigInt(byteSize) }),
+      ),
+    );
+  await make(400);
+  await make(400);
+  // 800 declared today: 201 more bytes would pass 1,000.
+  await assertCode(make(201), "QUOTA_EXCEEDED", "byteSize");
+  await make(200);
+  assert.equal(await count(), 3);
+  await assertCode(make(1), "QUOTA_EXCEEDED", "files");
+  assert.equal(await count(), 3, "nothing stored by a refusal");
+  // An hour later the files quota has room again, but the day's bytes are spent.
+  await sql`UPDATE media.media SET created_at = now() - interval '61 minutes' WHERE owner_id = ${owner}::uuid`.execute(
+    db,
+  );
+  await assertCode(make(1), "QUOTA_EXCEEDED", "byteSize");
+  // A day later both have room; another user was never limited by this one.
+  await sql`UPDATE media.media SET created_at = now() - interval '25 hours' WHERE owner_id = ${owner}::uuid`.execute(
+    db,
+  );
+  await make(1_000);
+  await as(uuidv7(), () =>
+    createUpload(
+      small,
+      create(CreateUploadRequestSchema, { kind: "IMAGE", contentType: "image/png", byteSize: 1_000n }),
+    ),
+  );
+});
+
+test("quotas hold under concurrent uploads of one user", async () => {
+  const small: MediaContext = { ...ctx, quota: { bytesPerDay: 1024 * 1024, filesPerHour: 5 } };
+  const owner = uuidv7();
+  const results = await Promise.allSettled(
+    Array.from({ length: 12 }, () =>
+      as(owner, () =>
+        createUpload(
+          small,
+          create(CreateUploadRequestSchema, { kind: "IMAGE", contentType: "image/png", byteSize: 10n }),
+        ),
+      ),
+    ),
+  );
+  assert.equal(results.filter((r) => r.status === "fulfilled").length, 5);
+  for (const r of results) if (r.status === "rejected") assert.equal((r.reason as NovaError).code, "QUOTA_EXCEEDED");
 });
 
 // ---- the fs store

@@ -24,6 +24,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     // Message media: a member's read of the message gets URLs that work for 15 minutes.
     privateUrlExpiryS: 900,
     uploadPath: UPLOAD_PATH,
+    quota: { bytesPerDay: ctx.config.MEDIA_QUOTA_BYTES_PER_DAY, filesPerHour: ctx.config.MEDIA_QUOTA_FILES_PER_HOUR },
   };
   const sem = new Semaphore(ctx.config.MEDIA_CONCURRENCY);
   const log = ctx.log.child({ component: "media" });

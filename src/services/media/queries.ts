@@ -64,6 +64,23 @@ export async function insertMedia(
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * Inside `trx`: serialises the uploads of one owner (a transaction-scoped advisory lock) and answers
+ * what they declared lately: uploads in the last hour and bytes in the last 24 hours.
+ */
+export async function lockUploadUsage(
+  trx: Transaction<MediaTables>,
+  ownerId: string,
+): Promise<{ filesLastHour: number; bytesLastDay: number }> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`media.quota:${ownerId}`}, 0))`.execute(trx);
+  const r = await sql<{ files: string; bytes: string }>`SELECT
+        count(*) FILTER (WHERE created_at > now() - interval '1 hour') AS files,
+        coalesce(sum(byte_size), 0) AS bytes
+      FROM media.media WHERE owner_id = ${ownerId}::uuid AND created_at > now() - interval '24 hours'`.execute(trx);
+  const row = r.rows[0];
+  return { filesLastHour: Number(row?.files ?? 0), bytesLastDay: Number(row?.bytes ?? 0) };
+}
+
 /** One media row, locked for the rest of `trx` when `lock`. */
 export async function mediaById(db: Db, id: string, lock = false): Promise<MediaRow | undefined> {
   let q = db.selectFrom("media.media").selectAll().where("id", "=", id);
