@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import sharp from "sharp";
+import { uuidv7 } from "../src/platform/validate.ts";
 import { gql } from "./helpers.ts";
 
 export async function eventually<T>(what: string, get: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
@@ -78,3 +79,9 @@ export const MESSAGES = `query($c: ID!) { conversation(id: $c) { messages(first:
 } } } } }`;
 
 export type SeenMedia = { id: string; alt: string | null; variants: { name: string; url: string; width: number }[] };
+
+/** A UUIDv7 as if made at `ms` (uuidv7() itself never goes back in time): a media id of that age. */
+export function uuidv7At(ms: number): string {
+  const stamp = ms.toString(16).padStart(12, "0");
+  return `${stamp.slice(0, 8)}-${stamp.slice(8)}${uuidv7().slice(13)}`;
+}

@@ -8,11 +8,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
 import sharp from "sharp";
 import { s3Store } from "../src/platform/storage/s3.ts";
 import type { Nova } from "../src/runtime/app.ts";
+import { checkOrphans, purgeUnattached } from "../src/services/media/purge.ts";
+import type { MediaTables } from "../src/services/media/queries.ts";
 import { gql, register, services, startInProcess } from "./helpers.ts";
-import { group, jpegOf, MESSAGES, SEND, type SeenMedia, uploadReady } from "./media-flow.ts";
+import { group, jpegOf, MESSAGES, SEND, type SeenMedia, uploadReady, uuidv7At } from "./media-flow.ts";
 
 const bucket = `nova-media-test-${randomBytes(4).toString("hex")}`;
 let nova: Nova;
@@ -130,4 +134,50 @@ test("S3: a group message's media: presigned GETs for a member only, the bucket 
     keys.length > 0 && keys.every((k) => k.startsWith(`${mediaId}/private/`)),
     `under private/ only: ${keys.join(", ")}`,
   );
+});
+
+test("S3: unattached READY media is purged after 24 hours and the orphan check works on the bucket (listed)", async () => {
+  const pool = new pg.Pool({ connectionString: (await services()).postgres, max: 2 });
+  const db = new Kysely<MediaTables>({ dialect: new PostgresDialect({ pool }) });
+  const store = s3Store({ ...s3, bucket, forcePathStyle: true });
+  try {
+    const alice = await register(url);
+    const [lonely, used, broken] = [
+      await uploadReady(url, alice.accessToken, await jpegOf(500, 400), "POST"),
+      await uploadReady(url, alice.accessToken, await jpegOf(500, 400), "POST"),
+      await uploadReady(url, alice.accessToken, await jpegOf(500, 400), "POST"),
+    ];
+    const post = await gql(url, `mutation($input: CreatePostInput!) { createPost(input: $input) { id } }`, {
+      token: alice.accessToken,
+      variables: { input: { text: "kept", attachments: [{ mediaId: used }] } },
+    });
+    assert.equal(post.body.errors, undefined, JSON.stringify(post.body.errors));
+    await sql`UPDATE media.media SET updated_at = now() - interval '25 hours' WHERE id = ANY(${[lonely, used]}::uuid[])`.execute(
+      db,
+    );
+    const purged = await purgeUnattached(db, store, 86_400_000);
+    assert.ok(purged.includes(lonely) && !purged.includes(used));
+    let keys = await listBucket();
+    assert.ok(!keys.some((k) => k.startsWith(`${lonely}/`)), "no blob of the purged media left in the bucket");
+    assert.ok(
+      keys.some((k) => k.startsWith(`${used}/`)),
+      "the post's media stays",
+    );
+
+    // Orphans: a blob under a three-day-old media id with no row goes, a young one stays; a missing variant is reported.
+    const old = uuidv7At(Date.now() - 3 * 86_400_000);
+    const young = uuidv7At(Date.now());
+    await store.put(`${old}/w640.webp`, Buffer.from("x"), "image/webp");
+    await store.put(`${young}/upload`, Buffer.from("x"), "image/jpeg");
+    await store.delete([`${broken}/w320.webp`]);
+    const report = await checkOrphans(db, store, 86_400_000);
+    assert.deepEqual(report.deleted, [`${old}/w640.webp`]);
+    assert.ok(report.missing.includes(broken) && !report.missing.includes(used));
+    keys = await listBucket();
+    assert.ok(!keys.some((k) => k.startsWith(`${old}/`)));
+    assert.ok(keys.includes(`${young}/upload`), "an upload younger than the grace period is never touched");
+  } finally {
+    store.close();
+    await db.destroy();
+  }
 });

@@ -15,7 +15,9 @@ import pg from "pg";
 import pino from "pino";
 import sharp from "sharp";
 import { services, tempDir } from "../../../test/helpers.ts";
+import { uuidv7At } from "../../../test/media-flow.ts";
 import {
+  AttachMediaRequestSchema,
   CompleteUploadRequestSchema,
   CreateUploadRequestSchema,
   GetMediaRequestSchema,
@@ -27,6 +29,7 @@ import { applyOnce } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { createOutbox } from "../../platform/events/outbox.ts";
 import { eventTables } from "../../platform/events/sets.ts";
+import { registry } from "../../platform/observability/metrics.ts";
 import { runWithCall } from "../../platform/rpc/context.ts";
 import type { BlobStore } from "../../platform/storage/blobs.ts";
 import { fsStore, validKey } from "../../platform/storage/fs.ts";
@@ -34,8 +37,9 @@ import { uuidv7 } from "../../platform/validate.ts";
 import { processingConsumer } from "./consumers.ts";
 import { type MediaContext, uploadKey } from "./context.ts";
 import { Semaphore } from "./process.ts";
-import { purgeStale } from "./purge.ts";
+import { checkOrphans, purgeStale, purgeUnattached } from "./purge.ts";
 import type { MediaTables } from "./queries.ts";
+import { attachMedia } from "./rpc/attachMedia.ts";
 import { completeUpload } from "./rpc/completeUpload.ts";
 import { createUpload } from "./rpc/createUpload.ts";
 import { getMedia } from "./rpc/getMedia.ts";
@@ -499,6 +503,62 @@ test("quotas hold under concurrent uploads of one user", async () => {
   );
   assert.equal(results.filter((r) => r.status === "fulfilled").length, 5);
   for (const r of results) if (r.status === "rejected") assert.equal((r.reason as NovaError).code, "QUOTA_EXCEEDED");
+});
+
+const attach = (owner: string, ids: string[]) =>
+  as(owner, () => attachMedia(ctx, create(AttachMediaRequestSchema, { mediaIds: ids })));
+
+test("READY media never attached is deleted 24 hours after it became READY, blobs then row; attached media stays", async () => {
+  const owner = uuidv7();
+  const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: "#123" } })
+    .png()
+    .toBuffer();
+  const [lonely, used, fresh] = [
+    await upload(owner, png, "image/png"),
+    await upload(owner, png, "image/png"),
+    await upload(owner, png, "image/png"),
+  ];
+  for (const m of [lonely, used, fresh]) assert.equal(m.media.state, "READY");
+  await attach(owner, [used.id]);
+  await sql`UPDATE media.media SET updated_at = now() - interval '25 hours' WHERE id = ANY(${[lonely.id, used.id]}::uuid[])`.execute(
+    db,
+  );
+  const deleted = await purgeUnattached(db, store, 86_400_000);
+  assert.ok(deleted.includes(lonely.id));
+  assert.ok(!deleted.includes(used.id) && !deleted.includes(fresh.id));
+  assert.deepEqual(await keysOf(lonely.id), []);
+  assert.equal(await getOne(owner, lonely.id), undefined, "the row went after its blobs");
+  assert.ok((await keysOf(used.id)).length > 0);
+  assert.ok((await keysOf(fresh.id)).length > 0);
+  // Too late to attach what is gone.
+  await assertCode(attach(owner, [lonely.id]), "NOT_FOUND", "attachments[0].mediaId");
+});
+
+test("the orphan check: blobs without a row go after the grace period, rows without blobs are reported", async () => {
+  const owner = uuidv7();
+  const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: "#321" } })
+    .png()
+    .toBuffer();
+  const kept = await upload(owner, png, "image/png");
+  const broken = await upload(owner, png, "image/png");
+  await store.delete([`${broken.id}/w320.webp`]);
+  const old = uuidv7At(Date.now() - 3 * 86_400_000);
+  const inFlight = uuidv7();
+  await store.put(`${old}/original.webp`, Buffer.from("x"), "image/webp");
+  await store.put(`${old}/upload`, Buffer.from("x"), "image/png");
+  await store.put(`${inFlight}/upload`, Buffer.from("x"), "image/png");
+  await store.put("not-media/readme.txt", Buffer.from("x"), "text/plain");
+
+  const report = await checkOrphans(db, store, 86_400_000);
+  assert.deepEqual(report.deleted.sort(), [`${old}/original.webp`, `${old}/upload`]);
+  assert.deepEqual(await keysOf(old), []);
+  assert.deepEqual(await keysOf(inFlight), [`${inFlight}/upload`], "an id younger than the grace period is left");
+  assert.ok(report.missing.includes(broken.id));
+  assert.ok(!report.missing.includes(kept.id));
+  assert.ok(report.foreign >= 1);
+  assert.ok((await store.get("not-media/readme.txt")) !== undefined, "keys that are not media's are left alone");
+  const gauge = await registry.getSingleMetric("nova_media_missing_blobs")?.get();
+  assert.equal(gauge?.values[0]?.value, report.missing.length);
 });
 
 // ---- the fs store

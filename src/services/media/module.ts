@@ -3,7 +3,7 @@ import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { postPurgeConsumer, processingConsumer } from "./consumers.ts";
 import type { MediaContext } from "./context.ts";
 import { Semaphore } from "./process.ts";
-import { purgeStale } from "./purge.ts";
+import { checkOrphans, purgeStale, purgeUnattached } from "./purge.ts";
 import type { MediaTables } from "./queries.ts";
 import { createMediaService } from "./service.ts";
 import { openMediaStore, UPLOAD_PATH } from "./store.ts";
@@ -28,22 +28,33 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   };
   const sem = new Semaphore(ctx.config.MEDIA_CONCURRENCY);
   const log = ctx.log.child({ component: "media" });
-  // Uploads never completed, and refused ones, are deleted 24 hours after they were declared (purge.ts).
+  // Uploads never completed, refused ones, and READY media never attached are deleted 24 hours on
+  // (purge.ts); the orphan check runs every 6 hours, deleting blobs without a row once their media id
+  // is 2 days old (far past any upload target's life) and reporting rows without blobs.
+  const DAY = 86_400_000;
   const purge = async () => {
     try {
-      const n = await purgeStale(media.writer, media.store, 86_400_000);
-      if (n) log.info({ purged: n }, "purged stale uploads");
+      const stale = await purgeStale(media.writer, media.store, DAY);
+      const unattached = await purgeUnattached(media.writer, media.store, DAY);
+      if (stale || unattached.length) log.info({ stale, unattached: unattached.length }, "purged unused uploads");
     } catch (err) {
-      log.warn({ err }, "purge of stale uploads failed; will retry");
+      log.warn({ err }, "purge of unused uploads failed; will retry");
     }
   };
-  const timer = setInterval(purge, 3_600_000);
-  timer.unref();
+  const orphans = async () => {
+    try {
+      await checkOrphans(media.writer, media.store, 2 * DAY, log);
+    } catch (err) {
+      log.warn({ err }, "orphan check failed; will retry");
+    }
+  };
+  const timers = [setInterval(purge, 3_600_000), setInterval(orphans, 6 * 3_600_000)];
+  for (const t of timers) t.unref();
   return {
     services: [{ service: MediaService, impl: createMediaService(media) }],
     consumers: [processingConsumer(media, sem, log), postPurgeConsumer(media)],
     async stop() {
-      clearInterval(timer);
+      for (const t of timers) clearInterval(t);
       if ("close" in store) store.close();
     },
   };
