@@ -8,6 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
 import { fsStore } from "../src/platform/storage/fs.ts";
@@ -18,9 +20,12 @@ import { group, jpegOf, MESSAGES, SEND, type SeenMedia, uploadReady } from "./me
 let nova: Nova;
 let url: string;
 let origin: string;
+let dataDir: string;
 
 before(async () => {
-  ({ nova, url } = await startInProcess({ NOVA_DATA_DIR: tempDir() }));
+  dataDir = tempDir();
+  // A small upload budget, for the route's own test (every other user here uploads at most 3 files).
+  ({ nova, url } = await startInProcess({ NOVA_DATA_DIR: dataDir, GATEWAY_RATE_USER_UPLOADS: "3" }));
   origin = new URL(url).origin;
 });
 after(() => nova.stop());
@@ -135,6 +140,42 @@ describe("a group message with media", () => {
     const elsewhere = await gql(url, MESSAGES, { token: carol.accessToken, variables: { c: other } });
     assert.deepEqual(elsewhere.body.data.conversation.messages.edges, []);
   });
+});
+
+test("the upload route's per-user budget: past it 429 RATE_LIMITED with Retry-After, nothing stored", async () => {
+  const [alice, bob] = await Promise.all([register(url), register(url)]);
+  const jpeg = await jpegOf(64, 64);
+  const put = (token: string, id: string) =>
+    fetch(`${origin}/media/upload/${id}`, {
+      method: "PUT",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "image/jpeg",
+        "content-length": String(jpeg.length),
+      },
+      body: jpeg,
+    });
+  // Refused PUTs spend the budget too (each costs the gateway a backend call).
+  for (let i = 0; i < 3; i++) assert.equal((await put(alice.accessToken, randomUUID())).status, 404);
+  const created = await gql(
+    url,
+    `mutation($input: CreateUploadInput!) { createUpload(input: $input) { media { id } } }`,
+    {
+      token: alice.accessToken,
+      variables: { input: { kind: "IMAGE", contentType: "image/jpeg", byteSize: jpeg.length } },
+    },
+  );
+  const id = created.body.data.createUpload.media.id as string;
+  const refused = await put(alice.accessToken, id);
+  assert.equal(refused.status, 429);
+  assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+  assert.equal(
+    ((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code,
+    "RATE_LIMITED",
+  );
+  assert.equal(existsSync(join(dataDir, "media", id)), false, "nothing stored");
+  // Another user's budget is their own.
+  assert.equal((await put(bob.accessToken, randomUUID())).status, 404);
 });
 
 test("fs signed URLs: the signature covers the key and the expiry, and an expired one is refused", async () => {

@@ -22,6 +22,7 @@ import { createLoaders } from "./loaders.ts";
 import { MailLimits } from "./mail-limits.ts";
 import { registerMediaRoutes } from "./media/routes.ts";
 import { type Protections, registerProtections } from "./protections.ts";
+import type { RateLimits } from "./ratelimit.ts";
 import { installSubscriptions } from "./realtime/resolvers.ts";
 import { attachSubscriptions } from "./realtime/subscriptions.ts";
 import { resolvers } from "./resolvers.ts";
@@ -266,14 +267,21 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
   await registerGraphQL(app, deps, security, sessions);
   if (deps.bus) registerSubscriptions(app, deps, deps.bus, security, sessions, protections);
   registerHealth(app, deps);
-  if (deps.mediaStore) await registerMedia(app, deps, deps.mediaStore, sessions);
+  if (deps.mediaStore) await registerMedia(app, deps, deps.mediaStore, sessions, protections.rates);
   return app;
 }
 
 /** The upload and file routes of a media store that cannot take uploads or serve files itself (media/routes.ts). */
-function registerMedia(app: FastifyInstance, deps: GatewayDeps, store: FsBlobStore, sessions: Sessions): Promise<void> {
+function registerMedia(
+  app: FastifyInstance,
+  deps: GatewayDeps,
+  store: FsBlobStore,
+  sessions: Sessions,
+  rates: RateLimits,
+): Promise<void> {
   return registerMediaRoutes(app, {
     store,
+    spendUpload: (req, userId) => rates.consume("upload", { userId, ip: req.ip }),
     maxBytes: deps.mediaMaxBytes ?? 20 * 1024 * 1024,
     media: deps.media,
     run,

@@ -122,6 +122,8 @@ const schema = z.object({
   GATEWAY_RATE_USER_MUTATIONS: nonNegativeInt.default(300),
   GATEWAY_RATE_IP_QUERIES: nonNegativeInt.default(3_000),
   GATEWAY_RATE_IP_MUTATIONS: nonNegativeInt.default(600),
+  // PUTs to the gateway's media upload route per user per window (the fs store's uploads); 0 = off.
+  GATEWAY_RATE_USER_UPLOADS: nonNegativeInt.default(30),
   // Mutations that send mail, per hour: per address (or signed-in user) and per IP; 0 = off.
   GATEWAY_RATE_MAIL_PER_ADDRESS: nonNegativeInt.default(5),
   GATEWAY_RATE_MAIL_PER_IP: nonNegativeInt.default(30),

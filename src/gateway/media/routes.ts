@@ -6,7 +6,8 @@
  * - `PUT /media/upload/:id`: the bytes of an upload the bearer declared with createUpload. Streamed
  *   to the store, never buffered whole, up to the media size limit (not the 1 MB GraphQL body
  *   limit); Content-Type and Content-Length must be what createUpload declared, and no more bytes
- *   than declared are taken. 204 when stored; then completeUpload.
+ *   than declared are taken. 204 when stored; then completeUpload. Each PUT spends one of the user's
+ *   upload budget (GATEWAY_RATE_USER_UPLOADS a window): past it, 429 RATE_LIMITED with Retry-After.
  * - `GET /media/<id>/<variant>.webp`: a processed variant, with
  *   `Cache-Control: public, max-age=31536000, immutable` (a key is never rewritten with other
  *   bytes) and an ETag (304 on If-None-Match). The raw upload is never served.
@@ -24,6 +25,7 @@ import type { FsBlobStore } from "../../platform/storage/fs.ts";
 import { isUuid } from "../../platform/validate.ts";
 import { PRIVATE_KEY, SERVED_KEY, uploadKey } from "../../services/media/keys.ts";
 import { MEDIA_PATH, UPLOAD_PATH } from "../../services/media/store.ts";
+import type { RateDecision } from "../ratelimit.ts";
 
 export interface MediaRoutesOptions {
   store: FsBlobStore;
@@ -31,6 +33,8 @@ export interface MediaRoutesOptions {
   media: Client<typeof MediaService>;
   /** Verifies the request's bearer token and sets its call's user (throws a NovaError otherwise). */
   authenticate(req: FastifyRequest): Promise<string>;
+  /** Spends one upload of the user's budget (ratelimit.ts); refused: 429 RATE_LIMITED with Retry-After. */
+  spendUpload(req: FastifyRequest, userId: string): Promise<RateDecision>;
   /** Runs a backend call inside the request's deadline, claims and trace. */
   run<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T>;
 }
@@ -38,8 +42,16 @@ export interface MediaRoutesOptions {
 const fail = (code: ErrorCode, field: string, message: string) =>
   new NovaError(code, `${field}: ${message}`, { field });
 
+/** Thrown when the user's upload budget is spent: answered 429 with Retry-After. */
+class UploadBudgetSpent extends NovaError {
+  constructor(readonly retryAfterS: number) {
+    super("RATE_LIMITED", `too many uploads; try again in ${retryAfterS} s`);
+  }
+}
+
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const e = fromError(err);
+  if (err instanceof UploadBudgetSpent) reply.header("retry-after", String(err.retryAfterS));
   const status = e.code === "INTERNAL" ? 500 : catalogue[e.code].http;
   if (status === 401) reply.header("www-authenticate", `Bearer error="invalid_token"`);
   return reply.code(status).send({
@@ -62,6 +74,9 @@ class Limit extends Transform {
 
 async function receive(opts: MediaRoutesOptions, req: FastifyRequest, body: NodeJS.ReadableStream): Promise<void> {
   const user = await opts.authenticate(req);
+  // Before any backend call or byte stored: a user cannot make the gateway stream without end.
+  const budget = await opts.spendUpload(req, user);
+  if (!budget.allowed) throw new UploadBudgetSpent(budget.retryAfterS);
   const id = (req.params as { id: string }).id.toLowerCase();
   if (!isUuid(id)) throw fail("VALIDATION_FAILED", "id", "must be a media id");
   const res = await opts.run(req, () => opts.media.getMedia({ mediaIds: [id] }));

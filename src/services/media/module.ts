@@ -1,4 +1,5 @@
 import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
+import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { postPurgeConsumer, processingConsumer } from "./consumers.ts";
 import type { MediaContext } from "./context.ts";
@@ -9,6 +10,13 @@ import { createMediaService } from "./service.ts";
 import { openMediaStore, UPLOAD_PATH } from "./store.ts";
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
+  // The fs store is a folder of this process, and only the gateway of this process serves it (and
+  // checks its signed URLs, whose key is this process's): across processes it cannot work.
+  if (ctx.mode === "distributed" && !ctx.config.s3) {
+    throw new ConfigError([
+      "S3_BUCKET: required for media in distributed mode (nova serve): the folder store under NOVA_DATA_DIR/media works only in one process; set S3_BUCKET (with S3_ENDPOINT and credentials of an S3-compatible store), or run every module in one process with nova start",
+    ]);
+  }
   const db = ctx.db().kysely<MediaTables>();
   const store = openMediaStore(ctx.config);
   // The bucket is made on first start (a provisioned one is left as it is).
