@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
+import { registry } from "../src/platform/observability/metrics.ts";
 import { fsStore } from "../src/platform/storage/fs.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { gql, register, startInProcess, tempDir } from "./helpers.ts";
@@ -35,6 +36,14 @@ const errorOf = (r: { body: { errors?: { extensions?: { code?: string; field?: s
   field: r.body.errors?.[0]?.extensions?.field,
 });
 
+/** GetMedia calls the gateway has made in this process. */
+async function getMediaCalls(): Promise<number> {
+  const m = await registry.getSingleMetric("nova_rpc_client_handled_total")?.get();
+  return (m?.values ?? [])
+    .filter((v) => v.labels.caller === "gateway" && v.labels.method === "GetMedia")
+    .reduce((n, v) => n + v.value, 0);
+}
+
 async function refusedFile(path: string): Promise<void> {
   const res = await fetch(`${origin}${path}`);
   const body = await res.text();
@@ -46,8 +55,17 @@ async function refusedFile(path: string): Promise<void> {
 describe("a group message with media", () => {
   test("members read the files through signed URLs; a non-member and a signed-out client cannot", async () => {
     const [alice, bob, carol] = await Promise.all([register(url), register(url), register(url)]);
-    const mediaId = await uploadReady(url, alice.accessToken, await jpegOf(900, 600), "MESSAGE");
+    const [mediaId, second, third] = await Promise.all(
+      [900, 500, 300].map(async (w) => uploadReady(url, alice.accessToken, await jpegOf(w, 300), "MESSAGE")),
+    );
     const c = await group(url, alice.accessToken, [bob.user.id]);
+    for (const [k, a] of [
+      ["m3", [{ mediaId: second }, { mediaId: third }]],
+      ["m2", [{ mediaId: third }]],
+    ] as const) {
+      const r = await gql(url, SEND, { token: alice.accessToken, variables: { c, t: "more", k, a } });
+      assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    }
     const sent = await gql(url, SEND, {
       token: alice.accessToken,
       variables: { c, t: "", k: "m1", a: [{ mediaId, alt: "the harbour" }] },
@@ -55,10 +73,17 @@ describe("a group message with media", () => {
     assert.equal(sent.body.errors, undefined, JSON.stringify(sent.body.errors));
     assert.equal(sent.body.data.sendMessage.media[0].id, mediaId);
 
-    // Bob, a member: the message's media, hydrated, with signed URLs that serve the bytes.
+    // Bob, a member: the messages' media, hydrated in one GetMedia for the page, with signed URLs that serve the bytes.
+    const before = await getMediaCalls();
     const seen = await gql(url, MESSAGES, { token: bob.accessToken, variables: { c } });
     assert.equal(seen.body.errors, undefined, JSON.stringify(seen.body.errors));
-    const [m] = seen.body.data.conversation.messages.edges[0].node.media as SeenMedia[];
+    assert.equal((await getMediaCalls()) - before, 1, "one GetMedia for the whole page");
+    const edges = seen.body.data.conversation.messages.edges as { node: { media: SeenMedia[] } }[];
+    assert.deepEqual(
+      edges.map((e) => e.node.media.map((x) => x.id)),
+      [[mediaId], [third], [second, third]],
+    );
+    const [m] = edges[0]?.node.media ?? [];
     assert.equal(m?.alt, "the harbour");
     const w640 = m?.variants.find((v) => v.name === "w640");
     assert.ok(w640);
