@@ -15,8 +15,8 @@ import sharp from "sharp";
 import { registry } from "../src/platform/observability/metrics.ts";
 import { fsStore } from "../src/platform/storage/fs.ts";
 import type { Nova } from "../src/runtime/app.ts";
-import { gql, register, startInProcess, tempDir } from "./helpers.ts";
-import { group, jpegOf, MESSAGES, SEND, type SeenMedia, uploadReady } from "./media-flow.ts";
+import { gql, register, startInProcess, subscribe, tempDir } from "./helpers.ts";
+import { eventually, group, jpegOf, MESSAGES, SEND, type SeenMedia, uploadReady } from "./media-flow.ts";
 
 let nova: Nova;
 let url: string;
@@ -165,6 +165,40 @@ describe("a group message with media", () => {
     const elsewhere = await gql(url, MESSAGES, { token: carol.accessToken, variables: { c: other } });
     assert.deepEqual(elsewhere.body.data.conversation.messages.edges, []);
   });
+});
+
+test("messageReceived pushes the message with its media, signed for the member", async () => {
+  const [alice, bob] = await Promise.all([register(url), register(url)]);
+  const mediaId = await uploadReady(url, alice.accessToken, await jpegOf(700, 400), "MESSAGE");
+  const c = await group(url, alice.accessToken, [bob.user.id]);
+  const gauge = async () =>
+    ((await registry.getSingleMetric("nova_realtime_subscriptions")?.get())?.values ?? []).reduce(
+      (n, v) => n + v.value,
+      0,
+    );
+  const before = await gauge();
+  type Push = { messageReceived: { id: string; media: SeenMedia[] } };
+  const toBob = await subscribe<Push>(
+    url,
+    bob.accessToken,
+    "subscription($c: ID) { messageReceived(conversationId: $c) { id media { id alt variants { name url width } } } }",
+    { c },
+  );
+  try {
+    await eventually("the subscription is live", async () => ((await gauge()) > before ? true : undefined));
+    const sent = await gql(url, SEND, {
+      token: alice.accessToken,
+      variables: { c, t: "", k: "p", a: [{ mediaId, alt: "x" }] },
+    });
+    assert.equal(sent.body.errors, undefined, JSON.stringify(sent.body.errors));
+    const pushed = (await toBob.next(30_000)).messageReceived;
+    assert.equal(pushed.id, sent.body.data.sendMessage.id);
+    const v = pushed.media[0]?.variants.find((x) => x.name === "w640");
+    assert.ok(v, JSON.stringify(pushed));
+    assert.equal((await fetch(`${origin}${v.url}`)).status, 200);
+  } finally {
+    await toBob.close();
+  }
 });
 
 test("the upload route's per-user budget: past it 429 RATE_LIMITED with Retry-After, nothing stored", async () => {
