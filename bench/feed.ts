@@ -148,6 +148,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       procs.push(p);
       const base = `http://127.0.0.1:${port}`;
       await waitHttp(`${base}/healthz`, p);
+      // The admin server starts after the gateway answers: a page count reads its metrics at once.
+      await waitHttp(`http://127.0.0.1:${admin}/metrics`, p);
       return { p, url: `${base}/graphql`, metrics: `http://127.0.0.1:${admin}/metrics` };
     };
 
