@@ -181,6 +181,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       blockedBetween: async () => new Set<string>(),
       resolveUsernames: async () => new Map(),
       mediaOf: async () => new Map(),
+      attachMedia: async () => undefined,
     };
     const seconds = quick ? 5 : 15;
     const getPost = async (name: string, c: Cache | undefined, v: number) => {

@@ -25,7 +25,7 @@ import { createLogger } from "../src/platform/observability/logger.ts";
 import { generateDevCerts } from "../src/platform/rpc/tls.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { modules, resolveTargets } from "../src/runtime/modules.ts";
-import { gql, metric, need, nova, type Proc, pct, scratchDatabase, stop, waitHttp } from "./lib.ts";
+import { gql, metric, need, nova, type Proc, pct, s3Env, scratchDatabase, stop, waitHttp } from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const t00 = Date.now();
@@ -148,6 +148,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       procs.push(p);
       const base = `http://127.0.0.1:${port}`;
       await waitHttp(`${base}/healthz`, p);
+      // The admin server starts after the gateway answers: a page count reads its metrics at once.
+      await waitHttp(`http://127.0.0.1:${admin}/metrics`, p);
       return { p, url: `${base}/graphql`, metrics: `http://127.0.0.1:${admin}/metrics` };
     };
 
@@ -289,6 +291,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       DATABASE_READ_URL: withDb(s.replica),
       REDIS_URL: s.redis,
       NOVA_TLS_DIR: tls,
+      ...s3Env(s),
       FEED_CELEBRITY_THRESHOLD: "1000000",
       ...Object.fromEntries(
         Object.entries(ports)

@@ -178,3 +178,20 @@ export function cpuMeter(groups: () => Record<string, (number | undefined)[]>) {
     },
   };
 }
+
+/**
+ * The harness's object store as media's settings, for `nova serve` targets that include media (in
+ * distributed mode media needs S3: its folder store works in one process only). A bucket of its own
+ * per run (media makes it at start).
+ */
+export function s3Env(s: {
+  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
+}): Record<string, string> {
+  return {
+    S3_ENDPOINT: s.s3.endpoint,
+    S3_REGION: s.s3.region,
+    S3_BUCKET: `nova-bench-${Date.now().toString(36)}`,
+    S3_ACCESS_KEY_ID: s.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s.s3.secretAccessKey,
+  };
+}

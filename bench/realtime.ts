@@ -22,7 +22,7 @@ import { metricSamples } from "../scripts/lib/metrics.ts";
 import { ensureServices, overPrimarySocket, servicePids } from "../scripts/services.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { modules } from "../src/runtime/modules.ts";
-import { cpuMeter, gql, metric, need, nova, type Proc, pct, scratchDatabase, stop, waitHttp } from "./lib.ts";
+import { cpuMeter, gql, metric, need, nova, type Proc, pct, s3Env, scratchDatabase, stop, waitHttp } from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const say = (m: string) => process.stderr.write(`realtime: ${m}\n`);
@@ -324,6 +324,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
           KAFKA_BROKERS: s.kafka,
           REDIS_URL: s.redis,
           NOVA_TLS_DIR: tls,
+          ...s3Env(s),
           ...Object.fromEntries(backends.map((m) => [`${m.toUpperCase()}_ADDR`, `https://127.0.0.1:${ports[m]}`])),
         };
         const serve = async (target: string, env: Record<string, string> = {}) => {

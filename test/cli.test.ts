@@ -117,6 +117,12 @@ test("a bad config value stops start-up, names the variable and exits non-zero",
   assert.match(target.output(), /unknown target "nope"/);
 });
 
+test("media refuses to start in distributed mode without S3_BUCKET (the folder store works in one process only)", async () => {
+  const noS3 = spawnNova(["serve", "--target=media"], { DATABASE_URL: (await services()).postgres });
+  assert.notEqual((await noS3.exited).code, 0);
+  assert.match(noS3.output(), /S3_BUCKET: required for media in distributed mode/);
+});
+
 test("every command has --help", async () => {
   for (const cmd of [[], ["start"], ["serve"], ["migrate"], ["certs"]]) {
     const p = spawnNova([...cmd, "--help"], {});

@@ -8,10 +8,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
 import sharp from "sharp";
 import { s3Store } from "../src/platform/storage/s3.ts";
 import type { Nova } from "../src/runtime/app.ts";
+import { checkOrphans, purgeUnattached } from "../src/services/media/purge.ts";
+import type { MediaTables } from "../src/services/media/queries.ts";
 import { gql, register, services, startInProcess } from "./helpers.ts";
+import { group, jpegOf, MESSAGES, SEND, type SeenMedia, uploadReady, uuidv7At } from "./media-flow.ts";
 
 const bucket = `nova-media-test-${randomBytes(4).toString("hex")}`;
 let nova: Nova;
@@ -92,4 +97,87 @@ test("S3: a presigned PUT straight to the bucket, processed from it, variants re
   const keys = await listBucket();
   assert.equal(keys.length, 4, `the variants only, the raw upload deleted: ${keys.join(", ")}`);
   assert.ok(keys.every((k) => k.startsWith(`${media.id}/`)));
+});
+
+test("S3: a group message's media: presigned GETs for a member only, the bucket refuses an unsigned read", async () => {
+  const [alice, bob, carol] = await Promise.all([register(url), register(url), register(url)]);
+  const mediaId = await uploadReady(url, alice.accessToken, await jpegOf(700, 500), "MESSAGE");
+  const c = await group(url, alice.accessToken, [bob.user.id]);
+  const sent = await gql(url, SEND, { token: alice.accessToken, variables: { c, t: "", k: "m", a: [{ mediaId }] } });
+  assert.equal(sent.body.errors, undefined, JSON.stringify(sent.body.errors));
+
+  const seen = await gql(url, MESSAGES, { token: bob.accessToken, variables: { c } });
+  const [m] = seen.body.data.conversation.messages.edges[0].node.media as SeenMedia[];
+  const w640 = m?.variants.find((v) => v.name === "w640");
+  assert.ok(w640);
+  assert.ok(w640.url.startsWith(`${s3.endpoint}/${bucket}/${mediaId}/private/w640.webp?`), w640.url);
+  assert.match(w640.url, /X-Amz-Expires=900&/, "short-lived");
+  const got = await fetch(w640.url);
+  assert.equal(got.status, 200);
+  assert.equal((await sharp(Buffer.from(await got.arrayBuffer())).metadata()).width, 640);
+
+  // Carol gets no URL at all, and the object itself is not readable without a signature.
+  const hers = await gql(url, MESSAGES, { token: carol.accessToken, variables: { c } });
+  assert.equal(hers.body.data?.conversation ?? null, null);
+  const byId = await gql(url, `query($id: ID!) { media(id: $id) { id } }`, {
+    token: carol.accessToken,
+    variables: { id: mediaId },
+  });
+  assert.equal(byId.body.data?.media, null);
+  const unsigned = await fetch(w640.url.split("?")[0] as string);
+  assert.equal(unsigned.status, 403);
+  const anon = await gql(url, `query($id: ID!) { media(id: $id) { id } }`, { variables: { id: mediaId } });
+  assert.equal(anon.body.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
+
+  const keys = (await listBucket()).filter((k) => k.startsWith(`${mediaId}/`));
+  assert.ok(
+    keys.length > 0 && keys.every((k) => k.startsWith(`${mediaId}/private/`)),
+    `under private/ only: ${keys.join(", ")}`,
+  );
+});
+
+test("S3: unattached READY media is purged after 24 hours and the orphan check works on the bucket (listed)", async () => {
+  const pool = new pg.Pool({ connectionString: (await services()).postgres, max: 2 });
+  const db = new Kysely<MediaTables>({ dialect: new PostgresDialect({ pool }) });
+  const store = s3Store({ ...s3, bucket, forcePathStyle: true });
+  try {
+    const alice = await register(url);
+    const [lonely, used, broken] = [
+      await uploadReady(url, alice.accessToken, await jpegOf(500, 400), "POST"),
+      await uploadReady(url, alice.accessToken, await jpegOf(500, 400), "POST"),
+      await uploadReady(url, alice.accessToken, await jpegOf(500, 400), "POST"),
+    ];
+    const post = await gql(url, `mutation($input: CreatePostInput!) { createPost(input: $input) { id } }`, {
+      token: alice.accessToken,
+      variables: { input: { text: "kept", attachments: [{ mediaId: used }] } },
+    });
+    assert.equal(post.body.errors, undefined, JSON.stringify(post.body.errors));
+    await sql`UPDATE media.media SET updated_at = now() - interval '25 hours' WHERE id = ANY(${[lonely, used]}::uuid[])`.execute(
+      db,
+    );
+    const purged = await purgeUnattached(db, store, 86_400_000);
+    assert.ok(purged.includes(lonely) && !purged.includes(used));
+    let keys = await listBucket();
+    assert.ok(!keys.some((k) => k.startsWith(`${lonely}/`)), "no blob of the purged media left in the bucket");
+    assert.ok(
+      keys.some((k) => k.startsWith(`${used}/`)),
+      "the post's media stays",
+    );
+
+    // Orphans: a blob under a three-day-old media id with no row goes, a young one stays; a missing variant is reported.
+    const old = uuidv7At(Date.now() - 3 * 86_400_000);
+    const young = uuidv7At(Date.now());
+    await store.put(`${old}/w640.webp`, Buffer.from("x"), "image/webp");
+    await store.put(`${young}/upload`, Buffer.from("x"), "image/jpeg");
+    await store.delete([`${broken}/w320.webp`]);
+    const report = await checkOrphans(db, store, 86_400_000);
+    assert.deepEqual(report.deleted, [`${old}/w640.webp`]);
+    assert.ok(report.missing.includes(broken) && !report.missing.includes(used));
+    keys = await listBucket();
+    assert.ok(!keys.some((k) => k.startsWith(`${old}/`)));
+    assert.ok(keys.includes(`${young}/upload`), "an upload younger than the grace period is never touched");
+  } finally {
+    store.close();
+    await db.destroy();
+  }
 });

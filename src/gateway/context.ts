@@ -9,7 +9,7 @@ import { NovaError } from "../platform/errors.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
 import type { UserClaims } from "../platform/rpc/context.ts";
 import type { Verifier } from "../platform/security/jwt.ts";
-import type { BlobStore } from "../platform/storage/blobs.ts";
+import type { FsBlobStore } from "../platform/storage/fs.ts";
 import type { BackendClients } from "./backends.ts";
 import { toGraphQLError } from "./errors.ts";
 import type { Loaders } from "./loaders.ts";
@@ -36,7 +36,7 @@ export interface GatewayDeps extends BackendClients {
    * The media store when it cannot take uploads or serve files itself (the fs store): the gateway
    * then takes uploads on PUT /media/upload/:id and serves files on GET /media/... (media/routes.ts).
    */
-  mediaStore?: BlobStore;
+  mediaStore?: FsBlobStore;
   /** The media size limit of those uploads (MEDIA_MAX_BYTES). */
   mediaMaxBytes?: number;
 }

@@ -31,6 +31,8 @@ export interface Loaders {
   media: DataLoader<string, MediaMsg | undefined>;
   /** The viewer's muted words (keyed by the viewer: one call per request). */
   mutedWords: DataLoader<string, MutedWord[]>;
+  /** Media of messages, by `messageMediaKey` (the conversation it is read through and the media id). */
+  messageMedia: DataLoader<string, MediaMsg | undefined>;
 }
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -49,6 +51,9 @@ function loader<V>(
     { maxBatchSize: 100, batch },
   );
 }
+
+/** The key of the message-media loader: the conversation the media is read through, and its id. */
+export const messageMediaKey = (conversationId: string, mediaId: string) => `${conversationId}:${mediaId}`;
 
 export function createLoaders(deps: BackendClients & { batching?: boolean }, call: Call): Loaders {
   const b = deps.batching !== false;
@@ -108,5 +113,14 @@ export function createLoaders(deps: BackendClients & { batching?: boolean }, cal
       const words = (await call(() => deps.graph.listMutedWords({}))).words;
       return viewers.map(() => words);
     }),
+    messageMedia: loader(
+      async (keys) => {
+        const pairs = keys.map((k) => k.split(":") as [string, string]);
+        const req = { conversationIds: pairs.map((p) => p[0]), mediaIds: pairs.map((p) => p[1]) };
+        return (await call(() => deps.media.getMedia(req))).media;
+      },
+      (m) => messageMediaKey(m.conversationId, m.id),
+      b,
+    ),
   };
 }

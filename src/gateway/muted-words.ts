@@ -6,11 +6,11 @@
 /** True when the text carries a muted phrase. */
 export type MutedText = (text: string) => boolean;
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 export function mutedWordTest(phrases: readonly string[]): MutedText | undefined {
   if (phrases.length === 0) return undefined;
-  const alternatives = phrases.map((p) => escape(p.trim()).replace(/\s+/g, "\\s+"));
+  const alternatives = phrases.map((p) => escapeRegExp(p.trim()).replace(/\s+/g, "\\s+"));
   const re = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${alternatives.join("|")})(?![\\p{L}\\p{N}_])`, "iu");
   return (text) => re.test(text);
 }

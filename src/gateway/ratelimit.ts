@@ -11,7 +11,8 @@ import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimi
 import { counter } from "../platform/observability/metrics.ts";
 import type { RateBudgets } from "./security.ts";
 
-export type Kind = "query" | "mutation";
+/** GraphQL queries and mutations, and the media upload route's PUTs (a per-user budget only). */
+export type Kind = "query" | "mutation" | "upload";
 type Scope = "user" | "ip";
 
 export interface RateDecision {
@@ -42,6 +43,7 @@ export class RateLimits {
       ["user", "mutation", budgets.userMutations],
       ["ip", "query", budgets.ipQueries],
       ["ip", "mutation", budgets.ipMutations],
+      ["user", "upload", budgets.userUploads ?? 0],
     ];
     for (const [scope, kind, points] of table) {
       if (points <= 0) continue;

@@ -26,6 +26,8 @@ export interface RateBudgets {
   userMutations: number;
   ipQueries: number;
   ipMutations: number;
+  /** PUTs to the media upload route per user (embedded mode's fs store); 0 or absent = off. */
+  userUploads?: number;
 }
 
 /** Mutations that send mail (sign-up, verification, password reset): per address and per IP, per hour; 0 = off. */
@@ -91,6 +93,7 @@ export function securityOptions(c: Config): SecurityOptions {
       userMutations: c.GATEWAY_RATE_USER_MUTATIONS,
       ipQueries: c.GATEWAY_RATE_IP_QUERIES,
       ipMutations: c.GATEWAY_RATE_IP_MUTATIONS,
+      userUploads: c.GATEWAY_RATE_USER_UPLOADS,
     },
     mailRate: {
       perAddress: c.GATEWAY_RATE_MAIL_PER_ADDRESS,

@@ -14,7 +14,7 @@ import { counter, histogram } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
-import type { BlobStore } from "../platform/storage/blobs.ts";
+import type { FsBlobStore } from "../platform/storage/fs.ts";
 import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
@@ -22,6 +22,7 @@ import { createLoaders } from "./loaders.ts";
 import { MailLimits } from "./mail-limits.ts";
 import { registerMediaRoutes } from "./media/routes.ts";
 import { type Protections, registerProtections } from "./protections.ts";
+import type { RateLimits } from "./ratelimit.ts";
 import { installSubscriptions } from "./realtime/resolvers.ts";
 import { attachSubscriptions } from "./realtime/subscriptions.ts";
 import { resolvers } from "./resolvers.ts";
@@ -266,14 +267,21 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
   await registerGraphQL(app, deps, security, sessions);
   if (deps.bus) registerSubscriptions(app, deps, deps.bus, security, sessions, protections);
   registerHealth(app, deps);
-  if (deps.mediaStore) await registerMedia(app, deps, deps.mediaStore, sessions);
+  if (deps.mediaStore) await registerMedia(app, deps, deps.mediaStore, sessions, protections.rates);
   return app;
 }
 
 /** The upload and file routes of a media store that cannot take uploads or serve files itself (media/routes.ts). */
-function registerMedia(app: FastifyInstance, deps: GatewayDeps, store: BlobStore, sessions: Sessions): Promise<void> {
+function registerMedia(
+  app: FastifyInstance,
+  deps: GatewayDeps,
+  store: FsBlobStore,
+  sessions: Sessions,
+  rates: RateLimits,
+): Promise<void> {
   return registerMediaRoutes(app, {
     store,
+    spendUpload: (req, userId) => rates.consume("upload", { userId, ip: req.ip }),
     maxBytes: deps.mediaMaxBytes ?? 20 * 1024 * 1024,
     media: deps.media,
     run,

@@ -199,6 +199,29 @@ export const catalogue = {
     message: "the media is not processed yet",
     meaning: "a post names media that is still being processed (or was rejected): wait for state READY",
   },
+  MEDIA_ALREADY_ATTACHED: {
+    grpc: Code.FailedPrecondition,
+    graphql: "MEDIA_ALREADY_ATTACHED",
+    http: 409,
+    message: "this media is already in another conversation",
+    meaning: "a message names media sent in another conversation already (message media stays private to one)",
+  },
+  MEDIA_WRONG_PURPOSE: {
+    grpc: Code.FailedPrecondition,
+    graphql: "MEDIA_WRONG_PURPOSE",
+    http: 409,
+    message: "this media was uploaded for something else",
+    meaning:
+      "a post names media uploaded with purpose MESSAGE (private), or a message names media uploaded for posts (public)",
+  },
+  QUOTA_EXCEEDED: {
+    grpc: Code.ResourceExhausted,
+    graphql: "QUOTA_EXCEEDED",
+    http: 429,
+    message: "an upload quota has been reached",
+    meaning:
+      "`createUpload` past the user's quota: `byteSize` (bytes declared in 24 hours, `MEDIA_QUOTA_BYTES_PER_DAY`) or `files` (uploads in an hour, `MEDIA_QUOTA_FILES_PER_HOUR`)",
+  },
   MEDIA_ALREADY_COMPLETED: {
     grpc: Code.FailedPrecondition,
     graphql: "MEDIA_ALREADY_COMPLETED",

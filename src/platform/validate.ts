@@ -119,3 +119,30 @@ export function uuidv7(now = Date.now()): string {
   const h = b.toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+/** An uploaded media item of a post or a message: the media service's id and its text alternative. */
+export interface AttachmentInput {
+  mediaId: string;
+  alt: string;
+}
+
+/** How many media a post or a message carries, and how long an alt text is (posts and messages alike). */
+export const ATTACHMENT_LIMITS = { max: 10, altMax: 1_500 } as const;
+
+/**
+ * `attachments`: at most 10 distinct media ids, each with an alt text of at most 1,500 characters
+ * (may be empty); `container` names what they are in ("post", "message") in the duplicate's error.
+ */
+export function attachments(items: readonly AttachmentInput[], container: string): AttachmentInput[] {
+  const { max, altMax } = ATTACHMENT_LIMITS;
+  if (items.length > max) throw invalid("attachments", `must have at most ${max} items`);
+  const seen = new Set<string>();
+  return items.map((a, i) => {
+    const f = `attachments[${i}]`;
+    const mediaId = uuid(`${f}.mediaId`, a.mediaId, "a media id");
+    if (seen.has(mediaId)) throw invalid(`${f}.mediaId`, `is already in this ${container}`);
+    seen.add(mediaId);
+    const alt = text(`${f}.alt`, a.alt, { max: altMax, multiline: true, optional: true });
+    return { mediaId, alt };
+  });
+}

@@ -128,6 +128,9 @@ const schema = z.object({
   MEDIA_VIDEO_MAX_S: positiveInt.max(3_600).default(60),
   MEDIA_FFMPEG: z.string().min(1).default("ffmpeg"),
   MEDIA_FFPROBE: z.string().min(1).default("ffprobe"),
+  // Per-user upload quotas, counted over what createUpload declared (QUOTA_EXCEEDED past them).
+  MEDIA_QUOTA_BYTES_PER_DAY: positiveInt.max(1024 * 1024 * 1024 * 1024).default(500 * 1024 * 1024),
+  MEDIA_QUOTA_FILES_PER_HOUR: positiveInt.max(100_000).default(100),
   // The gateway's edges (README "Security limits").
   GATEWAY_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
   GATEWAY_MAX_DEPTH: positiveInt.max(100).default(10),
@@ -143,6 +146,8 @@ const schema = z.object({
   GATEWAY_RATE_USER_MUTATIONS: nonNegativeInt.default(300),
   GATEWAY_RATE_IP_QUERIES: nonNegativeInt.default(3_000),
   GATEWAY_RATE_IP_MUTATIONS: nonNegativeInt.default(600),
+  // PUTs to the gateway's media upload route per user per window (the fs store's uploads); 0 = off.
+  GATEWAY_RATE_USER_UPLOADS: nonNegativeInt.default(30),
   // Mutations that send mail, per hour: per address (or signed-in user) and per IP; 0 = off.
   GATEWAY_RATE_MAIL_PER_ADDRESS: nonNegativeInt.default(5),
   GATEWAY_RATE_MAIL_PER_IP: nonNegativeInt.default(30),

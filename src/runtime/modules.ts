@@ -52,7 +52,7 @@ export const modules = {
     init: async (ctx) => (await import("../services/feed/module.ts")).init(ctx),
   },
   messaging: {
-    deps: ["identity", "graph"],
+    deps: ["identity", "graph", "media"],
     provides: [MessagingService],
     migrations: { schema: "messaging", dir: new URL("../services/messaging/migrations/", import.meta.url) },
     init: async (ctx) => (await import("../services/messaging/module.ts")).init(ctx),

@@ -9,6 +9,8 @@ import { invalid } from "../../platform/errors.ts";
 import { uuid } from "../../platform/validate.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
+import { messageMediaKey } from "../loaders.ts";
+import type { MessageView } from "../messaging/views.ts";
 import { call, type PostView } from "../views.ts";
 
 export interface MediaView {
@@ -63,7 +65,7 @@ const mediaId = (value: string, field: string) => {
   }
 };
 
-type CreateUploadInput = { kind: string; contentType: string; byteSize: number };
+type CreateUploadInput = { kind: string; contentType: string; byteSize: number; purpose?: string | null };
 
 export const mediaResolvers = {
   Query: {
@@ -81,6 +83,7 @@ export const mediaResolvers = {
       const res = await call(ctx, () =>
         ctx.deps.media.createUpload({
           kind: input.kind,
+          purpose: input.purpose ?? "POST",
           contentType: input.contentType,
           byteSize: BigInt(input.byteSize),
         }),
@@ -115,6 +118,23 @@ export const mediaResolvers = {
       return p.attachments.flatMap((a, i) => {
         const m = found[i];
         return m && !(m instanceof Error) && m.state === "READY" ? [mediaView(m, a.alt || null)] : [];
+      });
+    },
+  },
+  Message: {
+    /**
+     * Through the message-media loader, keyed by conversation and media id: one GetMedia per page
+     * whatever the number of messages and items. The message came from messaging for this viewer (a
+     * current member), so its conversation is the one media answers private media through.
+     */
+    media: async (m: MessageView, _args: unknown, ctx: GatewayContext) => {
+      if (m.attachments.length === 0) return [];
+      const found = await call(ctx, () =>
+        ctx.loaders.messageMedia.loadMany(m.attachments.map((a) => messageMediaKey(m.conversationId, a.mediaId))),
+      );
+      return m.attachments.flatMap((a, i) => {
+        const x = found[i];
+        return x && !(x instanceof Error) && x.state === "READY" ? [mediaView(x, a.alt || null)] : [];
       });
     },
   },

@@ -6,29 +6,38 @@
  * - `PUT /media/upload/:id`: the bytes of an upload the bearer declared with createUpload. Streamed
  *   to the store, never buffered whole, up to the media size limit (not the 1 MB GraphQL body
  *   limit); Content-Type and Content-Length must be what createUpload declared, and no more bytes
- *   than declared are taken. 204 when stored; then completeUpload.
+ *   than declared are taken. 204 when stored; then completeUpload. Each PUT spends one of the user's
+ *   upload budget (GATEWAY_RATE_USER_UPLOADS a window): past it, 429 RATE_LIMITED with Retry-After.
  * - `GET /media/<id>/<variant>.webp` (and a video's `video.mp4` / `video.webm`): a processed
  *   variant, with `Cache-Control: public, max-age=31536000, immutable` (a key is never rewritten
  *   with other bytes), an ETag (304 on If-None-Match) and one byte range on request (206: a
  *   browser's video player seeks with ranges, and Safari plays nothing without them). The raw
  *   upload is never served.
+ * - `GET /media/<id>/private/<variant>.webp?expires=…&signature=…`: a variant of message media,
+ *   only with the store's valid, unexpired signature (which only a member's read of the message
+ *   obtains, from the media service); otherwise 403 FORBIDDEN and no bytes. Cached privately until
+ *   the signature expires.
  */
 import { Transform, type TransformCallback } from "node:stream";
 import type { Client } from "@connectrpc/connect";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import { catalogue, type ErrorCode, fromError, NovaError } from "../../platform/errors.ts";
-import type { BlobStore, ByteRange } from "../../platform/storage/blobs.ts";
+import type { ByteRange } from "../../platform/storage/blobs.ts";
+import type { FsBlobStore } from "../../platform/storage/fs.ts";
 import { isUuid } from "../../platform/validate.ts";
-import { SERVED_KEY, uploadKey } from "../../services/media/keys.ts";
+import { PRIVATE_KEY, SERVED_KEY, uploadKey } from "../../services/media/keys.ts";
 import { MEDIA_PATH, UPLOAD_PATH } from "../../services/media/store.ts";
+import type { RateDecision } from "../ratelimit.ts";
 
 export interface MediaRoutesOptions {
-  store: BlobStore;
+  store: FsBlobStore;
   maxBytes: number;
   media: Client<typeof MediaService>;
   /** Verifies the request's bearer token and sets its call's user (throws a NovaError otherwise). */
   authenticate(req: FastifyRequest): Promise<string>;
+  /** Spends one upload of the user's budget (ratelimit.ts); refused: 429 RATE_LIMITED with Retry-After. */
+  spendUpload(req: FastifyRequest, userId: string): Promise<RateDecision>;
   /** Runs a backend call inside the request's deadline, claims and trace. */
   run<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T>;
 }
@@ -36,8 +45,16 @@ export interface MediaRoutesOptions {
 const fail = (code: ErrorCode, field: string, message: string) =>
   new NovaError(code, `${field}: ${message}`, { field });
 
+/** Thrown when the user's upload budget is spent: answered 429 with Retry-After. */
+class UploadBudgetSpent extends NovaError {
+  constructor(readonly retryAfterS: number) {
+    super("RATE_LIMITED", `too many uploads; try again in ${retryAfterS} s`);
+  }
+}
+
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const e = fromError(err);
+  if (err instanceof UploadBudgetSpent) reply.header("retry-after", String(err.retryAfterS));
   const status = e.code === "INTERNAL" ? 500 : catalogue[e.code].http;
   if (status === 401) reply.header("www-authenticate", `Bearer error="invalid_token"`);
   return reply.code(status).send({
@@ -60,6 +77,9 @@ class Limit extends Transform {
 
 async function receive(opts: MediaRoutesOptions, req: FastifyRequest, body: NodeJS.ReadableStream): Promise<void> {
   const user = await opts.authenticate(req);
+  // Before any backend call or byte stored: a user cannot make the gateway stream without end.
+  const budget = await opts.spendUpload(req, user);
+  if (!budget.allowed) throw new UploadBudgetSpent(budget.retryAfterS);
   const id = (req.params as { id: string }).id.toLowerCase();
   if (!isUuid(id)) throw fail("VALIDATION_FAILED", "id", "must be a media id");
   const res = await opts.run(req, () => opts.media.getMedia({ mediaIds: [id] }));
@@ -115,12 +135,25 @@ export function byteRange(header: string | undefined, size: number): ByteRange |
   return end < start ? undefined : { start, end };
 }
 
-async function serve(store: BlobStore, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+/** The Cache-Control of a served key, or the error that refuses it (an unsigned or badly signed private key). */
+function access(store: FsBlobStore, key: string, query: Record<string, string | undefined>): string | NovaError {
+  if (SERVED_KEY.test(key)) return "public, max-age=31536000, immutable";
+  if (!PRIVATE_KEY.test(key)) return fail("NOT_FOUND", "key", "no such file");
+  const { expires = "", signature = "" } = query;
+  if (!store.verifySigned(key, expires, signature)) {
+    return fail("FORBIDDEN", "signature", "a message's media is readable only through its members' signed URLs");
+  }
+  return `private, max-age=${Math.max(0, Number(expires) - Math.floor(Date.now() / 1000))}`;
+}
+
+async function serve(store: FsBlobStore, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const key = (req.params as { "*": string })["*"];
-  const head = SERVED_KEY.test(key) ? await store.head(key) : undefined;
+  const cacheControl = access(store, key, req.query as Record<string, string | undefined>);
+  if (cacheControl instanceof NovaError) return sendError(reply, cacheControl);
+  const head = await store.head(key);
   if (!head) return sendError(reply, fail("NOT_FOUND", "key", "no such file"));
   reply
-    .header("cache-control", "public, max-age=31536000, immutable")
+    .header("cache-control", cacheControl)
     .header("cross-origin-resource-policy", "cross-origin")
     .header("x-content-type-options", "nosniff");
   if (head.etag) reply.header("etag", head.etag);

@@ -123,6 +123,7 @@ export const messagingResolvers = {
         clientMessageId: string;
         ciphertext?: string | null;
         keyId?: string | null;
+        attachments?: { mediaId: string; alt?: string | null }[] | null;
       },
       ctx: GatewayContext,
     ) => {
@@ -144,6 +145,7 @@ export const messagingResolvers = {
           clientMessageId: args.clientMessageId,
           ciphertext,
           keyId: args.keyId ?? "",
+          attachments: (args.attachments ?? []).map((a) => ({ mediaId: a.mediaId, alt: a.alt ?? "" })),
         }),
       );
       if (res.message) ctx.loaders.messages.clear(res.message.id).prime(res.message.id, res.message);

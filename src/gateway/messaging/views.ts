@@ -28,6 +28,8 @@ export interface MessageView {
   keyId: string | null;
   clientMessageId: string;
   createdAt: string;
+  /** Uploaded media (Message.media hydrates them). */
+  attachments: { mediaId: string; alt: string }[];
 }
 
 export interface PublicKeyView {
@@ -70,6 +72,7 @@ export function messageView(m: MessageMsg | undefined): MessageView | null {
     keyId: m.keyId || null,
     clientMessageId: m.clientMessageId,
     createdAt: m.createdAt,
+    attachments: m.attachments.map((a) => ({ mediaId: a.mediaId, alt: a.alt })),
   };
 }
 

@@ -51,6 +51,7 @@ export const subscriptionResolvers: Record<string, SubscriptionField> = {
               keyId: push.keyId || null,
               clientMessageId: push.clientMessageId,
               createdAt: push.createdAt,
+              attachments: push.attachments ?? [],
             }
           : undefined,
       );

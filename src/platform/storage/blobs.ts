@@ -54,4 +54,10 @@ export interface BlobStore {
    * else presigned for `expiresInS` (S3) or the gateway's media route (fs).
    */
   readUrl(key: string, expiresInS: number): Promise<string>;
+  /**
+   * A URL that reads the blob only until `expiresInS` from now, never the public base URL: for
+   * private blobs (a message's media). S3: a presigned GET; fs: the gateway's media route with an
+   * expiry and an HMAC of the key and expiry, which the route checks.
+   */
+  signedUrl(key: string, expiresInS: number): Promise<string>;
 }

@@ -7,7 +7,7 @@
  * key's extension (the media service's keys say what they hold). Direct uploads are not possible
  * (the gateway takes them on its upload route); read URLs are the gateway's media route.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
@@ -50,10 +50,25 @@ export interface FsStoreOptions {
   root: string;
   /** Where the gateway serves the blobs: readUrl is `<publicPath>/<key>`. */
   publicPath?: string;
+  /**
+   * The HMAC key of signed URLs (signedUrl, checked by `verifySigned`): the stores of the media
+   * module and of the gateway must share it (one process: store.ts holds one). Default: random.
+   */
+  signingKey?: Buffer;
 }
 
-export function fsStore(opts: FsStoreOptions): BlobStore {
+/** The fs store, with the check of its signed URLs (the gateway's media route). */
+export interface FsBlobStore extends BlobStore {
+  readonly kind: "fs";
+  /** True when `signature` is this store's for `key` until `expires` (unix seconds) and that is not past. */
+  verifySigned(key: string, expires: string, signature: string): boolean;
+}
+
+export function fsStore(opts: FsStoreOptions): FsBlobStore {
   const root = opts.root;
+  const signingKey = opts.signingKey ?? randomBytes(32);
+  const sign = (key: string, expires: string) =>
+    createHmac("sha256", signingKey).update(`${key}\n${expires}`).digest("base64url");
   const publicPath = (opts.publicPath ?? "/media").replace(/\/$/, "");
   const pathOf = (key: string) => join(root, ...checkKey(key).split("/"));
 
@@ -141,6 +156,16 @@ export function fsStore(opts: FsStoreOptions): BlobStore {
     },
     async readUrl(key) {
       return `${publicPath}/${checkKey(key)}`;
+    },
+    async signedUrl(key, expiresInS) {
+      const expires = String(Math.floor(Date.now() / 1000) + Math.max(1, Math.ceil(expiresInS)));
+      return `${publicPath}/${checkKey(key)}?expires=${expires}&signature=${sign(key, expires)}`;
+    },
+    verifySigned(key, expires, signature) {
+      if (!/^\d{1,12}$/.test(expires) || Number(expires) < Date.now() / 1000) return false;
+      const want = Buffer.from(sign(key, expires));
+      const got = Buffer.from(signature);
+      return got.length === want.length && timingSafeEqual(got, want);
     },
   };
 }

@@ -188,6 +188,10 @@ export function s3Store(opts: S3StoreOptions): S3BlobStore {
       return getSignedUrl(client, new GetObjectCommand({ Bucket, Key: key }), { expiresIn: lifetime(expiresInS) });
     },
 
+    async signedUrl(key, expiresInS) {
+      return getSignedUrl(client, new GetObjectCommand({ Bucket, Key: key }), { expiresIn: lifetime(expiresInS) });
+    },
+
     close() {
       client.destroy();
     },

@@ -74,7 +74,12 @@ const peers: ContentPeers = {
       ),
     );
   },
+  async attachMedia(ids) {
+    attached.push(...ids);
+  },
 };
+/** What content asked the media service to mark attached. */
+const attached: string[] = [];
 /** The media service as content sees it: media id -> owner and state. */
 const mediaRows = new Map<string, { ownerId: string; state: string }>();
 
@@ -195,6 +200,7 @@ describe("posts", () => {
     assert.deepEqual(row.mention_ids, [friend]);
     assert.deepEqual(row.media, []);
     assert.deepEqual(row.attachments, [{ mediaId: photo, alt: "a photo" }]);
+    assert.ok(attached.includes(photo), "the media was marked attached (AttachMedia) before the post was written");
     const counts = await db.selectFrom("content.post_counts").selectAll().where("post_id", "=", post.id).execute();
     assert.deepEqual(counts, [{ post_id: post.id, like_count: 0, comment_count: 0, bookmark_count: 0 }]);
 

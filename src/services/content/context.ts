@@ -21,6 +21,11 @@ export interface ContentPeers {
    * others' only when READY): owner and state by id; unknown ids are absent.
    */
   mediaOf(ids: string[]): Promise<Map<string, { ownerId: string; state: string }>>;
+  /**
+   * The media service's AttachMedia as the author, just before the post is written: the media is
+   * then kept (never cleaned up as unattached), and media uploaded for messages is refused.
+   */
+  attachMedia(ids: string[]): Promise<void>;
 }
 
 export interface ContentDeps {

@@ -45,6 +45,9 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       const res = await media.getMedia({ mediaIds: ids });
       return new Map(res.media.map((m) => [m.id, { ownerId: m.ownerId, state: m.state }]));
     },
+    async attachMedia(ids) {
+      await media.attachMedia({ mediaIds: ids });
+    },
     async resolveUsernames(usernames) {
       if (usernames.length === 0) return new Map();
       const res = await identity.resolveUsernames({ usernames });

@@ -3,7 +3,7 @@
  * value or throws a VALIDATION_FAILED error that names the field.
  */
 import { invalid } from "../../platform/errors.ts";
-import { text, uuid } from "../../platform/validate.ts";
+import { type AttachmentInput, attachments, text } from "../../platform/validate.ts";
 
 export const LIMITS = {
   postTextMax: 2_000,
@@ -53,25 +53,10 @@ export function validateMedia(media: MediaInput[]): MediaInput[] {
   });
 }
 
-/** An uploaded media item of a post: the media service's id and its text alternative. */
-export interface AttachmentInput {
-  mediaId: string;
-  alt: string;
-}
+export type { AttachmentInput } from "../../platform/validate.ts";
 
 /** At most 10 distinct media ids, each with an alt text of at most 1,500 characters (may be empty). */
-export function validateAttachments(items: readonly AttachmentInput[]): AttachmentInput[] {
-  if (items.length > LIMITS.mediaMax) throw invalid("attachments", `must have at most ${LIMITS.mediaMax} items`);
-  const seen = new Set<string>();
-  return items.map((a, i) => {
-    const f = `attachments[${i}]`;
-    const mediaId = uuid(`${f}.mediaId`, a.mediaId, "a media id");
-    if (seen.has(mediaId)) throw invalid(`${f}.mediaId`, "is already in this post");
-    seen.add(mediaId);
-    const alt = text(`${f}.alt`, a.alt, { max: LIMITS.altMax, multiline: true, optional: true });
-    return { mediaId, alt };
-  });
-}
+export const validateAttachments = (items: readonly AttachmentInput[]) => attachments(items, "post");
 
 const HASHTAG = /(^|[^\p{L}\p{N}_#])#([\p{L}\p{N}_]{1,64})/gu;
 const MENTION = /(^|[^\p{L}\p{N}_@])@([A-Za-z0-9_]{3,30})\b/gu;

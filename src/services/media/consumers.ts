@@ -130,7 +130,15 @@ async function processUpload(ctx: MediaContext, sem: Semaphore, log: Logger, id:
     return refuse(ctx, row, err);
   }
   // Same keys on every run: a second run overwrites the first's blobs with the same bytes' variants.
-  await Promise.all(processed.variants.map((v) => ctx.store.put(variantKey(row.id, v.name, v.contentType), v.bytes, v.contentType)));
+  await Promise.all(
+    processed.variants.map((v) =>
+      ctx.store.put(
+        variantKey(row.id, v.name, { contentType: v.contentType, isPrivate: row.purpose === "MESSAGE" }),
+        v.bytes,
+        v.contentType,
+      ),
+    ),
+  );
   if (await finish(ctx, row, processed)) outcomes.inc({ outcome: "ready" });
 }
 
@@ -145,7 +153,7 @@ async function finish(ctx: MediaContext, row: MediaRow, processed: Processed): P
       { width, height, blurhash, animated, durationMs },
       processed.variants.map((v) => ({
         name: v.name,
-        blob_key: variantKey(row.id, v.name, v.contentType),
+        blob_key: variantKey(row.id, v.name, { contentType: v.contentType, isPrivate: row.purpose === "MESSAGE" }),
         width: v.width,
         height: v.height,
         content_type: v.contentType,

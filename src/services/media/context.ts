@@ -25,11 +25,18 @@ export interface MediaContext {
   uploadExpiryS: number;
   /** How long a read URL stays valid (S3 presigned URLs; the fs store's never expire). */
   readUrlExpiryS: number;
+  /** How long a signed URL of private (message) media stays valid, in both stores. */
+  privateUrlExpiryS: number;
+  /** Per-user upload quotas over what createUpload declared. */
+  quota: { bytesPerDay: number; filesPerHour: number };
   /** The gateway's upload route, for stores that take no direct uploads: `<uploadPath>/<id>`. */
   uploadPath: string;
 }
 
-/** Rows as `Media`; `viewer` (the owner) also sees what was declared and why it was rejected. */
+/**
+ * Rows as `Media`; `viewer` (the owner) also sees what was declared and why it was rejected. The
+ * variants of message media get short-lived signed URLs (never the public base URL).
+ */
 export async function present(
   ctx: MediaContext,
   rows: MediaRow[],
@@ -49,7 +56,10 @@ export async function present(
         variants: await Promise.all(
           mine.map(async (v) => ({
             name: v.name,
-            url: await ctx.store.readUrl(v.blob_key, ctx.readUrlExpiryS),
+            url:
+              r.purpose === "MESSAGE"
+                ? await ctx.store.signedUrl(v.blob_key, ctx.privateUrlExpiryS)
+                : await ctx.store.readUrl(v.blob_key, ctx.readUrlExpiryS),
             width: v.width,
             height: v.height,
             contentType: v.content_type,
@@ -65,6 +75,8 @@ export async function present(
         createdAt: r.created_at.toISOString(),
         animated: r.animated,
         durationMs: r.duration_ms ?? 0,
+        purpose: r.purpose,
+        conversationId: r.conversation_id ?? "",
       }),
     );
   }

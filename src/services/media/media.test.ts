@@ -19,7 +19,9 @@ import pg from "pg";
 import pino from "pino";
 import sharp from "sharp";
 import { services, tempDir } from "../../../test/helpers.ts";
+import { uuidv7At } from "../../../test/media-flow.ts";
 import {
+  AttachMediaRequestSchema,
   CompleteUploadRequestSchema,
   CreateUploadRequestSchema,
   GetMediaRequestSchema,
@@ -31,6 +33,7 @@ import { applyOnce } from "../../platform/events/consumer.ts";
 import type { Envelope } from "../../platform/events/envelope.ts";
 import { createOutbox } from "../../platform/events/outbox.ts";
 import { eventTables } from "../../platform/events/sets.ts";
+import { registry } from "../../platform/observability/metrics.ts";
 import { runWithCall } from "../../platform/rpc/context.ts";
 import type { BlobStore } from "../../platform/storage/blobs.ts";
 import { fsStore, validKey } from "../../platform/storage/fs.ts";
@@ -38,8 +41,9 @@ import { uuidv7 } from "../../platform/validate.ts";
 import { processingConsumer } from "./consumers.ts";
 import { type MediaContext, uploadKey } from "./context.ts";
 import { Semaphore } from "./process.ts";
-import { purgeStale } from "./purge.ts";
+import { checkOrphans, purgeStale, purgeUnattached } from "./purge.ts";
 import { type MediaTables, unfinishedClaims } from "./queries.ts";
+import { attachMedia } from "./rpc/attachMedia.ts";
 import { completeUpload } from "./rpc/completeUpload.ts";
 import { createUpload } from "./rpc/createUpload.ts";
 import { getMedia } from "./rpc/getMedia.ts";
@@ -65,7 +69,9 @@ const ctx: MediaContext = {
   },
   uploadExpiryS: 600,
   readUrlExpiryS: 600,
+  privateUrlExpiryS: 60,
   uploadPath: "/media/upload",
+  quota: { bytesPerDay: 1024 * 1024 * 1024, filesPerHour: 10_000 },
 };
 const consumer = processingConsumer(ctx, new Semaphore(2), pino({ level: "silent" }));
 
@@ -533,6 +539,120 @@ test("uploads never completed, and refused ones, are deleted after 24 hours with
   );
   assert.deepEqual(await keysOf(pending), []);
   assert.deepEqual(await keysOf(ready.id), [`${ready.id}/original.webp`]);
+});
+
+test("quotas: files per hour and bytes per day, each a coded error naming its field, nothing stored", async () => {
+  const small: MediaContext = { ...ctx, quota: { bytesPerDay: 1_000, filesPerHour: 3 } };
+  const owner = uuidv7();
+  const count = async () =>
+    Number(
+      (await sql<{ n: string }>`SELECT count(*) AS n FROM media.media WHERE owner_id = ${owner}::uuid`.execute(db))
+        .rows[0]?.n,
+    );
+  const make = (byteSize: number) =>
+    as(owner, () =>
+      createUpload(
+        small,
+        create(CreateUploadRequestSchema, { kind: "IMAGE", contentType: "image/png", byteSize: BigInt(byteSize) }),
+      ),
+    );
+  await make(400);
+  await make(400);
+  // 800 declared today: 201 more bytes would pass 1,000.
+  await assertCode(make(201), "QUOTA_EXCEEDED", "byteSize");
+  await make(200);
+  assert.equal(await count(), 3);
+  await assertCode(make(1), "QUOTA_EXCEEDED", "files");
+  assert.equal(await count(), 3, "nothing stored by a refusal");
+  // An hour later the files quota has room again, but the day's bytes are spent.
+  await sql`UPDATE media.media SET created_at = now() - interval '61 minutes' WHERE owner_id = ${owner}::uuid`.execute(
+    db,
+  );
+  await assertCode(make(1), "QUOTA_EXCEEDED", "byteSize");
+  // A day later both have room; another user was never limited by this one.
+  await sql`UPDATE media.media SET created_at = now() - interval '25 hours' WHERE owner_id = ${owner}::uuid`.execute(
+    db,
+  );
+  await make(1_000);
+  await as(uuidv7(), () =>
+    createUpload(
+      small,
+      create(CreateUploadRequestSchema, { kind: "IMAGE", contentType: "image/png", byteSize: 1_000n }),
+    ),
+  );
+});
+
+test("quotas hold under concurrent uploads of one user", async () => {
+  const small: MediaContext = { ...ctx, quota: { bytesPerDay: 1024 * 1024, filesPerHour: 5 } };
+  const owner = uuidv7();
+  const results = await Promise.allSettled(
+    Array.from({ length: 12 }, () =>
+      as(owner, () =>
+        createUpload(
+          small,
+          create(CreateUploadRequestSchema, { kind: "IMAGE", contentType: "image/png", byteSize: 10n }),
+        ),
+      ),
+    ),
+  );
+  assert.equal(results.filter((r) => r.status === "fulfilled").length, 5);
+  for (const r of results) if (r.status === "rejected") assert.equal((r.reason as NovaError).code, "QUOTA_EXCEEDED");
+});
+
+const attach = (owner: string, ids: string[]) =>
+  as(owner, () => attachMedia(ctx, create(AttachMediaRequestSchema, { mediaIds: ids })));
+
+test("READY media never attached is deleted 24 hours after it became READY, blobs then row; attached media stays", async () => {
+  const owner = uuidv7();
+  const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: "#123" } })
+    .png()
+    .toBuffer();
+  const [lonely, used, fresh] = [
+    await upload(owner, png, "image/png"),
+    await upload(owner, png, "image/png"),
+    await upload(owner, png, "image/png"),
+  ];
+  for (const m of [lonely, used, fresh]) assert.equal(m.media.state, "READY");
+  await attach(owner, [used.id]);
+  await sql`UPDATE media.media SET updated_at = now() - interval '25 hours' WHERE id = ANY(${[lonely.id, used.id]}::uuid[])`.execute(
+    db,
+  );
+  const deleted = await purgeUnattached(db, store, 86_400_000);
+  assert.ok(deleted.includes(lonely.id));
+  assert.ok(!deleted.includes(used.id) && !deleted.includes(fresh.id));
+  assert.deepEqual(await keysOf(lonely.id), []);
+  assert.equal(await getOne(owner, lonely.id), undefined, "the row went after its blobs");
+  assert.ok((await keysOf(used.id)).length > 0);
+  assert.ok((await keysOf(fresh.id)).length > 0);
+  // Too late to attach what is gone.
+  await assertCode(attach(owner, [lonely.id]), "NOT_FOUND", "attachments[0].mediaId");
+});
+
+test("the orphan check: blobs without a row go after the grace period, rows without blobs are reported", async () => {
+  const owner = uuidv7();
+  const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: "#321" } })
+    .png()
+    .toBuffer();
+  const kept = await upload(owner, png, "image/png");
+  const broken = await upload(owner, png, "image/png");
+  await store.delete([`${broken.id}/w320.webp`]);
+  const old = uuidv7At(Date.now() - 3 * 86_400_000);
+  const inFlight = uuidv7();
+  await store.put(`${old}/original.webp`, Buffer.from("x"), "image/webp");
+  await store.put(`${old}/upload`, Buffer.from("x"), "image/png");
+  await store.put(`${inFlight}/upload`, Buffer.from("x"), "image/png");
+  await store.put("not-media/readme.txt", Buffer.from("x"), "text/plain");
+
+  const report = await checkOrphans(db, store, 86_400_000);
+  assert.deepEqual(report.deleted.sort(), [`${old}/original.webp`, `${old}/upload`]);
+  assert.deepEqual(await keysOf(old), []);
+  assert.deepEqual(await keysOf(inFlight), [`${inFlight}/upload`], "an id younger than the grace period is left");
+  assert.ok(report.missing.includes(broken.id));
+  assert.ok(!report.missing.includes(kept.id));
+  assert.ok(report.foreign >= 1);
+  assert.ok((await store.get("not-media/readme.txt")) !== undefined, "keys that are not media's are left alone");
+  const gauge = await registry.getSingleMetric("nova_media_missing_blobs")?.get();
+  assert.equal(gauge?.values[0]?.value, report.missing.length);
 });
 
 // ---- the fs store

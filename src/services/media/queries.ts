@@ -4,6 +4,7 @@
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 
 export type MediaState = "PENDING" | "UPLOADED" | "PROCESSING" | "READY" | "REJECTED";
+export type MediaPurpose = "POST" | "MESSAGE";
 
 /** The tables, as node-postgres reads them (bigint as text). */
 export type MediaTables = {
@@ -23,6 +24,11 @@ export type MediaTables = {
     reject_field: string | null;
     created_at: Generated<Date>;
     updated_at: Generated<Date>;
+    /** POST (public) or MESSAGE (private to the members of conversation_id). */
+    purpose: Generated<MediaPurpose>;
+    conversation_id: string | null;
+    /** When AttachMedia first put it on a post or in a message (null: never attached). */
+    attached_at: Date | null;
   };
   "media.variants": {
     media_id: string;
@@ -43,7 +49,7 @@ export type VariantRow = Selectable<MediaTables["media.variants"]>;
 
 export async function insertMedia(
   db: Db,
-  row: { id: string; ownerId: string; kind: string; contentType: string; byteSize: number },
+  row: { id: string; ownerId: string; kind: string; contentType: string; byteSize: number; purpose: MediaPurpose },
 ): Promise<MediaRow> {
   return db
     .insertInto("media.media")
@@ -53,9 +59,27 @@ export async function insertMedia(
       kind: row.kind,
       content_type: row.contentType,
       byte_size: String(row.byteSize),
+      purpose: row.purpose,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/**
+ * Inside `trx`: serialises the uploads of one owner (a transaction-scoped advisory lock) and answers
+ * what they declared lately: uploads in the last hour and bytes in the last 24 hours.
+ */
+export async function lockUploadUsage(
+  trx: Transaction<MediaTables>,
+  ownerId: string,
+): Promise<{ filesLastHour: number; bytesLastDay: number }> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`media.quota:${ownerId}`}, 0))`.execute(trx);
+  const r = await sql<{ files: string; bytes: string }>`SELECT
+        count(*) FILTER (WHERE created_at > now() - interval '1 hour') AS files,
+        coalesce(sum(byte_size), 0) AS bytes
+      FROM media.media WHERE owner_id = ${ownerId}::uuid AND created_at > now() - interval '24 hours'`.execute(trx);
+  const row = r.rows[0];
+  return { filesLastHour: Number(row?.files ?? 0), bytesLastDay: Number(row?.bytes ?? 0) };
 }
 
 /** One media row, locked for the rest of `trx` when `lock`. */
@@ -65,10 +89,12 @@ export async function mediaById(db: Db, id: string, lock = false): Promise<Media
   return q.executeTakeFirst();
 }
 
-/** Media rows by id, in the order of `ids` (unknown ids left out). */
-export async function mediaByIds(db: Db, ids: string[]): Promise<MediaRow[]> {
+/** Media rows by id, in the order of `ids` (unknown ids left out), locked for the rest of `trx` when `lock`. */
+export async function mediaByIds(db: Db, ids: string[], lock = false): Promise<MediaRow[]> {
   if (ids.length === 0) return [];
-  const rows = await db.selectFrom("media.media").selectAll().where("id", "in", ids).execute();
+  let q = db.selectFrom("media.media").selectAll().where("id", "in", ids);
+  if (lock) q = q.orderBy("id").forUpdate();
+  const rows = await q.execute();
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
@@ -168,4 +194,14 @@ export async function unfinishedClaims(db: Db, olderThanMs: number, limit: numbe
     .limit(limit)
     .execute();
   return rows.map((r) => r.id);
+}
+
+/** Marks media attached (the first time only), to `conversationId` when it is a message's. */
+export async function markAttached(db: Db, ids: string[], conversationId: string | null): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("media.media")
+    .set({ attached_at: sql`coalesce(attached_at, now())`, conversation_id: conversationId })
+    .where("id", "in", ids)
+    .execute();
 }

@@ -8,6 +8,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import type { MediaContext } from "./context.ts";
+import { attachMedia } from "./rpc/attachMedia.ts";
 import { completeUpload } from "./rpc/completeUpload.ts";
 import { createUpload } from "./rpc/createUpload.ts";
 import { getMedia } from "./rpc/getMedia.ts";
@@ -17,5 +18,6 @@ export function createMediaService(ctx: MediaContext): ServiceImpl<typeof MediaS
     createUpload: (req) => createUpload(ctx, req),
     completeUpload: (req) => completeUpload(ctx, req),
     getMedia: (req) => getMedia(ctx, req),
+    attachMedia: (req) => attachMedia(ctx, req),
   };
 }

@@ -3,9 +3,9 @@
  * it, and the gateway (which takes uploads and serves files only for a store that cannot do that
  * itself) asks it too, so both always agree.
  */
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { BlobStore } from "../../platform/storage/blobs.ts";
-import { fsStore } from "../../platform/storage/fs.ts";
+import { type FsBlobStore, fsStore } from "../../platform/storage/fs.ts";
 import { type S3BlobStore, s3Store } from "../../platform/storage/s3.ts";
 import type { Config } from "../../runtime/config.ts";
 
@@ -21,7 +21,15 @@ export const mediaDir = (config: Pick<Config, "dataDir">) => join(config.dataDir
  * the gateway then registers no media routes (uploads go straight to the store with a presigned
  * PUT, reads to MEDIA_PUBLIC_BASE_URL or presigned GETs). Without them, the folder.
  */
-export function openMediaStore(config: Config): BlobStore | S3BlobStore {
+export function openMediaStore(config: Config): FsBlobStore | S3BlobStore {
   if (config.s3) return s3Store({ ...config.s3, publicBaseUrl: config.mediaPublicBaseUrl });
-  return fsStore({ root: mediaDir(config), publicPath: MEDIA_PATH });
+  return fsStore({ root: mediaDir(config), publicPath: MEDIA_PATH, signingKey: FS_SIGNING_KEY });
 }
+
+/**
+ * The key of the fs store's signed URLs (message media), shared by the media module's store and the
+ * gateway's in this process: the fs store runs in one process only (media refuses to start on it in
+ * distributed mode), and its signed URLs live minutes, so a key made at start is enough (a restart
+ * only makes clients fetch the messages again).
+ */
+const FS_SIGNING_KEY = randomBytes(32);

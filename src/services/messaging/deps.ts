@@ -11,6 +11,11 @@ export interface MessagingPeers {
   blockedWith(userIds: string[]): Promise<Set<string>>;
   /** Of `userIds`, those that exist. */
   existing(userIds: string[]): Promise<Set<string>>;
+  /**
+   * The media service's AttachMedia as the sender: each id must be their own READY media uploaded
+   * for messages, and is bound to this conversation (coded errors naming attachments[i].mediaId).
+   */
+  attachMedia(mediaIds: string[], conversationId: string): Promise<void>;
 }
 
 export interface MessagingDeps {

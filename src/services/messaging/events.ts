@@ -62,6 +62,8 @@ export const messageSent = z.object({
   keyId: id.optional(),
   clientMessageId: z.string(),
   createdAt: at,
+  /** Uploaded media of a plaintext message, in order (absent in events written before they existed). */
+  attachments: z.array(z.object({ mediaId: id, alt: z.string() })).optional(),
 });
 
 export const MESSAGING_EVENTS = {

@@ -41,8 +41,13 @@ const svc = createMessagingService({
     async existing(ids) {
       return new Set(ids.filter((id) => users.has(id)));
     },
+    async attachMedia(ids, conversationId) {
+      attached.push(...ids.map((id) => `${conversationId}:${id}`));
+    },
   },
 });
+/** What messaging asked the media service to attach, as "conversation:media". */
+const attached: string[] = [];
 
 before(async () => {
   await migrate(pool, [

@@ -1,5 +1,6 @@
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import { MessagingService } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import type { MessagingPeers } from "./deps.ts";
@@ -9,6 +10,7 @@ import { createMessagingService } from "./service.ts";
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const graph = ctx.client(GraphService);
   const identity = ctx.client(IdentityService);
+  const media = ctx.client(MediaService);
   const peers: MessagingPeers = {
     // Not cached: starting a conversation, adding a member and sending are rare enough per user to
     // ask the graph every time, and a block then stops the very next message.
@@ -21,6 +23,9 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     async existing(userIds) {
       const res = await identity.batchGetUsers({ ids: userIds });
       return new Set(res.users.map((u) => u.id));
+    },
+    async attachMedia(mediaIds, conversationId) {
+      await media.attachMedia({ mediaIds, conversationId });
     },
   };
   const impl = createMessagingService({ db: ctx.db().kysely<MessagingTables>(), outbox: ctx.outbox(), peers });

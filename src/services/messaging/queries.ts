@@ -48,6 +48,14 @@ export interface MessagesTable {
   ciphertext: Buffer | null;
   key_id: string | null;
   created_at: Date;
+  /** Uploaded media of a plaintext message (migration 0003). */
+  attachments: MessageAttachment[];
+}
+
+/** An uploaded media item of a message: the media service's id and its text alternative. */
+export interface MessageAttachment {
+  mediaId: string;
+  alt: string;
 }
 
 export interface PublicKeysTable {
@@ -74,7 +82,7 @@ export type KeyRow = PublicKeysTable;
 
 const MESSAGE_COLUMNS = sql`msg.id::text AS id, msg.conversation_id::text AS conversation_id, msg.seq::text AS seq,
   msg.sender_id::text AS sender_id, msg.client_message_id, msg.text, msg.ciphertext, msg.key_id::text AS key_id,
-  msg.created_at`;
+  msg.created_at, msg.attachments`;
 
 const KEY_COLUMNS = sql`k.id::text AS id, k.user_id::text AS user_id, k.algorithm, k.public_key, k.created_at, k.retired_at`;
 
@@ -295,6 +303,7 @@ export interface NewMessage {
   text: string;
   ciphertext: Buffer | null;
   keyId: string | null;
+  attachments: MessageAttachment[];
   messageId: string;
   createdAt: Date;
 }
@@ -303,13 +312,15 @@ export type SendOutcome = MessageRow & { outcome: "not_member" | "created" | "ex
 
 /**
  * The lock, the message, the activity positions and the MessageSent outbox row in one round trip
- * (messaging.send_message, migration 0002), which sets the event's recipientIds.
+ * (messaging.send_message, migrations 0002 and 0003), which sets the event's recipientIds.
  */
 export async function sendMessageRow(db: Db, m: NewMessage, ev: PreparedEvent): Promise<SendOutcome | undefined> {
   const r = await sql<SendOutcome>`SELECT outcome, ${MESSAGE_COLUMNS}
       FROM messaging.send_message(${m.conversationId}::uuid, ${m.senderId}::uuid, ${m.clientMessageId}, ${m.text},
         ${m.ciphertext}, ${m.keyId}::uuid, ${m.messageId}::uuid, ${m.createdAt}::timestamptz, ${ev.id}::uuid,
-        ${ev.topic}, ${JSON.stringify(ev.envelope)}::jsonb) AS msg`.execute(db);
+        ${ev.topic}, ${JSON.stringify(ev.envelope)}::jsonb, ${JSON.stringify(m.attachments)}::jsonb) AS msg`.execute(
+    db,
+  );
   return r.rows[0];
 }
 

@@ -2,7 +2,13 @@
 import type { Transaction } from "kysely";
 import { NovaError } from "../../platform/errors.ts";
 import type { MessagingPeers } from "./deps.ts";
-import { type LockedConversation, lockConversationOf, type MessageRow, type MessagingTables } from "./queries.ts";
+import {
+  type LockedConversation,
+  lockConversationOf,
+  type MessageAttachment,
+  type MessageRow,
+  type MessagingTables,
+} from "./queries.ts";
 
 /** A caller who is not a current member of a conversation gets NOT_FOUND from every RPC. */
 export const notFound = (field = "conversationId") => new NovaError("NOT_FOUND", "conversation not found", { field });
@@ -60,7 +66,15 @@ export async function refuseMissing(
 }
 
 /** A resend must carry the same message: the same key for different content is a client bug. */
-export function sameMessage(row: MessageRow, text: string, ciphertext: Buffer | null, keyId: string | null): boolean {
+export function sameMessage(
+  row: MessageRow,
+  text: string,
+  ciphertext: Buffer | null,
+  keyId: string | null,
+  attachments: MessageAttachment[],
+): boolean {
   if (ciphertext) return row.ciphertext?.equals(ciphertext) === true && row.key_id === keyId;
-  return row.ciphertext === null && row.text === text;
+  const had = row.attachments ?? [];
+  const same = had.length === attachments.length && had.every((a, i) => a.mediaId === attachments[i]?.mediaId);
+  return row.ciphertext === null && row.text === text && same;
 }

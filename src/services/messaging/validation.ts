@@ -4,7 +4,7 @@
  */
 import { createPublicKey } from "node:crypto";
 import { invalid } from "../../platform/errors.ts";
-import { text } from "../../platform/validate.ts";
+import { type AttachmentInput, attachments, text } from "../../platform/validate.ts";
 
 export const LIMITS = {
   /** Members of a group, its creator included. */
@@ -18,10 +18,16 @@ export const LIMITS = {
 // Printable ASCII without space: UUIDs, ULIDs, counters, base64url nonces.
 const CLIENT_MESSAGE_ID = /^[\x21-\x7e]{1,64}$/;
 
-/** A plaintext message: 1 to 4,000 characters after NFC and trimming, no control characters. */
-export function validateText(value: string, field = "text"): string {
-  return text(field, value, { max: LIMITS.textMax, multiline: true });
+/**
+ * A plaintext message: 1 to 4,000 characters after NFC and trimming, no control characters (empty
+ * when it carries media).
+ */
+export function validateText(value: string, field = "text", optional = false): string {
+  return text(field, value, { max: LIMITS.textMax, multiline: true, optional });
 }
+
+/** Up to 10 distinct media ids with alt texts of at most 1,500 characters. */
+export const validateAttachments = (items: readonly AttachmentInput[]) => attachments(items, "message");
 
 export function validateClientMessageId(value: string, field = "clientMessageId"): string {
   if (!CLIENT_MESSAGE_ID.test(value)) {

@@ -32,6 +32,7 @@ export function toMessage(r: MessageRow): Message {
     keyId: r.key_id ?? "",
     clientMessageId: r.client_message_id,
     createdAt: r.created_at.toISOString(),
+    attachments: r.attachments ?? [],
   });
 }
 

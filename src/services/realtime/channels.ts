@@ -20,6 +20,8 @@ export type Push =
       keyId: string;
       clientMessageId: string;
       createdAt: string;
+      /** Uploaded media of the message (absent when it has none). */
+      attachments?: { mediaId: string; alt: string }[];
     }
   /** A notification was created for the user, or its group gained an actor. */
   | { kind: "notification"; notificationId: string }

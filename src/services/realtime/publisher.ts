@@ -49,6 +49,9 @@ export function pushesOf(event: Envelope): [string, Push][] {
         keyId: str(p.keyId),
         clientMessageId: str(p.clientMessageId),
         createdAt: str(p.createdAt) || event.occurred_at,
+        ...(Array.isArray(p.attachments) && p.attachments.length
+          ? { attachments: p.attachments.map((a) => ({ mediaId: str(a?.mediaId), alt: str(a?.alt) })) }
+          : {}),
       };
       const to = new Set([...strs(p.recipientIds), str(p.senderId)].filter(Boolean));
       return [...to].map((u) => [userChannel(u), push]);

@@ -100,5 +100,7 @@ async function ownReadyMedia(
     if (m.ownerId !== authorId) throw new NovaError("FORBIDDEN", `${field}: this media is someone else's`, { field });
     if (m.state !== "READY") throw new NovaError("MEDIA_NOT_READY", `${field}: the media is ${m.state}`, { field });
   });
+  // Kept from now on (the cleanup of unattached media leaves it); refused when uploaded for messages.
+  await ctx.peers.attachMedia(items.map((a) => a.mediaId));
   return items;
 }

@@ -5,8 +5,30 @@ import { requireUser } from "../../../platform/rpc/context.ts";
 import { uuidv7 } from "../../../platform/validate.ts";
 import { type MediaContext, present, uploadKey } from "../context.ts";
 import { checkDeclaredType } from "../process.ts";
-import { insertMedia } from "../queries.ts";
+import { insertMedia, lockUploadUsage, type MediaPurpose } from "../queries.ts";
 import { checkDeclaredVideo } from "../video.ts";
+
+/** Refuses an upload past the owner's quotas (every declared upload counts, whatever became of it). */
+function checkQuota(ctx: MediaContext, used: { filesLastHour: number; bytesLastDay: number }, byteSize: number): void {
+  const { bytesPerDay, filesPerHour } = ctx.quota;
+  if (used.filesLastHour >= filesPerHour) {
+    throw new NovaError("QUOTA_EXCEEDED", `files: at most ${filesPerHour} uploads an hour`, { field: "files" });
+  }
+  if (used.bytesLastDay + byteSize > bytesPerDay) {
+    throw new NovaError(
+      "QUOTA_EXCEEDED",
+      `byteSize: at most ${bytesPerDay} bytes a day (${used.bytesLastDay} declared in the last 24 hours)`,
+      { field: "byteSize" },
+    );
+  }
+}
+
+/** POST (the default) or MESSAGE. */
+function purposeOf(value: string): MediaPurpose {
+  const p = value.trim().toUpperCase() || "POST";
+  if (p !== "POST" && p !== "MESSAGE") throw invalid("purpose", "must be POST or MESSAGE");
+  return p;
+}
 
 /**
  * CreateUpload: declares an upload of the caller (kind, content type, exact byte size: each kind
@@ -26,13 +48,17 @@ export async function createUpload(
     ? checkDeclaredVideo(req.contentType, ctx.limits.video)
     : checkDeclaredType(req.contentType);
   const maxBytes = video ? (ctx.limits.video?.maxBytes ?? 0) : ctx.limits.maxBytes;
+  const purpose = purposeOf(req.purpose);
   if (req.byteSize === 0n) throw new NovaError("MEDIA_EMPTY", "byteSize: the file is empty", { field: "byteSize" });
   if (req.byteSize > BigInt(maxBytes)) {
     throw new NovaError("MEDIA_TOO_LARGE", `byteSize: at most ${maxBytes} bytes`, { field: "byteSize" });
   }
   const byteSize = Number(req.byteSize);
   const id = uuidv7();
-  const row = await insertMedia(ctx.writer, { id, ownerId: user, kind, contentType, byteSize });
+  const row = await ctx.writer.transaction().execute(async (trx) => {
+    checkQuota(ctx, await lockUploadUsage(trx, user), byteSize);
+    return insertMedia(trx, { id, ownerId: user, kind, contentType, byteSize, purpose });
+  });
   const direct = await ctx.store.directUpload(uploadKey(id), contentType, byteSize, ctx.uploadExpiryS);
   const expiresAt = direct?.expiresAt ?? new Date(Date.now() + ctx.uploadExpiryS * 1000);
   const [media] = await present(ctx, [row], [], user);

@@ -1,31 +1,49 @@
 /**
  * SendMessage: idempotent per (sender, clientMessageId): a resend answers the first send
  * (created: false), and the same key for a different message is refused. A message is plaintext
- * or, with a keyId from the public-key registry, ciphertext the server never reads.
+ * (with up to 10 of the sender's own READY media uploaded for messages, bound to this conversation
+ * by the media service's AttachMedia) or, with a keyId from the public-key registry, ciphertext the
+ * server never reads (and no media: the server would process what the members meant to keep from it).
  */
+
+import type { SendMessageRequest } from "../../../gen/nova/messaging/v1/messaging_pb.ts";
 import { invalid, NovaError } from "../../../platform/errors.ts";
 import { requireVerifiedUser } from "../../../platform/rpc/context.ts";
 import { uuid, uuidv7 } from "../../../platform/validate.ts";
 import type { MessagingDeps, Rpc } from "../deps.ts";
 import { conversationEvent } from "../events.ts";
-import { isMemberKey, type MessageRow, type NewMessage, sendMessageRow, sendTargetOf } from "../queries.ts";
+import {
+  isMemberKey,
+  type MessageAttachment,
+  type MessageRow,
+  type NewMessage,
+  sendMessageRow,
+  sendTargetOf,
+} from "../queries.ts";
 import { notFound, refuseBlocked, sameMessage } from "../rules.ts";
-import { validateCiphertext, validateClientMessageId, validateText } from "../validation.ts";
+import { validateAttachments, validateCiphertext, validateClientMessageId, validateText } from "../validation.ts";
 import { toMessage } from "../views.ts";
 
-/** The request's content: plaintext, or ciphertext with the id of the key it was made for. */
+/** The request's content: plaintext (and media), or ciphertext with the id of the key it was made for. */
 interface Content {
   text: string;
   ciphertext: Buffer | null;
   keyId: string | null;
+  attachments: MessageAttachment[];
 }
 
-function contentOf(req: { text: string; ciphertext: Uint8Array; keyId: string }): Content {
+function contentOf(req: SendMessageRequest): Content {
   const encrypted = req.ciphertext.length > 0 || req.keyId !== "";
-  if (!encrypted) return { text: validateText(req.text), ciphertext: null, keyId: null };
+  if (!encrypted) {
+    const attachments = validateAttachments(req.attachments);
+    return { text: validateText(req.text, "text", attachments.length > 0), ciphertext: null, keyId: null, attachments };
+  }
+  if (req.attachments.length > 0) {
+    throw invalid("attachments", "an encrypted message carries no server-processed media (send it as plaintext)");
+  }
   if (req.text !== "") throw invalid("text", "must be empty when the message is encrypted");
   const ciphertext = Buffer.from(validateCiphertext(req.ciphertext));
-  return { text: "", ciphertext, keyId: uuid("keyId", req.keyId) };
+  return { text: "", ciphertext, keyId: uuid("keyId", req.keyId), attachments: [] };
 }
 
 export function sendMessage(deps: MessagingDeps): Rpc<"sendMessage"> {
@@ -34,9 +52,9 @@ export function sendMessage(deps: MessagingDeps): Rpc<"sendMessage"> {
     const me = requireVerifiedUser().userId;
     const conversationId = uuid("conversationId", req.conversationId);
     const clientMessageId = validateClientMessageId(req.clientMessageId);
-    const { text, ciphertext, keyId } = contentOf(req);
+    const { text, ciphertext, keyId, attachments } = contentOf(req);
     const answer = (row: MessageRow, created: boolean) => {
-      if (!sameMessage(row, text, ciphertext, keyId)) {
+      if (!sameMessage(row, text, ciphertext, keyId, attachments)) {
         throw new NovaError("IDEMPOTENCY_KEY_REUSED", "clientMessageId: was used for a different message", {
           field: "clientMessageId",
         });
@@ -55,6 +73,12 @@ export function sendMessage(deps: MessagingDeps): Rpc<"sendMessage"> {
     if (keyId && !(await isMemberKey(writer, conversationId, keyId))) {
       throw invalid("keyId", "is not the public key of a member of this conversation");
     }
+    // Last before the write: the media is the sender's, READY, and now bound to this conversation.
+    if (attachments.length)
+      await deps.peers.attachMedia(
+        attachments.map((a) => a.mediaId),
+        conversationId,
+      );
     const createdAt = new Date();
     const message: NewMessage = {
       conversationId,
@@ -63,6 +87,7 @@ export function sendMessage(deps: MessagingDeps): Rpc<"sendMessage"> {
       text,
       ciphertext,
       keyId,
+      attachments,
       messageId: uuidv7(createdAt.getTime()),
       createdAt,
     };
@@ -77,6 +102,7 @@ export function sendMessage(deps: MessagingDeps): Rpc<"sendMessage"> {
         ...(ciphertext ? { ciphertext: ciphertext.toString("base64"), keyId: keyId as string } : {}),
         clientMessageId,
         createdAt: createdAt.toISOString(),
+        ...(attachments.length ? { attachments } : {}),
       }),
     );
     // The lock, the message, the activity positions and MessageSent in one round trip (migration 0002).

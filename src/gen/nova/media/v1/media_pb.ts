@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/media/v1/media.proto.
  */
 export const file_nova_media_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("Chlub3ZhL21lZGlhL3YxL21lZGlhLnByb3RvEg1ub3ZhLm1lZGlhLnYxIkwKE0NyZWF0ZVVwbG9hZFJlcXVlc3QSDAoEa2luZBgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSEQoJYnl0ZV9zaXplGAMgASgEIqoBCgxVcGxvYWRUYXJnZXQSCwoDdXJsGAEgASgJEg4KBm1ldGhvZBgCIAEoCRI5CgdoZWFkZXJzGAMgAygLMigubm92YS5tZWRpYS52MS5VcGxvYWRUYXJnZXQuSGVhZGVyc0VudHJ5EhIKCmV4cGlyZXNfYXQYBCABKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiaAoUQ3JlYXRlVXBsb2FkUmVzcG9uc2USIwoFbWVkaWEYASABKAsyFC5ub3ZhLm1lZGlhLnYxLk1lZGlhEisKBnRhcmdldBgCIAEoCzIbLm5vdmEubWVkaWEudjEuVXBsb2FkVGFyZ2V0IikKFUNvbXBsZXRlVXBsb2FkUmVxdWVzdBIQCghtZWRpYV9pZBgBIAEoCSI9ChZDb21wbGV0ZVVwbG9hZFJlc3BvbnNlEiMKBW1lZGlhGAEgASgLMhQubm92YS5tZWRpYS52MS5NZWRpYSIkCg9HZXRNZWRpYVJlcXVlc3QSEQoJbWVkaWFfaWRzGAEgAygJIjcKEEdldE1lZGlhUmVzcG9uc2USIwoFbWVkaWEYASADKAsyFC5ub3ZhLm1lZGlhLnYxLk1lZGlhIlkKB1ZhcmlhbnQSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNEhQKDGNvbnRlbnRfdHlwZRgFIAEoCSKuAgoFTWVkaWESCgoCaWQYASABKAkSEAoIb3duZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRINCgVzdGF0ZRgEIAEoCRIoCgh2YXJpYW50cxgFIAMoCzIWLm5vdmEubWVkaWEudjEuVmFyaWFudBIQCghibHVyaGFzaBgGIAEoCRINCgV3aWR0aBgHIAEoDRIOCgZoZWlnaHQYCCABKA0SFQoNcmVqZWN0X3JlYXNvbhgJIAEoCRIUCgxjb250ZW50X3R5cGUYCiABKAkSEQoJYnl0ZV9zaXplGAsgASgEEhIKCmNyZWF0ZWRfYXQYDCABKAkSEAoIYW5pbWF0ZWQYDSABKAgSFAoMcmVqZWN0X2ZpZWxkGA4gASgJEhMKC2R1cmF0aW9uX21zGA8gASgNMpgCCgxNZWRpYVNlcnZpY2USVwoMQ3JlYXRlVXBsb2FkEiIubm92YS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXF1ZXN0GiMubm92YS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXNwb25zZRJdCg5Db21wbGV0ZVVwbG9hZBIkLm5vdmEubWVkaWEudjEuQ29tcGxldGVVcGxvYWRSZXF1ZXN0GiUubm92YS5tZWRpYS52MS5Db21wbGV0ZVVwbG9hZFJlc3BvbnNlElAKCEdldE1lZGlhEh4ubm92YS5tZWRpYS52MS5HZXRNZWRpYVJlcXVlc3QaHy5ub3ZhLm1lZGlhLnYxLkdldE1lZGlhUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("Chlub3ZhL21lZGlhL3YxL21lZGlhLnByb3RvEg1ub3ZhLm1lZGlhLnYxIl0KE0NyZWF0ZVVwbG9hZFJlcXVlc3QSDAoEa2luZBgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSEQoJYnl0ZV9zaXplGAMgASgEEg8KB3B1cnBvc2UYBCABKAkiqgEKDFVwbG9hZFRhcmdldBILCgN1cmwYASABKAkSDgoGbWV0aG9kGAIgASgJEjkKB2hlYWRlcnMYAyADKAsyKC5ub3ZhLm1lZGlhLnYxLlVwbG9hZFRhcmdldC5IZWFkZXJzRW50cnkSEgoKZXhwaXJlc19hdBgEIAEoCRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJoChRDcmVhdGVVcGxvYWRSZXNwb25zZRIjCgVtZWRpYRgBIAEoCzIULm5vdmEubWVkaWEudjEuTWVkaWESKwoGdGFyZ2V0GAIgASgLMhsubm92YS5tZWRpYS52MS5VcGxvYWRUYXJnZXQiKQoVQ29tcGxldGVVcGxvYWRSZXF1ZXN0EhAKCG1lZGlhX2lkGAEgASgJIj0KFkNvbXBsZXRlVXBsb2FkUmVzcG9uc2USIwoFbWVkaWEYASABKAsyFC5ub3ZhLm1lZGlhLnYxLk1lZGlhIj4KD0dldE1lZGlhUmVxdWVzdBIRCgltZWRpYV9pZHMYASADKAkSGAoQY29udmVyc2F0aW9uX2lkcxgCIAMoCSJAChJBdHRhY2hNZWRpYVJlcXVlc3QSEQoJbWVkaWFfaWRzGAEgAygJEhcKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCSIVChNBdHRhY2hNZWRpYVJlc3BvbnNlIjcKEEdldE1lZGlhUmVzcG9uc2USIwoFbWVkaWEYASADKAsyFC5ub3ZhLm1lZGlhLnYxLk1lZGlhIlkKB1ZhcmlhbnQSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNEhQKDGNvbnRlbnRfdHlwZRgFIAEoCSLYAgoFTWVkaWESCgoCaWQYASABKAkSEAoIb3duZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRINCgVzdGF0ZRgEIAEoCRIoCgh2YXJpYW50cxgFIAMoCzIWLm5vdmEubWVkaWEudjEuVmFyaWFudBIQCghibHVyaGFzaBgGIAEoCRINCgV3aWR0aBgHIAEoDRIOCgZoZWlnaHQYCCABKA0SFQoNcmVqZWN0X3JlYXNvbhgJIAEoCRIUCgxjb250ZW50X3R5cGUYCiABKAkSEQoJYnl0ZV9zaXplGAsgASgEEhIKCmNyZWF0ZWRfYXQYDCABKAkSEAoIYW5pbWF0ZWQYDSABKAgSFAoMcmVqZWN0X2ZpZWxkGA4gASgJEhMKC2R1cmF0aW9uX21zGA8gASgNEg8KB3B1cnBvc2UYECABKAkSFwoPY29udmVyc2F0aW9uX2lkGBEgASgJMu4CCgxNZWRpYVNlcnZpY2USVwoMQ3JlYXRlVXBsb2FkEiIubm92YS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXF1ZXN0GiMubm92YS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXNwb25zZRJdCg5Db21wbGV0ZVVwbG9hZBIkLm5vdmEubWVkaWEudjEuQ29tcGxldGVVcGxvYWRSZXF1ZXN0GiUubm92YS5tZWRpYS52MS5Db21wbGV0ZVVwbG9hZFJlc3BvbnNlElAKCEdldE1lZGlhEh4ubm92YS5tZWRpYS52MS5HZXRNZWRpYVJlcXVlc3QaHy5ub3ZhLm1lZGlhLnYxLkdldE1lZGlhUmVzcG9uc2UiA5ACARJUCgtBdHRhY2hNZWRpYRIhLm5vdmEubWVkaWEudjEuQXR0YWNoTWVkaWFSZXF1ZXN0GiIubm92YS5tZWRpYS52MS5BdHRhY2hNZWRpYVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message nova.media.v1.CreateUploadRequest
@@ -38,6 +38,15 @@ export type CreateUploadRequest = Message<"nova.media.v1.CreateUploadRequest"> &
    * @generated from field: uint64 byte_size = 3;
    */
   byteSize: bigint;
+
+  /**
+   * POST (the default: public, served with long cache lifetimes) or MESSAGE
+   * (private: readable only by the members of the conversation it is sent
+   * to, through short-lived signed URLs).
+   *
+   * @generated from field: string purpose = 4;
+   */
+  purpose: string;
 };
 
 /**
@@ -151,6 +160,16 @@ export type GetMediaRequest = Message<"nova.media.v1.GetMediaRequest"> & {
    * @generated from field: repeated string media_ids = 1;
    */
   mediaIds: string[];
+
+  /**
+   * Empty, or one per media id: the conversation the caller reads that media
+   * through (a message the caller, a member, was given by messaging). Media
+   * uploaded for messages is answered only through its own conversation (or
+   * to its owner).
+   *
+   * @generated from field: repeated string conversation_ids = 2;
+   */
+  conversationIds: string[];
 };
 
 /**
@@ -159,6 +178,45 @@ export type GetMediaRequest = Message<"nova.media.v1.GetMediaRequest"> & {
  */
 export const GetMediaRequestSchema: GenMessage<GetMediaRequest> = /*@__PURE__*/
   messageDesc(file_nova_media_v1_media, 5);
+
+/**
+ * @generated from message nova.media.v1.AttachMediaRequest
+ */
+export type AttachMediaRequest = Message<"nova.media.v1.AttachMediaRequest"> & {
+  /**
+   * 1 to 10 media ids of the caller.
+   *
+   * @generated from field: repeated string media_ids = 1;
+   */
+  mediaIds: string[];
+
+  /**
+   * The conversation of the message; empty for a post.
+   *
+   * @generated from field: string conversation_id = 2;
+   */
+  conversationId: string;
+};
+
+/**
+ * Describes the message nova.media.v1.AttachMediaRequest.
+ * Use `create(AttachMediaRequestSchema)` to create a new message.
+ */
+export const AttachMediaRequestSchema: GenMessage<AttachMediaRequest> = /*@__PURE__*/
+  messageDesc(file_nova_media_v1_media, 6);
+
+/**
+ * @generated from message nova.media.v1.AttachMediaResponse
+ */
+export type AttachMediaResponse = Message<"nova.media.v1.AttachMediaResponse"> & {
+};
+
+/**
+ * Describes the message nova.media.v1.AttachMediaResponse.
+ * Use `create(AttachMediaResponseSchema)` to create a new message.
+ */
+export const AttachMediaResponseSchema: GenMessage<AttachMediaResponse> = /*@__PURE__*/
+  messageDesc(file_nova_media_v1_media, 7);
 
 /**
  * @generated from message nova.media.v1.GetMediaResponse
@@ -175,7 +233,7 @@ export type GetMediaResponse = Message<"nova.media.v1.GetMediaResponse"> & {
  * Use `create(GetMediaResponseSchema)` to create a new message.
  */
 export const GetMediaResponseSchema: GenMessage<GetMediaResponse> = /*@__PURE__*/
-  messageDesc(file_nova_media_v1_media, 6);
+  messageDesc(file_nova_media_v1_media, 8);
 
 /**
  * @generated from message nova.media.v1.Variant
@@ -215,7 +273,7 @@ export type Variant = Message<"nova.media.v1.Variant"> & {
  * Use `create(VariantSchema)` to create a new message.
  */
 export const VariantSchema: GenMessage<Variant> = /*@__PURE__*/
-  messageDesc(file_nova_media_v1_media, 7);
+  messageDesc(file_nova_media_v1_media, 9);
 
 /**
  * @generated from message nova.media.v1.Media
@@ -314,6 +372,21 @@ export type Media = Message<"nova.media.v1.Media"> & {
    * @generated from field: uint32 duration_ms = 15;
    */
   durationMs: number;
+
+  /**
+   * POST or MESSAGE (see CreateUploadRequest.purpose). The URLs of MESSAGE
+   * media are signed and short-lived.
+   *
+   * @generated from field: string purpose = 16;
+   */
+  purpose: string;
+
+  /**
+   * The conversation MESSAGE media is attached to; empty otherwise.
+   *
+   * @generated from field: string conversation_id = 17;
+   */
+  conversationId: string;
 };
 
 /**
@@ -321,7 +394,7 @@ export type Media = Message<"nova.media.v1.Media"> & {
  * Use `create(MediaSchema)` to create a new message.
  */
 export const MediaSchema: GenMessage<Media> = /*@__PURE__*/
-  messageDesc(file_nova_media_v1_media, 8);
+  messageDesc(file_nova_media_v1_media, 10);
 
 /**
  * Uploaded photos: an upload is declared (kind, content type, byte size), its
@@ -368,6 +441,21 @@ export const MediaService: GenService<{
     methodKind: "unary";
     input: typeof GetMediaRequestSchema;
     output: typeof GetMediaResponseSchema;
+  },
+  /**
+   * Marks the caller's own READY media as attached (to a post, or to the
+   * message conversation given), so the 24-hour cleanup of media never
+   * attached leaves it. Media uploaded for a post goes only on posts; media
+   * uploaded for a message only in messages of one conversation (a second
+   * conversation is refused: MEDIA_ALREADY_ATTACHED). Errors name
+   * `attachments[i].mediaId`, i the index in media_ids. Repeatable.
+   *
+   * @generated from rpc nova.media.v1.MediaService.AttachMedia
+   */
+  attachMedia: {
+    methodKind: "unary";
+    input: typeof AttachMediaRequestSchema;
+    output: typeof AttachMediaResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nova_media_v1_media, 0);

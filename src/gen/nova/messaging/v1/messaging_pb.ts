@@ -10,7 +10,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file nova/messaging/v1/messaging.proto.
  */
 export const file_nova_messaging_v1_messaging: GenFile = /*@__PURE__*/
-  fileDesc("CiFub3ZhL21lc3NhZ2luZy92MS9tZXNzYWdpbmcucHJvdG8SEW5vdmEubWVzc2FnaW5nLnYxIk0KC1JlYWRSZWNlaXB0Eg8KB3VzZXJfaWQYASABKAkSHAoUbGFzdF9yZWFkX21lc3NhZ2VfaWQYAiABKAkSDwoHcmVhZF9hdBgDIAEoCSKJAgoMQ29udmVyc2F0aW9uEgoKAmlkGAEgASgJEjEKBGtpbmQYAiABKA4yIy5ub3ZhLm1lc3NhZ2luZy52MS5Db252ZXJzYXRpb25LaW5kEhIKCmNyZWF0b3JfaWQYAyABKAkSEgoKbWVtYmVyX2lkcxgEIAMoCRIXCg9sYXN0X21lc3NhZ2VfaWQYBSABKAkSFAoMdW5yZWFkX2NvdW50GAYgASgNEhIKCmNyZWF0ZWRfYXQYByABKAkSGAoQbGFzdF9hY3Rpdml0eV9hdBgIIAEoCRI1Cg1yZWFkX3JlY2VpcHRzGAkgAygLMh4ubm92YS5tZXNzYWdpbmcudjEuUmVhZFJlY2VpcHQitQEKB01lc3NhZ2USCgoCaWQYASABKAkSFwoPY29udmVyc2F0aW9uX2lkGAIgASgJEhEKCXNlbmRlcl9pZBgDIAEoCRIMCgR0ZXh0GAQgASgJEhEKCWVuY3J5cHRlZBgFIAEoCBISCgpjaXBoZXJ0ZXh0GAYgASgMEg4KBmtleV9pZBgHIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgIIAEoCRISCgpjcmVhdGVkX2F0GAkgASgJIngKCVB1YmxpY0tleRIOCgZrZXlfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIRCglhbGdvcml0aG0YAyABKAkSEgoKcHVibGljX2tleRgEIAEoCRISCgpjcmVhdGVkX2F0GAUgASgJEg8KB2N1cnJlbnQYBiABKAgiPgoZQ3JlYXRlQ29udmVyc2F0aW9uUmVxdWVzdBISCgptZW1iZXJfaWRzGAEgAygJEg0KBWdyb3VwGAIgASgIImQKGkNyZWF0ZUNvbnZlcnNhdGlvblJlc3BvbnNlEjUKDGNvbnZlcnNhdGlvbhgBIAEoCzIfLm5vdmEubWVzc2FnaW5nLnYxLkNvbnZlcnNhdGlvbhIPCgdjcmVhdGVkGAIgASgIIjwKEEFkZE1lbWJlclJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiWwoRQWRkTWVtYmVyUmVzcG9uc2USNQoMY29udmVyc2F0aW9uGAEgASgLMh8ubm92YS5tZXNzYWdpbmcudjEuQ29udmVyc2F0aW9uEg8KB2NoYW5nZWQYAiABKAgiPwoTUmVtb3ZlTWVtYmVyUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSJeChRSZW1vdmVNZW1iZXJSZXNwb25zZRI1Cgxjb252ZXJzYXRpb24YASABKAsyHy5ub3ZhLm1lc3NhZ2luZy52MS5Db252ZXJzYXRpb24SDwoHY2hhbmdlZBgCIAEoCCIzChhMZWF2ZUNvbnZlcnNhdGlvblJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJIhsKGUxlYXZlQ29udmVyc2F0aW9uUmVzcG9uc2UiegoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAMgASgJEhIKCmNpcGhlcnRleHQYBCABKAwSDgoGa2V5X2lkGAUgASgJIlMKE1NlbmRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLm5vdmEubWVzc2FnaW5nLnYxLk1lc3NhZ2USDwoHY3JlYXRlZBgCIAEoCCI+Cg9NYXJrUmVhZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkiWgoQTWFya1JlYWRSZXNwb25zZRI1Cgxjb252ZXJzYXRpb24YASABKAsyHy5ub3ZhLm1lc3NhZ2luZy52MS5Db252ZXJzYXRpb24SDwoHY2hhbmdlZBgCIAEoCCI5ChhMaXN0Q29udmVyc2F0aW9uc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIlsKGUxpc3RDb252ZXJzYXRpb25zUmVzcG9uc2USGAoQY29udmVyc2F0aW9uX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjMKF0dldENvbnZlcnNhdGlvbnNSZXF1ZXN0EhgKEGNvbnZlcnNhdGlvbl9pZHMYASADKAkiUgoYR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEjYKDWNvbnZlcnNhdGlvbnMYASADKAsyHy5ub3ZhLm1lc3NhZ2luZy52MS5Db252ZXJzYXRpb24iTQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIlEKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEhMKC21lc3NhZ2VfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiKQoSR2V0TWVzc2FnZXNSZXF1ZXN0EhMKC21lc3NhZ2VfaWRzGAEgAygJIkMKE0dldE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5ub3ZhLm1lc3NhZ2luZy52MS5NZXNzYWdlIiwKFlVwbG9hZFB1YmxpY0tleVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoCSJVChdVcGxvYWRQdWJsaWNLZXlSZXNwb25zZRIpCgNrZXkYASABKAsyHC5ub3ZhLm1lc3NhZ2luZy52MS5QdWJsaWNLZXkSDwoHY2hhbmdlZBgCIAEoCCImChNHZXRQdWJsaWNLZXlSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiQQoUR2V0UHVibGljS2V5UmVzcG9uc2USKQoDa2V5GAEgASgLMhwubm92YS5tZXNzYWdpbmcudjEuUHVibGljS2V5IicKFEdldFB1YmxpY0tleXNSZXF1ZXN0Eg8KB2tleV9pZHMYASADKAkiQwoVR2V0UHVibGljS2V5c1Jlc3BvbnNlEioKBGtleXMYASADKAsyHC5ub3ZhLm1lc3NhZ2luZy52MS5QdWJsaWNLZXkqcAoQQ29udmVyc2F0aW9uS2luZBIhCh1DT05WRVJTQVRJT05fS0lORF9VTlNQRUNJRklFRBAAEhwKGENPTlZFUlNBVElPTl9LSU5EX0RJUkVDVBABEhsKF0NPTlZFUlNBVElPTl9LSU5EX0dST1VQEAIyygoKEE1lc3NhZ2luZ1NlcnZpY2UScQoSQ3JlYXRlQ29udmVyc2F0aW9uEiwubm92YS5tZXNzYWdpbmcudjEuQ3JlYXRlQ29udmVyc2F0aW9uUmVxdWVzdBotLm5vdmEubWVzc2FnaW5nLnYxLkNyZWF0ZUNvbnZlcnNhdGlvblJlc3BvbnNlElYKCUFkZE1lbWJlchIjLm5vdmEubWVzc2FnaW5nLnYxLkFkZE1lbWJlclJlcXVlc3QaJC5ub3ZhLm1lc3NhZ2luZy52MS5BZGRNZW1iZXJSZXNwb25zZRJfCgxSZW1vdmVNZW1iZXISJi5ub3ZhLm1lc3NhZ2luZy52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gicubm92YS5tZXNzYWdpbmcudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2USbgoRTGVhdmVDb252ZXJzYXRpb24SKy5ub3ZhLm1lc3NhZ2luZy52MS5MZWF2ZUNvbnZlcnNhdGlvblJlcXVlc3QaLC5ub3ZhLm1lc3NhZ2luZy52MS5MZWF2ZUNvbnZlcnNhdGlvblJlc3BvbnNlElwKC1NlbmRNZXNzYWdlEiUubm92YS5tZXNzYWdpbmcudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiYubm92YS5tZXNzYWdpbmcudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJTCghNYXJrUmVhZBIiLm5vdmEubWVzc2FnaW5nLnYxLk1hcmtSZWFkUmVxdWVzdBojLm5vdmEubWVzc2FnaW5nLnYxLk1hcmtSZWFkUmVzcG9uc2UScwoRTGlzdENvbnZlcnNhdGlvbnMSKy5ub3ZhLm1lc3NhZ2luZy52MS5MaXN0Q29udmVyc2F0aW9uc1JlcXVlc3QaLC5ub3ZhLm1lc3NhZ2luZy52MS5MaXN0Q29udmVyc2F0aW9uc1Jlc3BvbnNlIgOQAgEScAoQR2V0Q29udmVyc2F0aW9ucxIqLm5vdmEubWVzc2FnaW5nLnYxLkdldENvbnZlcnNhdGlvbnNSZXF1ZXN0Gisubm92YS5tZXNzYWdpbmcudjEuR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlIgOQAgESZAoMTGlzdE1lc3NhZ2VzEiYubm92YS5tZXNzYWdpbmcudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLm5vdmEubWVzc2FnaW5nLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESYQoLR2V0TWVzc2FnZXMSJS5ub3ZhLm1lc3NhZ2luZy52MS5HZXRNZXNzYWdlc1JlcXVlc3QaJi5ub3ZhLm1lc3NhZ2luZy52MS5HZXRNZXNzYWdlc1Jlc3BvbnNlIgOQAgESaAoPVXBsb2FkUHVibGljS2V5Eikubm92YS5tZXNzYWdpbmcudjEuVXBsb2FkUHVibGljS2V5UmVxdWVzdBoqLm5vdmEubWVzc2FnaW5nLnYxLlVwbG9hZFB1YmxpY0tleVJlc3BvbnNlEmQKDEdldFB1YmxpY0tleRImLm5vdmEubWVzc2FnaW5nLnYxLkdldFB1YmxpY0tleVJlcXVlc3QaJy5ub3ZhLm1lc3NhZ2luZy52MS5HZXRQdWJsaWNLZXlSZXNwb25zZSIDkAIBEmcKDUdldFB1YmxpY0tleXMSJy5ub3ZhLm1lc3NhZ2luZy52MS5HZXRQdWJsaWNLZXlzUmVxdWVzdBooLm5vdmEubWVzc2FnaW5nLnYxLkdldFB1YmxpY0tleXNSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("CiFub3ZhL21lc3NhZ2luZy92MS9tZXNzYWdpbmcucHJvdG8SEW5vdmEubWVzc2FnaW5nLnYxIk0KC1JlYWRSZWNlaXB0Eg8KB3VzZXJfaWQYASABKAkSHAoUbGFzdF9yZWFkX21lc3NhZ2VfaWQYAiABKAkSDwoHcmVhZF9hdBgDIAEoCSKJAgoMQ29udmVyc2F0aW9uEgoKAmlkGAEgASgJEjEKBGtpbmQYAiABKA4yIy5ub3ZhLm1lc3NhZ2luZy52MS5Db252ZXJzYXRpb25LaW5kEhIKCmNyZWF0b3JfaWQYAyABKAkSEgoKbWVtYmVyX2lkcxgEIAMoCRIXCg9sYXN0X21lc3NhZ2VfaWQYBSABKAkSFAoMdW5yZWFkX2NvdW50GAYgASgNEhIKCmNyZWF0ZWRfYXQYByABKAkSGAoQbGFzdF9hY3Rpdml0eV9hdBgIIAEoCRI1Cg1yZWFkX3JlY2VpcHRzGAkgAygLMh4ubm92YS5tZXNzYWdpbmcudjEuUmVhZFJlY2VpcHQi6QEKB01lc3NhZ2USCgoCaWQYASABKAkSFwoPY29udmVyc2F0aW9uX2lkGAIgASgJEhEKCXNlbmRlcl9pZBgDIAEoCRIMCgR0ZXh0GAQgASgJEhEKCWVuY3J5cHRlZBgFIAEoCBISCgpjaXBoZXJ0ZXh0GAYgASgMEg4KBmtleV9pZBgHIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgIIAEoCRISCgpjcmVhdGVkX2F0GAkgASgJEjIKC2F0dGFjaG1lbnRzGAogAygLMh0ubm92YS5tZXNzYWdpbmcudjEuQXR0YWNobWVudCIrCgpBdHRhY2htZW50EhAKCG1lZGlhX2lkGAEgASgJEgsKA2FsdBgCIAEoCSJ4CglQdWJsaWNLZXkSDgoGa2V5X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEQoJYWxnb3JpdGhtGAMgASgJEhIKCnB1YmxpY19rZXkYBCABKAkSEgoKY3JlYXRlZF9hdBgFIAEoCRIPCgdjdXJyZW50GAYgASgIIj4KGUNyZWF0ZUNvbnZlcnNhdGlvblJlcXVlc3QSEgoKbWVtYmVyX2lkcxgBIAMoCRINCgVncm91cBgCIAEoCCJkChpDcmVhdGVDb252ZXJzYXRpb25SZXNwb25zZRI1Cgxjb252ZXJzYXRpb24YASABKAsyHy5ub3ZhLm1lc3NhZ2luZy52MS5Db252ZXJzYXRpb24SDwoHY3JlYXRlZBgCIAEoCCI8ChBBZGRNZW1iZXJSZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIlsKEUFkZE1lbWJlclJlc3BvbnNlEjUKDGNvbnZlcnNhdGlvbhgBIAEoCzIfLm5vdmEubWVzc2FnaW5nLnYxLkNvbnZlcnNhdGlvbhIPCgdjaGFuZ2VkGAIgASgIIj8KE1JlbW92ZU1lbWJlclJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiXgoUUmVtb3ZlTWVtYmVyUmVzcG9uc2USNQoMY29udmVyc2F0aW9uGAEgASgLMh8ubm92YS5tZXNzYWdpbmcudjEuQ29udmVyc2F0aW9uEg8KB2NoYW5nZWQYAiABKAgiMwoYTGVhdmVDb252ZXJzYXRpb25SZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCSIbChlMZWF2ZUNvbnZlcnNhdGlvblJlc3BvbnNlIq4BChJTZW5kTWVzc2FnZVJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEgwKBHRleHQYAiABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYAyABKAkSEgoKY2lwaGVydGV4dBgEIAEoDBIOCgZrZXlfaWQYBSABKAkSMgoLYXR0YWNobWVudHMYBiADKAsyHS5ub3ZhLm1lc3NhZ2luZy52MS5BdHRhY2htZW50IlMKE1NlbmRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLm5vdmEubWVzc2FnaW5nLnYxLk1lc3NhZ2USDwoHY3JlYXRlZBgCIAEoCCI+Cg9NYXJrUmVhZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkiWgoQTWFya1JlYWRSZXNwb25zZRI1Cgxjb252ZXJzYXRpb24YASABKAsyHy5ub3ZhLm1lc3NhZ2luZy52MS5Db252ZXJzYXRpb24SDwoHY2hhbmdlZBgCIAEoCCI5ChhMaXN0Q29udmVyc2F0aW9uc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIlsKGUxpc3RDb252ZXJzYXRpb25zUmVzcG9uc2USGAoQY29udmVyc2F0aW9uX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjMKF0dldENvbnZlcnNhdGlvbnNSZXF1ZXN0EhgKEGNvbnZlcnNhdGlvbl9pZHMYASADKAkiUgoYR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEjYKDWNvbnZlcnNhdGlvbnMYASADKAsyHy5ub3ZhLm1lc3NhZ2luZy52MS5Db252ZXJzYXRpb24iTQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIlEKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEhMKC21lc3NhZ2VfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiKQoSR2V0TWVzc2FnZXNSZXF1ZXN0EhMKC21lc3NhZ2VfaWRzGAEgAygJIkMKE0dldE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5ub3ZhLm1lc3NhZ2luZy52MS5NZXNzYWdlIiwKFlVwbG9hZFB1YmxpY0tleVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoCSJVChdVcGxvYWRQdWJsaWNLZXlSZXNwb25zZRIpCgNrZXkYASABKAsyHC5ub3ZhLm1lc3NhZ2luZy52MS5QdWJsaWNLZXkSDwoHY2hhbmdlZBgCIAEoCCImChNHZXRQdWJsaWNLZXlSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiQQoUR2V0UHVibGljS2V5UmVzcG9uc2USKQoDa2V5GAEgASgLMhwubm92YS5tZXNzYWdpbmcudjEuUHVibGljS2V5IicKFEdldFB1YmxpY0tleXNSZXF1ZXN0Eg8KB2tleV9pZHMYASADKAkiQwoVR2V0UHVibGljS2V5c1Jlc3BvbnNlEioKBGtleXMYASADKAsyHC5ub3ZhLm1lc3NhZ2luZy52MS5QdWJsaWNLZXkqcAoQQ29udmVyc2F0aW9uS2luZBIhCh1DT05WRVJTQVRJT05fS0lORF9VTlNQRUNJRklFRBAAEhwKGENPTlZFUlNBVElPTl9LSU5EX0RJUkVDVBABEhsKF0NPTlZFUlNBVElPTl9LSU5EX0dST1VQEAIyygoKEE1lc3NhZ2luZ1NlcnZpY2UScQoSQ3JlYXRlQ29udmVyc2F0aW9uEiwubm92YS5tZXNzYWdpbmcudjEuQ3JlYXRlQ29udmVyc2F0aW9uUmVxdWVzdBotLm5vdmEubWVzc2FnaW5nLnYxLkNyZWF0ZUNvbnZlcnNhdGlvblJlc3BvbnNlElYKCUFkZE1lbWJlchIjLm5vdmEubWVzc2FnaW5nLnYxLkFkZE1lbWJlclJlcXVlc3QaJC5ub3ZhLm1lc3NhZ2luZy52MS5BZGRNZW1iZXJSZXNwb25zZRJfCgxSZW1vdmVNZW1iZXISJi5ub3ZhLm1lc3NhZ2luZy52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0Gicubm92YS5tZXNzYWdpbmcudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2USbgoRTGVhdmVDb252ZXJzYXRpb24SKy5ub3ZhLm1lc3NhZ2luZy52MS5MZWF2ZUNvbnZlcnNhdGlvblJlcXVlc3QaLC5ub3ZhLm1lc3NhZ2luZy52MS5MZWF2ZUNvbnZlcnNhdGlvblJlc3BvbnNlElwKC1NlbmRNZXNzYWdlEiUubm92YS5tZXNzYWdpbmcudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiYubm92YS5tZXNzYWdpbmcudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJTCghNYXJrUmVhZBIiLm5vdmEubWVzc2FnaW5nLnYxLk1hcmtSZWFkUmVxdWVzdBojLm5vdmEubWVzc2FnaW5nLnYxLk1hcmtSZWFkUmVzcG9uc2UScwoRTGlzdENvbnZlcnNhdGlvbnMSKy5ub3ZhLm1lc3NhZ2luZy52MS5MaXN0Q29udmVyc2F0aW9uc1JlcXVlc3QaLC5ub3ZhLm1lc3NhZ2luZy52MS5MaXN0Q29udmVyc2F0aW9uc1Jlc3BvbnNlIgOQAgEScAoQR2V0Q29udmVyc2F0aW9ucxIqLm5vdmEubWVzc2FnaW5nLnYxLkdldENvbnZlcnNhdGlvbnNSZXF1ZXN0Gisubm92YS5tZXNzYWdpbmcudjEuR2V0Q29udmVyc2F0aW9uc1Jlc3BvbnNlIgOQAgESZAoMTGlzdE1lc3NhZ2VzEiYubm92YS5tZXNzYWdpbmcudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLm5vdmEubWVzc2FnaW5nLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESYQoLR2V0TWVzc2FnZXMSJS5ub3ZhLm1lc3NhZ2luZy52MS5HZXRNZXNzYWdlc1JlcXVlc3QaJi5ub3ZhLm1lc3NhZ2luZy52MS5HZXRNZXNzYWdlc1Jlc3BvbnNlIgOQAgESaAoPVXBsb2FkUHVibGljS2V5Eikubm92YS5tZXNzYWdpbmcudjEuVXBsb2FkUHVibGljS2V5UmVxdWVzdBoqLm5vdmEubWVzc2FnaW5nLnYxLlVwbG9hZFB1YmxpY0tleVJlc3BvbnNlEmQKDEdldFB1YmxpY0tleRImLm5vdmEubWVzc2FnaW5nLnYxLkdldFB1YmxpY0tleVJlcXVlc3QaJy5ub3ZhLm1lc3NhZ2luZy52MS5HZXRQdWJsaWNLZXlSZXNwb25zZSIDkAIBEmcKDUdldFB1YmxpY0tleXMSJy5ub3ZhLm1lc3NhZ2luZy52MS5HZXRQdWJsaWNLZXlzUmVxdWVzdBooLm5vdmEubWVzc2FnaW5nLnYxLkdldFB1YmxpY0tleXNSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * @generated from message nova.messaging.v1.ReadReceipt
@@ -166,6 +166,13 @@ export type Message = Message$1<"nova.messaging.v1.Message"> & {
    * @generated from field: string created_at = 9;
    */
   createdAt: string;
+
+  /**
+   * Uploaded media of a plaintext message, in order (never on an encrypted one).
+   *
+   * @generated from field: repeated nova.messaging.v1.Attachment attachments = 10;
+   */
+  attachments: Attachment[];
 };
 
 /**
@@ -174,6 +181,33 @@ export type Message = Message$1<"nova.messaging.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_nova_messaging_v1_messaging, 2);
+
+/**
+ * An uploaded media item of a message: the media service's id and its text
+ * alternative.
+ *
+ * @generated from message nova.messaging.v1.Attachment
+ */
+export type Attachment = Message$1<"nova.messaging.v1.Attachment"> & {
+  /**
+   * @generated from field: string media_id = 1;
+   */
+  mediaId: string;
+
+  /**
+   * At most 1,500 characters; may be empty.
+   *
+   * @generated from field: string alt = 2;
+   */
+  alt: string;
+};
+
+/**
+ * Describes the message nova.messaging.v1.Attachment.
+ * Use `create(AttachmentSchema)` to create a new message.
+ */
+export const AttachmentSchema: GenMessage<Attachment> = /*@__PURE__*/
+  messageDesc(file_nova_messaging_v1_messaging, 3);
 
 /**
  * @generated from message nova.messaging.v1.PublicKey
@@ -221,7 +255,7 @@ export type PublicKey = Message$1<"nova.messaging.v1.PublicKey"> & {
  * Use `create(PublicKeySchema)` to create a new message.
  */
 export const PublicKeySchema: GenMessage<PublicKey> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 3);
+  messageDesc(file_nova_messaging_v1_messaging, 4);
 
 /**
  * @generated from message nova.messaging.v1.CreateConversationRequest
@@ -247,7 +281,7 @@ export type CreateConversationRequest = Message$1<"nova.messaging.v1.CreateConve
  * Use `create(CreateConversationRequestSchema)` to create a new message.
  */
 export const CreateConversationRequestSchema: GenMessage<CreateConversationRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 4);
+  messageDesc(file_nova_messaging_v1_messaging, 5);
 
 /**
  * @generated from message nova.messaging.v1.CreateConversationResponse
@@ -271,7 +305,7 @@ export type CreateConversationResponse = Message$1<"nova.messaging.v1.CreateConv
  * Use `create(CreateConversationResponseSchema)` to create a new message.
  */
 export const CreateConversationResponseSchema: GenMessage<CreateConversationResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 5);
+  messageDesc(file_nova_messaging_v1_messaging, 6);
 
 /**
  * @generated from message nova.messaging.v1.AddMemberRequest
@@ -293,7 +327,7 @@ export type AddMemberRequest = Message$1<"nova.messaging.v1.AddMemberRequest"> &
  * Use `create(AddMemberRequestSchema)` to create a new message.
  */
 export const AddMemberRequestSchema: GenMessage<AddMemberRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 6);
+  messageDesc(file_nova_messaging_v1_messaging, 7);
 
 /**
  * @generated from message nova.messaging.v1.AddMemberResponse
@@ -317,7 +351,7 @@ export type AddMemberResponse = Message$1<"nova.messaging.v1.AddMemberResponse">
  * Use `create(AddMemberResponseSchema)` to create a new message.
  */
 export const AddMemberResponseSchema: GenMessage<AddMemberResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 7);
+  messageDesc(file_nova_messaging_v1_messaging, 8);
 
 /**
  * @generated from message nova.messaging.v1.RemoveMemberRequest
@@ -339,7 +373,7 @@ export type RemoveMemberRequest = Message$1<"nova.messaging.v1.RemoveMemberReque
  * Use `create(RemoveMemberRequestSchema)` to create a new message.
  */
 export const RemoveMemberRequestSchema: GenMessage<RemoveMemberRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 8);
+  messageDesc(file_nova_messaging_v1_messaging, 9);
 
 /**
  * @generated from message nova.messaging.v1.RemoveMemberResponse
@@ -361,7 +395,7 @@ export type RemoveMemberResponse = Message$1<"nova.messaging.v1.RemoveMemberResp
  * Use `create(RemoveMemberResponseSchema)` to create a new message.
  */
 export const RemoveMemberResponseSchema: GenMessage<RemoveMemberResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 9);
+  messageDesc(file_nova_messaging_v1_messaging, 10);
 
 /**
  * @generated from message nova.messaging.v1.LeaveConversationRequest
@@ -378,7 +412,7 @@ export type LeaveConversationRequest = Message$1<"nova.messaging.v1.LeaveConvers
  * Use `create(LeaveConversationRequestSchema)` to create a new message.
  */
 export const LeaveConversationRequestSchema: GenMessage<LeaveConversationRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 10);
+  messageDesc(file_nova_messaging_v1_messaging, 11);
 
 /**
  * @generated from message nova.messaging.v1.LeaveConversationResponse
@@ -391,7 +425,7 @@ export type LeaveConversationResponse = Message$1<"nova.messaging.v1.LeaveConver
  * Use `create(LeaveConversationResponseSchema)` to create a new message.
  */
 export const LeaveConversationResponseSchema: GenMessage<LeaveConversationResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 11);
+  messageDesc(file_nova_messaging_v1_messaging, 12);
 
 /**
  * @generated from message nova.messaging.v1.SendMessageRequest
@@ -429,6 +463,15 @@ export type SendMessageRequest = Message$1<"nova.messaging.v1.SendMessageRequest
    * @generated from field: string key_id = 5;
    */
   keyId: string;
+
+  /**
+   * Plaintext messages only (an encrypted one carries no server-processed
+   * media: VALIDATION_FAILED naming attachments): up to 10 of the sender's own
+   * READY media uploaded with purpose MESSAGE; text may then be empty.
+   *
+   * @generated from field: repeated nova.messaging.v1.Attachment attachments = 6;
+   */
+  attachments: Attachment[];
 };
 
 /**
@@ -436,7 +479,7 @@ export type SendMessageRequest = Message$1<"nova.messaging.v1.SendMessageRequest
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 12);
+  messageDesc(file_nova_messaging_v1_messaging, 13);
 
 /**
  * @generated from message nova.messaging.v1.SendMessageResponse
@@ -460,7 +503,7 @@ export type SendMessageResponse = Message$1<"nova.messaging.v1.SendMessageRespon
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 13);
+  messageDesc(file_nova_messaging_v1_messaging, 14);
 
 /**
  * @generated from message nova.messaging.v1.MarkReadRequest
@@ -484,7 +527,7 @@ export type MarkReadRequest = Message$1<"nova.messaging.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 14);
+  messageDesc(file_nova_messaging_v1_messaging, 15);
 
 /**
  * @generated from message nova.messaging.v1.MarkReadResponse
@@ -508,7 +551,7 @@ export type MarkReadResponse = Message$1<"nova.messaging.v1.MarkReadResponse"> &
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 15);
+  messageDesc(file_nova_messaging_v1_messaging, 16);
 
 /**
  * @generated from message nova.messaging.v1.ListConversationsRequest
@@ -532,7 +575,7 @@ export type ListConversationsRequest = Message$1<"nova.messaging.v1.ListConversa
  * Use `create(ListConversationsRequestSchema)` to create a new message.
  */
 export const ListConversationsRequestSchema: GenMessage<ListConversationsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 16);
+  messageDesc(file_nova_messaging_v1_messaging, 17);
 
 /**
  * @generated from message nova.messaging.v1.ListConversationsResponse
@@ -563,7 +606,7 @@ export type ListConversationsResponse = Message$1<"nova.messaging.v1.ListConvers
  * Use `create(ListConversationsResponseSchema)` to create a new message.
  */
 export const ListConversationsResponseSchema: GenMessage<ListConversationsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 17);
+  messageDesc(file_nova_messaging_v1_messaging, 18);
 
 /**
  * @generated from message nova.messaging.v1.GetConversationsRequest
@@ -582,7 +625,7 @@ export type GetConversationsRequest = Message$1<"nova.messaging.v1.GetConversati
  * Use `create(GetConversationsRequestSchema)` to create a new message.
  */
 export const GetConversationsRequestSchema: GenMessage<GetConversationsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 18);
+  messageDesc(file_nova_messaging_v1_messaging, 19);
 
 /**
  * @generated from message nova.messaging.v1.GetConversationsResponse
@@ -601,7 +644,7 @@ export type GetConversationsResponse = Message$1<"nova.messaging.v1.GetConversat
  * Use `create(GetConversationsResponseSchema)` to create a new message.
  */
 export const GetConversationsResponseSchema: GenMessage<GetConversationsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 19);
+  messageDesc(file_nova_messaging_v1_messaging, 20);
 
 /**
  * @generated from message nova.messaging.v1.ListMessagesRequest
@@ -630,7 +673,7 @@ export type ListMessagesRequest = Message$1<"nova.messaging.v1.ListMessagesReque
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 20);
+  messageDesc(file_nova_messaging_v1_messaging, 21);
 
 /**
  * @generated from message nova.messaging.v1.ListMessagesResponse
@@ -657,7 +700,7 @@ export type ListMessagesResponse = Message$1<"nova.messaging.v1.ListMessagesResp
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 21);
+  messageDesc(file_nova_messaging_v1_messaging, 22);
 
 /**
  * @generated from message nova.messaging.v1.GetMessagesRequest
@@ -676,7 +719,7 @@ export type GetMessagesRequest = Message$1<"nova.messaging.v1.GetMessagesRequest
  * Use `create(GetMessagesRequestSchema)` to create a new message.
  */
 export const GetMessagesRequestSchema: GenMessage<GetMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 22);
+  messageDesc(file_nova_messaging_v1_messaging, 23);
 
 /**
  * @generated from message nova.messaging.v1.GetMessagesResponse
@@ -695,7 +738,7 @@ export type GetMessagesResponse = Message$1<"nova.messaging.v1.GetMessagesRespon
  * Use `create(GetMessagesResponseSchema)` to create a new message.
  */
 export const GetMessagesResponseSchema: GenMessage<GetMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 23);
+  messageDesc(file_nova_messaging_v1_messaging, 24);
 
 /**
  * @generated from message nova.messaging.v1.UploadPublicKeyRequest
@@ -714,7 +757,7 @@ export type UploadPublicKeyRequest = Message$1<"nova.messaging.v1.UploadPublicKe
  * Use `create(UploadPublicKeyRequestSchema)` to create a new message.
  */
 export const UploadPublicKeyRequestSchema: GenMessage<UploadPublicKeyRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 24);
+  messageDesc(file_nova_messaging_v1_messaging, 25);
 
 /**
  * @generated from message nova.messaging.v1.UploadPublicKeyResponse
@@ -738,7 +781,7 @@ export type UploadPublicKeyResponse = Message$1<"nova.messaging.v1.UploadPublicK
  * Use `create(UploadPublicKeyResponseSchema)` to create a new message.
  */
 export const UploadPublicKeyResponseSchema: GenMessage<UploadPublicKeyResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 25);
+  messageDesc(file_nova_messaging_v1_messaging, 26);
 
 /**
  * @generated from message nova.messaging.v1.GetPublicKeyRequest
@@ -755,7 +798,7 @@ export type GetPublicKeyRequest = Message$1<"nova.messaging.v1.GetPublicKeyReque
  * Use `create(GetPublicKeyRequestSchema)` to create a new message.
  */
 export const GetPublicKeyRequestSchema: GenMessage<GetPublicKeyRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 26);
+  messageDesc(file_nova_messaging_v1_messaging, 27);
 
 /**
  * @generated from message nova.messaging.v1.GetPublicKeyResponse
@@ -772,7 +815,7 @@ export type GetPublicKeyResponse = Message$1<"nova.messaging.v1.GetPublicKeyResp
  * Use `create(GetPublicKeyResponseSchema)` to create a new message.
  */
 export const GetPublicKeyResponseSchema: GenMessage<GetPublicKeyResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 27);
+  messageDesc(file_nova_messaging_v1_messaging, 28);
 
 /**
  * @generated from message nova.messaging.v1.GetPublicKeysRequest
@@ -791,7 +834,7 @@ export type GetPublicKeysRequest = Message$1<"nova.messaging.v1.GetPublicKeysReq
  * Use `create(GetPublicKeysRequestSchema)` to create a new message.
  */
 export const GetPublicKeysRequestSchema: GenMessage<GetPublicKeysRequest> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 28);
+  messageDesc(file_nova_messaging_v1_messaging, 29);
 
 /**
  * @generated from message nova.messaging.v1.GetPublicKeysResponse
@@ -808,7 +851,7 @@ export type GetPublicKeysResponse = Message$1<"nova.messaging.v1.GetPublicKeysRe
  * Use `create(GetPublicKeysResponseSchema)` to create a new message.
  */
 export const GetPublicKeysResponseSchema: GenMessage<GetPublicKeysResponse> = /*@__PURE__*/
-  messageDesc(file_nova_messaging_v1_messaging, 29);
+  messageDesc(file_nova_messaging_v1_messaging, 30);
 
 /**
  * @generated from enum nova.messaging.v1.ConversationKind
