@@ -31,6 +31,8 @@ interface SessionsTable {
   expires_at: Date;
   revoked_at: Date | null;
   revoked_reason: string | null;
+  ip: Generated<string>;
+  user_agent: Generated<string>;
 }
 interface RefreshTokensTable {
   token_hash: Buffer;
@@ -266,10 +268,21 @@ export async function countUsers(db: IdentityDb): Promise<bigint> {
 
 // ---- sessions and refresh tokens
 
-export async function insertSession(trx: IdentityDb, userId: string, expiresAt: Date): Promise<string> {
+/** The client a session is used from (sessions.ts `clientOf` makes it). */
+export interface SessionClient {
+  ip: string;
+  user_agent: string;
+}
+
+export async function insertSession(
+  trx: IdentityDb,
+  userId: string,
+  expiresAt: Date,
+  client: SessionClient,
+): Promise<string> {
   const session = await trx
     .insertInto("identity.sessions")
-    .values({ user_id: userId, expires_at: expiresAt })
+    .values({ user_id: userId, expires_at: expiresAt, ...client })
     .returning("id")
     .executeTakeFirstOrThrow();
   return session.id;
@@ -313,18 +326,60 @@ export async function markRefreshTokenUsed(trx: IdentityDb, tokenHash: Buffer): 
     .execute();
 }
 
-export async function touchSession(trx: IdentityDb, sessionId: string): Promise<void> {
-  await trx.updateTable("identity.sessions").set({ last_used_at: new Date() }).where("id", "=", sessionId).execute();
+/** A refresh: the session was used now, from this client. */
+export async function touchSession(trx: IdentityDb, sessionId: string, client: SessionClient): Promise<void> {
+  await trx
+    .updateTable("identity.sessions")
+    .set({ last_used_at: new Date(), ...client })
+    .where("id", "=", sessionId)
+    .execute();
 }
 
-/** Revokes the session (of `userId`, when given) unless it is revoked already. */
-export async function revokeSession(db: IdentityDb, sessionId: string, reason: string, userId?: string): Promise<void> {
+/** Moves last_used_at to now unless it moved in the last `everyMs` (one cheap conditional write). */
+export async function touchSessionAtMostEvery(db: IdentityDb, sessionId: string, everyMs: number): Promise<void> {
+  await db
+    .updateTable("identity.sessions")
+    .set({ last_used_at: new Date() })
+    .where("id", "=", sessionId)
+    .where("last_used_at", "<", new Date(Date.now() - everyMs))
+    .execute();
+}
+
+export type SessionRow = Pick<
+  Selectable<SessionsTable>,
+  "id" | "ip" | "user_agent" | "created_at" | "last_used_at" | "expires_at"
+>;
+
+/** A page of the user's active (unrevoked, unexpired) sessions, newest first. */
+export function activeSessionsPage(
+  db: IdentityDb,
+  userId: string,
+  after: string | undefined,
+  limit: number,
+): Promise<Page<SessionRow>> {
+  const q = db
+    .selectFrom("identity.sessions")
+    .select(["id", "ip", "user_agent", "created_at", "last_used_at", "expires_at"])
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", new Date());
+  return keysetPage(q, { key: "identity.sessions.id", after, limit, position: (r) => r.id });
+}
+
+/** Revokes the session (of `userId`, when given) unless it is revoked already; whether it did. */
+export async function revokeSession(
+  db: IdentityDb,
+  sessionId: string,
+  reason: string,
+  userId?: string,
+): Promise<boolean> {
   let q = db
     .updateTable("identity.sessions")
     .set({ revoked_at: new Date(), revoked_reason: reason })
     .where("id", "=", sessionId);
   if (userId !== undefined) q = q.where("user_id", "=", userId);
-  await q.where("revoked_at", "is", null).execute();
+  const res = await q.where("revoked_at", "is", null).executeTakeFirst();
+  return res.numUpdatedRows > 0n;
 }
 
 /** Revokes every active session of the user (but `except`); how many it revoked. */
@@ -347,7 +402,7 @@ export async function revokeAllSessions(
 export function sessionState(db: IdentityDb, sessionId: string) {
   return db
     .selectFrom("identity.sessions")
-    .select(["revoked_at", "expires_at"])
+    .select(["revoked_at", "expires_at", "last_used_at"])
     .where("id", "=", sessionId)
     .executeTakeFirst();
 }

@@ -10,9 +10,11 @@ import { type IdentityDeps, identityOf } from "./deps.ts";
 import { batchGetUsers } from "./rpc/batchGetUsers.ts";
 import { changePassword } from "./rpc/changePassword.ts";
 import { checkSession } from "./rpc/checkSession.ts";
+import { endSession } from "./rpc/endSession.ts";
 import { getJwks } from "./rpc/getJwks.ts";
 import { getUser } from "./rpc/getUser.ts";
 import { getUserByUsername } from "./rpc/getUserByUsername.ts";
+import { listSessions } from "./rpc/listSessions.ts";
 import { login } from "./rpc/login.ts";
 import { logout } from "./rpc/logout.ts";
 import { logoutAll } from "./rpc/logoutAll.ts";
@@ -45,6 +47,8 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     requestPasswordReset: requestPasswordReset(id),
     resetPassword: resetPassword(id),
     changePassword: changePassword(id),
+    listSessions: listSessions(id),
+    endSession: endSession(id),
     refreshToken: refreshToken(id),
     logout: logout(id),
     logoutAll: logoutAll(id),

@@ -41,7 +41,7 @@ export function login(id: Identity): ServiceImpl<typeof IdentityService>["login"
     }
     const session = await id.writer.transaction().execute(async (trx) => {
       await clearFailedLogins(trx, user.id);
-      return openSession(id, trx, user.id);
+      return openSession(id, trx, user.id, req.client);
     });
     return create(LoginResponseSchema, {
       tokens: await issueTokens(id, user.id, session.sessionId, session.refresh),

@@ -33,7 +33,7 @@ export function register(id: Identity): ServiceImpl<typeof IdentityService>["reg
       const { user, session } = await id.writer.transaction().execute(async (trx) => {
         const user = await insertUser(trx, { email, username, password_hash: hash });
         await writeUserEvents(id.outbox, trx, userEvent("UserRegistered", profilePayload(user)));
-        return { user, session: await openSession(id, trx, user.id) };
+        return { user, session: await openSession(id, trx, user.id, req.client) };
       });
       return create(RegisterResponseSchema, {
         tokens: await issueTokens(id, user.id, session.sessionId, session.refresh),

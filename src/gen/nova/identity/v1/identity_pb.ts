@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/identity/v1/identity.proto.
  */
 export const file_nova_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIscBCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDRIWCg5lbWFpbF92ZXJpZmllZBgKIAEoCCJJCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBSJECg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkigQEKEFJlZ2lzdGVyUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlchIdChV2ZXJpZmljYXRpb25fcmVxdWlyZWQYAyABKAgiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJImUKE1ZlcmlmeUVtYWlsUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIbChlSZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0IhwKGlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIiwKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBINCgVlbWFpbBgBIAEoCSIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIjsKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIoChVSZXNldFBhc3N3b3JkUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChBzZXNzaW9uc19yZXZva2VkGAEgASgFIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl8KDUxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChNSZWZyZXNoVG9rZW5SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiQAoUUmVmcmVzaFRva2VuUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0Ii0KEUxvZ291dEFsbFJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAUiKQoTQ2hlY2tTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIiYKFENoZWNrU2Vzc2lvblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCCIcCg5HZXRVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCSI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIjChRCYXRjaEdldFVzZXJzUmVxdWVzdBILCgNpZHMYASADKAkiPgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiwKF1Jlc29sdmVVc2VybmFtZXNSZXF1ZXN0EhEKCXVzZXJuYW1lcxgBIAMoCSJBChhSZXNvbHZlVXNlcm5hbWVzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiLAoYR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIkEKGUdldFVzZXJCeVVzZXJuYW1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciKEAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSGQoMZGlzcGxheV9uYW1lGAEgASgJSACIAQESEAoDYmlvGAIgASgJSAGIAQESFwoKYXZhdGFyX3VybBgDIAEoCUgCiAEBQg8KDV9kaXNwbGF5X25hbWVCBgoEX2Jpb0INCgtfYXZhdGFyX3VybCI9ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIQCg5HZXRKd2tzUmVxdWVzdCIkCg9HZXRKd2tzUmVzcG9uc2USEQoJandrc19qc29uGAEgASgJIjEKEFNjYW5Vc2Vyc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIl4KEVNjYW5Vc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyEhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgEMtANCg9JZGVudGl0eVNlcnZpY2USUQoIUmVnaXN0ZXISIS5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVxdWVzdBoiLm5vdmEuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXNwb25zZRJICgVMb2dpbhIeLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXF1ZXN0Gh8ubm92YS5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlEloKC1ZlcmlmeUVtYWlsEiQubm92YS5pZGVudGl0eS52MS5WZXJpZnlFbWFpbFJlcXVlc3QaJS5ub3ZhLmlkZW50aXR5LnYxLlZlcmlmeUVtYWlsUmVzcG9uc2USbwoSUmVzZW5kVmVyaWZpY2F0aW9uEisubm92YS5pZGVudGl0eS52MS5SZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0Giwubm92YS5pZGVudGl0eS52MS5SZXNlbmRWZXJpZmljYXRpb25SZXNwb25zZRJ1ChRSZXF1ZXN0UGFzc3dvcmRSZXNldBItLm5vdmEuaWRlbnRpdHkudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0Gi4ubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlEmAKDVJlc2V0UGFzc3dvcmQSJi5ub3ZhLmlkZW50aXR5LnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2USYwoOQ2hhbmdlUGFzc3dvcmQSJy5ub3ZhLmlkZW50aXR5LnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBooLm5vdmEuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRJdCgxSZWZyZXNoVG9rZW4SJS5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEksKBkxvZ291dBIfLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVxdWVzdBogLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVzcG9uc2USVAoJTG9nb3V0QWxsEiIubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXF1ZXN0GiMubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXNwb25zZRJiCgxDaGVja1Nlc3Npb24SJS5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlc3BvbnNlIgOQAgESUwoHR2V0VXNlchIgLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEmUKDUJhdGNoR2V0VXNlcnMSJi5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2UiA5ACARJxChFHZXRVc2VyQnlVc2VybmFtZRIqLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0Gisubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlc3BvbnNlIgOQAgESbgoQUmVzb2x2ZVVzZXJuYW1lcxIpLm5vdmEuaWRlbnRpdHkudjEuUmVzb2x2ZVVzZXJuYW1lc1JlcXVlc3QaKi5ub3ZhLmlkZW50aXR5LnYxLlJlc29sdmVVc2VybmFtZXNSZXNwb25zZSIDkAIBEmAKDVVwZGF0ZVByb2ZpbGUSJi5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2USUwoHR2V0SndrcxIgLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1JlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldEp3a3NSZXNwb25zZSIDkAIBElkKCVNjYW5Vc2VycxIiLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVxdWVzdBojLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIscBCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDRIWCg5lbWFpbF92ZXJpZmllZBgKIAEoCCJJCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBSJyCg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSLAoGY2xpZW50GAQgASgLMhwubm92YS5pZGVudGl0eS52MS5DbGllbnRJbmZvIiwKCkNsaWVudEluZm8SCgoCaXAYASABKAkSEgoKdXNlcl9hZ2VudBgCIAEoCSKBAQoQUmVnaXN0ZXJSZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucxIkCgR1c2VyGAIgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyEh0KFXZlcmlmaWNhdGlvbl9yZXF1aXJlZBgDIAEoCCJRChJWZXJpZnlFbWFpbFJlcXVlc3QSDQoFdG9rZW4YASABKAkSLAoGY2xpZW50GAIgASgLMhwubm92YS5pZGVudGl0eS52MS5DbGllbnRJbmZvImUKE1ZlcmlmeUVtYWlsUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIbChlSZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0IhwKGlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIiwKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBINCgVlbWFpbBgBIAEoCSIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIjsKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIoChVSZXNldFBhc3N3b3JkUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChBzZXNzaW9uc19yZXZva2VkGAEgASgFIjQKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNInAKB1Nlc3Npb24SCgoCaWQYASABKAkSEgoKdXNlcl9hZ2VudBgCIAEoCRIKCgJpcBgDIAEoCRISCgpjcmVhdGVkX2F0GAQgASgJEhQKDGxhc3RfdXNlZF9hdBgFIAEoCRIPCgdjdXJyZW50GAYgASgIImkKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEisKCHNlc3Npb25zGAEgAygLMhkubm92YS5pZGVudGl0eS52MS5TZXNzaW9uEg8KB2N1cnNvcnMYAiADKAkSEwoLbmV4dF9jdXJzb3IYAyABKAkiJwoRRW5kU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIUChJFbmRTZXNzaW9uUmVzcG9uc2UiYgoMTG9naW5SZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLAoGY2xpZW50GAMgASgLMhwubm92YS5pZGVudGl0eS52MS5DbGllbnRJbmZvIl8KDUxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciJaChNSZWZyZXNoVG9rZW5SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkSLAoGY2xpZW50GAIgASgLMhwubm92YS5pZGVudGl0eS52MS5DbGllbnRJbmZvIkAKFFJlZnJlc2hUb2tlblJlc3BvbnNlEigKBnRva2VucxgBIAEoCzIYLm5vdmEuaWRlbnRpdHkudjEuVG9rZW5zIg8KDUxvZ291dFJlcXVlc3QiEAoOTG9nb3V0UmVzcG9uc2UiEgoQTG9nb3V0QWxsUmVxdWVzdCItChFMb2dvdXRBbGxSZXNwb25zZRIYChBzZXNzaW9uc19yZXZva2VkGAEgASgFIikKE0NoZWNrU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSImChRDaGVja1Nlc3Npb25SZXNwb25zZRIOCgZhY3RpdmUYASABKAgiHAoOR2V0VXNlclJlcXVlc3QSCgoCaWQYASABKAkiNwoPR2V0VXNlclJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiIwoUQmF0Y2hHZXRVc2Vyc1JlcXVlc3QSCwoDaWRzGAEgAygJIj4KFUJhdGNoR2V0VXNlcnNSZXNwb25zZRIlCgV1c2VycxgBIAMoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChdSZXNvbHZlVXNlcm5hbWVzUmVxdWVzdBIRCgl1c2VybmFtZXMYASADKAkiQQoYUmVzb2x2ZVVzZXJuYW1lc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiwKGEdldFVzZXJCeVVzZXJuYW1lUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCSJBChlHZXRVc2VyQnlVc2VybmFtZVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIihAEKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0EhkKDGRpc3BsYXlfbmFtZRgBIAEoCUgAiAEBEhAKA2JpbxgCIAEoCUgBiAEBEhcKCmF2YXRhcl91cmwYAyABKAlIAogBAUIPCg1fZGlzcGxheV9uYW1lQgYKBF9iaW9CDQoLX2F2YXRhcl91cmwiPQoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiEAoOR2V0Sndrc1JlcXVlc3QiJAoPR2V0Sndrc1Jlc3BvbnNlEhEKCWp3a3NfanNvbhgBIAEoCSIxChBTY2FuVXNlcnNSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJeChFTY2FuVXNlcnNSZXNwb25zZRIlCgV1c2VycxgBIAMoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlchITCgtuZXh0X2N1cnNvchgCIAEoCRINCgV0b3RhbBgDIAEoBDKNDwoPSWRlbnRpdHlTZXJ2aWNlElEKCFJlZ2lzdGVyEiEubm92YS5pZGVudGl0eS52MS5SZWdpc3RlclJlcXVlc3QaIi5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVzcG9uc2USSAoFTG9naW4SHi5ub3ZhLmlkZW50aXR5LnYxLkxvZ2luUmVxdWVzdBofLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXNwb25zZRJaCgtWZXJpZnlFbWFpbBIkLm5vdmEuaWRlbnRpdHkudjEuVmVyaWZ5RW1haWxSZXF1ZXN0GiUubm92YS5pZGVudGl0eS52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEm8KElJlc2VuZFZlcmlmaWNhdGlvbhIrLm5vdmEuaWRlbnRpdHkudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVxdWVzdBosLm5vdmEuaWRlbnRpdHkudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVzcG9uc2USdQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSLS5ub3ZhLmlkZW50aXR5LnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBouLm5vdmEuaWRlbnRpdHkudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZRJgCg1SZXNldFBhc3N3b3JkEiYubm92YS5pZGVudGl0eS52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBonLm5vdmEuaWRlbnRpdHkudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlEmMKDkNoYW5nZVBhc3N3b3JkEicubm92YS5pZGVudGl0eS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaKC5ub3ZhLmlkZW50aXR5LnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USYgoMTGlzdFNlc3Npb25zEiUubm92YS5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiYubm92YS5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIDkAIBElcKCkVuZFNlc3Npb24SIy5ub3ZhLmlkZW50aXR5LnYxLkVuZFNlc3Npb25SZXF1ZXN0GiQubm92YS5pZGVudGl0eS52MS5FbmRTZXNzaW9uUmVzcG9uc2USXQoMUmVmcmVzaFRva2VuEiUubm92YS5pZGVudGl0eS52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiYubm92YS5pZGVudGl0eS52MS5SZWZyZXNoVG9rZW5SZXNwb25zZRJLCgZMb2dvdXQSHy5ub3ZhLmlkZW50aXR5LnYxLkxvZ291dFJlcXVlc3QaIC5ub3ZhLmlkZW50aXR5LnYxLkxvZ291dFJlc3BvbnNlElQKCUxvZ291dEFsbBIiLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0QWxsUmVxdWVzdBojLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0QWxsUmVzcG9uc2USYgoMQ2hlY2tTZXNzaW9uEiUubm92YS5pZGVudGl0eS52MS5DaGVja1Nlc3Npb25SZXF1ZXN0GiYubm92YS5pZGVudGl0eS52MS5DaGVja1Nlc3Npb25SZXNwb25zZSIDkAIBElMKB0dldFVzZXISIC5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJSZXF1ZXN0GiEubm92YS5pZGVudGl0eS52MS5HZXRVc2VyUmVzcG9uc2UiA5ACARJlCg1CYXRjaEdldFVzZXJzEiYubm92YS5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBonLm5vdmEuaWRlbnRpdHkudjEuQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlIgOQAgEScQoRR2V0VXNlckJ5VXNlcm5hbWUSKi5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJCeVVzZXJuYW1lUmVxdWVzdBorLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXNwb25zZSIDkAIBEm4KEFJlc29sdmVVc2VybmFtZXMSKS5ub3ZhLmlkZW50aXR5LnYxLlJlc29sdmVVc2VybmFtZXNSZXF1ZXN0Gioubm92YS5pZGVudGl0eS52MS5SZXNvbHZlVXNlcm5hbWVzUmVzcG9uc2UiA5ACARJgCg1VcGRhdGVQcm9maWxlEiYubm92YS5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBonLm5vdmEuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlElMKB0dldEp3a3MSIC5ub3ZhLmlkZW50aXR5LnYxLkdldEp3a3NSZXF1ZXN0GiEubm92YS5pZGVudGl0eS52MS5HZXRKd2tzUmVzcG9uc2UiA5ACARJZCglTY2FuVXNlcnMSIi5ub3ZhLmlkZW50aXR5LnYxLlNjYW5Vc2Vyc1JlcXVlc3QaIy5ub3ZhLmlkZW50aXR5LnYxLlNjYW5Vc2Vyc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw");
 
 /**
  * @generated from message nova.identity.v1.User
@@ -129,6 +129,13 @@ export type RegisterRequest = Message<"nova.identity.v1.RegisterRequest"> & {
    * @generated from field: string password = 3;
    */
   password: string;
+
+  /**
+   * Who opens the session (the gateway fills it in from the HTTP request).
+   *
+   * @generated from field: nova.identity.v1.ClientInfo client = 4;
+   */
+  client?: ClientInfo | undefined;
 };
 
 /**
@@ -137,6 +144,30 @@ export type RegisterRequest = Message<"nova.identity.v1.RegisterRequest"> & {
  */
 export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
   messageDesc(file_nova_identity_v1_identity, 2);
+
+/**
+ * The client a session is opened or used from, as the gateway saw it.
+ *
+ * @generated from message nova.identity.v1.ClientInfo
+ */
+export type ClientInfo = Message<"nova.identity.v1.ClientInfo"> & {
+  /**
+   * @generated from field: string ip = 1;
+   */
+  ip: string;
+
+  /**
+   * @generated from field: string user_agent = 2;
+   */
+  userAgent: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ClientInfo.
+ * Use `create(ClientInfoSchema)` to create a new message.
+ */
+export const ClientInfoSchema: GenMessage<ClientInfo> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 3);
 
 /**
  * @generated from message nova.identity.v1.RegisterResponse
@@ -167,7 +198,7 @@ export type RegisterResponse = Message<"nova.identity.v1.RegisterResponse"> & {
  * Use `create(RegisterResponseSchema)` to create a new message.
  */
 export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 3);
+  messageDesc(file_nova_identity_v1_identity, 4);
 
 /**
  * @generated from message nova.identity.v1.VerifyEmailRequest
@@ -177,6 +208,11 @@ export type VerifyEmailRequest = Message<"nova.identity.v1.VerifyEmailRequest"> 
    * @generated from field: string token = 1;
    */
   token: string;
+
+  /**
+   * @generated from field: nova.identity.v1.ClientInfo client = 2;
+   */
+  client?: ClientInfo | undefined;
 };
 
 /**
@@ -184,7 +220,7 @@ export type VerifyEmailRequest = Message<"nova.identity.v1.VerifyEmailRequest"> 
  * Use `create(VerifyEmailRequestSchema)` to create a new message.
  */
 export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 4);
+  messageDesc(file_nova_identity_v1_identity, 5);
 
 /**
  * @generated from message nova.identity.v1.VerifyEmailResponse
@@ -206,7 +242,7 @@ export type VerifyEmailResponse = Message<"nova.identity.v1.VerifyEmailResponse"
  * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
 export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 5);
+  messageDesc(file_nova_identity_v1_identity, 6);
 
 /**
  * @generated from message nova.identity.v1.ResendVerificationRequest
@@ -219,7 +255,7 @@ export type ResendVerificationRequest = Message<"nova.identity.v1.ResendVerifica
  * Use `create(ResendVerificationRequestSchema)` to create a new message.
  */
 export const ResendVerificationRequestSchema: GenMessage<ResendVerificationRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 6);
+  messageDesc(file_nova_identity_v1_identity, 7);
 
 /**
  * @generated from message nova.identity.v1.ResendVerificationResponse
@@ -232,7 +268,7 @@ export type ResendVerificationResponse = Message<"nova.identity.v1.ResendVerific
  * Use `create(ResendVerificationResponseSchema)` to create a new message.
  */
 export const ResendVerificationResponseSchema: GenMessage<ResendVerificationResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 7);
+  messageDesc(file_nova_identity_v1_identity, 8);
 
 /**
  * @generated from message nova.identity.v1.RequestPasswordResetRequest
@@ -249,7 +285,7 @@ export type RequestPasswordResetRequest = Message<"nova.identity.v1.RequestPassw
  * Use `create(RequestPasswordResetRequestSchema)` to create a new message.
  */
 export const RequestPasswordResetRequestSchema: GenMessage<RequestPasswordResetRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 8);
+  messageDesc(file_nova_identity_v1_identity, 9);
 
 /**
  * @generated from message nova.identity.v1.RequestPasswordResetResponse
@@ -262,7 +298,7 @@ export type RequestPasswordResetResponse = Message<"nova.identity.v1.RequestPass
  * Use `create(RequestPasswordResetResponseSchema)` to create a new message.
  */
 export const RequestPasswordResetResponseSchema: GenMessage<RequestPasswordResetResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 9);
+  messageDesc(file_nova_identity_v1_identity, 10);
 
 /**
  * @generated from message nova.identity.v1.ResetPasswordRequest
@@ -284,7 +320,7 @@ export type ResetPasswordRequest = Message<"nova.identity.v1.ResetPasswordReques
  * Use `create(ResetPasswordRequestSchema)` to create a new message.
  */
 export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 10);
+  messageDesc(file_nova_identity_v1_identity, 11);
 
 /**
  * @generated from message nova.identity.v1.ResetPasswordResponse
@@ -303,7 +339,7 @@ export type ResetPasswordResponse = Message<"nova.identity.v1.ResetPasswordRespo
  * Use `create(ResetPasswordResponseSchema)` to create a new message.
  */
 export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 11);
+  messageDesc(file_nova_identity_v1_identity, 12);
 
 /**
  * @generated from message nova.identity.v1.ChangePasswordRequest
@@ -325,7 +361,7 @@ export type ChangePasswordRequest = Message<"nova.identity.v1.ChangePasswordRequ
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 12);
+  messageDesc(file_nova_identity_v1_identity, 13);
 
 /**
  * @generated from message nova.identity.v1.ChangePasswordResponse
@@ -342,7 +378,144 @@ export type ChangePasswordResponse = Message<"nova.identity.v1.ChangePasswordRes
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 13);
+  messageDesc(file_nova_identity_v1_identity, 14);
+
+/**
+ * @generated from message nova.identity.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"nova.identity.v1.ListSessionsRequest"> & {
+  /**
+   * Empty for the first page.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * 1 to 100; 0 means 20.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message nova.identity.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 15);
+
+/**
+ * @generated from message nova.identity.v1.Session
+ */
+export type Session = Message<"nova.identity.v1.Session"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * As the client sent it (at most 512 characters); empty when it sent none.
+   *
+   * @generated from field: string user_agent = 2;
+   */
+  userAgent: string;
+
+  /**
+   * The IP of the last sign-in or refresh.
+   *
+   * @generated from field: string ip = 3;
+   */
+  ip: string;
+
+  /**
+   * RFC 3339.
+   *
+   * @generated from field: string created_at = 4;
+   */
+  createdAt: string;
+
+  /**
+   * RFC 3339; kept to the minute (at most one write a minute per session).
+   *
+   * @generated from field: string last_used_at = 5;
+   */
+  lastUsedAt: string;
+
+  /**
+   * The session of this call's access token.
+   *
+   * @generated from field: bool current = 6;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message nova.identity.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 16);
+
+/**
+ * @generated from message nova.identity.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"nova.identity.v1.ListSessionsResponse"> & {
+  /**
+   * @generated from field: repeated nova.identity.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+
+  /**
+   * @generated from field: repeated string cursors = 2;
+   */
+  cursors: string[];
+
+  /**
+   * Empty when there is no further page.
+   *
+   * @generated from field: string next_cursor = 3;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 17);
+
+/**
+ * @generated from message nova.identity.v1.EndSessionRequest
+ */
+export type EndSessionRequest = Message<"nova.identity.v1.EndSessionRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.EndSessionRequest.
+ * Use `create(EndSessionRequestSchema)` to create a new message.
+ */
+export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 18);
+
+/**
+ * @generated from message nova.identity.v1.EndSessionResponse
+ */
+export type EndSessionResponse = Message<"nova.identity.v1.EndSessionResponse"> & {
+};
+
+/**
+ * Describes the message nova.identity.v1.EndSessionResponse.
+ * Use `create(EndSessionResponseSchema)` to create a new message.
+ */
+export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 19);
 
 /**
  * @generated from message nova.identity.v1.LoginRequest
@@ -359,6 +532,11 @@ export type LoginRequest = Message<"nova.identity.v1.LoginRequest"> & {
    * @generated from field: string password = 2;
    */
   password: string;
+
+  /**
+   * @generated from field: nova.identity.v1.ClientInfo client = 3;
+   */
+  client?: ClientInfo | undefined;
 };
 
 /**
@@ -366,7 +544,7 @@ export type LoginRequest = Message<"nova.identity.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 14);
+  messageDesc(file_nova_identity_v1_identity, 20);
 
 /**
  * @generated from message nova.identity.v1.LoginResponse
@@ -388,7 +566,7 @@ export type LoginResponse = Message<"nova.identity.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 15);
+  messageDesc(file_nova_identity_v1_identity, 21);
 
 /**
  * @generated from message nova.identity.v1.RefreshTokenRequest
@@ -398,6 +576,11 @@ export type RefreshTokenRequest = Message<"nova.identity.v1.RefreshTokenRequest"
    * @generated from field: string refresh_token = 1;
    */
   refreshToken: string;
+
+  /**
+   * @generated from field: nova.identity.v1.ClientInfo client = 2;
+   */
+  client?: ClientInfo | undefined;
 };
 
 /**
@@ -405,7 +588,7 @@ export type RefreshTokenRequest = Message<"nova.identity.v1.RefreshTokenRequest"
  * Use `create(RefreshTokenRequestSchema)` to create a new message.
  */
 export const RefreshTokenRequestSchema: GenMessage<RefreshTokenRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 16);
+  messageDesc(file_nova_identity_v1_identity, 22);
 
 /**
  * @generated from message nova.identity.v1.RefreshTokenResponse
@@ -422,7 +605,7 @@ export type RefreshTokenResponse = Message<"nova.identity.v1.RefreshTokenRespons
  * Use `create(RefreshTokenResponseSchema)` to create a new message.
  */
 export const RefreshTokenResponseSchema: GenMessage<RefreshTokenResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 17);
+  messageDesc(file_nova_identity_v1_identity, 23);
 
 /**
  * @generated from message nova.identity.v1.LogoutRequest
@@ -435,7 +618,7 @@ export type LogoutRequest = Message<"nova.identity.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 18);
+  messageDesc(file_nova_identity_v1_identity, 24);
 
 /**
  * @generated from message nova.identity.v1.LogoutResponse
@@ -448,7 +631,7 @@ export type LogoutResponse = Message<"nova.identity.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 19);
+  messageDesc(file_nova_identity_v1_identity, 25);
 
 /**
  * @generated from message nova.identity.v1.LogoutAllRequest
@@ -461,7 +644,7 @@ export type LogoutAllRequest = Message<"nova.identity.v1.LogoutAllRequest"> & {
  * Use `create(LogoutAllRequestSchema)` to create a new message.
  */
 export const LogoutAllRequestSchema: GenMessage<LogoutAllRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 20);
+  messageDesc(file_nova_identity_v1_identity, 26);
 
 /**
  * @generated from message nova.identity.v1.LogoutAllResponse
@@ -478,7 +661,7 @@ export type LogoutAllResponse = Message<"nova.identity.v1.LogoutAllResponse"> & 
  * Use `create(LogoutAllResponseSchema)` to create a new message.
  */
 export const LogoutAllResponseSchema: GenMessage<LogoutAllResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 21);
+  messageDesc(file_nova_identity_v1_identity, 27);
 
 /**
  * @generated from message nova.identity.v1.CheckSessionRequest
@@ -495,7 +678,7 @@ export type CheckSessionRequest = Message<"nova.identity.v1.CheckSessionRequest"
  * Use `create(CheckSessionRequestSchema)` to create a new message.
  */
 export const CheckSessionRequestSchema: GenMessage<CheckSessionRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 22);
+  messageDesc(file_nova_identity_v1_identity, 28);
 
 /**
  * @generated from message nova.identity.v1.CheckSessionResponse
@@ -512,7 +695,7 @@ export type CheckSessionResponse = Message<"nova.identity.v1.CheckSessionRespons
  * Use `create(CheckSessionResponseSchema)` to create a new message.
  */
 export const CheckSessionResponseSchema: GenMessage<CheckSessionResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 23);
+  messageDesc(file_nova_identity_v1_identity, 29);
 
 /**
  * @generated from message nova.identity.v1.GetUserRequest
@@ -529,7 +712,7 @@ export type GetUserRequest = Message<"nova.identity.v1.GetUserRequest"> & {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 24);
+  messageDesc(file_nova_identity_v1_identity, 30);
 
 /**
  * @generated from message nova.identity.v1.GetUserResponse
@@ -546,7 +729,7 @@ export type GetUserResponse = Message<"nova.identity.v1.GetUserResponse"> & {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 25);
+  messageDesc(file_nova_identity_v1_identity, 31);
 
 /**
  * @generated from message nova.identity.v1.BatchGetUsersRequest
@@ -565,7 +748,7 @@ export type BatchGetUsersRequest = Message<"nova.identity.v1.BatchGetUsersReques
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 26);
+  messageDesc(file_nova_identity_v1_identity, 32);
 
 /**
  * @generated from message nova.identity.v1.BatchGetUsersResponse
@@ -584,7 +767,7 @@ export type BatchGetUsersResponse = Message<"nova.identity.v1.BatchGetUsersRespo
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 27);
+  messageDesc(file_nova_identity_v1_identity, 33);
 
 /**
  * @generated from message nova.identity.v1.ResolveUsernamesRequest
@@ -603,7 +786,7 @@ export type ResolveUsernamesRequest = Message<"nova.identity.v1.ResolveUsernames
  * Use `create(ResolveUsernamesRequestSchema)` to create a new message.
  */
 export const ResolveUsernamesRequestSchema: GenMessage<ResolveUsernamesRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 28);
+  messageDesc(file_nova_identity_v1_identity, 34);
 
 /**
  * @generated from message nova.identity.v1.ResolveUsernamesResponse
@@ -622,7 +805,7 @@ export type ResolveUsernamesResponse = Message<"nova.identity.v1.ResolveUsername
  * Use `create(ResolveUsernamesResponseSchema)` to create a new message.
  */
 export const ResolveUsernamesResponseSchema: GenMessage<ResolveUsernamesResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 29);
+  messageDesc(file_nova_identity_v1_identity, 35);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameRequest
@@ -639,7 +822,7 @@ export type GetUserByUsernameRequest = Message<"nova.identity.v1.GetUserByUserna
  * Use `create(GetUserByUsernameRequestSchema)` to create a new message.
  */
 export const GetUserByUsernameRequestSchema: GenMessage<GetUserByUsernameRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 30);
+  messageDesc(file_nova_identity_v1_identity, 36);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameResponse
@@ -656,7 +839,7 @@ export type GetUserByUsernameResponse = Message<"nova.identity.v1.GetUserByUsern
  * Use `create(GetUserByUsernameResponseSchema)` to create a new message.
  */
 export const GetUserByUsernameResponseSchema: GenMessage<GetUserByUsernameResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 31);
+  messageDesc(file_nova_identity_v1_identity, 37);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileRequest
@@ -683,7 +866,7 @@ export type UpdateProfileRequest = Message<"nova.identity.v1.UpdateProfileReques
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 32);
+  messageDesc(file_nova_identity_v1_identity, 38);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileResponse
@@ -700,7 +883,7 @@ export type UpdateProfileResponse = Message<"nova.identity.v1.UpdateProfileRespo
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 33);
+  messageDesc(file_nova_identity_v1_identity, 39);
 
 /**
  * @generated from message nova.identity.v1.GetJwksRequest
@@ -713,7 +896,7 @@ export type GetJwksRequest = Message<"nova.identity.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 34);
+  messageDesc(file_nova_identity_v1_identity, 40);
 
 /**
  * @generated from message nova.identity.v1.GetJwksResponse
@@ -730,7 +913,7 @@ export type GetJwksResponse = Message<"nova.identity.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 35);
+  messageDesc(file_nova_identity_v1_identity, 41);
 
 /**
  * @generated from message nova.identity.v1.ScanUsersRequest
@@ -756,7 +939,7 @@ export type ScanUsersRequest = Message<"nova.identity.v1.ScanUsersRequest"> & {
  * Use `create(ScanUsersRequestSchema)` to create a new message.
  */
 export const ScanUsersRequestSchema: GenMessage<ScanUsersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 36);
+  messageDesc(file_nova_identity_v1_identity, 42);
 
 /**
  * @generated from message nova.identity.v1.ScanUsersResponse
@@ -789,7 +972,7 @@ export type ScanUsersResponse = Message<"nova.identity.v1.ScanUsersResponse"> & 
  * Use `create(ScanUsersResponseSchema)` to create a new message.
  */
 export const ScanUsersResponseSchema: GenMessage<ScanUsersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 37);
+  messageDesc(file_nova_identity_v1_identity, 43);
 
 /**
  * Accounts, sessions and profiles. The acting user of Logout, LogoutAll and
@@ -864,6 +1047,26 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof ChangePasswordRequestSchema;
     output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * The caller's active sessions, newest first (device, IP, created, last used).
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Ends one of the caller's sessions: its refresh token is refused and CheckSession answers inactive at once.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.EndSession
+   */
+  endSession: {
+    methodKind: "unary";
+    input: typeof EndSessionRequestSchema;
+    output: typeof EndSessionResponseSchema;
   },
   /**
    * Rotates the refresh token. Presenting an already rotated token revokes
