@@ -10,6 +10,7 @@ import { toGraphQLError } from "../errors.ts";
 import { call, orNull, userView } from "../views.ts";
 import { lifecycleMutations, spendMail, VERIFY_FIRST } from "./lifecycle.ts";
 import { clientInfo, sessionResolvers } from "./sessions.ts";
+import { twoFactorMutations } from "./two-factor.ts";
 
 function tokens(t: Tokens | undefined) {
   return { accessToken: t?.accessToken ?? "", refreshToken: t?.refreshToken ?? "", expiresIn: t?.expiresIn ?? 0 };
@@ -44,8 +45,11 @@ export const identityResolvers = {
     },
     ...lifecycleMutations,
     ...sessionResolvers.Mutation,
+    ...twoFactorMutations,
     login: async (_root: unknown, { input }: Args<{ identifier: string; password: string }>, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.identity.login({ ...input, client: clientInfo(ctx) }));
+      // AuthPayload needs a session: with two-factor sign-in on, signIn answers the challenge.
+      if (res.twoFactorChallenge) throw toGraphQLError(new NovaError("TWO_FACTOR_REQUIRED"));
       return { ...tokens(res.tokens), user: userView(res.user) };
     },
     refreshToken: async (_root: unknown, args: { token: string }, ctx: GatewayContext) => {

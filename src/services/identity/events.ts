@@ -82,6 +82,10 @@ export const accountEvents = {
   PasswordChanged: z.object({ userId: payloadId("a user id"), how: z.enum(["reset", "change"]) }),
   /** Tell the owner of a registered address that someone tried to sign up with it. */
   SignUpAttemptWithExistingEmail: z.object({ userId: payloadId("a user id") }),
+  /** Tell the owner two-factor sign-in was turned on. */
+  TwoFactorEnabled: z.object({ userId: payloadId("a user id") }),
+  /** Tell the owner two-factor sign-in was turned off. */
+  TwoFactorDisabled: z.object({ userId: payloadId("a user id") }),
 } as const;
 export type AccountEventType = keyof typeof accountEvents;
 export type AccountPayload<T extends AccountEventType> = z.input<(typeof accountEvents)[T]>;

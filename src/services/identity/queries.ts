@@ -2,7 +2,7 @@
  * Identity's SQL, over its typed tables (users, sessions and the refresh
  * tokens of each session). Identity never reads another service's tables.
  */
-import type { Generated, Kysely, Selectable } from "kysely";
+import type { ColumnType, Generated, Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
 import { keysetPage, type Page } from "../../platform/paging.ts";
 
@@ -51,7 +51,30 @@ interface EmailTokensTable {
   expires_at: Date;
   used_at: Date | null;
 }
+interface TwoFactorTable {
+  user_id: string;
+  sealed_secret: string;
+  enabled_at: Date | null;
+  /** bigint: pg answers it as text. */
+  last_time_step: ColumnType<string, number | undefined, number>;
+  created_at: Generated<Date>;
+}
+interface RecoveryCodesTable {
+  user_id: string;
+  code_hash: Buffer;
+  used_at: Date | null;
+}
+interface LoginChallengesTable {
+  token_hash: Buffer;
+  user_id: string;
+  created_at: Generated<Date>;
+  expires_at: Date;
+  used_at: Date | null;
+}
 export interface IdentityTables {
+  "identity.two_factor": TwoFactorTable;
+  "identity.recovery_codes": RecoveryCodesTable;
+  "identity.login_challenges": LoginChallengesTable;
   "identity.email_tokens": EmailTokensTable;
   "identity.users": UsersTable;
   "identity.sessions": SessionsTable;
@@ -214,14 +237,23 @@ export async function setPassword(trx: IdentityDb, userId: string, hash: string)
     .execute();
 }
 
-/** Counts a failed login; the `max`-th one locks the account for `lockoutMs` and resets the count. */
-export async function countFailedLogin(db: IdentityDb, userId: string, max: number, lockoutMs: number): Promise<void> {
+/**
+ * Counts a failed login (a wrong password, or a wrong code at the second step); the `max`-th one
+ * locks the account for `lockoutMs` from `now` and resets the count.
+ */
+export async function countFailedLogin(
+  db: IdentityDb,
+  userId: string,
+  max: number,
+  lockoutMs: number,
+  now = new Date(),
+): Promise<void> {
   await db
     .updateTable("identity.users")
     .set({
       failed_logins: sql`CASE WHEN failed_logins + 1 >= ${max} THEN 0 ELSE failed_logins + 1 END`,
       locked_until: sql`CASE WHEN failed_logins + 1 >= ${max}
-                         THEN now() + make_interval(secs => ${lockoutMs / 1000}) ELSE locked_until END`,
+                         THEN ${now}::timestamptz + make_interval(secs => ${lockoutMs / 1000}) ELSE locked_until END`,
     })
     .where("id", "=", userId)
     .execute();
@@ -405,4 +437,114 @@ export function sessionState(db: IdentityDb, sessionId: string) {
     .select(["revoked_at", "expires_at", "last_used_at"])
     .where("id", "=", sessionId)
     .executeTakeFirst();
+}
+
+// ---- two-factor sign-in (TOTP), its recovery codes and sign-in challenges
+
+export type TwoFactorRow = Selectable<TwoFactorTable>;
+
+export function twoFactorOf(db: IdentityDb, userId: string): Promise<TwoFactorRow | undefined> {
+  return db.selectFrom("identity.two_factor").selectAll().where("user_id", "=", userId).executeTakeFirst();
+}
+
+/** The row locked for a code check (the last accepted step moves at most once per step). */
+export function twoFactorForUpdate(trx: IdentityDb, userId: string): Promise<TwoFactorRow | undefined> {
+  return trx.selectFrom("identity.two_factor").selectAll().where("user_id", "=", userId).forUpdate().executeTakeFirst();
+}
+
+/** A pending enrolment (a new secret, not on yet); replaces an earlier pending one. */
+export async function upsertPendingTwoFactor(trx: IdentityDb, userId: string, sealedSecret: string): Promise<void> {
+  await trx
+    .insertInto("identity.two_factor")
+    .values({ user_id: userId, sealed_secret: sealedSecret, enabled_at: null, last_time_step: 0 })
+    .onConflict((oc) =>
+      oc.column("user_id").doUpdateSet({ sealed_secret: sealedSecret, enabled_at: null, last_time_step: 0 }),
+    )
+    .execute();
+}
+
+export async function enableTwoFactor(trx: IdentityDb, userId: string, step: number, now: Date): Promise<void> {
+  await trx
+    .updateTable("identity.two_factor")
+    .set({ enabled_at: now, last_time_step: step })
+    .where("user_id", "=", userId)
+    .execute();
+}
+
+export async function setLastTimeStep(trx: IdentityDb, userId: string, step: number): Promise<void> {
+  await trx.updateTable("identity.two_factor").set({ last_time_step: step }).where("user_id", "=", userId).execute();
+}
+
+/** Turns two-factor sign-in off: the secret and the recovery codes go. */
+export async function deleteTwoFactor(trx: IdentityDb, userId: string): Promise<void> {
+  await trx.deleteFrom("identity.recovery_codes").where("user_id", "=", userId).execute();
+  await trx.deleteFrom("identity.two_factor").where("user_id", "=", userId).execute();
+}
+
+/** The user's recovery codes are these (the old ones go). */
+export async function replaceRecoveryCodes(trx: IdentityDb, userId: string, hashes: Buffer[]): Promise<void> {
+  await trx.deleteFrom("identity.recovery_codes").where("user_id", "=", userId).execute();
+  await trx
+    .insertInto("identity.recovery_codes")
+    .values(hashes.map((code_hash) => ({ user_id: userId, code_hash })))
+    .execute();
+}
+
+/** Uses an unused recovery code of the user; whether there was one. */
+export async function useRecoveryCode(trx: IdentityDb, userId: string, hash: Buffer, now: Date): Promise<boolean> {
+  const res = await trx
+    .updateTable("identity.recovery_codes")
+    .set({ used_at: now })
+    .where("user_id", "=", userId)
+    .where("code_hash", "=", hash)
+    .where("used_at", "is", null)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+export async function countRecoveryCodesLeft(db: IdentityDb, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom("identity.recovery_codes")
+    .select(sql<string>`count(*)`.as("n"))
+    .where("user_id", "=", userId)
+    .where("used_at", "is", null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Whose accounts have two-factor sign-in on, of these. */
+export async function twoFactorEnabledAmong(db: IdentityDb, userIds: string[]): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom("identity.two_factor")
+    .select("user_id")
+    .where("user_id", "in", userIds)
+    .where("enabled_at", "is not", null)
+    .execute();
+  return new Set(rows.map((r) => r.user_id));
+}
+
+export async function insertLoginChallenge(
+  trx: IdentityDb,
+  c: { token_hash: Buffer; user_id: string; expires_at: Date },
+): Promise<void> {
+  await trx.insertInto("identity.login_challenges").values(c).execute();
+}
+
+/** The challenge, locked for its single use. */
+export function loginChallengeForUpdate(trx: IdentityDb, tokenHash: Buffer) {
+  return trx
+    .selectFrom("identity.login_challenges")
+    .select(["user_id", "expires_at", "used_at"])
+    .where("token_hash", "=", tokenHash)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function useLoginChallenge(trx: IdentityDb, tokenHash: Buffer, now: Date): Promise<void> {
+  await trx
+    .updateTable("identity.login_challenges")
+    .set({ used_at: now })
+    .where("token_hash", "=", tokenHash)
+    .execute();
 }

@@ -8,8 +8,12 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { type IdentityDeps, identityOf } from "./deps.ts";
 import { batchGetUsers } from "./rpc/batchGetUsers.ts";
+import { beginTwoFactorEnrollment } from "./rpc/beginTwoFactorEnrollment.ts";
 import { changePassword } from "./rpc/changePassword.ts";
 import { checkSession } from "./rpc/checkSession.ts";
+import { completeTwoFactorLogin } from "./rpc/completeTwoFactorLogin.ts";
+import { confirmTwoFactorEnrollment } from "./rpc/confirmTwoFactorEnrollment.ts";
+import { disableTwoFactor } from "./rpc/disableTwoFactor.ts";
 import { endSession } from "./rpc/endSession.ts";
 import { getJwks } from "./rpc/getJwks.ts";
 import { getUser } from "./rpc/getUser.ts";
@@ -49,6 +53,10 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     changePassword: changePassword(id),
     listSessions: listSessions(id),
     endSession: endSession(id),
+    beginTwoFactorEnrollment: beginTwoFactorEnrollment(id),
+    confirmTwoFactorEnrollment: confirmTwoFactorEnrollment(id),
+    disableTwoFactor: disableTwoFactor(id),
+    completeTwoFactorLogin: completeTwoFactorLogin(id),
     refreshToken: refreshToken(id),
     logout: logout(id),
     logoutAll: logoutAll(id),
