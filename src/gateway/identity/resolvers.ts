@@ -8,6 +8,7 @@ import { NovaError } from "../../platform/errors.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
 import { call, orNull, userView } from "../views.ts";
+import { accountMutations } from "./account.ts";
 import { lifecycleMutations, spendMail, VERIFY_FIRST } from "./lifecycle.ts";
 import { clientInfo, sessionResolvers } from "./sessions.ts";
 import { twoFactorMutations } from "./two-factor.ts";
@@ -46,6 +47,7 @@ export const identityResolvers = {
     ...lifecycleMutations,
     ...sessionResolvers.Mutation,
     ...twoFactorMutations,
+    ...accountMutations,
     login: async (_root: unknown, { input }: Args<{ identifier: string; password: string }>, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.identity.login({ ...input, client: clientInfo(ctx) }));
       // AuthPayload needs a session: with two-factor sign-in on, signIn answers the challenge.

@@ -21,6 +21,12 @@ export interface IdentityOptions {
   twoFactorChallengeTtlMs: number;
   /** The issuer authenticator apps show beside the account (the otpauth:// URI's). */
   twoFactorIssuer: string;
+  /** Time between two changes of one user's username. */
+  usernameCooldownMs: number;
+  /** How long a name given up stays its old owner's (others are told it is taken). */
+  usernameReservationMs: number;
+  /** How long the link confirming a new address works. */
+  emailChangeTokenTtlMs: number;
 }
 
 export const IDENTITY_DEFAULTS: IdentityOptions = {
@@ -34,6 +40,9 @@ export const IDENTITY_DEFAULTS: IdentityOptions = {
   resetTokenTtlMs: 30 * 60_000,
   twoFactorChallengeTtlMs: 5 * 60_000,
   twoFactorIssuer: "Nova",
+  usernameCooldownMs: 30 * 24 * 3_600_000,
+  usernameReservationMs: 30 * 24 * 3_600_000,
+  emailChangeTokenTtlMs: 24 * 3_600_000,
 };
 
 export const MAX_BATCH = 100;

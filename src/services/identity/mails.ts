@@ -88,4 +88,34 @@ If it was not you, reset your password now: {{resetLink}}
 needs only your password.</p>
 <p>If it was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`),
   },
+  EmailChangeRequested: {
+    subject: "Confirm your new address for Nova",
+    text: `Hi {{name}},
+
+Someone asked to make this address the one of the Nova account @{{username}}. To confirm, open this
+link (it works once, for 24 hours):
+
+{{link}}
+
+If it was not you, ignore this mail: nothing changes.
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>Someone asked to make this address the one of the Nova account @{{username}} (the link works once, for 24 hours):</p>
+<p><a href="{{link}}">Confirm my new address</a></p>
+<p>If it was not you, ignore this mail: nothing changes.</p>`),
+  },
+  EmailChanged: {
+    subject: "The address of your Nova account was changed",
+    text: `Hi {{name}},
+
+The address of your Nova account (@{{username}}) was changed to {{maskedEmail}} on {{when}}. Mail about the
+account now goes there, not here.
+
+If it was not you, reset your password now: {{resetLink}}
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>The address of your Nova account (@{{username}}) was changed to {{maskedEmail}} on {{when}}. Mail about the
+account now goes there, not here.</p>
+<p>If it was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`),
+  },
 };

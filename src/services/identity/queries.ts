@@ -22,6 +22,7 @@ interface UsersTable {
   following_count: Generated<number>;
   role: Generated<"user" | "admin">;
   email_verified_at: Date | null;
+  username_changed_at: Date | null;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -41,7 +42,7 @@ interface RefreshTokensTable {
   expires_at: Date;
   used_at: Date | null;
 }
-export type EmailTokenPurpose = "verify_email" | "reset_password";
+export type EmailTokenPurpose = "verify_email" | "reset_password" | "change_email";
 interface EmailTokensTable {
   token_hash: Buffer;
   user_id: string;
@@ -71,7 +72,13 @@ interface LoginChallengesTable {
   expires_at: Date;
   used_at: Date | null;
 }
+interface UsernameReservationsTable {
+  username: string;
+  user_id: string;
+  expires_at: Date;
+}
 export interface IdentityTables {
+  "identity.username_reservations": UsernameReservationsTable;
   "identity.two_factor": TwoFactorTable;
   "identity.recovery_codes": RecoveryCodesTable;
   "identity.login_challenges": LoginChallengesTable;
@@ -161,13 +168,6 @@ export function userByEmail(db: IdentityDb, email: string): Promise<UserRow | un
     .selectAll()
     .where(sql`lower(email)`, "=", email.toLowerCase())
     .executeTakeFirst();
-}
-
-export async function usernameTaken(db: IdentityDb, username: string): Promise<boolean> {
-  return (
-    (await db.selectFrom("identity.users").select("id").where("username", "=", username).executeTakeFirst()) !==
-    undefined
-  );
 }
 
 // ---- one-time tokens sent by mail
@@ -547,4 +547,81 @@ export async function useLoginChallenge(trx: IdentityDb, tokenHash: Buffer, now:
     .set({ used_at: now })
     .where("token_hash", "=", tokenHash)
     .execute();
+}
+
+// ---- username and email changes
+
+/** Serialises every claim on these names (sign-up, change) until the transaction ends; sorted, so no deadlock. */
+export async function lockUsernames(trx: IdentityDb, usernames: string[]): Promise<void> {
+  for (const u of [...new Set(usernames)].sort()) {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`identity.username:${u}`}))`.execute(trx);
+  }
+}
+
+/** Whether the name is in use by, or reserved at `now` for, someone other than `userId`. */
+export async function usernameHeldByOther(
+  trx: IdentityDb,
+  username: string,
+  userId: string | undefined,
+  now: Date,
+): Promise<boolean> {
+  const other = userId ?? "00000000-0000-0000-0000-000000000000";
+  const inUse = await trx
+    .selectFrom("identity.users")
+    .select("id")
+    .where("username", "=", username)
+    .where("id", "!=", other)
+    .executeTakeFirst();
+  if (inUse) return true;
+  const reserved = await trx
+    .selectFrom("identity.username_reservations")
+    .select("user_id")
+    .where("username", "=", username)
+    .where("user_id", "!=", other)
+    .where("expires_at", ">", now)
+    .executeTakeFirst();
+  return reserved !== undefined;
+}
+
+/** Keeps `username` for `userId` until `expiresAt` (a reservation of it, expired or not, is replaced). */
+export async function reserveUsername(trx: IdentityDb, username: string, userId: string, expiresAt: Date) {
+  await trx
+    .insertInto("identity.username_reservations")
+    .values({ username, user_id: userId, expires_at: expiresAt })
+    .onConflict((oc) => oc.column("username").doUpdateSet({ user_id: userId, expires_at: expiresAt }))
+    .execute();
+}
+
+/** The name is taken (by its owner back, or by anyone once expired): its reservation goes. */
+export async function dropUsernameReservation(trx: IdentityDb, username: string): Promise<void> {
+  await trx.deleteFrom("identity.username_reservations").where("username", "=", username).execute();
+}
+
+export function setUsername(trx: IdentityDb, userId: string, username: string, now: Date) {
+  return trx
+    .updateTable("identity.users")
+    .set({ username, username_changed_at: now, updated_at: now })
+    .where("id", "=", userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The new address, verified by the link that confirmed it. */
+export function setEmail(trx: IdentityDb, userId: string, email: string, now: Date) {
+  return trx
+    .updateTable("identity.users")
+    .set({ email, email_verified_at: now, updated_at: now })
+    .where("id", "=", userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The address an unused token was issued for (the mail of an email change goes to it). */
+export async function emailOfToken(db: IdentityDb, tokenHash: Buffer): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("identity.email_tokens")
+    .select("email")
+    .where("token_hash", "=", tokenHash)
+    .executeTakeFirst();
+  return row?.email;
 }

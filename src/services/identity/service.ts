@@ -10,8 +10,10 @@ import { type IdentityDeps, identityOf } from "./deps.ts";
 import { batchGetUsers } from "./rpc/batchGetUsers.ts";
 import { beginTwoFactorEnrollment } from "./rpc/beginTwoFactorEnrollment.ts";
 import { changePassword } from "./rpc/changePassword.ts";
+import { changeUsername } from "./rpc/changeUsername.ts";
 import { checkSession } from "./rpc/checkSession.ts";
 import { completeTwoFactorLogin } from "./rpc/completeTwoFactorLogin.ts";
+import { confirmEmailChange } from "./rpc/confirmEmailChange.ts";
 import { confirmTwoFactorEnrollment } from "./rpc/confirmTwoFactorEnrollment.ts";
 import { disableTwoFactor } from "./rpc/disableTwoFactor.ts";
 import { endSession } from "./rpc/endSession.ts";
@@ -24,6 +26,7 @@ import { logout } from "./rpc/logout.ts";
 import { logoutAll } from "./rpc/logoutAll.ts";
 import { refreshToken } from "./rpc/refreshToken.ts";
 import { register } from "./rpc/register.ts";
+import { requestEmailChange } from "./rpc/requestEmailChange.ts";
 import { requestPasswordReset } from "./rpc/requestPasswordReset.ts";
 import { resendVerification } from "./rpc/resendVerification.ts";
 import { resetPassword } from "./rpc/resetPassword.ts";
@@ -57,6 +60,9 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     confirmTwoFactorEnrollment: confirmTwoFactorEnrollment(id),
     disableTwoFactor: disableTwoFactor(id),
     completeTwoFactorLogin: completeTwoFactorLogin(id),
+    changeUsername: changeUsername(id),
+    requestEmailChange: requestEmailChange(id),
+    confirmEmailChange: confirmEmailChange(id),
     refreshToken: refreshToken(id),
     logout: logout(id),
     logoutAll: logoutAll(id),
