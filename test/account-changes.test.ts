@@ -143,6 +143,30 @@ describe("username change through GraphQL", () => {
     assert.deepEqual(r.body, { data: { changeUsername: { id: other.user.id, username: old } } });
   });
 
+  test("at once: of two users asking for one name one gets it; of two changes by one user one is made", async () => {
+    const [a, b] = await Promise.all([register(url), register(url)]);
+    const name = unique("race");
+    const both = await Promise.all(
+      [a, b].map((u) => gql(url, CHANGE_USERNAME, { token: u.accessToken, variables: { username: name } })),
+    );
+    const won = both.filter((r) => r.body.data?.changeUsername.username === name);
+    assert.equal(won.length, 1, JSON.stringify(both.map((r) => r.body)));
+    assert.deepEqual(codeAndField(both.find((r) => r !== won[0])?.body), { code: "CONFLICT", field: "username" });
+
+    const c = await register(url);
+    const twice = await Promise.all(
+      [unique("one"), unique("two")].map((n) =>
+        gql(url, CHANGE_USERNAME, { token: c.accessToken, variables: { username: n } }),
+      ),
+    );
+    const made = twice.filter((r) => r.body.data?.changeUsername);
+    assert.equal(made.length, 1, JSON.stringify(twice.map((r) => r.body)));
+    assert.deepEqual(codeAndField(twice.find((r) => r !== made[0])?.body), {
+      code: "BAD_USER_INPUT",
+      field: "username",
+    });
+  });
+
   test("bad input names the field", async () => {
     const u = await register(url);
     const same = await gql(url, CHANGE_USERNAME, { token: u.accessToken, variables: { username: u.user.username } });

@@ -551,6 +551,11 @@ export async function useLoginChallenge(trx: IdentityDb, tokenHash: Buffer, now:
 
 // ---- username and email changes
 
+/** The user's row, locked: one change of their name at a time (the cooldown is read under it). */
+export function userForUpdate(trx: IdentityDb, id: string): Promise<UserRow | undefined> {
+  return trx.selectFrom("identity.users").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+}
+
 /** Serialises every claim on these names (sign-up, change) until the transaction ends; sorted, so no deadlock. */
 export async function lockUsernames(trx: IdentityDb, usernames: string[]): Promise<void> {
   for (const u of [...new Set(usernames)].sort()) {

@@ -10,7 +10,7 @@ import { invalid, NovaError } from "../../../platform/errors.ts";
 import { requireUser } from "../../../platform/rpc/context.ts";
 import type { Identity } from "../deps.ts";
 import { profilePayload, userEvent, writeUserEvents } from "../events.ts";
-import { dropUsernameReservation, reserveUsername, setUsername, userById } from "../queries.ts";
+import { dropUsernameReservation, reserveUsername, setUsername, userForUpdate } from "../queries.ts";
 import { claimUsername } from "../usernames.ts";
 import { toUser } from "../users.ts";
 import { validateUsername } from "../validation.ts";
@@ -21,7 +21,7 @@ export function changeUsername(id: Identity): ServiceImpl<typeof IdentityService
     const username = validateUsername(req.username);
     const now = new Date(id.now());
     const row = await id.writer.transaction().execute(async (trx) => {
-      const user = await userById(trx, me.userId);
+      const user = await userForUpdate(trx, me.userId);
       if (!user) throw new NovaError("UNAUTHENTICATED");
       if (user.username === username) throw invalid("username", "is already your username");
       const next = user.username_changed_at && user.username_changed_at.getTime() + id.opt.usernameCooldownMs;
