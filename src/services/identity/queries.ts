@@ -512,22 +512,17 @@ export async function countRecoveryCodesLeft(db: IdentityDb, userId: string): Pr
   return Number(row.n);
 }
 
-/** Whose accounts have two-factor sign-in on, of these. */
-export async function twoFactorEnabledAmong(db: IdentityDb, userIds: string[]): Promise<Set<string>> {
-  if (userIds.length === 0) return new Set();
-  const rows = await db
-    .selectFrom("identity.two_factor")
-    .select("user_id")
-    .where("user_id", "in", userIds)
-    .where("enabled_at", "is not", null)
-    .execute();
-  return new Set(rows.map((r) => r.user_id));
-}
-
+/** A new challenge; the user's used and expired ones go (the table holds only live ones, a few per user). */
 export async function insertLoginChallenge(
   trx: IdentityDb,
   c: { token_hash: Buffer; user_id: string; expires_at: Date },
+  now: Date,
 ): Promise<void> {
+  await trx
+    .deleteFrom("identity.login_challenges")
+    .where("user_id", "=", c.user_id)
+    .where((eb) => eb.or([eb("used_at", "is not", null), eb("expires_at", "<=", now)]))
+    .execute();
   await trx.insertInto("identity.login_challenges").values(c).execute();
 }
 

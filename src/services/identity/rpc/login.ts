@@ -47,11 +47,12 @@ export function login(id: Identity): ServiceImpl<typeof IdentityService>["login"
     if ((await twoFactorOf(id.writer, user.id))?.enabled_at) {
       const challenge = newOpaqueToken();
       const ttl = id.opt.twoFactorChallengeTtlMs;
-      await insertLoginChallenge(id.writer, {
-        token_hash: sha256(challenge),
-        user_id: user.id,
-        expires_at: new Date(id.now() + ttl),
-      });
+      const now = id.now();
+      await insertLoginChallenge(
+        id.writer,
+        { token_hash: sha256(challenge), user_id: user.id, expires_at: new Date(now + ttl) },
+        new Date(now),
+      );
       return create(LoginResponseSchema, { twoFactorChallenge: challenge, challengeExpiresIn: Math.floor(ttl / 1000) });
     }
     const session = await id.writer.transaction().execute(async (trx) => {
