@@ -82,6 +82,9 @@ test("sign-in is read from the resolvers: a field that asks for a viewer needs s
     "verifyEmail",
     "requestPasswordReset",
     "resetPassword",
+    "signIn",
+    "completeSignIn",
+    "confirmEmailChange",
   ]);
   assert.ok(root("Mutation")?.signIn.includes("logoutAll"));
   assert.deepEqual(root("Subscription")?.open, []);

@@ -49,7 +49,10 @@ export function tempDir(prefix = "nova-test-"): string {
 }
 
 /** Every module in this process (the embedded topology), on the harness's PostgreSQL. */
-export async function startInProcess(env: NodeJS.ProcessEnv = {}): Promise<{ nova: Nova; url: string }> {
+export async function startInProcess(
+  env: NodeJS.ProcessEnv = {},
+  opts: { clock?: () => number } = {},
+): Promise<{ nova: Nova; url: string }> {
   const s = await services();
   const config = loadConfig({
     DATABASE_URL: s.postgres,
@@ -65,7 +68,7 @@ export async function startInProcess(env: NodeJS.ProcessEnv = {}): Promise<{ nov
     GATEWAY_MAX_EVENT_LOOP_DELAY_MS: "0",
     ...env,
   });
-  const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });
+  const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config, clock: opts.clock });
   const address = nova.instances.get("gateway")?.address;
   if (!address) throw new Error("gateway did not start");
   return { nova, url: `${address}/graphql` };

@@ -52,6 +52,8 @@ export interface GatewayContext {
   forgetSessions(userId: string, sessionId?: string): void;
   /** The client's IP (behind trusted proxies: from X-Forwarded-For). */
   ip?: string;
+  /** The client's User-Agent header (a session records it). */
+  userAgent?: string;
   /** The budgets of the mutations that send mail. */
   mailLimits?: MailLimits;
 }

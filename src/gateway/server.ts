@@ -186,6 +186,7 @@ async function registerGraphQL(
       loaders: createLoaders(deps, (fn) => run(req, fn)),
       forgetSessions: sessions.forget,
       ip: req.ip,
+      userAgent: req.headers["user-agent"],
       mailLimits,
     }),
   });

@@ -24,6 +24,7 @@ export interface UserView {
   createdAt: string;
   /** Like email: only for the user themself. */
   emailVerified?: boolean | null;
+  twoFactorEnabled?: boolean | null;
 }
 
 export function userView(u: User | undefined): UserView | null {
@@ -33,6 +34,7 @@ export function userView(u: User | undefined): UserView | null {
     username: u.username,
     email: u.email === "" ? null : u.email,
     emailVerified: u.email === "" ? null : u.emailVerified,
+    twoFactorEnabled: u.email === "" ? null : u.twoFactorEnabled,
     displayName: u.displayName,
     bio: u.bio,
     avatarUrl: u.avatarUrl === "" ? null : u.avatarUrl,

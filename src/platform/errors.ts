@@ -53,6 +53,14 @@ export const catalogue = {
     message: "invalid username, email or password",
     meaning: "`login` refused: an unknown account, a wrong password and a locked account get this same answer",
   },
+  TWO_FACTOR_REQUIRED: {
+    grpc: Code.Unauthenticated,
+    graphql: "TWO_FACTOR_REQUIRED",
+    http: 401,
+    message: "this account signs in with a second factor: use signIn and completeSignIn",
+    meaning:
+      "`login` of an account with two-factor sign-in (the password was right): `signIn` answers its challenge, `completeSignIn` takes it with a code",
+  },
   TOKEN_INVALID: {
     grpc: Code.Unauthenticated,
     graphql: "TOKEN_INVALID",

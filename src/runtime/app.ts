@@ -39,6 +39,8 @@ export interface StartOptions {
   targets: ModuleName[];
   config: Config;
   log?: Logger;
+  /** The wall clock in ms that modules read through `ctx.clock` (a test moves its own; default Date.now). */
+  clock?: () => number;
 }
 
 export interface Nova {
@@ -126,6 +128,7 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
     health: new HealthRegistry(),
     stops: [],
     tls: lazily(() => loadTls(config.tls)),
+    clock: opts.clock ?? Date.now,
   };
   const stop = stopInReverse(startup);
   try {
@@ -152,6 +155,7 @@ interface Startup {
   stops: (() => Promise<void>)[];
   /** Loaded on first use: only remote peers and the RPC server need it. */
   tls: () => TlsMaterial;
+  clock: () => number;
 }
 
 type LocalServices = Map<ModuleName, ServiceRegistration[]>;
@@ -243,7 +247,7 @@ async function initModules(
 }
 
 function moduleContext(
-  { mode, config, log, health }: Startup,
+  { mode, config, log, health, clock }: Startup,
   name: ModuleName,
   db: Database | undefined,
   shared: { clientFor: (caller: ModuleName) => ModuleContext["client"]; cache: () => Cache; bus: () => Bus },
@@ -256,6 +260,7 @@ function moduleContext(
     log: log.child({ module: name }),
     health,
     outboxSchemas: outboxSchemas(),
+    clock,
     db: () => {
       if (!db) throw new Error(`module ${name} has no database`);
       return db;

@@ -21,6 +21,8 @@ export interface ModuleContext {
   readonly health: HealthRegistry;
   /** The schema of every outbox in the module table (the relay serves them all). */
   readonly outboxSchemas: readonly string[];
+  /** The wall clock in ms for rules of time a test must move (TOTP windows, challenge expiry). */
+  readonly clock: () => number;
   /** The process's pools (only for modules that own a schema). */
   db(): Database;
   /** The process's two-tier cache (L1 only without REDIS_URL). */

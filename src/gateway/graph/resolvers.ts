@@ -102,8 +102,10 @@ export const graphResolvers = {
   Query: {
     blockedUsers: userList(ownListSkeleton("listBlocked")),
     mutedUsers: userList(ownListSkeleton("listMuted")),
-    mutedWords: async (_root: unknown, _args: unknown, ctx: GatewayContext) =>
-      (await call(ctx, () => ctx.loaders.mutedWords.load(requireViewer(ctx).userId))).map(mutedWordView),
+    mutedWords: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
+      const viewer = requireViewer(ctx).userId;
+      return (await call(ctx, () => ctx.loaders.mutedWords.load(viewer))).map(mutedWordView);
+    },
   },
   Mutation: {
     addMutedWord: async (_root: unknown, args: { phrase: string; expiresAt?: string | null }, ctx: GatewayContext) => {

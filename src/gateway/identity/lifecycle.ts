@@ -6,6 +6,7 @@ import type { Tokens } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
 import { call, userView } from "../views.ts";
+import { clientInfo } from "./sessions.ts";
 
 export const VERIFY_FIRST = "check your inbox: the link in the mail we sent finishes signing up and signs you in";
 
@@ -33,14 +34,14 @@ export const lifecycleMutations = {
     ctx: GatewayContext,
   ) => {
     if (ctx.mailLimits?.signUp) await spendMail(ctx, "email", { address: input.email });
-    const res = await call(ctx, () => ctx.deps.identity.register(input));
+    const res = await call(ctx, () => ctx.deps.identity.register({ ...input, client: clientInfo(ctx) }));
     if (res.verificationRequired) {
       return { verificationRequired: true, accessToken: null, refreshToken: null, expiresIn: null, user: null };
     }
     return { verificationRequired: false, ...tokens(res.tokens), user: userView(res.user) };
   },
   verifyEmail: async (_root: unknown, args: { token: string }, ctx: GatewayContext) => {
-    const res = await call(ctx, () => ctx.deps.identity.verifyEmail({ token: args.token }));
+    const res = await call(ctx, () => ctx.deps.identity.verifyEmail({ token: args.token, client: clientInfo(ctx) }));
     return { ...tokens(res.tokens), user: userView(res.user) };
   },
   resendVerification: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {

@@ -8,7 +8,10 @@ import { NovaError } from "../../platform/errors.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
 import { call, orNull, userView } from "../views.ts";
+import { accountMutations } from "./account.ts";
 import { lifecycleMutations, spendMail, VERIFY_FIRST } from "./lifecycle.ts";
+import { clientInfo, sessionResolvers } from "./sessions.ts";
+import { twoFactorMutations } from "./two-factor.ts";
 
 function tokens(t: Tokens | undefined) {
   return { accessToken: t?.accessToken ?? "", refreshToken: t?.refreshToken ?? "", expiresIn: t?.expiresIn ?? 0 };
@@ -27,6 +30,7 @@ export const identityResolvers = {
       const res = await orNull(ctx, () => ctx.deps.identity.getUserByUsername({ username: args.username }));
       return res && userView(res.user);
     },
+    ...sessionResolvers.Query,
   },
   Mutation: {
     register: async (
@@ -35,18 +39,25 @@ export const identityResolvers = {
       ctx: GatewayContext,
     ) => {
       if (ctx.mailLimits?.signUp) await spendMail(ctx, "email", { address: input.email });
-      const res = await call(ctx, () => ctx.deps.identity.register(input));
+      const res = await call(ctx, () => ctx.deps.identity.register({ ...input, client: clientInfo(ctx) }));
       // AuthPayload needs a session: with verification required the mail's link gives it (see signUp).
       if (res.verificationRequired) throw toGraphQLError(new NovaError("EMAIL_NOT_VERIFIED", VERIFY_FIRST));
       return { ...tokens(res.tokens), user: userView(res.user) };
     },
     ...lifecycleMutations,
+    ...sessionResolvers.Mutation,
+    ...twoFactorMutations,
+    ...accountMutations,
     login: async (_root: unknown, { input }: Args<{ identifier: string; password: string }>, ctx: GatewayContext) => {
-      const res = await call(ctx, () => ctx.deps.identity.login(input));
+      const res = await call(ctx, () => ctx.deps.identity.login({ ...input, client: clientInfo(ctx) }));
+      // AuthPayload needs a session: with two-factor sign-in on, signIn answers the challenge.
+      if (res.twoFactorChallenge) throw toGraphQLError(new NovaError("TWO_FACTOR_REQUIRED"));
       return { ...tokens(res.tokens), user: userView(res.user) };
     },
     refreshToken: async (_root: unknown, args: { token: string }, ctx: GatewayContext) => {
-      const res = await call(ctx, () => ctx.deps.identity.refreshToken({ refreshToken: args.token }));
+      const res = await call(ctx, () =>
+        ctx.deps.identity.refreshToken({ refreshToken: args.token, client: clientInfo(ctx) }),
+      );
       return tokens(res.tokens);
     },
     logout: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {

@@ -17,6 +17,16 @@ export interface IdentityOptions {
   mailBudgetPerHour: number;
   verifyTokenTtlMs: number;
   resetTokenTtlMs: number;
+  /** How long the second step of a sign-in with two-factor on may wait for its code. */
+  twoFactorChallengeTtlMs: number;
+  /** The issuer authenticator apps show beside the account (the otpauth:// URI's). */
+  twoFactorIssuer: string;
+  /** Time between two changes of one user's username. */
+  usernameCooldownMs: number;
+  /** How long a name given up stays its old owner's (others are told it is taken). */
+  usernameReservationMs: number;
+  /** How long the link confirming a new address works. */
+  emailChangeTokenTtlMs: number;
 }
 
 export const IDENTITY_DEFAULTS: IdentityOptions = {
@@ -28,6 +38,11 @@ export const IDENTITY_DEFAULTS: IdentityOptions = {
   mailBudgetPerHour: 3,
   verifyTokenTtlMs: 24 * 3_600_000,
   resetTokenTtlMs: 30 * 60_000,
+  twoFactorChallengeTtlMs: 5 * 60_000,
+  twoFactorIssuer: "Nova",
+  usernameCooldownMs: 30 * 24 * 3_600_000,
+  usernameReservationMs: 30 * 24 * 3_600_000,
+  emailChangeTokenTtlMs: 24 * 3_600_000,
 };
 
 export const MAX_BATCH = 100;
@@ -54,6 +69,8 @@ export interface IdentityDeps {
   sealer?: Sealer;
   options?: Partial<IdentityOptions>;
   profiles?: ProfileCache;
+  /** The wall clock in ms for TOTP windows, challenges and lockouts (tests move it). Default Date.now. */
+  clock?: () => number;
 }
 
 /** What every handler is built from: the deps with the options filled in. */
@@ -65,6 +82,7 @@ export interface Identity {
   sealer: Sealer;
   profiles: ProfileCache | undefined;
   opt: IdentityOptions;
+  now: () => number;
 }
 
 export function identityOf(deps: IdentityDeps): Identity {
@@ -76,5 +94,6 @@ export function identityOf(deps: IdentityDeps): Identity {
     sealer: deps.sealer ?? createSealer(randomBytes(32), "identity mail tokens"),
     profiles: deps.profiles,
     opt: { ...IDENTITY_DEFAULTS, ...deps.options },
+    now: deps.clock ?? Date.now,
   };
 }

@@ -82,6 +82,14 @@ export const accountEvents = {
   PasswordChanged: z.object({ userId: payloadId("a user id"), how: z.enum(["reset", "change"]) }),
   /** Tell the owner of a registered address that someone tried to sign up with it. */
   SignUpAttemptWithExistingEmail: z.object({ userId: payloadId("a user id") }),
+  /** Mail a link confirming a new address, to the new address (the token's). */
+  EmailChangeRequested: sealedTokenPayload,
+  /** Tell the old address it is no longer the account's (it travels sealed, like a token). */
+  EmailChanged: z.object({ userId: payloadId("a user id"), sealedOldEmail: z.string().min(1) }),
+  /** Tell the owner two-factor sign-in was turned on. */
+  TwoFactorEnabled: z.object({ userId: payloadId("a user id") }),
+  /** Tell the owner two-factor sign-in was turned off. */
+  TwoFactorDisabled: z.object({ userId: payloadId("a user id") }),
 } as const;
 export type AccountEventType = keyof typeof accountEvents;
 export type AccountPayload<T extends AccountEventType> = z.input<(typeof accountEvents)[T]>;

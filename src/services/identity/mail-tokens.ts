@@ -18,7 +18,11 @@ import {
   useEmailTokens,
 } from "./queries.ts";
 
-const EVENT_OF = { verify_email: "VerificationRequested", reset_password: "PasswordResetRequested" } as const;
+const EVENT_OF = {
+  verify_email: "VerificationRequested",
+  reset_password: "PasswordResetRequested",
+  change_email: "EmailChangeRequested",
+} as const;
 
 /** False when the user has had `mailBudgetPerHour` tokens of this purpose in the last hour. */
 export async function withinMailBudget(
@@ -31,20 +35,28 @@ export async function withinMailBudget(
   return n < id.opt.mailBudgetPerHour;
 }
 
-/** A new token for the user's address, stored hashed; the event that mails it (the token sealed). */
+/**
+ * A new token for the user's address (or, for a change of address, for the new one: `email`),
+ * stored hashed; the event that mails it (the token sealed).
+ */
 export async function issueMailToken(
   id: Identity,
   trx: IdentityDb,
   user: { id: string; email: string },
   purpose: EmailTokenPurpose,
+  email = user.email,
 ): Promise<AccountEvent> {
   const token = newOpaqueToken();
-  const ttl = purpose === "verify_email" ? id.opt.verifyTokenTtlMs : id.opt.resetTokenTtlMs;
+  const ttl = {
+    verify_email: id.opt.verifyTokenTtlMs,
+    reset_password: id.opt.resetTokenTtlMs,
+    change_email: id.opt.emailChangeTokenTtlMs,
+  }[purpose];
   await insertEmailToken(trx, {
     token_hash: sha256(token),
     user_id: user.id,
     purpose,
-    email: user.email,
+    email,
     expires_at: new Date(Date.now() + ttl),
   });
   const type = EVENT_OF[purpose];
@@ -63,6 +75,16 @@ export async function useMailToken(
   purpose: EmailTokenPurpose,
   field = "token",
 ): Promise<string> {
+  return (await takeMailToken(trx, raw, purpose, field)).userId;
+}
+
+/** useMailToken, with the address the token was issued for (a change of address: the new one). */
+export async function takeMailToken(
+  trx: IdentityDb,
+  raw: string,
+  purpose: EmailTokenPurpose,
+  field = "token",
+): Promise<{ userId: string; email: string }> {
   const token = wellFormed(field, raw).trim();
   if (token === "") throw invalid(field, "is required");
   if (!TOKEN_SHAPE.test(token)) throw invalid(field, "is not a valid token");
@@ -74,5 +96,5 @@ export async function useMailToken(
     throw invalid(field, "was sent to an address the account no longer has");
   }
   await useEmailTokens(trx, row.user_id, purpose);
-  return row.user_id;
+  return { userId: row.user_id, email: row.email };
 }

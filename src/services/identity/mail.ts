@@ -4,7 +4,9 @@
  * file's name), and the platform's processed_events row commits after the mail is handed over,
  * so a mail is sent at least once and a redelivered event sends nothing more once recorded.
  * The address is read from identity's own table when the mail is made (events carry no email);
- * a one-time token is opened from its seal here and nowhere else.
+ * a one-time token is opened from its seal here and nowhere else. Two mails go elsewhere than the
+ * account's address: the confirmation of a new address goes to the address its token was issued
+ * for, and the notice of a change to the old address, sealed in its event.
  */
 import type { Kysely, Transaction } from "kysely";
 import type { Logger } from "pino";
@@ -13,9 +15,10 @@ import type { Envelope } from "../../platform/events/envelope.ts";
 import type { Mailer } from "../../platform/mail/mailer.ts";
 import { renderMail } from "../../platform/mail/templates.ts";
 import type { Sealer } from "../../platform/security/seal.ts";
+import { sha256 } from "../../platform/security/secrets.ts";
 import { ACCOUNT_TOPIC, type AccountEventType, accountEvents, sealContext } from "./events.ts";
 import { MAILS } from "./mails.ts";
-import type { IdentityTables } from "./queries.ts";
+import { emailOfToken, type IdentityTables } from "./queries.ts";
 
 export interface MailDeps {
   mailer: Mailer;
@@ -28,6 +31,7 @@ export interface MailDeps {
 const PATH: Partial<Record<AccountEventType, string>> = {
   VerificationRequested: "/verify-email",
   PasswordResetRequested: "/reset-password",
+  EmailChangeRequested: "/confirm-email",
 };
 
 function isAccountEvent(type: string): type is AccountEventType {
@@ -49,6 +53,8 @@ function varsOf(
   const vars: Record<string, string> = {
     name: user.display_name || `@${user.username}`,
     email: user.email,
+    // For a mail to an address the account no longer has: enough to recognise, not the whole address.
+    maskedEmail: user.email.replace(/^(.)[^@]*/, "$1***"),
     username: user.username,
     when: `${event.occurred_at.replace("T", " ").slice(0, 16)} UTC`,
     how: payload.how === "reset" ? "reset with a link sent to this address" : "changed",
@@ -63,8 +69,25 @@ function varsOf(
       return undefined;
     }
     vars.link = `${deps.publicUrl}${path}?token=${token}`;
+    vars.token = token;
   }
   return vars;
+}
+
+/** Where the mail goes: the account's address, but for the two mails about a change of address. */
+async function recipientOf(
+  deps: MailDeps,
+  db: Kysely<IdentityTables>,
+  event: Envelope,
+  vars: Record<string, string>,
+  user: { id: string; email: string },
+): Promise<string | undefined> {
+  if (event.type === "EmailChangeRequested") return emailOfToken(db, sha256(vars.token ?? ""));
+  if (event.type === "EmailChanged") {
+    const { sealedOldEmail } = accountEvents.EmailChanged.parse(event.payload);
+    return deps.sealer.open(sealedOldEmail, sealContext("EmailChanged", user.id));
+  }
+  return user.email;
 }
 
 export function mailConsumer(deps: MailDeps): EventHandler {
@@ -85,8 +108,13 @@ export function mailConsumer(deps: MailDeps): EventHandler {
       if (!user) return; // the account is gone: nothing to tell anyone
       const vars = varsOf(deps, event, type, user);
       if (!vars) return;
+      const to = await recipientOf(deps, db, event, vars, user);
+      if (!to) {
+        deps.log?.error({ event: event.id, type }, "mail not sent: its address is gone or does not open");
+        return;
+      }
       const mail = renderMail(MAILS[type], vars);
-      await deps.mailer.send({ id: event.id, to: user.email, ...mail });
+      await deps.mailer.send({ id: event.id, to, ...mail });
     },
   };
 }

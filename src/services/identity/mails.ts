@@ -60,4 +60,62 @@ Nothing changed. If it was you, sign in instead, or reset your password: {{reset
 <p>Someone tried to create a Nova account with {{email}}, which already has an account (@{{username}}).
 Nothing changed. If it was you, sign in instead, or <a href="{{resetLink}}">reset your password</a>.</p>`),
   },
+  TwoFactorEnabled: {
+    subject: "Two-factor sign-in is on for your Nova account",
+    text: `Hi {{name}},
+
+Two-factor sign-in was turned on for your Nova account (@{{username}}) on {{when}}. Signing in now
+asks for a code from your authenticator app. Keep your recovery codes somewhere safe.
+
+If it was not you, reset your password now: {{resetLink}}
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>Two-factor sign-in was turned on for your Nova account (@{{username}}) on {{when}}. Signing in now
+asks for a code from your authenticator app. Keep your recovery codes somewhere safe.</p>
+<p>If it was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`),
+  },
+  TwoFactorDisabled: {
+    subject: "Two-factor sign-in is off for your Nova account",
+    text: `Hi {{name}},
+
+Two-factor sign-in was turned off for your Nova account (@{{username}}) on {{when}}. Signing in now
+needs only your password.
+
+If it was not you, reset your password now: {{resetLink}}
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>Two-factor sign-in was turned off for your Nova account (@{{username}}) on {{when}}. Signing in now
+needs only your password.</p>
+<p>If it was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`),
+  },
+  EmailChangeRequested: {
+    subject: "Confirm your new address for Nova",
+    text: `Hi {{name}},
+
+Someone asked to make this address the one of the Nova account @{{username}}. To confirm, open this
+link (it works once, for 24 hours):
+
+{{link}}
+
+If it was not you, ignore this mail: nothing changes.
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>Someone asked to make this address the one of the Nova account @{{username}} (the link works once, for 24 hours):</p>
+<p><a href="{{link}}">Confirm my new address</a></p>
+<p>If it was not you, ignore this mail: nothing changes.</p>`),
+  },
+  EmailChanged: {
+    subject: "The address of your Nova account was changed",
+    text: `Hi {{name}},
+
+The address of your Nova account (@{{username}}) was changed to {{maskedEmail}} on {{when}}. Mail about the
+account now goes there, not here.
+
+If it was not you, reset your password now: {{resetLink}}
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>The address of your Nova account (@{{username}}) was changed to {{maskedEmail}} on {{when}}. Mail about the
+account now goes there, not here.</p>
+<p>If it was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`),
+  },
 };

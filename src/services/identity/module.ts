@@ -39,6 +39,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     outbox: ctx.outbox(),
     sealer,
     profiles,
+    clock: ctx.clock,
     options: { requireVerifiedEmail: c.requireVerifiedEmail, mailBudgetPerHour: c.IDENTITY_MAIL_BUDGET_PER_HOUR },
   });
   if (!c.SMTP_URL && ctx.mode === "distributed") {

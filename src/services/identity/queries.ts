@@ -2,7 +2,7 @@
  * Identity's SQL, over its typed tables (users, sessions and the refresh
  * tokens of each session). Identity never reads another service's tables.
  */
-import type { Generated, Kysely, Selectable } from "kysely";
+import type { ColumnType, Generated, Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
 import { keysetPage, type Page } from "../../platform/paging.ts";
 
@@ -22,6 +22,7 @@ interface UsersTable {
   following_count: Generated<number>;
   role: Generated<"user" | "admin">;
   email_verified_at: Date | null;
+  username_changed_at: Date | null;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -31,6 +32,8 @@ interface SessionsTable {
   expires_at: Date;
   revoked_at: Date | null;
   revoked_reason: string | null;
+  ip: Generated<string>;
+  user_agent: Generated<string>;
 }
 interface RefreshTokensTable {
   token_hash: Buffer;
@@ -39,7 +42,7 @@ interface RefreshTokensTable {
   expires_at: Date;
   used_at: Date | null;
 }
-export type EmailTokenPurpose = "verify_email" | "reset_password";
+export type EmailTokenPurpose = "verify_email" | "reset_password" | "change_email";
 interface EmailTokensTable {
   token_hash: Buffer;
   user_id: string;
@@ -49,7 +52,36 @@ interface EmailTokensTable {
   expires_at: Date;
   used_at: Date | null;
 }
+interface TwoFactorTable {
+  user_id: string;
+  sealed_secret: string;
+  enabled_at: Date | null;
+  /** bigint: pg answers it as text. */
+  last_time_step: ColumnType<string, number | undefined, number>;
+  created_at: Generated<Date>;
+}
+interface RecoveryCodesTable {
+  user_id: string;
+  code_hash: Buffer;
+  used_at: Date | null;
+}
+interface LoginChallengesTable {
+  token_hash: Buffer;
+  user_id: string;
+  created_at: Generated<Date>;
+  expires_at: Date;
+  used_at: Date | null;
+}
+interface UsernameReservationsTable {
+  username: string;
+  user_id: string;
+  expires_at: Date;
+}
 export interface IdentityTables {
+  "identity.username_reservations": UsernameReservationsTable;
+  "identity.two_factor": TwoFactorTable;
+  "identity.recovery_codes": RecoveryCodesTable;
+  "identity.login_challenges": LoginChallengesTable;
   "identity.email_tokens": EmailTokensTable;
   "identity.users": UsersTable;
   "identity.sessions": SessionsTable;
@@ -138,13 +170,6 @@ export function userByEmail(db: IdentityDb, email: string): Promise<UserRow | un
     .executeTakeFirst();
 }
 
-export async function usernameTaken(db: IdentityDb, username: string): Promise<boolean> {
-  return (
-    (await db.selectFrom("identity.users").select("id").where("username", "=", username).executeTakeFirst()) !==
-    undefined
-  );
-}
-
 // ---- one-time tokens sent by mail
 
 export async function insertEmailToken(
@@ -212,14 +237,23 @@ export async function setPassword(trx: IdentityDb, userId: string, hash: string)
     .execute();
 }
 
-/** Counts a failed login; the `max`-th one locks the account for `lockoutMs` and resets the count. */
-export async function countFailedLogin(db: IdentityDb, userId: string, max: number, lockoutMs: number): Promise<void> {
+/**
+ * Counts a failed login (a wrong password, or a wrong code at the second step); the `max`-th one
+ * locks the account for `lockoutMs` from `now` and resets the count.
+ */
+export async function countFailedLogin(
+  db: IdentityDb,
+  userId: string,
+  max: number,
+  lockoutMs: number,
+  now = new Date(),
+): Promise<void> {
   await db
     .updateTable("identity.users")
     .set({
       failed_logins: sql`CASE WHEN failed_logins + 1 >= ${max} THEN 0 ELSE failed_logins + 1 END`,
       locked_until: sql`CASE WHEN failed_logins + 1 >= ${max}
-                         THEN now() + make_interval(secs => ${lockoutMs / 1000}) ELSE locked_until END`,
+                         THEN ${now}::timestamptz + make_interval(secs => ${lockoutMs / 1000}) ELSE locked_until END`,
     })
     .where("id", "=", userId)
     .execute();
@@ -266,10 +300,21 @@ export async function countUsers(db: IdentityDb): Promise<bigint> {
 
 // ---- sessions and refresh tokens
 
-export async function insertSession(trx: IdentityDb, userId: string, expiresAt: Date): Promise<string> {
+/** The client a session is used from (sessions.ts `clientOf` makes it). */
+export interface SessionClient {
+  ip: string;
+  user_agent: string;
+}
+
+export async function insertSession(
+  trx: IdentityDb,
+  userId: string,
+  expiresAt: Date,
+  client: SessionClient,
+): Promise<string> {
   const session = await trx
     .insertInto("identity.sessions")
-    .values({ user_id: userId, expires_at: expiresAt })
+    .values({ user_id: userId, expires_at: expiresAt, ...client })
     .returning("id")
     .executeTakeFirstOrThrow();
   return session.id;
@@ -313,18 +358,60 @@ export async function markRefreshTokenUsed(trx: IdentityDb, tokenHash: Buffer): 
     .execute();
 }
 
-export async function touchSession(trx: IdentityDb, sessionId: string): Promise<void> {
-  await trx.updateTable("identity.sessions").set({ last_used_at: new Date() }).where("id", "=", sessionId).execute();
+/** A refresh: the session was used now, from this client. */
+export async function touchSession(trx: IdentityDb, sessionId: string, client: SessionClient): Promise<void> {
+  await trx
+    .updateTable("identity.sessions")
+    .set({ last_used_at: new Date(), ...client })
+    .where("id", "=", sessionId)
+    .execute();
 }
 
-/** Revokes the session (of `userId`, when given) unless it is revoked already. */
-export async function revokeSession(db: IdentityDb, sessionId: string, reason: string, userId?: string): Promise<void> {
+/** Moves last_used_at to now unless it moved in the last `everyMs` (one cheap conditional write). */
+export async function touchSessionAtMostEvery(db: IdentityDb, sessionId: string, everyMs: number): Promise<void> {
+  await db
+    .updateTable("identity.sessions")
+    .set({ last_used_at: new Date() })
+    .where("id", "=", sessionId)
+    .where("last_used_at", "<", new Date(Date.now() - everyMs))
+    .execute();
+}
+
+export type SessionRow = Pick<
+  Selectable<SessionsTable>,
+  "id" | "ip" | "user_agent" | "created_at" | "last_used_at" | "expires_at"
+>;
+
+/** A page of the user's active (unrevoked, unexpired) sessions, newest first. */
+export function activeSessionsPage(
+  db: IdentityDb,
+  userId: string,
+  after: string | undefined,
+  limit: number,
+): Promise<Page<SessionRow>> {
+  const q = db
+    .selectFrom("identity.sessions")
+    .select(["id", "ip", "user_agent", "created_at", "last_used_at", "expires_at"])
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", new Date());
+  return keysetPage(q, { key: "identity.sessions.id", after, limit, position: (r) => r.id });
+}
+
+/** Revokes the session (of `userId`, when given) unless it is revoked already; whether it did. */
+export async function revokeSession(
+  db: IdentityDb,
+  sessionId: string,
+  reason: string,
+  userId?: string,
+): Promise<boolean> {
   let q = db
     .updateTable("identity.sessions")
     .set({ revoked_at: new Date(), revoked_reason: reason })
     .where("id", "=", sessionId);
   if (userId !== undefined) q = q.where("user_id", "=", userId);
-  await q.where("revoked_at", "is", null).execute();
+  const res = await q.where("revoked_at", "is", null).executeTakeFirst();
+  return res.numUpdatedRows > 0n;
 }
 
 /** Revokes every active session of the user (but `except`); how many it revoked. */
@@ -347,7 +434,194 @@ export async function revokeAllSessions(
 export function sessionState(db: IdentityDb, sessionId: string) {
   return db
     .selectFrom("identity.sessions")
-    .select(["revoked_at", "expires_at"])
+    .select(["revoked_at", "expires_at", "last_used_at"])
     .where("id", "=", sessionId)
     .executeTakeFirst();
+}
+
+// ---- two-factor sign-in (TOTP), its recovery codes and sign-in challenges
+
+export type TwoFactorRow = Selectable<TwoFactorTable>;
+
+export function twoFactorOf(db: IdentityDb, userId: string): Promise<TwoFactorRow | undefined> {
+  return db.selectFrom("identity.two_factor").selectAll().where("user_id", "=", userId).executeTakeFirst();
+}
+
+/** The row locked for a code check (the last accepted step moves at most once per step). */
+export function twoFactorForUpdate(trx: IdentityDb, userId: string): Promise<TwoFactorRow | undefined> {
+  return trx.selectFrom("identity.two_factor").selectAll().where("user_id", "=", userId).forUpdate().executeTakeFirst();
+}
+
+/** A pending enrolment (a new secret, not on yet); replaces an earlier pending one. */
+export async function upsertPendingTwoFactor(trx: IdentityDb, userId: string, sealedSecret: string): Promise<void> {
+  await trx
+    .insertInto("identity.two_factor")
+    .values({ user_id: userId, sealed_secret: sealedSecret, enabled_at: null, last_time_step: 0 })
+    .onConflict((oc) =>
+      oc.column("user_id").doUpdateSet({ sealed_secret: sealedSecret, enabled_at: null, last_time_step: 0 }),
+    )
+    .execute();
+}
+
+export async function enableTwoFactor(trx: IdentityDb, userId: string, step: number, now: Date): Promise<void> {
+  await trx
+    .updateTable("identity.two_factor")
+    .set({ enabled_at: now, last_time_step: step })
+    .where("user_id", "=", userId)
+    .execute();
+}
+
+export async function setLastTimeStep(trx: IdentityDb, userId: string, step: number): Promise<void> {
+  await trx.updateTable("identity.two_factor").set({ last_time_step: step }).where("user_id", "=", userId).execute();
+}
+
+/** Turns two-factor sign-in off: the secret and the recovery codes go. */
+export async function deleteTwoFactor(trx: IdentityDb, userId: string): Promise<void> {
+  await trx.deleteFrom("identity.recovery_codes").where("user_id", "=", userId).execute();
+  await trx.deleteFrom("identity.two_factor").where("user_id", "=", userId).execute();
+}
+
+/** The user's recovery codes are these (the old ones go). */
+export async function replaceRecoveryCodes(trx: IdentityDb, userId: string, hashes: Buffer[]): Promise<void> {
+  await trx.deleteFrom("identity.recovery_codes").where("user_id", "=", userId).execute();
+  await trx
+    .insertInto("identity.recovery_codes")
+    .values(hashes.map((code_hash) => ({ user_id: userId, code_hash })))
+    .execute();
+}
+
+/** Uses an unused recovery code of the user; whether there was one. */
+export async function useRecoveryCode(trx: IdentityDb, userId: string, hash: Buffer, now: Date): Promise<boolean> {
+  const res = await trx
+    .updateTable("identity.recovery_codes")
+    .set({ used_at: now })
+    .where("user_id", "=", userId)
+    .where("code_hash", "=", hash)
+    .where("used_at", "is", null)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+export async function countRecoveryCodesLeft(db: IdentityDb, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom("identity.recovery_codes")
+    .select(sql<string>`count(*)`.as("n"))
+    .where("user_id", "=", userId)
+    .where("used_at", "is", null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** A new challenge; the user's used and expired ones go (the table holds only live ones, a few per user). */
+export async function insertLoginChallenge(
+  trx: IdentityDb,
+  c: { token_hash: Buffer; user_id: string; expires_at: Date },
+  now: Date,
+): Promise<void> {
+  await trx
+    .deleteFrom("identity.login_challenges")
+    .where("user_id", "=", c.user_id)
+    .where((eb) => eb.or([eb("used_at", "is not", null), eb("expires_at", "<=", now)]))
+    .execute();
+  await trx.insertInto("identity.login_challenges").values(c).execute();
+}
+
+/** The challenge, locked for its single use. */
+export function loginChallengeForUpdate(trx: IdentityDb, tokenHash: Buffer) {
+  return trx
+    .selectFrom("identity.login_challenges")
+    .select(["user_id", "expires_at", "used_at"])
+    .where("token_hash", "=", tokenHash)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function useLoginChallenge(trx: IdentityDb, tokenHash: Buffer, now: Date): Promise<void> {
+  await trx
+    .updateTable("identity.login_challenges")
+    .set({ used_at: now })
+    .where("token_hash", "=", tokenHash)
+    .execute();
+}
+
+// ---- username and email changes
+
+/** The user's row, locked: one change of their name at a time (the cooldown is read under it). */
+export function userForUpdate(trx: IdentityDb, id: string): Promise<UserRow | undefined> {
+  return trx.selectFrom("identity.users").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+}
+
+/** Serialises every claim on these names (sign-up, change) until the transaction ends; sorted, so no deadlock. */
+export async function lockUsernames(trx: IdentityDb, usernames: string[]): Promise<void> {
+  for (const u of [...new Set(usernames)].sort()) {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`identity.username:${u}`}))`.execute(trx);
+  }
+}
+
+/** Whether the name is in use by, or reserved at `now` for, someone other than `userId`. */
+export async function usernameHeldByOther(
+  trx: IdentityDb,
+  username: string,
+  userId: string | undefined,
+  now: Date,
+): Promise<boolean> {
+  const other = userId ?? "00000000-0000-0000-0000-000000000000";
+  const inUse = await trx
+    .selectFrom("identity.users")
+    .select("id")
+    .where("username", "=", username)
+    .where("id", "!=", other)
+    .executeTakeFirst();
+  if (inUse) return true;
+  const reserved = await trx
+    .selectFrom("identity.username_reservations")
+    .select("user_id")
+    .where("username", "=", username)
+    .where("user_id", "!=", other)
+    .where("expires_at", ">", now)
+    .executeTakeFirst();
+  return reserved !== undefined;
+}
+
+/** Keeps `username` for `userId` until `expiresAt` (a reservation of it, expired or not, is replaced). */
+export async function reserveUsername(trx: IdentityDb, username: string, userId: string, expiresAt: Date) {
+  await trx
+    .insertInto("identity.username_reservations")
+    .values({ username, user_id: userId, expires_at: expiresAt })
+    .onConflict((oc) => oc.column("username").doUpdateSet({ user_id: userId, expires_at: expiresAt }))
+    .execute();
+}
+
+/** The name is taken (by its owner back, or by anyone once expired): its reservation goes. */
+export async function dropUsernameReservation(trx: IdentityDb, username: string): Promise<void> {
+  await trx.deleteFrom("identity.username_reservations").where("username", "=", username).execute();
+}
+
+export function setUsername(trx: IdentityDb, userId: string, username: string, now: Date) {
+  return trx
+    .updateTable("identity.users")
+    .set({ username, username_changed_at: now, updated_at: now })
+    .where("id", "=", userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The new address, verified by the link that confirmed it. */
+export function setEmail(trx: IdentityDb, userId: string, email: string, now: Date) {
+  return trx
+    .updateTable("identity.users")
+    .set({ email, email_verified_at: now, updated_at: now })
+    .where("id", "=", userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The address an unused token was issued for (the mail of an email change goes to it). */
+export async function emailOfToken(db: IdentityDb, tokenHash: Buffer): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("identity.email_tokens")
+    .select("email")
+    .where("token_hash", "=", tokenHash)
+    .executeTakeFirst();
+  return row?.email;
 }

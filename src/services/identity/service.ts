@@ -8,16 +8,25 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { type IdentityDeps, identityOf } from "./deps.ts";
 import { batchGetUsers } from "./rpc/batchGetUsers.ts";
+import { beginTwoFactorEnrollment } from "./rpc/beginTwoFactorEnrollment.ts";
 import { changePassword } from "./rpc/changePassword.ts";
+import { changeUsername } from "./rpc/changeUsername.ts";
 import { checkSession } from "./rpc/checkSession.ts";
+import { completeTwoFactorLogin } from "./rpc/completeTwoFactorLogin.ts";
+import { confirmEmailChange } from "./rpc/confirmEmailChange.ts";
+import { confirmTwoFactorEnrollment } from "./rpc/confirmTwoFactorEnrollment.ts";
+import { disableTwoFactor } from "./rpc/disableTwoFactor.ts";
+import { endSession } from "./rpc/endSession.ts";
 import { getJwks } from "./rpc/getJwks.ts";
 import { getUser } from "./rpc/getUser.ts";
 import { getUserByUsername } from "./rpc/getUserByUsername.ts";
+import { listSessions } from "./rpc/listSessions.ts";
 import { login } from "./rpc/login.ts";
 import { logout } from "./rpc/logout.ts";
 import { logoutAll } from "./rpc/logoutAll.ts";
 import { refreshToken } from "./rpc/refreshToken.ts";
 import { register } from "./rpc/register.ts";
+import { requestEmailChange } from "./rpc/requestEmailChange.ts";
 import { requestPasswordReset } from "./rpc/requestPasswordReset.ts";
 import { resendVerification } from "./rpc/resendVerification.ts";
 import { resetPassword } from "./rpc/resetPassword.ts";
@@ -45,6 +54,15 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     requestPasswordReset: requestPasswordReset(id),
     resetPassword: resetPassword(id),
     changePassword: changePassword(id),
+    listSessions: listSessions(id),
+    endSession: endSession(id),
+    beginTwoFactorEnrollment: beginTwoFactorEnrollment(id),
+    confirmTwoFactorEnrollment: confirmTwoFactorEnrollment(id),
+    disableTwoFactor: disableTwoFactor(id),
+    completeTwoFactorLogin: completeTwoFactorLogin(id),
+    changeUsername: changeUsername(id),
+    requestEmailChange: requestEmailChange(id),
+    confirmEmailChange: confirmEmailChange(id),
     refreshToken: refreshToken(id),
     logout: logout(id),
     logoutAll: logoutAll(id),

@@ -1,19 +1,32 @@
 /** Sessions (a refresh-token family each) and the tokens a session is given. */
 import { create } from "@bufbuild/protobuf";
-import { type Tokens, TokensSchema } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { type ClientInfo, type Tokens, TokensSchema } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { ACCESS_TOKEN } from "../../platform/security/jwt.ts";
 import { newOpaqueToken, sha256 } from "../../platform/security/secrets.ts";
 import type { Identity } from "./deps.ts";
-import { claimsOf, type IdentityDb, insertRefreshToken, insertSession } from "./queries.ts";
+import { claimsOf, type IdentityDb, insertRefreshToken, insertSession, type SessionClient } from "./queries.ts";
 
-/** Starts a session (a refresh-token family) and returns its first refresh token. */
+const USER_AGENT_MAX = 512;
+const IP_MAX = 64;
+
+/**
+ * The client as a session stores it. It comes from HTTP headers, not from a form: what does not fit
+ * is cut rather than refused, and control characters (NUL would fail the INSERT) are dropped.
+ */
+export function clientOf(c: ClientInfo | undefined): SessionClient {
+  const clean = (v: string, max: number) => [...v.replace(/\p{Cc}/gu, "")].slice(0, max).join("").trim();
+  return { ip: clean(c?.ip ?? "", IP_MAX), user_agent: clean(c?.userAgent ?? "", USER_AGENT_MAX) };
+}
+
+/** Starts a session (a refresh-token family) from `client` and returns its first refresh token. */
 export async function openSession(
   id: Identity,
   trx: IdentityDb,
   userId: string,
+  client: ClientInfo | undefined,
 ): Promise<{ sessionId: string; refresh: string }> {
   const now = Date.now();
-  const sessionId = await insertSession(trx, userId, new Date(now + id.opt.sessionMaxMs));
+  const sessionId = await insertSession(trx, userId, new Date(now + id.opt.sessionMaxMs), clientOf(client));
   const refresh = newOpaqueToken();
   await insertRefreshToken(trx, sha256(refresh), sessionId, new Date(now + id.opt.refreshTtlMs));
   return { sessionId, refresh };

@@ -20,11 +20,11 @@ export const LIMITS = {
   avatarUrlMax: 2048,
 } as const;
 
-export function validateEmail(value: string): string {
+export function validateEmail(value: string, field = "email"): string {
   const v = value.trim();
-  if (v.length === 0) throw invalid("email", "is required");
-  if (v.length > LIMITS.emailMax) throw invalid("email", `must be at most ${LIMITS.emailMax} characters`);
-  if (!emailSchema.safeParse(v).success) throw invalid("email", "is not a valid email address");
+  if (v.length === 0) throw invalid(field, "is required");
+  if (v.length > LIMITS.emailMax) throw invalid(field, `must be at most ${LIMITS.emailMax} characters`);
+  if (!emailSchema.safeParse(v).success) throw invalid(field, "is not a valid email address");
   return v;
 }
 

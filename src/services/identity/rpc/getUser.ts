@@ -6,7 +6,7 @@ import { NovaError } from "../../../platform/errors.ts";
 import { optionalUser } from "../../../platform/rpc/context.ts";
 import { uuid } from "../../../platform/validate.ts";
 import type { Identity } from "../deps.ts";
-import { userById } from "../queries.ts";
+import { twoFactorOf, userById } from "../queries.ts";
 import { toUser } from "../users.ts";
 
 export function getUser(id: Identity): ServiceImpl<typeof IdentityService>["getUser"] {
@@ -16,6 +16,9 @@ export function getUser(id: Identity): ServiceImpl<typeof IdentityService>["getU
     // The viewer's own profile right after an update must be fresh: read the writer.
     const row = await userById(viewer === userId ? id.writer : id.reader, userId);
     if (!row) throw new NovaError("NOT_FOUND", "user not found", { field: "id" });
-    return create(GetUserResponseSchema, { user: toUser(row, viewer) });
+    const user = toUser(row, viewer);
+    // Like the email, only for its owner.
+    if (viewer === userId) user.twoFactorEnabled = Boolean((await twoFactorOf(id.writer, userId))?.enabled_at);
+    return create(GetUserResponseSchema, { user });
   };
 }

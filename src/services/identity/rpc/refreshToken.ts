@@ -14,9 +14,10 @@ import {
   markRefreshTokenUsed,
   refreshTokenForUpdate,
   revokeSession,
+  type SessionClient,
   touchSession,
 } from "../queries.ts";
-import { issueTokens } from "../sessions.ts";
+import { clientOf, issueTokens } from "../sessions.ts";
 
 type Rotation = { error: "unknown" | "reused" | "expired" } | { userId: string; sessionId: string; refresh: string };
 
@@ -24,7 +25,8 @@ export function refreshToken(id: Identity): ServiceImpl<typeof IdentityService>[
   return async (req) => {
     if (req.refreshToken === "" || req.refreshToken.length > 512) throw invalid("token", "is required");
     const hash = sha256(req.refreshToken);
-    const outcome = await id.writer.transaction().execute((trx) => rotate(id, trx, hash));
+    const client = clientOf(req.client);
+    const outcome = await id.writer.transaction().execute((trx) => rotate(id, trx, hash, client));
     if ("error" in outcome) throw new NovaError("TOKEN_INVALID", undefined, { field: "token" });
     return create(RefreshTokenResponseSchema, {
       tokens: await issueTokens(id, outcome.userId, outcome.sessionId, outcome.refresh),
@@ -33,7 +35,7 @@ export function refreshToken(id: Identity): ServiceImpl<typeof IdentityService>[
 }
 
 /** Uses up the token with hash `hash` and gives its session the next one, or says why not. */
-async function rotate(id: Identity, trx: IdentityDb, hash: Buffer): Promise<Rotation> {
+async function rotate(id: Identity, trx: IdentityDb, hash: Buffer, client: SessionClient): Promise<Rotation> {
   const row = await refreshTokenForUpdate(trx, hash);
   if (!row) return { error: "unknown" };
   if (row.used_at !== null) {
@@ -48,6 +50,6 @@ async function rotate(id: Identity, trx: IdentityDb, hash: Buffer): Promise<Rota
   await markRefreshTokenUsed(trx, hash);
   const refresh = newOpaqueToken();
   await insertRefreshToken(trx, sha256(refresh), row.session_id, new Date(now + id.opt.refreshTtlMs));
-  await touchSession(trx, row.session_id);
+  await touchSession(trx, row.session_id, client);
   return { userId: row.user_id, sessionId: row.session_id, refresh };
 }

@@ -14,8 +14,9 @@ import { hashPassword } from "../../../platform/security/password.ts";
 import type { Identity } from "../deps.ts";
 import { accountEvent, profilePayload, userEvent, writeAccountEvents, writeUserEvents } from "../events.ts";
 import { issueMailToken } from "../mail-tokens.ts";
-import { insertUser, userByEmail, usernameTaken } from "../queries.ts";
+import { insertUser, userByEmail } from "../queries.ts";
 import { issueTokens, openSession } from "../sessions.ts";
+import { claimUsername, usernameTakenError } from "../usernames.ts";
 import { toUser } from "../users.ts";
 import { validateEmail, validatePassword, validateUsername } from "../validation.ts";
 
@@ -31,9 +32,10 @@ export function register(id: Identity): ServiceImpl<typeof IdentityService>["reg
         return create(RegisterResponseSchema, { verificationRequired: true });
       }
       const { user, session } = await id.writer.transaction().execute(async (trx) => {
+        await claimUsername(trx, username, undefined, new Date(id.now()));
         const user = await insertUser(trx, { email, username, password_hash: hash });
         await writeUserEvents(id.outbox, trx, userEvent("UserRegistered", profilePayload(user)));
-        return { user, session: await openSession(id, trx, user.id) };
+        return { user, session: await openSession(id, trx, user.id, req.client) };
       });
       return create(RegisterResponseSchema, {
         tokens: await issueTokens(id, user.id, session.sessionId, session.refresh),
@@ -56,12 +58,10 @@ async function registerUnverified(
   fields: { email: string; username: string; password_hash: string },
 ): Promise<void> {
   await id.writer.transaction().execute(async (trx) => {
+    // Usernames are public: a taken (or reserved) one is the same answer whoever owns the address.
+    await claimUsername(trx, fields.username, undefined, new Date(id.now()));
     const existing = await userByEmail(trx, fields.email);
     if (existing) {
-      // Usernames are public: a taken one is the same answer whoever owns the address.
-      if (await usernameTaken(trx, fields.username)) {
-        throw new NovaError("ALREADY_EXISTS", "username: is already taken", { field: "username" });
-      }
       await writeAccountEvents(id.outbox, trx, accountEvent("SignUpAttemptWithExistingEmail", { userId: existing.id }));
       return;
     }
@@ -75,9 +75,7 @@ async function registerUnverified(
 function takenOr(err: unknown): unknown {
   const e = err as { code?: string; constraint?: string };
   const constraint = e.code === "23505" ? e.constraint : undefined;
-  if (constraint === "users_username_key") {
-    return new NovaError("ALREADY_EXISTS", "username: is already taken", { field: "username" });
-  }
+  if (constraint === "users_username_key") return usernameTakenError();
   if (constraint === "users_email_key") {
     return new NovaError("ALREADY_EXISTS", "email: is already registered", { field: "email" });
   }

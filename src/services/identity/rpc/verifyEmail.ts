@@ -14,7 +14,7 @@ export function verifyEmail(id: Identity): ServiceImpl<typeof IdentityService>["
       const userId = await useMailToken(trx, req.token, "verify_email");
       const user = await markEmailVerified(trx, userId);
       if (!user) throw new Error(`verifyEmail: user ${userId} of a live token is gone`);
-      return { user, session: await openSession(id, trx, user.id) };
+      return { user, session: await openSession(id, trx, user.id, req.client) };
     });
     return create(VerifyEmailResponseSchema, {
       tokens: await issueTokens(id, user.id, session.sessionId, session.refresh),

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/identity/v1/identity.proto.
  */
 export const file_nova_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIscBCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDRIWCg5lbWFpbF92ZXJpZmllZBgKIAEoCCJJCgZUb2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBSJECg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkigQEKEFJlZ2lzdGVyUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlchIdChV2ZXJpZmljYXRpb25fcmVxdWlyZWQYAyABKAgiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJImUKE1ZlcmlmeUVtYWlsUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIbChlSZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0IhwKGlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIiwKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBINCgVlbWFpbBgBIAEoCSIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIjsKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIoChVSZXNldFBhc3N3b3JkUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChBzZXNzaW9uc19yZXZva2VkGAEgASgFIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl8KDUxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChNSZWZyZXNoVG9rZW5SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiQAoUUmVmcmVzaFRva2VuUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0Ii0KEUxvZ291dEFsbFJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAUiKQoTQ2hlY2tTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIiYKFENoZWNrU2Vzc2lvblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCCIcCg5HZXRVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCSI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIjChRCYXRjaEdldFVzZXJzUmVxdWVzdBILCgNpZHMYASADKAkiPgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiwKF1Jlc29sdmVVc2VybmFtZXNSZXF1ZXN0EhEKCXVzZXJuYW1lcxgBIAMoCSJBChhSZXNvbHZlVXNlcm5hbWVzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiLAoYR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIkEKGUdldFVzZXJCeVVzZXJuYW1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciKEAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSGQoMZGlzcGxheV9uYW1lGAEgASgJSACIAQESEAoDYmlvGAIgASgJSAGIAQESFwoKYXZhdGFyX3VybBgDIAEoCUgCiAEBQg8KDV9kaXNwbGF5X25hbWVCBgoEX2Jpb0INCgtfYXZhdGFyX3VybCI9ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIQCg5HZXRKd2tzUmVxdWVzdCIkCg9HZXRKd2tzUmVzcG9uc2USEQoJandrc19qc29uGAEgASgJIjEKEFNjYW5Vc2Vyc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIl4KEVNjYW5Vc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyEhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgEMtANCg9JZGVudGl0eVNlcnZpY2USUQoIUmVnaXN0ZXISIS5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVxdWVzdBoiLm5vdmEuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXNwb25zZRJICgVMb2dpbhIeLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXF1ZXN0Gh8ubm92YS5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlEloKC1ZlcmlmeUVtYWlsEiQubm92YS5pZGVudGl0eS52MS5WZXJpZnlFbWFpbFJlcXVlc3QaJS5ub3ZhLmlkZW50aXR5LnYxLlZlcmlmeUVtYWlsUmVzcG9uc2USbwoSUmVzZW5kVmVyaWZpY2F0aW9uEisubm92YS5pZGVudGl0eS52MS5SZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0Giwubm92YS5pZGVudGl0eS52MS5SZXNlbmRWZXJpZmljYXRpb25SZXNwb25zZRJ1ChRSZXF1ZXN0UGFzc3dvcmRSZXNldBItLm5vdmEuaWRlbnRpdHkudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0Gi4ubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlEmAKDVJlc2V0UGFzc3dvcmQSJi5ub3ZhLmlkZW50aXR5LnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2USYwoOQ2hhbmdlUGFzc3dvcmQSJy5ub3ZhLmlkZW50aXR5LnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBooLm5vdmEuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRJdCgxSZWZyZXNoVG9rZW4SJS5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEksKBkxvZ291dBIfLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVxdWVzdBogLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVzcG9uc2USVAoJTG9nb3V0QWxsEiIubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXF1ZXN0GiMubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXNwb25zZRJiCgxDaGVja1Nlc3Npb24SJS5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlc3BvbnNlIgOQAgESUwoHR2V0VXNlchIgLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEmUKDUJhdGNoR2V0VXNlcnMSJi5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2UiA5ACARJxChFHZXRVc2VyQnlVc2VybmFtZRIqLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0Gisubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlc3BvbnNlIgOQAgESbgoQUmVzb2x2ZVVzZXJuYW1lcxIpLm5vdmEuaWRlbnRpdHkudjEuUmVzb2x2ZVVzZXJuYW1lc1JlcXVlc3QaKi5ub3ZhLmlkZW50aXR5LnYxLlJlc29sdmVVc2VybmFtZXNSZXNwb25zZSIDkAIBEmAKDVVwZGF0ZVByb2ZpbGUSJi5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2USUwoHR2V0SndrcxIgLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1JlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldEp3a3NSZXNwb25zZSIDkAIBElkKCVNjYW5Vc2VycxIiLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVxdWVzdBojLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIuMBCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDRIWCg5lbWFpbF92ZXJpZmllZBgKIAEoCBIaChJ0d29fZmFjdG9yX2VuYWJsZWQYCyABKAgiSQoGVG9rZW5zEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUicgoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEiwKBmNsaWVudBgEIAEoCzIcLm5vdmEuaWRlbnRpdHkudjEuQ2xpZW50SW5mbyIsCgpDbGllbnRJbmZvEgoKAmlwGAEgASgJEhIKCnVzZXJfYWdlbnQYAiABKAkigQEKEFJlZ2lzdGVyUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlchIdChV2ZXJpZmljYXRpb25fcmVxdWlyZWQYAyABKAgiUQoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEiwKBmNsaWVudBgCIAEoCzIcLm5vdmEuaWRlbnRpdHkudjEuQ2xpZW50SW5mbyJlChNWZXJpZnlFbWFpbFJlc3BvbnNlEigKBnRva2VucxgBIAEoCzIYLm5vdmEuaWRlbnRpdHkudjEuVG9rZW5zEiQKBHVzZXIYAiABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiGwoZUmVzZW5kVmVyaWZpY2F0aW9uUmVxdWVzdCIcChpSZXNlbmRWZXJpZmljYXRpb25SZXNwb25zZSIsChtSZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkiHgocUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZSI7ChRSZXNldFBhc3N3b3JkUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiKAoVUmVzZXRQYXNzd29yZFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkiRwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIjIKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USGAoQc2Vzc2lvbnNfcmV2b2tlZBgBIAEoBSI0ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJwCgdTZXNzaW9uEgoKAmlkGAEgASgJEhIKCnVzZXJfYWdlbnQYAiABKAkSCgoCaXAYAyABKAkSEgoKY3JlYXRlZF9hdBgEIAEoCRIUCgxsYXN0X3VzZWRfYXQYBSABKAkSDwoHY3VycmVudBgGIAEoCCJpChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLm5vdmEuaWRlbnRpdHkudjEuU2Vzc2lvbhIPCgdjdXJzb3JzGAIgAygJEhMKC25leHRfY3Vyc29yGAMgASgJIicKEUVuZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIjMKH0JlZ2luVHdvRmFjdG9yRW5yb2xsbWVudFJlcXVlc3QSEAoIcGFzc3dvcmQYASABKAkiWAogQmVnaW5Ud29GYWN0b3JFbnJvbGxtZW50UmVzcG9uc2USEwoLb3RwYXV0aF91cmkYASABKAkSDwoHcXJfY29kZRgCIAEoCRIOCgZzZWNyZXQYAyABKAkiMQohQ29uZmlybVR3b0ZhY3RvckVucm9sbG1lbnRSZXF1ZXN0EgwKBGNvZGUYASABKAkiPAoiQ29uZmlybVR3b0ZhY3RvckVucm9sbG1lbnRSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCSInChdEaXNhYmxlVHdvRmFjdG9yUmVxdWVzdBIMCgRjb2RlGAEgASgJIhoKGERpc2FibGVUd29GYWN0b3JSZXNwb25zZSJuCh1Db21wbGV0ZVR3b0ZhY3RvckxvZ2luUmVxdWVzdBIRCgljaGFsbGVuZ2UYASABKAkSDAoEY29kZRgCIAEoCRIsCgZjbGllbnQYAyABKAsyHC5ub3ZhLmlkZW50aXR5LnYxLkNsaWVudEluZm8iKQoVQ2hhbmdlVXNlcm5hbWVSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIj4KFkNoYW5nZVVzZXJuYW1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciJAChlSZXF1ZXN0RW1haWxDaGFuZ2VSZXF1ZXN0EhAKCHBhc3N3b3JkGAEgASgJEhEKCW5ld19lbWFpbBgCIAEoCSIcChpSZXF1ZXN0RW1haWxDaGFuZ2VSZXNwb25zZSIqChlDb25maXJtRW1haWxDaGFuZ2VSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIkIKGkNvbmZpcm1FbWFpbENoYW5nZVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIijQEKHkNvbXBsZXRlVHdvRmFjdG9yTG9naW5SZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucxIkCgR1c2VyGAIgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyEhsKE3JlY292ZXJ5X2NvZGVzX2xlZnQYAyABKAUiYgoMTG9naW5SZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLAoGY2xpZW50GAMgASgLMhwubm92YS5pZGVudGl0eS52MS5DbGllbnRJbmZvIpsBCg1Mb2dpblJlc3BvbnNlEigKBnRva2VucxgBIAEoCzIYLm5vdmEuaWRlbnRpdHkudjEuVG9rZW5zEiQKBHVzZXIYAiABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXISHAoUdHdvX2ZhY3Rvcl9jaGFsbGVuZ2UYAyABKAkSHAoUY2hhbGxlbmdlX2V4cGlyZXNfaW4YBCABKAUiWgoTUmVmcmVzaFRva2VuUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJEiwKBmNsaWVudBgCIAEoCzIcLm5vdmEuaWRlbnRpdHkudjEuQ2xpZW50SW5mbyJAChRSZWZyZXNoVG9rZW5SZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucyIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIhIKEExvZ291dEFsbFJlcXVlc3QiLQoRTG9nb3V0QWxsUmVzcG9uc2USGAoQc2Vzc2lvbnNfcmV2b2tlZBgBIAEoBSIpChNDaGVja1Nlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiJgoUQ2hlY2tTZXNzaW9uUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIIhwKDkdldFVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjcKD0dldFVzZXJSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiMKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EgsKA2lkcxgBIAMoCSI+ChVCYXRjaEdldFVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiLAoXUmVzb2x2ZVVzZXJuYW1lc1JlcXVlc3QSEQoJdXNlcm5hbWVzGAEgAygJIkEKGFJlc29sdmVVc2VybmFtZXNSZXNwb25zZRIlCgV1c2VycxgBIAMoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChhHZXRVc2VyQnlVc2VybmFtZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiQQoZR2V0VXNlckJ5VXNlcm5hbWVSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIoQBChRVcGRhdGVQcm9maWxlUmVxdWVzdBIZCgxkaXNwbGF5X25hbWUYASABKAlIAIgBARIQCgNiaW8YAiABKAlIAYgBARIXCgphdmF0YXJfdXJsGAMgASgJSAKIAQFCDwoNX2Rpc3BsYXlfbmFtZUIGCgRfYmlvQg0KC19hdmF0YXJfdXJsIj0KFVVwZGF0ZVByb2ZpbGVSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIhAKDkdldEp3a3NSZXF1ZXN0IiQKD0dldEp3a3NSZXNwb25zZRIRCglqd2tzX2pzb24YASABKAkiMQoQU2NhblVzZXJzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iXgoRU2NhblVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXISEwoLbmV4dF9jdXJzb3IYAiABKAkSDQoFdG90YWwYAyABKAQyyhUKD0lkZW50aXR5U2VydmljZRJRCghSZWdpc3RlchIhLm5vdmEuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXF1ZXN0GiIubm92YS5pZGVudGl0eS52MS5SZWdpc3RlclJlc3BvbnNlEkgKBUxvZ2luEh4ubm92YS5pZGVudGl0eS52MS5Mb2dpblJlcXVlc3QaHy5ub3ZhLmlkZW50aXR5LnYxLkxvZ2luUmVzcG9uc2USWgoLVmVyaWZ5RW1haWwSJC5ub3ZhLmlkZW50aXR5LnYxLlZlcmlmeUVtYWlsUmVxdWVzdBolLm5vdmEuaWRlbnRpdHkudjEuVmVyaWZ5RW1haWxSZXNwb25zZRJvChJSZXNlbmRWZXJpZmljYXRpb24SKy5ub3ZhLmlkZW50aXR5LnYxLlJlc2VuZFZlcmlmaWNhdGlvblJlcXVlc3QaLC5ub3ZhLmlkZW50aXR5LnYxLlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlEnUKFFJlcXVlc3RQYXNzd29yZFJlc2V0Ei0ubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QaLi5ub3ZhLmlkZW50aXR5LnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2USYAoNUmVzZXRQYXNzd29yZBImLm5vdmEuaWRlbnRpdHkudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaJy5ub3ZhLmlkZW50aXR5LnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZRJjCg5DaGFuZ2VQYXNzd29yZBInLm5vdmEuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0Gigubm92YS5pZGVudGl0eS52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlEmIKDExpc3RTZXNzaW9ucxIlLm5vdmEuaWRlbnRpdHkudjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLm5vdmEuaWRlbnRpdHkudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJXCgpFbmRTZXNzaW9uEiMubm92YS5pZGVudGl0eS52MS5FbmRTZXNzaW9uUmVxdWVzdBokLm5vdmEuaWRlbnRpdHkudjEuRW5kU2Vzc2lvblJlc3BvbnNlEoEBChhCZWdpblR3b0ZhY3RvckVucm9sbG1lbnQSMS5ub3ZhLmlkZW50aXR5LnYxLkJlZ2luVHdvRmFjdG9yRW5yb2xsbWVudFJlcXVlc3QaMi5ub3ZhLmlkZW50aXR5LnYxLkJlZ2luVHdvRmFjdG9yRW5yb2xsbWVudFJlc3BvbnNlEocBChpDb25maXJtVHdvRmFjdG9yRW5yb2xsbWVudBIzLm5vdmEuaWRlbnRpdHkudjEuQ29uZmlybVR3b0ZhY3RvckVucm9sbG1lbnRSZXF1ZXN0GjQubm92YS5pZGVudGl0eS52MS5Db25maXJtVHdvRmFjdG9yRW5yb2xsbWVudFJlc3BvbnNlEmkKEERpc2FibGVUd29GYWN0b3ISKS5ub3ZhLmlkZW50aXR5LnYxLkRpc2FibGVUd29GYWN0b3JSZXF1ZXN0Gioubm92YS5pZGVudGl0eS52MS5EaXNhYmxlVHdvRmFjdG9yUmVzcG9uc2USewoWQ29tcGxldGVUd29GYWN0b3JMb2dpbhIvLm5vdmEuaWRlbnRpdHkudjEuQ29tcGxldGVUd29GYWN0b3JMb2dpblJlcXVlc3QaMC5ub3ZhLmlkZW50aXR5LnYxLkNvbXBsZXRlVHdvRmFjdG9yTG9naW5SZXNwb25zZRJjCg5DaGFuZ2VVc2VybmFtZRInLm5vdmEuaWRlbnRpdHkudjEuQ2hhbmdlVXNlcm5hbWVSZXF1ZXN0Gigubm92YS5pZGVudGl0eS52MS5DaGFuZ2VVc2VybmFtZVJlc3BvbnNlEm8KElJlcXVlc3RFbWFpbENoYW5nZRIrLm5vdmEuaWRlbnRpdHkudjEuUmVxdWVzdEVtYWlsQ2hhbmdlUmVxdWVzdBosLm5vdmEuaWRlbnRpdHkudjEuUmVxdWVzdEVtYWlsQ2hhbmdlUmVzcG9uc2USbwoSQ29uZmlybUVtYWlsQ2hhbmdlEisubm92YS5pZGVudGl0eS52MS5Db25maXJtRW1haWxDaGFuZ2VSZXF1ZXN0Giwubm92YS5pZGVudGl0eS52MS5Db25maXJtRW1haWxDaGFuZ2VSZXNwb25zZRJdCgxSZWZyZXNoVG9rZW4SJS5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEksKBkxvZ291dBIfLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVxdWVzdBogLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVzcG9uc2USVAoJTG9nb3V0QWxsEiIubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXF1ZXN0GiMubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXNwb25zZRJiCgxDaGVja1Nlc3Npb24SJS5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlc3BvbnNlIgOQAgESUwoHR2V0VXNlchIgLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEmUKDUJhdGNoR2V0VXNlcnMSJi5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2UiA5ACARJxChFHZXRVc2VyQnlVc2VybmFtZRIqLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0Gisubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlc3BvbnNlIgOQAgESbgoQUmVzb2x2ZVVzZXJuYW1lcxIpLm5vdmEuaWRlbnRpdHkudjEuUmVzb2x2ZVVzZXJuYW1lc1JlcXVlc3QaKi5ub3ZhLmlkZW50aXR5LnYxLlJlc29sdmVVc2VybmFtZXNSZXNwb25zZSIDkAIBEmAKDVVwZGF0ZVByb2ZpbGUSJi5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2USUwoHR2V0SndrcxIgLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1JlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldEp3a3NSZXNwb25zZSIDkAIBElkKCVNjYW5Vc2VycxIiLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVxdWVzdBojLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
 
 /**
  * @generated from message nova.identity.v1.User
@@ -73,6 +73,13 @@ export type User = Message<"nova.identity.v1.User"> & {
    * @generated from field: bool email_verified = 10;
    */
   emailVerified: boolean;
+
+  /**
+   * Whether two-factor sign-in is on; like email, only filled in when the viewer is the user.
+   *
+   * @generated from field: bool two_factor_enabled = 11;
+   */
+  twoFactorEnabled: boolean;
 };
 
 /**
@@ -129,6 +136,13 @@ export type RegisterRequest = Message<"nova.identity.v1.RegisterRequest"> & {
    * @generated from field: string password = 3;
    */
   password: string;
+
+  /**
+   * Who opens the session (the gateway fills it in from the HTTP request).
+   *
+   * @generated from field: nova.identity.v1.ClientInfo client = 4;
+   */
+  client?: ClientInfo | undefined;
 };
 
 /**
@@ -137,6 +151,30 @@ export type RegisterRequest = Message<"nova.identity.v1.RegisterRequest"> & {
  */
 export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
   messageDesc(file_nova_identity_v1_identity, 2);
+
+/**
+ * The client a session is opened or used from, as the gateway saw it.
+ *
+ * @generated from message nova.identity.v1.ClientInfo
+ */
+export type ClientInfo = Message<"nova.identity.v1.ClientInfo"> & {
+  /**
+   * @generated from field: string ip = 1;
+   */
+  ip: string;
+
+  /**
+   * @generated from field: string user_agent = 2;
+   */
+  userAgent: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ClientInfo.
+ * Use `create(ClientInfoSchema)` to create a new message.
+ */
+export const ClientInfoSchema: GenMessage<ClientInfo> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 3);
 
 /**
  * @generated from message nova.identity.v1.RegisterResponse
@@ -167,7 +205,7 @@ export type RegisterResponse = Message<"nova.identity.v1.RegisterResponse"> & {
  * Use `create(RegisterResponseSchema)` to create a new message.
  */
 export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 3);
+  messageDesc(file_nova_identity_v1_identity, 4);
 
 /**
  * @generated from message nova.identity.v1.VerifyEmailRequest
@@ -177,6 +215,11 @@ export type VerifyEmailRequest = Message<"nova.identity.v1.VerifyEmailRequest"> 
    * @generated from field: string token = 1;
    */
   token: string;
+
+  /**
+   * @generated from field: nova.identity.v1.ClientInfo client = 2;
+   */
+  client?: ClientInfo | undefined;
 };
 
 /**
@@ -184,7 +227,7 @@ export type VerifyEmailRequest = Message<"nova.identity.v1.VerifyEmailRequest"> 
  * Use `create(VerifyEmailRequestSchema)` to create a new message.
  */
 export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 4);
+  messageDesc(file_nova_identity_v1_identity, 5);
 
 /**
  * @generated from message nova.identity.v1.VerifyEmailResponse
@@ -206,7 +249,7 @@ export type VerifyEmailResponse = Message<"nova.identity.v1.VerifyEmailResponse"
  * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
 export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 5);
+  messageDesc(file_nova_identity_v1_identity, 6);
 
 /**
  * @generated from message nova.identity.v1.ResendVerificationRequest
@@ -219,7 +262,7 @@ export type ResendVerificationRequest = Message<"nova.identity.v1.ResendVerifica
  * Use `create(ResendVerificationRequestSchema)` to create a new message.
  */
 export const ResendVerificationRequestSchema: GenMessage<ResendVerificationRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 6);
+  messageDesc(file_nova_identity_v1_identity, 7);
 
 /**
  * @generated from message nova.identity.v1.ResendVerificationResponse
@@ -232,7 +275,7 @@ export type ResendVerificationResponse = Message<"nova.identity.v1.ResendVerific
  * Use `create(ResendVerificationResponseSchema)` to create a new message.
  */
 export const ResendVerificationResponseSchema: GenMessage<ResendVerificationResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 7);
+  messageDesc(file_nova_identity_v1_identity, 8);
 
 /**
  * @generated from message nova.identity.v1.RequestPasswordResetRequest
@@ -249,7 +292,7 @@ export type RequestPasswordResetRequest = Message<"nova.identity.v1.RequestPassw
  * Use `create(RequestPasswordResetRequestSchema)` to create a new message.
  */
 export const RequestPasswordResetRequestSchema: GenMessage<RequestPasswordResetRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 8);
+  messageDesc(file_nova_identity_v1_identity, 9);
 
 /**
  * @generated from message nova.identity.v1.RequestPasswordResetResponse
@@ -262,7 +305,7 @@ export type RequestPasswordResetResponse = Message<"nova.identity.v1.RequestPass
  * Use `create(RequestPasswordResetResponseSchema)` to create a new message.
  */
 export const RequestPasswordResetResponseSchema: GenMessage<RequestPasswordResetResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 9);
+  messageDesc(file_nova_identity_v1_identity, 10);
 
 /**
  * @generated from message nova.identity.v1.ResetPasswordRequest
@@ -284,7 +327,7 @@ export type ResetPasswordRequest = Message<"nova.identity.v1.ResetPasswordReques
  * Use `create(ResetPasswordRequestSchema)` to create a new message.
  */
 export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 10);
+  messageDesc(file_nova_identity_v1_identity, 11);
 
 /**
  * @generated from message nova.identity.v1.ResetPasswordResponse
@@ -303,7 +346,7 @@ export type ResetPasswordResponse = Message<"nova.identity.v1.ResetPasswordRespo
  * Use `create(ResetPasswordResponseSchema)` to create a new message.
  */
 export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 11);
+  messageDesc(file_nova_identity_v1_identity, 12);
 
 /**
  * @generated from message nova.identity.v1.ChangePasswordRequest
@@ -325,7 +368,7 @@ export type ChangePasswordRequest = Message<"nova.identity.v1.ChangePasswordRequ
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 12);
+  messageDesc(file_nova_identity_v1_identity, 13);
 
 /**
  * @generated from message nova.identity.v1.ChangePasswordResponse
@@ -342,7 +385,429 @@ export type ChangePasswordResponse = Message<"nova.identity.v1.ChangePasswordRes
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 13);
+  messageDesc(file_nova_identity_v1_identity, 14);
+
+/**
+ * @generated from message nova.identity.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"nova.identity.v1.ListSessionsRequest"> & {
+  /**
+   * Empty for the first page.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * 1 to 100; 0 means 20.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message nova.identity.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 15);
+
+/**
+ * @generated from message nova.identity.v1.Session
+ */
+export type Session = Message<"nova.identity.v1.Session"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * As the client sent it (at most 512 characters); empty when it sent none.
+   *
+   * @generated from field: string user_agent = 2;
+   */
+  userAgent: string;
+
+  /**
+   * The IP of the last sign-in or refresh.
+   *
+   * @generated from field: string ip = 3;
+   */
+  ip: string;
+
+  /**
+   * RFC 3339.
+   *
+   * @generated from field: string created_at = 4;
+   */
+  createdAt: string;
+
+  /**
+   * RFC 3339; kept to the minute (at most one write a minute per session).
+   *
+   * @generated from field: string last_used_at = 5;
+   */
+  lastUsedAt: string;
+
+  /**
+   * The session of this call's access token.
+   *
+   * @generated from field: bool current = 6;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message nova.identity.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 16);
+
+/**
+ * @generated from message nova.identity.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"nova.identity.v1.ListSessionsResponse"> & {
+  /**
+   * @generated from field: repeated nova.identity.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+
+  /**
+   * @generated from field: repeated string cursors = 2;
+   */
+  cursors: string[];
+
+  /**
+   * Empty when there is no further page.
+   *
+   * @generated from field: string next_cursor = 3;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 17);
+
+/**
+ * @generated from message nova.identity.v1.EndSessionRequest
+ */
+export type EndSessionRequest = Message<"nova.identity.v1.EndSessionRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.EndSessionRequest.
+ * Use `create(EndSessionRequestSchema)` to create a new message.
+ */
+export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 18);
+
+/**
+ * @generated from message nova.identity.v1.EndSessionResponse
+ */
+export type EndSessionResponse = Message<"nova.identity.v1.EndSessionResponse"> & {
+};
+
+/**
+ * Describes the message nova.identity.v1.EndSessionResponse.
+ * Use `create(EndSessionResponseSchema)` to create a new message.
+ */
+export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 19);
+
+/**
+ * @generated from message nova.identity.v1.BeginTwoFactorEnrollmentRequest
+ */
+export type BeginTwoFactorEnrollmentRequest = Message<"nova.identity.v1.BeginTwoFactorEnrollmentRequest"> & {
+  /**
+   * The current password: turning a second factor on is for the account's owner, not for a stolen session.
+   *
+   * @generated from field: string password = 1;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.BeginTwoFactorEnrollmentRequest.
+ * Use `create(BeginTwoFactorEnrollmentRequestSchema)` to create a new message.
+ */
+export const BeginTwoFactorEnrollmentRequestSchema: GenMessage<BeginTwoFactorEnrollmentRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 20);
+
+/**
+ * @generated from message nova.identity.v1.BeginTwoFactorEnrollmentResponse
+ */
+export type BeginTwoFactorEnrollmentResponse = Message<"nova.identity.v1.BeginTwoFactorEnrollmentResponse"> & {
+  /**
+   * otpauth://totp/… for an authenticator app.
+   *
+   * @generated from field: string otpauth_uri = 1;
+   */
+  otpauthUri: string;
+
+  /**
+   * The URI as a QR code: a data:image/svg+xml;base64 URL.
+   *
+   * @generated from field: string qr_code = 2;
+   */
+  qrCode: string;
+
+  /**
+   * The secret in base32, for typing in by hand.
+   *
+   * @generated from field: string secret = 3;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.BeginTwoFactorEnrollmentResponse.
+ * Use `create(BeginTwoFactorEnrollmentResponseSchema)` to create a new message.
+ */
+export const BeginTwoFactorEnrollmentResponseSchema: GenMessage<BeginTwoFactorEnrollmentResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 21);
+
+/**
+ * @generated from message nova.identity.v1.ConfirmTwoFactorEnrollmentRequest
+ */
+export type ConfirmTwoFactorEnrollmentRequest = Message<"nova.identity.v1.ConfirmTwoFactorEnrollmentRequest"> & {
+  /**
+   * A code from the authenticator app (6 digits).
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ConfirmTwoFactorEnrollmentRequest.
+ * Use `create(ConfirmTwoFactorEnrollmentRequestSchema)` to create a new message.
+ */
+export const ConfirmTwoFactorEnrollmentRequestSchema: GenMessage<ConfirmTwoFactorEnrollmentRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 22);
+
+/**
+ * @generated from message nova.identity.v1.ConfirmTwoFactorEnrollmentResponse
+ */
+export type ConfirmTwoFactorEnrollmentResponse = Message<"nova.identity.v1.ConfirmTwoFactorEnrollmentResponse"> & {
+  /**
+   * Ten one-use recovery codes; stored hashed, never shown again.
+   *
+   * @generated from field: repeated string recovery_codes = 1;
+   */
+  recoveryCodes: string[];
+};
+
+/**
+ * Describes the message nova.identity.v1.ConfirmTwoFactorEnrollmentResponse.
+ * Use `create(ConfirmTwoFactorEnrollmentResponseSchema)` to create a new message.
+ */
+export const ConfirmTwoFactorEnrollmentResponseSchema: GenMessage<ConfirmTwoFactorEnrollmentResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 23);
+
+/**
+ * @generated from message nova.identity.v1.DisableTwoFactorRequest
+ */
+export type DisableTwoFactorRequest = Message<"nova.identity.v1.DisableTwoFactorRequest"> & {
+  /**
+   * A current code, or a recovery code.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.DisableTwoFactorRequest.
+ * Use `create(DisableTwoFactorRequestSchema)` to create a new message.
+ */
+export const DisableTwoFactorRequestSchema: GenMessage<DisableTwoFactorRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 24);
+
+/**
+ * @generated from message nova.identity.v1.DisableTwoFactorResponse
+ */
+export type DisableTwoFactorResponse = Message<"nova.identity.v1.DisableTwoFactorResponse"> & {
+};
+
+/**
+ * Describes the message nova.identity.v1.DisableTwoFactorResponse.
+ * Use `create(DisableTwoFactorResponseSchema)` to create a new message.
+ */
+export const DisableTwoFactorResponseSchema: GenMessage<DisableTwoFactorResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 25);
+
+/**
+ * @generated from message nova.identity.v1.CompleteTwoFactorLoginRequest
+ */
+export type CompleteTwoFactorLoginRequest = Message<"nova.identity.v1.CompleteTwoFactorLoginRequest"> & {
+  /**
+   * @generated from field: string challenge = 1;
+   */
+  challenge: string;
+
+  /**
+   * A code from the authenticator app (6 digits), or a recovery code.
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * @generated from field: nova.identity.v1.ClientInfo client = 3;
+   */
+  client?: ClientInfo | undefined;
+};
+
+/**
+ * Describes the message nova.identity.v1.CompleteTwoFactorLoginRequest.
+ * Use `create(CompleteTwoFactorLoginRequestSchema)` to create a new message.
+ */
+export const CompleteTwoFactorLoginRequestSchema: GenMessage<CompleteTwoFactorLoginRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 26);
+
+/**
+ * @generated from message nova.identity.v1.ChangeUsernameRequest
+ */
+export type ChangeUsernameRequest = Message<"nova.identity.v1.ChangeUsernameRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ChangeUsernameRequest.
+ * Use `create(ChangeUsernameRequestSchema)` to create a new message.
+ */
+export const ChangeUsernameRequestSchema: GenMessage<ChangeUsernameRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 27);
+
+/**
+ * @generated from message nova.identity.v1.ChangeUsernameResponse
+ */
+export type ChangeUsernameResponse = Message<"nova.identity.v1.ChangeUsernameResponse"> & {
+  /**
+   * @generated from field: nova.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message nova.identity.v1.ChangeUsernameResponse.
+ * Use `create(ChangeUsernameResponseSchema)` to create a new message.
+ */
+export const ChangeUsernameResponseSchema: GenMessage<ChangeUsernameResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 28);
+
+/**
+ * @generated from message nova.identity.v1.RequestEmailChangeRequest
+ */
+export type RequestEmailChangeRequest = Message<"nova.identity.v1.RequestEmailChangeRequest"> & {
+  /**
+   * @generated from field: string password = 1;
+   */
+  password: string;
+
+  /**
+   * @generated from field: string new_email = 2;
+   */
+  newEmail: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.RequestEmailChangeRequest.
+ * Use `create(RequestEmailChangeRequestSchema)` to create a new message.
+ */
+export const RequestEmailChangeRequestSchema: GenMessage<RequestEmailChangeRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 29);
+
+/**
+ * The same answer whether or not the new address has an account already.
+ *
+ * @generated from message nova.identity.v1.RequestEmailChangeResponse
+ */
+export type RequestEmailChangeResponse = Message<"nova.identity.v1.RequestEmailChangeResponse"> & {
+};
+
+/**
+ * Describes the message nova.identity.v1.RequestEmailChangeResponse.
+ * Use `create(RequestEmailChangeResponseSchema)` to create a new message.
+ */
+export const RequestEmailChangeResponseSchema: GenMessage<RequestEmailChangeResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 30);
+
+/**
+ * @generated from message nova.identity.v1.ConfirmEmailChangeRequest
+ */
+export type ConfirmEmailChangeRequest = Message<"nova.identity.v1.ConfirmEmailChangeRequest"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.ConfirmEmailChangeRequest.
+ * Use `create(ConfirmEmailChangeRequestSchema)` to create a new message.
+ */
+export const ConfirmEmailChangeRequestSchema: GenMessage<ConfirmEmailChangeRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 31);
+
+/**
+ * @generated from message nova.identity.v1.ConfirmEmailChangeResponse
+ */
+export type ConfirmEmailChangeResponse = Message<"nova.identity.v1.ConfirmEmailChangeResponse"> & {
+  /**
+   * @generated from field: nova.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message nova.identity.v1.ConfirmEmailChangeResponse.
+ * Use `create(ConfirmEmailChangeResponseSchema)` to create a new message.
+ */
+export const ConfirmEmailChangeResponseSchema: GenMessage<ConfirmEmailChangeResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 32);
+
+/**
+ * @generated from message nova.identity.v1.CompleteTwoFactorLoginResponse
+ */
+export type CompleteTwoFactorLoginResponse = Message<"nova.identity.v1.CompleteTwoFactorLoginResponse"> & {
+  /**
+   * @generated from field: nova.identity.v1.Tokens tokens = 1;
+   */
+  tokens?: Tokens | undefined;
+
+  /**
+   * @generated from field: nova.identity.v1.User user = 2;
+   */
+  user?: User | undefined;
+
+  /**
+   * Unused recovery codes left (after this one, when a recovery code was used).
+   *
+   * @generated from field: int32 recovery_codes_left = 3;
+   */
+  recoveryCodesLeft: number;
+};
+
+/**
+ * Describes the message nova.identity.v1.CompleteTwoFactorLoginResponse.
+ * Use `create(CompleteTwoFactorLoginResponseSchema)` to create a new message.
+ */
+export const CompleteTwoFactorLoginResponseSchema: GenMessage<CompleteTwoFactorLoginResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 33);
 
 /**
  * @generated from message nova.identity.v1.LoginRequest
@@ -359,6 +824,11 @@ export type LoginRequest = Message<"nova.identity.v1.LoginRequest"> & {
    * @generated from field: string password = 2;
    */
   password: string;
+
+  /**
+   * @generated from field: nova.identity.v1.ClientInfo client = 3;
+   */
+  client?: ClientInfo | undefined;
 };
 
 /**
@@ -366,13 +836,15 @@ export type LoginRequest = Message<"nova.identity.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 14);
+  messageDesc(file_nova_identity_v1_identity, 34);
 
 /**
  * @generated from message nova.identity.v1.LoginResponse
  */
 export type LoginResponse = Message<"nova.identity.v1.LoginResponse"> & {
   /**
+   * Unset when two_factor_challenge is set.
+   *
    * @generated from field: nova.identity.v1.Tokens tokens = 1;
    */
   tokens?: Tokens | undefined;
@@ -381,6 +853,20 @@ export type LoginResponse = Message<"nova.identity.v1.LoginResponse"> & {
    * @generated from field: nova.identity.v1.User user = 2;
    */
   user?: User | undefined;
+
+  /**
+   * The account has two-factor sign-in: no session yet; CompleteTwoFactorLogin takes this and a code.
+   *
+   * @generated from field: string two_factor_challenge = 3;
+   */
+  twoFactorChallenge: string;
+
+  /**
+   * Seconds the challenge is good for.
+   *
+   * @generated from field: int32 challenge_expires_in = 4;
+   */
+  challengeExpiresIn: number;
 };
 
 /**
@@ -388,7 +874,7 @@ export type LoginResponse = Message<"nova.identity.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 15);
+  messageDesc(file_nova_identity_v1_identity, 35);
 
 /**
  * @generated from message nova.identity.v1.RefreshTokenRequest
@@ -398,6 +884,11 @@ export type RefreshTokenRequest = Message<"nova.identity.v1.RefreshTokenRequest"
    * @generated from field: string refresh_token = 1;
    */
   refreshToken: string;
+
+  /**
+   * @generated from field: nova.identity.v1.ClientInfo client = 2;
+   */
+  client?: ClientInfo | undefined;
 };
 
 /**
@@ -405,7 +896,7 @@ export type RefreshTokenRequest = Message<"nova.identity.v1.RefreshTokenRequest"
  * Use `create(RefreshTokenRequestSchema)` to create a new message.
  */
 export const RefreshTokenRequestSchema: GenMessage<RefreshTokenRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 16);
+  messageDesc(file_nova_identity_v1_identity, 36);
 
 /**
  * @generated from message nova.identity.v1.RefreshTokenResponse
@@ -422,7 +913,7 @@ export type RefreshTokenResponse = Message<"nova.identity.v1.RefreshTokenRespons
  * Use `create(RefreshTokenResponseSchema)` to create a new message.
  */
 export const RefreshTokenResponseSchema: GenMessage<RefreshTokenResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 17);
+  messageDesc(file_nova_identity_v1_identity, 37);
 
 /**
  * @generated from message nova.identity.v1.LogoutRequest
@@ -435,7 +926,7 @@ export type LogoutRequest = Message<"nova.identity.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 18);
+  messageDesc(file_nova_identity_v1_identity, 38);
 
 /**
  * @generated from message nova.identity.v1.LogoutResponse
@@ -448,7 +939,7 @@ export type LogoutResponse = Message<"nova.identity.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 19);
+  messageDesc(file_nova_identity_v1_identity, 39);
 
 /**
  * @generated from message nova.identity.v1.LogoutAllRequest
@@ -461,7 +952,7 @@ export type LogoutAllRequest = Message<"nova.identity.v1.LogoutAllRequest"> & {
  * Use `create(LogoutAllRequestSchema)` to create a new message.
  */
 export const LogoutAllRequestSchema: GenMessage<LogoutAllRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 20);
+  messageDesc(file_nova_identity_v1_identity, 40);
 
 /**
  * @generated from message nova.identity.v1.LogoutAllResponse
@@ -478,7 +969,7 @@ export type LogoutAllResponse = Message<"nova.identity.v1.LogoutAllResponse"> & 
  * Use `create(LogoutAllResponseSchema)` to create a new message.
  */
 export const LogoutAllResponseSchema: GenMessage<LogoutAllResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 21);
+  messageDesc(file_nova_identity_v1_identity, 41);
 
 /**
  * @generated from message nova.identity.v1.CheckSessionRequest
@@ -495,7 +986,7 @@ export type CheckSessionRequest = Message<"nova.identity.v1.CheckSessionRequest"
  * Use `create(CheckSessionRequestSchema)` to create a new message.
  */
 export const CheckSessionRequestSchema: GenMessage<CheckSessionRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 22);
+  messageDesc(file_nova_identity_v1_identity, 42);
 
 /**
  * @generated from message nova.identity.v1.CheckSessionResponse
@@ -512,7 +1003,7 @@ export type CheckSessionResponse = Message<"nova.identity.v1.CheckSessionRespons
  * Use `create(CheckSessionResponseSchema)` to create a new message.
  */
 export const CheckSessionResponseSchema: GenMessage<CheckSessionResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 23);
+  messageDesc(file_nova_identity_v1_identity, 43);
 
 /**
  * @generated from message nova.identity.v1.GetUserRequest
@@ -529,7 +1020,7 @@ export type GetUserRequest = Message<"nova.identity.v1.GetUserRequest"> & {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 24);
+  messageDesc(file_nova_identity_v1_identity, 44);
 
 /**
  * @generated from message nova.identity.v1.GetUserResponse
@@ -546,7 +1037,7 @@ export type GetUserResponse = Message<"nova.identity.v1.GetUserResponse"> & {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 25);
+  messageDesc(file_nova_identity_v1_identity, 45);
 
 /**
  * @generated from message nova.identity.v1.BatchGetUsersRequest
@@ -565,7 +1056,7 @@ export type BatchGetUsersRequest = Message<"nova.identity.v1.BatchGetUsersReques
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 26);
+  messageDesc(file_nova_identity_v1_identity, 46);
 
 /**
  * @generated from message nova.identity.v1.BatchGetUsersResponse
@@ -584,7 +1075,7 @@ export type BatchGetUsersResponse = Message<"nova.identity.v1.BatchGetUsersRespo
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 27);
+  messageDesc(file_nova_identity_v1_identity, 47);
 
 /**
  * @generated from message nova.identity.v1.ResolveUsernamesRequest
@@ -603,7 +1094,7 @@ export type ResolveUsernamesRequest = Message<"nova.identity.v1.ResolveUsernames
  * Use `create(ResolveUsernamesRequestSchema)` to create a new message.
  */
 export const ResolveUsernamesRequestSchema: GenMessage<ResolveUsernamesRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 28);
+  messageDesc(file_nova_identity_v1_identity, 48);
 
 /**
  * @generated from message nova.identity.v1.ResolveUsernamesResponse
@@ -622,7 +1113,7 @@ export type ResolveUsernamesResponse = Message<"nova.identity.v1.ResolveUsername
  * Use `create(ResolveUsernamesResponseSchema)` to create a new message.
  */
 export const ResolveUsernamesResponseSchema: GenMessage<ResolveUsernamesResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 29);
+  messageDesc(file_nova_identity_v1_identity, 49);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameRequest
@@ -639,7 +1130,7 @@ export type GetUserByUsernameRequest = Message<"nova.identity.v1.GetUserByUserna
  * Use `create(GetUserByUsernameRequestSchema)` to create a new message.
  */
 export const GetUserByUsernameRequestSchema: GenMessage<GetUserByUsernameRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 30);
+  messageDesc(file_nova_identity_v1_identity, 50);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameResponse
@@ -656,7 +1147,7 @@ export type GetUserByUsernameResponse = Message<"nova.identity.v1.GetUserByUsern
  * Use `create(GetUserByUsernameResponseSchema)` to create a new message.
  */
 export const GetUserByUsernameResponseSchema: GenMessage<GetUserByUsernameResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 31);
+  messageDesc(file_nova_identity_v1_identity, 51);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileRequest
@@ -683,7 +1174,7 @@ export type UpdateProfileRequest = Message<"nova.identity.v1.UpdateProfileReques
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 32);
+  messageDesc(file_nova_identity_v1_identity, 52);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileResponse
@@ -700,7 +1191,7 @@ export type UpdateProfileResponse = Message<"nova.identity.v1.UpdateProfileRespo
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 33);
+  messageDesc(file_nova_identity_v1_identity, 53);
 
 /**
  * @generated from message nova.identity.v1.GetJwksRequest
@@ -713,7 +1204,7 @@ export type GetJwksRequest = Message<"nova.identity.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 34);
+  messageDesc(file_nova_identity_v1_identity, 54);
 
 /**
  * @generated from message nova.identity.v1.GetJwksResponse
@@ -730,7 +1221,7 @@ export type GetJwksResponse = Message<"nova.identity.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 35);
+  messageDesc(file_nova_identity_v1_identity, 55);
 
 /**
  * @generated from message nova.identity.v1.ScanUsersRequest
@@ -756,7 +1247,7 @@ export type ScanUsersRequest = Message<"nova.identity.v1.ScanUsersRequest"> & {
  * Use `create(ScanUsersRequestSchema)` to create a new message.
  */
 export const ScanUsersRequestSchema: GenMessage<ScanUsersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 36);
+  messageDesc(file_nova_identity_v1_identity, 56);
 
 /**
  * @generated from message nova.identity.v1.ScanUsersResponse
@@ -789,7 +1280,7 @@ export type ScanUsersResponse = Message<"nova.identity.v1.ScanUsersResponse"> & 
  * Use `create(ScanUsersResponseSchema)` to create a new message.
  */
 export const ScanUsersResponseSchema: GenMessage<ScanUsersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 37);
+  messageDesc(file_nova_identity_v1_identity, 57);
 
 /**
  * Accounts, sessions and profiles. The acting user of Logout, LogoutAll and
@@ -864,6 +1355,96 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof ChangePasswordRequestSchema;
     output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * The caller's active sessions, newest first (device, IP, created, last used).
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Ends one of the caller's sessions: its refresh token is refused and CheckSession answers inactive at once.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.EndSession
+   */
+  endSession: {
+    methodKind: "unary";
+    input: typeof EndSessionRequestSchema;
+    output: typeof EndSessionResponseSchema;
+  },
+  /**
+   * Two-factor sign-in (TOTP). Begin: a new secret, pending until Confirm checks a first code from it.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.BeginTwoFactorEnrollment
+   */
+  beginTwoFactorEnrollment: {
+    methodKind: "unary";
+    input: typeof BeginTwoFactorEnrollmentRequestSchema;
+    output: typeof BeginTwoFactorEnrollmentResponseSchema;
+  },
+  /**
+   * Turns two-factor sign-in on and answers ten one-use recovery codes (shown this once); the owner is mailed.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ConfirmTwoFactorEnrollment
+   */
+  confirmTwoFactorEnrollment: {
+    methodKind: "unary";
+    input: typeof ConfirmTwoFactorEnrollmentRequestSchema;
+    output: typeof ConfirmTwoFactorEnrollmentResponseSchema;
+  },
+  /**
+   * Turns it off with a current code (or a recovery code); the owner is mailed.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.DisableTwoFactor
+   */
+  disableTwoFactor: {
+    methodKind: "unary";
+    input: typeof DisableTwoFactorRequestSchema;
+    output: typeof DisableTwoFactorResponseSchema;
+  },
+  /**
+   * The second step of a Login that answered a challenge: a code or a recovery code opens the session.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.CompleteTwoFactorLogin
+   */
+  completeTwoFactorLogin: {
+    methodKind: "unary";
+    input: typeof CompleteTwoFactorLoginRequestSchema;
+    output: typeof CompleteTwoFactorLoginResponseSchema;
+  },
+  /**
+   * A new username (a cooldown between changes); the old one stays the caller's for a while.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ChangeUsername
+   */
+  changeUsername: {
+    methodKind: "unary";
+    input: typeof ChangeUsernameRequestSchema;
+    output: typeof ChangeUsernameResponseSchema;
+  },
+  /**
+   * With the password: mails a link to the new address; the address changes only when it is used.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.RequestEmailChange
+   */
+  requestEmailChange: {
+    methodKind: "unary";
+    input: typeof RequestEmailChangeRequestSchema;
+    output: typeof RequestEmailChangeResponseSchema;
+  },
+  /**
+   * Uses that link's token: the new address is the account's (verified), the old one is told.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.ConfirmEmailChange
+   */
+  confirmEmailChange: {
+    methodKind: "unary";
+    input: typeof ConfirmEmailChangeRequestSchema;
+    output: typeof ConfirmEmailChangeResponseSchema;
   },
   /**
    * Rotates the refresh token. Presenting an already rotated token revokes
