@@ -13,7 +13,7 @@ import { NovaError } from "../platform/errors.ts";
 import { counter, histogram } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
-import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
+import { type CallContext, roleClaims, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import type { BlobStore } from "../platform/storage/blobs.ts";
 import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
@@ -111,11 +111,11 @@ function createSessions(deps: GatewayDeps): Sessions {
         sessions.set(claims.sid, state);
       }
       if (!state.active) throw new NovaError("TOKEN_INVALID", "session has ended");
-      const user: { userId: string; sessionId: string; admin?: boolean; unverified?: boolean } = claims.roles.includes(
-        "admin",
-      )
-        ? { userId: claims.sub, sessionId: claims.sid, admin: true }
-        : { userId: claims.sub, sessionId: claims.sid };
+      const user: { userId: string; sessionId: string; admin?: boolean; moderator?: boolean; unverified?: boolean } = {
+        userId: claims.sub,
+        sessionId: claims.sid,
+        ...roleClaims(claims.roles),
+      };
       if (claims.unverified) user.unverified = true;
       return user;
     },

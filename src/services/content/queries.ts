@@ -364,6 +364,17 @@ export async function softDeleteComment(trx: ContentTrx, commentId: string, by: 
     WHERE id = ${commentId}::uuid`.execute(trx);
 }
 
+/** Live comments by id (any order; the caller orders them). */
+export async function liveComments(db: ContentDb, ids: string[]): Promise<CommentRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom("content.comments")
+    .select(COMMENT_FIELDS)
+    .where("id", "in", ids)
+    .where("deleted_at", "is", null)
+    .execute();
+}
+
 /** A post's live comments, for keysetPage on `content.comments.id`. */
 export function commentsQuery(db: ContentDb, postId: string) {
   return db

@@ -17,6 +17,7 @@ import { createPost } from "./rpc/createPost.ts";
 import { deleteComment } from "./rpc/deleteComment.ts";
 import { deletePost } from "./rpc/deletePost.ts";
 import { editPost } from "./rpc/editPost.ts";
+import { getComments } from "./rpc/getComments.ts";
 import { getCounts } from "./rpc/getCounts.ts";
 import { getPost } from "./rpc/getPost.ts";
 import { getPosts } from "./rpc/getPosts.ts";
@@ -45,6 +46,7 @@ export function createContentService(deps: ContentDeps, cache?: PostCache): Serv
     createComment: (req) => createComment(ctx, req),
     deleteComment: (req) => deleteComment(ctx, req),
     listComments: (req) => listComments(ctx, req),
+    getComments: (req) => getComments(ctx, req),
     likePost: (req) => likePost(ctx, req),
     unlikePost: (req) => unlikePost(ctx, req),
     bookmarkPost: (req) => bookmarkPost(ctx, req),

@@ -20,7 +20,7 @@ interface UsersTable {
   updated_at: Generated<Date>;
   follower_count: Generated<number>;
   following_count: Generated<number>;
-  role: Generated<"user" | "admin">;
+  role: Generated<Role>;
   email_verified_at: Date | null;
 }
 interface SessionsTable {
@@ -117,7 +117,10 @@ export function userByIdentifier(db: IdentityDb, identifier: string): Promise<Us
     .executeTakeFirst();
 }
 
-export async function roleOf(db: IdentityDb, userId: string): Promise<"user" | "admin" | undefined> {
+/** A user's role: an admin moderates and administers; a moderator works the moderation queue. */
+export type Role = "user" | "admin" | "moderator";
+
+export async function roleOf(db: IdentityDb, userId: string): Promise<Role | undefined> {
   return (await db.selectFrom("identity.users").select("role").where("id", "=", userId).executeTakeFirst())?.role;
 }
 

@@ -25,7 +25,7 @@ export async function issueTokens(id: Identity, userId: string, sessionId: strin
   const c = await claimsOf(id.writer, userId);
   const unverified = id.opt.requireVerifiedEmail && c?.email_verified_at === null;
   return create(TokensSchema, {
-    accessToken: await id.signer.sign(userId, sessionId, undefined, c?.role === "admin" ? ["admin"] : [], unverified),
+    accessToken: await id.signer.sign(userId, sessionId, undefined, c && c.role !== "user" ? [c.role] : [], unverified),
     refreshToken: refresh,
     expiresIn: ACCESS_TOKEN.ttlSeconds,
   });

@@ -1,0 +1,117 @@
+/**
+ * The moderation part of the gateway: filing a report and the moderators' queue. The queue is a
+ * page of entries from the moderation service (it checks the moderator role itself); the users
+ * they name (subject owners, reporters, message senders) are hydrated through the users loader in
+ * one batch per page.
+ */
+import {
+  Category,
+  type QueueEntry,
+  type Report,
+  ReportState,
+  SubjectKind,
+} from "../../gen/nova/moderation/v1/moderation_pb.ts";
+import { type GatewayContext, requireViewer } from "../context.ts";
+import { call, connection, type Page, pageArgs, userView } from "../views.ts";
+
+type Kind = keyof typeof SubjectKind;
+type CategoryName = keyof typeof Category;
+type StateName = keyof typeof ReportState;
+
+interface ReportInputArgs {
+  subjectKind: Kind;
+  subjectId: string;
+  category: CategoryName;
+  comment?: string | null;
+  messages?: { messageId: string; text?: string | null }[] | null;
+}
+
+interface QueueArgs extends Page {
+  subjectKind?: Kind | null;
+  category?: CategoryName | null;
+  state?: StateName | null;
+}
+
+// GraphQL's enum names are the proto's without their prefix (POST: SUBJECT_KIND_POST).
+const kindName = (v: SubjectKind) => SubjectKind[v];
+const categoryName = (v: Category) => Category[v];
+const stateName = (v: ReportState) => ReportState[v];
+
+function reportView(r: Report) {
+  return {
+    id: r.id,
+    reporterId: r.reporterId,
+    subjectKind: kindName(r.subjectKind),
+    subjectId: r.subjectId,
+    category: categoryName(r.category),
+    comment: r.comment,
+    state: stateName(r.state),
+    messages: r.messages.map((m) => ({
+      messageId: m.messageId,
+      senderId: m.senderId,
+      text: m.text,
+      encrypted: m.encrypted,
+      sentAt: m.sentAt,
+    })),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+function entryView(e: QueueEntry) {
+  return {
+    subjectKind: kindName(e.subjectKind),
+    subjectId: e.subjectId,
+    subjectUserId: e.subjectUserId,
+    state: stateName(e.state),
+    reportCount: e.reportCount,
+    categories: e.categories.map(categoryName),
+    lastReportedAt: e.lastReportedAt,
+    reports: e.reports.map(reportView),
+  };
+}
+
+const loadUser = async (ctx: GatewayContext, id: string) =>
+  id === "" ? null : userView(await call(ctx, () => ctx.loaders.users.load(id)));
+
+export const moderationResolvers = {
+  Query: {
+    moderationQueue: async (_root: unknown, args: QueueArgs, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () =>
+        ctx.deps.moderation.listQueue({
+          ...pageArgs(args),
+          subjectKind: args.subjectKind ? SubjectKind[args.subjectKind] : SubjectKind.UNSPECIFIED,
+          category: args.category ? Category[args.category] : Category.UNSPECIFIED,
+          state: args.state ? ReportState[args.state] : ReportState.UNSPECIFIED,
+        }),
+      );
+      return connection(res.entries.map(entryView), res.cursors, res.nextCursor);
+    },
+  },
+  Mutation: {
+    report: async (_root: unknown, args: { input: ReportInputArgs }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const i = args.input;
+      const res = await call(ctx, () =>
+        ctx.deps.moderation.createReport({
+          subjectKind: SubjectKind[i.subjectKind],
+          subjectId: i.subjectId,
+          category: Category[i.category],
+          comment: i.comment ?? "",
+          messages: (i.messages ?? []).map((m) => ({ messageId: m.messageId, text: m.text ?? "" })),
+        }),
+      );
+      return { report: res.report ? reportView(res.report) : null, folded: res.folded };
+    },
+  },
+  Report: {
+    reporter: (r: { reporterId: string }, _a: unknown, ctx: GatewayContext) => loadUser(ctx, r.reporterId),
+  },
+  ReportedMessage: {
+    sender: (m: { senderId: string }, _a: unknown, ctx: GatewayContext) => loadUser(ctx, m.senderId),
+  },
+  ModerationQueueEntry: {
+    subjectUser: (e: { subjectUserId: string }, _a: unknown, ctx: GatewayContext) => loadUser(ctx, e.subjectUserId),
+  },
+};

@@ -1,0 +1,34 @@
+/** What the moderation service is built from. */
+import type { Kysely } from "kysely";
+import type { Outbox } from "../../platform/events/outbox.ts";
+import type { ModerationTables } from "./queries.ts";
+
+/** A message as the messaging service lets the reporter read it. */
+export interface ReadableMessage {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  text: string;
+  encrypted: boolean;
+  createdAt: string;
+}
+
+/** The owners' answers about what a report names (each asked as the reporter, with their claims). */
+export interface SubjectLookup {
+  /** A live post's author. */
+  postAuthor(postId: string): Promise<string | undefined>;
+  /** A live comment's author. */
+  commentAuthor(commentId: string): Promise<string | undefined>;
+  /** Whether the account exists. */
+  userExists(userId: string): Promise<boolean>;
+  /** The messages of `ids` the reporter may read (others left out). */
+  readableMessages(ids: string[]): Promise<ReadableMessage[]>;
+}
+
+export interface ModerationDeps {
+  db: { writer: Kysely<ModerationTables>; reader: Kysely<ModerationTables> };
+  outbox: Outbox;
+  subjects: SubjectLookup;
+  /** Reports one user may file in an hour (LIMITS.reportsPerHour unless told). */
+  reportsPerHour?: number;
+}

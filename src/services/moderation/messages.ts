@@ -1,0 +1,56 @@
+/** The moderation service's rows as proto messages. */
+import { create } from "@bufbuild/protobuf";
+import {
+  AttachedMessageSchema,
+  type QueueEntry,
+  QueueEntrySchema,
+  type Report,
+  ReportSchema,
+} from "../../gen/nova/moderation/v1/moderation_pb.ts";
+import type { ReportRow, SubjectReports } from "./queries.ts";
+import { categoryEnum, kindEnum, stateEnum } from "./validation.ts";
+
+export function toReport(r: ReportRow): Report {
+  return create(ReportSchema, {
+    id: r.id,
+    reporterId: r.reporter_id,
+    subjectKind: kindEnum(r.kind),
+    subjectId: r.subject_id,
+    category: categoryEnum(r.category),
+    comment: r.comment,
+    state: stateEnum(r.state),
+    messages: r.messages.map((m) =>
+      create(AttachedMessageSchema, {
+        messageId: m.message_id,
+        senderId: m.sender_id,
+        text: m.text,
+        encrypted: m.encrypted,
+        sentAt: m.sent_at,
+      }),
+    ),
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  });
+}
+
+export interface SubjectRow {
+  id: string;
+  kind: string;
+  subject_id: string;
+  user_id: string;
+  state: string;
+  last_reported_at: Date;
+}
+
+export function toQueueEntry(s: SubjectRow, reports: SubjectReports | undefined): QueueEntry {
+  return create(QueueEntrySchema, {
+    subjectKind: kindEnum(s.kind),
+    subjectId: s.subject_id,
+    subjectUserId: s.user_id,
+    state: stateEnum(s.state),
+    reportCount: reports?.count ?? 0,
+    categories: (reports?.categories ?? []).map(categoryEnum),
+    lastReportedAt: s.last_reported_at.toISOString(),
+    reports: (reports?.newest ?? []).map(toReport),
+  });
+}

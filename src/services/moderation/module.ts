@@ -1,0 +1,35 @@
+import { ContentService } from "../../gen/nova/content/v1/content_pb.ts";
+import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
+import { MessagingService } from "../../gen/nova/messaging/v1/messaging_pb.ts";
+import { ModerationService } from "../../gen/nova/moderation/v1/moderation_pb.ts";
+import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import type { SubjectLookup } from "./deps.ts";
+import type { ModerationTables } from "./queries.ts";
+import { createModerationService } from "./service.ts";
+
+export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
+  const identity = ctx.client(IdentityService);
+  const content = ctx.client(ContentService);
+  const messaging = ctx.client(MessagingService);
+  // Asked with the reporter's claims (they travel with the call): messaging answers only what they may read.
+  const subjects: SubjectLookup = {
+    postAuthor: async (id) => (await content.getPosts({ postIds: [id] })).posts[0]?.authorId,
+    commentAuthor: async (id) => (await content.getComments({ commentIds: [id] })).comments[0]?.authorId,
+    userExists: async (id) => (await identity.batchGetUsers({ ids: [id] })).users.length === 1,
+    readableMessages: async (ids) =>
+      (await messaging.getMessages({ messageIds: ids })).messages.map((m) => ({
+        id: m.id,
+        conversationId: m.conversationId,
+        senderId: m.senderId,
+        text: m.text,
+        encrypted: m.encrypted,
+        createdAt: m.createdAt,
+      })),
+  };
+  const impl = createModerationService({
+    db: ctx.db().kysely<ModerationTables>(),
+    outbox: ctx.outbox(),
+    subjects,
+  });
+  return { services: [{ service: ModerationService, impl }] };
+}

@@ -1,0 +1,19 @@
+/**
+ * The moderation service: users' reports (validated, checked with the subject's owner, folded per
+ * reporter and subject, within an hourly budget) and the moderators' queue of reported subjects.
+ * One RPC per file in rpc/, its SQL in queries.ts.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { ModerationService } from "../../gen/nova/moderation/v1/moderation_pb.ts";
+import type { ModerationDeps } from "./deps.ts";
+import { createReport } from "./rpc/createReport.ts";
+import { listQueue } from "./rpc/listQueue.ts";
+
+export type { ModerationDeps } from "./deps.ts";
+
+export function createModerationService(deps: ModerationDeps): ServiceImpl<typeof ModerationService> {
+  return {
+    createReport: createReport(deps),
+    listQueue: listQueue(deps),
+  };
+}
