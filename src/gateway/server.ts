@@ -15,6 +15,7 @@ import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
 import { type CallContext, roleClaims, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import type { BlobStore } from "../platform/storage/blobs.ts";
+import { SESSIONS_REVOKED_CHANNEL } from "../services/identity/restrictions.ts";
 import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
@@ -88,6 +89,8 @@ interface Sessions {
   authenticate(token: string, within: <T>(fn: () => Promise<T>) => Promise<T>): Promise<UserClaims>;
   /** Drops the cached state of a user's sessions (one, or all of them). */
   forget(userId: string, sessionId?: string): void;
+  /** Identity revoked every session of the user (a suspension): forget them and re-ask for a while. */
+  revoked(userId: string): void;
 }
 
 function createSessions(deps: GatewayDeps): Sessions {
@@ -96,6 +99,9 @@ function createSessions(deps: GatewayDeps): Sessions {
     max: 100_000,
     ttl: deps.sessionCacheMs ?? 5_000,
   });
+  // Users whose sessions identity announced revoked: asked afresh, never from the cache, for one cache
+  // lifetime, so an answer identity read just before its revocation committed is not kept.
+  const uncached = new LRUCache<string, true>({ max: 100_000, ttl: deps.sessionCacheMs ?? 5_000 });
   return {
     async authenticate(token, within) {
       let claims: { sub: string; sid: string; roles: string[]; unverified?: true };
@@ -104,11 +110,12 @@ function createSessions(deps: GatewayDeps): Sessions {
       } catch {
         throw new NovaError("TOKEN_INVALID", "access token is invalid or expired");
       }
-      let state = sessions.get(claims.sid);
+      const fresh = uncached.has(claims.sub);
+      let state = fresh ? undefined : sessions.get(claims.sid);
       if (!state) {
         const res = await within(() => deps.identity.checkSession({ sessionId: claims.sid }));
         state = { active: res.active, userId: claims.sub };
-        sessions.set(claims.sid, state);
+        if (!fresh) sessions.set(claims.sid, state);
       }
       if (!state.active) throw new NovaError("TOKEN_INVALID", "session has ended");
       const user: { userId: string; sessionId: string; admin?: boolean; moderator?: boolean; unverified?: boolean } = {
@@ -118,6 +125,10 @@ function createSessions(deps: GatewayDeps): Sessions {
       };
       if (claims.unverified) user.unverified = true;
       return user;
+    },
+    revoked(userId) {
+      uncached.set(userId, true);
+      this.forget(userId);
     },
     forget(userId, sessionId) {
       if (sessionId) sessions.delete(sessionId);
@@ -265,9 +276,16 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
   });
   await registerGraphQL(app, deps, security, sessions);
   if (deps.bus) registerSubscriptions(app, deps, deps.bus, security, sessions, protections);
+  if (deps.bus) await listenForRevocations(app, deps.bus, sessions);
   registerHealth(app, deps);
   if (deps.mediaStore) await registerMedia(app, deps, deps.mediaStore, sessions);
   return app;
+}
+
+/** Every gateway replica hears on the bus that a user's sessions were revoked and drops its cached state. */
+async function listenForRevocations(app: FastifyInstance, bus: Bus, sessions: Sessions): Promise<void> {
+  const unsubscribe = await bus.subscribe(SESSIONS_REVOKED_CHANNEL, (userId) => sessions.revoked(userId));
+  app.addHook("onClose", async () => unsubscribe());
 }
 
 /** The upload and file routes of a media store that cannot take uploads or serve files itself (media/routes.ts). */

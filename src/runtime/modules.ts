@@ -20,8 +20,9 @@ export const modules = {
     deps: [],
     provides: [IdentityService],
     migrations: { schema: "identity", dir: new URL("../services/identity/migrations/", import.meta.url) },
-    // nova.identity.account: its own account events, turned into mail (services/identity/mail.ts).
-    consumes: ["nova.graph.relationship", "nova.identity.account"],
+    // nova.identity.account: its own account events, turned into mail (services/identity/mail.ts);
+    // nova.moderation.action: suspensions and bans end sessions and refuse sign-in (restrictions.ts).
+    consumes: ["nova.graph.relationship", "nova.identity.account", "nova.moderation.action"],
     init: async (ctx) => (await import("../services/identity/module.ts")).init(ctx),
   },
   graph: {

@@ -5,18 +5,31 @@
  * one batch per page.
  */
 import {
+  type Action,
+  ActionKind,
   Category,
   type QueueEntry,
   type Report,
   ReportState,
   SubjectKind,
 } from "../../gen/nova/moderation/v1/moderation_pb.ts";
+import { invalid } from "../../platform/errors.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
+import { toGraphQLError } from "../errors.ts";
 import { call, connection, type Page, pageArgs, userView } from "../views.ts";
 
 type Kind = keyof typeof SubjectKind;
 type CategoryName = keyof typeof Category;
 type StateName = keyof typeof ReportState;
+type ActionName = keyof typeof ActionKind;
+
+interface ActionInputArgs {
+  subjectKind: Kind;
+  subjectId: string;
+  action: ActionName;
+  reason?: string | null;
+  days?: number | null;
+}
 
 interface ReportInputArgs {
   subjectKind: Kind;
@@ -71,6 +84,27 @@ function entryView(e: QueueEntry) {
   };
 }
 
+function actionView(a: Action) {
+  return {
+    id: a.id,
+    subjectKind: kindName(a.subjectKind),
+    subjectId: a.subjectId,
+    userId: a.userId,
+    action: ActionKind[a.action],
+    reason: a.reason,
+    until: a.until === "" ? null : a.until,
+    actorId: a.actorId,
+    createdAt: a.createdAt,
+  };
+}
+
+/** days is a uint32 on the wire: a negative one is refused here, by name, before it cannot be encoded. */
+function daysArg(days: number | null | undefined): number {
+  if (days == null) return 0;
+  if (days < 0) throw toGraphQLError(invalid("days", "must be 1 to 365 for a suspension"));
+  return days;
+}
+
 const loadUser = async (ctx: GatewayContext, id: string) =>
   id === "" ? null : userView(await call(ctx, () => ctx.loaders.users.load(id)));
 
@@ -104,6 +138,25 @@ export const moderationResolvers = {
       );
       return { report: res.report ? reportView(res.report) : null, folded: res.folded };
     },
+    moderate: async (_root: unknown, args: { input: ActionInputArgs }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const i = args.input;
+      const days = daysArg(i.days);
+      const res = await call(ctx, () =>
+        ctx.deps.moderation.takeAction({
+          subjectKind: SubjectKind[i.subjectKind],
+          subjectId: i.subjectId,
+          action: ActionKind[i.action],
+          reason: i.reason ?? "",
+          days,
+        }),
+      );
+      return res.action ? actionView(res.action) : null;
+    },
+  },
+  ModerationAction: {
+    user: (a: { userId: string }, _a: unknown, ctx: GatewayContext) => loadUser(ctx, a.userId),
+    actor: (a: { actorId: string }, _a: unknown, ctx: GatewayContext) => loadUser(ctx, a.actorId),
   },
   Report: {
     reporter: (r: { reporterId: string }, _a: unknown, ctx: GatewayContext) => loadUser(ctx, r.reporterId),

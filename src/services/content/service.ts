@@ -28,6 +28,7 @@ import { listBookmarks } from "./rpc/listBookmarks.ts";
 import { listComments } from "./rpc/listComments.ts";
 import { listPostEdits } from "./rpc/listPostEdits.ts";
 import { listUserPosts } from "./rpc/listUserPosts.ts";
+import { markPostSensitive } from "./rpc/markPostSensitive.ts";
 import { scanPosts } from "./rpc/scanPosts.ts";
 import { unbookmarkPost } from "./rpc/unbookmarkPost.ts";
 import { unlikeComment } from "./rpc/unlikeComment.ts";
@@ -39,6 +40,7 @@ export function createContentService(deps: ContentDeps, cache?: PostCache): Serv
     createPost: (req) => createPost(ctx, req),
     editPost: (req) => editPost(ctx, req),
     deletePost: (req) => deletePost(ctx, req),
+    markPostSensitive: (req) => markPostSensitive(ctx, req),
     getPost: (req) => getPost(ctx, req),
     getPosts: (req) => getPosts(ctx, req),
     listPostEdits: (req) => listPostEdits(ctx, req),

@@ -11,6 +11,7 @@ import { batchGetUsers } from "./rpc/batchGetUsers.ts";
 import { changePassword } from "./rpc/changePassword.ts";
 import { checkSession } from "./rpc/checkSession.ts";
 import { getJwks } from "./rpc/getJwks.ts";
+import { getRoles } from "./rpc/getRoles.ts";
 import { getUser } from "./rpc/getUser.ts";
 import { getUserByUsername } from "./rpc/getUserByUsername.ts";
 import { login } from "./rpc/login.ts";
@@ -56,5 +57,6 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     updateProfile: updateProfile(id),
     getJwks: getJwks(id),
     scanUsers: scanUsers(id),
+    getRoles: getRoles(id),
   };
 }

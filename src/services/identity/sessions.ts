@@ -5,6 +5,7 @@ import { ACCESS_TOKEN } from "../../platform/security/jwt.ts";
 import { newOpaqueToken, sha256 } from "../../platform/security/secrets.ts";
 import type { Identity } from "./deps.ts";
 import { claimsOf, type IdentityDb, insertRefreshToken, insertSession } from "./queries.ts";
+import { refuseRestricted } from "./restrictions.ts";
 
 /** Starts a session (a refresh-token family) and returns its first refresh token. */
 export async function openSession(
@@ -12,6 +13,8 @@ export async function openSession(
   trx: IdentityDb,
   userId: string,
 ): Promise<{ sessionId: string; refresh: string }> {
+  // Every way in (login, a verification link) opens a session here: none for a suspended or banned account.
+  await refuseRestricted(trx, userId);
   const now = Date.now();
   const sessionId = await insertSession(trx, userId, new Date(now + id.opt.sessionMaxMs));
   const refresh = newOpaqueToken();

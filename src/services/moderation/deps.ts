@@ -25,10 +25,21 @@ export interface SubjectLookup {
   readableMessages(ids: string[]): Promise<ReadableMessage[]>;
 }
 
+/** What an action asks of other services (as the acting moderator, with their claims). */
+export interface ActionEffects {
+  /** The user's role ("user", "moderator", "admin"), or undefined when there is no such account. */
+  roleOf(userId: string): Promise<string | undefined>;
+  /** Content's soft delete, with the moderator's reason (NOT_FOUND when it is gone). */
+  removePost(postId: string, reason: string): Promise<void>;
+  removeComment(commentId: string, reason: string): Promise<void>;
+  markPostSensitive(postId: string): Promise<void>;
+}
+
 export interface ModerationDeps {
   db: { writer: Kysely<ModerationTables>; reader: Kysely<ModerationTables> };
   outbox: Outbox;
   subjects: SubjectLookup;
+  effects: ActionEffects;
   /** Reports one user may file in an hour (LIMITS.reportsPerHour unless told). */
   reportsPerHour?: number;
 }

@@ -1,14 +1,16 @@
 /** The moderation service's rows as proto messages. */
 import { create } from "@bufbuild/protobuf";
 import {
+  type Action,
+  ActionSchema,
   AttachedMessageSchema,
   type QueueEntry,
   QueueEntrySchema,
   type Report,
   ReportSchema,
 } from "../../gen/nova/moderation/v1/moderation_pb.ts";
-import type { ReportRow, SubjectReports } from "./queries.ts";
-import { categoryEnum, kindEnum, stateEnum } from "./validation.ts";
+import type { ActionRow, ReportRow, SubjectReports } from "./queries.ts";
+import { actionEnum, categoryEnum, kindEnum, stateEnum } from "./validation.ts";
 
 export function toReport(r: ReportRow): Report {
   return create(ReportSchema, {
@@ -52,5 +54,19 @@ export function toQueueEntry(s: SubjectRow, reports: SubjectReports | undefined)
     categories: (reports?.categories ?? []).map(categoryEnum),
     lastReportedAt: s.last_reported_at.toISOString(),
     reports: (reports?.newest ?? []).map(toReport),
+  });
+}
+
+export function toAction(r: ActionRow): Action {
+  return create(ActionSchema, {
+    id: r.id,
+    subjectKind: kindEnum(r.subject_kind),
+    subjectId: r.subject_id,
+    userId: r.user_id,
+    action: actionEnum(r.action),
+    reason: r.reason,
+    until: r.until?.toISOString() ?? "",
+    actorId: r.actor_id,
+    createdAt: r.created_at.toISOString(),
   });
 }

@@ -2,8 +2,9 @@ import { ContentService } from "../../gen/nova/content/v1/content_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { MessagingService } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import { ModerationService } from "../../gen/nova/moderation/v1/moderation_pb.ts";
+import { fromError, NovaError } from "../../platform/errors.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import type { SubjectLookup } from "./deps.ts";
+import type { ActionEffects, SubjectLookup } from "./deps.ts";
 import type { ModerationTables } from "./queries.ts";
 import { createModerationService } from "./service.ts";
 
@@ -26,10 +27,27 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
         createdAt: m.createdAt,
       })),
   };
+  // Content's errors name its own fields (postId); here the subject is `subjectId`.
+  const asSubject = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      const e = fromError(err);
+      if (e.code === "NOT_FOUND") throw new NovaError("NOT_FOUND", e.message, { field: "subjectId" });
+      throw err;
+    }
+  };
+  const effects: ActionEffects = {
+    roleOf: async (id) => (await identity.getRoles({ userIds: [id] })).roles[0]?.role,
+    removePost: (postId, reason) => asSubject(() => content.deletePost({ postId, reason })),
+    removeComment: (commentId, reason) => asSubject(() => content.deleteComment({ commentId, reason })),
+    markPostSensitive: (postId) => asSubject(() => content.markPostSensitive({ postId })),
+  };
   const impl = createModerationService({
     db: ctx.db().kysely<ModerationTables>(),
     outbox: ctx.outbox(),
     subjects,
+    effects,
   });
   return { services: [{ service: ModerationService, impl }] };
 }

@@ -184,3 +184,121 @@ export async function reportsOf(
   for (const c of cats.rows) out.get(c.subject_ref)?.categories.push(c.category);
   return out;
 }
+
+// Actions, standing and the audit log
+
+export interface StandingRow {
+  state: "suspended" | "banned";
+  until: Date | null;
+  action_id: string;
+}
+
+/** The account's standing row, locked until the transaction ends (lapsed suspensions included). */
+export async function lockStanding(trx: ModerationDb, userId: string): Promise<StandingRow | undefined> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`moderation:account:${userId}`}, 0))`.execute(trx);
+  const r = await sql<StandingRow>`SELECT state, until, action_id::text AS action_id FROM moderation.standing
+    WHERE user_id = ${userId}::uuid`.execute(trx);
+  return r.rows[0];
+}
+
+/** Whether a standing row restricts its account now (a suspension lapses at its end). */
+export function restricts(s: StandingRow | undefined, now = Date.now()): boolean {
+  return !!s && (s.state === "banned" || (s.until !== null && s.until.getTime() > now));
+}
+
+export async function setStanding(
+  trx: ModerationDb,
+  userId: string,
+  s: { state: "suspended" | "banned"; until: Date | null; actionId: string },
+): Promise<void> {
+  await sql`INSERT INTO moderation.standing (user_id, state, until, action_id)
+    VALUES (${userId}::uuid, ${s.state}, ${s.until}, ${s.actionId}::uuid)
+    ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, until = excluded.until, action_id = excluded.action_id`.execute(
+    trx,
+  );
+}
+
+export async function clearStanding(trx: ModerationDb, userId: string): Promise<void> {
+  await sql`DELETE FROM moderation.standing WHERE user_id = ${userId}::uuid`.execute(trx);
+}
+
+/** The subject's queue row (who it belongs to), when it was ever reported. */
+export async function subjectOf(
+  db: ModerationDb,
+  kind: Kind,
+  subjectId: string,
+): Promise<{ id: string; user_id: string } | undefined> {
+  const r = await sql<{ id: string; user_id: string }>`SELECT id::text AS id, user_id::text AS user_id
+    FROM moderation.subjects WHERE kind = ${kind} AND subject_id = ${subjectId}::uuid`.execute(db);
+  return r.rows[0];
+}
+
+/** Closes the subject's open reports with `state`: their reporters. */
+export async function closeReports(
+  trx: ModerationDb,
+  kind: Kind,
+  subjectId: string,
+  state: "actioned" | "dismissed",
+): Promise<string[]> {
+  const r = await sql<{ reporter_id: string }>`WITH s AS (
+      UPDATE moderation.subjects SET state = ${state} WHERE kind = ${kind} AND subject_id = ${subjectId}::uuid
+      RETURNING id)
+    UPDATE moderation.reports r SET state = ${state}, updated_at = now() FROM s
+     WHERE r.subject_ref = s.id AND r.state = 'open' RETURNING r.reporter_id::text AS reporter_id`.execute(trx);
+  return r.rows.map((x) => x.reporter_id);
+}
+
+export interface ActionRow {
+  id: string;
+  subject_kind: Kind;
+  subject_id: string;
+  user_id: string;
+  action: string;
+  reason: string;
+  until: Date | null;
+  actor_id: string;
+  created_at: Date;
+}
+
+export async function insertAction(trx: ModerationDb, a: Omit<ActionRow, "created_at">): Promise<ActionRow> {
+  const r = await sql<ActionRow>`INSERT INTO moderation.actions
+      (id, subject_kind, subject_id, user_id, action, reason, until, actor_id)
+    VALUES (${a.id}::uuid, ${a.subject_kind}, ${a.subject_id}::uuid, ${a.user_id}::uuid, ${a.action}, ${a.reason},
+      ${a.until}, ${a.actor_id}::uuid)
+    RETURNING id::text AS id, subject_kind, subject_id::text AS subject_id, user_id::text AS user_id, action, reason,
+      until, actor_id::text AS actor_id, created_at`.execute(trx);
+  return r.rows[0] as ActionRow;
+}
+
+/** The pseudonyms of people (made on first use): what the audit log names them by. */
+export async function pseudonymsOf(trx: ModerationDb, userIds: string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(userIds)].sort();
+  await sql`INSERT INTO moderation.pseudonyms (user_id) SELECT unnest(${ids}::uuid[])
+    ON CONFLICT (user_id) DO NOTHING`.execute(trx);
+  const r = await sql<{ user_id: string; pseudonym: string }>`SELECT user_id::text AS user_id,
+      pseudonym::text AS pseudonym FROM moderation.pseudonyms WHERE user_id = ANY(${ids}::uuid[])`.execute(trx);
+  return new Map(r.rows.map((x) => [x.user_id, x.pseudonym]));
+}
+
+export interface AuditEntry {
+  entry: "action" | "appeal_filed" | "appeal_decided";
+  actor: string;
+  subjectUser: string;
+  subjectKind: Kind;
+  /** A content id, or for an account the account's pseudonym. */
+  subjectRef: string;
+  actionId: string;
+  decision: string;
+  reason: string;
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+}
+
+/** Appends to the audit log (its trigger refuses any UPDATE or DELETE). */
+export async function appendAudit(trx: ModerationDb, e: AuditEntry): Promise<void> {
+  await sql`INSERT INTO moderation.audit_log
+      (entry, actor, subject_user, subject_kind, subject_ref, action_id, decision, reason, before, after)
+    VALUES (${e.entry}, ${e.actor}::uuid, ${e.subjectUser}::uuid, ${e.subjectKind}, ${e.subjectRef}::uuid,
+      ${e.actionId}::uuid, ${e.decision}, ${e.reason}, ${JSON.stringify(e.before)}::jsonb,
+      ${JSON.stringify(e.after)}::jsonb)`.execute(trx);
+}

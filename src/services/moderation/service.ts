@@ -1,6 +1,7 @@
 /**
  * The moderation service: users' reports (validated, checked with the subject's owner, folded per
- * reporter and subject, within an hourly budget) and the moderators' queue of reported subjects.
+ * reporter and subject, within an hourly budget), the moderators' queue of reported subjects, their
+ * actions (recorded with the audit log and the events other services apply).
  * One RPC per file in rpc/, its SQL in queries.ts.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -8,6 +9,7 @@ import type { ModerationService } from "../../gen/nova/moderation/v1/moderation_
 import type { ModerationDeps } from "./deps.ts";
 import { createReport } from "./rpc/createReport.ts";
 import { listQueue } from "./rpc/listQueue.ts";
+import { takeAction } from "./rpc/takeAction.ts";
 
 export type { ModerationDeps } from "./deps.ts";
 
@@ -15,5 +17,6 @@ export function createModerationService(deps: ModerationDeps): ServiceImpl<typeo
   return {
     createReport: createReport(deps),
     listQueue: listQueue(deps),
+    takeAction: takeAction(deps),
   };
 }

@@ -2,7 +2,7 @@
  * Input rules of the moderation service, and the mapping between the proto's enums and the words
  * stored in its tables. Every failure is VALIDATION_FAILED naming the field.
  */
-import { Category, ReportState, SubjectKind } from "../../gen/nova/moderation/v1/moderation_pb.ts";
+import { ActionKind, Category, ReportState, SubjectKind } from "../../gen/nova/moderation/v1/moderation_pb.ts";
 import { invalid } from "../../platform/errors.ts";
 import { text, uuid } from "../../platform/validate.ts";
 
@@ -110,4 +110,66 @@ function validateMessages(kind: Kind, subjectId: string, raw: readonly { message
   if (ids.size !== messages.length) throw invalid("messages", "must not repeat a message");
   if (!ids.has(subjectId)) throw invalid("messages", "must include the reported message (subjectId)");
   return messages;
+}
+
+export type ActionWord = "dismiss" | "remove" | "mark_sensitive" | "warn" | "suspend" | "ban" | "lift";
+
+const ACTIONS = new Map<ActionKind, ActionWord>([
+  [ActionKind.DISMISS, "dismiss"],
+  [ActionKind.REMOVE, "remove"],
+  [ActionKind.MARK_SENSITIVE, "mark_sensitive"],
+  [ActionKind.WARN, "warn"],
+  [ActionKind.SUSPEND, "suspend"],
+  [ActionKind.BAN, "ban"],
+  [ActionKind.LIFT, "lift"],
+]);
+const ACTION_OF = reverse(ACTIONS);
+export const actionEnum = (w: string) => ACTION_OF.get(w as ActionWord) ?? ActionKind.UNSPECIFIED;
+
+/** The subject kinds each action applies to (account actions reach the owner of any subject). */
+const APPLIES_TO: Record<ActionWord, readonly Kind[]> = {
+  dismiss: ["post", "comment", "message", "account"],
+  remove: ["post", "comment"],
+  mark_sensitive: ["post"],
+  warn: ["post", "comment", "message", "account"],
+  suspend: ["post", "comment", "message", "account"],
+  ban: ["post", "comment", "message", "account"],
+  lift: ["post", "comment", "message", "account"],
+};
+
+export const LIMITS_ACTION = { reasonMax: 1_000, daysMax: 365 } as const;
+
+export interface ActionInput {
+  kind: Kind;
+  subjectId: string;
+  action: ActionWord;
+  reason: string;
+  days: number;
+}
+
+export function validateAction(req: {
+  subjectKind: SubjectKind;
+  subjectId: string;
+  action: ActionKind;
+  reason: string;
+  days: number;
+}): ActionInput {
+  const kind = kindWord(req.subjectKind);
+  const subjectId = uuid("subjectId", req.subjectId, `a ${kind === "account" ? "user" : kind} id`);
+  const action = word(ACTIONS, "action", req.action, false) as ActionWord;
+  if (!APPLIES_TO[action].includes(kind)) throw invalid("action", `does not apply to a ${kind}`);
+  const reasonOptional = action === "dismiss" || action === "lift";
+  const reason = text("reason", req.reason, {
+    max: LIMITS_ACTION.reasonMax,
+    multiline: true,
+    optional: reasonOptional,
+  });
+  if (action === "suspend") {
+    if (!Number.isInteger(req.days) || req.days < 1 || req.days > LIMITS_ACTION.daysMax) {
+      throw invalid("days", `must be 1 to ${LIMITS_ACTION.daysMax} for a suspension`);
+    }
+  } else if (req.days !== 0) {
+    throw invalid("days", "is for a suspension only");
+  }
+  return { kind, subjectId, action, reason, days: req.days };
 }

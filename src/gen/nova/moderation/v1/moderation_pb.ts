@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/moderation/v1/moderation.proto.
  */
 export const file_nova_moderation_v1_moderation: GenFile = /*@__PURE__*/
-  fileDesc("CiNub3ZhL21vZGVyYXRpb24vdjEvbW9kZXJhdGlvbi5wcm90bxISbm92YS5tb2RlcmF0aW9uLnYxIjMKD1JlcG9ydGVkTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiagoPQXR0YWNoZWRNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAkSEQoJc2VuZGVyX2lkGAIgASgJEgwKBHRleHQYAyABKAkSEQoJZW5jcnlwdGVkGAQgASgIEg8KB3NlbnRfYXQYBSABKAkixAIKBlJlcG9ydBIKCgJpZBgBIAEoCRITCgtyZXBvcnRlcl9pZBgCIAEoCRI1CgxzdWJqZWN0X2tpbmQYAyABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgEIAEoCRIuCghjYXRlZ29yeRgFIAEoDjIcLm5vdmEubW9kZXJhdGlvbi52MS5DYXRlZ29yeRIPCgdjb21tZW50GAYgASgJEi4KBXN0YXRlGAcgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEjUKCG1lc3NhZ2VzGAggAygLMiMubm92YS5tb2RlcmF0aW9uLnYxLkF0dGFjaGVkTWVzc2FnZRISCgpjcmVhdGVkX2F0GAkgASgJEhIKCnVwZGF0ZWRfYXQYCiABKAki2AEKE0NyZWF0ZVJlcG9ydFJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoIY2F0ZWdvcnkYAyABKA4yHC5ub3ZhLm1vZGVyYXRpb24udjEuQ2F0ZWdvcnkSDwoHY29tbWVudBgEIAEoCRI1CghtZXNzYWdlcxgFIAMoCzIjLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnRlZE1lc3NhZ2UiUgoUQ3JlYXRlUmVwb3J0UmVzcG9uc2USKgoGcmVwb3J0GAEgASgLMhoubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydBIOCgZmb2xkZWQYAiABKAgirwIKClF1ZXVlRW50cnkSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSFwoPc3ViamVjdF91c2VyX2lkGAMgASgJEi4KBXN0YXRlGAQgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEhQKDHJlcG9ydF9jb3VudBgFIAEoDRIwCgpjYXRlZ29yaWVzGAYgAygOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5EhgKEGxhc3RfcmVwb3J0ZWRfYXQYByABKAkSKwoHcmVwb3J0cxgIIAMoCzIaLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnQiyAEKEExpc3RRdWV1ZVJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEi4KCGNhdGVnb3J5GAIgASgOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5Ei4KBXN0YXRlGAMgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEg0KBWxpbWl0GAQgASgNEg4KBmN1cnNvchgFIAEoCSJqChFMaXN0UXVldWVSZXNwb25zZRIvCgdlbnRyaWVzGAEgAygLMh4ubm92YS5tb2RlcmF0aW9uLnYxLlF1ZXVlRW50cnkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSqQAQoLU3ViamVjdEtpbmQSHAoYU1VCSkVDVF9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRU1VCSkVDVF9LSU5EX1BPU1QQARIYChRTVUJKRUNUX0tJTkRfQ09NTUVOVBACEhgKFFNVQkpFQ1RfS0lORF9NRVNTQUdFEAMSGAoUU1VCSkVDVF9LSU5EX0FDQ09VTlQQBCrRAQoIQ2F0ZWdvcnkSGAoUQ0FURUdPUllfVU5TUEVDSUZJRUQQABIRCg1DQVRFR09SWV9TUEFNEAESFwoTQ0FURUdPUllfSEFSQVNTTUVOVBACEhEKDUNBVEVHT1JZX0hBVEUQAxITCg9DQVRFR09SWV9OVURJVFkQBBIVChFDQVRFR09SWV9WSU9MRU5DRRAFEhYKEkNBVEVHT1JZX1NFTEZfSEFSTRAGEhQKEENBVEVHT1JZX0lMTEVHQUwQBxISCg5DQVRFR09SWV9PVEhFUhAIKnkKC1JlcG9ydFN0YXRlEhwKGFJFUE9SVF9TVEFURV9VTlNQRUNJRklFRBAAEhUKEVJFUE9SVF9TVEFURV9PUEVOEAESGQoVUkVQT1JUX1NUQVRFX0FDVElPTkVEEAISGgoWUkVQT1JUX1NUQVRFX0RJU01JU1NFRBADMtUBChFNb2RlcmF0aW9uU2VydmljZRJhCgxDcmVhdGVSZXBvcnQSJy5ub3ZhLm1vZGVyYXRpb24udjEuQ3JlYXRlUmVwb3J0UmVxdWVzdBooLm5vdmEubW9kZXJhdGlvbi52MS5DcmVhdGVSZXBvcnRSZXNwb25zZRJdCglMaXN0UXVldWUSJC5ub3ZhLm1vZGVyYXRpb24udjEuTGlzdFF1ZXVlUmVxdWVzdBolLm5vdmEubW9kZXJhdGlvbi52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("CiNub3ZhL21vZGVyYXRpb24vdjEvbW9kZXJhdGlvbi5wcm90bxISbm92YS5tb2RlcmF0aW9uLnYxIjMKD1JlcG9ydGVkTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiagoPQXR0YWNoZWRNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAkSEQoJc2VuZGVyX2lkGAIgASgJEgwKBHRleHQYAyABKAkSEQoJZW5jcnlwdGVkGAQgASgIEg8KB3NlbnRfYXQYBSABKAkixAIKBlJlcG9ydBIKCgJpZBgBIAEoCRITCgtyZXBvcnRlcl9pZBgCIAEoCRI1CgxzdWJqZWN0X2tpbmQYAyABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgEIAEoCRIuCghjYXRlZ29yeRgFIAEoDjIcLm5vdmEubW9kZXJhdGlvbi52MS5DYXRlZ29yeRIPCgdjb21tZW50GAYgASgJEi4KBXN0YXRlGAcgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEjUKCG1lc3NhZ2VzGAggAygLMiMubm92YS5tb2RlcmF0aW9uLnYxLkF0dGFjaGVkTWVzc2FnZRISCgpjcmVhdGVkX2F0GAkgASgJEhIKCnVwZGF0ZWRfYXQYCiABKAki2AEKE0NyZWF0ZVJlcG9ydFJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoIY2F0ZWdvcnkYAyABKA4yHC5ub3ZhLm1vZGVyYXRpb24udjEuQ2F0ZWdvcnkSDwoHY29tbWVudBgEIAEoCRI1CghtZXNzYWdlcxgFIAMoCzIjLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnRlZE1lc3NhZ2UiUgoUQ3JlYXRlUmVwb3J0UmVzcG9uc2USKgoGcmVwb3J0GAEgASgLMhoubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydBIOCgZmb2xkZWQYAiABKAgirwIKClF1ZXVlRW50cnkSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSFwoPc3ViamVjdF91c2VyX2lkGAMgASgJEi4KBXN0YXRlGAQgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEhQKDHJlcG9ydF9jb3VudBgFIAEoDRIwCgpjYXRlZ29yaWVzGAYgAygOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5EhgKEGxhc3RfcmVwb3J0ZWRfYXQYByABKAkSKwoHcmVwb3J0cxgIIAMoCzIaLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnQiyAEKEExpc3RRdWV1ZVJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEi4KCGNhdGVnb3J5GAIgASgOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5Ei4KBXN0YXRlGAMgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEg0KBWxpbWl0GAQgASgNEg4KBmN1cnNvchgFIAEoCSJqChFMaXN0UXVldWVSZXNwb25zZRIvCgdlbnRyaWVzGAEgAygLMh4ubm92YS5tb2RlcmF0aW9uLnYxLlF1ZXVlRW50cnkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSKsAQoRVGFrZUFjdGlvblJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoGYWN0aW9uGAMgASgOMh4ubm92YS5tb2RlcmF0aW9uLnYxLkFjdGlvbktpbmQSDgoGcmVhc29uGAQgASgJEgwKBGRheXMYBSABKA0i5QEKBkFjdGlvbhIKCgJpZBgBIAEoCRI1CgxzdWJqZWN0X2tpbmQYAiABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEi4KBmFjdGlvbhgFIAEoDjIeLm5vdmEubW9kZXJhdGlvbi52MS5BY3Rpb25LaW5kEg4KBnJlYXNvbhgGIAEoCRINCgV1bnRpbBgHIAEoCRIQCghhY3Rvcl9pZBgIIAEoCRISCgpjcmVhdGVkX2F0GAkgASgJIkAKElRha2VBY3Rpb25SZXNwb25zZRIqCgZhY3Rpb24YASABKAsyGi5ub3ZhLm1vZGVyYXRpb24udjEuQWN0aW9uKpABCgtTdWJqZWN0S2luZBIcChhTVUJKRUNUX0tJTkRfVU5TUEVDSUZJRUQQABIVChFTVUJKRUNUX0tJTkRfUE9TVBABEhgKFFNVQkpFQ1RfS0lORF9DT01NRU5UEAISGAoUU1VCSkVDVF9LSU5EX01FU1NBR0UQAxIYChRTVUJKRUNUX0tJTkRfQUNDT1VOVBAEKtEBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhEKDUNBVEVHT1JZX1NQQU0QARIXChNDQVRFR09SWV9IQVJBU1NNRU5UEAISEQoNQ0FURUdPUllfSEFURRADEhMKD0NBVEVHT1JZX05VRElUWRAEEhUKEUNBVEVHT1JZX1ZJT0xFTkNFEAUSFgoSQ0FURUdPUllfU0VMRl9IQVJNEAYSFAoQQ0FURUdPUllfSUxMRUdBTBAHEhIKDkNBVEVHT1JZX09USEVSEAgqeQoLUmVwb3J0U3RhdGUSHAoYUkVQT1JUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRUkVQT1JUX1NUQVRFX09QRU4QARIZChVSRVBPUlRfU1RBVEVfQUNUSU9ORUQQAhIaChZSRVBPUlRfU1RBVEVfRElTTUlTU0VEEAMq1AEKCkFjdGlvbktpbmQSGwoXQUNUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIXChNBQ1RJT05fS0lORF9ESVNNSVNTEAESFgoSQUNUSU9OX0tJTkRfUkVNT1ZFEAISHgoaQUNUSU9OX0tJTkRfTUFSS19TRU5TSVRJVkUQAxIUChBBQ1RJT05fS0lORF9XQVJOEAQSFwoTQUNUSU9OX0tJTkRfU1VTUEVORBAFEhMKD0FDVElPTl9LSU5EX0JBThAGEhQKEEFDVElPTl9LSU5EX0xJRlQQBzKyAgoRTW9kZXJhdGlvblNlcnZpY2USYQoMQ3JlYXRlUmVwb3J0Eicubm92YS5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlcXVlc3QaKC5ub3ZhLm1vZGVyYXRpb24udjEuQ3JlYXRlUmVwb3J0UmVzcG9uc2USXQoJTGlzdFF1ZXVlEiQubm92YS5tb2RlcmF0aW9uLnYxLkxpc3RRdWV1ZVJlcXVlc3QaJS5ub3ZhLm1vZGVyYXRpb24udjEuTGlzdFF1ZXVlUmVzcG9uc2UiA5ACARJbCgpUYWtlQWN0aW9uEiUubm92YS5tb2RlcmF0aW9uLnYxLlRha2VBY3Rpb25SZXF1ZXN0GiYubm92YS5tb2RlcmF0aW9uLnYxLlRha2VBY3Rpb25SZXNwb25zZWIGcHJvdG8z");
 
 /**
  * A message the reporter attaches, as they see it.
@@ -351,6 +351,127 @@ export const ListQueueResponseSchema: GenMessage<ListQueueResponse> = /*@__PURE_
   messageDesc(file_nova_moderation_v1_moderation, 7);
 
 /**
+ * @generated from message nova.moderation.v1.TakeActionRequest
+ */
+export type TakeActionRequest = Message<"nova.moderation.v1.TakeActionRequest"> & {
+  /**
+   * @generated from field: nova.moderation.v1.SubjectKind subject_kind = 1;
+   */
+  subjectKind: SubjectKind;
+
+  /**
+   * @generated from field: string subject_id = 2;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: nova.moderation.v1.ActionKind action = 3;
+   */
+  action: ActionKind;
+
+  /**
+   * Required (1 to 1,000 characters) except for DISMISS and LIFT.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * SUSPEND only: 1 to 365.
+   *
+   * @generated from field: uint32 days = 5;
+   */
+  days: number;
+};
+
+/**
+ * Describes the message nova.moderation.v1.TakeActionRequest.
+ * Use `create(TakeActionRequestSchema)` to create a new message.
+ */
+export const TakeActionRequestSchema: GenMessage<TakeActionRequest> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 8);
+
+/**
+ * @generated from message nova.moderation.v1.Action
+ */
+export type Action = Message<"nova.moderation.v1.Action"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: nova.moderation.v1.SubjectKind subject_kind = 2;
+   */
+  subjectKind: SubjectKind;
+
+  /**
+   * @generated from field: string subject_id = 3;
+   */
+  subjectId: string;
+
+  /**
+   * The account the action touches.
+   *
+   * @generated from field: string user_id = 4;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: nova.moderation.v1.ActionKind action = 5;
+   */
+  action: ActionKind;
+
+  /**
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * RFC 3339: a suspension's end; empty otherwise.
+   *
+   * @generated from field: string until = 7;
+   */
+  until: string;
+
+  /**
+   * @generated from field: string actor_id = 8;
+   */
+  actorId: string;
+
+  /**
+   * RFC 3339.
+   *
+   * @generated from field: string created_at = 9;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message nova.moderation.v1.Action.
+ * Use `create(ActionSchema)` to create a new message.
+ */
+export const ActionSchema: GenMessage<Action> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 9);
+
+/**
+ * @generated from message nova.moderation.v1.TakeActionResponse
+ */
+export type TakeActionResponse = Message<"nova.moderation.v1.TakeActionResponse"> & {
+  /**
+   * @generated from field: nova.moderation.v1.Action action = 1;
+   */
+  action?: Action | undefined;
+};
+
+/**
+ * Describes the message nova.moderation.v1.TakeActionResponse.
+ * Use `create(TakeActionResponseSchema)` to create a new message.
+ */
+export const TakeActionResponseSchema: GenMessage<TakeActionResponse> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 10);
+
+/**
  * @generated from enum nova.moderation.v1.SubjectKind
  */
 export enum SubjectKind {
@@ -482,6 +603,71 @@ export const ReportStateSchema: GenEnum<ReportState> = /*@__PURE__*/
   enumDesc(file_nova_moderation_v1_moderation, 2);
 
 /**
+ * @generated from enum nova.moderation.v1.ActionKind
+ */
+export enum ActionKind {
+  /**
+   * @generated from enum value: ACTION_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Close the subject's open reports: nothing to do.
+   *
+   * @generated from enum value: ACTION_KIND_DISMISS = 1;
+   */
+  DISMISS = 1,
+
+  /**
+   * Soft-delete the post or comment (content's deletion, with the reason).
+   *
+   * @generated from enum value: ACTION_KIND_REMOVE = 2;
+   */
+  REMOVE = 2,
+
+  /**
+   * Mark a post's media sensitive.
+   *
+   * @generated from enum value: ACTION_KIND_MARK_SENSITIVE = 3;
+   */
+  MARK_SENSITIVE = 3,
+
+  /**
+   * The owner is told, nothing else changes.
+   *
+   * @generated from enum value: ACTION_KIND_WARN = 4;
+   */
+  WARN = 4,
+
+  /**
+   * For `days`: sessions end, sign-in is refused, profile and content hidden.
+   *
+   * @generated from enum value: ACTION_KIND_SUSPEND = 5;
+   */
+  SUSPEND = 5,
+
+  /**
+   * As a suspension, with no end.
+   *
+   * @generated from enum value: ACTION_KIND_BAN = 6;
+   */
+  BAN = 6,
+
+  /**
+   * Ends a suspension or ban.
+   *
+   * @generated from enum value: ACTION_KIND_LIFT = 7;
+   */
+  LIFT = 7,
+}
+
+/**
+ * Describes the enum nova.moderation.v1.ActionKind.
+ */
+export const ActionKindSchema: GenEnum<ActionKind> = /*@__PURE__*/
+  enumDesc(file_nova_moderation_v1_moderation, 3);
+
+/**
  * Trust and safety: users' reports and the moderators' queue of them. The
  * acting user (the reporter, the moderator) is taken from the caller's
  * verified claims in the request metadata, never from the request body.
@@ -513,6 +699,20 @@ export const ModerationService: GenService<{
     methodKind: "unary";
     input: typeof ListQueueRequestSchema;
     output: typeof ListQueueResponseSchema;
+  },
+  /**
+   * Moderators and admins: an action on a subject, reported or not. Never
+   * on oneself or on an admin; a deleted subject is NOT_FOUND. Closes the
+   * subject's open reports, writes the audit log and its event in one
+   * transaction (content's removal and sensitive mark go first, through
+   * content's own RPCs).
+   *
+   * @generated from rpc nova.moderation.v1.ModerationService.TakeAction
+   */
+  takeAction: {
+    methodKind: "unary";
+    input: typeof TakeActionRequestSchema;
+    output: typeof TakeActionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nova_moderation_v1_moderation, 0);
