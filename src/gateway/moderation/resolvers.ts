@@ -7,6 +7,8 @@
 import {
   type Action,
   ActionKind,
+  type Appeal,
+  AppealState,
   Category,
   type QueueEntry,
   type Report,
@@ -98,6 +100,19 @@ function actionView(a: Action) {
   };
 }
 
+function appealView(a: Appeal | undefined) {
+  if (!a) return null;
+  return {
+    id: a.id,
+    actionId: a.actionId,
+    statement: a.statement,
+    state: AppealState[a.state],
+    decisionReason: a.decisionReason,
+    createdAt: a.createdAt,
+    decidedAt: a.decidedAt === "" ? null : a.decidedAt,
+  };
+}
+
 /** days is a uint32 on the wire: a negative one is refused here, by name, before it cannot be encoded. */
 function daysArg(days: number | null | undefined): number {
   if (days == null) return 0;
@@ -152,6 +167,26 @@ export const moderationResolvers = {
         }),
       );
       return res.action ? actionView(res.action) : null;
+    },
+    appeal: async (_root: unknown, args: { actionId: string; statement: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () => ctx.deps.moderation.fileAppeal(args));
+      return appealView(res.appeal);
+    },
+    decideAppeal: async (
+      _root: unknown,
+      args: { appealId: string; decision: "UPHELD" | "OVERTURNED"; reason: string },
+      ctx: GatewayContext,
+    ) => {
+      requireViewer(ctx);
+      const res = await call(ctx, () =>
+        ctx.deps.moderation.decideAppeal({
+          appealId: args.appealId,
+          decision: AppealState[args.decision],
+          reason: args.reason,
+        }),
+      );
+      return appealView(res.appeal);
     },
   },
   ModerationAction: {

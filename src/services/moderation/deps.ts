@@ -40,6 +40,8 @@ export interface ModerationDeps {
   outbox: Outbox;
   subjects: SubjectLookup;
   effects: ActionEffects;
+  /** Announces an account's new standing on the bus after its action commits (STANDING_CHANNEL). */
+  announce?: (userId: string, restricted: boolean) => Promise<void>;
   /** Reports one user may file in an hour (LIMITS.reportsPerHour unless told). */
   reportsPerHour?: number;
 }

@@ -44,3 +44,11 @@ export const moderationEvents = {
 
 export const MODERATION_EVENTS = defineEvents("moderation", ACTION_AGGREGATE, moderationEvents, (p) => p.userId);
 export const MODERATION_TOPIC = MODERATION_EVENTS.topic;
+
+/**
+ * The bus channel on which moderation announces, right after an action commits, that an account is
+ * suspended or banned (`{"userId", "restricted": true}`) or reinstated (`false`): every gateway
+ * refuses the account's tokens at once, without waiting for identity to apply the event from the
+ * log (which revokes the sessions for good).
+ */
+export const STANDING_CHANNEL = "nova:moderation:standing";

@@ -3,13 +3,16 @@ import { create } from "@bufbuild/protobuf";
 import {
   type Action,
   ActionSchema,
+  type Appeal,
+  AppealSchema,
+  AppealState,
   AttachedMessageSchema,
   type QueueEntry,
   QueueEntrySchema,
   type Report,
   ReportSchema,
 } from "../../gen/nova/moderation/v1/moderation_pb.ts";
-import type { ActionRow, ReportRow, SubjectReports } from "./queries.ts";
+import type { ActionRow, AppealRow, ReportRow, SubjectReports } from "./queries.ts";
 import { actionEnum, categoryEnum, kindEnum, stateEnum } from "./validation.ts";
 
 export function toReport(r: ReportRow): Report {
@@ -68,5 +71,19 @@ export function toAction(r: ActionRow): Action {
     until: r.until?.toISOString() ?? "",
     actorId: r.actor_id,
     createdAt: r.created_at.toISOString(),
+  });
+}
+
+export function toAppeal(r: AppealRow): Appeal {
+  return create(AppealSchema, {
+    id: r.id,
+    actionId: r.action_id,
+    appellantId: r.appellant_id,
+    statement: r.statement,
+    state: { open: AppealState.OPEN, upheld: AppealState.UPHELD, overturned: AppealState.OVERTURNED }[r.state],
+    decidedBy: r.decided_by ?? "",
+    decisionReason: r.decision_reason,
+    createdAt: r.created_at.toISOString(),
+    decidedAt: r.decided_at?.toISOString() ?? "",
   });
 }

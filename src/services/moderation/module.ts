@@ -5,11 +5,13 @@ import { ModerationService } from "../../gen/nova/moderation/v1/moderation_pb.ts
 import { fromError, NovaError } from "../../platform/errors.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import type { ActionEffects, SubjectLookup } from "./deps.ts";
+import { STANDING_CHANNEL } from "./events.ts";
 import type { ModerationTables } from "./queries.ts";
 import { createModerationService } from "./service.ts";
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const identity = ctx.client(IdentityService);
+  const bus = ctx.bus();
   const content = ctx.client(ContentService);
   const messaging = ctx.client(MessagingService);
   // Asked with the reporter's claims (they travel with the call): messaging answers only what they may read.
@@ -48,6 +50,14 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     outbox: ctx.outbox(),
     subjects,
     effects,
+    announce: async (userId, restricted) => {
+      // Best effort: identity's revocation from the log follows whatever the bus does.
+      try {
+        await bus.publish(STANDING_CHANNEL, JSON.stringify({ userId, restricted }));
+      } catch (err) {
+        ctx.log.warn({ err, userId }, "standing not announced on the bus");
+      }
+    },
   });
   return { services: [{ service: ModerationService, impl }] };
 }

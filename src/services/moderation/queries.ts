@@ -302,3 +302,57 @@ export async function appendAudit(trx: ModerationDb, e: AuditEntry): Promise<voi
       ${e.actionId}::uuid, ${e.decision}, ${e.reason}, ${JSON.stringify(e.before)}::jsonb,
       ${JSON.stringify(e.after)}::jsonb)`.execute(trx);
 }
+
+// Appeals
+
+export interface AppealRow {
+  id: string;
+  action_id: string;
+  appellant_id: string;
+  statement: string;
+  state: "open" | "upheld" | "overturned";
+  decided_by: string | null;
+  decision_reason: string;
+  created_at: Date;
+  decided_at: Date | null;
+}
+
+const APPEAL_COLUMNS = sql`id::text AS id, action_id::text AS action_id, appellant_id::text AS appellant_id, statement,
+  state, decided_by::text AS decided_by, decision_reason, created_at, decided_at`;
+
+export async function actionById(db: ModerationDb, id: string): Promise<ActionRow | undefined> {
+  const r = await sql<ActionRow>`SELECT id::text AS id, subject_kind, subject_id::text AS subject_id,
+      user_id::text AS user_id, action, reason, until, actor_id::text AS actor_id, created_at
+    FROM moderation.actions WHERE id = ${id}::uuid`.execute(db);
+  return r.rows[0];
+}
+
+/** Files the action's appeal; undefined when it has one already. */
+export async function insertAppeal(
+  trx: ModerationDb,
+  a: { id: string; actionId: string; appellantId: string; statement: string },
+): Promise<AppealRow | undefined> {
+  const r = await sql<AppealRow>`INSERT INTO moderation.appeals (id, action_id, appellant_id, statement)
+    VALUES (${a.id}::uuid, ${a.actionId}::uuid, ${a.appellantId}::uuid, ${a.statement})
+    ON CONFLICT (action_id) DO NOTHING RETURNING ${APPEAL_COLUMNS}`.execute(trx);
+  return r.rows[0];
+}
+
+export async function lockAppeal(trx: ModerationDb, id: string): Promise<AppealRow | undefined> {
+  const r =
+    await sql<AppealRow>`SELECT ${APPEAL_COLUMNS} FROM moderation.appeals WHERE id = ${id}::uuid FOR UPDATE`.execute(
+      trx,
+    );
+  return r.rows[0];
+}
+
+export async function decideAppeal(
+  trx: ModerationDb,
+  id: string,
+  d: { state: "upheld" | "overturned"; by: string; reason: string },
+): Promise<AppealRow> {
+  const r = await sql<AppealRow>`UPDATE moderation.appeals SET state = ${d.state}, decided_by = ${d.by}::uuid,
+      decision_reason = ${d.reason}, decided_at = now()
+    WHERE id = ${id}::uuid RETURNING ${APPEAL_COLUMNS}`.execute(trx);
+  return r.rows[0] as AppealRow;
+}

@@ -28,6 +28,9 @@ export function takeAction(deps: ModerationDeps) {
     await checkRules(deps, actor, userId);
     await applyToContent(deps, input);
     const row = await recordAction(deps, { id: uuidv7(), actor, userId, input });
+    if (input.action === "suspend" || input.action === "ban" || input.action === "lift") {
+      await deps.announce?.(userId, input.action !== "lift");
+    }
     return create(TakeActionResponseSchema, { action: toAction(row) });
   };
 }

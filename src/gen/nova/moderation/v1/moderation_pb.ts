@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/moderation/v1/moderation.proto.
  */
 export const file_nova_moderation_v1_moderation: GenFile = /*@__PURE__*/
-  fileDesc("CiNub3ZhL21vZGVyYXRpb24vdjEvbW9kZXJhdGlvbi5wcm90bxISbm92YS5tb2RlcmF0aW9uLnYxIjMKD1JlcG9ydGVkTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiagoPQXR0YWNoZWRNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAkSEQoJc2VuZGVyX2lkGAIgASgJEgwKBHRleHQYAyABKAkSEQoJZW5jcnlwdGVkGAQgASgIEg8KB3NlbnRfYXQYBSABKAkixAIKBlJlcG9ydBIKCgJpZBgBIAEoCRITCgtyZXBvcnRlcl9pZBgCIAEoCRI1CgxzdWJqZWN0X2tpbmQYAyABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgEIAEoCRIuCghjYXRlZ29yeRgFIAEoDjIcLm5vdmEubW9kZXJhdGlvbi52MS5DYXRlZ29yeRIPCgdjb21tZW50GAYgASgJEi4KBXN0YXRlGAcgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEjUKCG1lc3NhZ2VzGAggAygLMiMubm92YS5tb2RlcmF0aW9uLnYxLkF0dGFjaGVkTWVzc2FnZRISCgpjcmVhdGVkX2F0GAkgASgJEhIKCnVwZGF0ZWRfYXQYCiABKAki2AEKE0NyZWF0ZVJlcG9ydFJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoIY2F0ZWdvcnkYAyABKA4yHC5ub3ZhLm1vZGVyYXRpb24udjEuQ2F0ZWdvcnkSDwoHY29tbWVudBgEIAEoCRI1CghtZXNzYWdlcxgFIAMoCzIjLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnRlZE1lc3NhZ2UiUgoUQ3JlYXRlUmVwb3J0UmVzcG9uc2USKgoGcmVwb3J0GAEgASgLMhoubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydBIOCgZmb2xkZWQYAiABKAgirwIKClF1ZXVlRW50cnkSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSFwoPc3ViamVjdF91c2VyX2lkGAMgASgJEi4KBXN0YXRlGAQgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEhQKDHJlcG9ydF9jb3VudBgFIAEoDRIwCgpjYXRlZ29yaWVzGAYgAygOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5EhgKEGxhc3RfcmVwb3J0ZWRfYXQYByABKAkSKwoHcmVwb3J0cxgIIAMoCzIaLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnQiyAEKEExpc3RRdWV1ZVJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEi4KCGNhdGVnb3J5GAIgASgOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5Ei4KBXN0YXRlGAMgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEg0KBWxpbWl0GAQgASgNEg4KBmN1cnNvchgFIAEoCSJqChFMaXN0UXVldWVSZXNwb25zZRIvCgdlbnRyaWVzGAEgAygLMh4ubm92YS5tb2RlcmF0aW9uLnYxLlF1ZXVlRW50cnkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSKsAQoRVGFrZUFjdGlvblJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoGYWN0aW9uGAMgASgOMh4ubm92YS5tb2RlcmF0aW9uLnYxLkFjdGlvbktpbmQSDgoGcmVhc29uGAQgASgJEgwKBGRheXMYBSABKA0i5QEKBkFjdGlvbhIKCgJpZBgBIAEoCRI1CgxzdWJqZWN0X2tpbmQYAiABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEi4KBmFjdGlvbhgFIAEoDjIeLm5vdmEubW9kZXJhdGlvbi52MS5BY3Rpb25LaW5kEg4KBnJlYXNvbhgGIAEoCRINCgV1bnRpbBgHIAEoCRIQCghhY3Rvcl9pZBgIIAEoCRISCgpjcmVhdGVkX2F0GAkgASgJIkAKElRha2VBY3Rpb25SZXNwb25zZRIqCgZhY3Rpb24YASABKAsyGi5ub3ZhLm1vZGVyYXRpb24udjEuQWN0aW9uKpABCgtTdWJqZWN0S2luZBIcChhTVUJKRUNUX0tJTkRfVU5TUEVDSUZJRUQQABIVChFTVUJKRUNUX0tJTkRfUE9TVBABEhgKFFNVQkpFQ1RfS0lORF9DT01NRU5UEAISGAoUU1VCSkVDVF9LSU5EX01FU1NBR0UQAxIYChRTVUJKRUNUX0tJTkRfQUNDT1VOVBAEKtEBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhEKDUNBVEVHT1JZX1NQQU0QARIXChNDQVRFR09SWV9IQVJBU1NNRU5UEAISEQoNQ0FURUdPUllfSEFURRADEhMKD0NBVEVHT1JZX05VRElUWRAEEhUKEUNBVEVHT1JZX1ZJT0xFTkNFEAUSFgoSQ0FURUdPUllfU0VMRl9IQVJNEAYSFAoQQ0FURUdPUllfSUxMRUdBTBAHEhIKDkNBVEVHT1JZX09USEVSEAgqeQoLUmVwb3J0U3RhdGUSHAoYUkVQT1JUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRUkVQT1JUX1NUQVRFX09QRU4QARIZChVSRVBPUlRfU1RBVEVfQUNUSU9ORUQQAhIaChZSRVBPUlRfU1RBVEVfRElTTUlTU0VEEAMq1AEKCkFjdGlvbktpbmQSGwoXQUNUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIXChNBQ1RJT05fS0lORF9ESVNNSVNTEAESFgoSQUNUSU9OX0tJTkRfUkVNT1ZFEAISHgoaQUNUSU9OX0tJTkRfTUFSS19TRU5TSVRJVkUQAxIUChBBQ1RJT05fS0lORF9XQVJOEAQSFwoTQUNUSU9OX0tJTkRfU1VTUEVORBAFEhMKD0FDVElPTl9LSU5EX0JBThAGEhQKEEFDVElPTl9LSU5EX0xJRlQQBzKyAgoRTW9kZXJhdGlvblNlcnZpY2USYQoMQ3JlYXRlUmVwb3J0Eicubm92YS5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlcXVlc3QaKC5ub3ZhLm1vZGVyYXRpb24udjEuQ3JlYXRlUmVwb3J0UmVzcG9uc2USXQoJTGlzdFF1ZXVlEiQubm92YS5tb2RlcmF0aW9uLnYxLkxpc3RRdWV1ZVJlcXVlc3QaJS5ub3ZhLm1vZGVyYXRpb24udjEuTGlzdFF1ZXVlUmVzcG9uc2UiA5ACARJbCgpUYWtlQWN0aW9uEiUubm92YS5tb2RlcmF0aW9uLnYxLlRha2VBY3Rpb25SZXF1ZXN0GiYubm92YS5tb2RlcmF0aW9uLnYxLlRha2VBY3Rpb25SZXNwb25zZWIGcHJvdG8z");
+  fileDesc("CiNub3ZhL21vZGVyYXRpb24vdjEvbW9kZXJhdGlvbi5wcm90bxISbm92YS5tb2RlcmF0aW9uLnYxIjMKD1JlcG9ydGVkTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiagoPQXR0YWNoZWRNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAkSEQoJc2VuZGVyX2lkGAIgASgJEgwKBHRleHQYAyABKAkSEQoJZW5jcnlwdGVkGAQgASgIEg8KB3NlbnRfYXQYBSABKAkixAIKBlJlcG9ydBIKCgJpZBgBIAEoCRITCgtyZXBvcnRlcl9pZBgCIAEoCRI1CgxzdWJqZWN0X2tpbmQYAyABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgEIAEoCRIuCghjYXRlZ29yeRgFIAEoDjIcLm5vdmEubW9kZXJhdGlvbi52MS5DYXRlZ29yeRIPCgdjb21tZW50GAYgASgJEi4KBXN0YXRlGAcgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEjUKCG1lc3NhZ2VzGAggAygLMiMubm92YS5tb2RlcmF0aW9uLnYxLkF0dGFjaGVkTWVzc2FnZRISCgpjcmVhdGVkX2F0GAkgASgJEhIKCnVwZGF0ZWRfYXQYCiABKAki2AEKE0NyZWF0ZVJlcG9ydFJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoIY2F0ZWdvcnkYAyABKA4yHC5ub3ZhLm1vZGVyYXRpb24udjEuQ2F0ZWdvcnkSDwoHY29tbWVudBgEIAEoCRI1CghtZXNzYWdlcxgFIAMoCzIjLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnRlZE1lc3NhZ2UiUgoUQ3JlYXRlUmVwb3J0UmVzcG9uc2USKgoGcmVwb3J0GAEgASgLMhoubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydBIOCgZmb2xkZWQYAiABKAgirwIKClF1ZXVlRW50cnkSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSFwoPc3ViamVjdF91c2VyX2lkGAMgASgJEi4KBXN0YXRlGAQgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEhQKDHJlcG9ydF9jb3VudBgFIAEoDRIwCgpjYXRlZ29yaWVzGAYgAygOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5EhgKEGxhc3RfcmVwb3J0ZWRfYXQYByABKAkSKwoHcmVwb3J0cxgIIAMoCzIaLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnQiyAEKEExpc3RRdWV1ZVJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEi4KCGNhdGVnb3J5GAIgASgOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5Ei4KBXN0YXRlGAMgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEg0KBWxpbWl0GAQgASgNEg4KBmN1cnNvchgFIAEoCSJqChFMaXN0UXVldWVSZXNwb25zZRIvCgdlbnRyaWVzGAEgAygLMh4ubm92YS5tb2RlcmF0aW9uLnYxLlF1ZXVlRW50cnkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSKsAQoRVGFrZUFjdGlvblJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoGYWN0aW9uGAMgASgOMh4ubm92YS5tb2RlcmF0aW9uLnYxLkFjdGlvbktpbmQSDgoGcmVhc29uGAQgASgJEgwKBGRheXMYBSABKA0i5QEKBkFjdGlvbhIKCgJpZBgBIAEoCRI1CgxzdWJqZWN0X2tpbmQYAiABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEi4KBmFjdGlvbhgFIAEoDjIeLm5vdmEubW9kZXJhdGlvbi52MS5BY3Rpb25LaW5kEg4KBnJlYXNvbhgGIAEoCRINCgV1bnRpbBgHIAEoCRIQCghhY3Rvcl9pZBgIIAEoCRISCgpjcmVhdGVkX2F0GAkgASgJIkAKElRha2VBY3Rpb25SZXNwb25zZRIqCgZhY3Rpb24YASABKAsyGi5ub3ZhLm1vZGVyYXRpb24udjEuQWN0aW9uItUBCgZBcHBlYWwSCgoCaWQYASABKAkSEQoJYWN0aW9uX2lkGAIgASgJEhQKDGFwcGVsbGFudF9pZBgDIAEoCRIRCglzdGF0ZW1lbnQYBCABKAkSLgoFc3RhdGUYBSABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuQXBwZWFsU3RhdGUSEgoKZGVjaWRlZF9ieRgGIAEoCRIXCg9kZWNpc2lvbl9yZWFzb24YByABKAkSEgoKY3JlYXRlZF9hdBgIIAEoCRISCgpkZWNpZGVkX2F0GAkgASgJIjkKEUZpbGVBcHBlYWxSZXF1ZXN0EhEKCWFjdGlvbl9pZBgBIAEoCRIRCglzdGF0ZW1lbnQYAiABKAkiQAoSRmlsZUFwcGVhbFJlc3BvbnNlEioKBmFwcGVhbBgBIAEoCzIaLm5vdmEubW9kZXJhdGlvbi52MS5BcHBlYWwiawoTRGVjaWRlQXBwZWFsUmVxdWVzdBIRCglhcHBlYWxfaWQYASABKAkSMQoIZGVjaXNpb24YAiABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuQXBwZWFsU3RhdGUSDgoGcmVhc29uGAMgASgJIkIKFERlY2lkZUFwcGVhbFJlc3BvbnNlEioKBmFwcGVhbBgBIAEoCzIaLm5vdmEubW9kZXJhdGlvbi52MS5BcHBlYWwqkAEKC1N1YmplY3RLaW5kEhwKGFNVQkpFQ1RfS0lORF9VTlNQRUNJRklFRBAAEhUKEVNVQkpFQ1RfS0lORF9QT1NUEAESGAoUU1VCSkVDVF9LSU5EX0NPTU1FTlQQAhIYChRTVUJKRUNUX0tJTkRfTUVTU0FHRRADEhgKFFNVQkpFQ1RfS0lORF9BQ0NPVU5UEAQq0QEKCENhdGVnb3J5EhgKFENBVEVHT1JZX1VOU1BFQ0lGSUVEEAASEQoNQ0FURUdPUllfU1BBTRABEhcKE0NBVEVHT1JZX0hBUkFTU01FTlQQAhIRCg1DQVRFR09SWV9IQVRFEAMSEwoPQ0FURUdPUllfTlVESVRZEAQSFQoRQ0FURUdPUllfVklPTEVOQ0UQBRIWChJDQVRFR09SWV9TRUxGX0hBUk0QBhIUChBDQVRFR09SWV9JTExFR0FMEAcSEgoOQ0FURUdPUllfT1RIRVIQCCp5CgtSZXBvcnRTdGF0ZRIcChhSRVBPUlRfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFSRVBPUlRfU1RBVEVfT1BFThABEhkKFVJFUE9SVF9TVEFURV9BQ1RJT05FRBACEhoKFlJFUE9SVF9TVEFURV9ESVNNSVNTRUQQAyrUAQoKQWN0aW9uS2luZBIbChdBQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEhcKE0FDVElPTl9LSU5EX0RJU01JU1MQARIWChJBQ1RJT05fS0lORF9SRU1PVkUQAhIeChpBQ1RJT05fS0lORF9NQVJLX1NFTlNJVElWRRADEhQKEEFDVElPTl9LSU5EX1dBUk4QBBIXChNBQ1RJT05fS0lORF9TVVNQRU5EEAUSEwoPQUNUSU9OX0tJTkRfQkFOEAYSFAoQQUNUSU9OX0tJTkRfTElGVBAHKngKC0FwcGVhbFN0YXRlEhwKGEFQUEVBTF9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUFQUEVBTF9TVEFURV9PUEVOEAESFwoTQVBQRUFMX1NUQVRFX1VQSEVMRBACEhsKF0FQUEVBTF9TVEFURV9PVkVSVFVSTkVEEAMy8gMKEU1vZGVyYXRpb25TZXJ2aWNlEmEKDENyZWF0ZVJlcG9ydBInLm5vdmEubW9kZXJhdGlvbi52MS5DcmVhdGVSZXBvcnRSZXF1ZXN0Gigubm92YS5tb2RlcmF0aW9uLnYxLkNyZWF0ZVJlcG9ydFJlc3BvbnNlEl0KCUxpc3RRdWV1ZRIkLm5vdmEubW9kZXJhdGlvbi52MS5MaXN0UXVldWVSZXF1ZXN0GiUubm92YS5tb2RlcmF0aW9uLnYxLkxpc3RRdWV1ZVJlc3BvbnNlIgOQAgESWwoKVGFrZUFjdGlvbhIlLm5vdmEubW9kZXJhdGlvbi52MS5UYWtlQWN0aW9uUmVxdWVzdBomLm5vdmEubW9kZXJhdGlvbi52MS5UYWtlQWN0aW9uUmVzcG9uc2USWwoKRmlsZUFwcGVhbBIlLm5vdmEubW9kZXJhdGlvbi52MS5GaWxlQXBwZWFsUmVxdWVzdBomLm5vdmEubW9kZXJhdGlvbi52MS5GaWxlQXBwZWFsUmVzcG9uc2USYQoMRGVjaWRlQXBwZWFsEicubm92YS5tb2RlcmF0aW9uLnYxLkRlY2lkZUFwcGVhbFJlcXVlc3QaKC5ub3ZhLm1vZGVyYXRpb24udjEuRGVjaWRlQXBwZWFsUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * A message the reporter attaches, as they see it.
@@ -472,6 +472,158 @@ export const TakeActionResponseSchema: GenMessage<TakeActionResponse> = /*@__PUR
   messageDesc(file_nova_moderation_v1_moderation, 10);
 
 /**
+ * @generated from message nova.moderation.v1.Appeal
+ */
+export type Appeal = Message<"nova.moderation.v1.Appeal"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string action_id = 2;
+   */
+  actionId: string;
+
+  /**
+   * @generated from field: string appellant_id = 3;
+   */
+  appellantId: string;
+
+  /**
+   * @generated from field: string statement = 4;
+   */
+  statement: string;
+
+  /**
+   * @generated from field: nova.moderation.v1.AppealState state = 5;
+   */
+  state: AppealState;
+
+  /**
+   * Empty while open.
+   *
+   * @generated from field: string decided_by = 6;
+   */
+  decidedBy: string;
+
+  /**
+   * @generated from field: string decision_reason = 7;
+   */
+  decisionReason: string;
+
+  /**
+   * RFC 3339.
+   *
+   * @generated from field: string created_at = 8;
+   */
+  createdAt: string;
+
+  /**
+   * RFC 3339; empty while open.
+   *
+   * @generated from field: string decided_at = 9;
+   */
+  decidedAt: string;
+};
+
+/**
+ * Describes the message nova.moderation.v1.Appeal.
+ * Use `create(AppealSchema)` to create a new message.
+ */
+export const AppealSchema: GenMessage<Appeal> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 11);
+
+/**
+ * @generated from message nova.moderation.v1.FileAppealRequest
+ */
+export type FileAppealRequest = Message<"nova.moderation.v1.FileAppealRequest"> & {
+  /**
+   * @generated from field: string action_id = 1;
+   */
+  actionId: string;
+
+  /**
+   * 1 to 2,000 characters.
+   *
+   * @generated from field: string statement = 2;
+   */
+  statement: string;
+};
+
+/**
+ * Describes the message nova.moderation.v1.FileAppealRequest.
+ * Use `create(FileAppealRequestSchema)` to create a new message.
+ */
+export const FileAppealRequestSchema: GenMessage<FileAppealRequest> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 12);
+
+/**
+ * @generated from message nova.moderation.v1.FileAppealResponse
+ */
+export type FileAppealResponse = Message<"nova.moderation.v1.FileAppealResponse"> & {
+  /**
+   * @generated from field: nova.moderation.v1.Appeal appeal = 1;
+   */
+  appeal?: Appeal | undefined;
+};
+
+/**
+ * Describes the message nova.moderation.v1.FileAppealResponse.
+ * Use `create(FileAppealResponseSchema)` to create a new message.
+ */
+export const FileAppealResponseSchema: GenMessage<FileAppealResponse> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 13);
+
+/**
+ * @generated from message nova.moderation.v1.DecideAppealRequest
+ */
+export type DecideAppealRequest = Message<"nova.moderation.v1.DecideAppealRequest"> & {
+  /**
+   * @generated from field: string appeal_id = 1;
+   */
+  appealId: string;
+
+  /**
+   * UPHELD or OVERTURNED.
+   *
+   * @generated from field: nova.moderation.v1.AppealState decision = 2;
+   */
+  decision: AppealState;
+
+  /**
+   * 1 to 1,000 characters.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message nova.moderation.v1.DecideAppealRequest.
+ * Use `create(DecideAppealRequestSchema)` to create a new message.
+ */
+export const DecideAppealRequestSchema: GenMessage<DecideAppealRequest> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 14);
+
+/**
+ * @generated from message nova.moderation.v1.DecideAppealResponse
+ */
+export type DecideAppealResponse = Message<"nova.moderation.v1.DecideAppealResponse"> & {
+  /**
+   * @generated from field: nova.moderation.v1.Appeal appeal = 1;
+   */
+  appeal?: Appeal | undefined;
+};
+
+/**
+ * Describes the message nova.moderation.v1.DecideAppealResponse.
+ * Use `create(DecideAppealResponseSchema)` to create a new message.
+ */
+export const DecideAppealResponseSchema: GenMessage<DecideAppealResponse> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 15);
+
+/**
  * @generated from enum nova.moderation.v1.SubjectKind
  */
 export enum SubjectKind {
@@ -668,6 +820,37 @@ export const ActionKindSchema: GenEnum<ActionKind> = /*@__PURE__*/
   enumDesc(file_nova_moderation_v1_moderation, 3);
 
 /**
+ * @generated from enum nova.moderation.v1.AppealState
+ */
+export enum AppealState {
+  /**
+   * @generated from enum value: APPEAL_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: APPEAL_STATE_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * @generated from enum value: APPEAL_STATE_UPHELD = 2;
+   */
+  UPHELD = 2,
+
+  /**
+   * @generated from enum value: APPEAL_STATE_OVERTURNED = 3;
+   */
+  OVERTURNED = 3,
+}
+
+/**
+ * Describes the enum nova.moderation.v1.AppealState.
+ */
+export const AppealStateSchema: GenEnum<AppealState> = /*@__PURE__*/
+  enumDesc(file_nova_moderation_v1_moderation, 4);
+
+/**
  * Trust and safety: users' reports and the moderators' queue of them. The
  * acting user (the reporter, the moderator) is taken from the caller's
  * verified claims in the request metadata, never from the request body.
@@ -713,6 +896,29 @@ export const ModerationService: GenService<{
     methodKind: "unary";
     input: typeof TakeActionRequestSchema;
     output: typeof TakeActionResponseSchema;
+  },
+  /**
+   * The account an action touched appeals it, once. DISMISS and LIFT cannot
+   * be appealed.
+   *
+   * @generated from rpc nova.moderation.v1.ModerationService.FileAppeal
+   */
+  fileAppeal: {
+    methodKind: "unary";
+    input: typeof FileAppealRequestSchema;
+    output: typeof FileAppealResponseSchema;
+  },
+  /**
+   * A moderator other than the one who acted (and not the appellant)
+   * upholds or overturns an open appeal; overturning a suspension or ban
+   * reinstates the account. Audited.
+   *
+   * @generated from rpc nova.moderation.v1.ModerationService.DecideAppeal
+   */
+  decideAppeal: {
+    methodKind: "unary";
+    input: typeof DecideAppealRequestSchema;
+    output: typeof DecideAppealResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nova_moderation_v1_moderation, 0);
