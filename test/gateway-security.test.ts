@@ -214,15 +214,15 @@ describe("persisted operations (development: APQ)", () => {
 });
 
 describe("backend call budget", () => {
-  test("an operation needing more than 10 backend RPCs is stopped with CALL_BUDGET_EXCEEDED", async () => {
+  test("an operation needing more than 12 backend RPCs is stopped with CALL_BUDGET_EXCEEDED", async () => {
     const a = await register(url);
-    const q = `{ ${Array.from({ length: 12 }, (_, i) => `u${i}: user(username: "${a.user.username}") { id }`).join(" ")} }`;
+    const q = `{ ${Array.from({ length: 14 }, (_, i) => `u${i}: user(username: "${a.user.username}") { id }`).join(" ")} }`;
     const r = await post({ query: q });
     assert.equal(r.status, 200);
     const codes = r.body.errors.map((e: { extensions: { code: string } }) => e.extensions.code);
     assert.ok(codes.length >= 2 && codes.every((c: string) => c === "CALL_BUDGET_EXCEEDED"), JSON.stringify(codes));
     const served = Object.values(r.body.data).filter((v) => v !== null);
-    assert.equal(served.length, 10, "exactly the budget was spent");
+    assert.equal(served.length, 12, "exactly the budget was spent");
     const fine = await post({ query: `{ u0: user(username: "${a.user.username}") { id } }` });
     assert.equal(fine.body.errors, undefined);
   });

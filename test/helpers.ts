@@ -81,6 +81,8 @@ export interface ClientAsOptions {
   sessionId?: string;
   /** The user's admin role (may moderate others' content). */
   admin?: boolean;
+  /** The user's moderator role (works the moderation queue). */
+  moderator?: boolean;
   /** The client's default deadline per call (default 10 s). */
   timeoutMs?: number;
 }
@@ -103,7 +105,12 @@ export function clientAs<S extends DescService>(
   const client = serviceClient(service, transport, opts.timeoutMs ?? 10_000);
   if (userId === undefined) return client;
   const call: CallContext = {
-    user: { userId, sessionId: opts.sessionId ?? "s", ...(opts.admin ? { admin: true } : {}) },
+    user: {
+      userId,
+      sessionId: opts.sessionId ?? "s",
+      ...(opts.admin ? { admin: true } : {}),
+      ...(opts.moderator ? { moderator: true } : {}),
+    },
   };
   return new Proxy(client, {
     get(target, prop) {

@@ -28,7 +28,7 @@ Commands:
   migrate [--target=T]  apply pending database migrations
   certs dev             generate a development CA, mTLS certificates and a JWT signing key
   dlq list|replay       list events consumers gave up on; replay them after a fix
-  admin grant|revoke U  give or take user U the admin role (moderation)
+  admin grant|revoke U  give or take user U the admin (or --role moderator) role
   seed                  write a realistic, reproducible dataset (users, power-law follows, posts)
   search reindex        rebuild the search projection from the source services
 
@@ -55,9 +55,10 @@ Uses DATABASE_URL. Safe to run concurrently: runs take an advisory lock.`,
 Writes a development CA (ca.crt), one certificate and key per module
 (<module>.crt/.key, URI SAN spiffe://nova/<module>) and an Ed25519 JWT signing
 key (jwt.key) into DIR (default NOVA_DATA_DIR/tls). Never commit these.`,
-  admin: `nova admin grant <username> | nova admin revoke <username>
+  admin: `nova admin grant <username> [--role admin|moderator] | nova admin revoke <username>
 
-Sets the user's role (admin: may delete others' posts and comments). It shows
+Sets the user's role (admin, the default: may delete others' posts and comments
+and moderate; moderator: works the moderation queue, may not act on admins). It shows
 in the user's next access token (within 15 minutes, or at once after a new
 login). Uses DATABASE_URL, or the embedded PostgreSQL of a running \`nova start\`.`,
   seed: `nova seed --users N --follows-per-user M --posts P [--seed S]
@@ -182,6 +183,7 @@ function parseCommandLine(args: string[]) {
       "follows-per-user": { type: "string" },
       posts: { type: "string" },
       seed: { type: "string" },
+      role: { type: "string" },
     },
   });
 }
@@ -281,19 +283,20 @@ function progressBar(started: number): (phase: string, done: number, total: numb
   };
 }
 
-async function adminCommand({ positionals }: CommandLine): Promise<void> {
+async function adminCommand({ positionals, values }: CommandLine): Promise<void> {
   const [action, username] = positionals;
   if ((action !== "grant" && action !== "revoke") || !username) fail(HELP.admin as string);
+  const granted = values.role ?? "admin";
+  if (granted !== "admin" && granted !== "moderator") fail(HELP.admin as string);
+  const role = action === "grant" ? granted : "user";
   const db = commandDatabase("admin", 1);
   try {
     const r = await db.writerPool.query("UPDATE identity.users SET role = $2 WHERE username = $1 RETURNING id", [
       username.toLowerCase(),
-      action === "grant" ? "admin" : "user",
+      role,
     ]);
     if (r.rowCount === 0) fail(`no user named ${username}`, 1);
-    process.stdout.write(
-      `${JSON.stringify({ username, id: r.rows[0].id, role: action === "grant" ? "admin" : "user" })}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ username, id: r.rows[0].id, role })}\n`);
   } finally {
     await db.close();
   }

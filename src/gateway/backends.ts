@@ -12,6 +12,7 @@ import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { MediaService } from "../gen/nova/media/v1/media_pb.ts";
 import { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
+import { ModerationService } from "../gen/nova/moderation/v1/moderation_pb.ts";
 import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { SearchService } from "../gen/nova/search/v1/search_pb.ts";
 import { ConcurrencyLimiter, guardClient } from "./budget.ts";
@@ -25,6 +26,7 @@ export const backends = {
   messaging: MessagingService,
   notifications: NotificationService,
   search: SearchService,
+  moderation: ModerationService,
 } as const;
 
 export type BackendName = keyof typeof backends;

@@ -1,6 +1,6 @@
 /**
  * Backend protection at the gateway: a budget of backend RPCs per request
- * (GATEWAY_CALL_BUDGET, default 10 batch RPCs) and a concurrency limit per
+ * (GATEWAY_CALL_BUDGET, default 12 batch RPCs) and a concurrency limit per
  * backend (GATEWAY_BACKEND_CONCURRENCY in flight, GATEWAY_BACKEND_QUEUE
  * waiting). Both sit in one wrapper around each service client, so every
  * RPC the gateway makes, direct or through a DataLoader batch, is counted

@@ -10,6 +10,7 @@ import { graphResolvers } from "./graph/resolvers.ts";
 import { identityResolvers } from "./identity/resolvers.ts";
 import { mediaResolvers } from "./media/resolvers.ts";
 import { messagingResolvers } from "./messaging/resolvers.ts";
+import { moderationResolvers } from "./moderation/resolvers.ts";
 import { notificationResolvers } from "./notifications/resolvers.ts";
 import { searchResolvers } from "./search/resolvers.ts";
 
@@ -40,4 +41,5 @@ export const resolvers: IResolvers = mergeResolvers(
   messagingResolvers,
   notificationResolvers,
   searchResolvers,
+  moderationResolvers,
 );

@@ -140,7 +140,7 @@ export function defaultSecurity(production: boolean): SecurityOptions {
     persistedOnly: production,
     rate: { windowS: 60, userQueries: 1_200, userMutations: 300, ipQueries: 3_000, ipMutations: 600 },
     idempotencyTtlMs: 24 * 3_600_000,
-    callBudget: 10,
+    callBudget: 12,
     backendConcurrency: 64,
     backendQueue: 256,
     maxEventLoopDelayMs: 1_000,

@@ -32,6 +32,7 @@ function gateway(production: boolean, security: Partial<SecurityOptions> = {}, s
     messaging: {},
     notifications: {},
     search: {},
+    moderation: {},
     ...stubs,
     verify: async () => {
       throw new Error("no tokens here");

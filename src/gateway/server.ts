@@ -13,8 +13,10 @@ import { NovaError } from "../platform/errors.ts";
 import { counter, histogram } from "../platform/observability/metrics.ts";
 import { extractTrace, tracer } from "../platform/observability/tracing.ts";
 import type { Bus } from "../platform/pubsub/bus.ts";
-import { type CallContext, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
+import { type CallContext, roleClaims, runWithCall, type UserClaims } from "../platform/rpc/context.ts";
 import type { FsBlobStore } from "../platform/storage/fs.ts";
+import { SESSIONS_REVOKED_CHANNEL } from "../services/identity/restrictions.ts";
+import { STANDING_CHANNEL } from "../services/moderation/events.ts";
 import { guardBackends } from "./backends.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { createErrorFormatter } from "./errors.ts";
@@ -89,6 +91,10 @@ interface Sessions {
   authenticate(token: string, within: <T>(fn: () => Promise<T>) => Promise<T>): Promise<UserClaims>;
   /** Drops the cached state of a user's sessions (one, or all of them). */
   forget(userId: string, sessionId?: string): void;
+  /** Identity revoked every session of the user (a suspension): forget them and re-ask for a while. */
+  revoked(userId: string): void;
+  /** Moderation announced the account suspended or banned (refuse its tokens now) or reinstated. */
+  standing(userId: string, restricted: boolean): void;
 }
 
 function createSessions(deps: GatewayDeps): Sessions {
@@ -97,6 +103,12 @@ function createSessions(deps: GatewayDeps): Sessions {
     max: 100_000,
     ttl: deps.sessionCacheMs ?? 5_000,
   });
+  // Users whose sessions identity announced revoked: asked afresh, never from the cache, for one cache
+  // lifetime, so an answer identity read just before its revocation committed is not kept.
+  const uncached = new LRUCache<string, true>({ max: 100_000, ttl: deps.sessionCacheMs ?? 5_000 });
+  // Accounts moderation announced suspended or banned: refused at once, until identity's revocation
+  // (applied from the log) ends their sessions for good, or a lift is announced.
+  const restricted = new LRUCache<string, true>({ max: 100_000, ttl: 120_000 });
   return {
     async authenticate(token, within) {
       let claims: { sub: string; sid: string; roles: string[]; unverified?: true };
@@ -105,20 +117,30 @@ function createSessions(deps: GatewayDeps): Sessions {
       } catch {
         throw new NovaError("TOKEN_INVALID", "access token is invalid or expired");
       }
-      let state = sessions.get(claims.sid);
+      if (restricted.has(claims.sub)) throw new NovaError("TOKEN_INVALID", "this account is suspended");
+      const fresh = uncached.has(claims.sub);
+      let state = fresh ? undefined : sessions.get(claims.sid);
       if (!state) {
         const res = await within(() => deps.identity.checkSession({ sessionId: claims.sid }));
         state = { active: res.active, userId: claims.sub };
-        sessions.set(claims.sid, state);
+        if (!fresh) sessions.set(claims.sid, state);
       }
       if (!state.active) throw new NovaError("TOKEN_INVALID", "session has ended");
-      const user: { userId: string; sessionId: string; admin?: boolean; unverified?: boolean } = claims.roles.includes(
-        "admin",
-      )
-        ? { userId: claims.sub, sessionId: claims.sid, admin: true }
-        : { userId: claims.sub, sessionId: claims.sid };
+      const user: { userId: string; sessionId: string; admin?: boolean; moderator?: boolean; unverified?: boolean } = {
+        userId: claims.sub,
+        sessionId: claims.sid,
+        ...roleClaims(claims.roles),
+      };
       if (claims.unverified) user.unverified = true;
       return user;
+    },
+    revoked(userId) {
+      uncached.set(userId, true);
+      this.forget(userId);
+    },
+    standing(userId, isRestricted) {
+      if (isRestricted) restricted.set(userId, true);
+      else restricted.delete(userId);
     },
     forget(userId, sessionId) {
       if (sessionId) sessions.delete(sessionId);
@@ -267,9 +289,35 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
   });
   await registerGraphQL(app, deps, security, sessions);
   if (deps.bus) registerSubscriptions(app, deps, deps.bus, security, sessions, protections);
+  if (deps.bus) await listenForRevocations(app, deps.bus, sessions);
   registerHealth(app, deps);
   if (deps.mediaStore) await registerMedia(app, deps, deps.mediaStore, sessions, protections.rates);
   return app;
+}
+
+/** Every gateway replica hears on the bus that a user's sessions were revoked and drops its cached state. */
+async function listenForRevocations(app: FastifyInstance, bus: Bus, sessions: Sessions): Promise<void> {
+  const unsubscribe = [
+    await bus.subscribe(SESSIONS_REVOKED_CHANNEL, (userId) => sessions.revoked(userId)),
+    await bus.subscribe(STANDING_CHANNEL, (message) => {
+      const m = parseStanding(message);
+      if (m) sessions.standing(m.userId, m.restricted);
+    }),
+  ];
+  app.addHook("onClose", async () => {
+    for (const u of unsubscribe) u();
+  });
+}
+
+function parseStanding(message: string): { userId: string; restricted: boolean } | undefined {
+  try {
+    const m = JSON.parse(message) as { userId?: unknown; restricted?: unknown };
+    return typeof m.userId === "string" && typeof m.restricted === "boolean"
+      ? { userId: m.userId, restricted: m.restricted }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The upload and file routes of a media store that cannot take uploads or serve files itself (media/routes.ts). */

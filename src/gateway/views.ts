@@ -196,34 +196,51 @@ export function hiddenBy(relationships: (Relationship | undefined)[], mutes = tr
   );
 }
 
-/** A page of posts, hydrated: the posts (undefined: gone) and the viewer's relationships to their authors. */
+/**
+ * The moderation rule, for everyone: the users among `userIds` whose profile identity does not serve
+ * (suspended or banned now, or gone), whose content is hidden with them. One batch through the users
+ * loader, which the authors' fields use anyway; no call for no one.
+ */
+export async function restrictedUsers(ctx: GatewayContext, userIds: readonly string[]): Promise<Set<string>> {
+  const ids = [...new Set(userIds)];
+  if (ids.length === 0) return new Set();
+  const users = await loadAll(ctx, ctx.loaders.users, ids);
+  return new Set(ids.filter((_id, i) => users[i] === undefined));
+}
+
+/**
+ * A page of posts, hydrated: the posts (undefined: gone), the viewer's relationships to their authors
+ * and the authors who are suspended or banned (or gone).
+ */
 export interface HydratedPosts {
   posts: (PostMsg | undefined)[];
   relationships: (Relationship | undefined)[];
+  restricted: Set<string>;
   /** The viewer's muted words, on the lists they apply to (feed, explore, hashtag pages). */
   muted?: MutedText;
 }
 
 /**
  * Hydrates post ids: the posts in one batch (content drops deleted posts), then the viewer's
- * relationships to their authors in one more, for the rules step.
+ * relationships to their authors and the authors' profiles (two batches side by side), for the rules step.
  */
 export async function hydratePosts(ctx: GatewayContext, postIds: string[]): Promise<HydratedPosts> {
   const posts = await loadAll(ctx, ctx.loaders.posts, postIds);
-  const relationships = await viewerRelationships(
-    ctx,
-    posts.flatMap((p) => (p ? [p.authorId] : [])),
-  );
-  return { posts, relationships };
+  const authors = posts.flatMap((p) => (p ? [p.authorId] : []));
+  const [relationships, restricted] = await Promise.all([
+    viewerRelationships(ctx, authors),
+    restrictedUsers(ctx, authors),
+  ]);
+  return { posts, relationships, restricted };
 }
 
 /**
  * The rule of post lists, the one place it is applied (content's GetPosts does not ask the graph):
- * a post whose author the viewer mutes, blocks or is blocked by is dropped, and one carrying a word
- * the viewer muted where muted words were hydrated.
+ * a post whose author the viewer mutes, blocks or is blocked by, or who is suspended or banned, is dropped,
+ * and one carrying a word the viewer muted where muted words were hydrated.
  */
-export function postRules({ posts, relationships, muted }: HydratedPosts): (PostMsg | undefined)[] {
-  const kept = withoutAuthors(posts, hiddenBy(relationships));
+export function postRules({ posts, relationships, restricted, muted }: HydratedPosts): (PostMsg | undefined)[] {
+  const kept = withoutAuthors(posts, union(hiddenBy(relationships), restricted));
   return muted ? kept.map((p) => (p && !muted(p.text) ? p : undefined)) : kept;
 }
 
@@ -241,9 +258,13 @@ async function hydrateFeedPosts(ctx: GatewayContext, postIds: string[]): Promise
   return { ...hydrated, muted };
 }
 
-/** The rule of lists the viewer chose to open (a profile's posts, their bookmarks): only blocks hide. */
-export function blockRules({ posts, relationships }: HydratedPosts): (PostMsg | undefined)[] {
-  return withoutAuthors(posts, hiddenBy(relationships, false));
+/** The rule of lists the viewer chose to open (a profile's posts, their bookmarks): only blocks (and moderation) hide. */
+export function blockRules({ posts, relationships, restricted }: HydratedPosts): (PostMsg | undefined)[] {
+  return withoutAuthors(posts, union(hiddenBy(relationships, false), restricted));
+}
+
+export function union(a: Set<string>, b: Set<string>): Set<string> {
+  return b.size === 0 ? a : new Set([...a, ...b]);
 }
 
 function withoutAuthors<T extends { authorId: string }>(items: (T | undefined)[], hidden: Set<string>) {

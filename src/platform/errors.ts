@@ -77,6 +77,13 @@ export const catalogue = {
     meaning:
       "signed in but not allowed: changing someone else's post, another user's bookmarks, a follow, mention or message across a block",
   },
+  ACCOUNT_SUSPENDED: {
+    grpc: Code.PermissionDenied,
+    graphql: "ACCOUNT_SUSPENDED",
+    http: 403,
+    message: "this account is suspended",
+    meaning: "a moderator suspended (until a time the message gives) or banned the account: it cannot sign in",
+  },
   EMAIL_NOT_VERIFIED: {
     grpc: Code.PermissionDenied,
     graphql: "EMAIL_NOT_VERIFIED",

@@ -152,7 +152,8 @@ const schema = z.object({
   GATEWAY_RATE_MAIL_PER_ADDRESS: nonNegativeInt.default(5),
   GATEWAY_RATE_MAIL_PER_IP: nonNegativeInt.default(30),
   GATEWAY_IDEMPOTENCY_TTL_HOURS: positiveInt.max(24 * 30).default(24),
-  GATEWAY_CALL_BUDGET: positiveInt.max(10_000).default(10),
+  // 12: a page hydrates its authors' profiles for the moderation rule (suspended and banned authors hidden).
+  GATEWAY_CALL_BUDGET: positiveInt.max(10_000).default(12),
   // GraphQL subscriptions (gateway/realtime): per connection, per subscription, per socket.
   REALTIME_MAX_SUBSCRIPTIONS: positiveInt.max(1_000).default(20),
   REALTIME_MAX_QUEUE: positiveInt.max(100_000).default(256),

@@ -16,6 +16,7 @@ test("who may call a service follows the dependency table", () => {
     "gateway",
     "graph",
     "messaging",
+    "moderation",
     "search",
   ]);
   assert.deepEqual([...allowedCallers("nova.graph.v1.GraphService")].sort(), [
@@ -26,6 +27,7 @@ test("who may call a service follows the dependency table", () => {
   ]);
   assert.deepEqual([...allowedCallers("nova.search.v1.SearchService")], ["gateway"]);
   assert.deepEqual([...allowedCallers("nova.feed.v1.FeedService")], ["gateway"]);
-  assert.deepEqual([...allowedCallers("nova.messaging.v1.MessagingService")], ["gateway"]);
+  assert.deepEqual([...allowedCallers("nova.messaging.v1.MessagingService")].sort(), ["gateway", "moderation"]);
+  assert.deepEqual([...allowedCallers("nova.moderation.v1.ModerationService")], ["gateway"]);
   assert.equal(allowedCallers("nova.unknown.v1.X").size, 0);
 });

@@ -9,6 +9,7 @@ import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
 import { MediaService } from "../gen/nova/media/v1/media_pb.ts";
 import { MessagingService } from "../gen/nova/messaging/v1/messaging_pb.ts";
+import { ModerationService } from "../gen/nova/moderation/v1/moderation_pb.ts";
 import { NotificationService } from "../gen/nova/notifications/v1/notifications_pb.ts";
 import { SearchService } from "../gen/nova/search/v1/search_pb.ts";
 import { eventLog } from "../platform/events/sets.ts";
@@ -19,8 +20,9 @@ export const modules = {
     deps: [],
     provides: [IdentityService],
     migrations: { schema: "identity", dir: new URL("../services/identity/migrations/", import.meta.url) },
-    // nova.identity.account: its own account events, turned into mail (services/identity/mail.ts).
-    consumes: ["nova.graph.relationship", "nova.identity.account"],
+    // nova.identity.account: its own account events, turned into mail (services/identity/mail.ts);
+    // nova.moderation.action: suspensions and bans end sessions and refuse sign-in (restrictions.ts).
+    consumes: ["nova.graph.relationship", "nova.identity.account", "nova.moderation.action"],
     init: async (ctx) => (await import("../services/identity/module.ts")).init(ctx),
   },
   graph: {
@@ -91,8 +93,15 @@ export const modules = {
     consumes: ["nova.identity.user", "nova.graph.relationship", "nova.content.post"],
     init: async (ctx) => (await import("../services/search/module.ts")).init(ctx),
   },
+  // Users' reports and the moderators' queue of them; what a report names is checked with its owner.
+  moderation: {
+    deps: ["identity", "content", "messaging"],
+    provides: [ModerationService],
+    migrations: { schema: "moderation", dir: new URL("../services/moderation/migrations/", import.meta.url) },
+    init: async (ctx) => (await import("../services/moderation/module.ts")).init(ctx),
+  },
   gateway: {
-    deps: ["identity", "graph", "content", "feed", "media", "messaging", "notifications", "search"],
+    deps: ["identity", "graph", "content", "feed", "media", "messaging", "notifications", "search", "moderation"],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
   },
   // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the

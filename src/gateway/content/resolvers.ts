@@ -26,7 +26,9 @@ import {
   pageArgs,
   postView,
   presentPosts,
+  restrictedUsers,
   type Skeleton,
+  union,
   userView,
   viewerRelationships,
 } from "../views.ts";
@@ -67,16 +69,24 @@ async function commentsSkeleton(ctx: GatewayContext, args: Page, p: PostView): P
 
 /** Hydrate: the viewer's relationships to the comments' authors (the comments came whole). */
 async function hydrateComments(ctx: GatewayContext, page: Skeleton<CommentMsg>) {
-  const relationships = await viewerRelationships(
-    ctx,
-    page.items.map((c) => c.authorId),
-  );
-  return { comments: page.items, relationships };
+  const authors = page.items.map((c) => c.authorId);
+  const [relationships, restricted] = await Promise.all([
+    viewerRelationships(ctx, authors),
+    restrictedUsers(ctx, authors),
+  ]);
+  return { comments: page.items, relationships, restricted };
 }
 
-/** Rules: comments of authors in a block with the viewer leave the page (mutes do not: the viewer opened the post). */
-function commentRules(h: { comments: CommentMsg[]; relationships: (Relationship | undefined)[] }) {
-  const hidden = hiddenBy(h.relationships, false);
+/**
+ * Rules: comments of authors in a block with the viewer, or suspended or banned, leave the page (mutes
+ * do not: the viewer opened the post).
+ */
+function commentRules(h: {
+  comments: CommentMsg[];
+  relationships: (Relationship | undefined)[];
+  restricted: Set<string>;
+}) {
+  const hidden = union(hiddenBy(h.relationships, false), h.restricted);
   return h.comments.filter((c) => !hidden.has(c.authorId));
 }
 
@@ -175,7 +185,9 @@ export const contentResolvers = {
   Query: {
     post: async (_root: unknown, args: { id: string }, ctx: GatewayContext) => {
       const res = await orNull(ctx, () => ctx.deps.content.getPost({ postId: args.id }));
-      return res && postView(res.post);
+      // The moderation rule: a suspended or banned author's post is not there.
+      if (!res?.post || (await restrictedUsers(ctx, [res.post.authorId])).size > 0) return null;
+      return postView(res.post);
     },
   },
   Mutation: {

@@ -28,6 +28,7 @@ export const identityResolvers = {
     },
     user: async (_root: unknown, args: { username: string }, ctx: GatewayContext) => {
       const res = await orNull(ctx, () => ctx.deps.identity.getUserByUsername({ username: args.username }));
+      // A suspended or banned account's profile is not there (identity answers NOT_FOUND).
       return res && userView(res.user);
     },
     ...sessionResolvers.Query,

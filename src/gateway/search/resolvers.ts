@@ -22,8 +22,10 @@ import {
   postList,
   postRules,
   presentPosts,
+  restrictedUsers,
   type Skeleton,
   type UserView,
+  union,
   userView,
   viewerRelationships,
 } from "../views.ts";
@@ -52,6 +54,7 @@ async function hashtagsSkeleton(ctx: GatewayContext, args: SearchArgs): Promise<
 interface HydratedUsers {
   users: (User | undefined)[];
   relationships: (Relationship | undefined)[];
+  restricted: Set<string>;
 }
 
 const searchUsers = listField({
@@ -59,11 +62,15 @@ const searchUsers = listField({
   // The projection may lag a block by a moment; the graph's answer is the rule.
   hydrate: async (ctx, page): Promise<HydratedUsers> => {
     const users = await loadAll(ctx, ctx.loaders.users, page.items);
-    return { users, relationships: await viewerRelationships(ctx, page.items) };
+    const [relationships, restricted] = await Promise.all([
+      viewerRelationships(ctx, page.items),
+      restrictedUsers(ctx, page.items),
+    ]);
+    return { users, relationships, restricted };
   },
-  // Blocks either way hide a user; a muted one is still found.
-  rules: ({ users, relationships }: HydratedUsers) => {
-    const hidden = hiddenBy(relationships, false);
+  // Blocks either way, a suspension or a ban hide a user; a muted one is still found.
+  rules: ({ users, relationships, restricted }: HydratedUsers) => {
+    const hidden = union(hiddenBy(relationships, false), restricted);
     return users.map((u) => (u && !hidden.has(u.id) ? u : undefined));
   },
   present: (users) => users.map((u) => typed("User", userView(u))),
@@ -110,7 +117,11 @@ export const searchResolvers = {
       const userIds = res.suggestions.flatMap((x) => (x.kind === Suggestion_Kind.USER ? [x.id] : []));
       const loaded = await loadAll(ctx, ctx.loaders.users, userIds);
       const users = new Map(loaded.flatMap((u) => (u ? [[u.id, userView(u)] as const] : [])));
-      const hidden = hiddenBy(await viewerRelationships(ctx, userIds), false);
+      const [relationships, restricted] = await Promise.all([
+        viewerRelationships(ctx, userIds),
+        restrictedUsers(ctx, userIds),
+      ]);
+      const hidden = union(hiddenBy(relationships, false), restricted);
       return res.suggestions.flatMap((x): { kind: string; text: string; user: UserView | null }[] => {
         if (x.kind === Suggestion_Kind.HASHTAG) return [{ kind: "HASHTAG", text: x.text, user: null }];
         const u = users.get(x.id);

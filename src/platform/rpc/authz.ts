@@ -1,6 +1,6 @@
 /** Authorization rules shared by services: who may call an RPC beyond "any signed-in user". */
 import { NovaError } from "../errors.ts";
-import { currentCall } from "./context.ts";
+import { currentCall, requireUser, type UserClaims } from "./context.ts";
 
 /**
  * Allows a call made by one of `modules` on its own behalf (no end user in the
@@ -12,4 +12,11 @@ export function requireModuleOrAdmin(modules: readonly string[]): void {
   if (call?.user?.admin) return;
   if (!call?.user && call?.caller && modules.includes(call.caller)) return;
   throw new NovaError("FORBIDDEN", `only ${modules.join(", ")} or an admin may call this`);
+}
+
+/** The signed-in moderator (or admin) making this call; FORBIDDEN for anyone else. */
+export function requireModerator(): UserClaims {
+  const user = requireUser();
+  if (!user.admin && !user.moderator) throw new NovaError("FORBIDDEN", "only a moderator may do this");
+  return user;
 }

@@ -13,6 +13,8 @@ export interface UserClaims {
   readonly sessionId: string;
   /** From the access token's `roles` claim: may moderate (e.g. delete others' content). */
   readonly admin?: boolean;
+  /** From the `roles` claim: may work the moderation queue and act on reports (an admin may too). */
+  readonly moderator?: boolean;
   /** From the access token's `email_verified: false`: may read, may not post, comment or message yet. */
   readonly unverified?: boolean;
 }
@@ -54,6 +56,19 @@ export function requireVerifiedUser(): UserClaims {
 
 export function optionalUser(): UserClaims | undefined {
   return als.getStore()?.user;
+}
+
+/** The roles of a token's `roles` claim (or the roles header) as claims; unknown roles are ignored. */
+export function roleClaims(roles: readonly string[]): { admin?: true; moderator?: true } {
+  const out: { admin?: true; moderator?: true } = {};
+  if (roles.includes("admin")) out.admin = true;
+  if (roles.includes("moderator")) out.moderator = true;
+  return out;
+}
+
+/** The roles header's value for a user's claims ("" for none). */
+export function rolesHeader(user: UserClaims): string {
+  return [user.admin ? "admin" : "", user.moderator ? "moderator" : ""].filter(Boolean).join(",");
 }
 
 export const headers = {

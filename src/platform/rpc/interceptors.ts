@@ -19,7 +19,15 @@ import { fromError, toConnectError } from "../errors.ts";
 import { logger } from "../observability/logger.ts";
 import { counter, gauge, histogram } from "../observability/metrics.ts";
 import { extractTrace, injectTrace, SpanKind, withSpan } from "../observability/tracing.ts";
-import { type CallContext, currentCall, headers, parseTimeoutHeader, runWithCall } from "./context.ts";
+import {
+  type CallContext,
+  currentCall,
+  headers,
+  parseTimeoutHeader,
+  roleClaims,
+  rolesHeader,
+  runWithCall,
+} from "./context.ts";
 
 /** Set by the remote server from the client certificate: the calling module. */
 export const kPeerIdentity = createContextKey<string | undefined>(undefined, { description: "mTLS peer identity" });
@@ -69,10 +77,12 @@ export function serverInterceptors(opts: ServerInterceptorOptions): Interceptor[
     };
     if (timeout !== undefined) ctx.deadline = Date.now() + timeout;
     if (userId && sessionId) {
-      const admin = (req.header.get(headers.userRoles) ?? "").split(",").includes("admin");
-      const user: { userId: string; sessionId: string; admin?: boolean; unverified?: boolean } = admin
-        ? { userId, sessionId, admin }
-        : { userId, sessionId };
+      const roles = roleClaims((req.header.get(headers.userRoles) ?? "").split(","));
+      const user: { userId: string; sessionId: string; admin?: boolean; moderator?: boolean; unverified?: boolean } = {
+        userId,
+        sessionId,
+        ...roles,
+      };
       if (req.header.get(headers.userUnverified) === "1") user.unverified = true;
       ctx.user = user;
     }
@@ -147,7 +157,8 @@ export function clientInterceptors(opts: ClientInterceptorOptions): Interceptor[
         if (call?.user) {
           req.header.set(headers.userId, call.user.userId);
           req.header.set(headers.sessionId, call.user.sessionId);
-          if (call.user.admin) req.header.set(headers.userRoles, "admin");
+          const roles = rolesHeader(call.user);
+          if (roles) req.header.set(headers.userRoles, roles);
           if (call.user.unverified) req.header.set(headers.userUnverified, "1");
         }
         for (const [k, v] of Object.entries(injectTrace())) req.header.set(k, v);

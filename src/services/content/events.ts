@@ -31,8 +31,10 @@ export const postEventSchemas = {
   Mentioned: z.object({ postId: id, authorId: id, mentionedId: id }),
   /** The author changed the text (the old text is in content.post_edits). */
   PostEdited: z.object({ postId: id, authorId: id, text: z.string(), hashtags: z.array(z.string()) }),
-  /** Soft-deleted by its author or an admin (`deletedBy`). */
-  PostDeleted: z.object({ postId: id, authorId: id, deletedBy: id }),
+  /** Soft-deleted by its author, a moderator or an admin (`deletedBy`); a moderator's `reason`. */
+  PostDeleted: z.object({ postId: id, authorId: id, deletedBy: id, reason: z.string().optional() }),
+  /** A moderator marked the post's media sensitive. */
+  PostMarkedSensitive: z.object({ postId: id, authorId: id, markedBy: id }),
   /** Hard-deleted by the purge job, after CONTENT_PURGE_AFTER_DAYS; the actor is the author. */
   PostPurged: z.object({
     postId: id,
@@ -50,7 +52,7 @@ export const postEventSchemas = {
     text: z.string(),
   }),
   /** `authorId` is the comment's author; `deletedBy` may be the post's author or an admin. */
-  CommentDeleted: z.object({ postId: id, commentId: id, authorId: id, deletedBy: id }),
+  CommentDeleted: z.object({ postId: id, commentId: id, authorId: id, deletedBy: id, reason: z.string().optional() }),
   /** `userId` liked the post of `authorId` (only when the like is new). */
   PostLiked: z.object({ postId: id, userId: id, authorId: id }),
   /** `userId` took back a like (only when there was one). */

@@ -198,9 +198,21 @@ export async function lockPostForDelete(trx: ContentTrx, postId: string): Promis
   return r.rows[0];
 }
 
-export async function softDeletePost(trx: ContentTrx, postId: string, by: string): Promise<void> {
-  await sql`UPDATE content.posts SET deleted_at = now(), deleted_by = ${by}::uuid
+export async function softDeletePost(trx: ContentTrx, postId: string, by: string, reason = ""): Promise<void> {
+  await sql`UPDATE content.posts SET deleted_at = now(), deleted_by = ${by}::uuid, deleted_reason = ${reason}
     WHERE id = ${postId}::uuid`.execute(trx);
+}
+
+/** Marks a live post sensitive: its author, or undefined when there is no live post; `changed` false when it was. */
+export async function markPostSensitive(
+  trx: ContentTrx,
+  postId: string,
+): Promise<{ author_id: string; changed: boolean } | undefined> {
+  const r = await sql<{ author_id: string; was: boolean }>`UPDATE content.posts p SET sensitive = true
+    FROM (SELECT id, sensitive AS was FROM content.posts WHERE id = ${postId}::uuid AND deleted_at IS NULL FOR UPDATE) old
+    WHERE p.id = old.id RETURNING p.author_id::text AS author_id, old.was`.execute(trx);
+  const row = r.rows[0];
+  return row ? { author_id: row.author_id, changed: !row.was } : undefined;
 }
 
 /** Share-locks a live post (its likes, bookmarks and comments then count against a post that stays). */
@@ -370,9 +382,20 @@ export async function lockCommentForDelete(
   return r.rows[0];
 }
 
-export async function softDeleteComment(trx: ContentTrx, commentId: string, by: string): Promise<void> {
-  await sql`UPDATE content.comments SET deleted_at = now(), deleted_by = ${by}::uuid
+export async function softDeleteComment(trx: ContentTrx, commentId: string, by: string, reason = ""): Promise<void> {
+  await sql`UPDATE content.comments SET deleted_at = now(), deleted_by = ${by}::uuid, deleted_reason = ${reason}
     WHERE id = ${commentId}::uuid`.execute(trx);
+}
+
+/** Live comments by id (any order; the caller orders them). */
+export async function liveComments(db: ContentDb, ids: string[]): Promise<CommentRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom("content.comments")
+    .select(COMMENT_FIELDS)
+    .where("id", "in", ids)
+    .where("deleted_at", "is", null)
+    .execute();
 }
 
 /** A post's live comments, for keysetPage on `content.comments.id`. */

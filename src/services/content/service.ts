@@ -17,6 +17,7 @@ import { createPost } from "./rpc/createPost.ts";
 import { deleteComment } from "./rpc/deleteComment.ts";
 import { deletePost } from "./rpc/deletePost.ts";
 import { editPost } from "./rpc/editPost.ts";
+import { getComments } from "./rpc/getComments.ts";
 import { getCounts } from "./rpc/getCounts.ts";
 import { getPost } from "./rpc/getPost.ts";
 import { getPosts } from "./rpc/getPosts.ts";
@@ -28,6 +29,7 @@ import { listComments } from "./rpc/listComments.ts";
 import { listPostEdits } from "./rpc/listPostEdits.ts";
 import { listPostLikers } from "./rpc/listPostLikers.ts";
 import { listUserPosts } from "./rpc/listUserPosts.ts";
+import { markPostSensitive } from "./rpc/markPostSensitive.ts";
 import { scanPosts } from "./rpc/scanPosts.ts";
 import { unbookmarkPost } from "./rpc/unbookmarkPost.ts";
 import { unlikeComment } from "./rpc/unlikeComment.ts";
@@ -39,6 +41,7 @@ export function createContentService(deps: ContentDeps, cache?: PostCache): Serv
     createPost: (req) => createPost(ctx, req),
     editPost: (req) => editPost(ctx, req),
     deletePost: (req) => deletePost(ctx, req),
+    markPostSensitive: (req) => markPostSensitive(ctx, req),
     getPost: (req) => getPost(ctx, req),
     getPosts: (req) => getPosts(ctx, req),
     listPostEdits: (req) => listPostEdits(ctx, req),
@@ -46,6 +49,7 @@ export function createContentService(deps: ContentDeps, cache?: PostCache): Serv
     createComment: (req) => createComment(ctx, req),
     deleteComment: (req) => deleteComment(ctx, req),
     listComments: (req) => listComments(ctx, req),
+    getComments: (req) => getComments(ctx, req),
     likePost: (req) => likePost(ctx, req),
     unlikePost: (req) => unlikePost(ctx, req),
     bookmarkPost: (req) => bookmarkPost(ctx, req),

@@ -8,6 +8,7 @@ import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { followCounts } from "./consumers.ts";
 import { mailConsumer } from "./mail.ts";
+import { restrictionsConsumer } from "./restrictions.ts";
 import { createIdentityService, type IdentityTables, type PublicProfile } from "./service.ts";
 
 /** The signing key: JWT_PRIVATE_KEY(_FILE), or in embedded mode one generated once under the data dir. */
@@ -56,6 +57,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     consumers: [
       followCounts((ids) => profiles.invalidate(ids)),
       mailConsumer({ mailer, sealer, publicUrl: c.PUBLIC_URL, log: ctx.log }),
+      restrictionsConsumer(ctx.bus(), (ids) => profiles.invalidate(ids)),
     ],
     stop: async () => mailer.close(),
   };

@@ -20,7 +20,7 @@ interface UsersTable {
   updated_at: Generated<Date>;
   follower_count: Generated<number>;
   following_count: Generated<number>;
-  role: Generated<"user" | "admin">;
+  role: Generated<Role>;
   email_verified_at: Date | null;
   username_changed_at: Date | null;
 }
@@ -105,12 +105,20 @@ export interface PublicProfile {
   following_count: number;
 }
 
+/**
+ * Profiles are not served while a moderator's suspension or ban holds (restrictions.ts): the gateway's
+ * rules step then drops the account's posts, comments and search results like a deleted account's.
+ */
+const unrestricted = sql<boolean>`NOT EXISTS (SELECT 1 FROM identity.account_restrictions r
+  WHERE r.user_id = identity.users.id AND (r.state = 'banned' OR r.until > now()))`;
+
 export async function loadProfiles(db: IdentityDb, ids: string[]): Promise<Map<string, PublicProfile>> {
   if (ids.length === 0) return new Map();
   const rows = await db
     .selectFrom("identity.users")
     .select(["id", "username", "display_name", "bio", "avatar_url", "created_at", "follower_count", "following_count"])
     .where("id", "in", ids)
+    .where(unrestricted)
     .execute();
   return new Map(rows.map((r) => [r.id, { ...r, created_at: r.created_at.toISOString() }]));
 }
@@ -129,7 +137,12 @@ export function userById(db: IdentityDb, id: string): Promise<UserRow | undefine
 }
 
 export function userByUsername(db: IdentityDb, username: string): Promise<UserRow | undefined> {
-  return db.selectFrom("identity.users").selectAll().where("username", "=", username).executeTakeFirst();
+  return db
+    .selectFrom("identity.users")
+    .selectAll()
+    .where("username", "=", username)
+    .where(unrestricted)
+    .executeTakeFirst();
 }
 
 export function usersByUsernames(db: IdentityDb, usernames: string[]): Promise<UserRow[]> {
@@ -149,8 +162,22 @@ export function userByIdentifier(db: IdentityDb, identifier: string): Promise<Us
     .executeTakeFirst();
 }
 
-export async function roleOf(db: IdentityDb, userId: string): Promise<"user" | "admin" | undefined> {
+/** A user's role: an admin moderates and administers; a moderator works the moderation queue. */
+export type Role = "user" | "admin" | "moderator";
+
+export async function roleOf(db: IdentityDb, userId: string): Promise<Role | undefined> {
   return (await db.selectFrom("identity.users").select("role").where("id", "=", userId).executeTakeFirst())?.role;
+}
+
+/** The roles of the users of `ids` that exist. */
+export async function rolesOf(db: IdentityDb, ids: string[]): Promise<Map<string, Role>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("identity.users")
+    .select([sql<string>`id::text`.as("id"), "role"])
+    .where("id", "in", ids)
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.role]));
 }
 
 /** What an access token says about its user: the role and whether the address is verified. */

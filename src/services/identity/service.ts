@@ -18,6 +18,7 @@ import { confirmTwoFactorEnrollment } from "./rpc/confirmTwoFactorEnrollment.ts"
 import { disableTwoFactor } from "./rpc/disableTwoFactor.ts";
 import { endSession } from "./rpc/endSession.ts";
 import { getJwks } from "./rpc/getJwks.ts";
+import { getRoles } from "./rpc/getRoles.ts";
 import { getUser } from "./rpc/getUser.ts";
 import { getUserByUsername } from "./rpc/getUserByUsername.ts";
 import { listSessions } from "./rpc/listSessions.ts";
@@ -74,5 +75,6 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     updateProfile: updateProfile(id),
     getJwks: getJwks(id),
     scanUsers: scanUsers(id),
+    getRoles: getRoles(id),
   };
 }

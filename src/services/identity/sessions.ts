@@ -5,6 +5,7 @@ import { ACCESS_TOKEN } from "../../platform/security/jwt.ts";
 import { newOpaqueToken, sha256 } from "../../platform/security/secrets.ts";
 import type { Identity } from "./deps.ts";
 import { claimsOf, type IdentityDb, insertRefreshToken, insertSession, type SessionClient } from "./queries.ts";
+import { refuseRestricted } from "./restrictions.ts";
 
 const USER_AGENT_MAX = 512;
 const IP_MAX = 64;
@@ -25,6 +26,8 @@ export async function openSession(
   userId: string,
   client: ClientInfo | undefined,
 ): Promise<{ sessionId: string; refresh: string }> {
+  // Every way in (login, a verification link) opens a session here: none for a suspended or banned account.
+  await refuseRestricted(trx, userId);
   const now = Date.now();
   const sessionId = await insertSession(trx, userId, new Date(now + id.opt.sessionMaxMs), clientOf(client));
   const refresh = newOpaqueToken();
@@ -38,7 +41,7 @@ export async function issueTokens(id: Identity, userId: string, sessionId: strin
   const c = await claimsOf(id.writer, userId);
   const unverified = id.opt.requireVerifiedEmail && c?.email_verified_at === null;
   return create(TokensSchema, {
-    accessToken: await id.signer.sign(userId, sessionId, undefined, c?.role === "admin" ? ["admin"] : [], unverified),
+    accessToken: await id.signer.sign(userId, sessionId, undefined, c && c.role !== "user" ? [c.role] : [], unverified),
     refreshToken: refresh,
     expiresIn: ACCESS_TOKEN.ttlSeconds,
   });

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/content/v1/content.proto.
  */
 export const file_nova_content_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("Ch1ub3ZhL2NvbnRlbnQvdjEvY29udGVudC5wcm90bxIPbm92YS5jb250ZW50LnYxIkYKBU1lZGlhEgsKA3VybBgBIAEoCRIRCgltaW1lX3R5cGUYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNIi8KDlBvc3RBdHRhY2htZW50EhAKCG1lZGlhX2lkGAEgASgJEgsKA2FsdBgCIAEoCSLxAQoEUG9zdBIKCgJpZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIlCgVtZWRpYRgEIAMoCzIWLm5vdmEuY29udGVudC52MS5NZWRpYRIQCghoYXNodGFncxgFIAMoCRITCgttZW50aW9uX2lkcxgGIAMoCRISCgpjcmVhdGVkX2F0GAcgASgJEhEKCWVkaXRlZF9hdBgIIAEoCRI0CgthdHRhY2htZW50cxgJIAMoCzIfLm5vdmEuY29udGVudC52MS5Qb3N0QXR0YWNobWVudBIRCglzZW5zaXRpdmUYCiABKAgiggEKB0NvbW1lbnQSCgoCaWQYASABKAkSDwoHcG9zdF9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSEQoJcGFyZW50X2lkGAQgASgJEgwKBHRleHQYBSABKAkSEgoKY3JlYXRlZF9hdBgGIAEoCRISCgpsaWtlX2NvdW50GAcgASgNImAKClBvc3RDb3VudHMSDwoHcG9zdF9pZBgBIAEoCRISCgpsaWtlX2NvdW50GAIgASgNEhUKDWNvbW1lbnRfY291bnQYAyABKA0SFgoOYm9va21hcmtfY291bnQYBCABKA0iNwoNQ29tbWVudENvdW50cxISCgpjb21tZW50X2lkGAEgASgJEhIKCmxpa2VfY291bnQYAiABKA0iIgoPTGlrZVBvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiPwoQTGlrZVBvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyIkChFVbmxpa2VQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIkEKElVubGlrZVBvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyImChNCb29rbWFya1Bvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiQwoUQm9va21hcmtQb3N0UmVzcG9uc2USKwoGY291bnRzGAEgASgLMhsubm92YS5jb250ZW50LnYxLlBvc3RDb3VudHMiKAoVVW5ib29rbWFya1Bvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiRQoWVW5ib29rbWFya1Bvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyIoChJMaWtlQ29tbWVudFJlcXVlc3QSEgoKY29tbWVudF9pZBgBIAEoCSJwChNMaWtlQ29tbWVudFJlc3BvbnNlEi4KBmNvdW50cxgBIAEoCzIeLm5vdmEuY29udGVudC52MS5Db21tZW50Q291bnRzEikKB2NvbW1lbnQYAiABKAsyGC5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudCIqChRVbmxpa2VDb21tZW50UmVxdWVzdBISCgpjb21tZW50X2lkGAEgASgJInIKFVVubGlrZUNvbW1lbnRSZXNwb25zZRIuCgZjb3VudHMYASABKAsyHi5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudENvdW50cxIpCgdjb21tZW50GAIgASgLMhgubm92YS5jb250ZW50LnYxLkNvbW1lbnQikQEKEUNyZWF0ZVBvc3RSZXF1ZXN0EgwKBHRleHQYASABKAkSJQoFbWVkaWEYAiADKAsyFi5ub3ZhLmNvbnRlbnQudjEuTWVkaWESNAoLYXR0YWNobWVudHMYAyADKAsyHy5ub3ZhLmNvbnRlbnQudjEuUG9zdEF0dGFjaG1lbnQSEQoJc2Vuc2l0aXZlGAQgASgIIjkKEkNyZWF0ZVBvc3RSZXNwb25zZRIjCgRwb3N0GAEgASgLMhUubm92YS5jb250ZW50LnYxLlBvc3QiMAoPRWRpdFBvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkSDAoEdGV4dBgCIAEoCSI3ChBFZGl0UG9zdFJlc3BvbnNlEiMKBHBvc3QYASABKAsyFS5ub3ZhLmNvbnRlbnQudjEuUG9zdCIkChFEZWxldGVQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIhQKEkRlbGV0ZVBvc3RSZXNwb25zZSIhCg5HZXRQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIjYKD0dldFBvc3RSZXNwb25zZRIjCgRwb3N0GAEgASgLMhUubm92YS5jb250ZW50LnYxLlBvc3QiIwoPR2V0UG9zdHNSZXF1ZXN0EhAKCHBvc3RfaWRzGAEgAygJIjgKEEdldFBvc3RzUmVzcG9uc2USJAoFcG9zdHMYASADKAsyFS5ub3ZhLmNvbnRlbnQudjEuUG9zdCItCghQb3N0RWRpdBIMCgR0ZXh0GAEgASgJEhMKC3JlcGxhY2VkX2F0GAIgASgJIicKFExpc3RQb3N0RWRpdHNSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiQQoVTGlzdFBvc3RFZGl0c1Jlc3BvbnNlEigKBWVkaXRzGAEgAygLMhkubm92YS5jb250ZW50LnYxLlBvc3RFZGl0IkYKFExpc3RVc2VyUG9zdHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIj4KFUxpc3RVc2VyUG9zdHNSZXNwb25zZRIQCghwb3N0X2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCSJIChRDcmVhdGVDb21tZW50UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJEgwKBHRleHQYAiABKAkSEQoJcGFyZW50X2lkGAMgASgJIkIKFUNyZWF0ZUNvbW1lbnRSZXNwb25zZRIpCgdjb21tZW50GAEgASgLMhgubm92YS5jb250ZW50LnYxLkNvbW1lbnQiKgoURGVsZXRlQ29tbWVudFJlcXVlc3QSEgoKY29tbWVudF9pZBgBIAEoCSIXChVEZWxldGVDb21tZW50UmVzcG9uc2UiRQoTTGlzdENvbW1lbnRzUmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJEg4KBmN1cnNvchgCIAEoCRINCgVsaW1pdBgDIAEoDSJXChRMaXN0Q29tbWVudHNSZXNwb25zZRIqCghjb21tZW50cxgBIAMoCzIYLm5vdmEuY29udGVudC52MS5Db21tZW50EhMKC25leHRfY3Vyc29yGAIgASgJIkcKFUxpc3RQb3N0TGlrZXJzUmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJEg4KBmN1cnNvchgCIAEoCRINCgVsaW1pdBgDIAEoDSJQChZMaXN0UG9zdExpa2Vyc1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiNQoUTGlzdEJvb2ttYXJrc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIk8KFUxpc3RCb29rbWFya3NSZXNwb25zZRIQCghwb3N0X2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIiQKEEdldENvdW50c1JlcXVlc3QSEAoIcG9zdF9pZHMYASADKAkiQAoRR2V0Q291bnRzUmVzcG9uc2USKwoGY291bnRzGAEgAygLMhsubm92YS5jb250ZW50LnYxLlBvc3RDb3VudHMiKQoVR2V0Vmlld2VyU3RhdGVSZXF1ZXN0EhAKCHBvc3RfaWRzGAEgAygJIkEKC1ZpZXdlclN0YXRlEg8KB3Bvc3RfaWQYASABKAkSDQoFbGlrZWQYAiABKAgSEgoKYm9va21hcmtlZBgDIAEoCCJGChZHZXRWaWV3ZXJTdGF0ZVJlc3BvbnNlEiwKBnN0YXRlcxgBIAMoCzIcLm5vdmEuY29udGVudC52MS5WaWV3ZXJTdGF0ZSIxChBTY2FuUG9zdHNSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJdChFTY2FuUG9zdHNSZXNwb25zZRIkCgVwb3N0cxgBIAMoCzIVLm5vdmEuY29udGVudC52MS5Qb3N0EhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgEMq0PCg5Db250ZW50U2VydmljZRJVCgpDcmVhdGVQb3N0EiIubm92YS5jb250ZW50LnYxLkNyZWF0ZVBvc3RSZXF1ZXN0GiMubm92YS5jb250ZW50LnYxLkNyZWF0ZVBvc3RSZXNwb25zZRJPCghFZGl0UG9zdBIgLm5vdmEuY29udGVudC52MS5FZGl0UG9zdFJlcXVlc3QaIS5ub3ZhLmNvbnRlbnQudjEuRWRpdFBvc3RSZXNwb25zZRJVCgpEZWxldGVQb3N0EiIubm92YS5jb250ZW50LnYxLkRlbGV0ZVBvc3RSZXF1ZXN0GiMubm92YS5jb250ZW50LnYxLkRlbGV0ZVBvc3RSZXNwb25zZRJRCgdHZXRQb3N0Eh8ubm92YS5jb250ZW50LnYxLkdldFBvc3RSZXF1ZXN0GiAubm92YS5jb250ZW50LnYxLkdldFBvc3RSZXNwb25zZSIDkAIBElQKCEdldFBvc3RzEiAubm92YS5jb250ZW50LnYxLkdldFBvc3RzUmVxdWVzdBohLm5vdmEuY29udGVudC52MS5HZXRQb3N0c1Jlc3BvbnNlIgOQAgESYwoNTGlzdFBvc3RFZGl0cxIlLm5vdmEuY29udGVudC52MS5MaXN0UG9zdEVkaXRzUmVxdWVzdBomLm5vdmEuY29udGVudC52MS5MaXN0UG9zdEVkaXRzUmVzcG9uc2UiA5ACARJmCg5MaXN0UG9zdExpa2VycxImLm5vdmEuY29udGVudC52MS5MaXN0UG9zdExpa2Vyc1JlcXVlc3QaJy5ub3ZhLmNvbnRlbnQudjEuTGlzdFBvc3RMaWtlcnNSZXNwb25zZSIDkAIBEmMKDUxpc3RVc2VyUG9zdHMSJS5ub3ZhLmNvbnRlbnQudjEuTGlzdFVzZXJQb3N0c1JlcXVlc3QaJi5ub3ZhLmNvbnRlbnQudjEuTGlzdFVzZXJQb3N0c1Jlc3BvbnNlIgOQAgESXgoNQ3JlYXRlQ29tbWVudBIlLm5vdmEuY29udGVudC52MS5DcmVhdGVDb21tZW50UmVxdWVzdBomLm5vdmEuY29udGVudC52MS5DcmVhdGVDb21tZW50UmVzcG9uc2USXgoNRGVsZXRlQ29tbWVudBIlLm5vdmEuY29udGVudC52MS5EZWxldGVDb21tZW50UmVxdWVzdBomLm5vdmEuY29udGVudC52MS5EZWxldGVDb21tZW50UmVzcG9uc2USYAoMTGlzdENvbW1lbnRzEiQubm92YS5jb250ZW50LnYxLkxpc3RDb21tZW50c1JlcXVlc3QaJS5ub3ZhLmNvbnRlbnQudjEuTGlzdENvbW1lbnRzUmVzcG9uc2UiA5ACARJPCghMaWtlUG9zdBIgLm5vdmEuY29udGVudC52MS5MaWtlUG9zdFJlcXVlc3QaIS5ub3ZhLmNvbnRlbnQudjEuTGlrZVBvc3RSZXNwb25zZRJVCgpVbmxpa2VQb3N0EiIubm92YS5jb250ZW50LnYxLlVubGlrZVBvc3RSZXF1ZXN0GiMubm92YS5jb250ZW50LnYxLlVubGlrZVBvc3RSZXNwb25zZRJbCgxCb29rbWFya1Bvc3QSJC5ub3ZhLmNvbnRlbnQudjEuQm9va21hcmtQb3N0UmVxdWVzdBolLm5vdmEuY29udGVudC52MS5Cb29rbWFya1Bvc3RSZXNwb25zZRJhCg5VbmJvb2ttYXJrUG9zdBImLm5vdmEuY29udGVudC52MS5VbmJvb2ttYXJrUG9zdFJlcXVlc3QaJy5ub3ZhLmNvbnRlbnQudjEuVW5ib29rbWFya1Bvc3RSZXNwb25zZRJYCgtMaWtlQ29tbWVudBIjLm5vdmEuY29udGVudC52MS5MaWtlQ29tbWVudFJlcXVlc3QaJC5ub3ZhLmNvbnRlbnQudjEuTGlrZUNvbW1lbnRSZXNwb25zZRJeCg1Vbmxpa2VDb21tZW50EiUubm92YS5jb250ZW50LnYxLlVubGlrZUNvbW1lbnRSZXF1ZXN0GiYubm92YS5jb250ZW50LnYxLlVubGlrZUNvbW1lbnRSZXNwb25zZRJjCg1MaXN0Qm9va21hcmtzEiUubm92YS5jb250ZW50LnYxLkxpc3RCb29rbWFya3NSZXF1ZXN0GiYubm92YS5jb250ZW50LnYxLkxpc3RCb29rbWFya3NSZXNwb25zZSIDkAIBElcKCUdldENvdW50cxIhLm5vdmEuY29udGVudC52MS5HZXRDb3VudHNSZXF1ZXN0GiIubm92YS5jb250ZW50LnYxLkdldENvdW50c1Jlc3BvbnNlIgOQAgESZgoOR2V0Vmlld2VyU3RhdGUSJi5ub3ZhLmNvbnRlbnQudjEuR2V0Vmlld2VyU3RhdGVSZXF1ZXN0Gicubm92YS5jb250ZW50LnYxLkdldFZpZXdlclN0YXRlUmVzcG9uc2UiA5ACARJXCglTY2FuUG9zdHMSIS5ub3ZhLmNvbnRlbnQudjEuU2NhblBvc3RzUmVxdWVzdBoiLm5vdmEuY29udGVudC52MS5TY2FuUG9zdHNSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("Ch1ub3ZhL2NvbnRlbnQvdjEvY29udGVudC5wcm90bxIPbm92YS5jb250ZW50LnYxIkYKBU1lZGlhEgsKA3VybBgBIAEoCRIRCgltaW1lX3R5cGUYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNIi8KDlBvc3RBdHRhY2htZW50EhAKCG1lZGlhX2lkGAEgASgJEgsKA2FsdBgCIAEoCSLxAQoEUG9zdBIKCgJpZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIlCgVtZWRpYRgEIAMoCzIWLm5vdmEuY29udGVudC52MS5NZWRpYRIQCghoYXNodGFncxgFIAMoCRITCgttZW50aW9uX2lkcxgGIAMoCRISCgpjcmVhdGVkX2F0GAcgASgJEhEKCWVkaXRlZF9hdBgIIAEoCRI0CgthdHRhY2htZW50cxgJIAMoCzIfLm5vdmEuY29udGVudC52MS5Qb3N0QXR0YWNobWVudBIRCglzZW5zaXRpdmUYCiABKAgiggEKB0NvbW1lbnQSCgoCaWQYASABKAkSDwoHcG9zdF9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSEQoJcGFyZW50X2lkGAQgASgJEgwKBHRleHQYBSABKAkSEgoKY3JlYXRlZF9hdBgGIAEoCRISCgpsaWtlX2NvdW50GAcgASgNImAKClBvc3RDb3VudHMSDwoHcG9zdF9pZBgBIAEoCRISCgpsaWtlX2NvdW50GAIgASgNEhUKDWNvbW1lbnRfY291bnQYAyABKA0SFgoOYm9va21hcmtfY291bnQYBCABKA0iNwoNQ29tbWVudENvdW50cxISCgpjb21tZW50X2lkGAEgASgJEhIKCmxpa2VfY291bnQYAiABKA0iIgoPTGlrZVBvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiPwoQTGlrZVBvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyIkChFVbmxpa2VQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIkEKElVubGlrZVBvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyImChNCb29rbWFya1Bvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiQwoUQm9va21hcmtQb3N0UmVzcG9uc2USKwoGY291bnRzGAEgASgLMhsubm92YS5jb250ZW50LnYxLlBvc3RDb3VudHMiKAoVVW5ib29rbWFya1Bvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkiRQoWVW5ib29rbWFya1Bvc3RSZXNwb25zZRIrCgZjb3VudHMYASABKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyIoChJMaWtlQ29tbWVudFJlcXVlc3QSEgoKY29tbWVudF9pZBgBIAEoCSJwChNMaWtlQ29tbWVudFJlc3BvbnNlEi4KBmNvdW50cxgBIAEoCzIeLm5vdmEuY29udGVudC52MS5Db21tZW50Q291bnRzEikKB2NvbW1lbnQYAiABKAsyGC5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudCIqChRVbmxpa2VDb21tZW50UmVxdWVzdBISCgpjb21tZW50X2lkGAEgASgJInIKFVVubGlrZUNvbW1lbnRSZXNwb25zZRIuCgZjb3VudHMYASABKAsyHi5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudENvdW50cxIpCgdjb21tZW50GAIgASgLMhgubm92YS5jb250ZW50LnYxLkNvbW1lbnQikQEKEUNyZWF0ZVBvc3RSZXF1ZXN0EgwKBHRleHQYASABKAkSJQoFbWVkaWEYAiADKAsyFi5ub3ZhLmNvbnRlbnQudjEuTWVkaWESNAoLYXR0YWNobWVudHMYAyADKAsyHy5ub3ZhLmNvbnRlbnQudjEuUG9zdEF0dGFjaG1lbnQSEQoJc2Vuc2l0aXZlGAQgASgIIjkKEkNyZWF0ZVBvc3RSZXNwb25zZRIjCgRwb3N0GAEgASgLMhUubm92YS5jb250ZW50LnYxLlBvc3QiMAoPRWRpdFBvc3RSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkSDAoEdGV4dBgCIAEoCSI3ChBFZGl0UG9zdFJlc3BvbnNlEiMKBHBvc3QYASABKAsyFS5ub3ZhLmNvbnRlbnQudjEuUG9zdCI0ChFEZWxldGVQb3N0UmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIUChJEZWxldGVQb3N0UmVzcG9uc2UiIQoOR2V0UG9zdFJlcXVlc3QSDwoHcG9zdF9pZBgBIAEoCSI2Cg9HZXRQb3N0UmVzcG9uc2USIwoEcG9zdBgBIAEoCzIVLm5vdmEuY29udGVudC52MS5Qb3N0IiMKD0dldFBvc3RzUmVxdWVzdBIQCghwb3N0X2lkcxgBIAMoCSI4ChBHZXRQb3N0c1Jlc3BvbnNlEiQKBXBvc3RzGAEgAygLMhUubm92YS5jb250ZW50LnYxLlBvc3QiLQoIUG9zdEVkaXQSDAoEdGV4dBgBIAEoCRITCgtyZXBsYWNlZF9hdBgCIAEoCSInChRMaXN0UG9zdEVkaXRzUmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIkEKFUxpc3RQb3N0RWRpdHNSZXNwb25zZRIoCgVlZGl0cxgBIAMoCzIZLm5vdmEuY29udGVudC52MS5Qb3N0RWRpdCJGChRMaXN0VXNlclBvc3RzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmN1cnNvchgCIAEoCRINCgVsaW1pdBgDIAEoDSI+ChVMaXN0VXNlclBvc3RzUmVzcG9uc2USEAoIcG9zdF9pZHMYASADKAkSEwoLbmV4dF9jdXJzb3IYAiABKAkiSAoUQ3JlYXRlQ29tbWVudFJlcXVlc3QSDwoHcG9zdF9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEhEKCXBhcmVudF9pZBgDIAEoCSJCChVDcmVhdGVDb21tZW50UmVzcG9uc2USKQoHY29tbWVudBgBIAEoCzIYLm5vdmEuY29udGVudC52MS5Db21tZW50IjoKFERlbGV0ZUNvbW1lbnRSZXF1ZXN0EhIKCmNvbW1lbnRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIisKGE1hcmtQb3N0U2Vuc2l0aXZlUmVxdWVzdBIPCgdwb3N0X2lkGAEgASgJIiwKGU1hcmtQb3N0U2Vuc2l0aXZlUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCCIXChVEZWxldGVDb21tZW50UmVzcG9uc2UiKQoSR2V0Q29tbWVudHNSZXF1ZXN0EhMKC2NvbW1lbnRfaWRzGAEgAygJIkEKE0dldENvbW1lbnRzUmVzcG9uc2USKgoIY29tbWVudHMYASADKAsyGC5ub3ZhLmNvbnRlbnQudjEuQ29tbWVudCJFChNMaXN0Q29tbWVudHNSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIlcKFExpc3RDb21tZW50c1Jlc3BvbnNlEioKCGNvbW1lbnRzGAEgAygLMhgubm92YS5jb250ZW50LnYxLkNvbW1lbnQSEwoLbmV4dF9jdXJzb3IYAiABKAkiRwoVTGlzdFBvc3RMaWtlcnNSZXF1ZXN0Eg8KB3Bvc3RfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIlAKFkxpc3RQb3N0TGlrZXJzUmVzcG9uc2USEAoIdXNlcl9pZHMYASADKAkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSI1ChRMaXN0Qm9va21hcmtzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTwoVTGlzdEJvb2ttYXJrc1Jlc3BvbnNlEhAKCHBvc3RfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiJAoQR2V0Q291bnRzUmVxdWVzdBIQCghwb3N0X2lkcxgBIAMoCSJAChFHZXRDb3VudHNSZXNwb25zZRIrCgZjb3VudHMYASADKAsyGy5ub3ZhLmNvbnRlbnQudjEuUG9zdENvdW50cyIpChVHZXRWaWV3ZXJTdGF0ZVJlcXVlc3QSEAoIcG9zdF9pZHMYASADKAkiQQoLVmlld2VyU3RhdGUSDwoHcG9zdF9pZBgBIAEoCRINCgVsaWtlZBgCIAEoCBISCgpib29rbWFya2VkGAMgASgIIkYKFkdldFZpZXdlclN0YXRlUmVzcG9uc2USLAoGc3RhdGVzGAEgAygLMhwubm92YS5jb250ZW50LnYxLlZpZXdlclN0YXRlIjEKEFNjYW5Qb3N0c1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIl0KEVNjYW5Qb3N0c1Jlc3BvbnNlEiQKBXBvc3RzGAEgAygLMhUubm92YS5jb250ZW50LnYxLlBvc3QSEwoLbmV4dF9jdXJzb3IYAiABKAkSDQoFdG90YWwYAyABKAQy+BAKDkNvbnRlbnRTZXJ2aWNlElUKCkNyZWF0ZVBvc3QSIi5ub3ZhLmNvbnRlbnQudjEuQ3JlYXRlUG9zdFJlcXVlc3QaIy5ub3ZhLmNvbnRlbnQudjEuQ3JlYXRlUG9zdFJlc3BvbnNlEk8KCEVkaXRQb3N0EiAubm92YS5jb250ZW50LnYxLkVkaXRQb3N0UmVxdWVzdBohLm5vdmEuY29udGVudC52MS5FZGl0UG9zdFJlc3BvbnNlElUKCkRlbGV0ZVBvc3QSIi5ub3ZhLmNvbnRlbnQudjEuRGVsZXRlUG9zdFJlcXVlc3QaIy5ub3ZhLmNvbnRlbnQudjEuRGVsZXRlUG9zdFJlc3BvbnNlEmoKEU1hcmtQb3N0U2Vuc2l0aXZlEikubm92YS5jb250ZW50LnYxLk1hcmtQb3N0U2Vuc2l0aXZlUmVxdWVzdBoqLm5vdmEuY29udGVudC52MS5NYXJrUG9zdFNlbnNpdGl2ZVJlc3BvbnNlElEKB0dldFBvc3QSHy5ub3ZhLmNvbnRlbnQudjEuR2V0UG9zdFJlcXVlc3QaIC5ub3ZhLmNvbnRlbnQudjEuR2V0UG9zdFJlc3BvbnNlIgOQAgESVAoIR2V0UG9zdHMSIC5ub3ZhLmNvbnRlbnQudjEuR2V0UG9zdHNSZXF1ZXN0GiEubm92YS5jb250ZW50LnYxLkdldFBvc3RzUmVzcG9uc2UiA5ACARJjCg1MaXN0UG9zdEVkaXRzEiUubm92YS5jb250ZW50LnYxLkxpc3RQb3N0RWRpdHNSZXF1ZXN0GiYubm92YS5jb250ZW50LnYxLkxpc3RQb3N0RWRpdHNSZXNwb25zZSIDkAIBEmYKDkxpc3RQb3N0TGlrZXJzEiYubm92YS5jb250ZW50LnYxLkxpc3RQb3N0TGlrZXJzUmVxdWVzdBonLm5vdmEuY29udGVudC52MS5MaXN0UG9zdExpa2Vyc1Jlc3BvbnNlIgOQAgESYwoNTGlzdFVzZXJQb3N0cxIlLm5vdmEuY29udGVudC52MS5MaXN0VXNlclBvc3RzUmVxdWVzdBomLm5vdmEuY29udGVudC52MS5MaXN0VXNlclBvc3RzUmVzcG9uc2UiA5ACARJeCg1DcmVhdGVDb21tZW50EiUubm92YS5jb250ZW50LnYxLkNyZWF0ZUNvbW1lbnRSZXF1ZXN0GiYubm92YS5jb250ZW50LnYxLkNyZWF0ZUNvbW1lbnRSZXNwb25zZRJeCg1EZWxldGVDb21tZW50EiUubm92YS5jb250ZW50LnYxLkRlbGV0ZUNvbW1lbnRSZXF1ZXN0GiYubm92YS5jb250ZW50LnYxLkRlbGV0ZUNvbW1lbnRSZXNwb25zZRJgCgxMaXN0Q29tbWVudHMSJC5ub3ZhLmNvbnRlbnQudjEuTGlzdENvbW1lbnRzUmVxdWVzdBolLm5vdmEuY29udGVudC52MS5MaXN0Q29tbWVudHNSZXNwb25zZSIDkAIBEl0KC0dldENvbW1lbnRzEiMubm92YS5jb250ZW50LnYxLkdldENvbW1lbnRzUmVxdWVzdBokLm5vdmEuY29udGVudC52MS5HZXRDb21tZW50c1Jlc3BvbnNlIgOQAgESTwoITGlrZVBvc3QSIC5ub3ZhLmNvbnRlbnQudjEuTGlrZVBvc3RSZXF1ZXN0GiEubm92YS5jb250ZW50LnYxLkxpa2VQb3N0UmVzcG9uc2USVQoKVW5saWtlUG9zdBIiLm5vdmEuY29udGVudC52MS5Vbmxpa2VQb3N0UmVxdWVzdBojLm5vdmEuY29udGVudC52MS5Vbmxpa2VQb3N0UmVzcG9uc2USWwoMQm9va21hcmtQb3N0EiQubm92YS5jb250ZW50LnYxLkJvb2ttYXJrUG9zdFJlcXVlc3QaJS5ub3ZhLmNvbnRlbnQudjEuQm9va21hcmtQb3N0UmVzcG9uc2USYQoOVW5ib29rbWFya1Bvc3QSJi5ub3ZhLmNvbnRlbnQudjEuVW5ib29rbWFya1Bvc3RSZXF1ZXN0Gicubm92YS5jb250ZW50LnYxLlVuYm9va21hcmtQb3N0UmVzcG9uc2USWAoLTGlrZUNvbW1lbnQSIy5ub3ZhLmNvbnRlbnQudjEuTGlrZUNvbW1lbnRSZXF1ZXN0GiQubm92YS5jb250ZW50LnYxLkxpa2VDb21tZW50UmVzcG9uc2USXgoNVW5saWtlQ29tbWVudBIlLm5vdmEuY29udGVudC52MS5Vbmxpa2VDb21tZW50UmVxdWVzdBomLm5vdmEuY29udGVudC52MS5Vbmxpa2VDb21tZW50UmVzcG9uc2USYwoNTGlzdEJvb2ttYXJrcxIlLm5vdmEuY29udGVudC52MS5MaXN0Qm9va21hcmtzUmVxdWVzdBomLm5vdmEuY29udGVudC52MS5MaXN0Qm9va21hcmtzUmVzcG9uc2UiA5ACARJXCglHZXRDb3VudHMSIS5ub3ZhLmNvbnRlbnQudjEuR2V0Q291bnRzUmVxdWVzdBoiLm5vdmEuY29udGVudC52MS5HZXRDb3VudHNSZXNwb25zZSIDkAIBEmYKDkdldFZpZXdlclN0YXRlEiYubm92YS5jb250ZW50LnYxLkdldFZpZXdlclN0YXRlUmVxdWVzdBonLm5vdmEuY29udGVudC52MS5HZXRWaWV3ZXJTdGF0ZVJlc3BvbnNlIgOQAgESVwoJU2NhblBvc3RzEiEubm92YS5jb250ZW50LnYxLlNjYW5Qb3N0c1JlcXVlc3QaIi5ub3ZhLmNvbnRlbnQudjEuU2NhblBvc3RzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
 
 /**
  * @generated from message nova.content.v1.Media
@@ -567,6 +567,13 @@ export type DeletePostRequest = Message<"nova.content.v1.DeletePostRequest"> & {
    * @generated from field: string post_id = 1;
    */
   postId: string;
+
+  /**
+   * Optional, at most 1,000 characters: why a moderator removed it (kept with the delete and in PostDeleted).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
 };
 
 /**
@@ -829,6 +836,13 @@ export type DeleteCommentRequest = Message<"nova.content.v1.DeleteCommentRequest
    * @generated from field: string comment_id = 1;
    */
   commentId: string;
+
+  /**
+   * As in DeletePostRequest.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
 };
 
 /**
@@ -837,6 +851,42 @@ export type DeleteCommentRequest = Message<"nova.content.v1.DeleteCommentRequest
  */
 export const DeleteCommentRequestSchema: GenMessage<DeleteCommentRequest> = /*@__PURE__*/
   messageDesc(file_nova_content_v1_content, 35);
+
+/**
+ * @generated from message nova.content.v1.MarkPostSensitiveRequest
+ */
+export type MarkPostSensitiveRequest = Message<"nova.content.v1.MarkPostSensitiveRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+};
+
+/**
+ * Describes the message nova.content.v1.MarkPostSensitiveRequest.
+ * Use `create(MarkPostSensitiveRequestSchema)` to create a new message.
+ */
+export const MarkPostSensitiveRequestSchema: GenMessage<MarkPostSensitiveRequest> = /*@__PURE__*/
+  messageDesc(file_nova_content_v1_content, 36);
+
+/**
+ * @generated from message nova.content.v1.MarkPostSensitiveResponse
+ */
+export type MarkPostSensitiveResponse = Message<"nova.content.v1.MarkPostSensitiveResponse"> & {
+  /**
+   * False when the post was marked sensitive already.
+   *
+   * @generated from field: bool changed = 1;
+   */
+  changed: boolean;
+};
+
+/**
+ * Describes the message nova.content.v1.MarkPostSensitiveResponse.
+ * Use `create(MarkPostSensitiveResponseSchema)` to create a new message.
+ */
+export const MarkPostSensitiveResponseSchema: GenMessage<MarkPostSensitiveResponse> = /*@__PURE__*/
+  messageDesc(file_nova_content_v1_content, 37);
 
 /**
  * @generated from message nova.content.v1.DeleteCommentResponse
@@ -849,7 +899,45 @@ export type DeleteCommentResponse = Message<"nova.content.v1.DeleteCommentRespon
  * Use `create(DeleteCommentResponseSchema)` to create a new message.
  */
 export const DeleteCommentResponseSchema: GenMessage<DeleteCommentResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 36);
+  messageDesc(file_nova_content_v1_content, 38);
+
+/**
+ * @generated from message nova.content.v1.GetCommentsRequest
+ */
+export type GetCommentsRequest = Message<"nova.content.v1.GetCommentsRequest"> & {
+  /**
+   * At most 100.
+   *
+   * @generated from field: repeated string comment_ids = 1;
+   */
+  commentIds: string[];
+};
+
+/**
+ * Describes the message nova.content.v1.GetCommentsRequest.
+ * Use `create(GetCommentsRequestSchema)` to create a new message.
+ */
+export const GetCommentsRequestSchema: GenMessage<GetCommentsRequest> = /*@__PURE__*/
+  messageDesc(file_nova_content_v1_content, 39);
+
+/**
+ * @generated from message nova.content.v1.GetCommentsResponse
+ */
+export type GetCommentsResponse = Message<"nova.content.v1.GetCommentsResponse"> & {
+  /**
+   * In the order of the request; deleted and unknown comments are left out.
+   *
+   * @generated from field: repeated nova.content.v1.Comment comments = 1;
+   */
+  comments: Comment[];
+};
+
+/**
+ * Describes the message nova.content.v1.GetCommentsResponse.
+ * Use `create(GetCommentsResponseSchema)` to create a new message.
+ */
+export const GetCommentsResponseSchema: GenMessage<GetCommentsResponse> = /*@__PURE__*/
+  messageDesc(file_nova_content_v1_content, 40);
 
 /**
  * @generated from message nova.content.v1.ListCommentsRequest
@@ -878,7 +966,7 @@ export type ListCommentsRequest = Message<"nova.content.v1.ListCommentsRequest">
  * Use `create(ListCommentsRequestSchema)` to create a new message.
  */
 export const ListCommentsRequestSchema: GenMessage<ListCommentsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 37);
+  messageDesc(file_nova_content_v1_content, 41);
 
 /**
  * @generated from message nova.content.v1.ListCommentsResponse
@@ -902,7 +990,7 @@ export type ListCommentsResponse = Message<"nova.content.v1.ListCommentsResponse
  * Use `create(ListCommentsResponseSchema)` to create a new message.
  */
 export const ListCommentsResponseSchema: GenMessage<ListCommentsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 38);
+  messageDesc(file_nova_content_v1_content, 42);
 
 /**
  * @generated from message nova.content.v1.ListPostLikersRequest
@@ -931,7 +1019,7 @@ export type ListPostLikersRequest = Message<"nova.content.v1.ListPostLikersReque
  * Use `create(ListPostLikersRequestSchema)` to create a new message.
  */
 export const ListPostLikersRequestSchema: GenMessage<ListPostLikersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 39);
+  messageDesc(file_nova_content_v1_content, 43);
 
 /**
  * @generated from message nova.content.v1.ListPostLikersResponse
@@ -960,7 +1048,7 @@ export type ListPostLikersResponse = Message<"nova.content.v1.ListPostLikersResp
  * Use `create(ListPostLikersResponseSchema)` to create a new message.
  */
 export const ListPostLikersResponseSchema: GenMessage<ListPostLikersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 40);
+  messageDesc(file_nova_content_v1_content, 44);
 
 /**
  * @generated from message nova.content.v1.ListBookmarksRequest
@@ -982,7 +1070,7 @@ export type ListBookmarksRequest = Message<"nova.content.v1.ListBookmarksRequest
  * Use `create(ListBookmarksRequestSchema)` to create a new message.
  */
 export const ListBookmarksRequestSchema: GenMessage<ListBookmarksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 41);
+  messageDesc(file_nova_content_v1_content, 45);
 
 /**
  * @generated from message nova.content.v1.ListBookmarksResponse
@@ -1011,7 +1099,7 @@ export type ListBookmarksResponse = Message<"nova.content.v1.ListBookmarksRespon
  * Use `create(ListBookmarksResponseSchema)` to create a new message.
  */
 export const ListBookmarksResponseSchema: GenMessage<ListBookmarksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 42);
+  messageDesc(file_nova_content_v1_content, 46);
 
 /**
  * @generated from message nova.content.v1.GetCountsRequest
@@ -1030,7 +1118,7 @@ export type GetCountsRequest = Message<"nova.content.v1.GetCountsRequest"> & {
  * Use `create(GetCountsRequestSchema)` to create a new message.
  */
 export const GetCountsRequestSchema: GenMessage<GetCountsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 43);
+  messageDesc(file_nova_content_v1_content, 47);
 
 /**
  * @generated from message nova.content.v1.GetCountsResponse
@@ -1049,7 +1137,7 @@ export type GetCountsResponse = Message<"nova.content.v1.GetCountsResponse"> & {
  * Use `create(GetCountsResponseSchema)` to create a new message.
  */
 export const GetCountsResponseSchema: GenMessage<GetCountsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 44);
+  messageDesc(file_nova_content_v1_content, 48);
 
 /**
  * @generated from message nova.content.v1.GetViewerStateRequest
@@ -1068,7 +1156,7 @@ export type GetViewerStateRequest = Message<"nova.content.v1.GetViewerStateReque
  * Use `create(GetViewerStateRequestSchema)` to create a new message.
  */
 export const GetViewerStateRequestSchema: GenMessage<GetViewerStateRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 45);
+  messageDesc(file_nova_content_v1_content, 49);
 
 /**
  * @generated from message nova.content.v1.ViewerState
@@ -1095,7 +1183,7 @@ export type ViewerState = Message<"nova.content.v1.ViewerState"> & {
  * Use `create(ViewerStateSchema)` to create a new message.
  */
 export const ViewerStateSchema: GenMessage<ViewerState> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 46);
+  messageDesc(file_nova_content_v1_content, 50);
 
 /**
  * @generated from message nova.content.v1.GetViewerStateResponse
@@ -1112,7 +1200,7 @@ export type GetViewerStateResponse = Message<"nova.content.v1.GetViewerStateResp
  * Use `create(GetViewerStateResponseSchema)` to create a new message.
  */
 export const GetViewerStateResponseSchema: GenMessage<GetViewerStateResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 47);
+  messageDesc(file_nova_content_v1_content, 51);
 
 /**
  * @generated from message nova.content.v1.ScanPostsRequest
@@ -1138,7 +1226,7 @@ export type ScanPostsRequest = Message<"nova.content.v1.ScanPostsRequest"> & {
  * Use `create(ScanPostsRequestSchema)` to create a new message.
  */
 export const ScanPostsRequestSchema: GenMessage<ScanPostsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 48);
+  messageDesc(file_nova_content_v1_content, 52);
 
 /**
  * @generated from message nova.content.v1.ScanPostsResponse
@@ -1171,7 +1259,7 @@ export type ScanPostsResponse = Message<"nova.content.v1.ScanPostsResponse"> & {
  * Use `create(ScanPostsResponseSchema)` to create a new message.
  */
 export const ScanPostsResponseSchema: GenMessage<ScanPostsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_content_v1_content, 49);
+  messageDesc(file_nova_content_v1_content, 53);
 
 /**
  * Posts, comments, likes and bookmarks. The acting user of every write (and
@@ -1202,7 +1290,7 @@ export const ContentService: GenService<{
     output: typeof EditPostResponseSchema;
   },
   /**
-   * Soft delete; the author or an admin.
+   * Soft delete; the author, a moderator or an admin.
    *
    * @generated from rpc nova.content.v1.ContentService.DeletePost
    */
@@ -1210,6 +1298,16 @@ export const ContentService: GenService<{
     methodKind: "unary";
     input: typeof DeletePostRequestSchema;
     output: typeof DeletePostResponseSchema;
+  },
+  /**
+   * A moderator or an admin marks a live post's media sensitive (clients blur it).
+   *
+   * @generated from rpc nova.content.v1.ContentService.MarkPostSensitive
+   */
+  markPostSensitive: {
+    methodKind: "unary";
+    input: typeof MarkPostSensitiveRequestSchema;
+    output: typeof MarkPostSensitiveResponseSchema;
   },
   /**
    * @generated from rpc nova.content.v1.ContentService.GetPost
@@ -1283,6 +1381,16 @@ export const ContentService: GenService<{
     methodKind: "unary";
     input: typeof ListCommentsRequestSchema;
     output: typeof ListCommentsResponseSchema;
+  },
+  /**
+   * Live comments by id (what a report of one names, for the moderation module).
+   *
+   * @generated from rpc nova.content.v1.ContentService.GetComments
+   */
+  getComments: {
+    methodKind: "unary";
+    input: typeof GetCommentsRequestSchema;
+    output: typeof GetCommentsResponseSchema;
   },
   /**
    * Likes and bookmarks are idempotent: a second like is not an error and counts once.
