@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
+import { WebSocket } from "ws";
 import { ensureWebClient } from "../src/cli/web.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { ROOT, startInProcess, tempDir, unique } from "./helpers.ts";
@@ -174,4 +175,21 @@ test("two people in the browser: sign up, post photos, follow, live feed, like, 
   await capture(b, "profile");
 
   assert.deepEqual(cspViolations, [], "the client needs nothing the CSP forbids");
+});
+
+test("subscriptions: a page of this origin may open the socket, another site's may not", async () => {
+  const open = (from: string) =>
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${origin.replace(/^http/, "ws")}/graphql`, "graphql-transport-ws", {
+        headers: { origin: from },
+      });
+      ws.on("open", () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on("error", () => {});
+    });
+  assert.equal(await open(origin), 101);
+  assert.equal(await open("https://evil.example"), 403);
 });

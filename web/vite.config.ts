@@ -13,10 +13,20 @@ const gateway = process.env.NOVA_GATEWAY ?? "http://127.0.0.1:4000";
 function persistedOperations(dev: boolean): Plugin {
   return {
     name: "nova-persisted-operations",
+    // An edited operation or fragment changes documents and hashes: reload them all.
+    configureServer(server) {
+      server.watcher.add(OPERATIONS_DIR);
+      server.watcher.on("change", (file) => {
+        if (!file.startsWith(OPERATIONS_DIR)) return;
+        for (const m of server.moduleGraph.idToModuleMap.values()) {
+          if (m.id?.endsWith(".graphql")) server.moduleGraph.invalidateModule(m);
+        }
+        server.ws.send({ type: "full-reload" });
+      });
+    },
     load(id) {
       if (!id.endsWith(".graphql") || !id.startsWith(OPERATIONS_DIR)) return null;
       const name = id.slice(OPERATIONS_DIR.length).replace(/\.graphql$/, "");
-      this.addWatchFile(`${OPERATIONS_DIR}fragments`);
       const entry = Object.entries(buildManifest().operations).find(([, op]) => op.name === name);
       if (!entry) throw new Error(`${id} is not an operation of the manifest (fragments are not imported)`);
       const [hash, op] = entry;
