@@ -22,13 +22,23 @@ export function fieldKey(field: string | undefined): string {
   return parts[parts.length - 1] ?? "";
 }
 
+/** The problem alone: without graphql-js's `Variable "$input" got invalid value … at "input.email"; Expected type "Email". ` or the field's name. */
+function detail(message: string, key: string): string {
+  const bare = message
+    .replace(/^Variable "\$[^"]+" got invalid value .*? at "[^"]+"; /s, "")
+    .replace(/^Expected type "[^"]+"\.\s*/, "")
+    .replace(/\.$/, "");
+  // Field names are identifiers (letters, digits, _), so the key is safe in a pattern.
+  return key ? bare.replace(new RegExp(`^${key}:?\\s+`), "") : bare;
+}
+
 export function sentence(e: GqlError): string {
   const code = e.extensions?.code ?? "";
   const key = fieldKey(e.extensions?.field);
   const field = t.fields[key] ?? key;
   const byCode = (t.errors as Record<string, ((field: string, detail: string) => string) | undefined>)[code];
-  if (byCode) return byCode(field || "input", e.message.replace(/\.$/, ""));
-  return t.errors.fallback(e.message.replace(/\.$/, ""));
+  if (byCode) return byCode(field || "input", detail(e.message, key));
+  return t.errors.fallback(detail(e.message, key));
 }
 
 /** Field -> sentence; errors that name no field (or a field the form does not show) go under "". */

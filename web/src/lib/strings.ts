@@ -105,10 +105,10 @@ export const t = {
     },
   },
   notFound: "There is nothing at this address.",
-  /** Sentences for the gateway's error codes (extensions.code); a field's name is put in where it helps. */
+  /** Sentences for the gateway's error codes (extensions.code, the catalogue's GraphQL names); a field's name is put in where it helps. */
   errors: {
-    VALIDATION_FAILED: (field: string, detail: string) => `Please check the ${field}: ${detail}.`,
-    ALREADY_EXISTS: (field: string) => `That ${field} is already taken.`,
+    BAD_USER_INPUT: (field: string, detail: string) => `Please check the ${field}: ${detail}.`,
+    CONFLICT: (field: string) => `That ${field} is already taken.`,
     NOT_FOUND: () => "It is not there any more.",
     UNAUTHENTICATED: () => "Please sign in first.",
     INVALID_CREDENTIALS: () => "That username or password is not right.",
