@@ -11,10 +11,12 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { WebSocket } from "ws";
 import { ensureWebClient } from "../src/cli/web.ts";
+import { WEB_DIST } from "../src/gateway/web.ts";
 import type { Nova } from "../src/runtime/app.ts";
 import { ROOT, startInProcess, tempDir, unique } from "./helpers.ts";
 
@@ -216,4 +218,13 @@ test("subscriptions: a page of this origin may open the socket, another site's m
     });
   assert.equal(await open(origin), 101);
   assert.equal(await open("https://evil.example"), 403);
+});
+
+test("the initial JavaScript (what index.html loads) stays within 200 KB gzipped", () => {
+  const index = readFileSync(join(WEB_DIST, "index.html"), "utf8");
+  const scripts = [...index.matchAll(/<(?:script[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="\/([^"]+\.js)"/g)];
+  assert.ok(scripts.length > 0, "index.html loads a script");
+  const gzipped = scripts.reduce((n, m) => n + gzipSync(readFileSync(join(WEB_DIST, m[1] as string))).length, 0);
+  process.stderr.write(`web client: initial JS ${(gzipped / 1024).toFixed(1)} KB gzipped\n`);
+  assert.ok(gzipped <= 200 * 1024, `initial JS is ${gzipped} bytes gzipped`);
 });
