@@ -122,7 +122,7 @@ async function photo(color: string): Promise<string> {
   return path;
 }
 
-test("two people in the browser: sign up, post photos, follow, live feed, like, comment, live notification", async () => {
+test("two people in the browser: sign up, post photos, follow, live feed, like, comment, live notification, mute, block", async () => {
   const a = await person("light");
   const b = await person("dark");
   const nameA = unique("a").toLowerCase();
@@ -199,6 +199,10 @@ test("two people in the browser: sign up, post photos, follow, live feed, like, 
   await b.getByRole("heading", { name: nameA, level: 1 }).waitFor(WAIT);
   await b.locator(".grid img").first().waitFor(WAIT);
   await capture(b, "profile");
+  await b.getByRole("button", { name: "Mute" }).click();
+  await b.getByRole("button", { name: "Unmute" }).waitFor(WAIT);
+  await b.getByRole("button", { name: "Block" }).click();
+  await b.getByRole("button", { name: "Unblock" }).waitFor(WAIT);
 
   assert.deepEqual(cspViolations, [], "the client needs nothing the CSP forbids");
 });
