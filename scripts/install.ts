@@ -50,10 +50,10 @@ const kafkaVersion = (m: Machine) =>
 export const STEPS: Step[] = [
   {
     name: "bootstrap",
-    what: "Debian packages (redis-server, pgbouncer, ffmpeg, Java 17, Maven), the PostgreSQL system user, the Kafka broker jars",
+    what: "Debian packages (redis-server, pgbouncer, ffmpeg, chromium, Java 17, Maven), the PostgreSQL system user, the Kafka broker jars",
     inputs: ["scripts/bootstrap", "scripts/kafka/pom.xml", "scripts/kafka/VERSION"],
     present: (m) =>
-      ["redis-server", "pgbouncer", "ffmpeg", "ffprobe", "java", "mvn"].every((p) => have(m, p)) &&
+      ["redis-server", "pgbouncer", "ffmpeg", "ffprobe", "chromium", "java", "mvn"].every((p) => have(m, p)) &&
       (!m.isRoot || m.users.has(pgUser())) &&
       existsSync(join(m.cacheDir, "kafka", kafkaVersion(m), "libs", ".complete")),
     privileged: true,

@@ -22,7 +22,7 @@ function machine(over: Partial<Machine> = {}): Machine {
 
 /** Everything present and stamped, as a finished install leaves it. */
 function installEverything(m: Machine): void {
-  for (const p of ["redis-server", "pgbouncer", "ffmpeg", "ffprobe", "java", "mvn"])
+  for (const p of ["redis-server", "pgbouncer", "ffmpeg", "ffprobe", "chromium", "java", "mvn"])
     writeFileSync(join(m.pathDirs[0] ?? "", p), "");
   const version = "4.1.1";
   process.env.NOVA_KAFKA_VERSION = version;

@@ -16,6 +16,7 @@ import { moduleNames, resolveTargets } from "../runtime/modules.ts";
 import { dlqCommand, UsageError } from "./dlq.ts";
 import { searchCommand } from "./search.ts";
 import { SeedTakenError, seed } from "./seed.ts";
+import { ensureWebClient } from "./web.ts";
 
 const HELP: Record<string, string> = {
   main: `nova — the Nova social platform backend
@@ -193,12 +194,14 @@ type CommandLine = ReturnType<typeof parseCommandLine>;
 async function startCommand(): Promise<void> {
   const config = loadConfig(process.env, { identity: "all" });
   const started = Date.now();
+  const built = await ensureWebClient((line) => process.stderr.write(`${line}\n`));
+  if (built > 0) process.stderr.write(`web client built in ${built} ms\n`);
   const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });
   onSignals(nova);
   const gw = nova.instances.get("gateway")?.address;
   nova.log.info(
     { ms: Date.now() - started, metrics: `http://127.0.0.1:${nova.adminPort}/metrics` },
-    `Nova is up: ${gw}/graphql`,
+    `Nova is up: ${gw}/ (web client), ${gw}/graphql`,
   );
 }
 

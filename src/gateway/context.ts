@@ -15,6 +15,7 @@ import { toGraphQLError } from "./errors.ts";
 import type { Loaders } from "./loaders.ts";
 import type { MailLimits } from "./mail-limits.ts";
 import type { SecurityOptions } from "./security.ts";
+import type { WebOptions } from "./web.ts";
 
 /** The backends' clients (backends.ts, the one table of them) and the rest of what the gateway needs. */
 export interface GatewayDeps extends BackendClients {
@@ -37,6 +38,8 @@ export interface GatewayDeps extends BackendClients {
    * then takes uploads on PUT /media/upload/:id and serves files on GET /media/... (media/routes.ts).
    */
   mediaStore?: FsBlobStore;
+  /** Serve the built web client at `/` (web.ts); undefined: not served. */
+  web?: WebOptions;
   /** The media size limit of those uploads (MEDIA_MAX_BYTES). */
   mediaMaxBytes?: number;
 }

@@ -1,10 +1,25 @@
 import { Redis } from "ioredis";
 import { createVerifier } from "../platform/security/jwt.ts";
+import type { Config } from "../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../runtime/module.ts";
 import { openMediaStore } from "../services/media/store.ts";
 import { createBackendClients } from "./backends.ts";
 import { securityOptions } from "./security.ts";
 import { buildGateway } from "./server.ts";
+
+/** Where browsers read media from and PUT uploads to when that is not the gateway (the web client's CSP). */
+function mediaOrigins(config: Config): string[] {
+  const out = new Set<string>();
+  if (config.mediaPublicBaseUrl) out.add(new URL(config.mediaPublicBaseUrl).origin);
+  const s3 = config.s3;
+  if (s3?.endpoint) {
+    const endpoint = new URL(s3.endpoint);
+    out.add(s3.forcePathStyle ? endpoint.origin : `${endpoint.protocol}//${s3.bucket}.${endpoint.host}`);
+  } else if (s3) {
+    out.add(`https://${s3.bucket}.s3.${s3.region}.amazonaws.com`);
+  }
+  return [...out];
+}
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const clients = createBackendClients((service) => ctx.client(service));
@@ -30,6 +45,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     mediaStore: mediaStore.kind === "fs" ? mediaStore : undefined,
     // The upload route takes the larger of the two limits; createUpload holds each kind to its own.
     mediaMaxBytes: Math.max(ctx.config.MEDIA_MAX_BYTES, ctx.config.MEDIA_VIDEO_MAX_BYTES),
+    web: { mediaOrigins: mediaOrigins(ctx.config) },
   });
   const address = await app.listen({ host: ctx.config.HOST, port: ctx.config.PORT });
   ctx.log.info({ url: `${address}/graphql` }, "GraphQL gateway listening");

@@ -30,6 +30,7 @@ import { attachSubscriptions } from "./realtime/subscriptions.ts";
 import { resolvers } from "./resolvers.ts";
 import { scalarResolvers } from "./scalars.ts";
 import { defaultSecurity, type SecurityOptions } from "./security.ts";
+import { registerWeb } from "./web.ts";
 
 export const schema = readFileSync(new URL("./schema.graphql", import.meta.url), "utf8");
 
@@ -292,6 +293,8 @@ export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance>
   if (deps.bus) await listenForRevocations(app, deps.bus, sessions);
   registerHealth(app, deps);
   if (deps.mediaStore) await registerMedia(app, deps, deps.mediaStore, sessions, protections.rates);
+  if (deps.web && !registerWeb(app, deps.web))
+    deps.log.warn("web client not built: `npm run build:web` (or `npm start`)");
   return app;
 }
 

@@ -105,6 +105,14 @@ function graphqlError(err: unknown): GraphQLError {
   return new GraphQLError(e.code === "INTERNAL" ? "internal error" : e.message, { extensions });
 }
 
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
 /** Serves subscriptions on `path`; returns a function that closes every socket. */
 export function attachSubscriptions(opts: SubscriptionOptions): () => Promise<void> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -115,8 +123,9 @@ export function attachSubscriptions(opts: SubscriptionOptions): () => Promise<vo
     const path = (req.url ?? "").split("?")[0];
     if (path !== opts.path) return socket.destroy();
     // Browsers send their Origin: refuse pages that are not on the allow-list (cross-site WebSocket hijacking).
+    // The gateway's own pages (the web client it serves) are same-origin: the Origin names the Host.
     const origin = req.headers.origin;
-    if (origin && !anyOrigin && !opts.origins.includes(origin)) {
+    if (origin && !anyOrigin && !opts.origins.includes(origin) && !sameOrigin(origin, req.headers.host)) {
       socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n");
       return;
     }

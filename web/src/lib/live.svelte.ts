@@ -1,0 +1,25 @@
+/** Live state shared by screens: the unread count and the notifications pushed since the list was loaded. */
+export interface NotificationItem {
+  id: string;
+  type: string;
+  actorCount: number;
+  read: boolean;
+  updatedAt: string;
+  actors: { id: string; username: string }[];
+  post: { id: string; text: string } | null;
+}
+
+class Live {
+  unread = $state(0);
+  /** Pushed notifications, newest first; a regrouped one replaces its older self (same id). */
+  pushed = $state<NotificationItem[]>([]);
+
+  received(n: unknown): void {
+    const item = n as NotificationItem;
+    const had = this.pushed.some((p) => p.id === item.id);
+    this.pushed = [item, ...this.pushed.filter((p) => p.id !== item.id)];
+    if (!had && !item.read) this.unread += 1;
+  }
+}
+
+export const live = new Live();

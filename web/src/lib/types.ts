@@ -1,0 +1,41 @@
+/** The shapes of the fragments the screens read (src/gateway/operations/fragments). */
+export interface MediaItem {
+  id: string;
+  url: string;
+  width: number | null;
+  height: number | null;
+  alt: string | null;
+  variants: { name: string; url: string; width: number; height: number }[];
+}
+
+export interface UserSummary {
+  id: string;
+  username: string;
+  displayName: string | null;
+  avatarUrl: string | null;
+}
+
+export interface PostItem {
+  id: string;
+  text: string;
+  createdAt: string;
+  likeCount: number;
+  commentCount: number;
+  bookmarkCount: number;
+  viewerHasLiked: boolean;
+  viewerHasBookmarked: boolean;
+  sensitive: boolean;
+  media: MediaItem[];
+  author?: UserSummary;
+}
+
+export interface Page<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** The smallest variant at least `width` wide, else the largest there is, else the original. */
+export function src(m: MediaItem, width: number): string {
+  const sorted = [...m.variants].sort((a, b) => a.width - b.width);
+  return (sorted.find((v) => v.width >= width) ?? sorted[sorted.length - 1])?.url ?? m.url;
+}
