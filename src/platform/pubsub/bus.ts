@@ -117,6 +117,16 @@ class RedisBus implements Bus {
     }
   }
 
+  /**
+   * A SUBSCRIBE sent while the connection is still starting puts it in subscriber mode before
+   * ioredis's own ready check (INFO) runs, which then fails and the connection errors out: so the
+   * first subscriptions wait for "ready" (as the offline queue would have made them wait anyway).
+   */
+  private subscriberReady(): Promise<void> {
+    if (this.sub.status === "ready") return Promise.resolve();
+    return new Promise((resolve) => this.sub.once("ready", () => resolve()));
+  }
+
   private serial(channel: string, op: () => Promise<unknown>): Promise<unknown> {
     const prev = this.pending.get(channel) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(op);
@@ -141,7 +151,10 @@ class RedisBus implements Bus {
     try {
       // Wait for the channel's SUBSCRIBE (ours or the one already in flight).
       await (first
-        ? this.serial(channel, () => this.sub.subscribe(channel))
+        ? this.serial(channel, async () => {
+            await this.subscriberReady();
+            return this.sub.subscribe(channel);
+          })
         : (this.pending.get(channel) ?? undefined));
     } catch (err) {
       this.drop(channel, listener);
