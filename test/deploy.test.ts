@@ -28,13 +28,15 @@ const CONSUMER_TEMPLATE = "deploy/k8s/templates/kafka-consumer";
 
 /**
  * Secrets a module needs beyond what the table implies, because its process refuses to start without them
- * when distributed: identity signs tokens (src/services/identity/module.ts); gateway and realtime use the
- * pub/sub bus, `ctx.bus()`, which is Redis across processes (src/runtime/app.ts).
+ * when distributed: identity signs tokens (src/services/identity/module.ts); gateway, realtime, identity
+ * (revoked sessions) and moderation (account standing) use the pub/sub bus, `ctx.bus()`, which is Redis
+ * across processes (src/runtime/app.ts).
  */
 const MODULE_SECRETS: Readonly<Record<string, readonly string[]>> = {
-  identity: ["JWT_PRIVATE_KEY"],
+  identity: ["JWT_PRIVATE_KEY", "REDIS_URL"],
   gateway: ["REDIS_URL"],
   realtime: ["REDIS_URL"],
+  moderation: ["REDIS_URL"],
 };
 /** Harmless values that satisfy the config schema, standing in for mounted secrets when validating a container's env. */
 const SECRET_STAND_INS: Record<(typeof SECRET_VARS)[number], string> = {

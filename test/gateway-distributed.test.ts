@@ -28,6 +28,8 @@ before(async () => {
     RPC_PORT: String(rpcPort),
     ADMIN_PORT: String(await freePort()),
     JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key"),
+    // Revoked sessions are announced on the bus: Redis across processes.
+    REDIS_URL: s.redis,
   });
   for (let i = 0; i < 2; i++) {
     const port = await freePort();

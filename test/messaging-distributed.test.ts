@@ -49,7 +49,13 @@ before(async () => {
   const serve = async (target: string, env: Record<string, string>) =>
     spawnNova(["serve", `--target=${target}`], { ADMIN_PORT: String(await freePort()), ...env });
   procs = [
-    await serve("identity", { ...data, RPC_PORT: String(identityPort), JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key") }),
+    // Identity announces revoked sessions on the bus (moderation's suspensions): Redis across processes.
+    await serve("identity", {
+      ...data,
+      RPC_PORT: String(identityPort),
+      JWT_PRIVATE_KEY_FILE: join(tls, "jwt.key"),
+      REDIS_URL: s.redis,
+    }),
     await serve("graph", { ...data, RPC_PORT: String(graphPort) }),
     await serve("messaging", { ...data, RPC_PORT: String(messagingPort) }),
     await serve("relay", { DATABASE_URL: s.pgbouncer, KAFKA_BROKERS: s.kafka }),
