@@ -7,13 +7,34 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import net from "node:net";
 import { join, resolve } from "node:path";
 
+/**
+ * A free TCP port for a server that will bind it a moment later. Tried at random below the kernel's
+ * ephemeral range (32768+): a port the kernel hands out for `listen(0)` comes back to the next
+ * process that asks the same way, so two test files started together got the same one and one
+ * failed with EADDRINUSE. Falls back to the kernel's choice if 50 tries are taken.
+ */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await bindable(host, port)) return port;
+  }
+  return listenOn(host, 0);
+}
+
+function bindable(host: string, port: number): Promise<boolean> {
+  return listenOn(host, port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOn(host: string, port: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = net.createServer();
     srv.once("error", reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolvePort(port));
+    srv.listen(port, host, () => {
+      const bound = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolvePort(bound));
     });
   });
 }
