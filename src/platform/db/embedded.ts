@@ -9,9 +9,9 @@ import { join, resolve } from "node:path";
 
 /**
  * A free TCP port for a server that will bind it a moment later. Tried at random below the kernel's
- * ephemeral range (32768+): a port the kernel hands out for `listen(0)` comes back to the next
- * process that asks the same way, so two test files started together got the same one and one
- * failed with EADDRINUSE. Falls back to the kernel's choice if 50 tries are taken.
+ * ephemeral range (32768+): the kernel hands the same port to successive `listen(0)` callers, so
+ * two servers started close together could be given one port (EADDRINUSE). Falls back to the
+ * kernel's choice if 50 tries are taken.
  */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
   for (let i = 0; i < 50; i++) {
