@@ -90,6 +90,13 @@ function read(event: Envelope): Read | undefined {
 
 /** Events in order; consecutive ones of one run kind in one go (`handle` is the batch of one). */
 async function apply(ctx: FeedContext, events: Envelope[], trx: Transaction<unknown>) {
+  // Held shared with every other batch before the first effect; a returning reader's rebuild waits
+  // for it (queries.lockFanOut).
+  let locked = false;
+  const lock = async () => {
+    if (!locked) await ctx.queries.lockFanOut(trx, false);
+    locked = true;
+  };
   let run: Run | undefined;
   for (const event of events) {
     const r = read(event);
@@ -98,13 +105,14 @@ async function apply(ctx: FeedContext, events: Envelope[], trx: Transaction<unkn
       (run.items as unknown[]).push(...item.items);
       continue;
     }
-    if (run) await applyRun(ctx, trx, run);
+    if (run) await lock().then(() => applyRun(ctx, trx, run as Run));
     run = item;
     if (r && !item) {
+      await lock();
       await (r.from === "graph" ? onRelationship(ctx, r.e, trx) : onPost(ctx, r.e, trx));
     }
   }
-  if (run) await applyRun(ctx, trx, run);
+  if (run) await lock().then(() => applyRun(ctx, trx, run as Run));
 }
 
 /** The run an event joins (consecutive follows, new posts or counts are applied together), if any. */

@@ -236,6 +236,19 @@ export class FeedQueries {
     return row && { active: row.active === true, ageMs: Number(row.age_ms) };
   }
 
+  /**
+   * The lock between fan-out and a reader coming back: every consumer batch holds it shared, a
+   * reader's PrepareTimeline that must rebuild holds it alone while it records the activity and
+   * rebuilds. So a batch that saw the reader inactive has committed (its posts are in the
+   * projections the rebuild reads), and a later batch sees the reader active and appends after it.
+   */
+  async lockFanOut(trx: Db, exclusive: boolean) {
+    await (exclusive
+      ? sql`SELECT pg_advisory_xact_lock(hashtextextended('nova:feed:fan-out', 0))`
+      : sql`SELECT pg_advisory_xact_lock_shared(hashtextextended('nova:feed:fan-out', 0))`
+    ).execute(trx);
+  }
+
   async recordActivity(db: Db, viewer: string) {
     await sql`INSERT INTO feed.activity (user_id, last_seen_at) VALUES (${viewer}::uuid, now())
       ON CONFLICT (user_id) DO UPDATE SET last_seen_at = now()`.execute(db);

@@ -15,27 +15,29 @@ const rebuilds = counter("nova_feed_timeline_rebuilds_total", "Timelines rebuilt
 export function prepareTimeline(ctx: FeedContext): ServiceImpl<typeof FeedService>["prepareTimeline"] {
   return async () => {
     const viewer = requireUser().userId;
-    const wasActive = await recordActivity(ctx, viewer);
-    const built = await ctx.store.keep(viewer);
-    if (!wasActive || !built) await rebuild(ctx, viewer);
+    if (ctx.seen.fresh(viewer) && (await ctx.store.keep(viewer))) return {};
+    const before = await ctx.queries.activityOf(ctx.db.writer, viewer);
+    if (before?.active === true && (await ctx.store.keep(viewer))) {
+      ctx.seen.remember(viewer);
+      await ctx.queries.recordActivity(ctx.db.writer, viewer);
+      return {};
+    }
+    await returning(ctx, viewer);
     return {};
   };
 }
 
 /**
- * Marks the viewer active (at most once per `activityRecheckMs`), so fan-out includes them again;
- * answers whether they were active before. A viewer this process knew active within that time is
- * active without asking the database.
+ * A reader fan-out skipped (inactive, or no stored timeline): marked active and rebuilt under the
+ * fan-out lock alone, so no batch that saw them inactive is still in flight and every later batch
+ * sees them active (without it, a first read racing the fan-out of posts lost those posts for good).
  */
-async function recordActivity(ctx: FeedContext, viewer: string): Promise<boolean> {
-  if (ctx.seen.fresh(viewer)) return true;
-  const before = await ctx.queries.activityOf(ctx.db.writer, viewer);
+async function returning(ctx: FeedContext, viewer: string): Promise<void> {
+  await ctx.db.writer.transaction().execute(async (trx) => {
+    await ctx.queries.lockFanOut(trx, true);
+    await ctx.queries.recordActivity(trx, viewer);
+    await ctx.store.rebuild(viewer, await ctx.queries.timelineOf(trx, viewer));
+  });
   ctx.seen.remember(viewer);
-  await ctx.queries.recordActivity(ctx.db.writer, viewer);
-  return before?.active === true;
-}
-
-async function rebuild(ctx: FeedContext, viewer: string): Promise<void> {
-  await ctx.store.rebuild(viewer, await ctx.queries.timelineOf(ctx.db.writer, viewer));
   rebuilds.inc();
 }
