@@ -45,6 +45,12 @@ describe("subscriptions (embedded, Redis bus)", () => {
 
   const live = async (n: number) =>
     until(`${n} live subscriptions`, async () => (await metricValue(metrics, "nova_realtime_subscriptions")) >= n);
+  /** Whether a subscriber listens on the author's channel in Redis (PUBSUB NUMSUB: the SUBSCRIBE is done). */
+  const listenedTo = async (author: U, yes: boolean) =>
+    until(`${yes ? "a" : "no"} listener on ${author.user.username}'s channel`, async () => {
+      const [, n] = (await redis.pubsub("NUMSUB", authorChannel(author.user.id))) as [string, number];
+      return yes ? n > 0 : n === 0;
+    });
   const post = async (u: U, text: string): Promise<string> => {
     const r = await gql(url, "mutation($t: String!) { createPost(input: { text: $t }) { id } }", {
       token: u.accessToken,
@@ -80,12 +86,16 @@ describe("subscriptions (embedded, Redis bus)", () => {
       const got = await sub.next();
       assert.deepEqual(got.feedUpdated, { id, text: "hello subscribers", author: { username: bob.user.username } });
 
-      // A follow made while subscribed takes effect (the follow event reaches the stream first).
+      // A follow made while subscribed takes effect once its push has reached the stream and the
+      // gateway listens on the new author's channel (a post published before that is in the feed,
+      // not pushed: the test waits for the channel, as it waited for the subscription).
       await act("follow", alice, carol.user.id);
+      await listenedTo(carol, true);
       const carols = await post(carol, "now followed");
       assert.equal((await sub.next()).feedUpdated.id, carols);
       // Unfollow stops it again; a later post by bob proves the stream is still alive and in order.
       await act("unfollow", alice, carol.user.id);
+      await listenedTo(carol, false);
       await post(carol, "unfollowed: never delivered");
       const last = await post(bob, "still here");
       assert.equal((await sub.next()).feedUpdated.id, last);
