@@ -130,19 +130,15 @@ async function processUpload(ctx: MediaContext, sem: Semaphore, log: Logger, id:
     return refuse(ctx, row, err);
   }
   // Same keys on every run: a second run overwrites the first's blobs with the same bytes' variants.
-  await Promise.all(
-    processed.variants.map((v) =>
-      ctx.store.put(
-        variantKey(row.id, v.name, { contentType: v.contentType, isPrivate: row.purpose === "MESSAGE" }),
-        v.bytes,
-        v.contentType,
-      ),
-    ),
-  );
+  await Promise.all(processed.variants.map((v) => ctx.store.put(variantKeyOf(row, v), v.bytes, v.contentType)));
   if (await finish(ctx, row, processed)) outcomes.inc({ outcome: "ready" });
 }
 
 /** The short transaction: READY, the variants' rows and MediaProcessed, once (false: another run finished it). */
+/** Where a processed variant is kept (a message's media under `private/`). */
+const variantKeyOf = (row: MediaRow, v: { name: string; contentType: string }) =>
+  variantKey(row.id, v.name, { contentType: v.contentType, isPrivate: row.purpose === "MESSAGE" });
+
 async function finish(ctx: MediaContext, row: MediaRow, processed: Processed): Promise<boolean> {
   const { width, height, blurhash, animated, durationMs } = processed;
   return ctx.writer.transaction().execute(async (trx) => {
@@ -153,7 +149,7 @@ async function finish(ctx: MediaContext, row: MediaRow, processed: Processed): P
       { width, height, blurhash, animated, durationMs },
       processed.variants.map((v) => ({
         name: v.name,
-        blob_key: variantKey(row.id, v.name, { contentType: v.contentType, isPrivate: row.purpose === "MESSAGE" }),
+        blob_key: variantKeyOf(row, v),
         width: v.width,
         height: v.height,
         content_type: v.contentType,

@@ -15,9 +15,11 @@ const rebuilds = counter("nova_feed_timeline_rebuilds_total", "Timelines rebuilt
 export function prepareTimeline(ctx: FeedContext): ServiceImpl<typeof FeedService>["prepareTimeline"] {
   return async () => {
     const viewer = requireUser().userId;
-    if (ctx.seen.fresh(viewer) && (await ctx.store.keep(viewer))) return {};
-    const before = await ctx.queries.activityOf(ctx.db.writer, viewer);
-    if (before?.active === true && (await ctx.store.keep(viewer))) {
+    // Asked once: keep() also extends the stored timeline's life.
+    const built = await ctx.store.keep(viewer);
+    if (built && ctx.seen.fresh(viewer)) return {};
+    const before = built ? await ctx.queries.activityOf(ctx.db.writer, viewer) : undefined;
+    if (built && before?.active === true) {
       ctx.seen.remember(viewer);
       await ctx.queries.recordActivity(ctx.db.writer, viewer);
       return {};
