@@ -25,6 +25,7 @@ export interface UserView {
   /** Like email: only for the user themself. */
   emailVerified?: boolean | null;
   twoFactorEnabled?: boolean | null;
+  showSensitiveMedia?: boolean | null;
 }
 
 export function userView(u: User | undefined): UserView | null {
@@ -35,6 +36,7 @@ export function userView(u: User | undefined): UserView | null {
     email: u.email === "" ? null : u.email,
     emailVerified: u.email === "" ? null : u.emailVerified,
     twoFactorEnabled: u.email === "" ? null : u.twoFactorEnabled,
+    showSensitiveMedia: u.email === "" ? null : u.showSensitiveMedia,
     displayName: u.displayName,
     bio: u.bio,
     avatarUrl: u.avatarUrl === "" ? null : u.avatarUrl,
@@ -50,6 +52,7 @@ export interface PostView {
   /** Uploaded media in carousel order (Post.media hydrates them through the media loader). */
   attachments: { mediaId: string; alt: string }[];
   sensitive: boolean;
+  contentWarning: string | null;
   hashtags: string[];
   createdAt: string;
   editedAt: string | null;
@@ -64,6 +67,7 @@ export function postView(p: PostMsg | undefined): PostView | null {
     media: p.media.map((m) => ({ url: m.url, mimeType: m.mimeType, width: m.width, height: m.height })),
     attachments: p.attachments.map((a) => ({ mediaId: a.mediaId, alt: a.alt })),
     sensitive: p.sensitive,
+    contentWarning: p.contentWarning === "" ? null : p.contentWarning,
     hashtags: p.hashtags,
     createdAt: p.createdAt,
     editedAt: p.editedAt === "" ? null : p.editedAt,

@@ -144,13 +144,27 @@ function commentMutation(rpc: "likeComment" | "unlikeComment") {
   };
 }
 
+/**
+ * Blur unless the viewer chose to see sensitive media; their own profile comes through the users loader,
+ * in the batch that loads the page's authors, so a page costs no extra call.
+ */
+async function mediaBlurred(p: PostView, _args: unknown, ctx: GatewayContext): Promise<boolean> {
+  if (!p.sensitive) return false;
+  if (!ctx.user) return true;
+  const viewer = await call(ctx, () => ctx.loaders.users.load(ctx.user?.userId as string));
+  return !viewer?.showSensitiveMedia;
+}
+
 type Args<T> = { input: T };
 type NewPost = {
   text: string;
   media?: { url: string; mimeType: string; width: number; height: number }[] | null;
   attachments?: { mediaId: string; alt?: string | null }[] | null;
   sensitive?: boolean | null;
+  contentWarning?: string | null;
 };
+
+type PostEditArgs = { id: string; text: string; contentWarning?: string | null; sensitive?: boolean | null };
 
 export const contentResolvers = {
   User: {
@@ -170,6 +184,7 @@ export const contentResolvers = {
       ctx.user ? ((await call(ctx, () => ctx.loaders.viewerState.load(p.id)))?.liked ?? false) : false,
     viewerHasBookmarked: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
       ctx.user ? ((await call(ctx, () => ctx.loaders.viewerState.load(p.id)))?.bookmarked ?? false) : false,
+    mediaBlurred,
     comments,
     likers,
     edits: async (p: PostView, _args: unknown, ctx: GatewayContext) =>
@@ -199,13 +214,21 @@ export const contentResolvers = {
           media: input.media ?? [],
           attachments: (input.attachments ?? []).map((a) => ({ mediaId: a.mediaId, alt: a.alt ?? "" })),
           sensitive: input.sensitive ?? false,
+          contentWarning: input.contentWarning ?? "",
         }),
       );
       return postView(res.post);
     },
-    editPost: async (_root: unknown, args: { id: string; text: string }, ctx: GatewayContext) => {
+    editPost: async (_root: unknown, args: PostEditArgs, ctx: GatewayContext) => {
       requireViewer(ctx);
-      const res = await call(ctx, () => ctx.deps.content.editPost({ postId: args.id, text: args.text }));
+      const res = await call(ctx, () =>
+        ctx.deps.content.editPost({
+          postId: args.id,
+          text: args.text,
+          contentWarning: args.contentWarning ?? undefined,
+          sensitive: args.sensitive ?? undefined,
+        }),
+      );
       return postView(res.post);
     },
     deletePost: async (_root: unknown, args: { id: string }, ctx: GatewayContext) => {

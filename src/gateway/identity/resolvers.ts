@@ -18,6 +18,12 @@ function tokens(t: Tokens | undefined) {
 }
 
 type Args<T> = { input: T };
+type ProfileInput = {
+  displayName?: string | null;
+  bio?: string | null;
+  avatarUrl?: string | null;
+  showSensitiveMedia?: boolean | null;
+};
 
 export const identityResolvers = {
   Query: {
@@ -73,17 +79,14 @@ export const identityResolvers = {
       ctx.forgetSessions(viewer.userId);
       return res.sessionsRevoked;
     },
-    updateProfile: async (
-      _root: unknown,
-      { input }: Args<{ displayName?: string | null; bio?: string | null; avatarUrl?: string | null }>,
-      ctx: GatewayContext,
-    ) => {
+    updateProfile: async (_root: unknown, { input }: Args<ProfileInput>, ctx: GatewayContext) => {
       requireViewer(ctx);
       const res = await call(ctx, () =>
         ctx.deps.identity.updateProfile({
           displayName: input.displayName ?? undefined,
           bio: input.bio ?? undefined,
           avatarUrl: input.avatarUrl ?? undefined,
+          showSensitiveMedia: input.showSensitiveMedia ?? undefined,
         }),
       );
       return userView(res.user);

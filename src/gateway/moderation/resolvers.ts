@@ -31,6 +31,7 @@ interface ActionInputArgs {
   action: ActionName;
   reason?: string | null;
   days?: number | null;
+  contentWarning?: string | null;
 }
 
 interface ReportInputArgs {
@@ -164,6 +165,7 @@ export const moderationResolvers = {
           action: ActionKind[i.action],
           reason: i.reason ?? "",
           days,
+          contentWarning: i.contentWarning ?? "",
         }),
       );
       return res.action ? actionView(res.action) : null;

@@ -21,6 +21,7 @@ export function toPost(r: PostRow): Post {
     editedAt: r.edited_at ?? "",
     attachments: r.attachments ?? [],
     sensitive: r.sensitive ?? false,
+    contentWarning: r.content_warning ?? "",
   });
 }
 

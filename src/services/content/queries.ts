@@ -17,6 +17,7 @@ export interface PostsTable {
   media: ColumnType<MediaInput[], string, string>;
   attachments: ColumnType<AttachmentInput[], string, string>;
   sensitive: Generated<boolean>;
+  content_warning: Generated<string>;
   hashtags: string[];
   mention_ids: string[];
   created_at: Generated<Date>;
@@ -93,6 +94,8 @@ export interface PostRow {
   /** Absent in rows cached before attachments existed. */
   attachments?: AttachmentInput[];
   sensitive?: boolean;
+  /** Absent in rows cached before warnings existed. */
+  content_warning?: string;
   hashtags: string[];
   mention_ids: string[];
   /** RFC 3339 (rows are cached as JSON). */
@@ -130,6 +133,7 @@ const POST_FIELDS = [
   sql<MediaInput[]>`media`.as("media"),
   sql<AttachmentInput[]>`attachments`.as("attachments"),
   sql<boolean>`sensitive`.as("sensitive"),
+  sql<string>`content_warning`.as("content_warning"),
   sql<string[]>`hashtags`.as("hashtags"),
   sql<string[]>`mention_ids::text[]`.as("mention_ids"),
   sql<string>`to_json(created_at) #>> '{}'`.as("created_at"),
@@ -153,6 +157,7 @@ export interface NewPost {
   media: MediaInput[];
   attachments?: AttachmentInput[];
   sensitive?: boolean;
+  contentWarning?: string;
   hashtags: string[];
   mentionIds: string[];
 }
@@ -160,9 +165,9 @@ export interface NewPost {
 /** Inserts a post and its (zero) counters row. */
 export async function insertPost(trx: ContentTrx, p: NewPost): Promise<PostRow> {
   const r =
-    await sql<PostRow>`INSERT INTO content.posts (author_id, text, media, attachments, sensitive, hashtags, mention_ids)
+    await sql<PostRow>`INSERT INTO content.posts (author_id, text, media, attachments, sensitive, content_warning, hashtags, mention_ids)
     VALUES (${p.authorId}::uuid, ${p.text}, ${JSON.stringify(p.media)}::jsonb, ${JSON.stringify(p.attachments ?? [])}::jsonb,
-      ${p.sensitive ?? false}, ${p.hashtags}::text[], ${p.mentionIds}::uuid[])
+      ${p.sensitive ?? false}, ${p.contentWarning ?? ""}, ${p.hashtags}::text[], ${p.mentionIds}::uuid[])
     RETURNING ${POST_COLUMNS}`.execute(trx);
   const row = r.rows[0] as PostRow;
   await sql`INSERT INTO content.post_counts (post_id) VALUES (${row.id}::uuid)`.execute(trx);
@@ -191,6 +196,18 @@ export async function replacePostText(
   return r.rows[0] as PostRow;
 }
 
+/** Sets a post's warning and sensitive flag (the edit's caller decided them). */
+export async function setPostWarning(
+  trx: ContentTrx,
+  postId: string,
+  warning: string,
+  sensitive: boolean,
+): Promise<PostRow> {
+  const r = await sql<PostRow>`UPDATE content.posts SET content_warning = ${warning}, sensitive = ${sensitive}
+    WHERE id = ${postId}::uuid RETURNING ${POST_COLUMNS}`.execute(trx);
+  return r.rows[0] as PostRow;
+}
+
 /** The live post's author, the post locked for a delete. */
 export async function lockPostForDelete(trx: ContentTrx, postId: string): Promise<{ author_id: string } | undefined> {
   const r = await sql<{ author_id: string }>`SELECT author_id::text AS author_id FROM content.posts
@@ -203,14 +220,23 @@ export async function softDeletePost(trx: ContentTrx, postId: string, by: string
     WHERE id = ${postId}::uuid`.execute(trx);
 }
 
-/** Marks a live post sensitive: its author, or undefined when there is no live post; `changed` false when it was. */
+/**
+ * Marks a live post sensitive, with a new warning when one is given: its author, or undefined when there
+ * is no live post; `changed` false when it was sensitive (with that warning) already.
+ */
 export async function markPostSensitive(
   trx: ContentTrx,
   postId: string,
+  warning: string,
 ): Promise<{ author_id: string; changed: boolean } | undefined> {
-  const r = await sql<{ author_id: string; was: boolean }>`UPDATE content.posts p SET sensitive = true
-    FROM (SELECT id, sensitive AS was FROM content.posts WHERE id = ${postId}::uuid AND deleted_at IS NULL FOR UPDATE) old
-    WHERE p.id = old.id RETURNING p.author_id::text AS author_id, old.was`.execute(trx);
+  const r = await sql<{ author_id: string; was: boolean }>`UPDATE content.posts p SET sensitive = true,
+      content_warning = CASE WHEN ${warning} = '' THEN old.warning ELSE ${warning} END
+    FROM (SELECT id, sensitive AS was_sensitive, content_warning AS warning FROM content.posts
+      WHERE id = ${postId}::uuid AND deleted_at IS NULL FOR UPDATE) old
+    WHERE p.id = old.id
+    RETURNING p.author_id::text AS author_id, old.was_sensitive AND (${warning} = '' OR old.warning = ${warning}) AS was`.execute(
+    trx,
+  );
   const row = r.rows[0];
   return row ? { author_id: row.author_id, changed: !row.was } : undefined;
 }

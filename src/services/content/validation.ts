@@ -14,10 +14,16 @@ export const LIMITS = {
   altMax: 1_500,
   hashtagMax: 64,
   batchMax: 100,
+  contentWarningMax: 200,
 } as const;
 
 export function validateText(field: string, value: string, max: number, allowEmpty = false): string {
   return text(field, value, { max, multiline: true, optional: allowEmpty });
+}
+
+/** A content warning: one line, at most 200 characters; "" is none. */
+export function validateContentWarning(field: string, value: string): string {
+  return text(field, value, { max: LIMITS.contentWarningMax, optional: true });
 }
 
 export interface MediaInput {

@@ -23,6 +23,7 @@ interface UsersTable {
   role: Generated<Role>;
   email_verified_at: Date | null;
   username_changed_at: Date | null;
+  show_sensitive_media: Generated<boolean>;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -298,7 +299,7 @@ export async function clearFailedLogins(trx: IdentityDb, userId: string): Promis
 export function updateProfileFields(
   trx: IdentityDb,
   userId: string,
-  set: { display_name?: string; bio?: string; avatar_url?: string },
+  set: { display_name?: string; bio?: string; avatar_url?: string; show_sensitive_media?: boolean },
 ): Promise<UserRow | undefined> {
   return trx
     .updateTable("identity.users")

@@ -10,6 +10,7 @@ export function toUser(row: UserRow | PublicProfile, viewerId: string | undefine
     username: row.username,
     email: "email" in row && viewerId === row.id ? row.email : "",
     emailVerified: "email" in row && viewerId === row.id && row.email_verified_at !== null,
+    showSensitiveMedia: "email" in row && viewerId === row.id && row.show_sensitive_media,
     displayName: row.display_name,
     bio: row.bio,
     avatarUrl: row.avatar_url,

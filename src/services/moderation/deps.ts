@@ -32,7 +32,8 @@ export interface ActionEffects {
   /** Content's soft delete, with the moderator's reason (NOT_FOUND when it is gone). */
   removePost(postId: string, reason: string): Promise<void>;
   removeComment(commentId: string, reason: string): Promise<void>;
-  markPostSensitive(postId: string): Promise<void>;
+  /** With the post's new content warning ("" keeps the one it has). */
+  markPostSensitive(postId: string, contentWarning: string): Promise<void>;
 }
 
 export interface ModerationDeps {

@@ -43,7 +43,8 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     roleOf: async (id) => (await identity.getRoles({ userIds: [id] })).roles[0]?.role,
     removePost: (postId, reason) => asSubject(() => content.deletePost({ postId, reason })),
     removeComment: (commentId, reason) => asSubject(() => content.deleteComment({ commentId, reason })),
-    markPostSensitive: (postId) => asSubject(() => content.markPostSensitive({ postId })),
+    markPostSensitive: (postId, contentWarning) =>
+      asSubject(() => content.markPostSensitive({ postId, contentWarning })),
   };
   const impl = createModerationService({
     db: ctx.db().kysely<ModerationTables>(),

@@ -145,6 +145,8 @@ export interface ActionInput {
   action: ActionWord;
   reason: string;
   days: number;
+  /** MARK_SENSITIVE's warning, checked by content (which owns its rule); "" otherwise. */
+  contentWarning: string;
 }
 
 export function validateAction(req: {
@@ -153,6 +155,7 @@ export function validateAction(req: {
   action: ActionKind;
   reason: string;
   days: number;
+  contentWarning: string;
 }): ActionInput {
   const kind = kindWord(req.subjectKind);
   const subjectId = uuid("subjectId", req.subjectId, `a ${kind === "account" ? "user" : kind} id`);
@@ -171,5 +174,8 @@ export function validateAction(req: {
   } else if (req.days !== 0) {
     throw invalid("days", "is for a suspension only");
   }
-  return { kind, subjectId, action, reason, days: req.days };
+  if (action !== "mark_sensitive" && req.contentWarning !== "") {
+    throw invalid("contentWarning", "is for marking a post sensitive only");
+  }
+  return { kind, subjectId, action, reason, days: req.days, contentWarning: req.contentWarning };
 }

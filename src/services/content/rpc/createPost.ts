@@ -21,6 +21,7 @@ import {
   parseHashtags,
   parseMentions,
   validateAttachments,
+  validateContentWarning,
   validateMedia,
   validateText,
 } from "../validation.ts";
@@ -37,6 +38,7 @@ export async function createPost(ctx: ContentContext, req: CreatePostRequest): P
       { field: "media" },
     );
   }
+  const contentWarning = validateContentWarning("contentWarning", req.contentWarning);
   const attachments = await ownReadyMedia(ctx, user.userId, validateAttachments(req.attachments));
   const hashtags = parseHashtags(text);
   const mentionIds = await mentionedIds(ctx, user.userId, text);
@@ -46,7 +48,9 @@ export async function createPost(ctx: ContentContext, req: CreatePostRequest): P
       text,
       media,
       attachments,
-      sensitive: req.sensitive,
+      // A warning hides the media too (as Mastodon's spoiler text does).
+      sensitive: req.sensitive || contentWarning !== "",
+      contentWarning,
       hashtags,
       mentionIds,
     });

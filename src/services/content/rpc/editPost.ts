@@ -1,6 +1,7 @@
 /**
  * EditPost: only the author edits; the replaced text goes to the history and PostEdited is written,
- * in the transaction that holds the post's row lock. An edit to the same text changes nothing.
+ * in the transaction that holds the post's row lock. An edit to the same text changes nothing. The
+ * content warning and the sensitive flag change when given (a warning keeps the post sensitive).
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -14,14 +15,16 @@ import { uuid } from "../../../platform/validate.ts";
 import type { ContentContext } from "../context.ts";
 import { postEvent, writePostEvents } from "../events.ts";
 import { toPost } from "../messages.ts";
-import { lockPostForEdit, replacePostText } from "../queries.ts";
-import { LIMITS, parseHashtags, validateText } from "../validation.ts";
+import { type ContentTrx, lockPostForEdit, type PostRow, replacePostText, setPostWarning } from "../queries.ts";
+import { LIMITS, parseHashtags, validateContentWarning, validateText } from "../validation.ts";
 
 export async function editPost(ctx: ContentContext, req: EditPostRequest): Promise<EditPostResponse> {
   const user = requireUser();
   const postId = uuid("postId", req.postId);
   // Empty text is allowed here only for a post with media, which the row tells.
   const text = validateText("text", req.text, LIMITS.postTextMax, true);
+  const warning =
+    req.contentWarning === undefined ? undefined : validateContentWarning("contentWarning", req.contentWarning);
   const post = await ctx.writer.transaction().execute(async (trx) => {
     const row = await lockPostForEdit(trx, postId);
     if (!row) throw new NovaError("NOT_FOUND", "post not found", { field: "postId" });
@@ -30,7 +33,8 @@ export async function editPost(ctx: ContentContext, req: EditPostRequest): Promi
     }
     if (text === "" && row.media.length === 0 && (row.attachments ?? []).length === 0)
       throw new NovaError("VALIDATION_FAILED", "text: is required", { field: "text" });
-    if (row.text === text) return row;
+    const warned = await editWarning(trx, row, warning, req.sensitive);
+    if (row.text === text) return warned;
     const hashtags = parseHashtags(text);
     const edited = await replacePostText(trx, postId, row.text, text, hashtags);
     await writePostEvents(
@@ -42,4 +46,23 @@ export async function editPost(ctx: ContentContext, req: EditPostRequest): Promi
   });
   await ctx.changed([postId]);
   return create(EditPostResponseSchema, { post: toPost(post) });
+}
+
+/** The warning and the flag as asked; unsensitive with a warning is refused, naming `sensitive`. */
+async function editWarning(
+  trx: ContentTrx,
+  row: PostRow,
+  warning: string | undefined,
+  sensitive: boolean | undefined,
+): Promise<PostRow> {
+  if (warning === undefined && sensitive === undefined) return row;
+  const nextWarning = warning ?? row.content_warning ?? "";
+  if (sensitive === false && nextWarning !== "") {
+    throw new NovaError("VALIDATION_FAILED", "sensitive: a post with a content warning stays sensitive", {
+      field: "sensitive",
+    });
+  }
+  const nextSensitive = sensitive ?? (nextWarning !== "" || (row.sensitive ?? false));
+  if (nextWarning === (row.content_warning ?? "") && nextSensitive === (row.sensitive ?? false)) return row;
+  return setPostWarning(trx, row.id, nextWarning, nextSensitive);
 }

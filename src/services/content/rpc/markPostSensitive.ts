@@ -1,4 +1,4 @@
-/** MarkPostSensitive: a moderator (or admin) marks a live post's media sensitive, with PostMarkedSensitive. */
+/** MarkPostSensitive: a moderator (or admin) marks a live post's media sensitive (optionally with a warning), with PostMarkedSensitive. */
 import { create } from "@bufbuild/protobuf";
 import {
   type MarkPostSensitiveRequest,
@@ -11,6 +11,7 @@ import { uuid } from "../../../platform/validate.ts";
 import type { ContentContext } from "../context.ts";
 import { postEvent, writePostEvents } from "../events.ts";
 import { markPostSensitive as mark } from "../queries.ts";
+import { validateContentWarning } from "../validation.ts";
 
 export async function markPostSensitive(
   ctx: ContentContext,
@@ -18,8 +19,9 @@ export async function markPostSensitive(
 ): Promise<MarkPostSensitiveResponse> {
   const user = requireModerator();
   const postId = uuid("postId", req.postId);
+  const warning = validateContentWarning("contentWarning", req.contentWarning);
   const changed = await ctx.writer.transaction().execute(async (trx) => {
-    const r = await mark(trx, postId);
+    const r = await mark(trx, postId, warning);
     if (!r) throw new NovaError("NOT_FOUND", "post not found", { field: "postId" });
     if (r.changed) {
       await writePostEvents(

@@ -13,10 +13,11 @@ import { validateAvatarUrl, validateBio, validateDisplayName } from "../validati
 export function updateProfile(id: Identity): ServiceImpl<typeof IdentityService>["updateProfile"] {
   return async (req) => {
     const user = requireUser();
-    const set: { display_name?: string; bio?: string; avatar_url?: string } = {};
+    const set: Parameters<typeof updateProfileFields>[2] = {};
     if (req.displayName !== undefined) set.display_name = validateDisplayName(req.displayName);
     if (req.bio !== undefined) set.bio = validateBio(req.bio);
     if (req.avatarUrl !== undefined) set.avatar_url = validateAvatarUrl(req.avatarUrl);
+    if (req.showSensitiveMedia !== undefined) set.show_sensitive_media = req.showSensitiveMedia;
     const row = await id.writer.transaction().execute(async (trx) => {
       const row = await updateProfileFields(trx, user.userId, set);
       if (row) await writeUserEvents(id.outbox, trx, userEvent("ProfileUpdated", profilePayload(row)));

@@ -76,6 +76,6 @@ async function applyToContent(deps: ModerationDeps, input: ActionInput): Promise
     else if (input.kind === "comment") await deps.effects.removeComment(input.subjectId, input.reason);
     else throw invalid("action", `does not apply to a ${input.kind}`);
   } else if (input.action === "mark_sensitive") {
-    await deps.effects.markPostSensitive(input.subjectId);
+    await deps.effects.markPostSensitive(input.subjectId, input.contentWarning);
   }
 }
