@@ -6,9 +6,11 @@
  * uses to present a NotificationCreated event for the viewer.
  */
 import type { IResolvers } from "mercurius";
+import type { Comment as CommentMsg } from "../../gen/nova/content/v1/content_pb.ts";
 import type { Relationship } from "../../gen/nova/graph/v1/graph_pb.ts";
-import type { Notification as NotificationMsg } from "../../gen/nova/notifications/v1/notifications_pb.ts";
+import type { Notification as NotificationMsg, Preferences } from "../../gen/nova/notifications/v1/notifications_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
+import { type CommentView, commentView } from "../content/views.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
 import {
@@ -30,13 +32,19 @@ export interface NotificationView {
   actorIds: string[];
   actorCount: number;
   postId: string | null;
+  /** REPLY, COMMENT_LIKE and a MENTION in a comment: the comment (the notification's subject). */
+  comment: CommentView | null;
   conversationId: string | null;
   read: boolean;
   createdAt: string;
   updatedAt: string;
 }
 
-const POST_TYPES = new Set(["LIKE", "COMMENT", "MENTION"]);
+const POST_TYPES = new Set(["LIKE", "COMMENT", "MENTION", "REPLY", "COMMENT_LIKE"]);
+
+/** The comment a notification is about, when its subject is one rather than the post. */
+const commentOf = (n: NotificationMsg): string | null =>
+  POST_TYPES.has(n.type) && n.postId !== "" && n.subjectId !== n.postId ? n.subjectId : null;
 
 const bad = (field: string, problem: string) =>
   toGraphQLError(new NovaError("VALIDATION_FAILED", `${field}: ${problem}`, { field }));
@@ -53,6 +61,8 @@ interface HydratedNotifications {
   notifications: (NotificationMsg | undefined)[];
   /** The posts of post notifications still there and shown (content drops deleted ones; muted words hide). */
   livePosts: Set<string>;
+  /** The comments of comment notifications still there, by id. */
+  liveComments: Map<string, CommentMsg>;
   /** The viewer's relationships to the notifications' actors. */
   relationships: (Relationship | undefined)[];
 }
@@ -67,30 +77,42 @@ async function hydrateInbox(ctx: GatewayContext, ids: string[]): Promise<Hydrate
     ...new Set(notifications.flatMap((n) => (n && POST_TYPES.has(n.type) && n.postId ? [n.postId] : []))),
   ];
   const actorIds = [...new Set(notifications.flatMap((n) => n?.actorIds ?? []))];
-  const [posts, relationships, muted] = await Promise.all([
+  const commentIds = [...new Set(notifications.flatMap((n) => (n && commentOf(n)) || []))];
+  const [posts, relationships, muted, comments] = await Promise.all([
     loadAll(ctx, ctx.loaders.posts, postIds),
     loadAll(ctx, ctx.loaders.relationships, actorIds),
     viewerMutedText(ctx),
+    commentIds.length === 0
+      ? []
+      : call(ctx, () => ctx.deps.content.getComments({ commentIds })).then((r) => r.comments),
   ]);
   // A post carrying a word the viewer muted counts as hidden: its notifications go too.
   const shown = (p: (typeof posts)[number]) => p !== undefined && !muted?.(p.text);
-  return { notifications, livePosts: new Set(postIds.filter((_, i) => shown(posts[i]))), relationships };
+  return {
+    notifications,
+    livePosts: new Set(postIds.filter((_, i) => shown(posts[i]))),
+    liveComments: new Map(comments.map((c) => [c.id, c])),
+    relationships,
+  };
 }
 
-type Kept = { n: NotificationMsg; visible: string[] } | null;
+type Kept = { n: NotificationMsg; visible: string[]; comment: CommentMsg | undefined } | null;
 
 /**
- * Rules: a notification whose post is gone or hidden is dropped; so are the
+ * Rules: a notification whose post (or comment) is gone or hidden is dropped; so are the
  * actors the viewer blocks, is blocked by or mutes, and a notification left
  * without a visible actor.
  */
-function inboxRules({ notifications, livePosts, relationships }: HydratedNotifications): Kept[] {
+function inboxRules({ notifications, livePosts, liveComments, relationships }: HydratedNotifications): Kept[] {
   const hidden = hiddenBy(relationships);
   return notifications.map((n) => {
     if (!n) return null;
     if (POST_TYPES.has(n.type) && !livePosts.has(n.postId)) return null;
+    const commentId = commentOf(n);
+    const comment = commentId ? liveComments.get(commentId) : undefined;
+    if (commentId && !comment) return null;
     const visible = n.actorIds.filter((a) => !hidden.has(a));
-    return visible.length === 0 ? null : { n, visible };
+    return visible.length === 0 ? null : { n, visible, comment };
   });
 }
 
@@ -98,13 +120,14 @@ function inboxRules({ notifications, livePosts, relationships }: HydratedNotific
 function presentInbox(kept: Kept[]): (NotificationView | null)[] {
   return kept.map((k) => {
     if (!k) return null;
-    const { n, visible } = k;
+    const { n, visible, comment } = k;
     return {
       id: n.id,
       type: n.type,
       actorIds: visible,
       actorCount: Math.max(visible.length, n.actorCount - (n.actorIds.length - visible.length)),
       postId: n.postId || null,
+      comment: commentView(comment),
       conversationId: n.type === "MESSAGE" ? n.subjectId : null,
       read: n.read,
       createdAt: n.createdAt,
@@ -131,17 +154,19 @@ type Prefs = {
   comment?: boolean | null;
   mention?: boolean | null;
   message?: boolean | null;
+  reply?: boolean | null;
+  commentLike?: boolean | null;
 };
 
-function prefsOf(
-  p: { follow: boolean; like: boolean; comment: boolean; mention: boolean; message: boolean } | undefined,
-) {
+function prefsOf(p: Preferences | undefined) {
   return {
     follow: p?.follow ?? true,
     like: p?.like ?? true,
     comment: p?.comment ?? true,
     mention: p?.mention ?? true,
     message: p?.message ?? true,
+    reply: p?.reply ?? true,
+    commentLike: p?.commentLike ?? true,
   };
 }
 
@@ -202,6 +227,8 @@ export const notificationResolvers = {
           comment: input.comment ?? undefined,
           mention: input.mention ?? undefined,
           message: input.message ?? undefined,
+          reply: input.reply ?? undefined,
+          commentLike: input.commentLike ?? undefined,
         }),
       );
       return prefsOf(res.preferences);

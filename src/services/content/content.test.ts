@@ -315,6 +315,8 @@ describe("comments, likes and bookmarks", () => {
           authorId: commenter,
           postAuthorId: author,
           parentId: null,
+          parentAuthorId: null,
+          mentionIds: [],
           text: "first",
         },
         {
@@ -323,6 +325,8 @@ describe("comments, likes and bookmarks", () => {
           authorId: author,
           postAuthorId: author,
           parentId: top.id,
+          parentAuthorId: commenter,
+          mentionIds: [],
           text: "reply",
         },
         {
@@ -331,6 +335,9 @@ describe("comments, likes and bookmarks", () => {
           authorId: commenter,
           postAuthorId: author,
           parentId: top.id,
+          // The author of the reply answered, though the reply attaches to the top-level comment.
+          parentAuthorId: author,
+          mentionIds: [],
           text: "deeper",
         },
       ],

@@ -42,15 +42,22 @@ export const postEventSchemas = {
     /** The uploaded media the post carried: the media service erases them and their blobs. */
     mediaIds: z.array(id).default([]),
   }),
-  /** `parentId`: the top-level comment it replies to (replies are one level deep), or null. */
+  /**
+   * `parentId`: the top-level comment it replies to (replies are one level deep), or null, and
+   * `parentAuthorId` its author; `mentionIds` the existing users the text @mentions (never the author).
+   */
   CommentCreated: z.object({
     postId: id,
     commentId: id,
     authorId: id,
     postAuthorId: id,
     parentId: id.nullable(),
+    parentAuthorId: id.nullable().default(null),
+    mentionIds: z.array(id).default([]),
     text: z.string(),
   }),
+  /** `userId` liked the comment of `authorId` (only when the like is new). */
+  CommentLiked: z.object({ postId: id, commentId: id, userId: id, authorId: id }),
   /** `authorId` is the comment's author; `deletedBy` may be the post's author or an admin. */
   CommentDeleted: z.object({ postId: id, commentId: id, authorId: id, deletedBy: id, reason: z.string().optional() }),
   /** `userId` liked the post of `authorId` (only when the like is new). */

@@ -374,11 +374,10 @@ export async function viewerStates(
 export async function liveComment(
   db: ContentDb,
   commentId: string,
-): Promise<{ post_id: string; parent_id: string | null } | undefined> {
-  const r = await sql<{ post_id: string; parent_id: string | null }>`SELECT post_id::text AS post_id,
-    parent_id::text AS parent_id FROM content.comments WHERE id = ${commentId}::uuid AND deleted_at IS NULL`.execute(
-    db,
-  );
+): Promise<{ post_id: string; parent_id: string | null; author_id: string } | undefined> {
+  const r = await sql<{ post_id: string; parent_id: string | null; author_id: string }>`SELECT post_id::text AS post_id,
+    parent_id::text AS parent_id, author_id::text AS author_id
+    FROM content.comments WHERE id = ${commentId}::uuid AND deleted_at IS NULL`.execute(db);
   return r.rows[0];
 }
 
@@ -439,7 +438,7 @@ export async function setCommentLike(
   on: boolean,
   commentId: string,
   userId: string,
-): Promise<CommentRow> {
+): Promise<{ row: CommentRow; moved: boolean }> {
   const r = on
     ? await sql`INSERT INTO content.comment_likes (comment_id, user_id) VALUES (${commentId}::uuid, ${userId}::uuid)
         ON CONFLICT DO NOTHING RETURNING comment_id`.execute(trx)
@@ -448,7 +447,7 @@ export async function setCommentLike(
   const d = r.rows.length === 0 ? 0 : on ? 1 : -1;
   const u = await sql<CommentRow>`UPDATE content.comments SET like_count = like_count + ${d}
     WHERE id = ${commentId}::uuid RETURNING ${COMMENT_COLUMNS}`.execute(trx);
-  return u.rows[0] as CommentRow;
+  return { row: u.rows[0] as CommentRow, moved: d !== 0 };
 }
 
 // The purge job

@@ -1,7 +1,8 @@
 /**
  * Like / bookmark of a post and like of a comment, with their reverses: idempotent toggles of one
  * row plus its counter, behind LikePost, UnlikePost, BookmarkPost, UnbookmarkPost, LikeComment and
- * UnlikeComment. Only a post like that moves writes an event (PostLiked / PostUnliked).
+ * UnlikeComment. A post like that moves writes PostLiked / PostUnliked; a new comment like writes
+ * CommentLiked (its author is notified; taking it back is silent, as for Instagram).
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -55,7 +56,14 @@ export async function toggleCommentLike(
   const postId = (await liveComment(ctx.reader, commentId))?.post_id;
   if (!postId) throw new NovaError("NOT_FOUND", "comment not found", { field: "commentId" });
   await visiblePost(ctx, postId, user.userId, "commentId", true);
-  const row = await ctx.writer.transaction().execute((trx) => setCommentLike(trx, on, commentId, user.userId));
+  const row = await ctx.writer.transaction().execute(async (trx) => {
+    const { row, moved } = await setCommentLike(trx, on, commentId, user.userId);
+    if (on && moved) {
+      const payload = { postId, commentId, userId: user.userId, authorId: row.author_id };
+      await writePostEvents(ctx.outbox, trx, postEvent("CommentLiked", user.userId, payload));
+    }
+    return row;
+  });
   return {
     counts: create(CommentCountsSchema, { commentId, likeCount: row.like_count }),
     comment: toComment(row),

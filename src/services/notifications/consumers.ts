@@ -79,7 +79,7 @@ export interface Activity {
 }
 
 /** Repeated activity of an actor already in a group counts for these types (a second like does not). */
-const REPEATABLE: ReadonlySet<NotificationType> = new Set(["COMMENT", "MENTION", "MESSAGE"]);
+const REPEATABLE: ReadonlySet<NotificationType> = new Set(["COMMENT", "MENTION", "MESSAGE", "REPLY"]);
 
 const outcomes = counter("nova_notifications_events_total", "Activity the inbox consumer saw, by type and outcome", [
   "type",
@@ -195,16 +195,57 @@ const PAIR = { userId: true, targetId: true } as const;
 const followOf = GRAPH_EVENTS.reader({ Followed: PAIR });
 /** graph's Blocked, Unblocked, Muted and Unmuted: userId acts on targetId. */
 const ruleOf = GRAPH_EVENTS.reader({ Blocked: PAIR, Unblocked: PAIR, Muted: PAIR, Unmuted: PAIR });
-/** content's PostLiked (userId liked authorId's post), CommentCreated (authorId commented on postAuthorId's post) and Mentioned (authorId mentioned mentionedId). */
+/**
+ * content's PostLiked (userId liked authorId's post), CommentCreated (authorId commented on
+ * postAuthorId's post, maybe replying to parentAuthorId, maybe mentioning mentionIds), CommentLiked
+ * (userId liked authorId's comment) and Mentioned (authorId mentioned mentionedId in the post).
+ */
 const postActivityOf = POST_EVENTS.reader({
   PostLiked: { postId: true, authorId: true, userId: true },
-  CommentCreated: { postId: true, postAuthorId: true, authorId: true },
+  CommentCreated: {
+    postId: true,
+    commentId: true,
+    postAuthorId: true,
+    authorId: true,
+    parentId: true,
+    parentAuthorId: true,
+    mentionIds: true,
+  },
+  CommentLiked: { postId: true, commentId: true, authorId: true, userId: true },
   Mentioned: { postId: true, mentionedId: true, authorId: true },
 });
 /** content's PostDeleted and PostPurged: the post that is gone. */
 const postGoneOf = POST_EVENTS.reader({ PostDeleted: { postId: true }, PostPurged: { postId: true } });
 /** messaging's MessageSent: senderId wrote to recipientIds in conversationId. */
 const messageOf = MESSAGING.reader({ MessageSent: { conversationId: true, senderId: true, recipientIds: true } });
+
+/**
+ * A comment tells the post's author (COMMENT), the author of the comment it answers (REPLY, instead of
+ * COMMENT when that is the post's author too) and each user it mentions who was not told already
+ * (MENTION, its subject the comment). The commenter is never told (notifyAll drops "self").
+ */
+function commentActivities(p: {
+  postId: string;
+  commentId: string;
+  authorId: string;
+  postAuthorId: string;
+  parentId: string | null;
+  parentAuthorId: string | null;
+  mentionIds: string[];
+}): Activity[] {
+  const out: Activity[] = [];
+  const told = new Set<string>();
+  const add = (type: NotificationType, recipient: string, subjectId: string) => {
+    if (told.has(recipient)) return;
+    told.add(recipient);
+    out.push({ recipient, actor: p.authorId, type, subjectId, postId: p.postId });
+  };
+  // Grouped per comment answered: "alice and 2 others replied to your comment".
+  if (p.parentId && p.parentAuthorId) add("REPLY", p.parentAuthorId, p.parentId);
+  add("COMMENT", p.postAuthorId, p.postId);
+  for (const id of p.mentionIds) add("MENTION", id, p.commentId);
+  return out;
+}
 
 /**
  * The activities an event notifies about, in the order they are applied; undefined for the events
@@ -224,7 +265,11 @@ function activitiesOf(event: Envelope): Activity[] | undefined {
         { recipient, actor, type, subjectId: postId, postId },
       ];
       if (e.type === "PostLiked") return on("LIKE", e.payload.authorId, e.payload.userId);
-      if (e.type === "CommentCreated") return on("COMMENT", e.payload.postAuthorId, e.payload.authorId);
+      if (e.type === "CommentCreated") return commentActivities(e.payload);
+      if (e.type === "CommentLiked") {
+        const { authorId, userId, commentId } = e.payload;
+        return [{ recipient: authorId, actor: userId, type: "COMMENT_LIKE", subjectId: commentId, postId }];
+      }
       return on("MENTION", e.payload.mentionedId, e.payload.authorId);
     }
     case MESSAGING.aggregate: {

@@ -36,6 +36,8 @@ export type NotificationsTables = {
     comment: boolean;
     mention: boolean;
     message: boolean;
+    reply: boolean;
+    comment_like: boolean;
     updated_at: Date;
   };
   "notifications.push_tokens": {
@@ -72,9 +74,21 @@ export interface PrefRow {
   comment: boolean;
   mention: boolean;
   message: boolean;
+  reply: boolean;
+  commentLike: boolean;
 }
 
-export const DEFAULT_PREFS: PrefRow = { follow: true, like: true, comment: true, mention: true, message: true };
+export const DEFAULT_PREFS: PrefRow = {
+  follow: true,
+  like: true,
+  comment: true,
+  mention: true,
+  message: true,
+  reply: true,
+  commentLike: true,
+};
+
+const PREF_COLUMNS = sql`follow, "like", comment, mention, message, reply, comment_like AS "commentLike"`;
 
 // ---- The RPCs'.
 
@@ -124,25 +138,27 @@ export async function markReadRows(db: Db, user: string, ids: string[] | undefin
 }
 
 export async function preferences(db: Db, user: string): Promise<PrefRow> {
-  const r = await sql<PrefRow>`SELECT follow, "like", comment, mention, message FROM notifications.preferences
+  const r = await sql<PrefRow>`SELECT ${PREF_COLUMNS} FROM notifications.preferences
     WHERE user_id = ${user}::uuid`.execute(db);
   return r.rows[0] ?? DEFAULT_PREFS;
 }
 
 /** Sets the preferences given (undefined: unchanged, or on for a new row); returns them all. */
 export async function upsertPreferences(db: Db, user: string, given: Partial<PrefRow>): Promise<PrefRow> {
-  const r =
-    await sql<PrefRow>`INSERT INTO notifications.preferences AS p (user_id, follow, "like", comment, mention, message)
+  const r = await sql<PrefRow>`INSERT INTO notifications.preferences AS p
+      (user_id, follow, "like", comment, mention, message, reply, comment_like)
     VALUES (${user}::uuid, ${given.follow ?? true}, ${given.like ?? true}, ${given.comment ?? true},
-      ${given.mention ?? true}, ${given.message ?? true})
+      ${given.mention ?? true}, ${given.message ?? true}, ${given.reply ?? true}, ${given.commentLike ?? true})
     ON CONFLICT (user_id) DO UPDATE SET
       follow = coalesce(${given.follow ?? null}::boolean, p.follow),
       "like" = coalesce(${given.like ?? null}::boolean, p."like"),
       comment = coalesce(${given.comment ?? null}::boolean, p.comment),
       mention = coalesce(${given.mention ?? null}::boolean, p.mention),
       message = coalesce(${given.message ?? null}::boolean, p.message),
+      reply = coalesce(${given.reply ?? null}::boolean, p.reply),
+      comment_like = coalesce(${given.commentLike ?? null}::boolean, p.comment_like),
       updated_at = now()
-    RETURNING follow, "like", comment, mention, message`.execute(db);
+    RETURNING ${PREF_COLUMNS}`.execute(db);
   return r.rows[0] ?? DEFAULT_PREFS;
 }
 

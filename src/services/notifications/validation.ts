@@ -9,7 +9,7 @@ export const LIMITS = {
   endpointMax: 2048,
 } as const;
 
-export const TYPES = ["FOLLOW", "LIKE", "COMMENT", "MENTION", "MESSAGE"] as const;
+export const TYPES = ["FOLLOW", "LIKE", "COMMENT", "MENTION", "MESSAGE", "REPLY", "COMMENT_LIKE"] as const;
 export type NotificationType = (typeof TYPES)[number];
 
 export const PLATFORMS = ["APNS", "FCM", "WEB"] as const;

@@ -13,13 +13,13 @@ import { NovaError } from "../../../platform/errors.ts";
 import { requireVerifiedUser } from "../../../platform/rpc/context.ts";
 import type { ContentContext } from "../context.ts";
 import { postEvent, writePostEvents } from "../events.ts";
+import { mentionedIds } from "../mentions.ts";
 import { toPost } from "../messages.ts";
 import { insertPost } from "../queries.ts";
 import {
   type AttachmentInput,
   LIMITS,
   parseHashtags,
-  parseMentions,
   validateAttachments,
   validateContentWarning,
   validateMedia,
@@ -73,16 +73,6 @@ export async function createPost(ctx: ContentContext, req: CreatePostRequest): P
     return row;
   });
   return create(CreatePostResponseSchema, { post: toPost(post) });
-}
-
-/** The ids of the existing users the text @mentions, the author left out; FORBIDDEN across a block. */
-async function mentionedIds(ctx: ContentContext, authorId: string, text: string): Promise<string[]> {
-  const mentioned = await ctx.peers.resolveUsernames(parseMentions(text));
-  const ids = [...new Set([...mentioned.values()])].filter((id) => id !== authorId);
-  if (ids.length && (await ctx.peers.blockedBetween(authorId, ids, true)).size > 0) {
-    throw new NovaError("FORBIDDEN", "text: cannot mention a user across a block", { field: "text" });
-  }
-  return ids;
 }
 
 /**

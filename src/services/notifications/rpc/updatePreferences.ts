@@ -16,6 +16,8 @@ export function updatePreferences(
       comment: req.comment,
       mention: req.mention,
       message: req.message,
+      reply: req.reply,
+      commentLike: req.commentLike,
     };
     return { preferences: await upsertPreferences(writer, user, given) };
   };
