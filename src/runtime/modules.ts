@@ -59,7 +59,7 @@ export const modules = {
     migrations: { schema: "messaging", dir: new URL("../services/messaging/migrations/", import.meta.url) },
     init: async (ctx) => (await import("../services/messaging/module.ts")).init(ctx),
   },
-  // Grouped notifications from the graph's, content's and messaging's events; push tokens and delivery.
+  // Grouped notifications from the graph's, content's, messaging's and moderation's events; push tokens and delivery.
   notifications: {
     deps: [],
     provides: [NotificationService],
@@ -68,6 +68,7 @@ export const modules = {
       "nova.graph.relationship",
       "nova.content.post",
       "nova.messaging.conversation",
+      "nova.moderation.action",
       "nova.notifications.notification",
     ],
     init: async (ctx) => (await import("../services/notifications/module.ts")).init(ctx),

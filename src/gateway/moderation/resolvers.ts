@@ -87,7 +87,7 @@ function entryView(e: QueueEntry) {
   };
 }
 
-function actionView(a: Action) {
+export function actionView(a: Action) {
   return {
     id: a.id,
     subjectKind: kindName(a.subjectKind),

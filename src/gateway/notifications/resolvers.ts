@@ -8,11 +8,13 @@
 import type { IResolvers } from "mercurius";
 import type { Comment as CommentMsg } from "../../gen/nova/content/v1/content_pb.ts";
 import type { Relationship } from "../../gen/nova/graph/v1/graph_pb.ts";
+import type { Action } from "../../gen/nova/moderation/v1/moderation_pb.ts";
 import type { Notification as NotificationMsg, Preferences } from "../../gen/nova/notifications/v1/notifications_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import { type CommentView, commentView } from "../content/views.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
+import { actionView } from "../moderation/resolvers.ts";
 import {
   call,
   hiddenBy,
@@ -34,6 +36,8 @@ export interface NotificationView {
   postId: string | null;
   /** REPLY, COMMENT_LIKE and a MENTION in a comment: the comment (the notification's subject). */
   comment: CommentView | null;
+  /** MODERATION: the action on the viewer's account or content (no moderator named). */
+  moderationAction: ReturnType<typeof actionView> | null;
   conversationId: string | null;
   read: boolean;
   createdAt: string;
@@ -41,6 +45,8 @@ export interface NotificationView {
 }
 
 const POST_TYPES = new Set(["LIKE", "COMMENT", "MENTION", "REPLY", "COMMENT_LIKE"]);
+/** Told by moderation, whose notices name no person: no actors to show or hide. */
+const MODERATION_TYPES = new Set(["MODERATION", "REPORT_ACTIONED", "REPORT_DISMISSED"]);
 
 /** The comment a notification is about, when its subject is one rather than the post. */
 const commentOf = (n: NotificationMsg): string | null =>
@@ -63,6 +69,8 @@ interface HydratedNotifications {
   livePosts: Set<string>;
   /** The comments of comment notifications still there, by id. */
   liveComments: Map<string, CommentMsg>;
+  /** The actions of MODERATION notifications, by id. */
+  actions: Map<string, Action>;
   /** The viewer's relationships to the notifications' actors. */
   relationships: (Relationship | undefined)[];
 }
@@ -76,15 +84,20 @@ async function hydrateInbox(ctx: GatewayContext, ids: string[]): Promise<Hydrate
   const postIds = [
     ...new Set(notifications.flatMap((n) => (n && POST_TYPES.has(n.type) && n.postId ? [n.postId] : []))),
   ];
-  const actorIds = [...new Set(notifications.flatMap((n) => n?.actorIds ?? []))];
+  const people = notifications.filter((n) => n && !MODERATION_TYPES.has(n.type));
+  const actorIds = [...new Set(people.flatMap((n) => n?.actorIds ?? []))];
   const commentIds = [...new Set(notifications.flatMap((n) => (n && commentOf(n)) || []))];
-  const [posts, relationships, muted, comments] = await Promise.all([
+  const actionIds = [...new Set(notifications.flatMap((n) => (n?.type === "MODERATION" ? [n.subjectId] : [])))];
+  const [posts, relationships, muted, comments, actions] = await Promise.all([
     loadAll(ctx, ctx.loaders.posts, postIds),
     loadAll(ctx, ctx.loaders.relationships, actorIds),
     viewerMutedText(ctx),
     commentIds.length === 0
       ? []
       : call(ctx, () => ctx.deps.content.getComments({ commentIds })).then((r) => r.comments),
+    actionIds.length === 0
+      ? []
+      : call(ctx, () => ctx.deps.moderation.getOwnActions({ actionIds })).then((r) => r.actions),
   ]);
   // A post carrying a word the viewer muted counts as hidden: its notifications go too.
   const shown = (p: (typeof posts)[number]) => p !== undefined && !muted?.(p.text);
@@ -92,27 +105,37 @@ async function hydrateInbox(ctx: GatewayContext, ids: string[]): Promise<Hydrate
     notifications,
     livePosts: new Set(postIds.filter((_, i) => shown(posts[i]))),
     liveComments: new Map(comments.map((c) => [c.id, c])),
+    actions: new Map(actions.map((a) => [a.id, a])),
     relationships,
   };
 }
 
-type Kept = { n: NotificationMsg; visible: string[]; comment: CommentMsg | undefined } | null;
+type Kept = {
+  n: NotificationMsg;
+  visible: string[];
+  comment: CommentMsg | undefined;
+  action: Action | undefined;
+} | null;
 
 /**
  * Rules: a notification whose post (or comment) is gone or hidden is dropped; so are the
  * actors the viewer blocks, is blocked by or mutes, and a notification left
  * without a visible actor.
  */
-function inboxRules({ notifications, livePosts, liveComments, relationships }: HydratedNotifications): Kept[] {
+function inboxRules({ notifications, livePosts, liveComments, actions, relationships }: HydratedNotifications): Kept[] {
   const hidden = hiddenBy(relationships);
   return notifications.map((n) => {
     if (!n) return null;
+    if (MODERATION_TYPES.has(n.type)) {
+      const action = n.type === "MODERATION" ? actions.get(n.subjectId) : undefined;
+      return n.type === "MODERATION" && !action ? null : { n, visible: [], comment: undefined, action };
+    }
     if (POST_TYPES.has(n.type) && !livePosts.has(n.postId)) return null;
     const commentId = commentOf(n);
     const comment = commentId ? liveComments.get(commentId) : undefined;
     if (commentId && !comment) return null;
     const visible = n.actorIds.filter((a) => !hidden.has(a));
-    return visible.length === 0 ? null : { n, visible, comment };
+    return visible.length === 0 ? null : { n, visible, comment, action: undefined };
   });
 }
 
@@ -120,7 +143,7 @@ function inboxRules({ notifications, livePosts, liveComments, relationships }: H
 function presentInbox(kept: Kept[]): (NotificationView | null)[] {
   return kept.map((k) => {
     if (!k) return null;
-    const { n, visible, comment } = k;
+    const { n, visible, comment, action } = k;
     return {
       id: n.id,
       type: n.type,
@@ -128,6 +151,7 @@ function presentInbox(kept: Kept[]): (NotificationView | null)[] {
       actorCount: Math.max(visible.length, n.actorCount - (n.actorIds.length - visible.length)),
       postId: n.postId || null,
       comment: commentView(comment),
+      moderationAction: action ? actionView(action) : null,
       conversationId: n.type === "MESSAGE" ? n.subjectId : null,
       read: n.read,
       createdAt: n.createdAt,

@@ -327,6 +327,15 @@ export async function actionById(db: ModerationDb, id: string): Promise<ActionRo
   return r.rows[0];
 }
 
+/** The actions among `ids` that touched `userId`'s account. */
+export async function ownActions(db: ModerationDb, userId: string, ids: string[]): Promise<ActionRow[]> {
+  if (ids.length === 0) return [];
+  const r = await sql<ActionRow>`SELECT id::text AS id, subject_kind, subject_id::text AS subject_id,
+      user_id::text AS user_id, action, reason, until, actor_id::text AS actor_id, created_at
+    FROM moderation.actions WHERE id = ANY(${ids}::uuid[]) AND user_id = ${userId}::uuid`.execute(db);
+  return r.rows;
+}
+
 /** Files the action's appeal; undefined when it has one already. */
 export async function insertAppeal(
   trx: ModerationDb,

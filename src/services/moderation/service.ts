@@ -10,6 +10,7 @@ import type { ModerationDeps } from "./deps.ts";
 import { createReport } from "./rpc/createReport.ts";
 import { decideAppeal } from "./rpc/decideAppeal.ts";
 import { fileAppeal } from "./rpc/fileAppeal.ts";
+import { getOwnActions } from "./rpc/getOwnActions.ts";
 import { listQueue } from "./rpc/listQueue.ts";
 import { takeAction } from "./rpc/takeAction.ts";
 
@@ -22,5 +23,6 @@ export function createModerationService(deps: ModerationDeps): ServiceImpl<typeo
     takeAction: takeAction(deps),
     fileAppeal: fileAppeal(deps),
     decideAppeal: decideAppeal(deps),
+    getOwnActions: getOwnActions(deps),
   };
 }

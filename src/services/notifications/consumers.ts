@@ -41,6 +41,7 @@ import { counter } from "../../platform/observability/metrics.ts";
 import { POST_EVENTS } from "../content/events.ts";
 import { GRAPH_EVENTS } from "../graph/events.ts";
 import { MESSAGING } from "../messaging/events.ts";
+import { MODERATION_EVENTS } from "../moderation/events.ts";
 import { NOTIFICATION_EVENTS, NOTIFICATION_TOPIC, notificationCreated } from "./events.ts";
 import { type PushResult, type PushSenders, pushAttempts } from "./push.ts";
 import {
@@ -61,8 +62,15 @@ export const TOPICS = {
   relationship: GRAPH_EVENTS.topic,
   post: POST_EVENTS.topic,
   conversation: MESSAGING.topic,
+  moderation: MODERATION_EVENTS.topic,
   notification: NOTIFICATION_TOPIC,
 } as const;
+
+/**
+ * The actor of the moderation service's notifications (MODERATION, REPORT_ACTIONED, REPORT_DISMISSED):
+ * moderators stay anonymous to the people they act on and to reporters, so no person is named.
+ */
+export const MODERATION_ACTOR = "00000000-0000-0000-0000-000000000000";
 
 export interface InboxOptions {
   /** A group gains actors while unread and younger than this. */
@@ -94,7 +102,7 @@ export function createInbox(deps: { outbox: Outbox; options: InboxOptions }) {
   const handler: EventHandler = {
     name: "notifications.inbox",
     schema: "notifications",
-    topics: [TOPICS.relationship, TOPICS.post, TOPICS.conversation],
+    topics: [TOPICS.relationship, TOPICS.post, TOPICS.conversation, TOPICS.moderation],
     async handle(event, trx) {
       const activities = activitiesOf(event);
       if (!activities) return applyRules(event, trx);
@@ -216,6 +224,18 @@ const postActivityOf = POST_EVENTS.reader({
 });
 /** content's PostDeleted and PostPurged: the post that is gone. */
 const postGoneOf = POST_EVENTS.reader({ PostDeleted: { postId: true }, PostPurged: { postId: true } });
+/** moderation's actions on userId's account or content, and the reports they closed. */
+const OWN = { actionId: true, userId: true } as const;
+const moderationOf = MODERATION_EVENTS.reader({
+  AccountWarned: OWN,
+  AccountSuspended: OWN,
+  AccountBanned: OWN,
+  AccountReinstated: OWN,
+  ContentRemoved: OWN,
+  ContentMarkedSensitive: OWN,
+  ReportsResolved: { actionId: true, outcome: true, reporterIds: true },
+});
+
 /** messaging's MessageSent: senderId wrote to recipientIds in conversationId. */
 const messageOf = MESSAGING.reader({ MessageSent: { conversationId: true, senderId: true, recipientIds: true } });
 
@@ -284,6 +304,21 @@ function activitiesOf(event: Envelope): Activity[] | undefined {
         subjectId: p.conversationId,
         postId: null,
       }));
+    }
+    case MODERATION_EVENTS.aggregate: {
+      const e = moderationOf(event);
+      if (!e) return undefined;
+      const told = (recipient: string, type: NotificationType): Activity => ({
+        recipient,
+        actor: MODERATION_ACTOR,
+        type,
+        subjectId: e.payload.actionId,
+        postId: null,
+      });
+      // The account's owner learns of every action on it; each reporter of the outcome of their report.
+      if (e.type !== "ReportsResolved") return [told(e.payload.userId, "MODERATION")];
+      const type = e.payload.outcome === "dismissed" ? "REPORT_DISMISSED" : "REPORT_ACTIONED";
+      return [...new Set(e.payload.reporterIds)].sort().map((r) => told(r, type));
     }
     default:
       return undefined;

@@ -9,7 +9,19 @@ export const LIMITS = {
   endpointMax: 2048,
 } as const;
 
-export const TYPES = ["FOLLOW", "LIKE", "COMMENT", "MENTION", "MESSAGE", "REPLY", "COMMENT_LIKE"] as const;
+export const TYPES = [
+  "FOLLOW",
+  "LIKE",
+  "COMMENT",
+  "MENTION",
+  "MESSAGE",
+  "REPLY",
+  "COMMENT_LIKE",
+  // From moderation; always on (a type without a preference column is never turned off).
+  "MODERATION",
+  "REPORT_ACTIONED",
+  "REPORT_DISMISSED",
+] as const;
 export type NotificationType = (typeof TYPES)[number];
 
 export const PLATFORMS = ["APNS", "FCM", "WEB"] as const;

@@ -10,7 +10,45 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/moderation/v1/moderation.proto.
  */
 export const file_nova_moderation_v1_moderation: GenFile = /*@__PURE__*/
-  fileDesc("CiNub3ZhL21vZGVyYXRpb24vdjEvbW9kZXJhdGlvbi5wcm90bxISbm92YS5tb2RlcmF0aW9uLnYxIjMKD1JlcG9ydGVkTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiagoPQXR0YWNoZWRNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAkSEQoJc2VuZGVyX2lkGAIgASgJEgwKBHRleHQYAyABKAkSEQoJZW5jcnlwdGVkGAQgASgIEg8KB3NlbnRfYXQYBSABKAkixAIKBlJlcG9ydBIKCgJpZBgBIAEoCRITCgtyZXBvcnRlcl9pZBgCIAEoCRI1CgxzdWJqZWN0X2tpbmQYAyABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgEIAEoCRIuCghjYXRlZ29yeRgFIAEoDjIcLm5vdmEubW9kZXJhdGlvbi52MS5DYXRlZ29yeRIPCgdjb21tZW50GAYgASgJEi4KBXN0YXRlGAcgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEjUKCG1lc3NhZ2VzGAggAygLMiMubm92YS5tb2RlcmF0aW9uLnYxLkF0dGFjaGVkTWVzc2FnZRISCgpjcmVhdGVkX2F0GAkgASgJEhIKCnVwZGF0ZWRfYXQYCiABKAki2AEKE0NyZWF0ZVJlcG9ydFJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoIY2F0ZWdvcnkYAyABKA4yHC5ub3ZhLm1vZGVyYXRpb24udjEuQ2F0ZWdvcnkSDwoHY29tbWVudBgEIAEoCRI1CghtZXNzYWdlcxgFIAMoCzIjLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnRlZE1lc3NhZ2UiUgoUQ3JlYXRlUmVwb3J0UmVzcG9uc2USKgoGcmVwb3J0GAEgASgLMhoubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydBIOCgZmb2xkZWQYAiABKAgirwIKClF1ZXVlRW50cnkSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSFwoPc3ViamVjdF91c2VyX2lkGAMgASgJEi4KBXN0YXRlGAQgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEhQKDHJlcG9ydF9jb3VudBgFIAEoDRIwCgpjYXRlZ29yaWVzGAYgAygOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5EhgKEGxhc3RfcmVwb3J0ZWRfYXQYByABKAkSKwoHcmVwb3J0cxgIIAMoCzIaLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnQiyAEKEExpc3RRdWV1ZVJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEi4KCGNhdGVnb3J5GAIgASgOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5Ei4KBXN0YXRlGAMgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEg0KBWxpbWl0GAQgASgNEg4KBmN1cnNvchgFIAEoCSJqChFMaXN0UXVldWVSZXNwb25zZRIvCgdlbnRyaWVzGAEgAygLMh4ubm92YS5tb2RlcmF0aW9uLnYxLlF1ZXVlRW50cnkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSLFAQoRVGFrZUFjdGlvblJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoGYWN0aW9uGAMgASgOMh4ubm92YS5tb2RlcmF0aW9uLnYxLkFjdGlvbktpbmQSDgoGcmVhc29uGAQgASgJEgwKBGRheXMYBSABKA0SFwoPY29udGVudF93YXJuaW5nGAYgASgJIuUBCgZBY3Rpb24SCgoCaWQYASABKAkSNQoMc3ViamVjdF9raW5kGAIgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIuCgZhY3Rpb24YBSABKA4yHi5ub3ZhLm1vZGVyYXRpb24udjEuQWN0aW9uS2luZBIOCgZyZWFzb24YBiABKAkSDQoFdW50aWwYByABKAkSEAoIYWN0b3JfaWQYCCABKAkSEgoKY3JlYXRlZF9hdBgJIAEoCSJAChJUYWtlQWN0aW9uUmVzcG9uc2USKgoGYWN0aW9uGAEgASgLMhoubm92YS5tb2RlcmF0aW9uLnYxLkFjdGlvbiLVAQoGQXBwZWFsEgoKAmlkGAEgASgJEhEKCWFjdGlvbl9pZBgCIAEoCRIUCgxhcHBlbGxhbnRfaWQYAyABKAkSEQoJc3RhdGVtZW50GAQgASgJEi4KBXN0YXRlGAUgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLkFwcGVhbFN0YXRlEhIKCmRlY2lkZWRfYnkYBiABKAkSFwoPZGVjaXNpb25fcmVhc29uGAcgASgJEhIKCmNyZWF0ZWRfYXQYCCABKAkSEgoKZGVjaWRlZF9hdBgJIAEoCSI5ChFGaWxlQXBwZWFsUmVxdWVzdBIRCglhY3Rpb25faWQYASABKAkSEQoJc3RhdGVtZW50GAIgASgJIkAKEkZpbGVBcHBlYWxSZXNwb25zZRIqCgZhcHBlYWwYASABKAsyGi5ub3ZhLm1vZGVyYXRpb24udjEuQXBwZWFsImsKE0RlY2lkZUFwcGVhbFJlcXVlc3QSEQoJYXBwZWFsX2lkGAEgASgJEjEKCGRlY2lzaW9uGAIgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLkFwcGVhbFN0YXRlEg4KBnJlYXNvbhgDIAEoCSJCChREZWNpZGVBcHBlYWxSZXNwb25zZRIqCgZhcHBlYWwYASABKAsyGi5ub3ZhLm1vZGVyYXRpb24udjEuQXBwZWFsKpABCgtTdWJqZWN0S2luZBIcChhTVUJKRUNUX0tJTkRfVU5TUEVDSUZJRUQQABIVChFTVUJKRUNUX0tJTkRfUE9TVBABEhgKFFNVQkpFQ1RfS0lORF9DT01NRU5UEAISGAoUU1VCSkVDVF9LSU5EX01FU1NBR0UQAxIYChRTVUJKRUNUX0tJTkRfQUNDT1VOVBAEKtEBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhEKDUNBVEVHT1JZX1NQQU0QARIXChNDQVRFR09SWV9IQVJBU1NNRU5UEAISEQoNQ0FURUdPUllfSEFURRADEhMKD0NBVEVHT1JZX05VRElUWRAEEhUKEUNBVEVHT1JZX1ZJT0xFTkNFEAUSFgoSQ0FURUdPUllfU0VMRl9IQVJNEAYSFAoQQ0FURUdPUllfSUxMRUdBTBAHEhIKDkNBVEVHT1JZX09USEVSEAgqeQoLUmVwb3J0U3RhdGUSHAoYUkVQT1JUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRUkVQT1JUX1NUQVRFX09QRU4QARIZChVSRVBPUlRfU1RBVEVfQUNUSU9ORUQQAhIaChZSRVBPUlRfU1RBVEVfRElTTUlTU0VEEAMq1AEKCkFjdGlvbktpbmQSGwoXQUNUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIXChNBQ1RJT05fS0lORF9ESVNNSVNTEAESFgoSQUNUSU9OX0tJTkRfUkVNT1ZFEAISHgoaQUNUSU9OX0tJTkRfTUFSS19TRU5TSVRJVkUQAxIUChBBQ1RJT05fS0lORF9XQVJOEAQSFwoTQUNUSU9OX0tJTkRfU1VTUEVORBAFEhMKD0FDVElPTl9LSU5EX0JBThAGEhQKEEFDVElPTl9LSU5EX0xJRlQQByp4CgtBcHBlYWxTdGF0ZRIcChhBUFBFQUxfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFBUFBFQUxfU1RBVEVfT1BFThABEhcKE0FQUEVBTF9TVEFURV9VUEhFTEQQAhIbChdBUFBFQUxfU1RBVEVfT1ZFUlRVUk5FRBADMvIDChFNb2RlcmF0aW9uU2VydmljZRJhCgxDcmVhdGVSZXBvcnQSJy5ub3ZhLm1vZGVyYXRpb24udjEuQ3JlYXRlUmVwb3J0UmVxdWVzdBooLm5vdmEubW9kZXJhdGlvbi52MS5DcmVhdGVSZXBvcnRSZXNwb25zZRJdCglMaXN0UXVldWUSJC5ub3ZhLm1vZGVyYXRpb24udjEuTGlzdFF1ZXVlUmVxdWVzdBolLm5vdmEubW9kZXJhdGlvbi52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBElsKClRha2VBY3Rpb24SJS5ub3ZhLm1vZGVyYXRpb24udjEuVGFrZUFjdGlvblJlcXVlc3QaJi5ub3ZhLm1vZGVyYXRpb24udjEuVGFrZUFjdGlvblJlc3BvbnNlElsKCkZpbGVBcHBlYWwSJS5ub3ZhLm1vZGVyYXRpb24udjEuRmlsZUFwcGVhbFJlcXVlc3QaJi5ub3ZhLm1vZGVyYXRpb24udjEuRmlsZUFwcGVhbFJlc3BvbnNlEmEKDERlY2lkZUFwcGVhbBInLm5vdmEubW9kZXJhdGlvbi52MS5EZWNpZGVBcHBlYWxSZXF1ZXN0Gigubm92YS5tb2RlcmF0aW9uLnYxLkRlY2lkZUFwcGVhbFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("CiNub3ZhL21vZGVyYXRpb24vdjEvbW9kZXJhdGlvbi5wcm90bxISbm92YS5tb2RlcmF0aW9uLnYxIioKFEdldE93bkFjdGlvbnNSZXF1ZXN0EhIKCmFjdGlvbl9pZHMYASADKAkiRAoVR2V0T3duQWN0aW9uc1Jlc3BvbnNlEisKB2FjdGlvbnMYASADKAsyGi5ub3ZhLm1vZGVyYXRpb24udjEuQWN0aW9uIjMKD1JlcG9ydGVkTWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiagoPQXR0YWNoZWRNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAkSEQoJc2VuZGVyX2lkGAIgASgJEgwKBHRleHQYAyABKAkSEQoJZW5jcnlwdGVkGAQgASgIEg8KB3NlbnRfYXQYBSABKAkixAIKBlJlcG9ydBIKCgJpZBgBIAEoCRITCgtyZXBvcnRlcl9pZBgCIAEoCRI1CgxzdWJqZWN0X2tpbmQYAyABKA4yHy5ub3ZhLm1vZGVyYXRpb24udjEuU3ViamVjdEtpbmQSEgoKc3ViamVjdF9pZBgEIAEoCRIuCghjYXRlZ29yeRgFIAEoDjIcLm5vdmEubW9kZXJhdGlvbi52MS5DYXRlZ29yeRIPCgdjb21tZW50GAYgASgJEi4KBXN0YXRlGAcgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEjUKCG1lc3NhZ2VzGAggAygLMiMubm92YS5tb2RlcmF0aW9uLnYxLkF0dGFjaGVkTWVzc2FnZRISCgpjcmVhdGVkX2F0GAkgASgJEhIKCnVwZGF0ZWRfYXQYCiABKAki2AEKE0NyZWF0ZVJlcG9ydFJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoIY2F0ZWdvcnkYAyABKA4yHC5ub3ZhLm1vZGVyYXRpb24udjEuQ2F0ZWdvcnkSDwoHY29tbWVudBgEIAEoCRI1CghtZXNzYWdlcxgFIAMoCzIjLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnRlZE1lc3NhZ2UiUgoUQ3JlYXRlUmVwb3J0UmVzcG9uc2USKgoGcmVwb3J0GAEgASgLMhoubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydBIOCgZmb2xkZWQYAiABKAgirwIKClF1ZXVlRW50cnkSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSFwoPc3ViamVjdF91c2VyX2lkGAMgASgJEi4KBXN0YXRlGAQgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEhQKDHJlcG9ydF9jb3VudBgFIAEoDRIwCgpjYXRlZ29yaWVzGAYgAygOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5EhgKEGxhc3RfcmVwb3J0ZWRfYXQYByABKAkSKwoHcmVwb3J0cxgIIAMoCzIaLm5vdmEubW9kZXJhdGlvbi52MS5SZXBvcnQiyAEKEExpc3RRdWV1ZVJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEi4KCGNhdGVnb3J5GAIgASgOMhwubm92YS5tb2RlcmF0aW9uLnYxLkNhdGVnb3J5Ei4KBXN0YXRlGAMgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlJlcG9ydFN0YXRlEg0KBWxpbWl0GAQgASgNEg4KBmN1cnNvchgFIAEoCSJqChFMaXN0UXVldWVSZXNwb25zZRIvCgdlbnRyaWVzGAEgAygLMh4ubm92YS5tb2RlcmF0aW9uLnYxLlF1ZXVlRW50cnkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSLFAQoRVGFrZUFjdGlvblJlcXVlc3QSNQoMc3ViamVjdF9raW5kGAEgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSLgoGYWN0aW9uGAMgASgOMh4ubm92YS5tb2RlcmF0aW9uLnYxLkFjdGlvbktpbmQSDgoGcmVhc29uGAQgASgJEgwKBGRheXMYBSABKA0SFwoPY29udGVudF93YXJuaW5nGAYgASgJIuUBCgZBY3Rpb24SCgoCaWQYASABKAkSNQoMc3ViamVjdF9raW5kGAIgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLlN1YmplY3RLaW5kEhIKCnN1YmplY3RfaWQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIuCgZhY3Rpb24YBSABKA4yHi5ub3ZhLm1vZGVyYXRpb24udjEuQWN0aW9uS2luZBIOCgZyZWFzb24YBiABKAkSDQoFdW50aWwYByABKAkSEAoIYWN0b3JfaWQYCCABKAkSEgoKY3JlYXRlZF9hdBgJIAEoCSJAChJUYWtlQWN0aW9uUmVzcG9uc2USKgoGYWN0aW9uGAEgASgLMhoubm92YS5tb2RlcmF0aW9uLnYxLkFjdGlvbiLVAQoGQXBwZWFsEgoKAmlkGAEgASgJEhEKCWFjdGlvbl9pZBgCIAEoCRIUCgxhcHBlbGxhbnRfaWQYAyABKAkSEQoJc3RhdGVtZW50GAQgASgJEi4KBXN0YXRlGAUgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLkFwcGVhbFN0YXRlEhIKCmRlY2lkZWRfYnkYBiABKAkSFwoPZGVjaXNpb25fcmVhc29uGAcgASgJEhIKCmNyZWF0ZWRfYXQYCCABKAkSEgoKZGVjaWRlZF9hdBgJIAEoCSI5ChFGaWxlQXBwZWFsUmVxdWVzdBIRCglhY3Rpb25faWQYASABKAkSEQoJc3RhdGVtZW50GAIgASgJIkAKEkZpbGVBcHBlYWxSZXNwb25zZRIqCgZhcHBlYWwYASABKAsyGi5ub3ZhLm1vZGVyYXRpb24udjEuQXBwZWFsImsKE0RlY2lkZUFwcGVhbFJlcXVlc3QSEQoJYXBwZWFsX2lkGAEgASgJEjEKCGRlY2lzaW9uGAIgASgOMh8ubm92YS5tb2RlcmF0aW9uLnYxLkFwcGVhbFN0YXRlEg4KBnJlYXNvbhgDIAEoCSJCChREZWNpZGVBcHBlYWxSZXNwb25zZRIqCgZhcHBlYWwYASABKAsyGi5ub3ZhLm1vZGVyYXRpb24udjEuQXBwZWFsKpABCgtTdWJqZWN0S2luZBIcChhTVUJKRUNUX0tJTkRfVU5TUEVDSUZJRUQQABIVChFTVUJKRUNUX0tJTkRfUE9TVBABEhgKFFNVQkpFQ1RfS0lORF9DT01NRU5UEAISGAoUU1VCSkVDVF9LSU5EX01FU1NBR0UQAxIYChRTVUJKRUNUX0tJTkRfQUNDT1VOVBAEKtEBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhEKDUNBVEVHT1JZX1NQQU0QARIXChNDQVRFR09SWV9IQVJBU1NNRU5UEAISEQoNQ0FURUdPUllfSEFURRADEhMKD0NBVEVHT1JZX05VRElUWRAEEhUKEUNBVEVHT1JZX1ZJT0xFTkNFEAUSFgoSQ0FURUdPUllfU0VMRl9IQVJNEAYSFAoQQ0FURUdPUllfSUxMRUdBTBAHEhIKDkNBVEVHT1JZX09USEVSEAgqeQoLUmVwb3J0U3RhdGUSHAoYUkVQT1JUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRUkVQT1JUX1NUQVRFX09QRU4QARIZChVSRVBPUlRfU1RBVEVfQUNUSU9ORUQQAhIaChZSRVBPUlRfU1RBVEVfRElTTUlTU0VEEAMq1AEKCkFjdGlvbktpbmQSGwoXQUNUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIXChNBQ1RJT05fS0lORF9ESVNNSVNTEAESFgoSQUNUSU9OX0tJTkRfUkVNT1ZFEAISHgoaQUNUSU9OX0tJTkRfTUFSS19TRU5TSVRJVkUQAxIUChBBQ1RJT05fS0lORF9XQVJOEAQSFwoTQUNUSU9OX0tJTkRfU1VTUEVORBAFEhMKD0FDVElPTl9LSU5EX0JBThAGEhQKEEFDVElPTl9LSU5EX0xJRlQQByp4CgtBcHBlYWxTdGF0ZRIcChhBUFBFQUxfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFBUFBFQUxfU1RBVEVfT1BFThABEhcKE0FQUEVBTF9TVEFURV9VUEhFTEQQAhIbChdBUFBFQUxfU1RBVEVfT1ZFUlRVUk5FRBADMt0EChFNb2RlcmF0aW9uU2VydmljZRJhCgxDcmVhdGVSZXBvcnQSJy5ub3ZhLm1vZGVyYXRpb24udjEuQ3JlYXRlUmVwb3J0UmVxdWVzdBooLm5vdmEubW9kZXJhdGlvbi52MS5DcmVhdGVSZXBvcnRSZXNwb25zZRJdCglMaXN0UXVldWUSJC5ub3ZhLm1vZGVyYXRpb24udjEuTGlzdFF1ZXVlUmVxdWVzdBolLm5vdmEubW9kZXJhdGlvbi52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBElsKClRha2VBY3Rpb24SJS5ub3ZhLm1vZGVyYXRpb24udjEuVGFrZUFjdGlvblJlcXVlc3QaJi5ub3ZhLm1vZGVyYXRpb24udjEuVGFrZUFjdGlvblJlc3BvbnNlElsKCkZpbGVBcHBlYWwSJS5ub3ZhLm1vZGVyYXRpb24udjEuRmlsZUFwcGVhbFJlcXVlc3QaJi5ub3ZhLm1vZGVyYXRpb24udjEuRmlsZUFwcGVhbFJlc3BvbnNlEmEKDERlY2lkZUFwcGVhbBInLm5vdmEubW9kZXJhdGlvbi52MS5EZWNpZGVBcHBlYWxSZXF1ZXN0Gigubm92YS5tb2RlcmF0aW9uLnYxLkRlY2lkZUFwcGVhbFJlc3BvbnNlEmkKDUdldE93bkFjdGlvbnMSKC5ub3ZhLm1vZGVyYXRpb24udjEuR2V0T3duQWN0aW9uc1JlcXVlc3QaKS5ub3ZhLm1vZGVyYXRpb24udjEuR2V0T3duQWN0aW9uc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw");
+
+/**
+ * @generated from message nova.moderation.v1.GetOwnActionsRequest
+ */
+export type GetOwnActionsRequest = Message<"nova.moderation.v1.GetOwnActionsRequest"> & {
+  /**
+   * At most 100.
+   *
+   * @generated from field: repeated string action_ids = 1;
+   */
+  actionIds: string[];
+};
+
+/**
+ * Describes the message nova.moderation.v1.GetOwnActionsRequest.
+ * Use `create(GetOwnActionsRequestSchema)` to create a new message.
+ */
+export const GetOwnActionsRequestSchema: GenMessage<GetOwnActionsRequest> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 0);
+
+/**
+ * @generated from message nova.moderation.v1.GetOwnActionsResponse
+ */
+export type GetOwnActionsResponse = Message<"nova.moderation.v1.GetOwnActionsResponse"> & {
+  /**
+   * In the order of the request; unknown ids and others' actions are left out; actor_id is empty.
+   *
+   * @generated from field: repeated nova.moderation.v1.Action actions = 1;
+   */
+  actions: Action[];
+};
+
+/**
+ * Describes the message nova.moderation.v1.GetOwnActionsResponse.
+ * Use `create(GetOwnActionsResponseSchema)` to create a new message.
+ */
+export const GetOwnActionsResponseSchema: GenMessage<GetOwnActionsResponse> = /*@__PURE__*/
+  messageDesc(file_nova_moderation_v1_moderation, 1);
 
 /**
  * A message the reporter attaches, as they see it.
@@ -38,7 +76,7 @@ export type ReportedMessage = Message<"nova.moderation.v1.ReportedMessage"> & {
  * Use `create(ReportedMessageSchema)` to create a new message.
  */
 export const ReportedMessageSchema: GenMessage<ReportedMessage> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 0);
+  messageDesc(file_nova_moderation_v1_moderation, 2);
 
 /**
  * A message kept with a report.
@@ -81,7 +119,7 @@ export type AttachedMessage = Message<"nova.moderation.v1.AttachedMessage"> & {
  * Use `create(AttachedMessageSchema)` to create a new message.
  */
 export const AttachedMessageSchema: GenMessage<AttachedMessage> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 1);
+  messageDesc(file_nova_moderation_v1_moderation, 3);
 
 /**
  * @generated from message nova.moderation.v1.Report
@@ -147,7 +185,7 @@ export type Report = Message<"nova.moderation.v1.Report"> & {
  * Use `create(ReportSchema)` to create a new message.
  */
 export const ReportSchema: GenMessage<Report> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 2);
+  messageDesc(file_nova_moderation_v1_moderation, 4);
 
 /**
  * @generated from message nova.moderation.v1.CreateReportRequest
@@ -192,7 +230,7 @@ export type CreateReportRequest = Message<"nova.moderation.v1.CreateReportReques
  * Use `create(CreateReportRequestSchema)` to create a new message.
  */
 export const CreateReportRequestSchema: GenMessage<CreateReportRequest> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 3);
+  messageDesc(file_nova_moderation_v1_moderation, 5);
 
 /**
  * @generated from message nova.moderation.v1.CreateReportResponse
@@ -216,7 +254,7 @@ export type CreateReportResponse = Message<"nova.moderation.v1.CreateReportRespo
  * Use `create(CreateReportResponseSchema)` to create a new message.
  */
 export const CreateReportResponseSchema: GenMessage<CreateReportResponse> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 4);
+  messageDesc(file_nova_moderation_v1_moderation, 6);
 
 /**
  * A reported subject and its reports.
@@ -280,7 +318,7 @@ export type QueueEntry = Message<"nova.moderation.v1.QueueEntry"> & {
  * Use `create(QueueEntrySchema)` to create a new message.
  */
 export const QueueEntrySchema: GenMessage<QueueEntry> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 5);
+  messageDesc(file_nova_moderation_v1_moderation, 7);
 
 /**
  * @generated from message nova.moderation.v1.ListQueueRequest
@@ -319,7 +357,7 @@ export type ListQueueRequest = Message<"nova.moderation.v1.ListQueueRequest"> & 
  * Use `create(ListQueueRequestSchema)` to create a new message.
  */
 export const ListQueueRequestSchema: GenMessage<ListQueueRequest> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 6);
+  messageDesc(file_nova_moderation_v1_moderation, 8);
 
 /**
  * @generated from message nova.moderation.v1.ListQueueResponse
@@ -348,7 +386,7 @@ export type ListQueueResponse = Message<"nova.moderation.v1.ListQueueResponse"> 
  * Use `create(ListQueueResponseSchema)` to create a new message.
  */
 export const ListQueueResponseSchema: GenMessage<ListQueueResponse> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 7);
+  messageDesc(file_nova_moderation_v1_moderation, 9);
 
 /**
  * @generated from message nova.moderation.v1.TakeActionRequest
@@ -396,7 +434,7 @@ export type TakeActionRequest = Message<"nova.moderation.v1.TakeActionRequest"> 
  * Use `create(TakeActionRequestSchema)` to create a new message.
  */
 export const TakeActionRequestSchema: GenMessage<TakeActionRequest> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 8);
+  messageDesc(file_nova_moderation_v1_moderation, 10);
 
 /**
  * @generated from message nova.moderation.v1.Action
@@ -459,7 +497,7 @@ export type Action = Message<"nova.moderation.v1.Action"> & {
  * Use `create(ActionSchema)` to create a new message.
  */
 export const ActionSchema: GenMessage<Action> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 9);
+  messageDesc(file_nova_moderation_v1_moderation, 11);
 
 /**
  * @generated from message nova.moderation.v1.TakeActionResponse
@@ -476,7 +514,7 @@ export type TakeActionResponse = Message<"nova.moderation.v1.TakeActionResponse"
  * Use `create(TakeActionResponseSchema)` to create a new message.
  */
 export const TakeActionResponseSchema: GenMessage<TakeActionResponse> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 10);
+  messageDesc(file_nova_moderation_v1_moderation, 12);
 
 /**
  * @generated from message nova.moderation.v1.Appeal
@@ -539,7 +577,7 @@ export type Appeal = Message<"nova.moderation.v1.Appeal"> & {
  * Use `create(AppealSchema)` to create a new message.
  */
 export const AppealSchema: GenMessage<Appeal> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 11);
+  messageDesc(file_nova_moderation_v1_moderation, 13);
 
 /**
  * @generated from message nova.moderation.v1.FileAppealRequest
@@ -563,7 +601,7 @@ export type FileAppealRequest = Message<"nova.moderation.v1.FileAppealRequest"> 
  * Use `create(FileAppealRequestSchema)` to create a new message.
  */
 export const FileAppealRequestSchema: GenMessage<FileAppealRequest> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 12);
+  messageDesc(file_nova_moderation_v1_moderation, 14);
 
 /**
  * @generated from message nova.moderation.v1.FileAppealResponse
@@ -580,7 +618,7 @@ export type FileAppealResponse = Message<"nova.moderation.v1.FileAppealResponse"
  * Use `create(FileAppealResponseSchema)` to create a new message.
  */
 export const FileAppealResponseSchema: GenMessage<FileAppealResponse> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 13);
+  messageDesc(file_nova_moderation_v1_moderation, 15);
 
 /**
  * @generated from message nova.moderation.v1.DecideAppealRequest
@@ -611,7 +649,7 @@ export type DecideAppealRequest = Message<"nova.moderation.v1.DecideAppealReques
  * Use `create(DecideAppealRequestSchema)` to create a new message.
  */
 export const DecideAppealRequestSchema: GenMessage<DecideAppealRequest> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 14);
+  messageDesc(file_nova_moderation_v1_moderation, 16);
 
 /**
  * @generated from message nova.moderation.v1.DecideAppealResponse
@@ -628,7 +666,7 @@ export type DecideAppealResponse = Message<"nova.moderation.v1.DecideAppealRespo
  * Use `create(DecideAppealResponseSchema)` to create a new message.
  */
 export const DecideAppealResponseSchema: GenMessage<DecideAppealResponse> = /*@__PURE__*/
-  messageDesc(file_nova_moderation_v1_moderation, 15);
+  messageDesc(file_nova_moderation_v1_moderation, 17);
 
 /**
  * @generated from enum nova.moderation.v1.SubjectKind
@@ -926,6 +964,17 @@ export const ModerationService: GenService<{
     methodKind: "unary";
     input: typeof DecideAppealRequestSchema;
     output: typeof DecideAppealResponseSchema;
+  },
+  /**
+   * The caller's own actions by id (those that touched their account), the moderator left out:
+   * what a notification of an action shows, and what its appeal names. Others' ids are left out.
+   *
+   * @generated from rpc nova.moderation.v1.ModerationService.GetOwnActions
+   */
+  getOwnActions: {
+    methodKind: "unary";
+    input: typeof GetOwnActionsRequestSchema;
+    output: typeof GetOwnActionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nova_moderation_v1_moderation, 0);
