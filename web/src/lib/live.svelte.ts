@@ -5,6 +5,7 @@ export interface NotificationItem {
   actorCount: number;
   read: boolean;
   updatedAt: string;
+  conversationId: string | null;
   actors: { id: string; username: string }[];
   post: { id: string; text: string } | null;
 }
