@@ -6,6 +6,7 @@ export type Route =
   | { name: "forgot" }
   | { name: "reset"; token: string }
   | { name: "verify"; token: string }
+  | { name: "confirmEmail"; token: string }
   | { name: "compose" }
   | { name: "post"; id: string }
   | { name: "profile"; username: string }
@@ -20,7 +21,7 @@ export type Route =
   | { name: "notFound" };
 
 /** Routes a signed-out person may open (the mail links among them). */
-export const OPEN_ROUTES: Route["name"][] = ["signin", "signup", "forgot", "reset", "verify"];
+export const OPEN_ROUTES: Route["name"][] = ["signin", "signup", "forgot", "reset", "verify", "confirmEmail"];
 
 const FIXED: Record<string, Route> = {
   "/": { name: "feed" },
@@ -42,6 +43,7 @@ export function parse(url: string): Route {
   if (fixed) return fixed;
   if (path === "/reset-password") return { name: "reset", token: query.get("token") ?? "" };
   if (path === "/verify-email") return { name: "verify", token: query.get("token") ?? "" };
+  if (path === "/confirm-email") return { name: "confirmEmail", token: query.get("token") ?? "" };
   if (path === "/search") return { name: "search", q: query.get("q") ?? "" };
   const m = /^\/(p|u|messages|tag)\/([^/]+)$/.exec(path);
   const value = m?.[2] ? decodeURIComponent(m[2]) : "";
