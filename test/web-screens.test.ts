@@ -117,6 +117,56 @@ test("messages: A writes to B, B reads it live, the read receipt reaches A, B an
   assert.deepEqual(cspViolations, []);
 });
 
+test("a group of three: messages arrive live for both others, receipts name who read; likes group into one live notification", async () => {
+  const a = await person("light");
+  const b = await person("dark");
+  const c = await person("light");
+  const nameA = unique("ga").toLowerCase();
+  const nameB = unique("gb").toLowerCase();
+  const nameC = unique("gc").toLowerCase();
+  await join(a, nameA);
+  await join(b, nameB);
+  await join(c, nameC);
+  await share(a, "Group photo", "#d0a030", "A yellow square");
+  const postUrl = a.url();
+
+  await open(a, "Messages", "Messages");
+  await a.getByLabel("To (usernames, separated by commas)").fill(`${nameB}, @${nameC}, nobody_${nameA.slice(3)}`);
+  await a.getByRole("button", { name: "Start conversation" }).click();
+  const unknown = a.locator("[data-field-error=to]");
+  await unknown.waitFor(WAIT);
+  assert.equal(await unknown.textContent(), `There is no account named nobody_${nameA.slice(3)}.`);
+  await a.getByLabel("To (usernames, separated by commas)").fill(`${nameB}, @${nameC}`);
+  await a.getByRole("button", { name: "Start conversation" }).click();
+  await a.getByRole("heading", { name: `${nameB}, ${nameC}`, level: 1 }).waitFor(WAIT);
+  await a.getByText("Group of 3").waitFor(WAIT);
+  const conversationUrl = a.url();
+
+  for (const page of [b, c]) await page.goto(conversationUrl);
+  await a.getByLabel("Message", { exact: true }).fill("Hello both");
+  await a.getByRole("button", { name: "Send" }).click();
+  for (const page of [b, c]) {
+    await page.locator(".messages li", { hasText: "Hello both" }).waitFor(WAIT);
+    assert.equal(await page.locator(".messages li .who").first().textContent(), nameA);
+  }
+  await a.getByTestId("seen").filter({ hasText: nameB }).filter({ hasText: nameC }).waitFor(WAIT);
+
+  // A watches the notifications; B and C like the post: one notification, regrouped live.
+  await open(a, "Notifications", "Notifications");
+  for (const page of [b, c]) {
+    await page.goto(postUrl);
+    await page.getByRole("button", { name: "Like" }).click();
+    await page.getByRole("button", { name: "Unlike" }).waitFor(WAIT);
+  }
+  const grouped = a.getByRole("link", { name: /and 1 other liked your post$/ });
+  await grouped.waitFor(WAIT);
+  assert.equal(await a.getByRole("link", { name: /liked your post$/ }).count(), 1, "one notification for both likes");
+  // The group message's notification leads to the conversation.
+  await b.goto(`${origin}/notifications`);
+  await b.getByRole("link", { name: `${nameA} sent you a message` }).click();
+  await b.getByRole("heading", { name: new RegExp(nameA), level: 1 }).waitFor(WAIT);
+});
+
 test("search suggests as you type; explore shows the trending hashtag; a tag opens its posts", async () => {
   const a = await person("light");
   const b = await person("dark");
