@@ -94,9 +94,11 @@ test("messages: A writes to B, B reads it live, the read receipt reaches A, B an
   const row = b.getByRole("link", { name: new RegExp(nameA) });
   await row.waitFor(WAIT);
   await b.locator(".conversations li.unread").waitFor(WAIT);
+  assert.match((await b.getByTestId("unread-messages").textContent()) ?? "", /1 conversation with unread messages/);
   await capture(b, "messages");
   await row.click();
   await b.getByText("Hello B").waitFor(WAIT);
+  await b.getByTestId("unread-messages").waitFor({ state: "detached", ...WAIT });
 
   // B has read it: A's open conversation says so without a reload.
   await a.getByTestId("seen").waitFor(WAIT);

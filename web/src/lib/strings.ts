@@ -14,6 +14,8 @@ export const t = {
     settings: "Settings",
     signOut: "Sign out",
     unread: (n: number) => `${n} unread`,
+    unreadConversations: (n: number) =>
+      n === 1 ? "1 conversation with unread messages" : `${n} conversations with unread messages`,
   },
   auth: {
     signInTitle: "Sign in",
@@ -123,7 +125,7 @@ export const t = {
     title: "Messages",
     to: "To (usernames, separated by commas)",
     toRequired: "Please enter at least one username.",
-    noSuchUser: (name: string) => `There is no account named ${name}`,
+    noSuchUser: (name: string) => `There is no account named ${name}.`,
     start: "Start conversation",
     empty: "No conversations yet.",
     justYou: "Just you",
@@ -305,8 +307,6 @@ export const t = {
     MEDIA_NOT_READY: () => "The photos are still processing.",
     TWO_FACTOR_REQUIRED: () => "Enter the code from your authenticator app.",
     ACCOUNT_SUSPENDED: () => "This account is suspended.",
-    /** Made by the client (messages: a username that has no account); the detail is the whole sentence. */
-    NO_SUCH_USER: (_field: string, detail: string) => `${detail}.`,
     network: () => "Nova cannot be reached. Check your connection and try again.",
     fallback: (message: string) => `Something went wrong: ${message}.`,
   },
