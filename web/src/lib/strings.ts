@@ -101,6 +101,7 @@ export const t = {
     title: "Notifications",
     empty: "No notifications yet.",
     markRead: "Mark all as read",
+    more: "Show older notifications",
     text: (type: string, who: string, others: number) => {
       const actor = others > 0 ? `${who} and ${others} ${others === 1 ? "other" : "others"}` : who;
       switch (type) {
