@@ -278,10 +278,30 @@ test("settings: a wrong and a short password are told beside their fields; the n
   await section.getByLabel("Code from the app").fill(await generate({ secret }));
   await section.getByRole("button", { name: "Turn on" }).click();
   await section.getByRole("list", { name: "Recovery codes" }).waitFor(WAIT);
-  assert.equal(await section.getByRole("list", { name: "Recovery codes" }).getByRole("listitem").count(), 10);
+  const codes = section.getByRole("list", { name: "Recovery codes" }).getByRole("listitem");
+  assert.equal(await codes.count(), 10);
+  const recovery = ((await codes.first().textContent()) ?? "").trim();
 
-  // Sessions: this browser is listed (and marked as this one).
-  await a.getByTestId("sessions").getByText("(this browser)").waitFor(WAIT);
+  // Sessions: signing out ended the first one, so only this browser's is listed; a second browser
+  // signed in as the same person is ended from here and finds itself signed out.
+  const sessions = a.getByTestId("sessions").getByRole("listitem");
+  await sessions.getByText("(this browser)").waitFor(WAIT);
+  assert.equal(await sessions.count(), 1, "sign-out ended the earlier session");
+  const other = await person("light");
+  await signIn(other, name, newPassword);
+  await other.getByRole("heading", { name: "Two-factor sign-in", level: 1 }).waitFor(WAIT);
+  await other.getByLabel("Code").fill(recovery);
+  await other.getByRole("button", { name: "Verify" }).click();
+  await other.getByRole("heading", { name: "Home", level: 1 }).waitFor(WAIT);
+  await a.reload();
+  await sessions.nth(1).waitFor(WAIT);
+  await a
+    .getByTestId("sessions")
+    .getByRole("button", { name: /^Sign out (?!this browser)/ })
+    .click();
+  await sessions.nth(1).waitFor({ state: "detached", ...WAIT });
+  await other.getByRole("navigation").getByRole("link", { name: "Settings", exact: true }).click();
+  await other.getByRole("heading", { name: "Sign in", level: 1 }).waitFor(WAIT);
 
   await signOut(a);
   await signIn(a, name, newPassword);
