@@ -365,6 +365,10 @@ test("a report from the dialog reaches the moderation queue; the moderator remov
   await dialog.getByLabel("Anything to add? (optional)").fill("Watch spam");
   await dialog.getByRole("button", { name: "Send report" }).click();
   await dialog.getByText("Thank you. A moderator will look at it.").waitFor(WAIT);
+  // By keyboard: Escape closes the dialog and focus goes back to the button that opened it.
+  await reporter.keyboard.press("Escape");
+  await dialog.waitFor({ state: "hidden", ...WAIT });
+  assert.equal(await reporter.evaluate("document.activeElement?.textContent?.trim()"), "Report post");
 
   // Not a moderator: the queue says so.
   await mod.goto(`${origin}/moderation`);
