@@ -1,10 +1,14 @@
-/** Live state shared by screens: the unread count and the notifications pushed since the list was loaded. */
+/**
+ * Live state shared by screens: the unread count and the notifications pushed since the list was
+ * loaded; the conversations with messages the viewer has not read.
+ */
 export interface NotificationItem {
   id: string;
   type: string;
   actorCount: number;
   read: boolean;
   updatedAt: string;
+  conversationId: string | null;
   actors: { id: string; username: string }[];
   post: { id: string; text: string } | null;
 }
@@ -13,6 +17,12 @@ class Live {
   unread = $state(0);
   /** Pushed notifications, newest first; a regrouped one replaces its older self (same id). */
   pushed = $state<NotificationItem[]>([]);
+  unreadConversations = $state<string[]>([]);
+
+  conversationUnread(id: string, unread: boolean): void {
+    const others = this.unreadConversations.filter((c) => c !== id);
+    this.unreadConversations = unread ? [...others, id] : others;
+  }
 
   received(n: unknown): void {
     const item = n as NotificationItem;

@@ -39,3 +39,28 @@ export function src(m: MediaItem, width: number): string {
   const sorted = [...m.variants].sort((a, b) => a.width - b.width);
   return (sorted.find((v) => v.width >= width) ?? sorted[sorted.length - 1])?.url ?? m.url;
 }
+
+export interface MessageItem {
+  id: string;
+  conversationId: string;
+  text: string;
+  encrypted: boolean;
+  clientMessageId: string;
+  createdAt: string;
+  media: MediaItem[];
+  sender: { id: string; username: string } | null;
+}
+
+export interface ReadReceipt {
+  user: { id: string } | null;
+  lastReadMessageId: string | null;
+  readAt: string | null;
+}
+
+/** The people of a conversation other than the viewer, as one name ("alice, bob"). */
+export function others(members: UserSummary[], viewerId: string | undefined): string {
+  return members
+    .filter((m) => m.id !== viewerId)
+    .map((m) => m.displayName || m.username)
+    .join(", ");
+}

@@ -1,4 +1,4 @@
-/** One photo's way in: createUpload -> PUT the bytes (with progress) -> completeUpload -> media READY. */
+/** One photo's way in (a post's public one, or a message's private one): createUpload -> PUT the bytes (with progress) -> completeUpload -> media READY. */
 import CompleteUpload from "$ops/CompleteUpload.graphql";
 import CreateUpload from "$ops/CreateUpload.graphql";
 import Media from "$ops/Media.graphql";
@@ -39,9 +39,13 @@ function put(file: File, target: Target, onProgress: (fraction: number) => void)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves with the media id once it is READY; a REJECTED photo throws its coded reason. */
-export async function uploadPhoto(file: File, onProgress: (fraction: number) => void): Promise<string> {
+export async function uploadPhoto(
+  file: File,
+  onProgress: (fraction: number) => void,
+  purpose: "POST" | "MESSAGE" = "POST",
+): Promise<string> {
   const created = await gql<{ createUpload: { media: { id: string }; upload: Target } }>(CreateUpload, {
-    input: { kind: "IMAGE", contentType: file.type, byteSize: file.size },
+    input: { kind: "IMAGE", purpose, contentType: file.type, byteSize: file.size },
   });
   const id = created.createUpload.media.id;
   await put(file, created.createUpload.upload, onProgress);
