@@ -15,17 +15,22 @@ import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { type Kysely, sql, type Transaction } from "kysely";
 import pino from "pino";
+import type { z } from "zod";
 import { Database } from "../src/platform/db/pool.ts";
 import type { EventHandler } from "../src/platform/events/consumer.ts";
+import { checkPayload } from "../src/platform/events/declare.ts";
 import type { Envelope } from "../src/platform/events/envelope.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
 import { createLogger } from "../src/platform/observability/logger.ts";
 import { uuidv7 } from "../src/platform/validate.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { resolveTargets } from "../src/runtime/modules.ts";
+import { POST_EVENTS } from "../src/services/content/events.ts";
 import { createFeed } from "../src/services/feed/service.ts";
 import { postgresStore } from "../src/services/feed/store.ts";
+import { GRAPH_EVENTS } from "../src/services/graph/events.ts";
 import { followCounts } from "../src/services/identity/consumers.ts";
+import { MESSAGING } from "../src/services/messaging/events.ts";
 import { createInbox } from "../src/services/notifications/consumers.ts";
 import { services } from "./helpers.ts";
 
@@ -61,8 +66,13 @@ async function inRollback(fn: (trx: Transaction<unknown>) => Promise<unknown>): 
   throw new Error("unreachable");
 }
 
+/** The declarations the generated events must match (a generator that drifts from one fails here). */
+const DECLARED = [POST_EVENTS, GRAPH_EVENTS, MESSAGING];
+
 function envelope(type: string, aggregateType: string, payload: Record<string, unknown>): Envelope {
-  return {
+  const set = DECLARED.find((s) => s.has(type));
+  if (!set) throw new Error(`no declaration of ${type}`);
+  const env: Envelope = {
     id: uuidv7(),
     type,
     aggregate_type: aggregateType,
@@ -73,6 +83,33 @@ function envelope(type: string, aggregateType: string, payload: Record<string, u
     traceparent: null,
     payload,
   };
+  checkPayload(set.schemas[type as keyof typeof set.schemas] as z.ZodType, env);
+  return env;
+}
+
+/** A complete payload of a content event `kind` on `post`, done by `actor`. */
+function postPayload(kind: string, post: { id: string; author: string }, actor: string): Record<string, unknown> {
+  const on = { postId: post.id, authorId: post.author };
+  switch (kind) {
+    case "PostLiked":
+    case "PostUnliked":
+      return { ...on, userId: actor };
+    case "CommentCreated":
+      return {
+        postId: post.id,
+        commentId: randomUUID(),
+        authorId: actor,
+        postAuthorId: post.author,
+        parentId: null,
+        text: "nice",
+      };
+    case "CommentDeleted":
+      return { postId: post.id, commentId: randomUUID(), authorId: actor, deletedBy: actor };
+    case "PostDeleted":
+      return { ...on, deletedBy: post.author };
+    default:
+      throw new Error(`no payload for ${kind}`);
+  }
 }
 
 /**
@@ -179,10 +216,18 @@ describe("handleBatch equals handle one event at a time", () => {
             if (a !== b) events.push(envelope(kind, "relationship", { userId: users[a], targetId: users[b] }));
           } else if (kind === "PostCreated") {
             events.push(
-              envelope(kind, "post", { postId: post.id, authorId: post.author, createdAt: new Date().toISOString() }),
+              envelope(kind, "post", {
+                postId: post.id,
+                authorId: post.author,
+                text: "",
+                hashtags: [],
+                mentionIds: [],
+                mediaCount: 0,
+                createdAt: new Date().toISOString(),
+              }),
             );
           } else {
-            events.push(envelope(kind, "post", { postId: post.id, authorId: post.author, userId: users[a] }));
+            events.push(envelope(kind, "post", postPayload(kind, post, users[a] as string)));
           }
         }
         await sameBothWays(
@@ -276,25 +321,21 @@ describe("handleBatch equals handle one event at a time", () => {
             events.push(envelope(kind, "relationship", { userId: actor, targetId: other }));
           } else if (kind === "PostLiked") {
             events.push(envelope(kind, "post", { postId: post.id, userId: actor, authorId: post.author }));
-          } else if (kind === "CommentCreated") {
-            events.push(
-              envelope(kind, "post", {
-                postId: post.id,
-                commentId: randomUUID(),
-                authorId: actor,
-                postAuthorId: post.author,
-              }),
-            );
           } else if (kind === "MessageSent") {
             events.push(
               envelope(kind, "conversation", {
                 conversationId: conversation,
+                messageId: uuidv7(),
                 senderId: actor,
                 recipientIds: users.filter((u) => u !== actor),
+                text: "hi",
+                encrypted: false,
+                clientMessageId: randomUUID(),
+                createdAt: new Date().toISOString(),
               }),
             );
           } else {
-            events.push(envelope(kind, "post", { postId: post.id, authorId: post.author }));
+            events.push(envelope(kind, "post", postPayload(kind, post, actor)));
           }
         }
         const outbox = createOutbox({ service: "notifications", schema: "notifications" });
