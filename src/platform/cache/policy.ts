@@ -25,6 +25,8 @@ export const TTL_POLICY = {
   // Whether two users block each other: the graph invalidates the pair on every change of theirs,
   // so a block hides posts on every replica at once; the TTLs only bound a lost invalidation.
   "graph:blocked": { l1Ms: 5_000, l2Ms: 60_000, negativeMs: 2_000 },
+  // READY media and its variants: unchanging but for its attachment; attach and delete invalidate it.
+  "media:ready": { l1Ms: 30_000, l2Ms: 300_000, negativeMs: 2_000 },
   // Profiles: invalidated on update.
   "identity:user": { l1Ms: 10_000, l2Ms: 300_000, negativeMs: 5_000 },
 } as const satisfies Record<string, TtlPolicy>;

@@ -20,7 +20,7 @@ import { NovaError } from "../../platform/errors.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { counter } from "../../platform/observability/metrics.ts";
 import { POST_EVENTS } from "../content/events.ts";
-import { type MediaContext, reject, uploadKey, variantKey } from "./context.ts";
+import { type MediaContext, mediaChanged, reject, uploadKey, variantKey } from "./context.ts";
 import { MEDIA_EVENTS, MEDIA_TOPIC, mediaEvent } from "./events.ts";
 import { type Processed, processImage, Semaphore } from "./process.ts";
 import {
@@ -199,6 +199,9 @@ export function postPurgeConsumer(ctx: MediaContext): EventHandler {
       const t = trx as unknown as Transaction<MediaTables>;
       const ids = await deleteOwnedMedia(t, e.payload.authorId, e.payload.mediaIds ?? []);
       for (const id of ids) await deleteAll(ctx, id);
+      // Before the commit, but the cache deletes its copy again shortly after; the post is long
+      // deleted by now (CONTENT_PURGE_AFTER_DAYS), so nothing reads these media meanwhile.
+      await mediaChanged(ctx, ids);
       if (ids.length) purged.inc(ids.length);
     },
   };

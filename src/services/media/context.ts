@@ -5,6 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { Transaction } from "kysely";
 import { type Media, MediaSchema } from "../../gen/nova/media/v1/media_pb.ts";
+import type { EntityCache } from "../../platform/cache/cache.ts";
 import type { NovaError } from "../../platform/errors.ts";
 import type { Outbox } from "../../platform/events/outbox.ts";
 import type { BlobStore } from "../../platform/storage/blobs.ts";
@@ -31,6 +32,40 @@ export interface MediaContext {
   quota: { bytesPerDay: number; filesPerHour: number };
   /** The gateway's upload route, for stores that take no direct uploads: `<uploadPath>/<id>`. */
   uploadPath: string;
+  /**
+   * READY media with its variants, by id (two queries a feed page no longer makes): nothing about
+   * it changes but its attachment, which invalidates it, as every delete does. Absent: no cache.
+   */
+  ready?: EntityCache<ReadyMedia>;
+}
+
+/** A READY media row and its variants, as the cache keeps them. */
+export interface ReadyMedia {
+  row: MediaRow;
+  variants: VariantRow[];
+}
+
+/** JSON keeps no Date: the row's times travel as ISO strings. */
+export const READY_MEDIA_CODEC = {
+  encode: (m: ReadyMedia): unknown => m,
+  decode: (json: unknown): ReadyMedia => {
+    const m = json as { row: Record<string, unknown>; variants: VariantRow[] };
+    const at = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+    return {
+      row: {
+        ...(m.row as unknown as MediaRow),
+        created_at: at(m.row.created_at) as Date,
+        updated_at: at(m.row.updated_at) as Date,
+        attached_at: at(m.row.attached_at),
+      },
+      variants: m.variants,
+    };
+  },
+};
+
+/** Drops `ids` from the READY cache, after the write that changed or deleted them committed. */
+export async function mediaChanged(ctx: Pick<MediaContext, "ready">, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await ctx.ready?.invalidate(ids);
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   GetMediaRequestSchema,
   type Media,
 } from "../../gen/nova/media/v1/media_pb.ts";
+import { createCache } from "../../platform/cache/cache.ts";
 import { migrate } from "../../platform/db/migrator.ts";
 import { NovaError } from "../../platform/errors.ts";
 import { applyOnce } from "../../platform/events/consumer.ts";
@@ -38,8 +39,9 @@ import { runWithCall } from "../../platform/rpc/context.ts";
 import type { BlobStore } from "../../platform/storage/blobs.ts";
 import { fsStore, validKey } from "../../platform/storage/fs.ts";
 import { uuidv7 } from "../../platform/validate.ts";
-import { processingConsumer } from "./consumers.ts";
-import { type MediaContext, uploadKey } from "./context.ts";
+import { POST_EVENTS } from "../content/events.ts";
+import { postPurgeConsumer, processingConsumer } from "./consumers.ts";
+import { type MediaContext, READY_MEDIA_CODEC, type ReadyMedia, uploadKey } from "./context.ts";
 import { Semaphore } from "./process.ts";
 import { checkOrphans, purgeStale, purgeUnattached } from "./purge.ts";
 import { type MediaTables, unfinishedClaims } from "./queries.ts";
@@ -626,6 +628,84 @@ test("READY media never attached is deleted 24 hours after it became READY, blob
   assert.ok((await keysOf(fresh.id)).length > 0);
   // Too late to attach what is gone.
   await assertCode(attach(owner, [lonely.id]), "NOT_FOUND", "attachments[0].mediaId");
+});
+
+test("READY media is read through the cache (L1, and L2 in Redis with its dates kept); attaching and purging invalidate it", async () => {
+  const redisUrl = (await services()).redis;
+  const log = pino({ level: "silent" });
+  // Two processes' caches over one Redis: the second starts with an empty L1, so it reads L2.
+  const caches = [createCache({ redisUrl, log, name: "media-a" }), createCache({ redisUrl, log, name: "media-b" })];
+  // An entity name of this run's own (the harness's Redis outlives runs).
+  const name = `ready-t${Date.now()}`;
+  const [a, b] = caches.map(
+    (c): MediaContext => ({ ...ctx, ready: c.entity<ReadyMedia>("media", name, 1, READY_MEDIA_CODEC) }),
+  ) as [MediaContext, MediaContext];
+  const read = async (c: MediaContext, viewer: string, id: string) =>
+    (await as(viewer, () => getMedia(c, create(GetMediaRequestSchema, { mediaIds: [id] })))).media?.[0] as
+      | Media
+      | undefined;
+  try {
+    const owner = uuidv7();
+    const viewer = uuidv7();
+    const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: "#345" } })
+      .png()
+      .toBuffer();
+    const m = await upload(owner, png, "image/png");
+    const uncached = await getOne(viewer, m.id);
+    assert.ok(uncached && uncached.variants.length > 0);
+    assert.deepEqual(await read(a, viewer, m.id), uncached, "a miss: loaded, the same answer");
+    // A change behind the cache's back is not seen: the answer came from the cache (L1, then L2).
+    await sql`UPDATE media.media SET blurhash = 'changed' WHERE id = ${m.id}::uuid`.execute(db);
+    assert.deepEqual(await read(a, viewer, m.id), uncached);
+    const fromL2 = await read(b, viewer, m.id);
+    assert.deepEqual(fromL2, uncached, "decoded from Redis: the same message, createdAt included");
+    // The owner sees their own fields from the cached row too.
+    assert.equal((await read(b, owner, m.id))?.byteSize, BigInt(png.length));
+
+    // Attached (through a): every process drops its copy and reads the row again.
+    await as(owner, () => attachMedia(a, create(AttachMediaRequestSchema, { mediaIds: [m.id] })));
+    for (const c of [a, b]) {
+      let seen = "";
+      for (let i = 0; i < 50 && seen !== "changed"; i++) {
+        seen = (await read(c, viewer, m.id))?.blurhash ?? "";
+        if (seen !== "changed") await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(seen, "changed", "the attachment invalidated the cached row");
+    }
+
+    // Not READY: never cached, so the owner's poll sees each state as it is committed.
+    const { media: pending } = await declare(owner, "image/png", png.length);
+    const pendingId = (pending as Media).id;
+    assert.equal((await read(a, owner, pendingId))?.state, "PENDING");
+    await sql`UPDATE media.media SET state = 'UPLOADED' WHERE id = ${pendingId}::uuid`.execute(db);
+    assert.equal((await read(a, owner, pendingId))?.state, "UPLOADED");
+
+    // The post's purge deletes the media: gone at once, though it was cached.
+    assert.ok(await read(b, viewer, m.id));
+    const purge = postPurgeConsumer(a);
+    const purged = POST_EVENTS.event("PostPurged", owner, { postId: uuidv7(), authorId: owner, mediaIds: [m.id] });
+    await applyOnce(db as unknown as Kysely<unknown>, purge, {
+      id: uuidv7(),
+      type: purged.type,
+      aggregate_type: purged.aggregateType,
+      aggregate_id: purged.aggregateId,
+      occurred_at: new Date().toISOString(),
+      actor_id: owner,
+      schema_version: 1,
+      traceparent: null,
+      payload: purged.payload,
+    });
+    for (const c of [a, b]) {
+      let gone = false;
+      for (let i = 0; i < 50 && !gone; i++) {
+        gone = (await read(c, viewer, m.id)) === undefined;
+        if (!gone) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(gone, "purged media is not served from a cache");
+    }
+  } finally {
+    await Promise.all(caches.map((c) => c.close()));
+  }
 });
 
 test("the orphan check: blobs without a row go after the grace period, rows without blobs are reported", async () => {

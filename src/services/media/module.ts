@@ -2,7 +2,7 @@ import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { LEASE_MS, postPurgeConsumer, processingConsumer } from "./consumers.ts";
-import type { MediaContext } from "./context.ts";
+import { type MediaContext, mediaChanged, READY_MEDIA_CODEC, type ReadyMedia } from "./context.ts";
 import { Semaphore } from "./process.ts";
 import { checkOrphans, purgeStale, purgeUnattached } from "./purge.ts";
 import type { MediaTables } from "./queries.ts";
@@ -41,6 +41,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     privateUrlExpiryS: 900,
     uploadPath: UPLOAD_PATH,
     quota: { bytesPerDay: ctx.config.MEDIA_QUOTA_BYTES_PER_DAY, filesPerHour: ctx.config.MEDIA_QUOTA_FILES_PER_HOUR },
+    ready: ctx.cache().entity<ReadyMedia>("media", "ready", 1, READY_MEDIA_CODEC),
   };
   const sem = new Semaphore(ctx.config.MEDIA_CONCURRENCY);
   const log = ctx.log.child({ component: "media" });
@@ -53,6 +54,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     try {
       const stale = await purgeStale(media.writer, media.store, DAY);
       const unattached = await purgeUnattached(media.writer, media.store, DAY);
+      await mediaChanged(media, unattached);
       if (stale || unattached.length) log.info({ stale, unattached: unattached.length }, "purged unused uploads");
     } catch (err) {
       log.warn({ err }, "purge of unused uploads failed; will retry");

@@ -3,7 +3,7 @@ import type { AttachMediaRequest, AttachMediaResponseSchema } from "../../../gen
 import { NovaError } from "../../../platform/errors.ts";
 import { requireUser } from "../../../platform/rpc/context.ts";
 import { ATTACHMENT_LIMITS, uuid, uuids } from "../../../platform/validate.ts";
-import type { MediaContext } from "../context.ts";
+import { type MediaContext, mediaChanged } from "../context.ts";
 import { type MediaRow, markAttached, mediaByIds } from "../queries.ts";
 
 /**
@@ -27,6 +27,7 @@ export async function attachMedia(
     });
     await markAttached(trx, ids, conversationId);
   });
+  await mediaChanged(ctx, ids);
   return {};
 }
 

@@ -3,16 +3,17 @@ import type { GetMediaRequest, GetMediaResponseSchema } from "../../../gen/nova/
 import { invalid } from "../../../platform/errors.ts";
 import { optionalUser } from "../../../platform/rpc/context.ts";
 import { uuid, uuids } from "../../../platform/validate.ts";
-import { type MediaContext, present } from "../context.ts";
-import { type MediaRow, mediaByIds, variantsOf } from "../queries.ts";
+import { type MediaContext, present, type ReadyMedia } from "../context.ts";
+import { type MediaDb, type MediaRow, mediaByIds, type VariantRow, variantsOf } from "../queries.ts";
 
 /**
  * GetMedia: up to 100 media by id, in the order asked, in two queries (rows, variants) whatever
  * the count. READY post media is visible to every caller (it is what posts show); READY message
  * media only through its own conversation (the gateway names it for a message messaging gave a
  * member: messaging decides membership, media only matches the conversation); media that is not
- * ready only to its owner, who polls it after completing. From the primary: the owner's poll must
- * see the state the consumer just committed.
+ * ready only to its owner, who polls it after completing. READY media comes through the cache
+ * (loaded from the primary); the rest from the primary: the owner's poll must see the state the
+ * consumer just committed.
  */
 export async function getMedia(
   ctx: MediaContext,
@@ -24,12 +25,38 @@ export async function getMedia(
   const visible = (r: MediaRow) =>
     r.owner_id === viewer ||
     (r.state === "READY" && (r.purpose === "POST" || (!!r.conversation_id && through.get(r.id) === r.conversation_id)));
-  const rows = (await mediaByIds(ctx.writer, ids)).filter(visible);
-  const variants = await variantsOf(
+  const { rows, variants } = await rowsOf(ctx, ids);
+  return { media: await present(ctx, rows.filter(visible), variants, viewer) };
+}
+
+/** The rows of `ids` in the order asked, and the variants of the READY ones. */
+async function rowsOf(ctx: MediaContext, ids: string[]): Promise<{ rows: MediaRow[]; variants: VariantRow[] }> {
+  const ready = ctx.ready ? await ctx.ready.getMany(ids, (missing) => loadReady(ctx.writer, missing)) : new Map();
+  // Not READY (or uncached): read now, never cached (a "not found" entry only sends it here).
+  const rest = await mediaByIds(
     ctx.writer,
-    rows.filter((r) => r.state === "READY").map((r) => r.id),
+    ids.filter((id) => !ready.has(id)),
   );
-  return { media: await present(ctx, rows, variants, viewer) };
+  const restVariants = await variantsOf(
+    ctx.writer,
+    rest.filter((r) => r.state === "READY").map((r) => r.id),
+  );
+  const byId = new Map<string, MediaRow>(rest.map((r) => [r.id, r]));
+  for (const [id, m] of ready) byId.set(id, m.row);
+  return {
+    rows: ids.flatMap((id) => byId.get(id) ?? []),
+    variants: [...[...ready.values()].flatMap((m) => m.variants), ...restVariants],
+  };
+}
+
+/** The cache's loader: the READY ones among `ids` with their variants (the others stay out). */
+async function loadReady(db: MediaDb, ids: string[]): Promise<Map<string, ReadyMedia>> {
+  const rows = (await mediaByIds(db, ids)).filter((r) => r.state === "READY");
+  const variants = await variantsOf(
+    db,
+    rows.map((r) => r.id),
+  );
+  return new Map(rows.map((row) => [row.id, { row, variants: variants.filter((v) => v.media_id === row.id) }]));
 }
 
 /** media id -> the conversation the caller reads it through (none when conversationIds is empty). */
