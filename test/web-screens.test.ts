@@ -14,7 +14,7 @@ import { generate } from "otplib";
 import pg from "pg";
 import type { Page } from "playwright-core";
 import { services, unique } from "./helpers.ts";
-import { capture, cspViolations, origin, person, photo, startWeb, stopWeb, WAIT } from "./web-browser.ts";
+import { accessible, capture, cspViolations, origin, person, photo, startWeb, stopWeb, WAIT } from "./web-browser.ts";
 
 const PASSWORD = "correct-Horse-battery-9";
 let db: pg.Pool;
@@ -403,6 +403,71 @@ test("a report from the dialog reaches the moderation queue; the moderator remov
     }
     await gone.waitFor(WAIT);
   }
+
+  // The author is told what was done and why, and appeals once; the reporter learns the outcome.
+  // (The nav link's name carries the unread count: go by address.)
+  await author.goto(`${origin}/notifications`);
+  await author.getByRole("heading", { name: "Notifications", level: 1 }).waitFor(WAIT);
+  const notice = author.getByRole("listitem").filter({ hasText: "A moderator acted on your account or content" });
+  await notice.getByText("Remove", { exact: true }).waitFor(WAIT);
+  await notice.getByText("Reason: Spam").waitFor(WAIT);
+  await notice.getByRole("button", { name: "Appeal this decision" }).click();
+  await notice.getByRole("button", { name: "Send appeal" }).click();
+  await notice.locator("[data-field-error^=statement]").waitFor(WAIT);
+  await notice.getByLabel("Why the decision is wrong (another moderator decides)").fill("It was a real offer.");
+  await notice.getByRole("button", { name: "Send appeal" }).click();
+  await notice.getByText("Your appeal was sent. Another moderator will decide.").waitFor(WAIT);
+  await capture(author, "moderation-notice");
+  await reporter.goto(`${origin}/notifications`);
+  await reporter.getByText("A moderator acted on something you reported. Thank you.").waitFor(WAIT);
+});
+
+test("a content warning folds the post until opened; sensitive photos are blurred unless the viewer chose otherwise", async () => {
+  const author = await person("light");
+  const viewer = await person("dark");
+  const nameA = unique("cwa").toLowerCase();
+  await join(author, nameA);
+  await join(viewer, unique("cwv").toLowerCase());
+  await open(author, "New post", "New post");
+  await author.getByLabel("Caption").fill("Surgery pictures");
+  await author.getByLabel("Add photos").setInputFiles([await photo("#aa3333")]);
+  await author.getByLabel("Description of photo 1 (alt text)").fill("A red square");
+  await author.getByLabel("Content warning (optional; the post stays folded behind it)").fill("x".repeat(201));
+  await author.getByRole("button", { name: "Share" }).click();
+  // Too long: the coded error is beside the field, nothing was posted.
+  await author.locator("[data-field-error=contentWarning]").waitFor(WAIT);
+  await author.getByLabel("Content warning (optional; the post stays folded behind it)").fill("Medical, blood");
+  await author.getByRole("button", { name: "Share" }).click();
+  await author.getByText("Medical, blood").waitFor(WAIT);
+  const postUrl = author.url();
+  assert.match(postUrl, /\/p\//);
+
+  await viewer.goto(postUrl);
+  const post = viewer.getByRole("article");
+  await post.getByText("Medical, blood").waitFor(WAIT);
+  assert.equal(await post.getByText("Surgery pictures").count(), 0, "the caption is folded");
+  assert.equal(await post.getByRole("img").count(), 0, "the photos are folded");
+  await accessible(viewer, "content warning");
+  await capture(viewer, "content-warning");
+  await post.getByRole("button", { name: "Show post" }).click();
+  await post.getByText("Surgery pictures").waitFor(WAIT);
+  const img = post.getByRole("img", { name: "A red square" });
+  await img.waitFor(WAIT);
+  assert.match((await img.getAttribute("class")) ?? "", /blurred/, "a warned post's photos are sensitive: blurred");
+  await post.getByRole("button", { name: "Hide post" }).click();
+  await post.getByText("Surgery pictures").waitFor({ state: "detached", ...WAIT });
+
+  // The viewer chooses to see sensitive photos: the same post, opened, is not blurred.
+  await open(viewer, "Settings", "Settings");
+  await viewer.getByLabel("Show sensitive photos without blurring them").check();
+  await viewer.getByRole("button", { name: "Save profile" }).click();
+  await viewer.getByText("Saved.").first().waitFor(WAIT);
+  await viewer.goto(postUrl);
+  await viewer.getByRole("article").getByRole("button", { name: "Show post" }).click();
+  const shown = viewer.getByRole("img", { name: "A red square" });
+  await shown.waitFor(WAIT);
+  assert.doesNotMatch((await shown.getAttribute("class")) ?? "", /blurred/);
+  assert.deepEqual(cspViolations, []);
 });
 
 test("password reset and email verification screens: a bad link is a sentence, a reset request is answered", async () => {

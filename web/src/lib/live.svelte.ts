@@ -11,6 +11,8 @@ export interface NotificationItem {
   conversationId: string | null;
   actors: { id: string; username: string }[];
   post: { id: string; text: string } | null;
+  comment?: { id: string; text: string } | null;
+  moderationAction?: { id: string; action: string; reason: string; until: string | null } | null;
 }
 
 class Live {

@@ -57,6 +57,9 @@ export const t = {
     comment: "Add a comment",
     send: "Post comment",
     sensitive: "Sensitive media: show",
+    warning: "Content warning:",
+    showPost: "Show post",
+    hidePost: "Hide post",
     photo: (i: number, n: number) => `Photo ${i} of ${n}`,
     previous: "Previous photo",
     next: "Next photo",
@@ -75,6 +78,7 @@ export const t = {
     moveDown: (i: number) => `Move photo ${i} later`,
     remove: (i: number) => `Remove photo ${i}`,
     sensitive: "Mark the photos as sensitive",
+    warning: "Content warning (optional; the post stays folded behind it)",
     submit: "Share",
     uploading: (i: number) => `Uploading photo ${i}`,
     processing: "Processing photos…",
@@ -102,6 +106,12 @@ export const t = {
     empty: "No notifications yet.",
     markRead: "Mark all as read",
     more: "Show older notifications",
+    until: (at: string) => `until ${new Date(at).toLocaleString()}`,
+    reason: (reason: string) => `Reason: ${reason}`,
+    appeal: "Appeal this decision",
+    statement: "Why the decision is wrong (another moderator decides)",
+    sendAppeal: "Send appeal",
+    appealed: "Your appeal was sent. Another moderator will decide.",
     text: (type: string, who: string, others: number) => {
       const actor = others > 0 ? `${who} and ${others} ${others === 1 ? "other" : "others"}` : who;
       switch (type) {
@@ -117,6 +127,14 @@ export const t = {
           return `${actor} replied to your comment`;
         case "MESSAGE":
           return `${actor} sent you a message`;
+        case "COMMENT_LIKE":
+          return `${actor} liked your comment`;
+        case "MODERATION":
+          return "A moderator acted on your account or content";
+        case "REPORT_ACTIONED":
+          return "A moderator acted on something you reported. Thank you.";
+        case "REPORT_DISMISSED":
+          return "A moderator reviewed your report and found nothing to act on.";
         default:
           return `${actor}: ${type.toLowerCase().replaceAll("_", " ")}`;
       }
@@ -212,6 +230,7 @@ export const t = {
     endSession: "Sign out",
     endSessionOf: (device: string, current: boolean) => `Sign out ${current ? "this browser" : device}`,
     mutedWords: "Muted words",
+    showSensitiveMedia: "Show sensitive photos without blurring them",
     mutedWordsHelp: "Posts with these words or phrases stay out of your feed, explore, hashtags and notifications.",
     phrase: "Word or phrase to mute",
     addWord: "Mute",

@@ -25,6 +25,10 @@ export interface PostItem {
   viewerHasLiked: boolean;
   viewerHasBookmarked: boolean;
   sensitive: boolean;
+  /** The author's (or a moderator's) warning: the post stays folded behind it until opened. */
+  contentWarning: string | null;
+  /** Sensitive media this viewer sees blurred (their preference; always when signed out). */
+  mediaBlurred: boolean;
   media: MediaItem[];
   author?: UserSummary;
 }
