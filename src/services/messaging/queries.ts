@@ -84,7 +84,9 @@ export type KeyRow = PublicKeysTable;
 
 const MESSAGE_COLUMNS = sql`msg.id::text AS id, msg.conversation_id::text AS conversation_id, msg.seq::text AS seq,
   msg.sender_id::text AS sender_id, msg.client_message_id, msg.text, msg.ciphertext, msg.key_id::text AS key_id,
-  msg.created_at, msg.attachments, msg.erased_at`;
+  msg.created_at, msg.attachments`;
+/** A stored message's columns: send_message's answer (a new message) has no erased_at. */
+const STORED_MESSAGE_COLUMNS = sql`${MESSAGE_COLUMNS}, msg.erased_at`;
 
 const KEY_COLUMNS = sql`k.id::text AS id, k.user_id::text AS user_id, k.algorithm, k.public_key, k.created_at, k.retired_at`;
 
@@ -258,7 +260,7 @@ export function messagePage(
 
 /** Of `ids`, in their order, the messages the viewer may read (a current member, sent after they joined). */
 export async function readableMessages(db: Db, viewer: string, ids: string[]): Promise<MessageRow[]> {
-  const r = await sql<MessageRow>`SELECT ${MESSAGE_COLUMNS}
+  const r = await sql<MessageRow>`SELECT ${STORED_MESSAGE_COLUMNS}
       FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS q(id, o)
       JOIN messaging.messages msg ON msg.id = q.id
       JOIN messaging.members m ON m.conversation_id = msg.conversation_id AND m.user_id = ${viewer}::uuid
@@ -281,7 +283,7 @@ export async function sendTargetOf(
 ): Promise<SendTarget | undefined> {
   const r = await sql<SendTarget>`SELECT c.kind, (SELECT o.user_id::text FROM messaging.members o
           WHERE c.kind = 'direct' AND o.conversation_id = c.id AND o.user_id <> ${sender}::uuid) AS other,
-        ${MESSAGE_COLUMNS}
+        ${STORED_MESSAGE_COLUMNS}
         FROM messaging.conversations c
         JOIN messaging.members m ON m.conversation_id = c.id AND m.user_id = ${sender}::uuid AND m.left_at IS NULL
         LEFT JOIN messaging.messages msg ON msg.conversation_id = c.id AND msg.sender_id = ${sender}::uuid
