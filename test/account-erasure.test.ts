@@ -6,13 +6,17 @@
  * field), cancelled by a sign-in, asked for again, and the erasure job run past its grace period.
  * Then every table of every schema is scanned for the user's id, email and username, and every file
  * of the media store for their blobs: nothing is found but the one AccountErased event. The other
- * user's counts are back, and their conversation shows a deleted message.
+ * user's counts are back, and their conversation shows a deleted message. The story runs on the
+ * embedded log (media on the filesystem) and again on Kafka with timelines in Redis and media in S3,
+ * each in one process (every module in it). With two-factor on, the code is asked for and a wrong one
+ * counts against the lockout.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { generate } from "otplib";
 import pg from "pg";
 import { Database } from "../src/platform/db/pool.ts";
 import { createOutbox } from "../src/platform/events/outbox.ts";
@@ -265,6 +269,59 @@ describe("account erasure: a deleted account leaves nothing behind but one Accou
     const { nova, url } = await startInProcess({ NOVA_DATA_DIR: dataDir, ACCOUNT_ERASE_AFTER_DAYS: "1" });
     try {
       await eraseEverything(url, async () => filesUnder(join(dataDir, "media")));
+    } finally {
+      await nova.stop();
+    }
+  });
+
+  test("with two-factor on, the code is asked for and counted; completing a sign-in cancels", async () => {
+    const { nova, url } = await startInProcess({ ACCOUNT_ERASE_AFTER_DAYS: "1" });
+    try {
+      const ok = caller(url);
+      const u = await register(url);
+      const { secret } = (
+        await ok(u.accessToken, `mutation($p: String!) { beginTwoFactorEnrollment(password: $p) { secret } }`, {
+          p: PASSWORD,
+        })
+      ).beginTwoFactorEnrollment;
+      const recovery = (
+        await ok(u.accessToken, `mutation($c: String!) { confirmTwoFactorEnrollment(code: $c) }`, {
+          c: await generate({ secret }),
+        })
+      ).confirmTwoFactorEnrollment as string[];
+      const REQUEST = `mutation($p: String!, $c: String) { requestAccountDeletion(password: $p, code: $c) { scheduledAt } }`;
+      const refused = async (vars: { p: string; c?: string }, field: string) => {
+        const r = await gql(url, REQUEST, { token: u.accessToken, variables: vars });
+        assert.equal(r.body.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", JSON.stringify(r.body));
+        assert.equal(r.body.errors?.[0]?.extensions?.field, field);
+      };
+      await refused({ p: PASSWORD }, "code");
+      await refused({ p: PASSWORD, c: "000000" }, "code");
+      await refused({ p: "not my password", c: recovery[0] }, "password");
+      // The wrong code and the wrong password count against the sign-in lockout.
+      const failed = await db.query("SELECT failed_logins FROM identity.users WHERE id = $1", [u.user.id]);
+      assert.equal(failed.rows[0]?.failed_logins, 2);
+      assert.ok((await ok(u.accessToken, REQUEST, { p: PASSWORD, c: recovery[0] })).requestAccountDeletion.scheduledAt);
+      const step = (
+        await ok(
+          undefined,
+          `mutation($i: LoginInput!) { signIn(input: $i) { twoFactorRequired challenge deletionCancelled } }`,
+          {
+            i: { identifier: u.user.username, password: PASSWORD },
+          },
+        )
+      ).signIn;
+      assert.equal(step.twoFactorRequired, true);
+      assert.equal(step.deletionCancelled, false, "not before the second step");
+      const done = (
+        await ok(
+          undefined,
+          `mutation($ch: String!, $c: String!) { completeSignIn(challenge: $ch, code: $c) {
+          deletionCancelled user { deletionScheduledAt } } }`,
+          { ch: step.challenge, c: recovery[1] },
+        )
+      ).completeSignIn;
+      assert.deepEqual(done, { deletionCancelled: true, user: { deletionScheduledAt: null } });
     } finally {
       await nova.stop();
     }
