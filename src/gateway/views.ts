@@ -26,6 +26,7 @@ export interface UserView {
   emailVerified?: boolean | null;
   twoFactorEnabled?: boolean | null;
   showSensitiveMedia?: boolean | null;
+  deletionScheduledAt?: string | null;
 }
 
 export function userView(u: User | undefined): UserView | null {
@@ -37,6 +38,7 @@ export function userView(u: User | undefined): UserView | null {
     emailVerified: u.email === "" ? null : u.emailVerified,
     twoFactorEnabled: u.email === "" ? null : u.twoFactorEnabled,
     showSensitiveMedia: u.email === "" ? null : u.showSensitiveMedia,
+    deletionScheduledAt: u.deletionScheduledAt === "" ? null : u.deletionScheduledAt,
     displayName: u.displayName,
     bio: u.bio,
     avatarUrl: u.avatarUrl === "" ? null : u.avatarUrl,

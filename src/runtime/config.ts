@@ -60,6 +60,8 @@ const schema = z.object({
   EVENT_MAX_ATTEMPTS: positiveInt.max(100).default(5),
   OUTBOX_RETENTION_HOURS: positiveInt.max(24 * 365).default(168),
   CONTENT_PURGE_AFTER_DAYS: positiveInt.max(3650).default(30),
+  // Account deletion's grace period: the account is erased this long after its owner asked.
+  ACCOUNT_ERASE_AFTER_DAYS: positiveInt.max(3650).default(30),
   // Mail (README "Mail"): SMTP when set, otherwise the folder $NOVA_DATA_DIR/mail.
   SMTP_URL: z
     .string()

@@ -29,12 +29,15 @@ export const modules = {
     deps: ["identity"],
     provides: [GraphService],
     migrations: { schema: "graph", dir: new URL("../services/graph/migrations/", import.meta.url) },
+    // nova.identity.account: an erased account's relationships go (AccountErased; README "Account deletion").
+    consumes: ["nova.identity.account"],
     init: async (ctx) => (await import("../services/graph/module.ts")).init(ctx),
   },
   content: {
     deps: ["identity", "graph", "media"],
     provides: [ContentService],
     migrations: { schema: "content", dir: new URL("../services/content/migrations/", import.meta.url) },
+    consumes: ["nova.identity.account"],
     init: async (ctx) => (await import("../services/content/module.ts")).init(ctx),
   },
   // Uploads, their checks and processing into variants (a consumer of its own events), the blobs;
@@ -43,22 +46,25 @@ export const modules = {
     deps: [],
     provides: [MediaService],
     migrations: { schema: "media", dir: new URL("../services/media/migrations/", import.meta.url) },
-    consumes: ["nova.media.media", "nova.content.post"],
+    consumes: ["nova.media.media", "nova.content.post", "nova.identity.account"],
     init: async (ctx) => (await import("../services/media/module.ts")).init(ctx),
   },
   feed: {
     deps: [],
     provides: [FeedService],
     migrations: { schema: "feed", dir: new URL("../services/feed/migrations/", import.meta.url) },
-    consumes: ["nova.graph.relationship", "nova.content.post"],
+    consumes: ["nova.graph.relationship", "nova.content.post", "nova.identity.account"],
     init: async (ctx) => (await import("../services/feed/module.ts")).init(ctx),
   },
   messaging: {
     deps: ["identity", "graph", "media"],
     provides: [MessagingService],
     migrations: { schema: "messaging", dir: new URL("../services/messaging/migrations/", import.meta.url) },
+    consumes: ["nova.identity.account"],
     init: async (ctx) => (await import("../services/messaging/module.ts")).init(ctx),
   },
+  // Every service but realtime also consumes nova.identity.account for AccountErased: it erases what it
+  // holds of the account (README "Account deletion").
   // Grouped notifications from the graph's, content's, messaging's and moderation's events; push tokens and delivery.
   notifications: {
     deps: [],
@@ -70,6 +76,7 @@ export const modules = {
       "nova.messaging.conversation",
       "nova.moderation.action",
       "nova.notifications.notification",
+      "nova.identity.account",
     ],
     init: async (ctx) => (await import("../services/notifications/module.ts")).init(ctx),
   },
@@ -91,7 +98,7 @@ export const modules = {
     deps: ["identity", "graph", "content"],
     provides: [SearchService],
     migrations: { schema: "search", dir: new URL("../services/search/migrations/", import.meta.url) },
-    consumes: ["nova.identity.user", "nova.graph.relationship", "nova.content.post"],
+    consumes: ["nova.identity.user", "nova.graph.relationship", "nova.content.post", "nova.identity.account"],
     init: async (ctx) => (await import("../services/search/module.ts")).init(ctx),
   },
   // Users' reports and the moderators' queue of them; what a report names is checked with its owner.
@@ -99,6 +106,7 @@ export const modules = {
     deps: ["identity", "content", "messaging"],
     provides: [ModerationService],
     migrations: { schema: "moderation", dir: new URL("../services/moderation/migrations/", import.meta.url) },
+    consumes: ["nova.identity.account"],
     init: async (ctx) => (await import("../services/moderation/module.ts")).init(ctx),
   },
   gateway: {

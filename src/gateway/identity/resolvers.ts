@@ -9,6 +9,7 @@ import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
 import { call, orNull, userView } from "../views.ts";
 import { accountMutations } from "./account.ts";
+import { deletionMutations } from "./deletion.ts";
 import { lifecycleMutations, spendMail, VERIFY_FIRST } from "./lifecycle.ts";
 import { clientInfo, sessionResolvers } from "./sessions.ts";
 import { twoFactorMutations } from "./two-factor.ts";
@@ -54,12 +55,13 @@ export const identityResolvers = {
     ...lifecycleMutations,
     ...sessionResolvers.Mutation,
     ...twoFactorMutations,
+    ...deletionMutations,
     ...accountMutations,
     login: async (_root: unknown, { input }: Args<{ identifier: string; password: string }>, ctx: GatewayContext) => {
       const res = await call(ctx, () => ctx.deps.identity.login({ ...input, client: clientInfo(ctx) }));
       // AuthPayload needs a session: with two-factor sign-in on, signIn answers the challenge.
       if (res.twoFactorChallenge) throw toGraphQLError(new NovaError("TWO_FACTOR_REQUIRED"));
-      return { ...tokens(res.tokens), user: userView(res.user) };
+      return { ...tokens(res.tokens), user: userView(res.user), deletionCancelled: res.deletionCancelled };
     },
     refreshToken: async (_root: unknown, args: { token: string }, ctx: GatewayContext) => {
       const res = await call(ctx, () =>

@@ -27,6 +27,7 @@ export const twoFactorMutations = {
         refreshToken: null,
         expiresIn: null,
         user: null,
+        deletionCancelled: false,
       };
     }
     return {
@@ -35,13 +36,14 @@ export const twoFactorMutations = {
       challengeExpiresIn: null,
       ...tokens(res.tokens),
       user: userView(res.user),
+      deletionCancelled: res.deletionCancelled,
     };
   },
   completeSignIn: async (_root: unknown, args: { challenge: string; code: string }, ctx: GatewayContext) => {
     const res = await call(ctx, () =>
       ctx.deps.identity.completeTwoFactorLogin({ challenge: args.challenge, code: args.code, client: clientInfo(ctx) }),
     );
-    return { ...tokens(res.tokens), user: userView(res.user) };
+    return { ...tokens(res.tokens), user: userView(res.user), deletionCancelled: res.deletionCancelled };
   },
   beginTwoFactorEnrollment: async (_root: unknown, args: { password: string }, ctx: GatewayContext) => {
     requireViewer(ctx);

@@ -30,6 +30,8 @@ export interface MessageView {
   createdAt: string;
   /** Uploaded media (Message.media hydrates them). */
   attachments: { mediaId: string; alt: string }[];
+  /** The sender's account was erased. */
+  deleted: boolean;
 }
 
 export interface PublicKeyView {
@@ -73,6 +75,7 @@ export function messageView(m: MessageMsg | undefined): MessageView | null {
     clientMessageId: m.clientMessageId,
     createdAt: m.createdAt,
     attachments: m.attachments.map((a) => ({ mediaId: a.mediaId, alt: a.alt })),
+    deleted: m.deleted,
   };
 }
 

@@ -52,6 +52,8 @@ export const subscriptionResolvers: Record<string, SubscriptionField> = {
               clientMessageId: push.clientMessageId,
               createdAt: push.createdAt,
               attachments: push.attachments ?? [],
+              // A pushed message was just sent: its sender exists.
+              deleted: false,
             }
           : undefined,
       );

@@ -4,9 +4,10 @@ import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { erasureConsumer } from "../identity/erasure.ts";
 import type { ContentPeers } from "./context.ts";
 import { purgeDeleted } from "./purge.ts";
-import { type ContentTables, loadCounts, loadPosts, type PostRow } from "./queries.ts";
+import { type ContentTables, type ContentTrx, eraseAuthor, loadCounts, loadPosts, type PostRow } from "./queries.ts";
 import { createContentService } from "./service.ts";
 
 /**
@@ -89,8 +90,14 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   };
   const timer = setInterval(purge, 3_600_000);
   timer.unref();
+  // An erased account's posts, comments, likes and bookmarks go; the counts they moved move back.
+  const erasure = erasureConsumer("content.erasure", "content", async (userId, trx) => {
+    const ids = await eraseAuthor(trx as unknown as ContentTrx, userId);
+    await Promise.all([posts.invalidate(ids), counts.invalidate(ids)]);
+  });
   return {
     services: [{ service: ContentService, impl }],
+    consumers: [erasure],
     async stop() {
       clearInterval(timer);
     },

@@ -493,3 +493,60 @@ export async function hardDeleteOldComments(trx: ContentTrx, olderThanMs: number
   await sql`UPDATE content.comments SET parent_id = NULL WHERE parent_id IN ${old}`.execute(trx);
   await sql`DELETE FROM content.comments WHERE id IN ${old}`.execute(trx);
 }
+
+// ---- account erasure (identity's AccountErased)
+
+/**
+ * Deletes everything content holds of an erased user: their posts with whatever hangs on them (others'
+ * comments, likes and bookmarks included), their comments on others' posts (replies to them stay, no
+ * longer replies), their likes and bookmarks, with the counts on others' posts and comments moved as
+ * an unlike or a deleted comment moves them; mentions of them and their moderation marks are dropped.
+ * Answers the surviving posts whose counts or rows changed (their cache entries go). Idempotent.
+ */
+export async function eraseAuthor(trx: ContentTrx, userId: string): Promise<string[]> {
+  const own = await sql<{
+    id: string;
+  }>`SELECT id::text AS id FROM content.posts WHERE author_id = ${userId}::uuid`.execute(trx);
+  if (own.rows.length)
+    await hardDeletePosts(
+      trx,
+      own.rows.map((r) => r.id),
+    );
+  const touched = new Set<string>();
+  // Their live comments counted on others' posts.
+  const comments = await sql<{ post_id: string; n: number }>`SELECT post_id::text AS post_id, count(*)::int AS n
+    FROM content.comments WHERE author_id = ${userId}::uuid AND deleted_at IS NULL GROUP BY post_id`.execute(trx);
+  for (const c of comments.rows) {
+    await bumpCounts(trx, c.post_id, { comments: -c.n });
+    touched.add(c.post_id);
+  }
+  const mine = sql`(SELECT id FROM content.comments WHERE author_id = ${userId}::uuid)`;
+  await sql`DELETE FROM content.comment_likes WHERE comment_id IN ${mine}`.execute(trx);
+  await sql`UPDATE content.comments SET parent_id = NULL WHERE parent_id IN ${mine}`.execute(trx);
+  await sql`DELETE FROM content.comments WHERE author_id = ${userId}::uuid`.execute(trx);
+  // Their likes of others' comments.
+  await sql`UPDATE content.comments c SET like_count = GREATEST(0, c.like_count - 1)
+    FROM content.comment_likes l WHERE l.comment_id = c.id AND l.user_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM content.comment_likes WHERE user_id = ${userId}::uuid`.execute(trx);
+  // Their likes and bookmarks of others' posts.
+  for (const [table, col] of [
+    ["post_likes", "like_count"],
+    ["bookmarks", "bookmark_count"],
+  ] as const) {
+    const gone = await sql<{ post_id: string }>`DELETE FROM ${sql.table(`content.${table}`)}
+      WHERE user_id = ${userId}::uuid RETURNING post_id::text AS post_id`.execute(trx);
+    const ids = gone.rows.map((r) => r.post_id);
+    if (ids.length === 0) continue;
+    await sql`UPDATE content.post_counts SET ${sql.ref(col)} = GREATEST(0, ${sql.ref(col)} - 1)
+      WHERE post_id = ANY(${ids}::uuid[])`.execute(trx);
+    for (const id of ids) touched.add(id);
+  }
+  const mentioned = await sql<{
+    id: string;
+  }>`UPDATE content.posts SET mention_ids = array_remove(mention_ids, ${userId}::uuid)
+    WHERE ${userId}::uuid = ANY(mention_ids) RETURNING id::text AS id`.execute(trx);
+  for (const r of mentioned.rows) touched.add(r.id);
+  await sql`UPDATE content.posts SET deleted_by = NULL WHERE deleted_by = ${userId}::uuid`.execute(trx);
+  await sql`UPDATE content.comments SET deleted_by = NULL WHERE deleted_by = ${userId}::uuid`.execute(trx);
+  return [...touched, ...own.rows.map((r) => r.id)];
+}

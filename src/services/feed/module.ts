@@ -1,6 +1,8 @@
 import { Redis } from "ioredis";
 import { FeedService } from "../../gen/nova/feed/v1/feed_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { erasureConsumer } from "../identity/erasure.ts";
+import { eraseProjections } from "./queries.ts";
 import { createFeed } from "./service.ts";
 import { postgresStore, redisStore, type TimelineStore } from "./store.ts";
 
@@ -31,6 +33,11 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       activityRecheckMs: c.FEED_ACTIVITY_RECHECK_S * 1000,
     },
   });
+  // An erased account leaves every timeline and every projection (identity's AccountErased).
+  const erasure = erasureConsumer("feed.erasure", "feed", async (userId, trx) => {
+    const { followers, postIds } = await eraseProjections(trx, userId);
+    await store.erase(userId, followers, postIds);
+  });
   const refresh = setInterval(() => {
     feed.refreshHotRanks().catch((err) => ctx.log.warn({ err }, "feed: hot rank refresh failed"));
   }, 300_000);
@@ -38,7 +45,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   ctx.log.info({ store: store.kind }, "feed timelines");
   return {
     services: [{ service: FeedService, impl: feed.service }],
-    consumers: feed.consumers,
+    consumers: [...feed.consumers, erasure],
     ready: async () => (redis ? redis.status === "ready" : true),
     async stop() {
       clearInterval(refresh);

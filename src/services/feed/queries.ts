@@ -285,3 +285,32 @@ export class FeedQueries {
       WHERE NOT deleted AND created_at > now() - interval '3 days'`.execute(db);
   }
 }
+
+// ---- account erasure (identity's AccountErased)
+
+/**
+ * Deletes the feed's projections of an erased user: their follows both ways (the authors they
+ * followed count one follower fewer), what they hid and who hid them, their posts, their activity.
+ * Answers their followers and posts as they were, for the timeline store. Idempotent.
+ */
+export async function eraseProjections(
+  trx: Transaction<unknown>,
+  userId: string,
+): Promise<{ followers: string[]; postIds: string[] }> {
+  const followers = await sql<{ id: string }>`SELECT follower_id::text AS id FROM feed.follows
+    WHERE followee_id = ${userId}::uuid`.execute(trx);
+  const posts = await sql<{ id: string }>`DELETE FROM feed.posts WHERE author_id = ${userId}::uuid
+    RETURNING post_id::text AS id`.execute(trx);
+  const followed = await sql<{ id: string }>`DELETE FROM feed.follows WHERE follower_id = ${userId}::uuid
+    RETURNING followee_id::text AS id`.execute(trx);
+  const ids = followed.rows.map((r) => r.id).sort();
+  if (ids.length) {
+    await sql`UPDATE feed.authors SET followers = GREATEST(0, followers - 1)
+      WHERE author_id = ANY(${ids}::uuid[])`.execute(trx);
+  }
+  await sql`DELETE FROM feed.follows WHERE followee_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM feed.authors WHERE author_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM feed.hidden WHERE viewer_id = ${userId}::uuid OR author_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM feed.activity WHERE user_id = ${userId}::uuid`.execute(trx);
+  return { followers: followers.rows.map((r) => r.id), postIds: posts.rows.map((r) => r.id) };
+}

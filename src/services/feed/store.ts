@@ -45,6 +45,11 @@ export interface TimelineStore {
   page(userId: string, before: string | undefined, limit: number): Promise<string[] | undefined>;
   /** Drops entries beyond the cap (the Postgres store; Redis trims on write). */
   trim(): Promise<void>;
+  /**
+   * An erased account: its own timeline goes, and its posts (`postIds`, by `userId`) leave the
+   * timelines of `followers` (the Postgres store finds them by author in every timeline).
+   */
+  erase(userId: string, followers: string[], postIds: string[]): Promise<void>;
 }
 
 const CHUNK = 1_000;
@@ -119,6 +124,10 @@ export function redisStore(redis: Redis, opts: { size: number; ttlMs: number }):
       return built[1] === 1 ? (ids[1] as string[]) : undefined;
     },
     async trim() {},
+    async erase(userId, followers, postIds) {
+      await redis.del(key(userId), mark(userId));
+      if (postIds.length) for (const f of followers) await this.remove(f, postIds);
+    },
   };
 }
 
@@ -188,6 +197,10 @@ export function postgresStore(db: Kysely<unknown>, opts: { size: number }): Time
           db,
         );
       }
+    },
+    async erase(userId) {
+      await sql`DELETE FROM feed.timeline WHERE user_id = ${userId}::uuid OR author_id = ${userId}::uuid`.execute(db);
+      await sql`DELETE FROM feed.timeline_built WHERE user_id = ${userId}::uuid`.execute(db);
     },
     async removePost(_userIds, postId) {
       await sql`DELETE FROM feed.timeline WHERE post_id = ${postId}::uuid`.execute(db);

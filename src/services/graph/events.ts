@@ -28,6 +28,11 @@ export const graphEvents = {
   Unblocked: pairPayload,
   Muted: pairPayload,
   Unmuted: pairPayload,
+  /**
+   * An erased account's follows went (identity's AccountErased): `userId` lost that many followers and
+   * followees. One per user linked to the erased account, keyed by them; the erased id is not named.
+   */
+  FollowsErased: z.object({ userId, followers: z.number().int().min(0), following: z.number().int().min(0) }),
 } as const;
 
 /** The declaration: keyed by the subject, `payload.userId`. */

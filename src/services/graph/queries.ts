@@ -290,3 +290,43 @@ export async function deleteMutedWord(db: GraphDb, userId: string, id: string): 
     .executeTakeFirst();
   return r.numDeletedRows > 0n;
 }
+
+// ---- account erasure (identity's AccountErased)
+
+/**
+ * Deletes every relationship of an erased user: follows both ways (the other side's counts moved as an
+ * unfollow moves them), blocks, mutes, muted words and its count row. Answers the others whose counts
+ * moved, for their FollowsErased, and those it had a block with (their cached pair goes). Idempotent: a second run finds nothing.
+ */
+export async function eraseRelationships(
+  trx: GraphDb,
+  userId: string,
+): Promise<{ moved: { userId: string; followers: number; following: number }[]; blockedWith: string[] }> {
+  const gone = await sql<{ follower_id: string; followee_id: string }>`
+    DELETE FROM graph.follows WHERE follower_id = ${userId}::uuid OR followee_id = ${userId}::uuid
+    RETURNING follower_id, followee_id`.execute(trx);
+  const moved = new Map<string, { userId: string; followers: number; following: number }>();
+  for (const r of gone.rows) {
+    const other = r.follower_id === userId ? r.followee_id : r.follower_id;
+    const m = moved.get(other) ?? { userId: other, followers: 0, following: 0 };
+    // The erased user followed them: one follower fewer; they followed the erased user: one followee fewer.
+    if (r.follower_id === userId) m.followers += 1;
+    else m.following += 1;
+    moved.set(other, m);
+  }
+  const rows = [...moved.values()].sort((a, b) => (a.userId < b.userId ? -1 : 1));
+  if (rows.length) {
+    await sql`UPDATE graph.counts c SET follower_count = GREATEST(0, c.follower_count - x.fr),
+        following_count = GREATEST(0, c.following_count - x.fg)
+      FROM unnest(${rows.map((r) => r.userId)}::uuid[], ${rows.map((r) => r.followers)}::int[],
+        ${rows.map((r) => r.following)}::int[]) AS x(id, fr, fg)
+      WHERE c.user_id = x.id`.execute(trx);
+  }
+  const blocks = await sql<{ other: string }>`DELETE FROM graph.blocks
+    WHERE blocker_id = ${userId}::uuid OR blocked_id = ${userId}::uuid
+    RETURNING CASE WHEN blocker_id = ${userId}::uuid THEN blocked_id ELSE blocker_id END AS other`.execute(trx);
+  await sql`DELETE FROM graph.mutes WHERE muter_id = ${userId}::uuid OR muted_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM graph.muted_words WHERE user_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM graph.counts WHERE user_id = ${userId}::uuid`.execute(trx);
+  return { moved: rows, blockedWith: blocks.rows.map((r) => r.other) };
+}

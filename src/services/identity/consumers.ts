@@ -22,6 +22,13 @@ export function followCounts(invalidate?: (ids: string[]) => Promise<void>): Eve
   async function apply(events: Envelope[], trx: Transaction<unknown>) {
     const counts = new ClampedCounters(["following", "followers"]);
     for (const event of events) {
+      if (event.type === "FollowsErased") {
+        // An erased account's follows (graph's erasure): the counts it held up go down.
+        const { userId, followers, following } = GRAPH_EVENTS.payload("FollowsErased", event);
+        counts.add(userId, "followers", -followers);
+        counts.add(userId, "following", -following);
+        continue;
+      }
       if (event.type !== "Followed" && event.type !== "Unfollowed") continue;
       // Checked against the graph's own declaration of the event (graph/events.ts), ids lower-cased;
       // a payload that does not match throws, naming the field.

@@ -27,6 +27,8 @@ export interface IdentityOptions {
   usernameReservationMs: number;
   /** How long the link confirming a new address works. */
   emailChangeTokenTtlMs: number;
+  /** The grace period between a deletion request and the account's erasure (ACCOUNT_ERASE_AFTER_DAYS). */
+  eraseAfterMs: number;
 }
 
 export const IDENTITY_DEFAULTS: IdentityOptions = {
@@ -43,6 +45,7 @@ export const IDENTITY_DEFAULTS: IdentityOptions = {
   usernameCooldownMs: 30 * 24 * 3_600_000,
   usernameReservationMs: 30 * 24 * 3_600_000,
   emailChangeTokenTtlMs: 24 * 3_600_000,
+  eraseAfterMs: 30 * 24 * 3_600_000,
 };
 
 export const MAX_BATCH = 100;

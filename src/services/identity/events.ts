@@ -90,11 +90,23 @@ export const accountEvents = {
   TwoFactorEnabled: z.object({ userId: payloadId("a user id") }),
   /** Tell the owner two-factor sign-in was turned off. */
   TwoFactorDisabled: z.object({ userId: payloadId("a user id") }),
+  /** The owner asked for the account's deletion: it is erased at `eraseAt` (RFC 3339) unless a sign-in cancels it. */
+  AccountDeletionRequested: z.object({ userId: payloadId("a user id"), eraseAt: z.string() }),
+  /** The deletion was cancelled (by the owner, or by signing in during the grace period). */
+  AccountDeletionCancelled: z.object({ userId: payloadId("a user id") }),
+  /**
+   * The account is erased: identity's rows are gone, and every service erases what it holds of the
+   * user on this event (idempotently). The one event that still names the id once the account is gone.
+   */
+  AccountErased: z.object({ userId: payloadId("a user id") }),
 } as const;
 export type AccountEventType = keyof typeof accountEvents;
 export type AccountPayload<T extends AccountEventType> = z.input<(typeof accountEvents)[T]>;
 
-/** The declaration: topic nova.identity.account, keyed by the user; read only by identity's own mail consumer. */
+/**
+ * The declaration: topic nova.identity.account, keyed by the user; read by identity's own mail consumer,
+ * and for AccountErased by every service's erasure consumer.
+ */
 export const ACCOUNT_EVENTS = defineEvents("identity", ACCOUNT_AGGREGATE, accountEvents, (p) => p.userId);
 export const ACCOUNT_TOPIC = ACCOUNT_EVENTS.topic;
 

@@ -17,7 +17,7 @@ import { renderMail } from "../../platform/mail/templates.ts";
 import type { Sealer } from "../../platform/security/seal.ts";
 import { sha256 } from "../../platform/security/secrets.ts";
 import { ACCOUNT_TOPIC, type AccountEventType, accountEvents, sealContext } from "./events.ts";
-import { MAILS } from "./mails.ts";
+import { MAILS, type MailedEventType } from "./mails.ts";
 import { emailOfToken, type IdentityTables } from "./queries.ts";
 
 export interface MailDeps {
@@ -34,8 +34,8 @@ const PATH: Partial<Record<AccountEventType, string>> = {
   EmailChangeRequested: "/confirm-email",
 };
 
-function isAccountEvent(type: string): type is AccountEventType {
-  return Object.hasOwn(accountEvents, type);
+function isMailedEvent(type: string): type is MailedEventType {
+  return Object.hasOwn(MAILS, type);
 }
 
 /**
@@ -46,10 +46,10 @@ function isAccountEvent(type: string): type is AccountEventType {
 function varsOf(
   deps: MailDeps,
   event: Envelope,
-  type: AccountEventType,
+  type: MailedEventType,
   user: { id: string; email: string; username: string; display_name: string },
 ): Record<string, string> | undefined {
-  const payload = accountEvents[type].parse(event.payload) as { sealedToken?: string; how?: string };
+  const payload = accountEvents[type].parse(event.payload) as { sealedToken?: string; how?: string; eraseAt?: string };
   const vars: Record<string, string> = {
     name: user.display_name || `@${user.username}`,
     email: user.email,
@@ -60,6 +60,7 @@ function varsOf(
     how: payload.how === "reset" ? "reset with a link sent to this address" : "changed",
     sessions: payload.how === "reset" ? "Every session was signed out." : "Every other session was signed out.",
     resetLink: `${deps.publicUrl}/forgot-password`,
+    eraseAt: `${(payload.eraseAt ?? "").replace("T", " ").slice(0, 16)} UTC`,
   };
   const path = PATH[type];
   if (path) {
@@ -97,7 +98,7 @@ export function mailConsumer(deps: MailDeps): EventHandler {
     topics: [ACCOUNT_TOPIC],
     async handle(event: Envelope, trx: Transaction<unknown>) {
       const type = event.type;
-      if (!isAccountEvent(type)) return;
+      if (!isMailedEvent(type)) return;
       const db = trx as unknown as Kysely<IdentityTables>;
       const userId = String((event.payload as { userId?: unknown }).userId ?? "");
       const user = await db

@@ -5,7 +5,10 @@ import type { AccountEventType } from "./events.ts";
 const layout = (body: string) =>
   `<!doctype html><html><body style="font-family:sans-serif;max-width:32em">${body}<p style="color:#888">— Nova</p></body></html>`;
 
-export const MAILS: Record<AccountEventType, MailTemplate> = {
+/** Every account event is mailed but the erasure's: by then the address is gone too. */
+export type MailedEventType = Exclude<AccountEventType, "AccountErased">;
+
+export const MAILS: Record<MailedEventType, MailTemplate> = {
   VerificationRequested: {
     subject: "Verify your email address for Nova",
     text: `Hi {{name}},
@@ -87,6 +90,31 @@ If it was not you, reset your password now: {{resetLink}}
 <p>Two-factor sign-in was turned off for your Nova account (@{{username}}) on {{when}}. Signing in now
 needs only your password.</p>
 <p>If it was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`),
+  },
+  AccountDeletionRequested: {
+    subject: "Your Nova account will be deleted",
+    text: `Hi {{name}},
+
+You asked for your Nova account @{{username}} to be deleted. It will be erased for good on {{eraseAt}}:
+your profile, posts, comments, messages and media. Every other session was signed out.
+
+Changed your mind? Sign in before then and the deletion is cancelled.
+If it was not you, sign in and change your password: {{resetLink}}
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>You asked for your Nova account @{{username}} to be deleted. It will be erased for good on {{eraseAt}}:
+your profile, posts, comments, messages and media. Every other session was signed out.</p>
+<p>Changed your mind? Sign in before then and the deletion is cancelled.</p>
+<p>If it was not you, sign in and <a href="{{resetLink}}">change your password</a>.</p>`),
+  },
+  AccountDeletionCancelled: {
+    subject: "Your Nova account will not be deleted",
+    text: `Hi {{name}},
+
+The deletion of your Nova account @{{username}} was cancelled on {{when}}. Nothing was erased.
+`,
+    html: layout(`<p>Hi {{name}},</p>
+<p>The deletion of your Nova account @{{username}} was cancelled on {{when}}. Nothing was erased.</p>`),
   },
   EmailChangeRequested: {
     subject: "Confirm your new address for Nova",

@@ -7,8 +7,9 @@ import { createSealer } from "../../platform/security/seal.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { followCounts } from "./consumers.ts";
+import { eraseDueAccounts } from "./erasure.ts";
 import { mailConsumer } from "./mail.ts";
-import { restrictionsConsumer } from "./restrictions.ts";
+import { restrictionsConsumer, SESSIONS_REVOKED_CHANNEL } from "./restrictions.ts";
 import { createIdentityService, type IdentityTables, type PublicProfile } from "./service.ts";
 
 /** The signing key: JWT_PRIVATE_KEY(_FILE), or in embedded mode one generated once under the data dir. */
@@ -34,14 +35,20 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   const sealer = createSealer(key, "identity mail tokens v1");
   const profiles = ctx.cache().entity<PublicProfile>("identity", "user", 1);
   const c = ctx.config;
+  const db = ctx.db().kysely<IdentityTables>();
+  const outbox = ctx.outbox();
   const impl = createIdentityService({
-    db: ctx.db().kysely<IdentityTables>(),
+    db,
     signer,
-    outbox: ctx.outbox(),
+    outbox,
     sealer,
     profiles,
     clock: ctx.clock,
-    options: { requireVerifiedEmail: c.requireVerifiedEmail, mailBudgetPerHour: c.IDENTITY_MAIL_BUDGET_PER_HOUR },
+    options: {
+      requireVerifiedEmail: c.requireVerifiedEmail,
+      mailBudgetPerHour: c.IDENTITY_MAIL_BUDGET_PER_HOUR,
+      eraseAfterMs: c.ACCOUNT_ERASE_AFTER_DAYS * 86_400_000,
+    },
   });
   if (!c.SMTP_URL && ctx.mode === "distributed") {
     ctx.log.warn("SMTP_URL is not set: identity writes mail into %s instead of sending it", join(c.dataDir, "mail"));
@@ -52,13 +59,32 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     from: c.MAIL_FROM,
     log: ctx.log,
   });
+  // Accounts whose deletion is due are erased hourly (erasure.ts); each one's cached profile and
+  // sessions are dropped on every replica and gateway.
+  const bus = ctx.bus();
+  const erase = async () => {
+    try {
+      const ids = await eraseDueAccounts(db.writer, outbox, ctx.clock(), async (userId) => {
+        await profiles.invalidate([userId]);
+        await bus?.publish(SESSIONS_REVOKED_CHANNEL, userId);
+      });
+      if (ids.length) ctx.log.info({ erased: ids.length }, "erased accounts");
+    } catch (err) {
+      ctx.log.warn({ err }, "account erasure failed; will retry");
+    }
+  };
+  const timer = setInterval(erase, 3_600_000);
+  timer.unref();
   return {
     services: [{ service: IdentityService, impl }],
     consumers: [
       followCounts((ids) => profiles.invalidate(ids)),
       mailConsumer({ mailer, sealer, publicUrl: c.PUBLIC_URL, log: ctx.log }),
-      restrictionsConsumer(ctx.bus(), (ids) => profiles.invalidate(ids)),
+      restrictionsConsumer(bus, (ids) => profiles.invalidate(ids)),
     ],
-    stop: async () => mailer.close(),
+    stop: async () => {
+      clearInterval(timer);
+      await mailer.close();
+    },
   };
 }

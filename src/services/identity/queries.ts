@@ -24,6 +24,8 @@ interface UsersTable {
   email_verified_at: Date | null;
   username_changed_at: Date | null;
   show_sensitive_media: Generated<boolean>;
+  /** When a requested deletion erases the account; null when none is pending. */
+  deletion_scheduled_at: Date | null;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -652,4 +654,57 @@ export async function emailOfToken(db: IdentityDb, tokenHash: Buffer): Promise<s
     .where("token_hash", "=", tokenHash)
     .executeTakeFirst();
   return row?.email;
+}
+
+// ---- account deletion (rpc/requestAccountDeletion.ts, erasure.ts)
+
+/** Schedules the account's erasure at `at` (a second request keeps the first date). */
+export async function scheduleDeletion(trx: IdentityDb, userId: string, at: Date): Promise<Date> {
+  const row = await trx
+    .updateTable("identity.users")
+    .set({ deletion_scheduled_at: sql<Date>`coalesce(deletion_scheduled_at, ${at})` })
+    .where("id", "=", userId)
+    .returning("deletion_scheduled_at")
+    .executeTakeFirstOrThrow();
+  return row.deletion_scheduled_at as Date;
+}
+
+/** Cancels a pending deletion; whether one was pending. */
+export async function cancelDeletion(trx: IdentityDb, userId: string): Promise<boolean> {
+  const res = await trx
+    .updateTable("identity.users")
+    .set({ deletion_scheduled_at: null })
+    .where("id", "=", userId)
+    .where("deletion_scheduled_at", "is not", null)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+/** Accounts whose deletion is due at `now`, locked (skipping those another eraser holds). */
+export function dueForErasure(trx: IdentityDb, now: Date, limit: number) {
+  return trx
+    .selectFrom("identity.users")
+    .select(["id"])
+    .where("deletion_scheduled_at", "<=", now)
+    .orderBy("deletion_scheduled_at")
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/** Deletes every row identity holds of the user (children first: the foreign keys restrict). */
+export async function deleteUserRows(trx: IdentityDb, userId: string): Promise<void> {
+  await trx
+    .deleteFrom("identity.refresh_tokens")
+    .where("session_id", "in", (q) => q.selectFrom("identity.sessions").select("id").where("user_id", "=", userId))
+    .execute();
+  await trx.deleteFrom("identity.sessions").where("user_id", "=", userId).execute();
+  await trx.deleteFrom("identity.email_tokens").where("user_id", "=", userId).execute();
+  await trx.deleteFrom("identity.recovery_codes").where("user_id", "=", userId).execute();
+  await trx.deleteFrom("identity.two_factor").where("user_id", "=", userId).execute();
+  await trx.deleteFrom("identity.login_challenges").where("user_id", "=", userId).execute();
+  await trx.deleteFrom("identity.username_reservations").where("user_id", "=", userId).execute();
+  // account_restrictions goes with the row (ON DELETE CASCADE).
+  await trx.deleteFrom("identity.users").where("id", "=", userId).execute();
 }

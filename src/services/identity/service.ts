@@ -9,6 +9,7 @@ import type { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts"
 import { type IdentityDeps, identityOf } from "./deps.ts";
 import { batchGetUsers } from "./rpc/batchGetUsers.ts";
 import { beginTwoFactorEnrollment } from "./rpc/beginTwoFactorEnrollment.ts";
+import { cancelAccountDeletion } from "./rpc/cancelAccountDeletion.ts";
 import { changePassword } from "./rpc/changePassword.ts";
 import { changeUsername } from "./rpc/changeUsername.ts";
 import { checkSession } from "./rpc/checkSession.ts";
@@ -27,6 +28,7 @@ import { logout } from "./rpc/logout.ts";
 import { logoutAll } from "./rpc/logoutAll.ts";
 import { refreshToken } from "./rpc/refreshToken.ts";
 import { register } from "./rpc/register.ts";
+import { requestAccountDeletion } from "./rpc/requestAccountDeletion.ts";
 import { requestEmailChange } from "./rpc/requestEmailChange.ts";
 import { requestPasswordReset } from "./rpc/requestPasswordReset.ts";
 import { resendVerification } from "./rpc/resendVerification.ts";
@@ -64,6 +66,8 @@ export function createIdentityService(deps: IdentityDeps): ServiceImpl<typeof Id
     changeUsername: changeUsername(id),
     requestEmailChange: requestEmailChange(id),
     confirmEmailChange: confirmEmailChange(id),
+    requestAccountDeletion: requestAccountDeletion(id),
+    cancelAccountDeletion: cancelAccountDeletion(id),
     refreshToken: refreshToken(id),
     logout: logout(id),
     logoutAll: logoutAll(id),

@@ -17,5 +17,7 @@ export function toUser(row: UserRow | PublicProfile, viewerId: string | undefine
     createdAt: typeof row.created_at === "string" ? row.created_at : row.created_at.toISOString(),
     followerCount: row.follower_count,
     followingCount: row.following_count,
+    deletionScheduledAt:
+      "email" in row && viewerId === row.id && row.deletion_scheduled_at ? row.deletion_scheduled_at.toISOString() : "",
   });
 }

@@ -20,11 +20,13 @@ import { NovaError } from "../../platform/errors.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { counter } from "../../platform/observability/metrics.ts";
 import { POST_EVENTS } from "../content/events.ts";
+import { erasureConsumer } from "../identity/erasure.ts";
 import { type MediaContext, mediaChanged, reject, uploadKey, variantKey } from "./context.ts";
 import { MEDIA_EVENTS, MEDIA_TOPIC, mediaEvent } from "./events.ts";
 import { type Processed, processImage, Semaphore } from "./process.ts";
 import {
   claimForProcessing,
+  deleteAllMediaOf,
   deleteOwnedMedia,
   type MediaRow,
   type MediaTables,
@@ -211,4 +213,20 @@ async function deleteAll(ctx: MediaContext, id: string): Promise<void> {
   const keys: string[] = [];
   for await (const key of ctx.store.list(`${id}/`)) keys.push(key);
   await ctx.store.delete(keys);
+}
+
+/**
+ * `media.erasure`: an erased account's media go, rows and blobs (identity's AccountErased). The rows
+ * go in the consumer's transaction and the blobs after, as a purged post's: a redelivery after a
+ * failure finds the blobs by the ids it still has, or nothing.
+ */
+export function mediaErasureConsumer(ctx: MediaContext): EventHandler {
+  return erasureConsumer("media.erasure", "media", async (userId, trx) => {
+    const t = trx as unknown as Transaction<MediaTables>;
+    const ids = await deleteAllMediaOf(t, userId);
+    for (const id of ids) await deleteAll(ctx, id);
+    // No cache keeps an erased account's media (its rows name the owner).
+    await mediaChanged(ctx, ids);
+    if (ids.length) purged.inc(ids.length);
+  });
 }

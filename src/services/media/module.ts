@@ -1,7 +1,7 @@
 import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
-import { LEASE_MS, postPurgeConsumer, processingConsumer } from "./consumers.ts";
+import { LEASE_MS, mediaErasureConsumer, postPurgeConsumer, processingConsumer } from "./consumers.ts";
 import { type MediaContext, mediaChanged, READY_MEDIA_CODEC, type ReadyMedia } from "./context.ts";
 import { Semaphore } from "./process.ts";
 import { checkOrphans, purgeStale, purgeUnattached } from "./purge.ts";
@@ -85,7 +85,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   for (const t of timers) t.unref();
   return {
     services: [{ service: MediaService, impl: createMediaService(media) }],
-    consumers: [processing, postPurgeConsumer(media)],
+    consumers: [processing, postPurgeConsumer(media), mediaErasureConsumer(media)],
     async stop() {
       for (const t of timers) clearInterval(t);
       await processing.stop();

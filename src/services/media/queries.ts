@@ -169,6 +169,12 @@ export async function deleteOwnedMedia(db: Db, ownerId: string, ids: string[]): 
   return rows.map((r) => r.id);
 }
 
+/** Every media row of an erased owner (variants go with them); answers the ids, for their blobs. */
+export async function deleteAllMediaOf(db: Db, ownerId: string): Promise<string[]> {
+  const rows = await db.deleteFrom("media.media").where("owner_id", "=", ownerId).returning("id").execute();
+  return rows.map((r) => r.id);
+}
+
 /**
  * Claims an upload for processing: PROCESSING with a fresh updated_at (the lease the resume sweep
  * reads). Answers the row, or undefined when it is READY or REJECTED already (nothing to do).

@@ -1,10 +1,13 @@
+import { randomUUID } from "node:crypto";
+import type { Transaction } from "kysely";
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
 import { MessagingService } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { erasureConsumer } from "../identity/erasure.ts";
 import type { MessagingPeers } from "./deps.ts";
-import type { MessagingTables } from "./queries.ts";
+import { eraseMember, type MessagingTables } from "./queries.ts";
 import { createMessagingService } from "./service.ts";
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
@@ -29,5 +32,10 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     },
   };
   const impl = createMessagingService({ db: ctx.db().kysely<MessagingTables>(), outbox: ctx.outbox(), peers });
-  return { services: [{ service: MessagingService, impl }] };
+  // An erased account's messages stay as "deleted message" under an opaque sender, one per erasure
+  // (random: nothing leads back from it to the account).
+  const erasure = erasureConsumer("messaging.erasure", "messaging", async (userId, trx) => {
+    await eraseMember(trx as unknown as Transaction<MessagingTables>, userId, randomUUID());
+  });
+  return { services: [{ service: MessagingService, impl }], consumers: [erasure] };
 }

@@ -50,6 +50,8 @@ export interface MessagesTable {
   created_at: Date;
   /** Uploaded media of a plaintext message (migration 0003). */
   attachments: MessageAttachment[];
+  /** Set when its sender's account was erased: a "deleted message" (migration 0004). */
+  erased_at: Date | null;
 }
 
 /** An uploaded media item of a message: the media service's id and its text alternative. */
@@ -83,6 +85,8 @@ export type KeyRow = PublicKeysTable;
 const MESSAGE_COLUMNS = sql`msg.id::text AS id, msg.conversation_id::text AS conversation_id, msg.seq::text AS seq,
   msg.sender_id::text AS sender_id, msg.client_message_id, msg.text, msg.ciphertext, msg.key_id::text AS key_id,
   msg.created_at, msg.attachments`;
+/** A stored message's columns: send_message's answer (a new message) has no erased_at. */
+const STORED_MESSAGE_COLUMNS = sql`${MESSAGE_COLUMNS}, msg.erased_at`;
 
 const KEY_COLUMNS = sql`k.id::text AS id, k.user_id::text AS user_id, k.algorithm, k.public_key, k.created_at, k.retired_at`;
 
@@ -256,7 +260,7 @@ export function messagePage(
 
 /** Of `ids`, in their order, the messages the viewer may read (a current member, sent after they joined). */
 export async function readableMessages(db: Db, viewer: string, ids: string[]): Promise<MessageRow[]> {
-  const r = await sql<MessageRow>`SELECT ${MESSAGE_COLUMNS}
+  const r = await sql<MessageRow>`SELECT ${STORED_MESSAGE_COLUMNS}
       FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS q(id, o)
       JOIN messaging.messages msg ON msg.id = q.id
       JOIN messaging.members m ON m.conversation_id = msg.conversation_id AND m.user_id = ${viewer}::uuid
@@ -279,7 +283,7 @@ export async function sendTargetOf(
 ): Promise<SendTarget | undefined> {
   const r = await sql<SendTarget>`SELECT c.kind, (SELECT o.user_id::text FROM messaging.members o
           WHERE c.kind = 'direct' AND o.conversation_id = c.id AND o.user_id <> ${sender}::uuid) AS other,
-        ${MESSAGE_COLUMNS}
+        ${STORED_MESSAGE_COLUMNS}
         FROM messaging.conversations c
         JOIN messaging.members m ON m.conversation_id = c.id AND m.user_id = ${sender}::uuid AND m.left_at IS NULL
         LEFT JOIN messaging.messages msg ON msg.conversation_id = c.id AND msg.sender_id = ${sender}::uuid
@@ -407,4 +411,32 @@ export async function keysById(db: Db, ids: string[]): Promise<KeyRow[]> {
   const r = await sql<KeyRow>`SELECT ${KEY_COLUMNS} FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS q(id, o)
       JOIN messaging.public_keys k ON k.id = q.id ORDER BY q.o`.execute(db);
   return r.rows;
+}
+
+// Account erasure (identity's AccountErased)
+
+/**
+ * Forgets an erased user: their messages become "deleted message" (content cleared, sender the
+ * opaque `marker`), as do others' messages encrypted to their keys (no one can read those now); their
+ * keys and memberships go, and where a conversation named them (creator, direct pair, a removal) the
+ * marker names them instead. Idempotent: a second run finds nothing of the user.
+ */
+export async function eraseMember(trx: Trx, userId: string, marker: string): Promise<string[]> {
+  const keys = sql`(SELECT id FROM messaging.public_keys WHERE user_id = ${userId}::uuid)`;
+  await sql`UPDATE messaging.messages SET text = '', ciphertext = NULL, key_id = NULL, attachments = '[]'::jsonb,
+      client_message_id = id::text, erased_at = coalesce(erased_at, now()),
+      sender_id = CASE WHEN sender_id = ${userId}::uuid THEN ${marker}::uuid ELSE sender_id END
+    WHERE sender_id = ${userId}::uuid OR key_id IN ${keys}`.execute(trx);
+  await sql`DELETE FROM messaging.public_keys WHERE user_id = ${userId}::uuid`.execute(trx);
+  const convs = await sql<{ id: string }>`DELETE FROM messaging.members WHERE user_id = ${userId}::uuid
+    RETURNING conversation_id::text AS id`.execute(trx);
+  await sql`UPDATE messaging.members SET removed_by = ${marker}::uuid WHERE removed_by = ${userId}::uuid`.execute(trx);
+  await sql`UPDATE messaging.conversations SET creator_id = ${marker}::uuid WHERE creator_id = ${userId}::uuid`.execute(
+    trx,
+  );
+  await sql`UPDATE messaging.conversations SET
+      direct_low = LEAST(${marker}::uuid, CASE WHEN direct_low = ${userId}::uuid THEN direct_high ELSE direct_low END),
+      direct_high = GREATEST(${marker}::uuid, CASE WHEN direct_low = ${userId}::uuid THEN direct_high ELSE direct_low END)
+    WHERE direct_low = ${userId}::uuid OR direct_high = ${userId}::uuid`.execute(trx);
+  return convs.rows.map((r) => r.id);
 }

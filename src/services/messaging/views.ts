@@ -33,6 +33,7 @@ export function toMessage(r: MessageRow): Message {
     clientMessageId: r.client_message_id,
     createdAt: r.created_at.toISOString(),
     attachments: r.attachments ?? [],
+    deleted: r.erased_at != null,
   });
 }
 

@@ -4,9 +4,10 @@ import { MessagingService } from "../../gen/nova/messaging/v1/messaging_pb.ts";
 import { ModerationService } from "../../gen/nova/moderation/v1/moderation_pb.ts";
 import { fromError, NovaError } from "../../platform/errors.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { erasureConsumer } from "../identity/erasure.ts";
 import type { ActionEffects, SubjectLookup } from "./deps.ts";
 import { STANDING_CHANNEL } from "./events.ts";
-import type { ModerationTables } from "./queries.ts";
+import { forgetPerson, type ModerationDb, type ModerationTables } from "./queries.ts";
 import { createModerationService } from "./service.ts";
 
 export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
@@ -60,5 +61,9 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       }
     },
   });
-  return { services: [{ service: ModerationService, impl }] };
+  // An erased account's reports go; the records keep only its (then untraceable) pseudonym.
+  const erasure = erasureConsumer("moderation.erasure", "moderation", (userId, trx) =>
+    forgetPerson(trx as unknown as ModerationDb, userId),
+  );
+  return { services: [{ service: ModerationService, impl }], consumers: [erasure] };
 }

@@ -365,3 +365,35 @@ export async function decideAppeal(
     WHERE id = ${id}::uuid RETURNING ${APPEAL_COLUMNS}`.execute(trx);
   return r.rows[0] as AppealRow;
 }
+
+// ---- account erasure (identity's AccountErased)
+
+/**
+ * Forgets an erased user: the reports they filed go (and subjects left with no report and no
+ * decision), their standing goes; wherever the moderation records name them (a subject's owner, an
+ * action's account or moderator, an appeal's appellant or decider, a sender in attached messages)
+ * their audit pseudonym names them instead, and then the pseudonym's row goes: the records and the
+ * append-only audit log keep an opaque id that nothing leads back from. Idempotent.
+ */
+export async function forgetPerson(trx: ModerationDb, userId: string): Promise<void> {
+  const p = (await pseudonymsOf(trx, [userId])).get(userId) as string;
+  await sql`DELETE FROM moderation.reports WHERE reporter_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM moderation.subjects s WHERE s.state = 'open'
+    AND NOT EXISTS (SELECT 1 FROM moderation.reports r WHERE r.subject_ref = s.id)`.execute(trx);
+  await sql`DELETE FROM moderation.standing WHERE user_id = ${userId}::uuid`.execute(trx);
+  await sql`UPDATE moderation.subjects SET user_id = ${p}::uuid,
+      subject_id = CASE WHEN subject_id = ${userId}::uuid THEN ${p}::uuid ELSE subject_id END
+    WHERE user_id = ${userId}::uuid OR subject_id = ${userId}::uuid`.execute(trx);
+  await sql`UPDATE moderation.reports SET messages = replace(messages::text, ${userId}, ${p})::jsonb
+    WHERE messages::text LIKE ${`%${userId}%`}`.execute(trx);
+  await sql`UPDATE moderation.actions SET
+      user_id = CASE WHEN user_id = ${userId}::uuid THEN ${p}::uuid ELSE user_id END,
+      actor_id = CASE WHEN actor_id = ${userId}::uuid THEN ${p}::uuid ELSE actor_id END,
+      subject_id = CASE WHEN subject_id = ${userId}::uuid THEN ${p}::uuid ELSE subject_id END
+    WHERE ${userId}::uuid IN (user_id, actor_id, subject_id)`.execute(trx);
+  await sql`UPDATE moderation.appeals SET
+      appellant_id = CASE WHEN appellant_id = ${userId}::uuid THEN ${p}::uuid ELSE appellant_id END,
+      decided_by = CASE WHEN decided_by = ${userId}::uuid THEN ${p}::uuid ELSE decided_by END
+    WHERE ${userId}::uuid IN (appellant_id, decided_by)`.execute(trx);
+  await sql`DELETE FROM moderation.pseudonyms WHERE user_id = ${userId}::uuid`.execute(trx);
+}

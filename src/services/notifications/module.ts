@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { NotificationService } from "../../gen/nova/notifications/v1/notifications_pb.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { erasureConsumer } from "../identity/erasure.ts";
 import { createInbox, pushConsumer } from "./consumers.ts";
 import { LoggingPushSender } from "./push.ts";
+import { eraseRecipientAndActor } from "./queries.ts";
 import { createNotificationService } from "./service.ts";
 import { vapidKeys, WebPushSender } from "./webpush.ts";
 
@@ -45,6 +47,11 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
         }),
       },
     ],
-    consumers: [inbox.handler, pushConsumer({ senders: { APNS: logging, FCM: logging, WEB: web }, log: ctx.log })],
+    consumers: [
+      inbox.handler,
+      // An erased account's notifications and push subscriptions go; it stops being an actor in others'.
+      erasureConsumer("notifications.erasure", "notifications", (userId, trx) => eraseRecipientAndActor(trx, userId)),
+      pushConsumer({ senders: { APNS: logging, FCM: logging, WEB: web }, log: ctx.log }),
+    ],
   };
 }

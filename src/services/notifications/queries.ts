@@ -317,3 +317,38 @@ export async function pushDevices(trx: Transaction<unknown>, users: string[]): P
 export async function deleteToken(trx: Transaction<unknown>, token: string): Promise<void> {
   await sql`DELETE FROM notifications.push_tokens WHERE token = ${token}`.execute(trx);
 }
+
+// ---- account erasure (identity's AccountErased)
+
+/**
+ * Deletes what notifications hold of an erased user: their own notifications, push subscriptions,
+ * preferences and hidden pairs; in others' notifications they stop being an actor (the group's
+ * actors and counts as if they never acted), and a notification left with no actor goes. Idempotent.
+ */
+export async function eraseRecipientAndActor(trx: Transaction<unknown>, userId: string): Promise<void> {
+  await sql`DELETE FROM notifications.notifications WHERE user_id = ${userId}::uuid`.execute(trx);
+  const touched = await sql<{ id: string }>`DELETE FROM notifications.notification_actors
+    WHERE actor_id = ${userId}::uuid RETURNING notification_id::text AS id`.execute(trx);
+  const ids = [...new Set(touched.rows.map((r) => r.id))];
+  // Also those that name them without a row in notification_actors (actor_ids is their denormalised copy).
+  const named = await sql<{ id: string }>`SELECT id::text AS id FROM notifications.notifications
+    WHERE ${userId}::uuid = ANY(actor_ids) OR subject_id = ${userId}`.execute(trx);
+  for (const r of named.rows) if (!ids.includes(r.id)) ids.push(r.id);
+  if (ids.length) {
+    await sql`UPDATE notifications.notifications n SET
+        actor_ids = ARRAY(SELECT a.actor_id FROM notifications.notification_actors a
+          WHERE a.notification_id = n.id ORDER BY a.acted_at DESC, a.actor_id LIMIT 3),
+        actor_count = GREATEST(1, (SELECT count(*) FROM notifications.notification_actors a WHERE a.notification_id = n.id)),
+        activity_count = GREATEST(1, n.activity_count - 1)
+      WHERE n.id = ANY(${ids}::uuid[])`.execute(trx);
+    await sql`DELETE FROM notifications.notifications n WHERE n.id = ANY(${ids}::uuid[])
+      AND (n.subject_id = ${userId} OR NOT EXISTS (SELECT 1 FROM notifications.notification_actors a
+        WHERE a.notification_id = n.id))`.execute(trx);
+  }
+  await sql`DELETE FROM notifications.notification_actors WHERE user_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM notifications.hidden WHERE user_id = ${userId}::uuid OR actor_id = ${userId}::uuid`.execute(
+    trx,
+  );
+  await sql`DELETE FROM notifications.preferences WHERE user_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM notifications.push_tokens WHERE user_id = ${userId}::uuid`.execute(trx);
+}

@@ -4,8 +4,9 @@ import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { SearchService } from "../../gen/nova/search/v1/search_pb.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
+import { erasureConsumer } from "../identity/erasure.ts";
 import { indexConsumer } from "./consumers.ts";
-import { postgresIndex, type SearchIndex } from "./projection.ts";
+import { eraseDocuments, postgresIndex, type SearchIndex } from "./projection.ts";
 import { createReindexer, type Sources } from "./reindex.ts";
 import { createSearch } from "./service.ts";
 import { LANGUAGES } from "./validation.ts";
@@ -88,7 +89,11 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   });
   return {
     services: [{ service: SearchService, impl: search.service }],
-    consumers: [indexConsumer(search.postLanguage, index)],
+    consumers: [
+      indexConsumer(search.postLanguage, index),
+      // An erased account's documents go (identity's AccountErased).
+      erasureConsumer("search.erasure", "search", (userId, trx) => eraseDocuments(trx, userId)),
+    ],
     async stop() {
       await reindexer.stop();
     },

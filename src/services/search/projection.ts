@@ -180,3 +180,20 @@ export const postgresIndex: SearchIndex = {
   removeBlock,
   sweep,
 };
+
+/**
+ * Deletes the search documents of an erased user (identity's AccountErased): their profile, their
+ * posts (the hashtags' counts moved as a removed post moves them), their blocks either way, and any
+ * buffered event of a reindex that names them. Idempotent.
+ */
+export async function eraseDocuments(db: Db, userId: string): Promise<void> {
+  const posts = await sql<{ id: string }>`SELECT post_id::text AS id FROM search.posts
+    WHERE author_id = ${userId}::uuid`.execute(db);
+  await removePosts(
+    db,
+    posts.rows.map((r) => r.id),
+  );
+  await sql`DELETE FROM search.users WHERE user_id = ${userId}::uuid`.execute(db);
+  await sql`DELETE FROM search.blocks WHERE blocker_id = ${userId}::uuid OR blocked_id = ${userId}::uuid`.execute(db);
+  await sql`DELETE FROM search.reindex_buffer WHERE envelope::text LIKE ${`%${userId}%`}`.execute(db);
+}

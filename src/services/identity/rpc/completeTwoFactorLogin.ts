@@ -33,7 +33,7 @@ const CHALLENGE_SHAPE = /^[A-Za-z0-9_-]{20,100}$/;
 type Outcome =
   | { problem: "challenge" }
   | { problem: "incorrect" | "reused" | "locked"; userId: string }
-  | { user: UserRow; session: { sessionId: string; refresh: string }; left: number };
+  | { user: UserRow; session: { sessionId: string; refresh: string; deletionCancelled: boolean }; left: number };
 
 export function completeTwoFactorLogin(id: Identity): ServiceImpl<typeof IdentityService>["completeTwoFactorLogin"] {
   return async (req) => {
@@ -50,8 +50,10 @@ export function completeTwoFactorLogin(id: Identity): ServiceImpl<typeof Identit
     const { user, session, left } = outcome;
     return create(CompleteTwoFactorLoginResponseSchema, {
       tokens: await issueTokens(id, user.id, session.sessionId, session.refresh),
-      user: toUser(user, user.id),
+      // The row was read before the sign-in cancelled a pending deletion.
+      user: toUser(session.deletionCancelled ? { ...user, deletion_scheduled_at: null } : user, user.id),
       recoveryCodesLeft: left,
+      deletionCancelled: session.deletionCancelled,
     });
   };
 }

@@ -61,7 +61,9 @@ export function login(id: Identity): ServiceImpl<typeof IdentityService>["login"
     });
     return create(LoginResponseSchema, {
       tokens: await issueTokens(id, user.id, session.sessionId, session.refresh),
-      user: toUser(user, user.id),
+      // The row was read before the sign-in cancelled a pending deletion.
+      user: toUser(session.deletionCancelled ? { ...user, deletion_scheduled_at: null } : user, user.id),
+      deletionCancelled: session.deletionCancelled,
     });
   };
 }

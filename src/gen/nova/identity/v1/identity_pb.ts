@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/identity/v1/identity.proto.
  */
 export const file_nova_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIoECCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDRIWCg5lbWFpbF92ZXJpZmllZBgKIAEoCBIaChJ0d29fZmFjdG9yX2VuYWJsZWQYCyABKAgSHAoUc2hvd19zZW5zaXRpdmVfbWVkaWEYFCABKAgiSQoGVG9rZW5zEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUicgoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEiwKBmNsaWVudBgEIAEoCzIcLm5vdmEuaWRlbnRpdHkudjEuQ2xpZW50SW5mbyIsCgpDbGllbnRJbmZvEgoKAmlwGAEgASgJEhIKCnVzZXJfYWdlbnQYAiABKAkigQEKEFJlZ2lzdGVyUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlchIdChV2ZXJpZmljYXRpb25fcmVxdWlyZWQYAyABKAgiUQoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEiwKBmNsaWVudBgCIAEoCzIcLm5vdmEuaWRlbnRpdHkudjEuQ2xpZW50SW5mbyJlChNWZXJpZnlFbWFpbFJlc3BvbnNlEigKBnRva2VucxgBIAEoCzIYLm5vdmEuaWRlbnRpdHkudjEuVG9rZW5zEiQKBHVzZXIYAiABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiGwoZUmVzZW5kVmVyaWZpY2F0aW9uUmVxdWVzdCIcChpSZXNlbmRWZXJpZmljYXRpb25SZXNwb25zZSIsChtSZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkiHgocUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZSI7ChRSZXNldFBhc3N3b3JkUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiKAoVUmVzZXRQYXNzd29yZFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkiRwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIjIKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USGAoQc2Vzc2lvbnNfcmV2b2tlZBgBIAEoBSI0ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJwCgdTZXNzaW9uEgoKAmlkGAEgASgJEhIKCnVzZXJfYWdlbnQYAiABKAkSCgoCaXAYAyABKAkSEgoKY3JlYXRlZF9hdBgEIAEoCRIUCgxsYXN0X3VzZWRfYXQYBSABKAkSDwoHY3VycmVudBgGIAEoCCJpChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLm5vdmEuaWRlbnRpdHkudjEuU2Vzc2lvbhIPCgdjdXJzb3JzGAIgAygJEhMKC25leHRfY3Vyc29yGAMgASgJIicKEUVuZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIjMKH0JlZ2luVHdvRmFjdG9yRW5yb2xsbWVudFJlcXVlc3QSEAoIcGFzc3dvcmQYASABKAkiWAogQmVnaW5Ud29GYWN0b3JFbnJvbGxtZW50UmVzcG9uc2USEwoLb3RwYXV0aF91cmkYASABKAkSDwoHcXJfY29kZRgCIAEoCRIOCgZzZWNyZXQYAyABKAkiMQohQ29uZmlybVR3b0ZhY3RvckVucm9sbG1lbnRSZXF1ZXN0EgwKBGNvZGUYASABKAkiPAoiQ29uZmlybVR3b0ZhY3RvckVucm9sbG1lbnRSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCSInChdEaXNhYmxlVHdvRmFjdG9yUmVxdWVzdBIMCgRjb2RlGAEgASgJIhoKGERpc2FibGVUd29GYWN0b3JSZXNwb25zZSJuCh1Db21wbGV0ZVR3b0ZhY3RvckxvZ2luUmVxdWVzdBIRCgljaGFsbGVuZ2UYASABKAkSDAoEY29kZRgCIAEoCRIsCgZjbGllbnQYAyABKAsyHC5ub3ZhLmlkZW50aXR5LnYxLkNsaWVudEluZm8iKQoVQ2hhbmdlVXNlcm5hbWVSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJIj4KFkNoYW5nZVVzZXJuYW1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciJAChlSZXF1ZXN0RW1haWxDaGFuZ2VSZXF1ZXN0EhAKCHBhc3N3b3JkGAEgASgJEhEKCW5ld19lbWFpbBgCIAEoCSIcChpSZXF1ZXN0RW1haWxDaGFuZ2VSZXNwb25zZSIqChlDb25maXJtRW1haWxDaGFuZ2VSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIkIKGkNvbmZpcm1FbWFpbENoYW5nZVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIijQEKHkNvbXBsZXRlVHdvRmFjdG9yTG9naW5SZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucxIkCgR1c2VyGAIgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyEhsKE3JlY292ZXJ5X2NvZGVzX2xlZnQYAyABKAUiYgoMTG9naW5SZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLAoGY2xpZW50GAMgASgLMhwubm92YS5pZGVudGl0eS52MS5DbGllbnRJbmZvIpsBCg1Mb2dpblJlc3BvbnNlEigKBnRva2VucxgBIAEoCzIYLm5vdmEuaWRlbnRpdHkudjEuVG9rZW5zEiQKBHVzZXIYAiABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXISHAoUdHdvX2ZhY3Rvcl9jaGFsbGVuZ2UYAyABKAkSHAoUY2hhbGxlbmdlX2V4cGlyZXNfaW4YBCABKAUiWgoTUmVmcmVzaFRva2VuUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJEiwKBmNsaWVudBgCIAEoCzIcLm5vdmEuaWRlbnRpdHkudjEuQ2xpZW50SW5mbyJAChRSZWZyZXNoVG9rZW5SZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucyIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIhIKEExvZ291dEFsbFJlcXVlc3QiLQoRTG9nb3V0QWxsUmVzcG9uc2USGAoQc2Vzc2lvbnNfcmV2b2tlZBgBIAEoBSIpChNDaGVja1Nlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiJgoUQ2hlY2tTZXNzaW9uUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIIhwKDkdldFVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjcKD0dldFVzZXJSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiMKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EgsKA2lkcxgBIAMoCSI+ChVCYXRjaEdldFVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiLAoXUmVzb2x2ZVVzZXJuYW1lc1JlcXVlc3QSEQoJdXNlcm5hbWVzGAEgAygJIkEKGFJlc29sdmVVc2VybmFtZXNSZXNwb25zZRIlCgV1c2VycxgBIAMoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChhHZXRVc2VyQnlVc2VybmFtZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiQQoZR2V0VXNlckJ5VXNlcm5hbWVSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIsABChRVcGRhdGVQcm9maWxlUmVxdWVzdBIZCgxkaXNwbGF5X25hbWUYASABKAlIAIgBARIQCgNiaW8YAiABKAlIAYgBARIXCgphdmF0YXJfdXJsGAMgASgJSAKIAQESIQoUc2hvd19zZW5zaXRpdmVfbWVkaWEYCiABKAhIA4gBAUIPCg1fZGlzcGxheV9uYW1lQgYKBF9iaW9CDQoLX2F2YXRhcl91cmxCFwoVX3Nob3dfc2Vuc2l0aXZlX21lZGlhIj0KFVVwZGF0ZVByb2ZpbGVSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIhAKDkdldEp3a3NSZXF1ZXN0IiQKD0dldEp3a3NSZXNwb25zZRIRCglqd2tzX2pzb24YASABKAkiMQoQU2NhblVzZXJzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iXgoRU2NhblVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXISEwoLbmV4dF9jdXJzb3IYAiABKAkSDQoFdG90YWwYAyABKAQiIwoPR2V0Um9sZXNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIikKCFVzZXJSb2xlEg8KB3VzZXJfaWQYASABKAkSDAoEcm9sZRgCIAEoCSI9ChBHZXRSb2xlc1Jlc3BvbnNlEikKBXJvbGVzGAEgAygLMhoubm92YS5pZGVudGl0eS52MS5Vc2VyUm9sZTKiFgoPSWRlbnRpdHlTZXJ2aWNlElEKCFJlZ2lzdGVyEiEubm92YS5pZGVudGl0eS52MS5SZWdpc3RlclJlcXVlc3QaIi5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVzcG9uc2USSAoFTG9naW4SHi5ub3ZhLmlkZW50aXR5LnYxLkxvZ2luUmVxdWVzdBofLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXNwb25zZRJaCgtWZXJpZnlFbWFpbBIkLm5vdmEuaWRlbnRpdHkudjEuVmVyaWZ5RW1haWxSZXF1ZXN0GiUubm92YS5pZGVudGl0eS52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEm8KElJlc2VuZFZlcmlmaWNhdGlvbhIrLm5vdmEuaWRlbnRpdHkudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVxdWVzdBosLm5vdmEuaWRlbnRpdHkudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVzcG9uc2USdQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSLS5ub3ZhLmlkZW50aXR5LnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBouLm5vdmEuaWRlbnRpdHkudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZRJgCg1SZXNldFBhc3N3b3JkEiYubm92YS5pZGVudGl0eS52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBonLm5vdmEuaWRlbnRpdHkudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlEmMKDkNoYW5nZVBhc3N3b3JkEicubm92YS5pZGVudGl0eS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaKC5ub3ZhLmlkZW50aXR5LnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USYgoMTGlzdFNlc3Npb25zEiUubm92YS5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiYubm92YS5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIDkAIBElcKCkVuZFNlc3Npb24SIy5ub3ZhLmlkZW50aXR5LnYxLkVuZFNlc3Npb25SZXF1ZXN0GiQubm92YS5pZGVudGl0eS52MS5FbmRTZXNzaW9uUmVzcG9uc2USgQEKGEJlZ2luVHdvRmFjdG9yRW5yb2xsbWVudBIxLm5vdmEuaWRlbnRpdHkudjEuQmVnaW5Ud29GYWN0b3JFbnJvbGxtZW50UmVxdWVzdBoyLm5vdmEuaWRlbnRpdHkudjEuQmVnaW5Ud29GYWN0b3JFbnJvbGxtZW50UmVzcG9uc2UShwEKGkNvbmZpcm1Ud29GYWN0b3JFbnJvbGxtZW50EjMubm92YS5pZGVudGl0eS52MS5Db25maXJtVHdvRmFjdG9yRW5yb2xsbWVudFJlcXVlc3QaNC5ub3ZhLmlkZW50aXR5LnYxLkNvbmZpcm1Ud29GYWN0b3JFbnJvbGxtZW50UmVzcG9uc2USaQoQRGlzYWJsZVR3b0ZhY3RvchIpLm5vdmEuaWRlbnRpdHkudjEuRGlzYWJsZVR3b0ZhY3RvclJlcXVlc3QaKi5ub3ZhLmlkZW50aXR5LnYxLkRpc2FibGVUd29GYWN0b3JSZXNwb25zZRJ7ChZDb21wbGV0ZVR3b0ZhY3RvckxvZ2luEi8ubm92YS5pZGVudGl0eS52MS5Db21wbGV0ZVR3b0ZhY3RvckxvZ2luUmVxdWVzdBowLm5vdmEuaWRlbnRpdHkudjEuQ29tcGxldGVUd29GYWN0b3JMb2dpblJlc3BvbnNlEmMKDkNoYW5nZVVzZXJuYW1lEicubm92YS5pZGVudGl0eS52MS5DaGFuZ2VVc2VybmFtZVJlcXVlc3QaKC5ub3ZhLmlkZW50aXR5LnYxLkNoYW5nZVVzZXJuYW1lUmVzcG9uc2USbwoSUmVxdWVzdEVtYWlsQ2hhbmdlEisubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0RW1haWxDaGFuZ2VSZXF1ZXN0Giwubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0RW1haWxDaGFuZ2VSZXNwb25zZRJvChJDb25maXJtRW1haWxDaGFuZ2USKy5ub3ZhLmlkZW50aXR5LnYxLkNvbmZpcm1FbWFpbENoYW5nZVJlcXVlc3QaLC5ub3ZhLmlkZW50aXR5LnYxLkNvbmZpcm1FbWFpbENoYW5nZVJlc3BvbnNlEl0KDFJlZnJlc2hUb2tlbhIlLm5vdmEuaWRlbnRpdHkudjEuUmVmcmVzaFRva2VuUmVxdWVzdBomLm5vdmEuaWRlbnRpdHkudjEuUmVmcmVzaFRva2VuUmVzcG9uc2USSwoGTG9nb3V0Eh8ubm92YS5pZGVudGl0eS52MS5Mb2dvdXRSZXF1ZXN0GiAubm92YS5pZGVudGl0eS52MS5Mb2dvdXRSZXNwb25zZRJUCglMb2dvdXRBbGwSIi5ub3ZhLmlkZW50aXR5LnYxLkxvZ291dEFsbFJlcXVlc3QaIy5ub3ZhLmlkZW50aXR5LnYxLkxvZ291dEFsbFJlc3BvbnNlEmIKDENoZWNrU2Vzc2lvbhIlLm5vdmEuaWRlbnRpdHkudjEuQ2hlY2tTZXNzaW9uUmVxdWVzdBomLm5vdmEuaWRlbnRpdHkudjEuQ2hlY2tTZXNzaW9uUmVzcG9uc2UiA5ACARJTCgdHZXRVc2VyEiAubm92YS5pZGVudGl0eS52MS5HZXRVc2VyUmVxdWVzdBohLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESZQoNQmF0Y2hHZXRVc2VycxImLm5vdmEuaWRlbnRpdHkudjEuQmF0Y2hHZXRVc2Vyc1JlcXVlc3QaJy5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXNwb25zZSIDkAIBEnEKEUdldFVzZXJCeVVzZXJuYW1lEioubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlcXVlc3QaKy5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJCeVVzZXJuYW1lUmVzcG9uc2UiA5ACARJuChBSZXNvbHZlVXNlcm5hbWVzEikubm92YS5pZGVudGl0eS52MS5SZXNvbHZlVXNlcm5hbWVzUmVxdWVzdBoqLm5vdmEuaWRlbnRpdHkudjEuUmVzb2x2ZVVzZXJuYW1lc1Jlc3BvbnNlIgOQAgESYAoNVXBkYXRlUHJvZmlsZRImLm5vdmEuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaJy5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZRJTCgdHZXRKd2tzEiAubm92YS5pZGVudGl0eS52MS5HZXRKd2tzUmVxdWVzdBohLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1Jlc3BvbnNlIgOQAgESWQoJU2NhblVzZXJzEiIubm92YS5pZGVudGl0eS52MS5TY2FuVXNlcnNSZXF1ZXN0GiMubm92YS5pZGVudGl0eS52MS5TY2FuVXNlcnNSZXNwb25zZSIDkAIBElYKCEdldFJvbGVzEiEubm92YS5pZGVudGl0eS52MS5HZXRSb2xlc1JlcXVlc3QaIi5ub3ZhLmlkZW50aXR5LnYxLkdldFJvbGVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("Ch9ub3ZhL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBub3ZhLmlkZW50aXR5LnYxIqACCgRVc2VyEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRILCgNiaW8YBSABKAkSEgoKYXZhdGFyX3VybBgGIAEoCRISCgpjcmVhdGVkX2F0GAcgASgJEhYKDmZvbGxvd2VyX2NvdW50GAggASgNEhcKD2ZvbGxvd2luZ19jb3VudBgJIAEoDRIWCg5lbWFpbF92ZXJpZmllZBgKIAEoCBIaChJ0d29fZmFjdG9yX2VuYWJsZWQYCyABKAgSHAoUc2hvd19zZW5zaXRpdmVfbWVkaWEYFCABKAgSHQoVZGVsZXRpb25fc2NoZWR1bGVkX2F0GBUgASgJIkkKBlRva2VucxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFInIKD1JlZ2lzdGVyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoCRIsCgZjbGllbnQYBCABKAsyHC5ub3ZhLmlkZW50aXR5LnYxLkNsaWVudEluZm8iLAoKQ2xpZW50SW5mbxIKCgJpcBgBIAEoCRISCgp1c2VyX2FnZW50GAIgASgJIoEBChBSZWdpc3RlclJlc3BvbnNlEigKBnRva2VucxgBIAEoCzIYLm5vdmEuaWRlbnRpdHkudjEuVG9rZW5zEiQKBHVzZXIYAiABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXISHQoVdmVyaWZpY2F0aW9uX3JlcXVpcmVkGAMgASgIIlEKElZlcmlmeUVtYWlsUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIsCgZjbGllbnQYAiABKAsyHC5ub3ZhLmlkZW50aXR5LnYxLkNsaWVudEluZm8iZQoTVmVyaWZ5RW1haWxSZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucxIkCgR1c2VyGAIgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIhsKGVJlc2VuZFZlcmlmaWNhdGlvblJlcXVlc3QiHAoaUmVzZW5kVmVyaWZpY2F0aW9uUmVzcG9uc2UiLAobUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiOwoUUmVzZXRQYXNzd29yZFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIigKFVJlc2V0UGFzc3dvcmRSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIyChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAUiNAoTTGlzdFNlc3Npb25zUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0icAoHU2Vzc2lvbhIKCgJpZBgBIAEoCRISCgp1c2VyX2FnZW50GAIgASgJEgoKAmlwGAMgASgJEhIKCmNyZWF0ZWRfYXQYBCABKAkSFAoMbGFzdF91c2VkX2F0GAUgASgJEg8KB2N1cnJlbnQYBiABKAgiaQoUTGlzdFNlc3Npb25zUmVzcG9uc2USKwoIc2Vzc2lvbnMYASADKAsyGS5ub3ZhLmlkZW50aXR5LnYxLlNlc3Npb24SDwoHY3Vyc29ycxgCIAMoCRITCgtuZXh0X2N1cnNvchgDIAEoCSInChFFbmRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhQKEkVuZFNlc3Npb25SZXNwb25zZSIzCh9CZWdpblR3b0ZhY3RvckVucm9sbG1lbnRSZXF1ZXN0EhAKCHBhc3N3b3JkGAEgASgJIlgKIEJlZ2luVHdvRmFjdG9yRW5yb2xsbWVudFJlc3BvbnNlEhMKC290cGF1dGhfdXJpGAEgASgJEg8KB3FyX2NvZGUYAiABKAkSDgoGc2VjcmV0GAMgASgJIjEKIUNvbmZpcm1Ud29GYWN0b3JFbnJvbGxtZW50UmVxdWVzdBIMCgRjb2RlGAEgASgJIjwKIkNvbmZpcm1Ud29GYWN0b3JFbnJvbGxtZW50UmVzcG9uc2USFgoOcmVjb3ZlcnlfY29kZXMYASADKAkiJwoXRGlzYWJsZVR3b0ZhY3RvclJlcXVlc3QSDAoEY29kZRgBIAEoCSIaChhEaXNhYmxlVHdvRmFjdG9yUmVzcG9uc2UibgodQ29tcGxldGVUd29GYWN0b3JMb2dpblJlcXVlc3QSEQoJY2hhbGxlbmdlGAEgASgJEgwKBGNvZGUYAiABKAkSLAoGY2xpZW50GAMgASgLMhwubm92YS5pZGVudGl0eS52MS5DbGllbnRJbmZvIikKFUNoYW5nZVVzZXJuYW1lUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCSI+ChZDaGFuZ2VVc2VybmFtZVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiQAoZUmVxdWVzdEVtYWlsQ2hhbmdlUmVxdWVzdBIQCghwYXNzd29yZBgBIAEoCRIRCgluZXdfZW1haWwYAiABKAkiHAoaUmVxdWVzdEVtYWlsQ2hhbmdlUmVzcG9uc2UiPwodUmVxdWVzdEFjY291bnREZWxldGlvblJlcXVlc3QSEAoIcGFzc3dvcmQYASABKAkSDAoEY29kZRgCIAEoCSJZCh5SZXF1ZXN0QWNjb3VudERlbGV0aW9uUmVzcG9uc2USHQoVZGVsZXRpb25fc2NoZWR1bGVkX2F0GAEgASgJEhgKEHNlc3Npb25zX3Jldm9rZWQYAiABKAUiHgocQ2FuY2VsQWNjb3VudERlbGV0aW9uUmVxdWVzdCIyCh1DYW5jZWxBY2NvdW50RGVsZXRpb25SZXNwb25zZRIRCgljYW5jZWxsZWQYASABKAgiKgoZQ29uZmlybUVtYWlsQ2hhbmdlUmVxdWVzdBINCgV0b2tlbhgBIAEoCSJCChpDb25maXJtRW1haWxDaGFuZ2VSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIqkBCh5Db21wbGV0ZVR3b0ZhY3RvckxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlchIbChNyZWNvdmVyeV9jb2Rlc19sZWZ0GAMgASgFEhoKEmRlbGV0aW9uX2NhbmNlbGxlZBgEIAEoCCJiCgxMb2dpblJlcXVlc3QSEgoKaWRlbnRpZmllchgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIsCgZjbGllbnQYAyABKAsyHC5ub3ZhLmlkZW50aXR5LnYxLkNsaWVudEluZm8itwEKDUxvZ2luUmVzcG9uc2USKAoGdG9rZW5zGAEgASgLMhgubm92YS5pZGVudGl0eS52MS5Ub2tlbnMSJAoEdXNlchgCIAEoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlchIcChR0d29fZmFjdG9yX2NoYWxsZW5nZRgDIAEoCRIcChRjaGFsbGVuZ2VfZXhwaXJlc19pbhgEIAEoBRIaChJkZWxldGlvbl9jYW5jZWxsZWQYBSABKAgiWgoTUmVmcmVzaFRva2VuUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJEiwKBmNsaWVudBgCIAEoCzIcLm5vdmEuaWRlbnRpdHkudjEuQ2xpZW50SW5mbyJAChRSZWZyZXNoVG9rZW5SZXNwb25zZRIoCgZ0b2tlbnMYASABKAsyGC5ub3ZhLmlkZW50aXR5LnYxLlRva2VucyIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIhIKEExvZ291dEFsbFJlcXVlc3QiLQoRTG9nb3V0QWxsUmVzcG9uc2USGAoQc2Vzc2lvbnNfcmV2b2tlZBgBIAEoBSIpChNDaGVja1Nlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiJgoUQ2hlY2tTZXNzaW9uUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIIhwKDkdldFVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjcKD0dldFVzZXJSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIiMKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EgsKA2lkcxgBIAMoCSI+ChVCYXRjaEdldFVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXIiLAoXUmVzb2x2ZVVzZXJuYW1lc1JlcXVlc3QSEQoJdXNlcm5hbWVzGAEgAygJIkEKGFJlc29sdmVVc2VybmFtZXNSZXNwb25zZRIlCgV1c2VycxgBIAMoCzIWLm5vdmEuaWRlbnRpdHkudjEuVXNlciIsChhHZXRVc2VyQnlVc2VybmFtZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiQQoZR2V0VXNlckJ5VXNlcm5hbWVSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIsABChRVcGRhdGVQcm9maWxlUmVxdWVzdBIZCgxkaXNwbGF5X25hbWUYASABKAlIAIgBARIQCgNiaW8YAiABKAlIAYgBARIXCgphdmF0YXJfdXJsGAMgASgJSAKIAQESIQoUc2hvd19zZW5zaXRpdmVfbWVkaWEYCiABKAhIA4gBAUIPCg1fZGlzcGxheV9uYW1lQgYKBF9iaW9CDQoLX2F2YXRhcl91cmxCFwoVX3Nob3dfc2Vuc2l0aXZlX21lZGlhIj0KFVVwZGF0ZVByb2ZpbGVSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubm92YS5pZGVudGl0eS52MS5Vc2VyIhAKDkdldEp3a3NSZXF1ZXN0IiQKD0dldEp3a3NSZXNwb25zZRIRCglqd2tzX2pzb24YASABKAkiMQoQU2NhblVzZXJzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iXgoRU2NhblVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5ub3ZhLmlkZW50aXR5LnYxLlVzZXISEwoLbmV4dF9jdXJzb3IYAiABKAkSDQoFdG90YWwYAyABKAQiIwoPR2V0Um9sZXNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIikKCFVzZXJSb2xlEg8KB3VzZXJfaWQYASABKAkSDAoEcm9sZRgCIAEoCSI9ChBHZXRSb2xlc1Jlc3BvbnNlEikKBXJvbGVzGAEgAygLMhoubm92YS5pZGVudGl0eS52MS5Vc2VyUm9sZTKZGAoPSWRlbnRpdHlTZXJ2aWNlElEKCFJlZ2lzdGVyEiEubm92YS5pZGVudGl0eS52MS5SZWdpc3RlclJlcXVlc3QaIi5ub3ZhLmlkZW50aXR5LnYxLlJlZ2lzdGVyUmVzcG9uc2USSAoFTG9naW4SHi5ub3ZhLmlkZW50aXR5LnYxLkxvZ2luUmVxdWVzdBofLm5vdmEuaWRlbnRpdHkudjEuTG9naW5SZXNwb25zZRJaCgtWZXJpZnlFbWFpbBIkLm5vdmEuaWRlbnRpdHkudjEuVmVyaWZ5RW1haWxSZXF1ZXN0GiUubm92YS5pZGVudGl0eS52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEm8KElJlc2VuZFZlcmlmaWNhdGlvbhIrLm5vdmEuaWRlbnRpdHkudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVxdWVzdBosLm5vdmEuaWRlbnRpdHkudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVzcG9uc2USdQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSLS5ub3ZhLmlkZW50aXR5LnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBouLm5vdmEuaWRlbnRpdHkudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZRJgCg1SZXNldFBhc3N3b3JkEiYubm92YS5pZGVudGl0eS52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBonLm5vdmEuaWRlbnRpdHkudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlEmMKDkNoYW5nZVBhc3N3b3JkEicubm92YS5pZGVudGl0eS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaKC5ub3ZhLmlkZW50aXR5LnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USYgoMTGlzdFNlc3Npb25zEiUubm92YS5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiYubm92YS5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIDkAIBElcKCkVuZFNlc3Npb24SIy5ub3ZhLmlkZW50aXR5LnYxLkVuZFNlc3Npb25SZXF1ZXN0GiQubm92YS5pZGVudGl0eS52MS5FbmRTZXNzaW9uUmVzcG9uc2USgQEKGEJlZ2luVHdvRmFjdG9yRW5yb2xsbWVudBIxLm5vdmEuaWRlbnRpdHkudjEuQmVnaW5Ud29GYWN0b3JFbnJvbGxtZW50UmVxdWVzdBoyLm5vdmEuaWRlbnRpdHkudjEuQmVnaW5Ud29GYWN0b3JFbnJvbGxtZW50UmVzcG9uc2UShwEKGkNvbmZpcm1Ud29GYWN0b3JFbnJvbGxtZW50EjMubm92YS5pZGVudGl0eS52MS5Db25maXJtVHdvRmFjdG9yRW5yb2xsbWVudFJlcXVlc3QaNC5ub3ZhLmlkZW50aXR5LnYxLkNvbmZpcm1Ud29GYWN0b3JFbnJvbGxtZW50UmVzcG9uc2USaQoQRGlzYWJsZVR3b0ZhY3RvchIpLm5vdmEuaWRlbnRpdHkudjEuRGlzYWJsZVR3b0ZhY3RvclJlcXVlc3QaKi5ub3ZhLmlkZW50aXR5LnYxLkRpc2FibGVUd29GYWN0b3JSZXNwb25zZRJ7ChZDb21wbGV0ZVR3b0ZhY3RvckxvZ2luEi8ubm92YS5pZGVudGl0eS52MS5Db21wbGV0ZVR3b0ZhY3RvckxvZ2luUmVxdWVzdBowLm5vdmEuaWRlbnRpdHkudjEuQ29tcGxldGVUd29GYWN0b3JMb2dpblJlc3BvbnNlEmMKDkNoYW5nZVVzZXJuYW1lEicubm92YS5pZGVudGl0eS52MS5DaGFuZ2VVc2VybmFtZVJlcXVlc3QaKC5ub3ZhLmlkZW50aXR5LnYxLkNoYW5nZVVzZXJuYW1lUmVzcG9uc2USbwoSUmVxdWVzdEVtYWlsQ2hhbmdlEisubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0RW1haWxDaGFuZ2VSZXF1ZXN0Giwubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0RW1haWxDaGFuZ2VSZXNwb25zZRJvChJDb25maXJtRW1haWxDaGFuZ2USKy5ub3ZhLmlkZW50aXR5LnYxLkNvbmZpcm1FbWFpbENoYW5nZVJlcXVlc3QaLC5ub3ZhLmlkZW50aXR5LnYxLkNvbmZpcm1FbWFpbENoYW5nZVJlc3BvbnNlEnsKFlJlcXVlc3RBY2NvdW50RGVsZXRpb24SLy5ub3ZhLmlkZW50aXR5LnYxLlJlcXVlc3RBY2NvdW50RGVsZXRpb25SZXF1ZXN0GjAubm92YS5pZGVudGl0eS52MS5SZXF1ZXN0QWNjb3VudERlbGV0aW9uUmVzcG9uc2USeAoVQ2FuY2VsQWNjb3VudERlbGV0aW9uEi4ubm92YS5pZGVudGl0eS52MS5DYW5jZWxBY2NvdW50RGVsZXRpb25SZXF1ZXN0Gi8ubm92YS5pZGVudGl0eS52MS5DYW5jZWxBY2NvdW50RGVsZXRpb25SZXNwb25zZRJdCgxSZWZyZXNoVG9rZW4SJS5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEksKBkxvZ291dBIfLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVxdWVzdBogLm5vdmEuaWRlbnRpdHkudjEuTG9nb3V0UmVzcG9uc2USVAoJTG9nb3V0QWxsEiIubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXF1ZXN0GiMubm92YS5pZGVudGl0eS52MS5Mb2dvdXRBbGxSZXNwb25zZRJiCgxDaGVja1Nlc3Npb24SJS5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlcXVlc3QaJi5ub3ZhLmlkZW50aXR5LnYxLkNoZWNrU2Vzc2lvblJlc3BvbnNlIgOQAgESUwoHR2V0VXNlchIgLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEmUKDUJhdGNoR2V0VXNlcnMSJi5ub3ZhLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2UiA5ACARJxChFHZXRVc2VyQnlVc2VybmFtZRIqLm5vdmEuaWRlbnRpdHkudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0Gisubm92YS5pZGVudGl0eS52MS5HZXRVc2VyQnlVc2VybmFtZVJlc3BvbnNlIgOQAgESbgoQUmVzb2x2ZVVzZXJuYW1lcxIpLm5vdmEuaWRlbnRpdHkudjEuUmVzb2x2ZVVzZXJuYW1lc1JlcXVlc3QaKi5ub3ZhLmlkZW50aXR5LnYxLlJlc29sdmVVc2VybmFtZXNSZXNwb25zZSIDkAIBEmAKDVVwZGF0ZVByb2ZpbGUSJi5ub3ZhLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gicubm92YS5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2USUwoHR2V0SndrcxIgLm5vdmEuaWRlbnRpdHkudjEuR2V0Sndrc1JlcXVlc3QaIS5ub3ZhLmlkZW50aXR5LnYxLkdldEp3a3NSZXNwb25zZSIDkAIBElkKCVNjYW5Vc2VycxIiLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVxdWVzdBojLm5vdmEuaWRlbnRpdHkudjEuU2NhblVzZXJzUmVzcG9uc2UiA5ACARJWCghHZXRSb2xlcxIhLm5vdmEuaWRlbnRpdHkudjEuR2V0Um9sZXNSZXF1ZXN0GiIubm92YS5pZGVudGl0eS52MS5HZXRSb2xlc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw");
 
 /**
  * @generated from message nova.identity.v1.User
@@ -87,6 +87,13 @@ export type User = Message<"nova.identity.v1.User"> & {
    * @generated from field: bool show_sensitive_media = 20;
    */
   showSensitiveMedia: boolean;
+
+  /**
+   * RFC 3339: when a requested deletion erases the account; empty when none is pending. Only for the user.
+   *
+   * @generated from field: string deletion_scheduled_at = 21;
+   */
+  deletionScheduledAt: string;
 };
 
 /**
@@ -754,6 +761,86 @@ export const RequestEmailChangeResponseSchema: GenMessage<RequestEmailChangeResp
   messageDesc(file_nova_identity_v1_identity, 30);
 
 /**
+ * @generated from message nova.identity.v1.RequestAccountDeletionRequest
+ */
+export type RequestAccountDeletionRequest = Message<"nova.identity.v1.RequestAccountDeletionRequest"> & {
+  /**
+   * @generated from field: string password = 1;
+   */
+  password: string;
+
+  /**
+   * Required when two-factor sign-in is on: a 6-digit code or a recovery code.
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message nova.identity.v1.RequestAccountDeletionRequest.
+ * Use `create(RequestAccountDeletionRequestSchema)` to create a new message.
+ */
+export const RequestAccountDeletionRequestSchema: GenMessage<RequestAccountDeletionRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 31);
+
+/**
+ * @generated from message nova.identity.v1.RequestAccountDeletionResponse
+ */
+export type RequestAccountDeletionResponse = Message<"nova.identity.v1.RequestAccountDeletionResponse"> & {
+  /**
+   * RFC 3339: when the account is erased unless the deletion is cancelled first.
+   *
+   * @generated from field: string deletion_scheduled_at = 1;
+   */
+  deletionScheduledAt: string;
+
+  /**
+   * @generated from field: int32 sessions_revoked = 2;
+   */
+  sessionsRevoked: number;
+};
+
+/**
+ * Describes the message nova.identity.v1.RequestAccountDeletionResponse.
+ * Use `create(RequestAccountDeletionResponseSchema)` to create a new message.
+ */
+export const RequestAccountDeletionResponseSchema: GenMessage<RequestAccountDeletionResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 32);
+
+/**
+ * @generated from message nova.identity.v1.CancelAccountDeletionRequest
+ */
+export type CancelAccountDeletionRequest = Message<"nova.identity.v1.CancelAccountDeletionRequest"> & {
+};
+
+/**
+ * Describes the message nova.identity.v1.CancelAccountDeletionRequest.
+ * Use `create(CancelAccountDeletionRequestSchema)` to create a new message.
+ */
+export const CancelAccountDeletionRequestSchema: GenMessage<CancelAccountDeletionRequest> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 33);
+
+/**
+ * @generated from message nova.identity.v1.CancelAccountDeletionResponse
+ */
+export type CancelAccountDeletionResponse = Message<"nova.identity.v1.CancelAccountDeletionResponse"> & {
+  /**
+   * Whether a deletion was pending.
+   *
+   * @generated from field: bool cancelled = 1;
+   */
+  cancelled: boolean;
+};
+
+/**
+ * Describes the message nova.identity.v1.CancelAccountDeletionResponse.
+ * Use `create(CancelAccountDeletionResponseSchema)` to create a new message.
+ */
+export const CancelAccountDeletionResponseSchema: GenMessage<CancelAccountDeletionResponse> = /*@__PURE__*/
+  messageDesc(file_nova_identity_v1_identity, 34);
+
+/**
  * @generated from message nova.identity.v1.ConfirmEmailChangeRequest
  */
 export type ConfirmEmailChangeRequest = Message<"nova.identity.v1.ConfirmEmailChangeRequest"> & {
@@ -768,7 +855,7 @@ export type ConfirmEmailChangeRequest = Message<"nova.identity.v1.ConfirmEmailCh
  * Use `create(ConfirmEmailChangeRequestSchema)` to create a new message.
  */
 export const ConfirmEmailChangeRequestSchema: GenMessage<ConfirmEmailChangeRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 31);
+  messageDesc(file_nova_identity_v1_identity, 35);
 
 /**
  * @generated from message nova.identity.v1.ConfirmEmailChangeResponse
@@ -785,7 +872,7 @@ export type ConfirmEmailChangeResponse = Message<"nova.identity.v1.ConfirmEmailC
  * Use `create(ConfirmEmailChangeResponseSchema)` to create a new message.
  */
 export const ConfirmEmailChangeResponseSchema: GenMessage<ConfirmEmailChangeResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 32);
+  messageDesc(file_nova_identity_v1_identity, 36);
 
 /**
  * @generated from message nova.identity.v1.CompleteTwoFactorLoginResponse
@@ -807,6 +894,13 @@ export type CompleteTwoFactorLoginResponse = Message<"nova.identity.v1.CompleteT
    * @generated from field: int32 recovery_codes_left = 3;
    */
   recoveryCodesLeft: number;
+
+  /**
+   * This sign-in cancelled the account's pending deletion.
+   *
+   * @generated from field: bool deletion_cancelled = 4;
+   */
+  deletionCancelled: boolean;
 };
 
 /**
@@ -814,7 +908,7 @@ export type CompleteTwoFactorLoginResponse = Message<"nova.identity.v1.CompleteT
  * Use `create(CompleteTwoFactorLoginResponseSchema)` to create a new message.
  */
 export const CompleteTwoFactorLoginResponseSchema: GenMessage<CompleteTwoFactorLoginResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 33);
+  messageDesc(file_nova_identity_v1_identity, 37);
 
 /**
  * @generated from message nova.identity.v1.LoginRequest
@@ -843,7 +937,7 @@ export type LoginRequest = Message<"nova.identity.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 34);
+  messageDesc(file_nova_identity_v1_identity, 38);
 
 /**
  * @generated from message nova.identity.v1.LoginResponse
@@ -874,6 +968,13 @@ export type LoginResponse = Message<"nova.identity.v1.LoginResponse"> & {
    * @generated from field: int32 challenge_expires_in = 4;
    */
   challengeExpiresIn: number;
+
+  /**
+   * This sign-in cancelled the account's pending deletion.
+   *
+   * @generated from field: bool deletion_cancelled = 5;
+   */
+  deletionCancelled: boolean;
 };
 
 /**
@@ -881,7 +982,7 @@ export type LoginResponse = Message<"nova.identity.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 35);
+  messageDesc(file_nova_identity_v1_identity, 39);
 
 /**
  * @generated from message nova.identity.v1.RefreshTokenRequest
@@ -903,7 +1004,7 @@ export type RefreshTokenRequest = Message<"nova.identity.v1.RefreshTokenRequest"
  * Use `create(RefreshTokenRequestSchema)` to create a new message.
  */
 export const RefreshTokenRequestSchema: GenMessage<RefreshTokenRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 36);
+  messageDesc(file_nova_identity_v1_identity, 40);
 
 /**
  * @generated from message nova.identity.v1.RefreshTokenResponse
@@ -920,7 +1021,7 @@ export type RefreshTokenResponse = Message<"nova.identity.v1.RefreshTokenRespons
  * Use `create(RefreshTokenResponseSchema)` to create a new message.
  */
 export const RefreshTokenResponseSchema: GenMessage<RefreshTokenResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 37);
+  messageDesc(file_nova_identity_v1_identity, 41);
 
 /**
  * @generated from message nova.identity.v1.LogoutRequest
@@ -933,7 +1034,7 @@ export type LogoutRequest = Message<"nova.identity.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 38);
+  messageDesc(file_nova_identity_v1_identity, 42);
 
 /**
  * @generated from message nova.identity.v1.LogoutResponse
@@ -946,7 +1047,7 @@ export type LogoutResponse = Message<"nova.identity.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 39);
+  messageDesc(file_nova_identity_v1_identity, 43);
 
 /**
  * @generated from message nova.identity.v1.LogoutAllRequest
@@ -959,7 +1060,7 @@ export type LogoutAllRequest = Message<"nova.identity.v1.LogoutAllRequest"> & {
  * Use `create(LogoutAllRequestSchema)` to create a new message.
  */
 export const LogoutAllRequestSchema: GenMessage<LogoutAllRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 40);
+  messageDesc(file_nova_identity_v1_identity, 44);
 
 /**
  * @generated from message nova.identity.v1.LogoutAllResponse
@@ -976,7 +1077,7 @@ export type LogoutAllResponse = Message<"nova.identity.v1.LogoutAllResponse"> & 
  * Use `create(LogoutAllResponseSchema)` to create a new message.
  */
 export const LogoutAllResponseSchema: GenMessage<LogoutAllResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 41);
+  messageDesc(file_nova_identity_v1_identity, 45);
 
 /**
  * @generated from message nova.identity.v1.CheckSessionRequest
@@ -993,7 +1094,7 @@ export type CheckSessionRequest = Message<"nova.identity.v1.CheckSessionRequest"
  * Use `create(CheckSessionRequestSchema)` to create a new message.
  */
 export const CheckSessionRequestSchema: GenMessage<CheckSessionRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 42);
+  messageDesc(file_nova_identity_v1_identity, 46);
 
 /**
  * @generated from message nova.identity.v1.CheckSessionResponse
@@ -1010,7 +1111,7 @@ export type CheckSessionResponse = Message<"nova.identity.v1.CheckSessionRespons
  * Use `create(CheckSessionResponseSchema)` to create a new message.
  */
 export const CheckSessionResponseSchema: GenMessage<CheckSessionResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 43);
+  messageDesc(file_nova_identity_v1_identity, 47);
 
 /**
  * @generated from message nova.identity.v1.GetUserRequest
@@ -1027,7 +1128,7 @@ export type GetUserRequest = Message<"nova.identity.v1.GetUserRequest"> & {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 44);
+  messageDesc(file_nova_identity_v1_identity, 48);
 
 /**
  * @generated from message nova.identity.v1.GetUserResponse
@@ -1044,7 +1145,7 @@ export type GetUserResponse = Message<"nova.identity.v1.GetUserResponse"> & {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 45);
+  messageDesc(file_nova_identity_v1_identity, 49);
 
 /**
  * @generated from message nova.identity.v1.BatchGetUsersRequest
@@ -1063,7 +1164,7 @@ export type BatchGetUsersRequest = Message<"nova.identity.v1.BatchGetUsersReques
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 46);
+  messageDesc(file_nova_identity_v1_identity, 50);
 
 /**
  * @generated from message nova.identity.v1.BatchGetUsersResponse
@@ -1082,7 +1183,7 @@ export type BatchGetUsersResponse = Message<"nova.identity.v1.BatchGetUsersRespo
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 47);
+  messageDesc(file_nova_identity_v1_identity, 51);
 
 /**
  * @generated from message nova.identity.v1.ResolveUsernamesRequest
@@ -1101,7 +1202,7 @@ export type ResolveUsernamesRequest = Message<"nova.identity.v1.ResolveUsernames
  * Use `create(ResolveUsernamesRequestSchema)` to create a new message.
  */
 export const ResolveUsernamesRequestSchema: GenMessage<ResolveUsernamesRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 48);
+  messageDesc(file_nova_identity_v1_identity, 52);
 
 /**
  * @generated from message nova.identity.v1.ResolveUsernamesResponse
@@ -1120,7 +1221,7 @@ export type ResolveUsernamesResponse = Message<"nova.identity.v1.ResolveUsername
  * Use `create(ResolveUsernamesResponseSchema)` to create a new message.
  */
 export const ResolveUsernamesResponseSchema: GenMessage<ResolveUsernamesResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 49);
+  messageDesc(file_nova_identity_v1_identity, 53);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameRequest
@@ -1137,7 +1238,7 @@ export type GetUserByUsernameRequest = Message<"nova.identity.v1.GetUserByUserna
  * Use `create(GetUserByUsernameRequestSchema)` to create a new message.
  */
 export const GetUserByUsernameRequestSchema: GenMessage<GetUserByUsernameRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 50);
+  messageDesc(file_nova_identity_v1_identity, 54);
 
 /**
  * @generated from message nova.identity.v1.GetUserByUsernameResponse
@@ -1154,7 +1255,7 @@ export type GetUserByUsernameResponse = Message<"nova.identity.v1.GetUserByUsern
  * Use `create(GetUserByUsernameResponseSchema)` to create a new message.
  */
 export const GetUserByUsernameResponseSchema: GenMessage<GetUserByUsernameResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 51);
+  messageDesc(file_nova_identity_v1_identity, 55);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileRequest
@@ -1186,7 +1287,7 @@ export type UpdateProfileRequest = Message<"nova.identity.v1.UpdateProfileReques
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 52);
+  messageDesc(file_nova_identity_v1_identity, 56);
 
 /**
  * @generated from message nova.identity.v1.UpdateProfileResponse
@@ -1203,7 +1304,7 @@ export type UpdateProfileResponse = Message<"nova.identity.v1.UpdateProfileRespo
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 53);
+  messageDesc(file_nova_identity_v1_identity, 57);
 
 /**
  * @generated from message nova.identity.v1.GetJwksRequest
@@ -1216,7 +1317,7 @@ export type GetJwksRequest = Message<"nova.identity.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 54);
+  messageDesc(file_nova_identity_v1_identity, 58);
 
 /**
  * @generated from message nova.identity.v1.GetJwksResponse
@@ -1233,7 +1334,7 @@ export type GetJwksResponse = Message<"nova.identity.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 55);
+  messageDesc(file_nova_identity_v1_identity, 59);
 
 /**
  * @generated from message nova.identity.v1.ScanUsersRequest
@@ -1259,7 +1360,7 @@ export type ScanUsersRequest = Message<"nova.identity.v1.ScanUsersRequest"> & {
  * Use `create(ScanUsersRequestSchema)` to create a new message.
  */
 export const ScanUsersRequestSchema: GenMessage<ScanUsersRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 56);
+  messageDesc(file_nova_identity_v1_identity, 60);
 
 /**
  * @generated from message nova.identity.v1.ScanUsersResponse
@@ -1292,7 +1393,7 @@ export type ScanUsersResponse = Message<"nova.identity.v1.ScanUsersResponse"> & 
  * Use `create(ScanUsersResponseSchema)` to create a new message.
  */
 export const ScanUsersResponseSchema: GenMessage<ScanUsersResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 57);
+  messageDesc(file_nova_identity_v1_identity, 61);
 
 /**
  * @generated from message nova.identity.v1.GetRolesRequest
@@ -1311,7 +1412,7 @@ export type GetRolesRequest = Message<"nova.identity.v1.GetRolesRequest"> & {
  * Use `create(GetRolesRequestSchema)` to create a new message.
  */
 export const GetRolesRequestSchema: GenMessage<GetRolesRequest> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 58);
+  messageDesc(file_nova_identity_v1_identity, 62);
 
 /**
  * @generated from message nova.identity.v1.UserRole
@@ -1335,7 +1436,7 @@ export type UserRole = Message<"nova.identity.v1.UserRole"> & {
  * Use `create(UserRoleSchema)` to create a new message.
  */
 export const UserRoleSchema: GenMessage<UserRole> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 59);
+  messageDesc(file_nova_identity_v1_identity, 63);
 
 /**
  * @generated from message nova.identity.v1.GetRolesResponse
@@ -1354,7 +1455,7 @@ export type GetRolesResponse = Message<"nova.identity.v1.GetRolesResponse"> & {
  * Use `create(GetRolesResponseSchema)` to create a new message.
  */
 export const GetRolesResponseSchema: GenMessage<GetRolesResponse> = /*@__PURE__*/
-  messageDesc(file_nova_identity_v1_identity, 60);
+  messageDesc(file_nova_identity_v1_identity, 64);
 
 /**
  * Accounts, sessions and profiles. The acting user of Logout, LogoutAll and
@@ -1519,6 +1620,27 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof ConfirmEmailChangeRequestSchema;
     output: typeof ConfirmEmailChangeResponseSchema;
+  },
+  /**
+   * With the password (and a code when two-factor sign-in is on): the account is erased after a grace
+   * period (ACCOUNT_ERASE_AFTER_DAYS); every other session ends and the owner is mailed.
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.RequestAccountDeletion
+   */
+  requestAccountDeletion: {
+    methodKind: "unary";
+    input: typeof RequestAccountDeletionRequestSchema;
+    output: typeof RequestAccountDeletionResponseSchema;
+  },
+  /**
+   * Cancels the caller's pending deletion (signing in during the grace period cancels it too).
+   *
+   * @generated from rpc nova.identity.v1.IdentityService.CancelAccountDeletion
+   */
+  cancelAccountDeletion: {
+    methodKind: "unary";
+    input: typeof CancelAccountDeletionRequestSchema;
+    output: typeof CancelAccountDeletionResponseSchema;
   },
   /**
    * Rotates the refresh token. Presenting an already rotated token revokes
