@@ -213,6 +213,8 @@ interface Sample {
   ms: number;
   ok: boolean;
   hung: boolean;
+  /** why it failed: the GraphQL error code, the HTTP status or the transport error's name */
+  why?: string;
 }
 interface User {
   id: string;
@@ -250,6 +252,7 @@ class Load {
       let hung = false;
       let retry = false;
       let data: Record<string, unknown> | undefined;
+      let why: string | undefined;
       try {
         const res = await fetch(this.url, {
           method: "POST",
@@ -268,12 +271,14 @@ class Load {
         ok = res.status === 200 && !body.errors && body.data !== undefined && body.data !== null;
         if (ok) data = body.data as Record<string, unknown>;
         const code = body.errors?.[0]?.extensions?.code;
+        if (!ok) why = code ?? `HTTP ${res.status}`;
         retry = !ok && (res.status >= 500 || code === "UNAVAILABLE" || code === "DEADLINE_EXCEEDED");
       } catch (err) {
         hung = (err as Error).name === "TimeoutError";
+        why = (err as Error).name;
         retry = true;
       }
-      this.samples.push({ kind, at: Date.now(), ms: performance.now() - t0, ok, hung });
+      this.samples.push({ kind, at: Date.now(), ms: performance.now() - t0, ok, hung, why });
       if (ok) return data;
       if (!retry || !key || !this.running) return undefined;
       await sleep(300);
@@ -389,6 +394,13 @@ class Load {
     return {
       requests: xs.length,
       errors: xs.filter((s) => !s.ok).length,
+      errors_by: xs
+        .filter((s) => !s.ok)
+        .reduce<Record<string, number>>((a, s) => {
+          const k = `${s.kind}:${s.why ?? "?"}`;
+          a[k] = (a[k] ?? 0) + 1;
+          return a;
+        }, {}),
       hung: xs.filter((s) => s.hung).length,
       p99_ms: p99,
     };
