@@ -90,6 +90,15 @@ export const STEPS: Step[] = [
     command: ["bash", "scripts/mailpit"],
     manual: "bash scripts/mailpit",
   },
+  {
+    name: "toxiproxy",
+    what: "Toxiproxy, the fault-injecting proxy of `npm run chaos` (go install from the module proxy)",
+    inputs: ["scripts/toxiproxy"],
+    present: (m) => existsSync(join(m.cacheDir, "bin", "toxiproxy-server")),
+    privileged: false,
+    command: ["bash", "scripts/toxiproxy"],
+    manual: "bash scripts/toxiproxy",
+  },
 ];
 
 function filesUnder(path: string): string[] {

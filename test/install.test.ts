@@ -38,6 +38,7 @@ function installEverything(m: Machine): void {
     "nova-composecheck",
     "weed",
     "mailpit",
+    "toxiproxy-server",
   ])
     writeFileSync(join(m.cacheDir, "bin", t), "");
   mkdirSync(join(m.cacheDir, "k8s-schemas"), { recursive: true });
@@ -54,7 +55,7 @@ test("a fresh machine: every step is planned; without root or sudo it names the 
   );
   assert.deepEqual(
     plan({ ...m, isRoot: true }).map((s) => s.name),
-    ["bootstrap", "deploy-tools", "seaweedfs", "mailpit"],
+    ["bootstrap", "deploy-tools", "seaweedfs", "mailpit", "toxiproxy"],
   );
   assert.throws(() => plan({ ...m, isRoot: true, hasAptGet: false }), /there is no apt-get/);
 });
