@@ -108,13 +108,20 @@ async function gatherMessages(c: ExportClients) {
 /** The user's own media among what their posts and messages carry, READY, with its largest variant. */
 async function gatherMedia(c: ExportClients, userId: string, refs: { mediaId: string; conversationId: string }[]) {
   const unique = [...new Map(refs.map((r) => [r.mediaId, r])).values()];
-  const media = await batched(unique, async (b) => {
-    const r = await c.media.getMedia({
-      mediaIds: b.map((x) => x.mediaId),
-      conversationIds: b.map((x) => x.conversationId),
-    });
-    return r.media;
-  });
+  // Post media is asked without conversations, message media through its conversation (GetMedia takes
+  // either none or one per id).
+  const onPosts = unique.filter((r) => !r.conversationId).map((r) => r.mediaId);
+  const inMessages = unique.filter((r) => r.conversationId);
+  const media = [
+    ...(await batched(onPosts, async (b) => (await c.media.getMedia({ mediaIds: b })).media)),
+    ...(await batched(inMessages, async (b) => {
+      const r = await c.media.getMedia({
+        mediaIds: b.map((x) => x.mediaId),
+        conversationIds: b.map((x) => x.conversationId),
+      });
+      return r.media;
+    })),
+  ];
   const files: MediaFile[] = [];
   for (const m of media) {
     if (m.ownerId !== userId || m.state !== "READY") continue;
