@@ -56,7 +56,16 @@ test("the event table has a row for every event of every service's events.ts, on
   );
   for (const d of declared)
     assert.ok(d.sets.length > 0, `${d.service}/events.ts declares its events with defineEvents`);
-  assert.deepEqual(withEvents, ["content", "graph", "identity", "media", "messaging", "moderation", "notifications"]);
+  assert.deepEqual(withEvents, [
+    "content",
+    "export",
+    "graph",
+    "identity",
+    "media",
+    "messaging",
+    "moderation",
+    "notifications",
+  ]);
   const table = await eventsBlock();
   const rows = [...table.matchAll(/^\| `(nova\.[a-z.]+)` \| `(\w+)` \| `(\w+)` \|/gm)].map((m) => `${m[1]} ${m[3]}`);
   const expected = declared.flatMap((d) => d.sets.flatMap((s) => s.types.map((t) => `${s.topic} ${t}`)));

@@ -7,6 +7,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
+import { ExportService } from "../gen/nova/export/v1/export_pb.ts";
 import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
@@ -27,6 +28,7 @@ export const backends = {
   notifications: NotificationService,
   search: SearchService,
   moderation: ModerationService,
+  export: ExportService,
 } as const;
 
 export type BackendName = keyof typeof backends;

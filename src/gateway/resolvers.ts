@@ -5,6 +5,7 @@
  */
 import type { IResolvers } from "mercurius";
 import { contentResolvers } from "./content/resolvers.ts";
+import { exportResolvers } from "./export/resolvers.ts";
 import { feedResolvers } from "./feed/resolvers.ts";
 import { graphResolvers } from "./graph/resolvers.ts";
 import { identityResolvers } from "./identity/resolvers.ts";
@@ -42,4 +43,5 @@ export const resolvers: IResolvers = mergeResolvers(
   notificationResolvers,
   searchResolvers,
   moderationResolvers,
+  exportResolvers,
 );

@@ -33,6 +33,7 @@ function gateway(production: boolean, security: Partial<SecurityOptions> = {}, s
     notifications: {},
     search: {},
     moderation: {},
+    export: {},
     ...stubs,
     verify: async () => {
       throw new Error("no tokens here");

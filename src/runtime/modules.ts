@@ -4,6 +4,7 @@
  * is every module. Nothing else decides what runs where.
  */
 import { ContentService } from "../gen/nova/content/v1/content_pb.ts";
+import { ExportService } from "../gen/nova/export/v1/export_pb.ts";
 import { FeedService } from "../gen/nova/feed/v1/feed_pb.ts";
 import { GraphService } from "../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../gen/nova/identity/v1/identity_pb.ts";
@@ -109,8 +110,28 @@ export const modules = {
     consumes: ["nova.identity.account"],
     init: async (ctx) => (await import("../services/moderation/module.ts")).init(ctx),
   },
+  // Users' archives of their own data: gathered from each owner as the user, a ZIP in the media store,
+  // a signed link mailed (a consumer of its own events builds and mails).
+  export: {
+    deps: ["identity", "graph", "content", "media", "messaging"],
+    provides: [ExportService],
+    migrations: { schema: "export", dir: new URL("../services/export/migrations/", import.meta.url) },
+    consumes: ["nova.export.archive"],
+    init: async (ctx) => (await import("../services/export/module.ts")).init(ctx),
+  },
   gateway: {
-    deps: ["identity", "graph", "content", "feed", "media", "messaging", "notifications", "search", "moderation"],
+    deps: [
+      "identity",
+      "graph",
+      "content",
+      "feed",
+      "media",
+      "messaging",
+      "notifications",
+      "search",
+      "moderation",
+      "export",
+    ],
     init: async (ctx) => (await import("../gateway/module.ts")).init(ctx),
   },
   // Moves every service's committed outbox rows to Kafka, or (no KAFKA_BROKERS) orders them into the

@@ -17,6 +17,9 @@
  *   only with the store's valid, unexpired signature (which only a member's read of the message
  *   obtains, from the media service); otherwise 403 FORBIDDEN and no bytes. Cached privately until
  *   the signature expires.
+ * - `GET /media/exports/<userId>/<exportId>/nova-export.zip?expires=…&signature=…`: a user's data
+ *   export, likewise only with a valid, unexpired signature (the mailed link, or me { dataExport });
+ *   a download (Content-Disposition: attachment), never cached by anyone else.
  */
 import { Transform, type TransformCallback } from "node:stream";
 import type { Client } from "@connectrpc/connect";
@@ -26,6 +29,7 @@ import { catalogue, type ErrorCode, fromError, NovaError } from "../../platform/
 import type { ByteRange } from "../../platform/storage/blobs.ts";
 import type { FsBlobStore } from "../../platform/storage/fs.ts";
 import { isUuid } from "../../platform/validate.ts";
+import { EXPORT_KEY } from "../../services/export/context.ts";
 import { PRIVATE_KEY, SERVED_KEY, uploadKey } from "../../services/media/keys.ts";
 import { MEDIA_PATH, UPLOAD_PATH } from "../../services/media/store.ts";
 import type { RateDecision } from "../ratelimit.ts";
@@ -138,11 +142,15 @@ export function byteRange(header: string | undefined, size: number): ByteRange |
 /** The Cache-Control of a served key, or the error that refuses it (an unsigned or badly signed private key). */
 function access(store: FsBlobStore, key: string, query: Record<string, string | undefined>): string | NovaError {
   if (SERVED_KEY.test(key)) return "public, max-age=31536000, immutable";
-  if (!PRIVATE_KEY.test(key)) return fail("NOT_FOUND", "key", "no such file");
+  const archive = EXPORT_KEY.test(key);
+  if (!PRIVATE_KEY.test(key) && !archive) return fail("NOT_FOUND", "key", "no such file");
   const { expires = "", signature = "" } = query;
   if (!store.verifySigned(key, expires, signature)) {
-    return fail("FORBIDDEN", "signature", "a message's media is readable only through its members' signed URLs");
+    return archive
+      ? fail("FORBIDDEN", "signature", "a data export is readable only through its signed, unexpired link")
+      : fail("FORBIDDEN", "signature", "a message's media is readable only through its members' signed URLs");
   }
+  if (archive) return "private, no-store";
   return `private, max-age=${Math.max(0, Number(expires) - Math.floor(Date.now() / 1000))}`;
 }
 
@@ -162,6 +170,7 @@ async function serve(store: FsBlobStore, req: FastifyRequest, reply: FastifyRepl
     return reply.code(304).send();
   }
   reply.header("accept-ranges", "bytes").header("content-type", head.contentType ?? "application/octet-stream");
+  if (EXPORT_KEY.test(key)) reply.header("content-disposition", `attachment; filename="nova-export.zip"`);
   const range = byteRange(req.headers.range, head.size);
   if (range === "unsatisfiable") return reply.code(416).header("content-range", `bytes */${head.size}`).send();
   const stream = await store.stream(key, range);

@@ -37,6 +37,7 @@ const TYPES: Record<string, string> = {
   avif: "image/avif",
   mp4: "video/mp4",
   webm: "video/webm",
+  zip: "application/zip",
 };
 
 /** The content type a key's extension says (the fs store keeps no metadata besides the bytes). */

@@ -550,3 +550,21 @@ export async function eraseAuthor(trx: ContentTrx, userId: string): Promise<stri
   await sql`UPDATE content.comments SET deleted_by = NULL WHERE deleted_by = ${userId}::uuid`.execute(trx);
   return [...touched, ...own.rows.map((r) => r.id)];
 }
+
+/** The user's own live comments, for keysetPage on `content.comments.id` (their data export). */
+export function ownCommentsQuery(db: ContentDb, userId: string) {
+  return db
+    .selectFrom("content.comments")
+    .select(COMMENT_FIELDS)
+    .where("author_id", "=", userId)
+    .where("deleted_at", "is", null);
+}
+
+/** The live posts the user liked, for keysetPage on `l.post_id` (their data export). */
+export function ownLikesQuery(db: ContentDb, userId: string) {
+  return db
+    .selectFrom("content.post_likes as l")
+    .innerJoin("content.posts as p", (j) => j.onRef("p.id", "=", "l.post_id").on("p.deleted_at", "is", null))
+    .select(["l.post_id", "l.created_at"])
+    .where("l.user_id", "=", userId);
+}

@@ -26,6 +26,8 @@ import { likeComment } from "./rpc/likeComment.ts";
 import { likePost } from "./rpc/likePost.ts";
 import { listBookmarks } from "./rpc/listBookmarks.ts";
 import { listComments } from "./rpc/listComments.ts";
+import { listOwnComments } from "./rpc/listOwnComments.ts";
+import { listOwnLikes } from "./rpc/listOwnLikes.ts";
 import { listPostEdits } from "./rpc/listPostEdits.ts";
 import { listPostLikers } from "./rpc/listPostLikers.ts";
 import { listUserPosts } from "./rpc/listUserPosts.ts";
@@ -57,6 +59,8 @@ export function createContentService(deps: ContentDeps, cache?: PostCache): Serv
     likeComment: (req) => likeComment(ctx, req),
     unlikeComment: (req) => unlikeComment(ctx, req),
     listBookmarks: (req) => listBookmarks(ctx, req),
+    listOwnComments: (req) => listOwnComments(ctx, req),
+    listOwnLikes: (req) => listOwnLikes(ctx, req),
     listPostLikers: (req) => listPostLikers(ctx, req),
     getCounts: (req) => getCounts(ctx, req),
     getViewerState: (req) => getViewerState(ctx, req),

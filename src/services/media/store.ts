@@ -4,6 +4,7 @@
  * itself) asks it too, so both always agree.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type FsBlobStore, fsStore } from "../../platform/storage/fs.ts";
 import { type S3BlobStore, s3Store } from "../../platform/storage/s3.ts";
@@ -23,13 +24,28 @@ export const mediaDir = (config: Pick<Config, "dataDir">) => join(config.dataDir
  */
 export function openMediaStore(config: Config): FsBlobStore | S3BlobStore {
   if (config.s3) return s3Store({ ...config.s3, publicBaseUrl: config.mediaPublicBaseUrl });
-  return fsStore({ root: mediaDir(config), publicPath: MEDIA_PATH, signingKey: FS_SIGNING_KEY });
+  return fsStore({ root: mediaDir(config), publicPath: MEDIA_PATH, signingKey: fsSigningKey(config) });
 }
 
+/** Where the fs store's URL-signing key is kept: `<NOVA_DATA_DIR>/secrets/media-url.key`. */
+export const fsSigningKeyFile = (config: Pick<Config, "dataDir">) => join(config.dataDir, "secrets", "media-url.key");
+
 /**
- * The key of the fs store's signed URLs (message media), shared by the media module's store and the
- * gateway's in this process: the fs store runs in one process only (media refuses to start on it in
- * distributed mode), and its signed URLs live minutes, so a key made at start is enough (a restart
- * only makes clients fetch the messages again).
+ * The key of the fs store's signed URLs (message media, data exports), shared by every store of
+ * the data dir: the fs store runs in one process only (media refuses to start on it in distributed
+ * mode). Made once and kept under the data dir (like identity's signing key), so a data export's
+ * link, which lives 7 days, still works after a restart.
  */
-const FS_SIGNING_KEY = randomBytes(32);
+function fsSigningKey(config: Pick<Config, "dataDir">): Buffer {
+  const file = fsSigningKeyFile(config);
+  if (!existsSync(file)) {
+    mkdirSync(join(config.dataDir, "secrets"), { recursive: true, mode: 0o700 });
+    // wx: two stores opening at once keep the first one's key.
+    try {
+      writeFileSync(file, randomBytes(32), { mode: 0o600, flag: "wx" });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+  return readFileSync(file);
+}
