@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// The `nova` command. TypeScript sources run through tsx's loader.
-import { register } from "tsx/esm/api";
+// The `nova` command: the compiled dist/ when built and fresh (bin/entry.mjs), else the sources through tsx.
+import { fileURLToPath } from "node:url";
+import { pickEntry } from "./entry.mjs";
 
-register();
-await import("../src/cli/nova.ts");
+const root = new URL("..", import.meta.url);
+if (pickEntry(fileURLToPath(root)).kind === "dist") {
+  await import(new URL("dist/cli/nova.js", root).href);
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import(new URL("src/cli/nova.ts", root).href);
+}
