@@ -7,7 +7,14 @@ const root = new URL("..", import.meta.url);
 if (pickEntry(fileURLToPath(root)).kind === "dist") {
   await import(new URL("dist/cli/nova.js", root).href);
 } else {
-  const { register } = await import("tsx/esm/api");
-  register();
+  let tsx;
+  try {
+    tsx = await import("tsx/esm/api");
+  } catch {
+    // A production install (npm ci --omit=dev) has no tsx: it runs dist/ only.
+    process.stderr.write("nova: dist/ is not built or is older than src/ (npm run build), and tsx is not installed\n");
+    process.exit(1);
+  }
+  tsx.register();
   await import(new URL("src/cli/nova.ts", root).href);
 }
