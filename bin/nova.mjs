@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // The `nova` command: the compiled dist/ when built and fresh (bin/entry.mjs), else the sources through tsx.
+import module from "node:module";
 import { fileURLToPath } from "node:url";
 import { pickEntry } from "./entry.mjs";
 
 const root = new URL("..", import.meta.url);
 if (pickEntry(fileURLToPath(root)).kind === "dist") {
+  // Node 22.1+ keeps compiled code between runs (in the temp folder); Node 20 has no such cache.
+  module.enableCompileCache?.();
   await import(new URL("dist/cli/nova.js", root).href);
 } else {
   let tsx;
