@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  process.stderr.write(`nova: ${(err as Error).stack ?? err}\n`);
+  // Not every rejection is an Error (one start-up failure rejected with undefined).
+  process.stderr.write(`nova: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });
