@@ -5,6 +5,7 @@
  * `nova serve --target=graph` to ready (/readyz) against the harness's PostgreSQL, Redis and
  * Kafka, its migrations applied beforehand. Builds dist/ first when it is missing or stale.
  * `node -e 0` is measured too: Node's own start, which no build removes.
+ * BENCH_STARTUP_PARTS=help,start,serve (default all three) narrows it.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
@@ -100,7 +101,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
   ensureBuilt();
   const rounds = quick ? 3 : 7;
   const help: Record<string, number[]> = { node: [], src: [], dist: [] };
-  for (let i = 0; i < rounds; i++) {
+  const parts = (process.env.BENCH_STARTUP_PARTS ?? "help,start,serve").split(",");
+  for (let i = 0; i < (parts.includes("help") ? rounds : 0); i++) {
     help.node?.push(timed(["-e", "0"]));
     for (const m of MODES) help[m]?.push(timed([join(root, "bin/nova.mjs"), "--help"], { NOVA_RUN: m }));
   }
@@ -108,7 +110,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     `--help: src ${median(help.src ?? [])} ms, dist ${median(help.dist ?? [])} ms (node -e 0: ${median(help.node ?? [])} ms)`,
   );
 
-  const startRounds = quick ? 1 : 3;
+  const startRounds = !parts.includes("start") ? 0 : quick ? 1 : 3;
   const cold: Record<Mode, number[]> = { src: [], dist: [] };
   const warm: Record<Mode, number[]> = { src: [], dist: [] };
   for (let i = 0; i < startRounds; i++)
@@ -135,7 +137,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       KAFKA_BROKERS: s.kafka,
       NOVA_TLS_DIR: tlsDir,
     };
-    for (let i = 0; i < rounds; i++)
+    for (let i = 0; i < (parts.includes("serve") ? rounds : 0); i++)
       for (const m of MODES) {
         serve[m].push(await serveGraph(m, env));
         say(`nova serve --target=graph (${m}): ready in ${Math.round(serve[m].at(-1) ?? 0)} ms`);
