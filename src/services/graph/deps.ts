@@ -8,6 +8,8 @@ export interface GraphDeps {
   outbox: Outbox;
   /** Whether a user exists (identity's answer). */
   userExists(id: string): Promise<boolean>;
+  /** Whether the user's account is private (identity's answer); without it no account is. */
+  isPrivate?(id: string): Promise<boolean>;
   /** Called after a change commits with the users whose relationships changed. */
   changed?: (userIds: string[]) => Promise<void> | void;
 }

@@ -28,6 +28,14 @@ export const graphEvents = {
   Unblocked: pairPayload,
   Muted: pairPayload,
   Unmuted: pairPayload,
+  /** `userId` asked to follow the private account `targetId`. */
+  FollowRequested: pairPayload,
+  /** The request of `userId` to `targetId` is gone unanswered: withdrawn by `userId`, or ended by a block. */
+  FollowRequestCanceled: pairPayload,
+  /** `targetId` (the actor) approved the request of `userId`; a Followed of the pair comes with it. */
+  FollowRequestApproved: pairPayload,
+  /** `targetId` (the actor) denied the request of `userId`. */
+  FollowRequestDenied: pairPayload,
 } as const;
 
 /** The declaration: keyed by the subject, `payload.userId`. */

@@ -24,6 +24,7 @@ interface UsersTable {
   email_verified_at: Date | null;
   username_changed_at: Date | null;
   show_sensitive_media: Generated<boolean>;
+  is_private: Generated<boolean>;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -104,6 +105,8 @@ export interface PublicProfile {
   created_at: string;
   follower_count: number;
   following_count: number;
+  /** A private account: its content is for approved followers only (absent in profiles cached before it). */
+  is_private?: boolean;
 }
 
 /**
@@ -117,7 +120,17 @@ export async function loadProfiles(db: IdentityDb, ids: string[]): Promise<Map<s
   if (ids.length === 0) return new Map();
   const rows = await db
     .selectFrom("identity.users")
-    .select(["id", "username", "display_name", "bio", "avatar_url", "created_at", "follower_count", "following_count"])
+    .select([
+      "id",
+      "username",
+      "display_name",
+      "bio",
+      "avatar_url",
+      "created_at",
+      "follower_count",
+      "following_count",
+      "is_private",
+    ])
     .where("id", "in", ids)
     .where(unrestricted)
     .execute();
@@ -299,7 +312,13 @@ export async function clearFailedLogins(trx: IdentityDb, userId: string): Promis
 export function updateProfileFields(
   trx: IdentityDb,
   userId: string,
-  set: { display_name?: string; bio?: string; avatar_url?: string; show_sensitive_media?: boolean },
+  set: {
+    display_name?: string;
+    bio?: string;
+    avatar_url?: string;
+    show_sensitive_media?: boolean;
+    is_private?: boolean;
+  },
 ): Promise<UserRow | undefined> {
   return trx
     .updateTable("identity.users")

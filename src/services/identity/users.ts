@@ -17,5 +17,6 @@ export function toUser(row: UserRow | PublicProfile, viewerId: string | undefine
     createdAt: typeof row.created_at === "string" ? row.created_at : row.created_at.toISOString(),
     followerCount: row.follower_count,
     followingCount: row.following_count,
+    isPrivate: row.is_private === true,
   });
 }
