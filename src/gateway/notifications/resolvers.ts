@@ -186,6 +186,8 @@ type Prefs = {
   message?: boolean | null;
   reply?: boolean | null;
   commentLike?: boolean | null;
+  followRequest?: boolean | null;
+  followRequestApproved?: boolean | null;
 };
 
 function prefsOf(p: Preferences | undefined) {
@@ -197,6 +199,8 @@ function prefsOf(p: Preferences | undefined) {
     message: p?.message ?? true,
     reply: p?.reply ?? true,
     commentLike: p?.commentLike ?? true,
+    followRequest: p?.followRequest ?? true,
+    followRequestApproved: p?.followRequestApproved ?? true,
   };
 }
 
@@ -259,6 +263,8 @@ export const notificationResolvers = {
           message: input.message ?? undefined,
           reply: input.reply ?? undefined,
           commentLike: input.commentLike ?? undefined,
+          followRequest: input.followRequest ?? undefined,
+          followRequestApproved: input.followRequestApproved ?? undefined,
         }),
       );
       return prefsOf(res.preferences);

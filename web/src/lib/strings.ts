@@ -117,6 +117,10 @@ export const t = {
           return `${actor} replied to your comment`;
         case "MESSAGE":
           return `${actor} sent you a message`;
+        case "FOLLOW_REQUEST":
+          return `${actor} asked to follow you`;
+        case "FOLLOW_REQUEST_APPROVED":
+          return `${actor} approved your follow request`;
         default:
           return `${actor}: ${type.toLowerCase().replaceAll("_", " ")}`;
       }
