@@ -48,7 +48,7 @@ before(async () => {
     db: kysely,
     outbox: createOutbox({ service: "graph", schema: "graph" }),
     userExists: async (id) => known.has(id),
-    isPrivate: async (id) => privates.has(id),
+    lookupUser: async (id) => (known.has(id) ? { isPrivate: privates.has(id) } : undefined),
   });
 });
 after(() => db.close());

@@ -13,7 +13,10 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     db: ctx.db().kysely<GraphTables>(),
     outbox: ctx.outbox(),
     userExists: async (id) => (await identity.batchGetUsers({ ids: [id] })).users.length === 1,
-    isPrivate: async (id) => (await identity.batchGetUsers({ ids: [id] })).users[0]?.isPrivate === true,
+    lookupUser: async (id) => {
+      const [u] = (await identity.batchGetUsers({ ids: [id] })).users;
+      return u && { isPrivate: u.isPrivate };
+    },
     changed: async ([a, b]) => {
       if (a && b) await blocked.invalidate([a < b ? `${a}:${b}` : `${b}:${a}`]);
     },

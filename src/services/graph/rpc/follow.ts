@@ -15,27 +15,41 @@ export function follow(deps: GraphDeps): ServiceImpl<typeof GraphService>["follo
   return async (req) => {
     // Asked before the pair's transaction (identity is another service); a target turning private in
     // between is followed as public, as if the follow came a moment earlier.
-    const closed = (await deps.isPrivate?.(validateUserId(req.userId))) === true;
-    return changePair(deps, req.userId, async (trx, me, target) => {
-      if (await blockedEitherWay(trx, me, target)) {
-        throw new NovaError("FORBIDDEN", "cannot follow across a block", { field: "userId" });
-      }
-      if (closed) {
-        if ((await isFollowing(trx, me, target)) || !(await addFollowRequest(trx, me, target))) return false;
+    const id = validateUserId(req.userId);
+    const found = deps.lookupUser
+      ? await deps.lookupUser(id)
+      : (await deps.userExists(id))
+        ? { isPrivate: false }
+        : undefined;
+    if (!found) throw new NovaError("NOT_FOUND", "user not found", { field: "userId" });
+    const closed = found.isPrivate;
+    // Existence is asked above, with the privacy, in one call.
+    const opts = { mustExist: false };
+    return changePair(
+      deps,
+      req.userId,
+      async (trx, me, target) => {
+        if (await blockedEitherWay(trx, me, target)) {
+          throw new NovaError("FORBIDDEN", "cannot follow across a block", { field: "userId" });
+        }
+        if (closed) {
+          if ((await isFollowing(trx, me, target)) || !(await addFollowRequest(trx, me, target))) return false;
+          await writeRelationshipEvents(
+            deps.outbox,
+            trx,
+            relationshipEvent("FollowRequested", { userId: me, targetId: target }, me),
+          );
+          return true;
+        }
+        if (!(await addFollow(trx, me, target))) return false;
         await writeRelationshipEvents(
           deps.outbox,
           trx,
-          relationshipEvent("FollowRequested", { userId: me, targetId: target }, me),
+          relationshipEvent("Followed", { userId: me, targetId: target }, me),
         );
         return true;
-      }
-      if (!(await addFollow(trx, me, target))) return false;
-      await writeRelationshipEvents(
-        deps.outbox,
-        trx,
-        relationshipEvent("Followed", { userId: me, targetId: target }, me),
-      );
-      return true;
-    });
+      },
+      opts,
+    );
   };
 }
