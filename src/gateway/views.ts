@@ -10,6 +10,7 @@ import type { Post as PostMsg } from "../gen/nova/content/v1/content_pb.ts";
 import type { Relationship } from "../gen/nova/graph/v1/graph_pb.ts";
 import type { User } from "../gen/nova/identity/v1/identity_pb.ts";
 import { pageSize } from "../platform/paging.ts";
+import { closedTo } from "../platform/privacy.ts";
 import type { GatewayContext } from "./context.ts";
 import { toGraphQLError } from "./errors.ts";
 import { type MutedText, mutedWordTest } from "./muted-words.ts";
@@ -27,6 +28,7 @@ export interface UserView {
   twoFactorEnabled?: boolean | null;
   showSensitiveMedia?: boolean | null;
   deletionScheduledAt?: string | null;
+  isPrivate: boolean;
 }
 
 export function userView(u: User | undefined): UserView | null {
@@ -43,6 +45,7 @@ export function userView(u: User | undefined): UserView | null {
     bio: u.bio,
     avatarUrl: u.avatarUrl === "" ? null : u.avatarUrl,
     createdAt: u.createdAt,
+    isPrivate: u.isPrivate,
   };
 }
 
@@ -215,13 +218,47 @@ export async function restrictedUsers(ctx: GatewayContext, userIds: readonly str
 }
 
 /**
- * A page of posts, hydrated: the posts (undefined: gone), the viewer's relationships to their authors
- * and the authors who are suspended or banned (or gone).
+ * The privacy rule, for everyone: the private accounts among `userIds` the viewer is not and does not
+ * follow (signed out: every private account), and every private account among them. Through the users and
+ * relationships loaders, which a page's hydrate step fills anyway; no call for no one.
+ */
+export async function privateUsers(
+  ctx: GatewayContext,
+  userIds: readonly string[],
+): Promise<{ closed: Set<string>; all: Set<string> }> {
+  const ids = [...new Set(userIds)];
+  if (ids.length === 0) return { closed: new Set(), all: new Set() };
+  const users = (await loadAll(ctx, ctx.loaders.users, ids)).filter((u): u is User => u?.isPrivate === true);
+  if (users.length === 0) return { closed: new Set(), all: new Set() };
+  const relationships = await viewerRelationships(
+    ctx,
+    users.map((u) => u.id),
+  );
+  const follows = new Set(relationships.flatMap((r) => (r?.following ? [r.userId] : [])));
+  const viewer = ctx.user?.userId;
+  return {
+    closed: new Set(users.filter((u) => closedTo(viewer, u, follows.has(u.id))).map((u) => u.id)),
+    all: new Set(users.map((u) => u.id)),
+  };
+}
+
+/** Whether the user's content (posts, followers, following) is closed to the viewer by the privacy rule. */
+export async function closedToViewer(ctx: GatewayContext, userId: string): Promise<boolean> {
+  return (await privateUsers(ctx, [userId])).closed.has(userId);
+}
+
+/**
+ * A page of posts, hydrated: the posts (undefined: gone), the viewer's relationships to their authors,
+ * the authors who are suspended or banned (or gone), and the private authors (those closed to the viewer).
  */
 export interface HydratedPosts {
   posts: (PostMsg | undefined)[];
   relationships: (Relationship | undefined)[];
   restricted: Set<string>;
+  /** Private authors: `closed` to the viewer (not followed), `all` of them (explore shows none). */
+  privates: { closed: Set<string>; all: Set<string> };
+  /** Explore: no private account's post, whoever looks. */
+  publicOnly?: boolean;
   /** The viewer's muted words, on the lists they apply to (feed, explore, hashtag pages). */
   muted?: MutedText;
 }
@@ -233,20 +270,28 @@ export interface HydratedPosts {
 export async function hydratePosts(ctx: GatewayContext, postIds: string[]): Promise<HydratedPosts> {
   const posts = await loadAll(ctx, ctx.loaders.posts, postIds);
   const authors = posts.flatMap((p) => (p ? [p.authorId] : []));
-  const [relationships, restricted] = await Promise.all([
+  const [relationships, restricted, privates] = await Promise.all([
     viewerRelationships(ctx, authors),
     restrictedUsers(ctx, authors),
+    privateUsers(ctx, authors),
   ]);
-  return { posts, relationships, restricted };
+  return { posts, relationships, restricted, privates };
+}
+
+/** The authors a post list hides for the moderation and privacy rules. */
+function unseenAuthors({ restricted, privates, publicOnly }: HydratedPosts): Set<string> {
+  return union(restricted, publicOnly ? privates.all : privates.closed);
 }
 
 /**
  * The rule of post lists, the one place it is applied (content's GetPosts does not ask the graph):
- * a post whose author the viewer mutes, blocks or is blocked by, or who is suspended or banned, is dropped,
- * and one carrying a word the viewer muted where muted words were hydrated.
+ * a post whose author the viewer mutes, blocks or is blocked by, who is suspended or banned, or whose
+ * private account the viewer does not follow, is dropped, and one carrying a word the viewer muted where
+ * muted words were hydrated.
  */
-export function postRules({ posts, relationships, restricted, muted }: HydratedPosts): (PostMsg | undefined)[] {
-  const kept = withoutAuthors(posts, union(hiddenBy(relationships), restricted));
+export function postRules(h: HydratedPosts): (PostMsg | undefined)[] {
+  const { posts, relationships, muted } = h;
+  const kept = withoutAuthors(posts, union(hiddenBy(relationships), unseenAuthors(h)));
   return muted ? kept.map((p) => (p && !muted(p.text) ? p : undefined)) : kept;
 }
 
@@ -259,14 +304,17 @@ export async function viewerMutedText(ctx: GatewayContext): Promise<MutedText | 
 }
 
 /** Hydrates post ids for the lists muted words apply to: the posts, relationships and the viewer's muted words. */
-async function hydrateFeedPosts(ctx: GatewayContext, postIds: string[]): Promise<HydratedPosts> {
+async function hydrateFeedPosts(ctx: GatewayContext, postIds: string[], publicOnly = false): Promise<HydratedPosts> {
   const [hydrated, muted] = await Promise.all([hydratePosts(ctx, postIds), viewerMutedText(ctx)]);
-  return { ...hydrated, muted };
+  return { ...hydrated, muted, publicOnly };
 }
 
-/** The rule of lists the viewer chose to open (a profile's posts, their bookmarks): only blocks (and moderation) hide. */
-export function blockRules({ posts, relationships, restricted }: HydratedPosts): (PostMsg | undefined)[] {
-  return withoutAuthors(posts, union(hiddenBy(relationships, false), restricted));
+/**
+ * The rule of lists the viewer chose to open (a profile's posts, their bookmarks): only blocks (and
+ * moderation and privacy) hide.
+ */
+export function blockRules(h: HydratedPosts): (PostMsg | undefined)[] {
+  return withoutAuthors(h.posts, union(hiddenBy(h.relationships, false), unseenAuthors(h)));
 }
 
 export function union(a: Set<string>, b: Set<string>): Set<string> {
@@ -284,11 +332,17 @@ export async function hydratePostViews(ctx: GatewayContext, ids: string[]): Prom
   return presentPosts(postRules(await hydrateFeedPosts(ctx, ids)));
 }
 
-/** The steps of a list of post ids the viewer may see, muted words applied (feed, explore, hashtag pages). */
-export function postList<P, A>(skeleton: (ctx: GatewayContext, args: A, parent: P) => Promise<Skeleton>) {
+/**
+ * The steps of a list of post ids the viewer may see, muted words applied (feed, explore, hashtag pages);
+ * `publicOnly` (explore) leaves out every private account's posts, followed or not.
+ */
+export function postList<P, A>(
+  skeleton: (ctx: GatewayContext, args: A, parent: P) => Promise<Skeleton>,
+  opts: { publicOnly?: boolean } = {},
+) {
   return listField({
     skeleton,
-    hydrate: (ctx, page) => hydrateFeedPosts(ctx, page.items),
+    hydrate: (ctx, page) => hydrateFeedPosts(ctx, page.items, opts.publicOnly),
     rules: postRules,
     present: presentPosts,
   });

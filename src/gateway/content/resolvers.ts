@@ -15,6 +15,7 @@ import { toGraphQLError } from "../errors.ts";
 import {
   blockRules,
   call,
+  closedToViewer,
   type HydratedPosts,
   hiddenBy,
   hydratePosts,
@@ -200,8 +201,12 @@ export const contentResolvers = {
   Query: {
     post: async (_root: unknown, args: { id: string }, ctx: GatewayContext) => {
       const res = await orNull(ctx, () => ctx.deps.content.getPost({ postId: args.id }));
-      // The moderation rule: a suspended or banned author's post is not there.
-      if (!res?.post || (await restrictedUsers(ctx, [res.post.authorId])).size > 0) return null;
+      // The moderation rule: a suspended or banned author's post is not there; nor, by the privacy
+      // rule, a private account's post for a viewer who does not follow it (content refuses it too).
+      if (!res?.post) return null;
+      const author = res.post.authorId;
+      const [restricted, closed] = await Promise.all([restrictedUsers(ctx, [author]), closedToViewer(ctx, author)]);
+      if (restricted.size > 0 || closed) return null;
       return postView(res.post);
     },
   },

@@ -28,6 +28,7 @@ async function exploreSkeleton(ctx: GatewayContext, args: Page): Promise<Skeleto
 export const feedResolvers = {
   Query: {
     feed: postList(timelineSkeleton),
-    explore: postList(exploreSkeleton),
+    // Explore reaches strangers: a private account's posts are never in it.
+    explore: postList(exploreSkeleton, { publicOnly: true }),
   },
 } satisfies IResolvers;

@@ -10,18 +10,39 @@ import type { User } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { NovaError } from "../../platform/errors.ts";
 import { type GatewayContext, requireViewer } from "../context.ts";
 import { toGraphQLError } from "../errors.ts";
-import { call, keepAll, listField, loadAll, type Page, pageArgs, type Skeleton, userView } from "../views.ts";
+import {
+  call,
+  closedToViewer,
+  keepAll,
+  listField,
+  loadAll,
+  type Page,
+  pageArgs,
+  type Skeleton,
+  userView,
+} from "../views.ts";
 
 type Parent = { id: string };
 
+/**
+ * The privacy rule for a user's lists: a private account's followers and following are for it and its
+ * followers. The parent (a UserView) says whether the account is private, so a public one costs no call.
+ */
+const listClosed = (ctx: GatewayContext, u: Parent & { isPrivate?: boolean }) =>
+  u.isPrivate === false ? false : closedToViewer(ctx, u.id);
+
+const NONE: Skeleton = { items: [], cursors: [], next: "" };
+
 /** Skeleton: one page of a user's followers (user ids and cursors) from the graph service. */
 async function followersSkeleton(ctx: GatewayContext, args: Page, u: Parent): Promise<Skeleton> {
+  if (await listClosed(ctx, u)) return NONE;
   const res = await call(ctx, () => ctx.deps.graph.listFollowers({ userId: u.id, ...pageArgs(args) }));
   return { items: res.userIds, cursors: res.cursors, next: res.nextCursor };
 }
 
 /** Skeleton: one page of the users a user follows (user ids and cursors) from the graph service. */
 async function followingSkeleton(ctx: GatewayContext, args: Page, u: Parent): Promise<Skeleton> {
+  if (await listClosed(ctx, u)) return NONE;
   const res = await call(ctx, () => ctx.deps.graph.listFollowing({ userId: u.id, ...pageArgs(args) }));
   return { items: res.userIds, cursors: res.cursors, next: res.nextCursor };
 }
@@ -37,6 +58,13 @@ const ownListSkeleton =
     );
     return { items: res.userIds, cursors: res.cursors, next: res.nextCursor };
   };
+
+/** Skeleton: one page of the pending follow requests to the viewer (their own list only). */
+async function followRequestsSkeleton(ctx: GatewayContext, args: Page): Promise<Skeleton> {
+  requireViewer(ctx);
+  const res = await call(ctx, () => ctx.deps.graph.listFollowRequests(pageArgs(args)));
+  return { items: res.userIds, cursors: res.cursors, next: res.nextCursor };
+}
 
 /** Hydrate: the users in one batch (a user gone since the skeleton was read is dropped). */
 const hydrateUsers = (ctx: GatewayContext, page: Skeleton) => loadAll(ctx, ctx.loaders.users, page.items);
@@ -61,7 +89,17 @@ async function userAfter(ctx: GatewayContext, id: string) {
   return u;
 }
 
-function relationshipMutation(rpc: "follow" | "unfollow" | "block" | "unblock" | "mute" | "unmute") {
+type PairRpc =
+  | "follow"
+  | "unfollow"
+  | "block"
+  | "unblock"
+  | "mute"
+  | "unmute"
+  | "approveFollowRequest"
+  | "denyFollowRequest";
+
+function relationshipMutation(rpc: PairRpc) {
   return async (_root: unknown, args: { userId: string }, ctx: GatewayContext) => {
     requireViewer(ctx);
     const graph = ctx.deps.graph as unknown as Record<
@@ -93,13 +131,20 @@ export const graphResolvers = {
             blocking: r.blocking,
             blockedBy: r.blockedBy,
             muting: r.muting,
+            requested: r.requested,
+            requestedBy: r.requestedBy,
           }
         : null;
+    },
+    viewerFollowRequested: async (u: Parent, _args: unknown, ctx: GatewayContext) => {
+      if (!ctx.user || ctx.user.userId === u.id) return null;
+      return (await call(ctx, () => ctx.loaders.relationships.load(u.id)))?.requested ?? false;
     },
     followers: userList(followersSkeleton),
     following: userList(followingSkeleton),
   },
   Query: {
+    followRequests: userList(followRequestsSkeleton),
     blockedUsers: userList(ownListSkeleton("listBlocked")),
     mutedUsers: userList(ownListSkeleton("listMuted")),
     mutedWords: async (_root: unknown, _args: unknown, ctx: GatewayContext) => {
@@ -128,5 +173,7 @@ export const graphResolvers = {
     unblock: relationshipMutation("unblock"),
     mute: relationshipMutation("mute"),
     unmute: relationshipMutation("unmute"),
+    approveFollowRequest: relationshipMutation("approveFollowRequest"),
+    denyFollowRequest: relationshipMutation("denyFollowRequest"),
   },
 } satisfies IResolvers;

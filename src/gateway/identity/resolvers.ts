@@ -24,6 +24,7 @@ type ProfileInput = {
   bio?: string | null;
   avatarUrl?: string | null;
   showSensitiveMedia?: boolean | null;
+  isPrivate?: boolean | null;
 };
 
 export const identityResolvers = {
@@ -89,8 +90,11 @@ export const identityResolvers = {
           bio: input.bio ?? undefined,
           avatarUrl: input.avatarUrl ?? undefined,
           showSensitiveMedia: input.showSensitiveMedia ?? undefined,
+          isPrivate: input.isPrivate ?? undefined,
         }),
       );
+      // Turning public accepts the pending follow requests (repeating it is harmless: none are left).
+      if (input.isPrivate === false) await call(ctx, () => ctx.deps.graph.approveAllFollowRequests({}));
       return userView(res.user);
     },
   },

@@ -24,6 +24,7 @@ import {
   type Page,
   pageArgs,
   postView,
+  privateUsers,
   type Skeleton,
   viewerMutedText,
 } from "../views.ts";
@@ -99,8 +100,13 @@ async function hydrateInbox(ctx: GatewayContext, ids: string[]): Promise<Hydrate
       ? []
       : call(ctx, () => ctx.deps.moderation.getOwnActions({ actionIds })).then((r) => r.actions),
   ]);
-  // A post carrying a word the viewer muted counts as hidden: its notifications go too.
-  const shown = (p: (typeof posts)[number]) => p !== undefined && !muted?.(p.text);
+  // A post carrying a word the viewer muted counts as hidden: its notifications go too; so does a post
+  // of a private account the viewer does not follow (a mention by it, say).
+  const { closed } = await privateUsers(
+    ctx,
+    posts.flatMap((p) => (p ? [p.authorId] : [])),
+  );
+  const shown = (p: (typeof posts)[number]) => p !== undefined && !muted?.(p.text) && !closed.has(p.authorId);
   return {
     notifications,
     livePosts: new Set(postIds.filter((_, i) => shown(posts[i]))),
@@ -180,6 +186,8 @@ type Prefs = {
   message?: boolean | null;
   reply?: boolean | null;
   commentLike?: boolean | null;
+  followRequest?: boolean | null;
+  followRequestApproved?: boolean | null;
 };
 
 function prefsOf(p: Preferences | undefined) {
@@ -191,6 +199,8 @@ function prefsOf(p: Preferences | undefined) {
     message: p?.message ?? true,
     reply: p?.reply ?? true,
     commentLike: p?.commentLike ?? true,
+    followRequest: p?.followRequest ?? true,
+    followRequestApproved: p?.followRequestApproved ?? true,
   };
 }
 
@@ -253,6 +263,8 @@ export const notificationResolvers = {
           message: input.message ?? undefined,
           reply: input.reply ?? undefined,
           commentLike: input.commentLike ?? undefined,
+          followRequest: input.followRequest ?? undefined,
+          followRequestApproved: input.followRequestApproved ?? undefined,
         }),
       );
       return prefsOf(res.preferences);

@@ -4,8 +4,9 @@ import type { ContentContext } from "./context.ts";
 import { type ContentTrx, lockLivePost, type PostRow } from "./queries.ts";
 
 /**
- * The post, if it exists, is live and the viewer may see it; else NOT_FOUND naming `field`.
- * `write`: the viewer is about to act on it, so blocks are asked fresh.
+ * The post, if it exists, is live and the viewer may see it (no block between them; a private author
+ * followed by the viewer); else NOT_FOUND naming `field`. `write`: the viewer is about to act on it, so
+ * blocks and follows are asked fresh.
  */
 export async function visiblePost(
   ctx: ContentContext,
@@ -20,7 +21,21 @@ export async function visiblePost(
     const blocked = await ctx.peers.blockedBetween(viewerId, [post.author_id], write);
     if (blocked.has(post.author_id)) throw new NovaError("NOT_FOUND", "post not found", { field });
   }
+  if (await authorClosed(ctx, viewerId, post.author_id, write)) {
+    throw new NovaError("NOT_FOUND", "post not found", { field });
+  }
   return post;
+}
+
+/** The privacy rule: whether the author's account is private and the viewer neither is nor follows it. */
+export async function authorClosed(
+  ctx: ContentContext,
+  viewerId: string | undefined,
+  authorId: string,
+  fresh = false,
+): Promise<boolean> {
+  if (viewerId === authorId || !ctx.peers.closedAuthors) return false;
+  return (await ctx.peers.closedAuthors(viewerId, [authorId], fresh)).has(authorId);
 }
 
 /** Share-locks a live post inside `trx` (a delete waits for this write); NOT_FOUND when it is gone. */

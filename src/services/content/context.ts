@@ -14,6 +14,11 @@ export interface ContentPeers {
    * `fresh` (for writes) asks the graph's primary, past every cache; reads may be up to a moment old.
    */
   blockedBetween(viewerId: string, authorIds: string[], fresh?: boolean): Promise<Set<string>>;
+  /**
+   * Of `authorIds`, the private accounts `viewerId` (undefined: signed out) is not and does not follow
+   * (platform/privacy.ts). `fresh` as for blocks. Without it (tests that need no identity) none are.
+   */
+  closedAuthors?(viewerId: string | undefined, authorIds: string[], fresh?: boolean): Promise<Set<string>>;
   /** Existing users by username -> id. */
   resolveUsernames(usernames: string[]): Promise<Map<string, string>>;
   /**

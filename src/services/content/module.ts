@@ -3,6 +3,7 @@ import { ContentService, type PostCounts, PostCountsSchema } from "../../gen/nov
 import { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import { IdentityService } from "../../gen/nova/identity/v1/identity_pb.ts";
 import { MediaService } from "../../gen/nova/media/v1/media_pb.ts";
+import { closedTo } from "../../platform/privacy.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { erasureConsumer } from "../identity/erasure.ts";
 import type { ContentPeers } from "./context.ts";
@@ -40,6 +41,18 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
       const out = new Set<string>();
       for (const [k, v] of found) if (v.blocked) out.add(byKey.get(k) as string);
       return out;
+    },
+    async closedAuthors(viewerId, authorIds, fresh) {
+      if (authorIds.length === 0) return new Set();
+      // BatchGetUsers is served from identity's profile cache, dropped when a profile changes.
+      const privates = (await identity.batchGetUsers({ ids: authorIds })).users.filter(
+        (u) => u.isPrivate && u.id !== viewerId,
+      );
+      if (privates.length === 0 || !viewerId) return new Set(privates.map((u) => u.id));
+      // GetRelationships answers for the caller, who is the viewer of this call.
+      const res = await graph.getRelationships({ userIds: privates.map((u) => u.id), fresh: fresh === true });
+      const follows = new Set(res.relationships.filter((r) => r.following).map((r) => r.userId));
+      return new Set(privates.filter((u) => closedTo(viewerId, u, follows.has(u.id))).map((u) => u.id));
     },
     async mediaOf(ids) {
       // As the caller (the author): their own media in any state, others' only when READY.

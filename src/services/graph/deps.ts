@@ -8,6 +8,11 @@ export interface GraphDeps {
   outbox: Outbox;
   /** Whether a user exists (identity's answer). */
   userExists(id: string): Promise<boolean>;
+  /**
+   * The user, if they exist, and whether their account is private (identity's answer, one call: Follow
+   * asks it instead of `userExists`); without it, `userExists` answers and no account is private.
+   */
+  lookupUser?(id: string): Promise<{ isPrivate: boolean } | undefined>;
   /** Called after a change commits with the users whose relationships changed. */
   changed?: (userIds: string[]) => Promise<void> | void;
 }

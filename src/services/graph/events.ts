@@ -33,6 +33,14 @@ export const graphEvents = {
    * followees. One per user linked to the erased account, keyed by them; the erased id is not named.
    */
   FollowsErased: z.object({ userId, followers: z.number().int().min(0), following: z.number().int().min(0) }),
+  /** `userId` asked to follow the private account `targetId`. */
+  FollowRequested: pairPayload,
+  /** The request of `userId` to `targetId` is gone unanswered: withdrawn by `userId`, or ended by a block. */
+  FollowRequestCanceled: pairPayload,
+  /** `targetId` (the actor) approved the request of `userId`; a Followed of the pair comes with it. */
+  FollowRequestApproved: pairPayload,
+  /** `targetId` (the actor) denied the request of `userId`. */
+  FollowRequestDenied: pairPayload,
 } as const;
 
 /** The declaration: keyed by the subject, `payload.userId`. */

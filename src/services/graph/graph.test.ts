@@ -10,7 +10,15 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { services } from "../../../test/helpers.ts";
-import { BlockRequestSchema, FollowRequestSchema, type GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
+import {
+  ApproveAllFollowRequestsRequestSchema,
+  ApproveFollowRequestRequestSchema,
+  BlockRequestSchema,
+  DenyFollowRequestRequestSchema,
+  FollowRequestSchema,
+  type GraphService,
+  UnfollowRequestSchema,
+} from "../../gen/nova/graph/v1/graph_pb.ts";
 import { migrate } from "../../platform/db/migrator.ts";
 import { Database } from "../../platform/db/pool.ts";
 import { NovaError } from "../../platform/errors.ts";
@@ -28,6 +36,7 @@ let db: Database;
 let k: GraphDb;
 let graph: ServiceImpl<typeof GraphService>;
 const known = new Set<string>();
+const privates = new Set<string>();
 
 before(async () => {
   const s = await services();
@@ -39,6 +48,7 @@ before(async () => {
     db: kysely,
     outbox: createOutbox({ service: "graph", schema: "graph" }),
     userExists: async (id) => known.has(id),
+    lookupUser: async (id) => (known.has(id) ? { isPrivate: privates.has(id) } : undefined),
   });
 });
 after(() => db.close());
@@ -176,5 +186,56 @@ describe("graph service", () => {
   test("following an unknown user is NOT_FOUND naming userId", async () => {
     const a = newUser();
     assert.deepEqual(await refusal(followAs(a, uuidv7())), { code: "NOT_FOUND", field: "userId" });
+  });
+
+  test("a private account's follow requests: each answer writes its events, keyed by the requester", async () => {
+    const [owner, a, b, c, d] = [newUser(), newUser(), newUser(), newUser(), newUser()];
+    privates.add(owner);
+    // A handler may answer a value or a promise: awaited either way.
+    const call = <T>(me: string, fn: () => T | Promise<T>) => as(me, async () => fn());
+    for (const u of [a, b, c, d]) {
+      const res = await followAs(u, owner);
+      assert.deepEqual([res.changed, res.relationship?.following, res.relationship?.requested], [true, false, true]);
+    }
+    assert.equal((await followAs(a, owner)).changed, false, "a repeat is no second request");
+    const approved = await call(owner, () =>
+      graph.approveFollowRequest(create(ApproveFollowRequestRequestSchema, { userId: a }), noContext),
+    );
+    assert.deepEqual([approved.changed, approved.relationship?.followedBy], [true, true]);
+    await call(owner, () => graph.denyFollowRequest(create(DenyFollowRequestRequestSchema, { userId: b }), noContext));
+    await call(c, () => graph.unfollow(create(UnfollowRequestSchema, { userId: owner }), noContext));
+    const types = async (u: string) => (await eventsAbout(u)).map((e) => [e.type, e.key, e.actor_id]);
+    assert.deepEqual(await types(a), [
+      ["FollowRequested", a, a],
+      ["FollowRequestApproved", a, owner],
+      ["Followed", a, owner],
+    ]);
+    assert.deepEqual(await types(b), [
+      ["FollowRequested", b, b],
+      ["FollowRequestDenied", b, owner],
+    ]);
+    assert.deepEqual(await types(c), [
+      ["FollowRequested", c, c],
+      ["FollowRequestCanceled", c, c],
+    ]);
+    // Turning public: the one left is approved, and nothing answered twice.
+    privates.delete(owner);
+    const all = await call(owner, () =>
+      graph.approveAllFollowRequests(create(ApproveAllFollowRequestsRequestSchema, {}), noContext),
+    );
+    assert.equal(all.approved, 1);
+    assert.deepEqual(
+      await follows([
+        [a, owner],
+        [b, owner],
+        [c, owner],
+        [d, owner],
+      ]),
+      [true, false, false, true],
+    );
+    assert.deepEqual(
+      (await eventsAbout(d)).map((e) => e.type),
+      ["FollowRequested", "FollowRequestApproved", "Followed"],
+    );
   });
 });

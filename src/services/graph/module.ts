@@ -17,6 +17,10 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
     db,
     outbox,
     userExists: async (id) => (await identity.batchGetUsers({ ids: [id] })).users.length === 1,
+    lookupUser: async (id) => {
+      const [u] = (await identity.batchGetUsers({ ids: [id] })).users;
+      return u && { isPrivate: u.isPrivate };
+    },
     changed: async ([a, b]) => {
       if (a && b) await blocked.invalidate([a < b ? `${a}:${b}` : `${b}:${a}`]);
     },

@@ -35,6 +35,13 @@ interface MutedWordsTable {
   expires_at: Date | null;
   created_at: Generated<Date>;
 }
+interface FollowRequestsTable {
+  requester_id: string;
+  target_id: string;
+  /** bigint, read as text: the owner's list order (ListFollowRequests). */
+  seq: Generated<string>;
+  created_at: Generated<Date>;
+}
 interface CountsTable {
   user_id: string;
   follower_count: Generated<number>;
@@ -46,6 +53,7 @@ export interface GraphTables {
   "graph.mutes": MutesTable;
   "graph.counts": CountsTable;
   "graph.muted_words": MutedWordsTable;
+  "graph.follow_requests": FollowRequestsTable;
 }
 
 /** The pool or the caller's transaction (a Transaction is a Kysely). */
@@ -112,6 +120,55 @@ export async function removeFollow(trx: GraphDb, follower: string, followee: str
   return true;
 }
 
+/** Whether `follower` follows `followee`. */
+export async function isFollowing(trx: GraphDb, follower: string, followee: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom("graph.follows")
+    .select(sql`1`.as("one"))
+    .where("follower_id", "=", follower)
+    .where("followee_id", "=", followee)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Records the follow request; false when it was pending already. */
+export async function addFollowRequest(trx: GraphDb, requester: string, target: string): Promise<boolean> {
+  const r = await trx
+    .insertInto("graph.follow_requests")
+    .values({ requester_id: requester, target_id: target })
+    .onConflict((oc) => oc.doNothing())
+    .returning("requester_id")
+    .execute();
+  return r.length > 0;
+}
+
+/** Removes the pending follow request; false when there was none. */
+export async function removeFollowRequest(trx: GraphDb, requester: string, target: string): Promise<boolean> {
+  const r = await trx
+    .deleteFrom("graph.follow_requests")
+    .where("requester_id", "=", requester)
+    .where("target_id", "=", target)
+    .returning("requester_id")
+    .execute();
+  return r.length > 0;
+}
+
+/** A page of the pending requests to `target`, newest first by `seq`. */
+export function followRequestsPage(
+  db: GraphDb,
+  target: string,
+  before: string | undefined,
+  limit: number,
+): Promise<Page<{ id: string; seq: string }>> {
+  return keysetPage(
+    db
+      .selectFrom("graph.follow_requests as r")
+      .select(["r.requester_id as id", "r.seq"])
+      .where("r.target_id", "=", target),
+    { key: "r.seq", after: before, limit, position: (x) => x.seq },
+  );
+}
+
 /** False when the block was there already. */
 export async function addBlock(trx: GraphDb, blocker: string, blocked: string): Promise<boolean> {
   const r = await trx
@@ -166,12 +223,16 @@ export async function relationships(db: GraphDb, me: string, ids: string[]): Pro
     blocking: boolean;
     blocked_by: boolean;
     muting: boolean;
+    requested: boolean;
+    requested_by: boolean;
   }>`SELECT x.id::text AS id,
       EXISTS (SELECT 1 FROM graph.follows WHERE follower_id = ${me}::uuid AND followee_id = x.id) AS following,
       EXISTS (SELECT 1 FROM graph.follows WHERE follower_id = x.id AND followee_id = ${me}::uuid) AS followed_by,
       EXISTS (SELECT 1 FROM graph.blocks WHERE blocker_id = ${me}::uuid AND blocked_id = x.id) AS blocking,
       EXISTS (SELECT 1 FROM graph.blocks WHERE blocker_id = x.id AND blocked_id = ${me}::uuid) AS blocked_by,
-      EXISTS (SELECT 1 FROM graph.mutes WHERE muter_id = ${me}::uuid AND muted_id = x.id) AS muting
+      EXISTS (SELECT 1 FROM graph.mutes WHERE muter_id = ${me}::uuid AND muted_id = x.id) AS muting,
+      EXISTS (SELECT 1 FROM graph.follow_requests WHERE requester_id = ${me}::uuid AND target_id = x.id) AS requested,
+      EXISTS (SELECT 1 FROM graph.follow_requests WHERE requester_id = x.id AND target_id = ${me}::uuid) AS requested_by
     FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, o) ORDER BY x.o`.execute(db);
   return r.rows.map((x) =>
     create(RelationshipSchema, {
@@ -181,6 +242,8 @@ export async function relationships(db: GraphDb, me: string, ids: string[]): Pro
       blocking: x.blocking,
       blockedBy: x.blocked_by,
       muting: x.muting,
+      requested: x.requested,
+      requestedBy: x.requested_by,
     }),
   );
 }

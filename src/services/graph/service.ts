@@ -9,13 +9,17 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { GraphService } from "../../gen/nova/graph/v1/graph_pb.ts";
 import type { GraphDeps } from "./deps.ts";
+import { approveAllFollowRequests } from "./rpc/approveAllFollowRequests.ts";
+import { approveFollowRequest } from "./rpc/approveFollowRequest.ts";
 import { block } from "./rpc/block.ts";
+import { denyFollowRequest } from "./rpc/denyFollowRequest.ts";
 import { follow } from "./rpc/follow.ts";
 import { getCounts } from "./rpc/getCounts.ts";
 import { getRelationships } from "./rpc/getRelationships.ts";
 import { listBlocked } from "./rpc/listBlocked.ts";
 import { listFollowers } from "./rpc/listFollowers.ts";
 import { listFollowing } from "./rpc/listFollowing.ts";
+import { listFollowRequests } from "./rpc/listFollowRequests.ts";
 import { listMuted } from "./rpc/listMuted.ts";
 import { mute } from "./rpc/mute.ts";
 import { addMutedWord, listMutedWords, removeMutedWord } from "./rpc/mutedWords.ts";
@@ -31,6 +35,10 @@ export function createGraphService(deps: GraphDeps): ServiceImpl<typeof GraphSer
   return {
     follow: follow(deps),
     unfollow: unfollow(deps),
+    listFollowRequests: listFollowRequests(deps),
+    approveFollowRequest: approveFollowRequest(deps),
+    denyFollowRequest: denyFollowRequest(deps),
+    approveAllFollowRequests: approveAllFollowRequests(deps),
     block: block(deps),
     unblock: unblock(deps),
     mute: mute(deps),

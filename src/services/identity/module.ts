@@ -33,7 +33,7 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   // The mail tokens' seal key is derived from the signing key (HKDF): no second secret to deploy,
   // and only identity's processes (which sign and mail) can open a sealed token.
   const sealer = createSealer(key, "identity mail tokens v1");
-  const profiles = ctx.cache().entity<PublicProfile>("identity", "user", 1);
+  const profiles = ctx.cache().entity<PublicProfile>("identity", "user", 2);
   const c = ctx.config;
   const db = ctx.db().kysely<IdentityTables>();
   const outbox = ctx.outbox();

@@ -26,6 +26,7 @@ interface UsersTable {
   show_sensitive_media: Generated<boolean>;
   /** When a requested deletion erases the account; null when none is pending. */
   deletion_scheduled_at: Date | null;
+  is_private: Generated<boolean>;
 }
 interface SessionsTable {
   id: Generated<string>;
@@ -106,6 +107,8 @@ export interface PublicProfile {
   created_at: string;
   follower_count: number;
   following_count: number;
+  /** A private account: its content is for approved followers only (absent in profiles cached before it). */
+  is_private?: boolean;
 }
 
 /**
@@ -119,7 +122,17 @@ export async function loadProfiles(db: IdentityDb, ids: string[]): Promise<Map<s
   if (ids.length === 0) return new Map();
   const rows = await db
     .selectFrom("identity.users")
-    .select(["id", "username", "display_name", "bio", "avatar_url", "created_at", "follower_count", "following_count"])
+    .select([
+      "id",
+      "username",
+      "display_name",
+      "bio",
+      "avatar_url",
+      "created_at",
+      "follower_count",
+      "following_count",
+      "is_private",
+    ])
     .where("id", "in", ids)
     .where(unrestricted)
     .execute();
@@ -301,7 +314,13 @@ export async function clearFailedLogins(trx: IdentityDb, userId: string): Promis
 export function updateProfileFields(
   trx: IdentityDb,
   userId: string,
-  set: { display_name?: string; bio?: string; avatar_url?: string; show_sensitive_media?: boolean },
+  set: {
+    display_name?: string;
+    bio?: string;
+    avatar_url?: string;
+    show_sensitive_media?: boolean;
+    is_private?: boolean;
+  },
 ): Promise<UserRow | undefined> {
   return trx
     .updateTable("identity.users")

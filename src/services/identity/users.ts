@@ -19,5 +19,6 @@ export function toUser(row: UserRow | PublicProfile, viewerId: string | undefine
     followingCount: row.following_count,
     deletionScheduledAt:
       "email" in row && viewerId === row.id && row.deletion_scheduled_at ? row.deletion_scheduled_at.toISOString() : "",
+    isPrivate: row.is_private === true,
   });
 }

@@ -199,8 +199,12 @@ function announcement(a: Activity, r: AppliedRow): NewEvent | undefined {
 // ---- What the inbox reads of the other services' events: the fields it uses, as their writers declare them.
 
 const PAIR = { userId: true, targetId: true } as const;
-/** graph's Followed: userId followed targetId, who is notified. */
-const followOf = GRAPH_EVENTS.reader({ Followed: PAIR });
+/**
+ * graph's Followed (userId followed targetId, who is notified), FollowRequested (userId asked to
+ * follow targetId's private account: targetId is told) and FollowRequestApproved (targetId approved
+ * userId's request: userId is told, targetId the actor).
+ */
+const followOf = GRAPH_EVENTS.reader({ Followed: PAIR, FollowRequested: PAIR, FollowRequestApproved: PAIR });
 /** graph's Blocked, Unblocked, Muted and Unmuted: userId acts on targetId. */
 const ruleOf = GRAPH_EVENTS.reader({ Blocked: PAIR, Unblocked: PAIR, Muted: PAIR, Unmuted: PAIR });
 /**
@@ -274,8 +278,14 @@ function commentActivities(p: {
 function activitiesOf(event: Envelope): Activity[] | undefined {
   switch (event.aggregate_type) {
     case GRAPH_EVENTS.aggregate: {
-      const p = followOf(event)?.payload;
-      return p && [{ recipient: p.targetId, actor: p.userId, type: "FOLLOW", subjectId: "", postId: null }];
+      const e = followOf(event);
+      if (!e) return undefined;
+      const { userId, targetId } = e.payload;
+      if (e.type === "FollowRequestApproved") {
+        return [{ recipient: userId, actor: targetId, type: "FOLLOW_REQUEST_APPROVED", subjectId: "", postId: null }];
+      }
+      const type = e.type === "Followed" ? "FOLLOW" : "FOLLOW_REQUEST";
+      return [{ recipient: targetId, actor: userId, type, subjectId: "", postId: null }];
     }
     case POST_EVENTS.aggregate: {
       const e = postActivityOf(event);

@@ -38,6 +38,8 @@ export type NotificationsTables = {
     message: boolean;
     reply: boolean;
     comment_like: boolean;
+    follow_request: boolean;
+    follow_request_approved: boolean;
     updated_at: Date;
   };
   "notifications.push_tokens": {
@@ -76,6 +78,8 @@ export interface PrefRow {
   message: boolean;
   reply: boolean;
   commentLike: boolean;
+  followRequest: boolean;
+  followRequestApproved: boolean;
 }
 
 export const DEFAULT_PREFS: PrefRow = {
@@ -86,9 +90,12 @@ export const DEFAULT_PREFS: PrefRow = {
   message: true,
   reply: true,
   commentLike: true,
+  followRequest: true,
+  followRequestApproved: true,
 };
 
-const PREF_COLUMNS = sql`follow, "like", comment, mention, message, reply, comment_like AS "commentLike"`;
+const PREF_COLUMNS = sql`follow, "like", comment, mention, message, reply, comment_like AS "commentLike",
+  follow_request AS "followRequest", follow_request_approved AS "followRequestApproved"`;
 
 // ---- The RPCs'.
 
@@ -146,9 +153,10 @@ export async function preferences(db: Db, user: string): Promise<PrefRow> {
 /** Sets the preferences given (undefined: unchanged, or on for a new row); returns them all. */
 export async function upsertPreferences(db: Db, user: string, given: Partial<PrefRow>): Promise<PrefRow> {
   const r = await sql<PrefRow>`INSERT INTO notifications.preferences AS p
-      (user_id, follow, "like", comment, mention, message, reply, comment_like)
+      (user_id, follow, "like", comment, mention, message, reply, comment_like, follow_request, follow_request_approved)
     VALUES (${user}::uuid, ${given.follow ?? true}, ${given.like ?? true}, ${given.comment ?? true},
-      ${given.mention ?? true}, ${given.message ?? true}, ${given.reply ?? true}, ${given.commentLike ?? true})
+      ${given.mention ?? true}, ${given.message ?? true}, ${given.reply ?? true}, ${given.commentLike ?? true},
+      ${given.followRequest ?? true}, ${given.followRequestApproved ?? true})
     ON CONFLICT (user_id) DO UPDATE SET
       follow = coalesce(${given.follow ?? null}::boolean, p.follow),
       "like" = coalesce(${given.like ?? null}::boolean, p."like"),
@@ -157,6 +165,8 @@ export async function upsertPreferences(db: Db, user: string, given: Partial<Pre
       message = coalesce(${given.message ?? null}::boolean, p.message),
       reply = coalesce(${given.reply ?? null}::boolean, p.reply),
       comment_like = coalesce(${given.commentLike ?? null}::boolean, p.comment_like),
+      follow_request = coalesce(${given.followRequest ?? null}::boolean, p.follow_request),
+      follow_request_approved = coalesce(${given.followRequestApproved ?? null}::boolean, p.follow_request_approved),
       updated_at = now()
     RETURNING ${PREF_COLUMNS}`.execute(db);
   return r.rows[0] ?? DEFAULT_PREFS;

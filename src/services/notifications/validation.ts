@@ -17,6 +17,8 @@ export const TYPES = [
   "MESSAGE",
   "REPLY",
   "COMMENT_LIKE",
+  "FOLLOW_REQUEST",
+  "FOLLOW_REQUEST_APPROVED",
   // From moderation; always on (a type without a preference column is never turned off).
   "MODERATION",
   "REPORT_ACTIONED",

@@ -135,6 +135,10 @@ export const t = {
           return "A moderator acted on something you reported. Thank you.";
         case "REPORT_DISMISSED":
           return "A moderator reviewed your report and found nothing to act on.";
+        case "FOLLOW_REQUEST":
+          return `${actor} asked to follow you`;
+        case "FOLLOW_REQUEST_APPROVED":
+          return `${actor} approved your follow request`;
         default:
           return `${actor}: ${type.toLowerCase().replaceAll("_", " ")}`;
       }

@@ -1,4 +1,7 @@
-/** ListUserPosts: a user's live post ids, newest first; empty for a viewer in a block with the user. */
+/**
+ * ListUserPosts: a user's live post ids, newest first; empty for a viewer in a block with the user, and
+ * for one who does not follow the user's private account.
+ */
 import { create } from "@bufbuild/protobuf";
 import {
   type ListUserPostsRequest,
@@ -8,6 +11,7 @@ import {
 import { decodeCursor, ID, keysetPage, LIST, pageSize } from "../../../platform/paging.ts";
 import { optionalUser } from "../../../platform/rpc/context.ts";
 import { uuid } from "../../../platform/validate.ts";
+import { authorClosed } from "../access.ts";
 import type { ContentContext } from "../context.ts";
 import { userPostsQuery } from "../queries.ts";
 
@@ -19,6 +23,8 @@ export async function listUserPosts(ctx: ContentContext, req: ListUserPostsReque
   if (viewer && viewer !== userId && (await ctx.peers.blockedBetween(viewer, [userId])).has(userId)) {
     return create(ListUserPostsResponseSchema, { postIds: [], nextCursor: "" });
   }
+  if (await authorClosed(ctx, viewer, userId))
+    return create(ListUserPostsResponseSchema, { postIds: [], nextCursor: "" });
   const page = await keysetPage(userPostsQuery(ctx.reader, userId), {
     key: "p.id",
     after,

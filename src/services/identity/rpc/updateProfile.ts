@@ -18,6 +18,7 @@ export function updateProfile(id: Identity): ServiceImpl<typeof IdentityService>
     if (req.bio !== undefined) set.bio = validateBio(req.bio);
     if (req.avatarUrl !== undefined) set.avatar_url = validateAvatarUrl(req.avatarUrl);
     if (req.showSensitiveMedia !== undefined) set.show_sensitive_media = req.showSensitiveMedia;
+    if (req.isPrivate !== undefined) set.is_private = req.isPrivate;
     const row = await id.writer.transaction().execute(async (trx) => {
       const row = await updateProfileFields(trx, user.userId, set);
       if (row) await writeUserEvents(id.outbox, trx, userEvent("ProfileUpdated", profilePayload(row)));

@@ -18,6 +18,8 @@ export function updatePreferences(
       message: req.message,
       reply: req.reply,
       commentLike: req.commentLike,
+      followRequest: req.followRequest,
+      followRequestApproved: req.followRequestApproved,
     };
     return { preferences: await upsertPreferences(writer, user, given) };
   };

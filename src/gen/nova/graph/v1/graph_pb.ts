@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nova/graph/v1/graph.proto.
  */
 export const file_nova_graph_v1_graph: GenFile = /*@__PURE__*/
-  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjMKEkxpc3RCbG9ja2VkUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iTQoTTGlzdEJsb2NrZWRSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjEKEExpc3RNdXRlZFJlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIksKEUxpc3RNdXRlZFJlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiRgoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZjdXJzb3IYAiABKAkSDQoFbGltaXQYAyABKA0iTwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkifQoMUmVsYXRpb25zaGlwEg8KB3VzZXJfaWQYASABKAkSEQoJZm9sbG93aW5nGAIgASgIEhMKC2ZvbGxvd2VkX2J5GAMgASgIEhAKCGJsb2NraW5nGAQgASgIEhIKCmJsb2NrZWRfYnkYBSABKAgSDgoGbXV0aW5nGAYgASgIIjoKF0dldFJlbGF0aW9uc2hpcHNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJEg0KBWZyZXNoGAIgASgIIk4KGEdldFJlbGF0aW9uc2hpcHNSZXNwb25zZRIyCg1yZWxhdGlvbnNoaXBzGAEgAygLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXAiSgoGQ291bnRzEg8KB3VzZXJfaWQYASABKAkSFgoOZm9sbG93ZXJfY291bnQYAiABKA0SFwoPZm9sbG93aW5nX2NvdW50GAMgASgNIiQKEEdldENvdW50c1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiOgoRR2V0Q291bnRzUmVzcG9uc2USJQoGY291bnRzGAEgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiMgoRU2NhbkJsb2Nrc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIi8KBUJsb2NrEhIKCmJsb2NrZXJfaWQYASABKAkSEgoKYmxvY2tlZF9pZBgCIAEoCSJeChJTY2FuQmxvY2tzUmVzcG9uc2USJAoGYmxvY2tzGAEgAygLMhQubm92YS5ncmFwaC52MS5CbG9jaxITCgtuZXh0X2N1cnNvchgCIAEoCRINCgV0b3RhbBgDIAEoBCJPCglNdXRlZFdvcmQSCgoCaWQYASABKAkSDgoGcGhyYXNlGAIgASgJEhIKCmV4cGlyZXNfYXQYAyABKAkSEgoKY3JlYXRlZF9hdBgEIAEoCSIXChVMaXN0TXV0ZWRXb3Jkc1JlcXVlc3QiQQoWTGlzdE11dGVkV29yZHNSZXNwb25zZRInCgV3b3JkcxgBIAMoCzIYLm5vdmEuZ3JhcGgudjEuTXV0ZWRXb3JkIjkKE0FkZE11dGVkV29yZFJlcXVlc3QSDgoGcGhyYXNlGAEgASgJEhIKCmV4cGlyZXNfYXQYAiABKAkiPgoUQWRkTXV0ZWRXb3JkUmVzcG9uc2USJgoEd29yZBgBIAEoCzIYLm5vdmEuZ3JhcGgudjEuTXV0ZWRXb3JkIiQKFlJlbW92ZU11dGVkV29yZFJlcXVlc3QSCgoCaWQYASABKAkiKgoXUmVtb3ZlTXV0ZWRXb3JkUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCDLgCgoMR3JhcGhTZXJ2aWNlEkUKBkZvbGxvdxIcLm5vdmEuZ3JhcGgudjEuRm9sbG93UmVxdWVzdBodLm5vdmEuZ3JhcGgudjEuRm9sbG93UmVzcG9uc2USSwoIVW5mb2xsb3cSHi5ub3ZhLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBofLm5vdmEuZ3JhcGgudjEuVW5mb2xsb3dSZXNwb25zZRJCCgVCbG9jaxIbLm5vdmEuZ3JhcGgudjEuQmxvY2tSZXF1ZXN0Ghwubm92YS5ncmFwaC52MS5CbG9ja1Jlc3BvbnNlEkgKB1VuYmxvY2sSHS5ub3ZhLmdyYXBoLnYxLlVuYmxvY2tSZXF1ZXN0Gh4ubm92YS5ncmFwaC52MS5VbmJsb2NrUmVzcG9uc2USPwoETXV0ZRIaLm5vdmEuZ3JhcGgudjEuTXV0ZVJlcXVlc3QaGy5ub3ZhLmdyYXBoLnYxLk11dGVSZXNwb25zZRJFCgZVbm11dGUSHC5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlcXVlc3QaHS5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlc3BvbnNlEl8KDUxpc3RGb2xsb3dlcnMSIy5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXF1ZXN0GiQubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiA5ACARJfCg1MaXN0Rm9sbG93aW5nEiMubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBokLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1Jlc3BvbnNlIgOQAgESWQoLTGlzdEJsb2NrZWQSIS5ub3ZhLmdyYXBoLnYxLkxpc3RCbG9ja2VkUmVxdWVzdBoiLm5vdmEuZ3JhcGgudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKCUxpc3RNdXRlZBIfLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVxdWVzdBogLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVzcG9uc2UiA5ACARJiCg5MaXN0TXV0ZWRXb3JkcxIkLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkV29yZHNSZXF1ZXN0GiUubm92YS5ncmFwaC52MS5MaXN0TXV0ZWRXb3Jkc1Jlc3BvbnNlIgOQAgESVwoMQWRkTXV0ZWRXb3JkEiIubm92YS5ncmFwaC52MS5BZGRNdXRlZFdvcmRSZXF1ZXN0GiMubm92YS5ncmFwaC52MS5BZGRNdXRlZFdvcmRSZXNwb25zZRJgCg9SZW1vdmVNdXRlZFdvcmQSJS5ub3ZhLmdyYXBoLnYxLlJlbW92ZU11dGVkV29yZFJlcXVlc3QaJi5ub3ZhLmdyYXBoLnYxLlJlbW92ZU11dGVkV29yZFJlc3BvbnNlEmgKEEdldFJlbGF0aW9uc2hpcHMSJi5ub3ZhLmdyYXBoLnYxLkdldFJlbGF0aW9uc2hpcHNSZXF1ZXN0Gicubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2UiA5ACARJTCglHZXRDb3VudHMSHy5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1JlcXVlc3QaIC5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1Jlc3BvbnNlIgOQAgESVgoKU2NhbkJsb2NrcxIgLm5vdmEuZ3JhcGgudjEuU2NhbkJsb2Nrc1JlcXVlc3QaIS5ub3ZhLmdyYXBoLnYxLlNjYW5CbG9ja3NSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("Chlub3ZhL2dyYXBoL3YxL2dyYXBoLnByb3RvEg1ub3ZhLmdyYXBoLnYxIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Gb2xsb3dSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIn0KEFVuZm9sbG93UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ6Cg1CbG9ja1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSMQoMcmVsYXRpb25zaGlwGAIgASgLMhsubm92YS5ncmFwaC52MS5SZWxhdGlvbnNoaXASJQoGY291bnRzGAMgAygLMhUubm92YS5ncmFwaC52MS5Db3VudHMiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ8Cg9VbmJsb2NrUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIeCgtNdXRlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInkKDE11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiAKDVVubXV0ZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJ7Cg5Vbm11dGVSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIkYKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgNIk8KFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRITCgtuZXh0X2N1cnNvchgCIAEoCRIPCgdjdXJzb3JzGAMgAygJIjoKGUxpc3RGb2xsb3dSZXF1ZXN0c1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgNIlQKGkxpc3RGb2xsb3dSZXF1ZXN0c1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiLgobQXBwcm92ZUZvbGxvd1JlcXVlc3RSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiiQEKHEFwcHJvdmVGb2xsb3dSZXF1ZXN0UmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCBIxCgxyZWxhdGlvbnNoaXAYAiABKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcBIlCgZjb3VudHMYAyADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIrChhEZW55Rm9sbG93UmVxdWVzdFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSKGAQoZRGVueUZvbGxvd1JlcXVlc3RSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEjEKDHJlbGF0aW9uc2hpcBgCIAEoCzIbLm5vdmEuZ3JhcGgudjEuUmVsYXRpb25zaGlwEiUKBmNvdW50cxgDIAMoCzIVLm5vdmEuZ3JhcGgudjEuQ291bnRzIiEKH0FwcHJvdmVBbGxGb2xsb3dSZXF1ZXN0c1JlcXVlc3QiNAogQXBwcm92ZUFsbEZvbGxvd1JlcXVlc3RzUmVzcG9uc2USEAoIYXBwcm92ZWQYASABKA0iMwoSTGlzdEJsb2NrZWRSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCRINCgVsaW1pdBgCIAEoDSJNChNMaXN0QmxvY2tlZFJlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhMKC25leHRfY3Vyc29yGAIgASgJEg8KB2N1cnNvcnMYAyADKAkiMQoQTGlzdE11dGVkUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iSwoRTGlzdE11dGVkUmVzcG9uc2USEAoIdXNlcl9pZHMYASADKAkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSJGChRMaXN0Rm9sbG93aW5nUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmN1cnNvchgCIAEoCRINCgVsaW1pdBgDIAEoDSJPChVMaXN0Rm9sbG93aW5nUmVzcG9uc2USEAoIdXNlcl9pZHMYASADKAkSEwoLbmV4dF9jdXJzb3IYAiABKAkSDwoHY3Vyc29ycxgDIAMoCSKmAQoMUmVsYXRpb25zaGlwEg8KB3VzZXJfaWQYASABKAkSEQoJZm9sbG93aW5nGAIgASgIEhMKC2ZvbGxvd2VkX2J5GAMgASgIEhAKCGJsb2NraW5nGAQgASgIEhIKCmJsb2NrZWRfYnkYBSABKAgSDgoGbXV0aW5nGAYgASgIEhEKCXJlcXVlc3RlZBgHIAEoCBIUCgxyZXF1ZXN0ZWRfYnkYCCABKAgiOgoXR2V0UmVsYXRpb25zaGlwc1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkSDQoFZnJlc2gYAiABKAgiTgoYR2V0UmVsYXRpb25zaGlwc1Jlc3BvbnNlEjIKDXJlbGF0aW9uc2hpcHMYASADKAsyGy5ub3ZhLmdyYXBoLnYxLlJlbGF0aW9uc2hpcCJKCgZDb3VudHMSDwoHdXNlcl9pZBgBIAEoCRIWCg5mb2xsb3dlcl9jb3VudBgCIAEoDRIXCg9mb2xsb3dpbmdfY291bnQYAyABKA0iJAoQR2V0Q291bnRzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSI6ChFHZXRDb3VudHNSZXNwb25zZRIlCgZjb3VudHMYASADKAsyFS5ub3ZhLmdyYXBoLnYxLkNvdW50cyIyChFTY2FuQmxvY2tzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKA0iLwoFQmxvY2sSEgoKYmxvY2tlcl9pZBgBIAEoCRISCgpibG9ja2VkX2lkGAIgASgJIl4KElNjYW5CbG9ja3NSZXNwb25zZRIkCgZibG9ja3MYASADKAsyFC5ub3ZhLmdyYXBoLnYxLkJsb2NrEhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgEIk8KCU11dGVkV29yZBIKCgJpZBgBIAEoCRIOCgZwaHJhc2UYAiABKAkSEgoKZXhwaXJlc19hdBgDIAEoCRISCgpjcmVhdGVkX2F0GAQgASgJIhcKFUxpc3RNdXRlZFdvcmRzUmVxdWVzdCJBChZMaXN0TXV0ZWRXb3Jkc1Jlc3BvbnNlEicKBXdvcmRzGAEgAygLMhgubm92YS5ncmFwaC52MS5NdXRlZFdvcmQiOQoTQWRkTXV0ZWRXb3JkUmVxdWVzdBIOCgZwaHJhc2UYASABKAkSEgoKZXhwaXJlc19hdBgCIAEoCSI+ChRBZGRNdXRlZFdvcmRSZXNwb25zZRImCgR3b3JkGAEgASgLMhgubm92YS5ncmFwaC52MS5NdXRlZFdvcmQiJAoWUmVtb3ZlTXV0ZWRXb3JkUmVxdWVzdBIKCgJpZBgBIAEoCSIqChdSZW1vdmVNdXRlZFdvcmRSZXNwb25zZRIPCgdyZW1vdmVkGAEgASgIMqYOCgxHcmFwaFNlcnZpY2USRQoGRm9sbG93Ehwubm92YS5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0Gh0ubm92YS5ncmFwaC52MS5Gb2xsb3dSZXNwb25zZRJLCghVbmZvbGxvdxIeLm5vdmEuZ3JhcGgudjEuVW5mb2xsb3dSZXF1ZXN0Gh8ubm92YS5ncmFwaC52MS5VbmZvbGxvd1Jlc3BvbnNlEm4KEkxpc3RGb2xsb3dSZXF1ZXN0cxIoLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd1JlcXVlc3RzUmVxdWVzdBopLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd1JlcXVlc3RzUmVzcG9uc2UiA5ACARJvChRBcHByb3ZlRm9sbG93UmVxdWVzdBIqLm5vdmEuZ3JhcGgudjEuQXBwcm92ZUZvbGxvd1JlcXVlc3RSZXF1ZXN0Gisubm92YS5ncmFwaC52MS5BcHByb3ZlRm9sbG93UmVxdWVzdFJlc3BvbnNlEmYKEURlbnlGb2xsb3dSZXF1ZXN0Eicubm92YS5ncmFwaC52MS5EZW55Rm9sbG93UmVxdWVzdFJlcXVlc3QaKC5ub3ZhLmdyYXBoLnYxLkRlbnlGb2xsb3dSZXF1ZXN0UmVzcG9uc2USewoYQXBwcm92ZUFsbEZvbGxvd1JlcXVlc3RzEi4ubm92YS5ncmFwaC52MS5BcHByb3ZlQWxsRm9sbG93UmVxdWVzdHNSZXF1ZXN0Gi8ubm92YS5ncmFwaC52MS5BcHByb3ZlQWxsRm9sbG93UmVxdWVzdHNSZXNwb25zZRJCCgVCbG9jaxIbLm5vdmEuZ3JhcGgudjEuQmxvY2tSZXF1ZXN0Ghwubm92YS5ncmFwaC52MS5CbG9ja1Jlc3BvbnNlEkgKB1VuYmxvY2sSHS5ub3ZhLmdyYXBoLnYxLlVuYmxvY2tSZXF1ZXN0Gh4ubm92YS5ncmFwaC52MS5VbmJsb2NrUmVzcG9uc2USPwoETXV0ZRIaLm5vdmEuZ3JhcGgudjEuTXV0ZVJlcXVlc3QaGy5ub3ZhLmdyYXBoLnYxLk11dGVSZXNwb25zZRJFCgZVbm11dGUSHC5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlcXVlc3QaHS5ub3ZhLmdyYXBoLnYxLlVubXV0ZVJlc3BvbnNlEl8KDUxpc3RGb2xsb3dlcnMSIy5ub3ZhLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXF1ZXN0GiQubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiA5ACARJfCg1MaXN0Rm9sbG93aW5nEiMubm92YS5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBokLm5vdmEuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1Jlc3BvbnNlIgOQAgESWQoLTGlzdEJsb2NrZWQSIS5ub3ZhLmdyYXBoLnYxLkxpc3RCbG9ja2VkUmVxdWVzdBoiLm5vdmEuZ3JhcGgudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKCUxpc3RNdXRlZBIfLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVxdWVzdBogLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkUmVzcG9uc2UiA5ACARJiCg5MaXN0TXV0ZWRXb3JkcxIkLm5vdmEuZ3JhcGgudjEuTGlzdE11dGVkV29yZHNSZXF1ZXN0GiUubm92YS5ncmFwaC52MS5MaXN0TXV0ZWRXb3Jkc1Jlc3BvbnNlIgOQAgESVwoMQWRkTXV0ZWRXb3JkEiIubm92YS5ncmFwaC52MS5BZGRNdXRlZFdvcmRSZXF1ZXN0GiMubm92YS5ncmFwaC52MS5BZGRNdXRlZFdvcmRSZXNwb25zZRJgCg9SZW1vdmVNdXRlZFdvcmQSJS5ub3ZhLmdyYXBoLnYxLlJlbW92ZU11dGVkV29yZFJlcXVlc3QaJi5ub3ZhLmdyYXBoLnYxLlJlbW92ZU11dGVkV29yZFJlc3BvbnNlEmgKEEdldFJlbGF0aW9uc2hpcHMSJi5ub3ZhLmdyYXBoLnYxLkdldFJlbGF0aW9uc2hpcHNSZXF1ZXN0Gicubm92YS5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBzUmVzcG9uc2UiA5ACARJTCglHZXRDb3VudHMSHy5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1JlcXVlc3QaIC5ub3ZhLmdyYXBoLnYxLkdldENvdW50c1Jlc3BvbnNlIgOQAgESVgoKU2NhbkJsb2NrcxIgLm5vdmEuZ3JhcGgudjEuU2NhbkJsb2Nrc1JlcXVlc3QaIS5ub3ZhLmdyYXBoLnYxLlNjYW5CbG9ja3NSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * @generated from message nova.graph.v1.FollowRequest
@@ -354,6 +354,187 @@ export const ListFollowersResponseSchema: GenMessage<ListFollowersResponse> = /*
   messageDesc(file_nova_graph_v1_graph, 13);
 
 /**
+ * @generated from message nova.graph.v1.ListFollowRequestsRequest
+ */
+export type ListFollowRequestsRequest = Message<"nova.graph.v1.ListFollowRequestsRequest"> & {
+  /**
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * 1 to 100; 0 means 20.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message nova.graph.v1.ListFollowRequestsRequest.
+ * Use `create(ListFollowRequestsRequestSchema)` to create a new message.
+ */
+export const ListFollowRequestsRequestSchema: GenMessage<ListFollowRequestsRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 14);
+
+/**
+ * @generated from message nova.graph.v1.ListFollowRequestsResponse
+ */
+export type ListFollowRequestsResponse = Message<"nova.graph.v1.ListFollowRequestsResponse"> & {
+  /**
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+
+  /**
+   * Empty when there is no further page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+
+  /**
+   * @generated from field: repeated string cursors = 3;
+   */
+  cursors: string[];
+};
+
+/**
+ * Describes the message nova.graph.v1.ListFollowRequestsResponse.
+ * Use `create(ListFollowRequestsResponseSchema)` to create a new message.
+ */
+export const ListFollowRequestsResponseSchema: GenMessage<ListFollowRequestsResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 15);
+
+/**
+ * @generated from message nova.graph.v1.ApproveFollowRequestRequest
+ */
+export type ApproveFollowRequestRequest = Message<"nova.graph.v1.ApproveFollowRequestRequest"> & {
+  /**
+   * The requester.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message nova.graph.v1.ApproveFollowRequestRequest.
+ * Use `create(ApproveFollowRequestRequestSchema)` to create a new message.
+ */
+export const ApproveFollowRequestRequestSchema: GenMessage<ApproveFollowRequestRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 16);
+
+/**
+ * @generated from message nova.graph.v1.ApproveFollowRequestResponse
+ */
+export type ApproveFollowRequestResponse = Message<"nova.graph.v1.ApproveFollowRequestResponse"> & {
+  /**
+   * False when there was no pending request from the user.
+   *
+   * @generated from field: bool changed = 1;
+   */
+  changed: boolean;
+
+  /**
+   * As in FollowResponse: the caller's relationship to the requester.
+   *
+   * @generated from field: nova.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+
+  /**
+   * @generated from field: repeated nova.graph.v1.Counts counts = 3;
+   */
+  counts: Counts[];
+};
+
+/**
+ * Describes the message nova.graph.v1.ApproveFollowRequestResponse.
+ * Use `create(ApproveFollowRequestResponseSchema)` to create a new message.
+ */
+export const ApproveFollowRequestResponseSchema: GenMessage<ApproveFollowRequestResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 17);
+
+/**
+ * @generated from message nova.graph.v1.DenyFollowRequestRequest
+ */
+export type DenyFollowRequestRequest = Message<"nova.graph.v1.DenyFollowRequestRequest"> & {
+  /**
+   * The requester.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message nova.graph.v1.DenyFollowRequestRequest.
+ * Use `create(DenyFollowRequestRequestSchema)` to create a new message.
+ */
+export const DenyFollowRequestRequestSchema: GenMessage<DenyFollowRequestRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 18);
+
+/**
+ * @generated from message nova.graph.v1.DenyFollowRequestResponse
+ */
+export type DenyFollowRequestResponse = Message<"nova.graph.v1.DenyFollowRequestResponse"> & {
+  /**
+   * @generated from field: bool changed = 1;
+   */
+  changed: boolean;
+
+  /**
+   * As in FollowResponse.
+   *
+   * @generated from field: nova.graph.v1.Relationship relationship = 2;
+   */
+  relationship?: Relationship | undefined;
+
+  /**
+   * @generated from field: repeated nova.graph.v1.Counts counts = 3;
+   */
+  counts: Counts[];
+};
+
+/**
+ * Describes the message nova.graph.v1.DenyFollowRequestResponse.
+ * Use `create(DenyFollowRequestResponseSchema)` to create a new message.
+ */
+export const DenyFollowRequestResponseSchema: GenMessage<DenyFollowRequestResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 19);
+
+/**
+ * @generated from message nova.graph.v1.ApproveAllFollowRequestsRequest
+ */
+export type ApproveAllFollowRequestsRequest = Message<"nova.graph.v1.ApproveAllFollowRequestsRequest"> & {
+};
+
+/**
+ * Describes the message nova.graph.v1.ApproveAllFollowRequestsRequest.
+ * Use `create(ApproveAllFollowRequestsRequestSchema)` to create a new message.
+ */
+export const ApproveAllFollowRequestsRequestSchema: GenMessage<ApproveAllFollowRequestsRequest> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 20);
+
+/**
+ * @generated from message nova.graph.v1.ApproveAllFollowRequestsResponse
+ */
+export type ApproveAllFollowRequestsResponse = Message<"nova.graph.v1.ApproveAllFollowRequestsResponse"> & {
+  /**
+   * @generated from field: uint32 approved = 1;
+   */
+  approved: number;
+};
+
+/**
+ * Describes the message nova.graph.v1.ApproveAllFollowRequestsResponse.
+ * Use `create(ApproveAllFollowRequestsResponseSchema)` to create a new message.
+ */
+export const ApproveAllFollowRequestsResponseSchema: GenMessage<ApproveAllFollowRequestsResponse> = /*@__PURE__*/
+  messageDesc(file_nova_graph_v1_graph, 21);
+
+/**
  * @generated from message nova.graph.v1.ListBlockedRequest
  */
 export type ListBlockedRequest = Message<"nova.graph.v1.ListBlockedRequest"> & {
@@ -375,7 +556,7 @@ export type ListBlockedRequest = Message<"nova.graph.v1.ListBlockedRequest"> & {
  * Use `create(ListBlockedRequestSchema)` to create a new message.
  */
 export const ListBlockedRequestSchema: GenMessage<ListBlockedRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 14);
+  messageDesc(file_nova_graph_v1_graph, 22);
 
 /**
  * @generated from message nova.graph.v1.ListBlockedResponse
@@ -404,7 +585,7 @@ export type ListBlockedResponse = Message<"nova.graph.v1.ListBlockedResponse"> &
  * Use `create(ListBlockedResponseSchema)` to create a new message.
  */
 export const ListBlockedResponseSchema: GenMessage<ListBlockedResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 15);
+  messageDesc(file_nova_graph_v1_graph, 23);
 
 /**
  * @generated from message nova.graph.v1.ListMutedRequest
@@ -428,7 +609,7 @@ export type ListMutedRequest = Message<"nova.graph.v1.ListMutedRequest"> & {
  * Use `create(ListMutedRequestSchema)` to create a new message.
  */
 export const ListMutedRequestSchema: GenMessage<ListMutedRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 16);
+  messageDesc(file_nova_graph_v1_graph, 24);
 
 /**
  * @generated from message nova.graph.v1.ListMutedResponse
@@ -457,7 +638,7 @@ export type ListMutedResponse = Message<"nova.graph.v1.ListMutedResponse"> & {
  * Use `create(ListMutedResponseSchema)` to create a new message.
  */
 export const ListMutedResponseSchema: GenMessage<ListMutedResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 17);
+  messageDesc(file_nova_graph_v1_graph, 25);
 
 /**
  * @generated from message nova.graph.v1.ListFollowingRequest
@@ -484,7 +665,7 @@ export type ListFollowingRequest = Message<"nova.graph.v1.ListFollowingRequest">
  * Use `create(ListFollowingRequestSchema)` to create a new message.
  */
 export const ListFollowingRequestSchema: GenMessage<ListFollowingRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 18);
+  messageDesc(file_nova_graph_v1_graph, 26);
 
 /**
  * @generated from message nova.graph.v1.ListFollowingResponse
@@ -511,7 +692,7 @@ export type ListFollowingResponse = Message<"nova.graph.v1.ListFollowingResponse
  * Use `create(ListFollowingResponseSchema)` to create a new message.
  */
 export const ListFollowingResponseSchema: GenMessage<ListFollowingResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 19);
+  messageDesc(file_nova_graph_v1_graph, 27);
 
 /**
  * @generated from message nova.graph.v1.Relationship
@@ -556,6 +737,20 @@ export type Relationship = Message<"nova.graph.v1.Relationship"> & {
    * @generated from field: bool muting = 6;
    */
   muting: boolean;
+
+  /**
+   * The caller asked to follow the user (a private account) and awaits the answer.
+   *
+   * @generated from field: bool requested = 7;
+   */
+  requested: boolean;
+
+  /**
+   * The user asked to follow the caller and awaits the caller's answer.
+   *
+   * @generated from field: bool requested_by = 8;
+   */
+  requestedBy: boolean;
 };
 
 /**
@@ -563,7 +758,7 @@ export type Relationship = Message<"nova.graph.v1.Relationship"> & {
  * Use `create(RelationshipSchema)` to create a new message.
  */
 export const RelationshipSchema: GenMessage<Relationship> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 20);
+  messageDesc(file_nova_graph_v1_graph, 28);
 
 /**
  * @generated from message nova.graph.v1.GetRelationshipsRequest
@@ -590,7 +785,7 @@ export type GetRelationshipsRequest = Message<"nova.graph.v1.GetRelationshipsReq
  * Use `create(GetRelationshipsRequestSchema)` to create a new message.
  */
 export const GetRelationshipsRequestSchema: GenMessage<GetRelationshipsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 21);
+  messageDesc(file_nova_graph_v1_graph, 29);
 
 /**
  * @generated from message nova.graph.v1.GetRelationshipsResponse
@@ -609,7 +804,7 @@ export type GetRelationshipsResponse = Message<"nova.graph.v1.GetRelationshipsRe
  * Use `create(GetRelationshipsResponseSchema)` to create a new message.
  */
 export const GetRelationshipsResponseSchema: GenMessage<GetRelationshipsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 22);
+  messageDesc(file_nova_graph_v1_graph, 30);
 
 /**
  * @generated from message nova.graph.v1.Counts
@@ -636,7 +831,7 @@ export type Counts = Message<"nova.graph.v1.Counts"> & {
  * Use `create(CountsSchema)` to create a new message.
  */
 export const CountsSchema: GenMessage<Counts> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 23);
+  messageDesc(file_nova_graph_v1_graph, 31);
 
 /**
  * @generated from message nova.graph.v1.GetCountsRequest
@@ -655,7 +850,7 @@ export type GetCountsRequest = Message<"nova.graph.v1.GetCountsRequest"> & {
  * Use `create(GetCountsRequestSchema)` to create a new message.
  */
 export const GetCountsRequestSchema: GenMessage<GetCountsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 24);
+  messageDesc(file_nova_graph_v1_graph, 32);
 
 /**
  * @generated from message nova.graph.v1.GetCountsResponse
@@ -672,7 +867,7 @@ export type GetCountsResponse = Message<"nova.graph.v1.GetCountsResponse"> & {
  * Use `create(GetCountsResponseSchema)` to create a new message.
  */
 export const GetCountsResponseSchema: GenMessage<GetCountsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 25);
+  messageDesc(file_nova_graph_v1_graph, 33);
 
 /**
  * @generated from message nova.graph.v1.ScanBlocksRequest
@@ -698,7 +893,7 @@ export type ScanBlocksRequest = Message<"nova.graph.v1.ScanBlocksRequest"> & {
  * Use `create(ScanBlocksRequestSchema)` to create a new message.
  */
 export const ScanBlocksRequestSchema: GenMessage<ScanBlocksRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 26);
+  messageDesc(file_nova_graph_v1_graph, 34);
 
 /**
  * @generated from message nova.graph.v1.Block
@@ -720,7 +915,7 @@ export type Block = Message<"nova.graph.v1.Block"> & {
  * Use `create(BlockSchema)` to create a new message.
  */
 export const BlockSchema: GenMessage<Block> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 27);
+  messageDesc(file_nova_graph_v1_graph, 35);
 
 /**
  * @generated from message nova.graph.v1.ScanBlocksResponse
@@ -751,7 +946,7 @@ export type ScanBlocksResponse = Message<"nova.graph.v1.ScanBlocksResponse"> & {
  * Use `create(ScanBlocksResponseSchema)` to create a new message.
  */
 export const ScanBlocksResponseSchema: GenMessage<ScanBlocksResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 28);
+  messageDesc(file_nova_graph_v1_graph, 36);
 
 /**
  * @generated from message nova.graph.v1.MutedWord
@@ -785,7 +980,7 @@ export type MutedWord = Message<"nova.graph.v1.MutedWord"> & {
  * Use `create(MutedWordSchema)` to create a new message.
  */
 export const MutedWordSchema: GenMessage<MutedWord> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 29);
+  messageDesc(file_nova_graph_v1_graph, 37);
 
 /**
  * @generated from message nova.graph.v1.ListMutedWordsRequest
@@ -798,7 +993,7 @@ export type ListMutedWordsRequest = Message<"nova.graph.v1.ListMutedWordsRequest
  * Use `create(ListMutedWordsRequestSchema)` to create a new message.
  */
 export const ListMutedWordsRequestSchema: GenMessage<ListMutedWordsRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 30);
+  messageDesc(file_nova_graph_v1_graph, 38);
 
 /**
  * @generated from message nova.graph.v1.ListMutedWordsResponse
@@ -817,7 +1012,7 @@ export type ListMutedWordsResponse = Message<"nova.graph.v1.ListMutedWordsRespon
  * Use `create(ListMutedWordsResponseSchema)` to create a new message.
  */
 export const ListMutedWordsResponseSchema: GenMessage<ListMutedWordsResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 31);
+  messageDesc(file_nova_graph_v1_graph, 39);
 
 /**
  * @generated from message nova.graph.v1.AddMutedWordRequest
@@ -843,7 +1038,7 @@ export type AddMutedWordRequest = Message<"nova.graph.v1.AddMutedWordRequest"> &
  * Use `create(AddMutedWordRequestSchema)` to create a new message.
  */
 export const AddMutedWordRequestSchema: GenMessage<AddMutedWordRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 32);
+  messageDesc(file_nova_graph_v1_graph, 40);
 
 /**
  * @generated from message nova.graph.v1.AddMutedWordResponse
@@ -860,7 +1055,7 @@ export type AddMutedWordResponse = Message<"nova.graph.v1.AddMutedWordResponse">
  * Use `create(AddMutedWordResponseSchema)` to create a new message.
  */
 export const AddMutedWordResponseSchema: GenMessage<AddMutedWordResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 33);
+  messageDesc(file_nova_graph_v1_graph, 41);
 
 /**
  * @generated from message nova.graph.v1.RemoveMutedWordRequest
@@ -877,7 +1072,7 @@ export type RemoveMutedWordRequest = Message<"nova.graph.v1.RemoveMutedWordReque
  * Use `create(RemoveMutedWordRequestSchema)` to create a new message.
  */
 export const RemoveMutedWordRequestSchema: GenMessage<RemoveMutedWordRequest> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 34);
+  messageDesc(file_nova_graph_v1_graph, 42);
 
 /**
  * @generated from message nova.graph.v1.RemoveMutedWordResponse
@@ -896,7 +1091,7 @@ export type RemoveMutedWordResponse = Message<"nova.graph.v1.RemoveMutedWordResp
  * Use `create(RemoveMutedWordResponseSchema)` to create a new message.
  */
 export const RemoveMutedWordResponseSchema: GenMessage<RemoveMutedWordResponse> = /*@__PURE__*/
-  messageDesc(file_nova_graph_v1_graph, 35);
+  messageDesc(file_nova_graph_v1_graph, 43);
 
 /**
  * The follow graph, blocks and mutes. The acting user of every write (and
@@ -909,6 +1104,8 @@ export const RemoveMutedWordResponseSchema: GenMessage<RemoveMutedWordResponse> 
 export const GraphService: GenService<{
   /**
    * Following yourself, or across a block in either direction, is refused.
+   * Following a private account makes a follow request instead, which the
+   * account's owner approves or denies.
    *
    * @generated from rpc nova.graph.v1.GraphService.Follow
    */
@@ -918,6 +1115,8 @@ export const GraphService: GenService<{
     output: typeof FollowResponseSchema;
   },
   /**
+   * Also withdraws the caller's pending follow request to the user.
+   *
    * @generated from rpc nova.graph.v1.GraphService.Unfollow
    */
   unfollow: {
@@ -926,7 +1125,45 @@ export const GraphService: GenService<{
     output: typeof UnfollowResponseSchema;
   },
   /**
-   * Also removes the follows in both directions.
+   * The pending follow requests to the caller: requesters' ids, newest first, and a cursor.
+   *
+   * @generated from rpc nova.graph.v1.GraphService.ListFollowRequests
+   */
+  listFollowRequests: {
+    methodKind: "unary";
+    input: typeof ListFollowRequestsRequestSchema;
+    output: typeof ListFollowRequestsResponseSchema;
+  },
+  /**
+   * The requester becomes a follower of the caller.
+   *
+   * @generated from rpc nova.graph.v1.GraphService.ApproveFollowRequest
+   */
+  approveFollowRequest: {
+    methodKind: "unary";
+    input: typeof ApproveFollowRequestRequestSchema;
+    output: typeof ApproveFollowRequestResponseSchema;
+  },
+  /**
+   * @generated from rpc nova.graph.v1.GraphService.DenyFollowRequest
+   */
+  denyFollowRequest: {
+    methodKind: "unary";
+    input: typeof DenyFollowRequestRequestSchema;
+    output: typeof DenyFollowRequestResponseSchema;
+  },
+  /**
+   * Approves every pending request to the caller (their account turned public).
+   *
+   * @generated from rpc nova.graph.v1.GraphService.ApproveAllFollowRequests
+   */
+  approveAllFollowRequests: {
+    methodKind: "unary";
+    input: typeof ApproveAllFollowRequestsRequestSchema;
+    output: typeof ApproveAllFollowRequestsResponseSchema;
+  },
+  /**
+   * Also removes the follows and follow requests in both directions.
    *
    * @generated from rpc nova.graph.v1.GraphService.Block
    */
