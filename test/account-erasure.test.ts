@@ -145,6 +145,22 @@ async function eraseEverything(url: string, blobs: () => Promise<string[]>) {
   await ok(B, `mutation($input: ReportInput!) { report(input: $input) { __typename } }`, {
     input: { subjectKind: "ACCOUNT", subjectId: a.user.id, category: "SPAM" },
   });
+  // A asked to follow a private account (a pending request), and has a data export built.
+  const e = await register(url);
+  await ok(e.accessToken, `mutation { updateProfile(input: { isPrivate: true }) { id } }`);
+  await ok(A, `mutation($id: ID!) { follow(userId: $id) { id } }`, { id: e.user.id });
+  assert.equal(
+    (await db.query("SELECT 1 FROM graph.follow_requests WHERE requester_id = $1", [a.user.id])).rowCount,
+    1,
+  );
+  await ok(A, `mutation { requestDataExport { id } }`);
+  await eventually("A's data export", async () =>
+    (await ok(A, `{ me { dataExport { status } } }`)).me.dataExport?.status === "READY" ? true : undefined,
+  );
+  assert.ok(
+    (await blobs()).some((f) => f.includes(`exports/${a.user.id}/`)),
+    "the archive is in the store",
+  );
   // Notifications both ways: A was followed (by B), B's post was liked and commented on by A.
   const NOTES = `{ notifications(first: 20) { edges { node { type } } } }`;
   await eventually("A's notifications", async () =>
@@ -216,7 +232,7 @@ async function eraseEverything(url: string, blobs: () => Promise<string[]>) {
     files.some((f) => f.includes(bMedia)),
     "B's media is still there",
   );
-  for (const id of [postMedia, messageMedia]) {
+  for (const id of [postMedia, messageMedia, a.user.id]) {
     assert.deepEqual(
       files.filter((f) => f.includes(id)),
       [],

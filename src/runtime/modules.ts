@@ -116,7 +116,8 @@ export const modules = {
     deps: ["identity", "graph", "content", "media", "messaging"],
     provides: [ExportService],
     migrations: { schema: "export", dir: new URL("../services/export/migrations/", import.meta.url) },
-    consumes: ["nova.export.archive"],
+    // nova.identity.account: an erased account's archives go (AccountErased).
+    consumes: ["nova.export.archive", "nova.identity.account"],
     init: async (ctx) => (await import("../services/export/module.ts")).init(ctx),
   },
   gateway: {

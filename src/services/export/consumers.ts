@@ -8,6 +8,7 @@
  *   never finished does not stop a later request (requestDataExport.ts).
  * - `export.mail` turns ExportReady into the mail with the link (signed when the mail is made: no
  *   link travels in an event), sent at least once, deduplicated by the event's id like identity's.
+ * - `export.erasure` (identity's AccountErased) deletes an erased account's archives, rows and blobs.
  */
 import type { Transaction } from "kysely";
 import type { Logger } from "pino";
@@ -16,8 +17,9 @@ import type { Envelope } from "../../platform/events/envelope.ts";
 import type { Mailer } from "../../platform/mail/mailer.ts";
 import { renderMail } from "../../platform/mail/templates.ts";
 import { runWithCall } from "../../platform/rpc/context.ts";
+import { erasureConsumer } from "../identity/erasure.ts";
 import { writeArchive } from "./archive.ts";
-import { archiveKey, type ExportContext } from "./context.ts";
+import { archiveKey, type ExportContext, userPrefix } from "./context.ts";
 import { ARCHIVE_TOPIC, EXPORT_EVENTS, exportEvent, writeExportEvents } from "./events.ts";
 import { gather } from "./gather.ts";
 import { EXPORT_READY_MAIL } from "./mails.ts";
@@ -48,6 +50,10 @@ export function buildConsumer(ctx: ExportContext, log?: Logger): EventHandler {
       const expiresAt = new Date(readyAt.getTime() + ctx.linkTtlS * 1000);
       if (await markReady(db, exportId, { key, size, readyAt, expiresAt })) {
         await writeExportEvents(ctx.outbox, db, exportEvent("ExportReady", userId, exportId));
+      } else {
+        // The row went while this ran (the account was erased): so does what was built.
+        await ctx.store.delete([key]);
+        return;
       }
       log?.info({ exportId, bytes: size, media: data.media.length, ms: Date.now() - started }, "data export built");
     },
@@ -94,4 +100,17 @@ export function mailConsumer(ctx: ExportContext, deps: MailDeps): EventHandler {
       await deps.mailer.send({ id: event.id, to: user.email, ...mail });
     },
   };
+}
+
+/** An erased account's archives go: the rows, and every blob under its folder of the store. */
+export function exportErasureConsumer(ctx: ExportContext): EventHandler {
+  return erasureConsumer("export.erasure", "export", async (userId, trx) => {
+    await (trx as unknown as Transaction<ExportTables>)
+      .deleteFrom("export.archives")
+      .where("user_id", "=", userId)
+      .execute();
+    const keys: string[] = [];
+    for await (const key of ctx.store.list(userPrefix(userId))) keys.push(key);
+    await ctx.store.delete(keys);
+  });
 }

@@ -20,7 +20,10 @@ export interface ExportContext {
 }
 
 /** The archive's key in the store: under `exports/`, which media's routes and orphan check never take for theirs. */
-export const archiveKey = (userId: string, exportId: string) => `exports/${userId}/${exportId}/nova-export.zip`;
+export const archiveKey = (userId: string, exportId: string) => `${userPrefix(userId)}${exportId}/nova-export.zip`;
+
+/** Every archive of one user is under this prefix (their erasure lists it). */
+export const userPrefix = (userId: string) => `exports/${userId}/`;
 
 const ID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 /** An archive's key: served by the gateway's media route (folder store) only with a valid signature. */

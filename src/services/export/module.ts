@@ -9,7 +9,7 @@ import { createMailer } from "../../platform/mail/mailer.ts";
 import { ConfigError } from "../../runtime/config.ts";
 import type { ModuleContext, ModuleInstance } from "../../runtime/module.ts";
 import { openMediaStore } from "../media/store.ts";
-import { buildConsumer, mailConsumer } from "./consumers.ts";
+import { buildConsumer, exportErasureConsumer, mailConsumer } from "./consumers.ts";
 import { type ExportContext, LINK_TTL_S } from "./context.ts";
 import { type ExportTables, lapsedArchives, markExpired } from "./queries.ts";
 import { createExportService } from "./service.ts";
@@ -59,7 +59,11 @@ export async function init(ctx: ModuleContext): Promise<ModuleInstance> {
   timer.unref();
   return {
     services: [{ service: ExportService, impl: createExportService(exp) }],
-    consumers: [buildConsumer(exp, log), mailConsumer(exp, { mailer, publicUrl: c.PUBLIC_URL, log })],
+    consumers: [
+      buildConsumer(exp, log),
+      mailConsumer(exp, { mailer, publicUrl: c.PUBLIC_URL, log }),
+      exportErasureConsumer(exp),
+    ],
     async stop() {
       clearInterval(timer);
       mailer.close();

@@ -358,7 +358,7 @@ export async function deleteMutedWord(db: GraphDb, userId: string, id: string): 
 
 /**
  * Deletes every relationship of an erased user: follows both ways (the other side's counts moved as an
- * unfollow moves them), blocks, mutes, muted words and its count row. Answers the others whose counts
+ * unfollow moves them), follow requests both ways, blocks, mutes, muted words and its count row. Answers the others whose counts
  * moved, for their FollowsErased, and those it had a block with (their cached pair goes). Idempotent: a second run finds nothing.
  */
 export async function eraseRelationships(
@@ -390,6 +390,9 @@ export async function eraseRelationships(
     RETURNING CASE WHEN blocker_id = ${userId}::uuid THEN blocked_id ELSE blocker_id END AS other`.execute(trx);
   await sql`DELETE FROM graph.mutes WHERE muter_id = ${userId}::uuid OR muted_id = ${userId}::uuid`.execute(trx);
   await sql`DELETE FROM graph.muted_words WHERE user_id = ${userId}::uuid`.execute(trx);
+  await sql`DELETE FROM graph.follow_requests WHERE requester_id = ${userId}::uuid OR target_id = ${userId}::uuid`.execute(
+    trx,
+  );
   await sql`DELETE FROM graph.counts WHERE user_id = ${userId}::uuid`.execute(trx);
   return { moved: rows, blockedWith: blocks.rows.map((r) => r.other) };
 }
