@@ -492,3 +492,77 @@ test("password reset and email verification screens: a bad link is a sentence, a
   await page.locator("[data-field-error=token]").waitFor(WAIT);
   assert.match((await page.locator("[data-field-error=token]").textContent()) ?? "", /^Please check the link: /);
 });
+
+test("privacy, data export and deletion: a follow request approved from settings; the archive's link; a deletion scheduled and cancelled", async () => {
+  const a = await person("light");
+  const b = await person("dark");
+  const nameA = unique("pa").toLowerCase();
+  const nameB = unique("pb").toLowerCase();
+  await join(a, nameA);
+  await join(b, nameB);
+  await share(a, "Only for friends", "#3060d0", "A blue square");
+
+  await open(a, "Settings", "Settings");
+  const privacy = a.getByRole("region", { name: "Privacy" });
+  await privacy.getByLabel("Private account", { exact: true }).check();
+  await privacy.getByRole("button", { name: "Save privacy" }).click();
+  await privacy.getByText("Your account is private.").waitFor(WAIT);
+
+  // B asks to follow: the button says so and the profile says why the photos are missing.
+  await b.goto(`${origin}/u/${nameA}`);
+  await b.getByTestId("private-account").waitFor(WAIT);
+  assert.equal(await b.locator(".grid img").count(), 0, "a private account's photos are not shown");
+  await b.getByRole("button", { name: "Follow", exact: true }).click();
+  await b.getByRole("button", { name: "Requested", exact: true }).waitFor(WAIT);
+  assert.match((await b.getByTestId("private-account").textContent()) ?? "", /This account is private/);
+  await capture(b, "profile-private");
+
+  // A approves from the list (a fresh load of settings finds the request).
+  await a.reload();
+  await a.getByRole("button", { name: `Approve ${nameB}` }).waitFor(WAIT);
+  await capture(a, "settings-privacy");
+  await a.getByRole("button", { name: `Approve ${nameB}` }).click();
+  await a.getByText("No pending follow requests.").waitFor(WAIT);
+  await b.reload();
+  await b.getByRole("button", { name: "Unfollow", exact: true }).waitFor(WAIT);
+  await b.locator(".grid img[alt='A blue square']").waitFor(WAIT);
+  assert.equal(await b.getByTestId("private-account").count(), 0);
+
+  // The archive is built in the background: a reload shows it READY with its signed link and expiry.
+  const data = a.getByRole("region", { name: "Your data" });
+  await data.getByRole("button", { name: "Download your data" }).click();
+  await data.getByTestId("export-status").waitFor(WAIT);
+  const download = data.getByRole("link", { name: /^Download the archive/ });
+  const deadline = Date.now() + 90_000;
+  while (!(await download.count())) {
+    assert.ok(Date.now() < deadline, "the archive became READY");
+    await a.waitForTimeout(2_000);
+    await a.reload();
+    await data.getByTestId("export-status").waitFor(WAIT);
+  }
+  assert.equal(await data.getByTestId("export-status").textContent(), "Your archive is ready.");
+  assert.match((await download.getAttribute("href")) ?? "", /signature=/);
+  await data.getByText(/^The link works until /).waitFor(WAIT);
+  const zip = await a.request.get(new URL((await download.getAttribute("href")) ?? "", origin).toString());
+  assert.equal(zip.status(), 200, "the link downloads the archive");
+
+  // Deletion: a wrong password is told beside its field; the right one schedules it, then it is cancelled.
+  const deletion = a.getByRole("region", { name: "Delete account" });
+  await deletion.getByLabel("Password (to delete the account)").fill("not-the-password");
+  await deletion.getByRole("button", { name: "Delete my account" }).click();
+  const wrong = a.locator("[data-field-error=delete-password]");
+  await wrong.waitFor(WAIT);
+  assert.match((await wrong.textContent()) ?? "", /password/i);
+  await deletion.getByLabel("Password (to delete the account)").fill(PASSWORD);
+  await deletion.getByRole("button", { name: "Delete my account" }).click();
+  await deletion.getByTestId("deletion-scheduled").waitFor(WAIT);
+  assert.match((await deletion.getByTestId("deletion-scheduled").textContent()) ?? "", /will be erased on \S/);
+  // The date is the account's (me.deletionScheduledAt): a fresh load still shows it.
+  await a.reload();
+  await deletion.getByTestId("deletion-scheduled").waitFor(WAIT);
+  await capture(a, "settings-deletion");
+  await deletion.getByRole("button", { name: "Cancel deletion" }).click();
+  await deletion.getByText("Deletion cancelled: your account stays.").waitFor(WAIT);
+  await a.reload();
+  await deletion.getByRole("button", { name: "Delete my account" }).waitFor(WAIT);
+});
