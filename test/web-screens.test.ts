@@ -4,7 +4,9 @@
  * refused message is taken back), search suggestions as you type and explore's trending hashtags,
  * settings (a password change then signing in with the new one; two-factor enrolment with a code
  * computed here, then signing in with a second code), and a report that a moderator (a fourth
- * account, its role set in the database) works from the queue, the post then gone for everyone.
+ * account, its role set in the database) works from the queue, the post then gone for everyone;
+ * a private account's follow request approved from settings, its data archive's link, and an account
+ * deletion refused with a wrong password, scheduled, then cancelled.
  * axe-core checks each screen; screenshots go to test-artifacts/web/.
  */
 import assert from "node:assert/strict";
@@ -517,8 +519,11 @@ test("privacy, data export and deletion: a follow request approved from settings
   assert.match((await b.getByTestId("private-account").textContent()) ?? "", /This account is private/);
   await capture(b, "profile-private");
 
-  // A approves from the list (a fresh load of settings finds the request).
-  await a.reload();
+  // A's notification of the request leads to the list in settings, where A approves it.
+  // (The nav link's name carries the unread count: go by address.)
+  await a.goto(`${origin}/notifications`);
+  await a.getByRole("link", { name: `${nameB} asked to follow you` }).click();
+  await a.getByRole("heading", { name: "Settings", level: 1 }).waitFor(WAIT);
   await a.getByRole("button", { name: `Approve ${nameB}` }).waitFor(WAIT);
   await capture(a, "settings-privacy");
   await a.getByRole("button", { name: `Approve ${nameB}` }).click();

@@ -282,7 +282,8 @@ export const t = {
     } as Record<string, string>,
     exportLink: (size: string) => `Download the archive (${size})`,
     exportExpires: (when: string) => `The link works until ${when}.`,
-    megabytes: (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`,
+    size: (bytes: number) =>
+      bytes < 1_000_000 ? `${Math.max(1, Math.round(bytes / 1_000))} KB` : `${(bytes / 1_000_000).toFixed(1)} MB`,
     deleteAccount: "Delete account",
     deleteHelp:
       "Your account and everything in it are erased 30 days after you ask, unless you cancel or sign in before then. Other sessions are signed out.",
