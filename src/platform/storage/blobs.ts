@@ -61,3 +61,10 @@ export interface BlobStore {
    */
   signedUrl(key: string, expiresInS: number): Promise<string>;
 }
+
+/** Deletes every blob whose key starts with `prefix` (a media's `<id>/`, a user's exports). Repeatable. */
+export async function deleteUnder(store: BlobStore, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const key of store.list(prefix)) keys.push(key);
+  await store.delete(keys);
+}

@@ -17,6 +17,7 @@ import type { Envelope } from "../../platform/events/envelope.ts";
 import type { Mailer } from "../../platform/mail/mailer.ts";
 import { renderMail } from "../../platform/mail/templates.ts";
 import { runWithCall } from "../../platform/rpc/context.ts";
+import { deleteUnder } from "../../platform/storage/blobs.ts";
 import { erasureConsumer } from "../identity/erasure.ts";
 import { writeArchive } from "./archive.ts";
 import { archiveKey, type ExportContext, userPrefix } from "./context.ts";
@@ -109,8 +110,6 @@ export function exportErasureConsumer(ctx: ExportContext): EventHandler {
       .deleteFrom("export.archives")
       .where("user_id", "=", userId)
       .execute();
-    const keys: string[] = [];
-    for await (const key of ctx.store.list(userPrefix(userId))) keys.push(key);
-    await ctx.store.delete(keys);
+    await deleteUnder(ctx.store, userPrefix(userId));
   });
 }

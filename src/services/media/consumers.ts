@@ -19,6 +19,7 @@ import type { Logger } from "pino";
 import { NovaError } from "../../platform/errors.ts";
 import type { EventHandler } from "../../platform/events/consumer.ts";
 import { counter } from "../../platform/observability/metrics.ts";
+import { deleteUnder } from "../../platform/storage/blobs.ts";
 import { POST_EVENTS } from "../content/events.ts";
 import { erasureConsumer } from "../identity/erasure.ts";
 import { type MediaContext, mediaChanged, reject, uploadKey, variantKey } from "./context.ts";
@@ -69,7 +70,7 @@ export function processingConsumer(ctx: MediaContext, sem: Semaphore, log: Logge
         case "MediaProcessed":
           return ctx.store.delete([uploadKey(event.aggregate_id)]);
         case "MediaRejected":
-          return deleteAll(ctx, event.aggregate_id);
+          return deleteUnder(ctx.store, `${event.aggregate_id}/`);
       }
     },
     idle: p.idle,
@@ -200,19 +201,13 @@ export function postPurgeConsumer(ctx: MediaContext): EventHandler {
       if (!e) return;
       const t = trx as unknown as Transaction<MediaTables>;
       const ids = await deleteOwnedMedia(t, e.payload.authorId, e.payload.mediaIds ?? []);
-      for (const id of ids) await deleteAll(ctx, id);
+      for (const id of ids) await deleteUnder(ctx.store, `${id}/`);
       // Before the commit, but the cache deletes its copy again shortly after; the post is long
       // deleted by now (CONTENT_PURGE_AFTER_DAYS), so nothing reads these media meanwhile.
       await mediaChanged(ctx, ids);
       if (ids.length) purged.inc(ids.length);
     },
   };
-}
-
-async function deleteAll(ctx: MediaContext, id: string): Promise<void> {
-  const keys: string[] = [];
-  for await (const key of ctx.store.list(`${id}/`)) keys.push(key);
-  await ctx.store.delete(keys);
 }
 
 /**
@@ -224,7 +219,7 @@ export function mediaErasureConsumer(ctx: MediaContext): EventHandler {
   return erasureConsumer("media.erasure", "media", async (userId, trx) => {
     const t = trx as unknown as Transaction<MediaTables>;
     const ids = await deleteAllMediaOf(t, userId);
-    for (const id of ids) await deleteAll(ctx, id);
+    for (const id of ids) await deleteUnder(ctx.store, `${id}/`);
     // No cache keeps an erased account's media (its rows name the owner).
     await mediaChanged(ctx, ids);
     if (ids.length) purged.inc(ids.length);

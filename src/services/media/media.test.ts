@@ -19,7 +19,7 @@ import pg from "pg";
 import pino from "pino";
 import sharp from "sharp";
 import { services, tempDir } from "../../../test/helpers.ts";
-import { uuidv7At } from "../../../test/media-flow.ts";
+import { eventually, uuidv7At } from "../../../test/media-flow.ts";
 import {
   AttachMediaRequestSchema,
   CompleteUploadRequestSchema,
@@ -665,12 +665,11 @@ test("READY media is read through the cache (L1, and L2 in Redis with its dates 
     // Attached (through a): every process drops its copy and reads the row again.
     await as(owner, () => attachMedia(a, create(AttachMediaRequestSchema, { mediaIds: [m.id] })));
     for (const c of [a, b]) {
-      let seen = "";
-      for (let i = 0; i < 50 && seen !== "changed"; i++) {
-        seen = (await read(c, viewer, m.id))?.blurhash ?? "";
-        if (seen !== "changed") await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.equal(seen, "changed", "the attachment invalidated the cached row");
+      await eventually(
+        "the attachment invalidated the cached row",
+        async () => ((await read(c, viewer, m.id))?.blurhash === "changed" ? true : undefined),
+        5_000,
+      );
     }
 
     // Not READY: never cached, so the owner's poll sees each state as it is committed.
@@ -696,12 +695,11 @@ test("READY media is read through the cache (L1, and L2 in Redis with its dates 
       payload: purged.payload,
     });
     for (const c of [a, b]) {
-      let gone = false;
-      for (let i = 0; i < 50 && !gone; i++) {
-        gone = (await read(c, viewer, m.id)) === undefined;
-        if (!gone) await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.ok(gone, "purged media is not served from a cache");
+      await eventually(
+        "purged media is not served from a cache",
+        async () => ((await read(c, viewer, m.id)) === undefined ? true : undefined),
+        5_000,
+      );
     }
   } finally {
     await Promise.all(caches.map((c) => c.close()));

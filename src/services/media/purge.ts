@@ -14,17 +14,11 @@
 import { sql } from "kysely";
 import type { Logger } from "pino";
 import { counter, gauge } from "../../platform/observability/metrics.ts";
-import type { BlobStore } from "../../platform/storage/blobs.ts";
+import { type BlobStore, deleteUnder } from "../../platform/storage/blobs.ts";
 import { mediaIdOf } from "./keys.ts";
 import type { MediaDb } from "./queries.ts";
 
 const olderThan = (ms: number) => sql<Date>`now() - make_interval(secs => ${ms / 1000})`;
-
-async function deleteBlobsOf(store: BlobStore, id: string): Promise<void> {
-  const keys: string[] = [];
-  for await (const key of store.list(`${id}/`)) keys.push(key);
-  await store.delete(keys);
-}
 
 export async function purgeStale(db: MediaDb, store: BlobStore, olderThanMs: number, batch = 500): Promise<number> {
   const rows = await db
@@ -36,7 +30,7 @@ export async function purgeStale(db: MediaDb, store: BlobStore, olderThanMs: num
     .limit(batch)
     .execute();
   for (const { id } of rows) {
-    await deleteBlobsOf(store, id);
+    await deleteUnder(store, `${id}/`);
     await db.deleteFrom("media.media").where("id", "=", id).where("state", "in", ["PENDING", "REJECTED"]).execute();
   }
   return rows.length;
@@ -64,7 +58,7 @@ export async function purgeUnattached(
         .skipLocked()
         .executeTakeFirst();
       if (!row) return undefined;
-      await deleteBlobsOf(store, row.id);
+      await deleteUnder(store, `${row.id}/`);
       await trx.deleteFrom("media.media").where("id", "=", row.id).execute();
       return row.id;
     });
