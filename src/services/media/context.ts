@@ -119,6 +119,22 @@ export async function present(
 }
 
 /**
+ * What every viewer but the owner gets for READY post media, made once per cached entry: the entry
+ * is immutable and lives in L1 for seconds, so a feed page's media cost a lookup, not a message
+ * and a URL per variant. Read URLs stay valid for days; a memo older than half that is remade.
+ */
+const presented = new WeakMap<ReadyMedia, { media: Media; until: number }>();
+
+export async function presentPublic(ctx: MediaContext, m: ReadyMedia): Promise<Media> {
+  const hit = presented.get(m);
+  if (hit && hit.until > Date.now()) return hit.media;
+  const [media] = await present(ctx, [m.row], m.variants, undefined);
+  if (!media) throw new Error(`media ${m.row.id} was not presented`);
+  presented.set(m, { media, until: Date.now() + ctx.readUrlExpiryS * 500 });
+  return media;
+}
+
+/**
  * Inside `trx`: marks the upload REJECTED with the error's code and field and writes MediaRejected
  * (the consumer then deletes its blobs: nothing refused stays stored). Media that is READY or
  * REJECTED already is left as it is (false).

@@ -659,8 +659,22 @@ test("READY media is read through the cache (L1, and L2 in Redis with its dates 
     assert.deepEqual(await read(a, viewer, m.id), uncached);
     const fromL2 = await read(b, viewer, m.id);
     assert.deepEqual(fromL2, uncached, "decoded from Redis: the same message, createdAt included");
-    // The owner sees their own fields from the cached row too.
+    // Presented once per cached entry: every other viewer gets that message; the owner their own view.
+    assert.equal(await read(b, uuidv7(), m.id), fromL2, "one presentation per cached entry");
     assert.equal((await read(b, owner, m.id))?.byteSize, BigInt(png.length));
+    // ... and never past half the life of its read URLs.
+    const l1 = createCache({ log, name: "media-c" });
+    const short: MediaContext = {
+      ...ctx,
+      readUrlExpiryS: 0.002,
+      ready: l1.entity("media", name, 1, READY_MEDIA_CODEC),
+    };
+    const first = await read(short, viewer, m.id);
+    await new Promise((r) => setTimeout(r, 5));
+    const again = await read(short, viewer, m.id);
+    assert.deepEqual(again, first);
+    assert.notEqual(again, first, "presented again once its URLs' half-life passed");
+    await l1.close();
 
     // Attached (through a): every process drops its copy and reads the row again.
     await as(owner, () => attachMedia(a, create(AttachMediaRequestSchema, { mediaIds: [m.id] })));

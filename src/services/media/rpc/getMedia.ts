@@ -1,10 +1,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { GetMediaRequest, GetMediaResponseSchema } from "../../../gen/nova/media/v1/media_pb.ts";
+import type { GetMediaRequest, GetMediaResponseSchema, Media } from "../../../gen/nova/media/v1/media_pb.ts";
 import { invalid } from "../../../platform/errors.ts";
 import { optionalUser } from "../../../platform/rpc/context.ts";
 import { uuid, uuids } from "../../../platform/validate.ts";
-import { type MediaContext, present, type ReadyMedia } from "../context.ts";
-import { type MediaDb, type MediaRow, mediaByIds, type VariantRow, variantsOf } from "../queries.ts";
+import { type MediaContext, present, presentPublic, type ReadyMedia } from "../context.ts";
+import { type MediaDb, type MediaRow, mediaByIds, variantsOf } from "../queries.ts";
 
 /**
  * GetMedia: up to 100 media by id, in the order asked, in two queries (rows, variants) whatever
@@ -25,12 +25,20 @@ export async function getMedia(
   const visible = (r: MediaRow) =>
     r.owner_id === viewer ||
     (r.state === "READY" && (r.purpose === "POST" || (!!r.conversation_id && through.get(r.id) === r.conversation_id)));
-  const { rows, variants } = await rowsOf(ctx, ids);
-  return { media: await present(ctx, rows.filter(visible), variants, viewer) };
+  const { ready, rest, restVariants } = await rowsOf(ctx, ids);
+  const out: Media[] = [];
+  for (const id of ids) {
+    const cached = ready.get(id);
+    const row = cached?.row ?? rest.get(id);
+    if (!row || !visible(row)) continue;
+    if (cached && row.purpose === "POST" && row.owner_id !== viewer) out.push(await presentPublic(ctx, cached));
+    else out.push(...(await present(ctx, [row], cached?.variants ?? restVariants, viewer)));
+  }
+  return { media: out };
 }
 
-/** The rows of `ids` in the order asked, and the variants of the READY ones. */
-async function rowsOf(ctx: MediaContext, ids: string[]): Promise<{ rows: MediaRow[]; variants: VariantRow[] }> {
+/** READY media from the cache, and the rest of `ids` (with the variants of its READY ones) from the primary. */
+async function rowsOf(ctx: MediaContext, ids: string[]) {
   const ready = ctx.ready ? await ctx.ready.getMany(ids, (missing) => loadReady(ctx.writer, missing)) : new Map();
   // Not READY (or uncached): read now, never cached (a "not found" entry only sends it here).
   const rest = await mediaByIds(
@@ -41,12 +49,7 @@ async function rowsOf(ctx: MediaContext, ids: string[]): Promise<{ rows: MediaRo
     ctx.writer,
     rest.filter((r) => r.state === "READY").map((r) => r.id),
   );
-  const byId = new Map<string, MediaRow>(rest.map((r) => [r.id, r]));
-  for (const [id, m] of ready) byId.set(id, m.row);
-  return {
-    rows: ids.flatMap((id) => byId.get(id) ?? []),
-    variants: [...[...ready.values()].flatMap((m) => m.variants), ...restVariants],
-  };
+  return { ready: ready as Map<string, ReadyMedia>, rest: new Map(rest.map((r) => [r.id, r])), restVariants };
 }
 
 /** The cache's loader: the READY ones among `ids` with their variants (the others stay out). */
