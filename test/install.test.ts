@@ -1,7 +1,8 @@
 /** The installer's decisions (scripts/install.ts) on a made-up machine: what it runs, what it asks of a person. */
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { inputsHash, isInstalled, type Machine, plan, STEPS } from "../scripts/install.ts";
 import { ROOT, tempDir } from "./helpers.ts";
@@ -93,4 +94,13 @@ test("a missing program, a missing system user or a changed install script re-pl
     plan(m).map((s) => s.name),
     ["seaweedfs"],
   );
+});
+
+test("argon2 runs its prebuilt binary: npm install needs no compiler and no Node headers for it", () => {
+  // argon2 0.45's linux-x64 prebuild crashes Node 20 on load, so its install script compiled it
+  // instead (node-gyp: a compiler and Node's headers); 0.44's loads. Pinned in package.json.
+  const require = createRequire(import.meta.url);
+  const dir = dirname(require.resolve("argon2/package.json"));
+  const binary: string = require("node-gyp-build").path(dir);
+  assert.ok(binary.startsWith(join(dir, "prebuilds")), `argon2 loads ${binary}`);
 });
