@@ -14,21 +14,27 @@
  * migrated and seeded with its own code. They run alternately, two rounds
  * each (A, B, A, B), so drift on a busy machine shows; every round is
  * reported, and the median per variant. The load generator shares the cores.
+ *
+ * Each round ends with the in-memory ceiling (bench/ceiling.ts: the same query, the same
+ * generator, Fastify + Mercurius + graphql-jit over in-memory data of the seed's shape), and HEAD's
+ * CPU per page and pages/s are reported as ratios to it (`ratio_to_ceiling`). CPU is counted by
+ * process group (processMeter: Nova, PostgreSQL, PgBouncer, Redis, Kafka, S3, the load generator).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { ensureServices, overPrimarySocket, servicePids } from "../scripts/services.ts";
+import { ensureServices, overPrimarySocket } from "../scripts/services.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import {
-  cpuMeter,
+  cpuPerUnit,
   gql,
   metric,
   need,
   nova,
   type Proc,
+  processMeter,
   type ScratchDb,
   scratchDatabase,
   stop,
@@ -53,7 +59,7 @@ const RAISED = {
 };
 
 interface Variant {
-  name: "HEAD" | "against";
+  name: "HEAD" | "against" | "ceiling";
   ref: string;
   commit: string;
   /** The checkout whose bin/nova.mjs runs. */
@@ -78,7 +84,10 @@ interface RoundResult {
   /** 2xx answers carrying GraphQL errors (not counted as pages). */
   graphql_errors: number;
   cpu_ms: { nova: number; postgres: number; load_generator: number };
+  /** nova: the Nova process tree (the ceiling's process in the ceiling variant); total: nova + postgres. */
   cpu_ms_per_page: { nova: number; postgres: number; total: number };
+  /** Every process group (processMeter): Nova, PostgreSQL, PgBouncer, Redis, Kafka, S3, the load generator. */
+  cpu_ms_per_page_by_group: Record<string, number>;
   /** The most resident memory of the `nova start` process sampled during the load, and its lifetime peak (VmHWM). */
   nova_rss_mb: number;
   nova_hwm_mb: number;
@@ -208,71 +217,150 @@ async function runOnce(v: Variant, round: number, seconds: number): Promise<Roun
     say(`${v.name} round ${round}: caught up in ${catchUp} s; ${READERS} readers signed in; load for ${seconds} s`);
 
     const pid = p.child.pid;
-    const meter = cpuMeter(() => ({ nova: [pid], postgres: [servicePids().postgres] }));
-    let rss = 0;
-    const sampler = setInterval(() => {
-      rss = Math.max(rss, statusMb(pid, "VmRSS"));
-    }, 250);
-    let next = 0;
-    let graphqlErrors = 0;
-    const body = JSON.stringify({ query: FEED, variables: { f: 20 } });
-    const cpu = meter.start();
-    const r = await autocannon({
+    const d = await drive(
       url,
-      connections: CONNECTIONS,
-      duration: seconds,
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body,
-      requests: [
-        {
-          setupRequest: (req) => {
-            const token = tokens[next++ % tokens.length] as string;
-            return { ...req, headers: { ...req.headers, authorization: `Bearer ${token}` } };
-          },
-          onResponse: (status, text) => {
-            if (status >= 200 && status < 300 && text.includes('"errors"')) graphqlErrors++;
-          },
-        },
-      ],
-    });
-    const used = cpu();
-    clearInterval(sampler);
-    rss = Math.max(rss, statusMb(pid, "VmRSS"));
-    const hwm = statusMb(pid, "VmHWM");
-    const pages = Math.max(0, r["2xx"] - graphqlErrors);
-    const perPage = (ms: number) => round3(ms / Math.max(1, pages));
-    const nova_ = used.nova ?? 0;
-    const postgres = used.postgres ?? 0;
-    const out: RoundResult = {
-      variant: v.name,
-      round,
-      seed_seconds: seeded.seconds,
-      catch_up_seconds: catchUp,
-      edges_per_page: round1(edges / READERS),
-      requests: r.requests.total,
-      pages,
-      pages_per_s: round1(pages / r.duration),
-      p50_ms: r.latency.p50,
-      p99_ms: r.latency.p99,
-      errors: r.errors,
-      non2xx: r.non2xx,
-      graphql_errors: graphqlErrors,
-      cpu_ms: { nova: nova_, postgres, load_generator: Math.round(used.load_generator ?? 0) },
-      cpu_ms_per_page: { nova: perPage(nova_), postgres: perPage(postgres), total: perPage(nova_ + postgres) },
-      nova_rss_mb: rss,
-      nova_hwm_mb: hwm,
-    };
-    say(
-      `${v.name} round ${round}: ${out.pages_per_s} pages/s, p50 ${out.p50_ms} p99 ${out.p99_ms} ms, ` +
-        `errors ${out.errors} non-2xx ${out.non2xx} GraphQL errors ${out.graphql_errors}; CPU ms/page nova ` +
-        `${out.cpu_ms_per_page.nova} postgres ${out.cpu_ms_per_page.postgres}; RSS ${rss} MB`,
+      tokens,
+      seconds,
+      processMeter(() => ({ nova: [pid] })),
+      pid,
     );
+    const out = result(v.name, round, { seed: seeded.seconds, catchUp, edges: edges / READERS }, d);
     return out;
   } finally {
     if (p) await stop(p);
     await scratch.drop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The closed-loop load on `url` for `seconds`: autocannon, CONNECTIONS connections, the tokens in turn. */
+async function drive(
+  url: string,
+  tokens: string[],
+  seconds: number,
+  meter: ReturnType<typeof processMeter>,
+  pid?: number,
+) {
+  let rss = 0;
+  const sampler = setInterval(() => {
+    rss = Math.max(rss, statusMb(pid, "VmRSS"));
+  }, 250);
+  let next = 0;
+  let graphqlErrors = 0;
+  const body = JSON.stringify({ query: FEED, variables: { f: 20 } });
+  const cpu = meter.start();
+  const r = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const token = tokens[next++ % tokens.length] as string;
+          return { ...req, headers: { ...req.headers, authorization: `Bearer ${token}` } };
+        },
+        onResponse: (status, text) => {
+          if (status >= 200 && status < 300 && text.includes('"errors"')) graphqlErrors++;
+        },
+      },
+    ],
+  });
+  const used = cpu();
+  clearInterval(sampler);
+  rss = Math.max(rss, statusMb(pid, "VmRSS"));
+  return { r, used, graphqlErrors, rss, hwm: statusMb(pid, "VmHWM") };
+}
+
+function result(
+  variant: string,
+  round: number,
+  prep: { seed: number; catchUp: number; edges: number },
+  d: Awaited<ReturnType<typeof drive>>,
+): RoundResult {
+  const { r, used } = d;
+  const pages = Math.max(0, r["2xx"] - d.graphqlErrors);
+  const perPage = (ms: number) => round3(ms / Math.max(1, pages));
+  const nova_ = used.nova ?? 0;
+  const postgres = used.postgres ?? 0;
+  const out: RoundResult = {
+    variant,
+    round,
+    seed_seconds: prep.seed,
+    catch_up_seconds: prep.catchUp,
+    edges_per_page: round1(prep.edges),
+    requests: r.requests.total,
+    pages,
+    pages_per_s: round1(pages / r.duration),
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    graphql_errors: d.graphqlErrors,
+    cpu_ms: { nova: nova_, postgres, load_generator: Math.round(used.load_generator ?? 0) },
+    cpu_ms_per_page: { nova: perPage(nova_), postgres: perPage(postgres), total: perPage(nova_ + postgres) },
+    cpu_ms_per_page_by_group: cpuPerUnit(used, pages),
+    nova_rss_mb: d.rss,
+    nova_hwm_mb: d.hwm,
+  };
+  say(
+    `${variant} round ${round}: ${out.pages_per_s} pages/s, p50 ${out.p50_ms} p99 ${out.p99_ms} ms, ` +
+      `errors ${out.errors} non-2xx ${out.non2xx} GraphQL errors ${out.graphql_errors}; CPU ms/page ` +
+      `${JSON.stringify(out.cpu_ms_per_page_by_group)}; RSS ${d.rss} MB`,
+  );
+  return out;
+}
+
+/**
+ * The in-memory ceiling (bench/ceiling.ts) once: its own process on data of SIZE's shape, READERS
+ * readers spread over the users as signIn spreads them, warmed (graphql-jit compiles the query),
+ * then the same closed-loop load with the same generator.
+ */
+async function runCeiling(round: number, seconds: number): Promise<RoundResult> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/ceiling.ts")], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: String(port),
+      CEILING_USERS: String(SIZE.users),
+      CEILING_FOLLOWS: String(SIZE.followsPerUser),
+      CEILING_POSTS: String(SIZE.posts),
+      CEILING_SEED: String(SIZE.seed),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout?.on("data", (b: Buffer) => {
+    log += b.toString();
+  });
+  child.stderr?.on("data", (b: Buffer) => {
+    log += b.toString();
+  });
+  const p: Proc = { child, out: () => log };
+  try {
+    const url = `http://127.0.0.1:${port}/graphql`;
+    for (let i = 0; i < 600 && !log.includes("listening"); i++) {
+      if (child.exitCode !== null) throw new Error(`the ceiling exited:\n${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const tokens = Array.from({ length: READERS }, (_, i) => `u${Math.floor((i * SIZE.users) / READERS)}`);
+    let edges = 0;
+    for (const t of tokens)
+      edges += need<{ edges: unknown[] }>(await gql(url, FEED, { f: 20 }, t), "feed").edges.length;
+    const pid = child.pid;
+    const d = await drive(
+      url,
+      tokens,
+      seconds,
+      processMeter(() => ({ nova: [pid] })),
+      pid,
+    );
+    return result("ceiling", round, { seed: 0, catchUp: 0, edges: edges / READERS }, d);
+  } finally {
+    await stop(p);
   }
 }
 
@@ -297,6 +385,12 @@ function summarise(rounds: RoundResult[]) {
       postgres: round3(med((r) => r.cpu_ms_per_page.postgres)),
       total: round3(med((r) => r.cpu_ms_per_page.total)),
     },
+    cpu_ms_per_page_by_group: Object.fromEntries(
+      Object.keys(rounds[0]?.cpu_ms_per_page_by_group ?? {}).map((k) => [
+        k,
+        round3(med((r) => r.cpu_ms_per_page_by_group[k] ?? 0)),
+      ]),
+    ),
     nova_rss_mb: med((r) => r.nova_rss_mb),
     nova_hwm_mb: med((r) => r.nova_hwm_mb),
   };
@@ -329,6 +423,7 @@ export async function run(quick: boolean, against?: string): Promise<Record<stri
     const rounds: RoundResult[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       for (const v of variants) rounds.push(await runOnce(v, round, seconds));
+      rounds.push(await runCeiling(round, seconds));
     }
     const out: Record<string, unknown> = {
       quick,
@@ -339,13 +434,34 @@ export async function run(quick: boolean, against?: string): Promise<Record<stri
       seconds_per_round: seconds,
       rounds,
     };
-    const summary = Object.fromEntries(
-      variants.map((v) => [
-        v.name,
-        { ref: v.ref, commit: v.commit, ...summarise(rounds.filter((r) => r.variant === v.name)) },
-      ]),
-    );
+    const summary: Record<string, ReturnType<typeof summarise> & { ref?: string; commit?: string }> =
+      Object.fromEntries(
+        variants.map((v) => [
+          v.name,
+          { ref: v.ref, commit: v.commit, ...summarise(rounds.filter((r) => r.variant === v.name)) },
+        ]),
+      );
+    summary.ceiling = summarise(rounds.filter((r) => r.variant === "ceiling"));
     out.variants = summary;
+    // HEAD against the in-memory ceiling, each round against the ceiling run right after it (the
+    // machine's load drifts), then the median. The issue's targets: CPU per page (Nova + PostgreSQL
+    // against the ceiling's process) at most 3x, pages/s at least 0.25x.
+    const perRound = rounds
+      .filter((r) => r.variant === "HEAD")
+      .map((h) => {
+        const c = rounds.find((r) => r.variant === "ceiling" && r.round === h.round) as RoundResult;
+        return {
+          round: h.round,
+          cpu_ms_per_page: round3(h.cpu_ms_per_page.total / Math.max(0.001, c.cpu_ms_per_page.total)),
+          pages_per_s: round3(h.pages_per_s / Math.max(0.1, c.pages_per_s)),
+        };
+      });
+    out.ratio_to_ceiling = {
+      cpu_ms_per_page: round3(median(perRound.map((r) => r.cpu_ms_per_page))),
+      pages_per_s: round3(median(perRound.map((r) => r.pages_per_s))),
+      targets: { cpu_ms_per_page: "<= 3", pages_per_s: ">= 0.25" },
+      rounds: perRound,
+    };
     const head = summary.HEAD;
     const base = summary.against;
     if (head && base) {

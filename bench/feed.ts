@@ -25,7 +25,22 @@ import { createLogger } from "../src/platform/observability/logger.ts";
 import { generateDevCerts } from "../src/platform/rpc/tls.ts";
 import { runMigrations } from "../src/runtime/app.ts";
 import { modules, resolveTargets } from "../src/runtime/modules.ts";
-import { gql, metric, need, nova, type Proc, pct, s3Env, scratchDatabase, stop, waitHttp } from "./lib.ts";
+import {
+  cpuPerUnit,
+  gql,
+  metric,
+  need,
+  nova,
+  type Proc,
+  pct,
+  processMeter,
+  s3Env,
+  scratchDatabase,
+  stop,
+  waitHttp,
+} from "./lib.ts";
+
+type Meter = ReturnType<typeof processMeter>;
 
 const root = new URL("..", import.meta.url).pathname;
 const t00 = Date.now();
@@ -43,8 +58,12 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
-/** Open model: `rate` requests/s for `seconds`, at most 1,000 in flight; returns latencies and errors. */
-async function load(url: string, tokens: string[], rate: number, seconds: number) {
+/**
+ * Open model: `rate` requests/s for `seconds`, at most 1,000 in flight; returns latencies, errors and,
+ * with a meter, the CPU ms per page served by process group.
+ */
+async function load(url: string, tokens: string[], rate: number, seconds: number, meter?: Meter) {
+  const cpu = meter?.start();
   const lat: number[] = [];
   let errors = 0;
   let inflight = 0;
@@ -79,9 +98,11 @@ async function load(url: string, tokens: string[], rate: number, seconds: number
   }
   await Promise.all(pending);
   const elapsed = (performance.now() - t0) / 1000;
+  const used = cpu?.();
   return {
     rate,
     rps: Math.round(lat.length / elapsed),
+    cpu_ms_per_page: used ? cpuPerUnit(used, lat.length - errors) : undefined,
     p50: pct(lat, 50),
     p95: pct(lat, 95),
     p99: pct(lat, 99),
@@ -90,22 +111,30 @@ async function load(url: string, tokens: string[], rate: number, seconds: number
 }
 
 /**
- * Rising rates until p99 passes 4x `p99Ms` or errors pass 1 %; returns every step, the best one within
- * the p99 target (`best`, zeros when none is) and the one with the most pages served (`peak`).
+ * Rising rates until saturation: the pages served fall short of the offered rate by a tenth, p99
+ * passes 4x `p99Ms` or errors pass 1 % (`saturated` says which; null if the last rate was reached).
+ * Returns every step, the best one within the p99 target (`best`, zeros when none is) and the one
+ * with the most pages served (`peak`).
  */
-async function ramp(url: string, tokens: string[], rates: number[], seconds: number, p99Ms: number) {
-  const steps = [];
-  let best = { rps: 0, p99: 0, p50: 0, p95: 0, error_rate: 0, rate: 0 };
+async function ramp(url: string, tokens: string[], rates: number[], seconds: number, p99Ms: number, meter?: Meter) {
+  type Step = Awaited<ReturnType<typeof load>>;
+  const steps: Step[] = [];
+  let best: Step = { rps: 0, p99: 0, p50: 0, p95: 0, error_rate: 0, rate: 0, cpu_ms_per_page: undefined };
   let peak = best;
+  let saturated: string | null = null;
   for (const rate of rates) {
-    const s = await load(url, tokens, rate, seconds);
-    say(`  ${rate}/s offered: ${s.rps}/s done, p50 ${s.p50} p95 ${s.p95} p99 ${s.p99} ms, errors ${s.error_rate}`);
+    const s = await load(url, tokens, rate, seconds, meter);
+    const cpu = s.cpu_ms_per_page ? `; CPU ms/page ${JSON.stringify(s.cpu_ms_per_page)}` : "";
+    say(
+      `  ${rate}/s offered: ${s.rps}/s done, p50 ${s.p50} p95 ${s.p95} p99 ${s.p99} ms, errors ${s.error_rate}${cpu}`,
+    );
     steps.push(s);
     if (s.error_rate <= 0.01 && s.p99 <= p99Ms && s.rps > best.rps) best = s;
     if (s.error_rate <= 0.01 && s.rps > peak.rps) peak = s;
-    if (s.error_rate > 0.01 || s.p99 > p99Ms * 4) break;
+    saturated = s.error_rate > 0.01 ? "errors" : s.p99 > p99Ms * 4 ? "p99" : s.rps < rate * 0.9 ? "throughput" : null;
+    if (saturated) break;
   }
-  return { best, peak, steps };
+  return { best, peak, steps, saturated };
 }
 
 async function perPage(metricsUrl: string, url: string, tokens: string[], pages = 50) {
@@ -202,14 +231,25 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     for (const t of tokens) await gql(e.url, FEED, { f: 20 }, t); // builds each timeline once
     say(`${readers} readers signed in, their timelines built`);
     const seconds = quick ? 2 : 10;
-    const rates = quick ? [50, 100, 200] : [25, 50, 100, 200, 400, 800, 1200, 1600, 2000, 2500];
+    // Doubling until saturation (ramp): --quick used to stop at 200 pages/s, below what embedded serves.
+    const rates = quick
+      ? [50, 100, 200, 400, 800, 1600, 3200]
+      : [25, 50, 100, 200, 400, 800, 1200, 1600, 2000, 2500, 3200, 4000, 5000];
 
     say("embedded:");
     let rss = 0;
     const sampler = setInterval(() => {
       rss = Math.max(rss, rssMb(e.p.child.pid));
     }, 250);
-    const emb = await ramp(e.url, tokens, rates, seconds, 50);
+    const embPid = e.p.child.pid;
+    const emb = await ramp(
+      e.url,
+      tokens,
+      rates,
+      seconds,
+      50,
+      processMeter(() => ({ nova: [embPid] })),
+    );
     clearInterval(sampler);
     const pages = await perPage(e.metrics, e.url, tokens);
     say(`embedded: ${pages.rpcs} RPCs and ${pages.queries} DB queries per page; max RSS ${rss} MB`);
@@ -261,7 +301,15 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     await stop(e.p);
     e = await embedded({ CACHE_ENABLED: "false" });
     say("embedded without cache:");
-    const noCache = await ramp(e.url, tokens, rates, seconds, 50);
+    const noCachePid = e.p.child.pid;
+    const noCache = await ramp(
+      e.url,
+      tokens,
+      rates,
+      seconds,
+      50,
+      processMeter(() => ({ nova: [noCachePid] })),
+    );
     await stop(e.p);
     // Without prepared statements (every query parsed and planned again), at the rate embedded peaked at
     // (not in --quick, to keep it short).
@@ -332,7 +380,14 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
     // Six processes just started: a short unmeasured load first, so the first step is not their warm-up.
     await load(dUrl, dTokens, 25, 2);
     say("distributed:");
-    const distRamp = await ramp(dUrl, dTokens, rates, seconds, 100);
+    const distRamp = await ramp(
+      dUrl,
+      dTokens,
+      rates,
+      seconds,
+      100,
+      processMeter(() => ({ nova: [gw, ...dist].map((p) => p.child.pid) })),
+    );
     const dPages = await perPage(`http://127.0.0.1:${gwAdmin}/metrics`, dUrl, dTokens);
     await stop(gw, ...dist);
 
@@ -351,6 +406,10 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       embedded_p50_ms: emb.peak.p50,
       embedded_p99_ms: emb.peak.p99,
       embedded_rps_within_p99_target: emb.best.rps,
+      // What ended the ramp (throughput short of the offered rate, p99 or errors), and CPU ms per page by
+      // process group at the peak (every step has its own in embedded_steps).
+      embedded_saturated: emb.saturated,
+      embedded_cpu_ms_per_page_at_peak: emb.peak.cpu_ms_per_page ?? null,
       embedded_steps: emb.steps,
       embedded_rss_mb: rss,
       // The most pages/s served (error rate <= 1 %) and the p99 there; and the most within the p99 target.
@@ -358,6 +417,8 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
       distributed_p50_ms: distRamp.peak.p50,
       distributed_p99_ms: distRamp.peak.p99,
       distributed_rps_within_p99_target: distRamp.best.rps,
+      distributed_saturated: distRamp.saturated,
+      distributed_cpu_ms_per_page_at_peak: distRamp.peak.cpu_ms_per_page ?? null,
       distributed_steps: distRamp.steps,
       rpcs_per_page: pages.rpcs,
       rpcs_per_page_distributed: dPages.rpcs,

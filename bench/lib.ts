@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDatabase } from "../scripts/lib/scratch.ts";
+import { servicePids } from "../scripts/services.ts";
 import { Database } from "../src/platform/db/pool.ts";
 
 export interface ScratchDb {
@@ -176,6 +177,45 @@ export function cpuMeter(groups: () => Record<string, (number | undefined)[]>) {
         return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]));
       };
     },
+  };
+}
+
+/**
+ * The accounting every benchmark reports: CPU time by process group, from /proc (cpuMeter). `nova`
+ * names the groups of Nova processes (usually one, `nova`; media's bench splits its media process
+ * out); the harness's processes are added: PostgreSQL (primary and replica), PgBouncer, Redis,
+ * Kafka, the object store, and `load_generator` (this process: autocannon, the WebSocket clients,
+ * the senders).
+ */
+export function processMeter(nova: () => Record<string, (number | undefined)[]>) {
+  return cpuMeter(() => {
+    const p = servicePids();
+    return {
+      ...nova(),
+      postgres: [p.postgres, p.replica],
+      pgbouncer: [p.pgbouncer],
+      redis: [p.redis],
+      kafka: [p.kafka],
+      s3: [p.s3],
+    };
+  });
+}
+
+/**
+ * CPU ms per unit of work (a page, a message, a photo) by group, from a processMeter reading;
+ * `servers` sums every group but the load generator, `all` every group.
+ */
+export function cpuPerUnit(used: Record<string, number>, units: number, digits = 3): Record<string, number> {
+  const f = 10 ** digits;
+  const per = (ms: number) => Math.round((f * ms) / Math.max(1, units)) / f;
+  const servers = Object.entries(used)
+    .filter(([k]) => k !== "load_generator")
+    .reduce((a, [, v]) => a + v, 0);
+  const all = servers + (used.load_generator ?? 0);
+  return {
+    ...Object.fromEntries(Object.entries(used).map(([k, v]) => [k, per(v)])),
+    servers: per(servers),
+    all: per(all),
   };
 }
 

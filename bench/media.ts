@@ -19,17 +19,19 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
-import { ensureServices, overPrimarySocket, servicePids } from "../scripts/services.ts";
+import { ensureServices, overPrimarySocket } from "../scripts/services.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { processImage, Semaphore } from "../src/services/media/process.ts";
 import {
-  cpuMeter,
+  type cpuMeter,
+  cpuPerUnit,
   gql,
   metric,
   need,
   nova,
   type Proc,
   pct,
+  processMeter,
   type ScratchDb,
   scratchDatabase,
   stop,
@@ -97,8 +99,7 @@ function peakRssMb(pid: number | undefined): number {
   }
 }
 
-const perPhoto = (cpu: Record<string, number>, n: number) =>
-  Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round(v / n)]));
+const perPhoto = (cpu: Record<string, number>, n: number) => cpuPerUnit(cpu, n, 0);
 
 /** The ceiling: processImage alone over the files, at most CONCURRENCY at once; photos/s and CPU ms/photo. */
 async function ceiling(files: Buffer[], n: number) {
@@ -324,6 +325,7 @@ async function feedWithMedia(c: Client, db: ScratchDb, meter: Meter, size: Size)
     return {
       nova: r2((used.nova ?? 0) / pages),
       postgres: r2((used.postgres ?? 0) / pages),
+      by_group: cpuPerUnit(used, pages, 2),
       rpcs: r2(((await metric(c.metrics, "nova_rpc_client_handled_total", { caller: "gateway" })) - rpc0) / pages),
       queries: r2(((await metric(c.metrics, "nova_db_queries_total")) - db0) / pages),
     };
@@ -363,7 +365,7 @@ async function embeddedMode(s: Awaited<ReturnType<typeof ensureServices>>, files
     procs.push(p);
     const base = `http://127.0.0.1:${port}`;
     await waitHttp(`${base}/healthz`, p, 120_000);
-    const meter = cpuMeter(() => ({ nova: [started.child.pid], postgres: [servicePids().postgres] }));
+    const meter = processMeter(() => ({ nova: [started.child.pid] }));
     const gqlUrl = `${base}/graphql`;
     const tokens = [];
     for (let i = 0; i < 4; i++) tokens.push((await register(gqlUrl, "uploader")).token);
@@ -449,13 +451,9 @@ async function distributedMode(
     const base = `http://127.0.0.1:${port}`;
     await waitHttp(`${base}/healthz`, gateway as Proc, 120_000);
     say("distributed processes answer");
-    const pids = servicePids();
-    const meter = cpuMeter(() => ({
+    const meter = processMeter(() => ({
       media: [mediaProc.child.pid],
       nova_other: mine.filter((p) => p !== mediaProc).map((p) => p.child.pid),
-      postgres: [pids.postgres, pids.replica],
-      kafka: [pids.kafka],
-      s3: [pids.s3],
     }));
     const gqlUrl = `${base}/graphql`;
     const tokens = [];

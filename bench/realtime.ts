@@ -19,10 +19,24 @@ import { performance } from "node:perf_hooks";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { metricSamples } from "../scripts/lib/metrics.ts";
-import { ensureServices, overPrimarySocket, servicePids } from "../scripts/services.ts";
+import { ensureServices, overPrimarySocket } from "../scripts/services.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
 import { modules } from "../src/runtime/modules.ts";
-import { cpuMeter, gql, metric, need, nova, type Proc, pct, s3Env, scratchDatabase, stop, waitHttp } from "./lib.ts";
+import {
+  type cpuMeter,
+  cpuPerUnit,
+  gql,
+  metric,
+  need,
+  nova,
+  type Proc,
+  pct,
+  processMeter,
+  s3Env,
+  scratchDatabase,
+  stop,
+  waitHttp,
+} from "./lib.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const say = (m: string) => process.stderr.write(`realtime: ${m}\n`);
@@ -213,9 +227,7 @@ async function measure(
     const used = cpu();
     const wall = performance.now() - t0;
     const cpuAll = Object.values(used).reduce((a, b) => a + b, 0);
-    const cpuPerMessage = Object.fromEntries(
-      Object.entries({ ...used, all: cpuAll }).map(([k, v]) => [k, Math.round((100 * v) / total) / 100]),
-    );
+    const cpuPerMessage = cpuPerUnit(used, total, 2);
     // Every statement the message caused (send, relay, consumers): meaningful where one process does it all.
     const r1 = await rpcCounts(rpcUrls);
     const rpcPerMessage = Object.fromEntries(
@@ -259,15 +271,7 @@ export async function run(quick: boolean): Promise<Record<string, unknown>> {
   const seconds = quick ? 6 : 20;
   const procs: Proc[] = [];
   const result: Record<string, unknown> = { subscriptions: RECEIVERS * SESSIONS, seconds_per_rate: seconds };
-  const meter = cpuMeter(() => {
-    const pids = servicePids();
-    return {
-      nova: procs.map((p) => p.child.pid),
-      postgres: [pids.postgres, pids.replica],
-      kafka: [pids.kafka],
-      redis: [pids.redis],
-    };
-  });
+  const meter = processMeter(() => ({ nova: procs.map((p) => p.child.pid) }));
   try {
     // Embedded: one process, on its own scratch database.
     if (modes.includes("embedded")) {

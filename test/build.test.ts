@@ -8,9 +8,14 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
 import { pickEntry } from "../bin/entry.mjs";
+import { GraphService } from "../src/gen/nova/graph/v1/graph_pb.ts";
 import { freePort } from "../src/platform/db/embedded.ts";
-import { gql, REGISTER, ROOT, spawnNova, tempDir, unique } from "./helpers.ts";
+import { loadTls } from "../src/platform/rpc/tls.ts";
+import { gql, REGISTER, ROOT, services, spawnNova, tempDir, unique } from "./helpers.ts";
 
 const DIST = join(ROOT, "dist");
 
@@ -143,5 +148,63 @@ test("Nova started from dist/ (embedded PostgreSQL) registers a user and answers
   } finally {
     nova.kill("SIGTERM");
     await nova.exited;
+  }
+});
+
+test("a service started from dist/ (nova serve --target=graph on the harness) answers a gRPC call over mTLS", async () => {
+  assert.ok(existsSync(join(DIST, "BUILD.json")), "built by the first test");
+  const s = await services();
+  const tls = join(tempDir(), "tls");
+  const dist = { NOVA_RUN: "dist" };
+  const certs = spawnNova(["certs", "dev", "--out", tls], dist);
+  assert.equal((await certs.exited).code, 0, certs.output());
+  const migrate = spawnNova(["migrate", "--target=graph"], { ...dist, DATABASE_URL: s.postgres });
+  assert.equal((await migrate.exited).code, 0, migrate.output());
+  // A counts row written here: the answer is read from the database, not made up.
+  const user = crypto.randomUUID();
+  const db = new pg.Client({ connectionString: s.postgres });
+  await db.connect();
+  try {
+    await db.query("INSERT INTO graph.counts (user_id, follower_count, following_count) VALUES ($1, 3, 2)", [user]);
+  } finally {
+    await db.end();
+  }
+  const port = await freePort();
+  const t0 = Date.now();
+  const graph = spawnNova(["serve", "--target=graph"], {
+    ...dist,
+    DATABASE_URL: s.postgres,
+    KAFKA_BROKERS: s.kafka,
+    REDIS_URL: s.redis,
+    NOVA_TLS_DIR: tls,
+    RPC_PORT: String(port),
+    ADMIN_PORT: String(await freePort()),
+  });
+  try {
+    const ready = await graph.waitFor(/"startupMs":(\{[^}]*\}).*"msg":"ready"/, 120_000);
+    process.stderr.write(`# nova serve --target=graph from dist/: ready after ${Date.now() - t0} ms ${ready[1]}\n`);
+    const t = loadTls({ ca: join(tls, "ca.crt"), cert: join(tls, "gateway.crt"), key: join(tls, "gateway.key") });
+    const client = createClient(
+      GraphService,
+      createGrpcTransport({
+        baseUrl: `https://127.0.0.1:${port}`,
+        nodeOptions: { ca: t.ca, cert: t.cert, key: t.key },
+        interceptors: [
+          (next) => async (req) => {
+            req.header.set("x-nova-caller", "gateway");
+            return next(req);
+          },
+        ],
+      }),
+    );
+    const r = await client.getCounts({ userIds: [user] });
+    assert.deepEqual(
+      r.counts.map((c) => [c.userId, c.followerCount, c.followingCount]),
+      [[user, 3, 2]],
+    );
+    assert.doesNotMatch(graph.output(), /src\/[\w/]+\.ts/, "no source file in the output");
+  } finally {
+    graph.kill("SIGTERM");
+    await graph.exited;
   }
 });

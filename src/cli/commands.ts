@@ -1,6 +1,8 @@
 /**
  * The `nova` commands (nova.ts dispatches here once the command line asks for one, so that help
- * alone loads none of this).
+ * alone loads none of this). What only one command needs (the seed and its password hashing, the
+ * JWT key maker, the web client's build check, dlq and search) is imported by that command, so
+ * that `nova serve` loads the runtime and its targets only.
  */
 
 import { existsSync, writeFileSync } from "node:fs";
@@ -9,15 +11,10 @@ import { runningEmbeddedUrl } from "../platform/db/embedded.ts";
 import { Database } from "../platform/db/pool.ts";
 import { createLogger } from "../platform/observability/logger.ts";
 import { generateDevCerts } from "../platform/rpc/tls.ts";
-import { generateSigningKeyPem } from "../platform/security/jwt.ts";
 import { type Nova, runMigrations, startNova } from "../runtime/app.ts";
 import { ConfigError, loadConfig } from "../runtime/config.ts";
 import { moduleNames, resolveTargets } from "../runtime/modules.ts";
-import { dlqCommand, UsageError } from "./dlq.ts";
-import { searchCommand } from "./search.ts";
-import { SeedTakenError, seed } from "./seed.ts";
 import { type Command, type CommandLine, fail, HELP } from "./usage.ts";
-import { ensureWebClient } from "./web.ts";
 
 /** The database of a one-shot command: DATABASE_URL, or the embedded PostgreSQL of a running `nova start`. */
 function commandDatabase(command: string, poolMax: number): Database {
@@ -59,6 +56,7 @@ function onSignals(nova: Nova): void {
 async function startCommand(): Promise<void> {
   const config = loadConfig(process.env, { identity: "all" });
   const started = Date.now();
+  const { ensureWebClient } = await import("./web.ts");
   const built = await ensureWebClient((line) => process.stderr.write(`${line}\n`));
   if (built > 0) process.stderr.write(`web client built in ${built} ms\n`);
   const nova = await startNova({ mode: "embedded", targets: resolveTargets(["all"]), config });
@@ -104,6 +102,7 @@ async function certsCommand({ values, positionals }: CommandLine): Promise<void>
   const files = generateDevCerts(out, identities, { extraSans: values.san ?? [], force: values.force ?? false });
   const jwt = join(out, "jwt.key");
   if (values.force || !existsSync(jwt)) {
+    const { generateSigningKeyPem } = await import("../platform/security/jwt.ts");
     writeFileSync(jwt, await generateSigningKeyPem(), { mode: 0o600 });
     files.push(jwt);
   }
@@ -117,6 +116,7 @@ async function seedCommand({ values }: CommandLine): Promise<void> {
     posts: wholeNumberOption("posts", values.posts, 10_000, 0),
     seed: wholeNumberOption("seed", values.seed, 1, 0),
   };
+  const { SeedTakenError, seed } = await import("./seed.ts");
   const db = commandDatabase("seed", 2);
   try {
     await runMigrations(db, resolveTargets(["all"]), createLogger({ level: "warn", name: "nova-seed" }));
@@ -172,6 +172,7 @@ async function adminCommand({ positionals, values }: CommandLine): Promise<void>
 
 async function searchCliCommand({ values, positionals }: CommandLine): Promise<void> {
   const waitMs = waitMsOption(values["wait-ms"]);
+  const [{ searchCommand }, { UsageError }] = await Promise.all([import("./search.ts"), import("./dlq.ts")]);
   const db = commandDatabase("search", 1);
   try {
     process.exitCode = await searchCommand(db.kysely<unknown>().writer, { action: positionals[0], waitMs });
@@ -185,6 +186,7 @@ async function searchCliCommand({ values, positionals }: CommandLine): Promise<v
 
 async function dlqCliCommand({ values, positionals }: CommandLine): Promise<void> {
   const waitMs = waitMsOption(values["wait-ms"]);
+  const { dlqCommand, UsageError } = await import("./dlq.ts");
   const db = commandDatabase("dlq", 2);
   try {
     process.exitCode = await dlqCommand(db.kysely<unknown>().writer, {

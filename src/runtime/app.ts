@@ -13,7 +13,7 @@ import { Database } from "../platform/db/pool.ts";
 import { type EventHandler, serveReplayRequests } from "../platform/events/consumer.ts";
 import { createOutbox, type Outbox } from "../platform/events/outbox.ts";
 import { eventTables } from "../platform/events/sets.ts";
-import { type Running, startKafkaSource, startLogSource } from "../platform/events/sources.ts";
+import { startKafkaSource, startLogSource } from "../platform/events/sources.ts";
 import { dlqPublisher } from "../platform/events/transports.ts";
 import { createLogger, setRootLogger } from "../platform/observability/logger.ts";
 import { initTracing, shutdownTracing } from "../platform/observability/tracing.ts";
@@ -90,14 +90,21 @@ async function startConsumers(
     ? dlqPublisher({ brokers: config.kafkaBrokers, clientId: `nova-${name}` })
     : undefined;
   const deliver = { log, onDead: dlq?.publish };
-  const running: Running[] = [];
-  for (const handler of handlers) {
-    handler.maxAttempts ??= config.EVENT_MAX_ATTEMPTS;
-    running.push(
-      config.kafkaBrokers.length
-        ? await startKafkaSource({ brokers: config.kafkaBrokers, clientId: `nova-${name}`, db: k, handler, deliver })
-        : await startLogSource({ pool: db.writerPool, db: k, handler, deliver }),
-    );
+  // Side by side: each Kafka source's first join of its group is a few round trips to the broker.
+  const settled = await Promise.allSettled(
+    handlers.map((handler) => {
+      handler.maxAttempts ??= config.EVENT_MAX_ATTEMPTS;
+      return config.kafkaBrokers.length
+        ? startKafkaSource({ brokers: config.kafkaBrokers, clientId: `nova-${name}`, db: k, handler, deliver })
+        : startLogSource({ pool: db.writerPool, db: k, handler, deliver });
+    }),
+  );
+  const running = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) {
+    await Promise.all(running.map((r) => r.stop()));
+    await dlq?.close();
+    throw failed.reason;
   }
   const replays = serveReplayRequests(k, handlers, log);
   log.info(
@@ -114,7 +121,7 @@ async function startConsumers(
 export async function startNova(opts: StartOptions): Promise<Nova> {
   const { config, targets, mode } = opts;
   const identity = targets.join("+");
-  initTracing(`nova-${identity}`);
+  await initTracing(`nova-${identity}`);
   const log = opts.log ?? createLogger({ level: config.LOG_LEVEL, name: `nova-${identity}` });
   setRootLogger(log);
   log.info({ mode, targets, config: redactedConfig(config) }, "starting");
@@ -129,13 +136,30 @@ export async function startNova(opts: StartOptions): Promise<Nova> {
     stops: [],
     tls: lazily(() => loadTls(config.tls)),
     clock: opts.clock ?? Date.now,
+    timings: {},
   };
   const stop = stopInReverse(startup);
   try {
+    const t = startup.timings;
+    let mark = performance.now();
+    const lap = (name: string) => {
+      const now = performance.now();
+      t[name] = Math.round(now - mark);
+      mark = now;
+    };
+    // Everything before this line: Node's start, the imports of the command and the runtime.
+    t.beforeStart = Math.round(mark);
     const db = await openDatabase(startup);
+    lap("database");
+    t.database = (t.database ?? 0) - (t.migrations ?? 0);
     const { instances, localServices } = await initModules(startup, db);
+    lap("modules");
+    t.modules = (t.modules ?? 0) - (t.consumers ?? 0);
     const { rpcPort, adminPort } = await startServers(startup, db, instances, localServices);
-    log.info({ rpcPort, adminPort }, "ready");
+    lap("servers");
+    // Since the process started (performance.now()), migrations counted apart (bench startup reads this line).
+    t.sinceProcessStart = Math.round(performance.now());
+    log.info({ rpcPort, adminPort, startupMs: t }, "ready");
     return { log, rpcPort, adminPort, instances, stop };
   } catch (err) {
     await stop();
@@ -156,6 +180,8 @@ interface Startup {
   /** Loaded on first use: only remote peers and the RPC server need it. */
   tls: () => TlsMaterial;
   clock: () => number;
+  /** Milliseconds per start-up step, logged with "ready". */
+  timings: Record<string, number>;
 }
 
 type LocalServices = Map<ModuleName, ServiceRegistration[]>;
@@ -190,7 +216,15 @@ function stopInReverse({ stops, health, log }: Startup): () => Promise<void> {
 }
 
 /** Embedded PostgreSQL, or the configured pools; none when no target owns a schema. Migrates when told to. */
-async function openDatabase({ mode, config, targets, identity, log, stops }: Startup): Promise<Database | undefined> {
+async function openDatabase({
+  mode,
+  config,
+  targets,
+  identity,
+  log,
+  stops,
+  timings,
+}: Startup): Promise<Database | undefined> {
   const needsDb = targets.some((m) => moduleDef(m).migrations);
   if (!needsDb) return undefined;
   let writerUrl = config.DATABASE_URL;
@@ -212,7 +246,11 @@ async function openDatabase({ mode, config, targets, identity, log, stops }: Sta
   });
   stops.push(() => database.close());
   const migrateOnStart = config.MIGRATE_ON_START ? config.MIGRATE_ON_START === "true" : mode === "embedded";
-  if (migrateOnStart) await runMigrations(database, targets, log);
+  if (migrateOnStart) {
+    const t0 = performance.now();
+    await runMigrations(database, targets, log);
+    timings.migrations = Math.round(performance.now() - t0);
+  }
   return database;
 }
 
@@ -240,7 +278,9 @@ async function initModules(
     if (inst.stop) stops.push(() => (inst.stop as (g: number) => Promise<void>)(config.SHUTDOWN_GRACE_MS));
     if (inst.consumers?.length) {
       if (!db) throw new Error(`module ${name} has consumers but no database`);
+      const t0 = performance.now();
       stops.push(await startConsumers(name, inst.consumers, db, config, ctx.log));
+      startup.timings.consumers = Math.round((startup.timings.consumers ?? 0) + performance.now() - t0);
     }
   }
   return { instances, localServices };

@@ -1,4 +1,6 @@
 /** The two event transports behind one interface: Kafka (distributed) and the Postgres log (embedded). */
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import type { Producer } from "@platformatic/kafka";
 import { DLQ_TOPIC } from "./envelope.ts";
 import type { OutboxRow, RowPublisher, StepPublisher } from "./relay.ts";
@@ -16,9 +18,39 @@ let kafkaModule: Promise<typeof import("@platformatic/kafka")> | undefined;
 
 /** The Kafka client, loaded on first use: loading it was most of a process's start-up, and embedded mode never needs it. */
 export function kafka(): Promise<typeof import("@platformatic/kafka")> {
-  kafkaModule ??= import("@platformatic/kafka");
+  kafkaModule ??= lazyOptionValidators().then(() => import("@platformatic/kafka"));
   return kafkaModule;
 }
+
+/**
+ * The Kafka client compiles some forty JSON-schema validators of its options (ajv) when it is
+ * imported, most for clients a process never makes (admin, the schema registry): half of its
+ * import, the largest part of a service's start (bench startup). Its Ajv2020 compiles each one
+ * on first use instead; it only calls a validator and reads its `errors`, which the stand-in
+ * keeps. Only the Ajv2020 class that this Kafka client resolves is changed.
+ */
+async function lazyOptionValidators(): Promise<void> {
+  const fromKafka = createRequire(createRequire(import.meta.url).resolve("@platformatic/kafka"));
+  const { Ajv2020 } = await import(pathToFileURL(fromKafka.resolve("ajv/dist/2020.js")).href);
+  const proto = Ajv2020.prototype as { compile: LazyCompile; lazyCompile?: true };
+  if (proto.lazyCompile) return;
+  const compile = proto.compile;
+  proto.lazyCompile = true;
+  proto.compile = function (this: unknown, ...args: unknown[]) {
+    let real: Validator | undefined;
+    const stand = ((data: unknown) => {
+      real ??= compile.apply(this, args);
+      const ok = real(data);
+      stand.errors = real.errors;
+      return ok;
+    }) as Validator;
+    stand.errors = null;
+    return stand;
+  };
+}
+
+type Validator = ((data: unknown) => boolean) & { errors?: unknown };
+type LazyCompile = (this: unknown, ...args: unknown[]) => Validator;
 
 /** An idempotent producer with acks=all (every Nova producer is one). */
 async function idempotentProducer(

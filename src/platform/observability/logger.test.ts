@@ -4,8 +4,8 @@ import { context, trace } from "@opentelemetry/api";
 import { createLogger, logFormat } from "./logger.ts";
 import { extractTrace, initTracing, tracer } from "./tracing.ts";
 
-test("secrets are redacted and the active trace id is on every line", () => {
-  initTracing("test");
+test("secrets are redacted and the active trace id is on every line", async () => {
+  await initTracing("test");
   const lines: string[] = [];
   const log = createLogger({ level: "info", destination: { write: (l: string) => lines.push(l) } });
   const span = tracer().startSpan("t");
@@ -26,8 +26,8 @@ test("secrets are redacted and the active trace id is on every line", () => {
   assert.equal(JSON.parse(line).trace_id, span.spanContext().traceId);
 });
 
-test("without an exporter a new trace is not recorded but keeps its ids; a caller's sampled trace is recorded", () => {
-  initTracing("test");
+test("without an exporter a new trace is not recorded but keeps its ids; a caller's sampled trace is recorded", async () => {
+  await initTracing("test");
   const root = tracer().startSpan("root");
   assert.equal(root.isRecording(), false);
   assert.match(root.spanContext().traceId, /^[0-9a-f]{32}$/);

@@ -6,7 +6,6 @@
  * logs and downstream calls keep the trace id); one a caller sampled still is.
  */
 import { type Context, context, propagation, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
@@ -19,10 +18,20 @@ import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 
 let provider: NodeTracerProvider | undefined;
 
-export function initTracing(serviceName: string, endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT): void {
+/**
+ * Installs the tracer provider. Without an endpoint it is installed before this returns (no await
+ * on that path); the OTLP exporter is imported only with one, as loading it was a tenth of a
+ * service's start.
+ */
+export async function initTracing(
+  serviceName: string,
+  endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
+): Promise<void> {
   if (provider) return;
   const spanProcessors: SpanProcessor[] = [];
   if (endpoint) {
+    const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+    if (provider) return;
     spanProcessors.push(
       new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` })),
     );

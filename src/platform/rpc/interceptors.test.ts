@@ -20,7 +20,7 @@ import { initTracing } from "../observability/tracing.ts";
 import { createTransport, serviceClient } from "./client.ts";
 import { currentCall, parseTimeoutHeader, runWithCall } from "./context.ts";
 
-initTracing("test");
+await initTracing("test");
 
 function clientFor(impl: Partial<ServiceImpl<typeof IdentityService>>, target = "identity") {
   const transport = createTransport({
